@@ -1,0 +1,14 @@
+from django.db import migrations
+
+from accounts.rls import UserOwnedTable
+
+
+class Migration(migrations.Migration):
+    """The admin's log of changes: each entry belongs to the staff user who made it."""
+
+    dependencies = [
+        ("accounts", "0001_initial"),
+        ("admin", "0003_logentry_add_action_flag_choices"),
+    ]
+
+    operations = [UserOwnedTable(table="django_admin_log")]

@@ -1,0 +1,67 @@
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Tier(models.TextChoices):
+    FREE = "free", "Free"
+    PRO = "pro", "Pro"
+    PREMIUM = "premium", "Premium"
+
+
+class User(AbstractUser):
+    """An account. Quota fields left blank take the tier's limits (accounts/quotas.py)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField("email address", unique=True)
+    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.FREE)
+    max_stories = models.PositiveIntegerField(null=True, blank=True, help_text="Blank: the tier's limit.")
+    max_images_per_story = models.PositiveIntegerField(null=True, blank=True, help_text="Blank: the tier's limit.")
+    storage_limit_mb = models.PositiveIntegerField(null=True, blank=True, help_text="Blank: the tier's limit.")
+    subscription_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="After this, the account has the free tier's limits."
+    )
+    # The vision's column name; Django's auth keeps calling the field last_login.
+    last_login = models.DateTimeField("last login", null=True, blank=True, db_column="last_login_at")
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["username"]
+
+    @property
+    def last_login_at(self):
+        return self.last_login
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+
+class UserOwnedModel(models.Model):
+    """Base for rows that belong to one user; the migration must add ``UserOwnedTable``.
+
+    ``DO_NOTHING`` because the database cascades (``ON DELETE CASCADE``, set by
+    ``UserOwnedTable``): Django's Python cascade cannot see rows RLS hides.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class Usage(UserOwnedModel):
+    """What a user has used: one row per user, locked while a create checks its quota."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, primary_key=True, related_name="usage"
+    )
+    story_count = models.PositiveIntegerField(default=0)
+    storage_bytes = models.BigIntegerField(default=0)
+    image_count = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"usage of {self.user_id}"

@@ -1,0 +1,266 @@
+"""PostgreSQL Row-Level Security plumbing (DESIGN §2).
+
+Django logs in as the table owner (``luna``). Everything that acts for a user runs inside
+``acting_as(user)``: a transaction (or savepoint) with ``SET LOCAL ROLE luna_app`` and the
+user's id in ``app.current_user_id``, both transaction-local so a pooled connection never
+carries one user's id into another's request. User-owned tables are declared with the
+``UserOwnedTable`` migration operation, which enables and forces RLS with owner-equality
+policies, so with no user set they match nothing, even for ``luna``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.migrations.operations.base import Operation
+from psycopg import sql
+
+logger = logging.getLogger("luna.rls")
+
+CURRENT_USER_SETTING = "app.current_user_id"
+BYPASS_SETTING = "app.bypass_rls"
+# The scalar sub-SELECT is evaluated once per statement (an InitPlan), not per row;
+# `true` avoids an error on a fresh connection and nullif maps the '' left behind by an
+# ended transaction to NULL, which matches no row.
+CURRENT_USER_SQL = f"(SELECT nullif(current_setting('{CURRENT_USER_SETTING}', true), '')::uuid)"
+BYPASS_SQL = f"(SELECT current_setting('{BYPASS_SETTING}', true) = 'on')"
+
+
+@dataclass(frozen=True)
+class _ActingState:
+    role: str | None  # None: the login role
+    user_id: str
+    bypass: bool
+
+
+def _apply(connection, state: _ActingState) -> None:
+    with connection.cursor() as cursor:
+        if state.role:
+            cursor.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(state.role)).as_string())
+        else:
+            cursor.execute("SET LOCAL ROLE NONE")
+        cursor.execute(
+            "SELECT set_config(%s, %s, true), set_config(%s, %s, true)",
+            [CURRENT_USER_SETTING, state.user_id, BYPASS_SETTING, "on" if state.bypass else ""],
+        )
+
+
+def _user_id(user) -> str:
+    value = getattr(user, "pk", user)
+    return str(uuid.UUID(str(value)))
+
+
+@contextmanager
+def acting_as(user, *, bypass: bool = False, using: str = DEFAULT_DB_ALIAS):
+    """Run the block as ``user`` under RLS, in its own transaction or savepoint.
+
+    ``bypass`` is for superusers in the admin only (an explicit, logged bypass).
+    Nested use restores the outer user on exit: releasing a savepoint does not undo
+    ``SET LOCAL``, so the previous role and id are set back by hand.
+    """
+    connection = connections[using]
+    state = _ActingState(role=settings.RLS_APP_ROLE, user_id=_user_id(user), bypass=bypass)
+    if bypass:
+        logger.warning("RLS bypass for superuser %s", state.user_id)
+    with transaction.atomic(using=using):
+        previous = getattr(connection, "luna_acting_state", None)
+        _apply(connection, state)
+        connection.luna_acting_state = state
+        try:
+            yield
+        except BaseException:
+            # The atomic block rolls back (to the savepoint), which undoes SET LOCAL.
+            connection.luna_acting_state = previous
+            raise
+        connection.luna_acting_state = previous
+        if previous is not None:
+            _apply(connection, previous)
+        else:
+            _apply(connection, _ActingState(role=None, user_id="", bypass=False))
+
+
+def current_user_id(using: str = DEFAULT_DB_ALIAS) -> str | None:
+    state = getattr(connections[using], "luna_acting_state", None)
+    return state.user_id if state else None
+
+
+# -- Requests ---------------------------------------------------------------------------
+
+
+def _jwt_user_id(request) -> str | None:
+    """The user id of a valid bearer token, read without touching the database."""
+    from rest_framework_simplejwt.authentication import JWTAuthentication
+    from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+    authentication = JWTAuthentication()
+    header = authentication.get_header(request)
+    if header is None:
+        return None
+    raw_token = authentication.get_raw_token(header)
+    if raw_token is None:
+        return None
+    try:
+        token = authentication.get_validated_token(raw_token)
+    except (InvalidToken, TokenError):
+        return None  # DRF's authentication answers 401 with the reason
+    return token.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])
+
+
+def request_user_id(request) -> str | None:
+    """Who a request acts for: the bearer token's user, else the session's."""
+    candidate = _jwt_user_id(request) or request.session.get(SESSION_KEY)
+    if not candidate:
+        return None
+    try:
+        return _user_id(candidate)
+    except ValueError:
+        return None
+
+
+class RowLevelSecurityMiddleware:
+    """Runs each view for a known user inside ``acting_as`` (anonymous views run as ``luna``).
+
+    The view runs in ``process_view`` so that an exception it raises rolls the
+    transaction back before Django turns it into an error page.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        user_id = request_user_id(request)
+        if user_id is None:
+            return None
+        with acting_as(user_id):
+            superuser_in_admin = request.path.startswith("/admin/") and getattr(request.user, "is_superuser", False)
+            with acting_as(user_id, bypass=True) if superuser_in_admin else nullcontext():
+                if superuser_in_admin:
+                    logger.warning("superuser admin request %s %s", request.method, request.path)
+                response = view_func(request, *view_args, **view_kwargs)
+                if hasattr(response, "render") and callable(response.render):
+                    response = response.render()  # templates query lazily
+        return response
+
+
+# -- Declaring user-owned tables ----------------------------------------------------------
+
+
+def user_owned_table_sql(table: str, column: str = "user_id") -> list[str]:
+    t, c = sql.Identifier(table), sql.Identifier(column)
+    fk_name = sql.Identifier(f"{table}_{column}_owner_fk")
+    statements = [
+        # Database-level cascade: a deleting user cannot see every row RLS hides (DESIGN §6).
+        sql.SQL(
+            "DO $$ DECLARE fk text; BEGIN "
+            "FOR fk IN SELECT conname FROM pg_constraint WHERE conrelid = {tbl}::regclass AND contype = 'f' "
+            "AND conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = {tbl}::regclass "
+            "AND attname = {col})]::smallint[] "
+            "LOOP EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', {tbl}, fk); END LOOP; END $$"
+        ).format(tbl=sql.Literal(table), col=sql.Literal(column)),
+        sql.SQL(
+            "ALTER TABLE {t} ADD CONSTRAINT {fk} FOREIGN KEY ({c}) REFERENCES accounts_user (id) "
+            "ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED"
+        ).format(t=t, fk=fk_name, c=c),
+        sql.SQL("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY").format(t=t),
+        sql.SQL("ALTER TABLE {t} FORCE ROW LEVEL SECURITY").format(t=t),
+        sql.SQL("CREATE POLICY owner_isolation ON {t} USING ({c} = {me}) WITH CHECK ({c} = {me})").format(
+            t=t, c=c, me=sql.SQL(CURRENT_USER_SQL)
+        ),
+        sql.SQL("CREATE POLICY superuser_bypass ON {t} USING ({bypass}) WITH CHECK ({bypass})").format(
+            t=t, bypass=sql.SQL(BYPASS_SQL)
+        ),
+    ]
+    return [statement.as_string() for statement in statements]
+
+
+def user_owned_table_reverse_sql(table: str, column: str = "user_id") -> list[str]:
+    t = sql.Identifier(table)
+    return [
+        statement.format(t=t).as_string()
+        for statement in (
+            sql.SQL("DROP POLICY IF EXISTS superuser_bypass ON {t}"),
+            sql.SQL("DROP POLICY IF EXISTS owner_isolation ON {t}"),
+            sql.SQL("ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY"),
+            sql.SQL("ALTER TABLE {t} DISABLE ROW LEVEL SECURITY"),
+        )
+    ]
+
+
+class UserOwnedTable(Operation):
+    """Migration operation: the table's ``user_id`` rows belong to that user, under forced RLS.
+
+    Give either a model name of the migration's app or a raw ``table`` (for tables Django
+    creates implicitly, such as many-to-many links). Runs after the migration's deferred
+    SQL so the foreign key it turns into ``ON DELETE CASCADE`` already exists.
+    """
+
+    reversible = True
+
+    def __init__(self, model_name: str | None = None, *, table: str | None = None, column: str = "user_id"):
+        if (model_name is None) == (table is None):
+            raise ValueError("UserOwnedTable takes a model name or a table, not both")
+        self.model_name = model_name
+        self.table = table
+        self.column = column
+
+    def deconstruct(self):
+        kwargs = {"column": self.column}
+        if self.table:
+            kwargs["table"] = self.table
+        args = [self.model_name] if self.model_name else []
+        return self.__class__.__name__, args, kwargs
+
+    def _table(self, app_label, state) -> str:
+        if self.table:
+            return self.table
+        return state.apps.get_model(app_label, self.model_name)._meta.db_table
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        schema_editor.deferred_sql.extend(user_owned_table_sql(self._table(app_label, to_state), self.column))
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        for statement in user_owned_table_reverse_sql(self._table(app_label, from_state), self.column):
+            schema_editor.execute(statement)
+
+    def describe(self):
+        return f"Row-Level Security on {self.table or self.model_name}.{self.column}"
+
+
+def app_role_grants_sql(role: str) -> list[str]:
+    """Grants for the app role on every table, now and later (it owns nothing itself)."""
+    r = sql.Identifier(role)
+    return [
+        statement.format(r=r).as_string()
+        for statement in (
+            sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {r}"),
+            sql.SQL("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {r}"),
+            sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {r}"),
+            sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {r}"),
+        )
+    ]
+
+
+# The accounts table: RLS enabled but not forced, so the owner (``luna``, running only
+# the log-in and sign-up lookups) sees every account, and the app role only its own.
+ACCOUNTS_TABLE_SQL = [
+    "ALTER TABLE accounts_user ENABLE ROW LEVEL SECURITY",
+    f"CREATE POLICY self_only ON accounts_user USING (id = {CURRENT_USER_SQL}) WITH CHECK (id = {CURRENT_USER_SQL})",
+    f"CREATE POLICY superuser_bypass ON accounts_user USING ({BYPASS_SQL}) WITH CHECK ({BYPASS_SQL})",
+]
+ACCOUNTS_TABLE_REVERSE_SQL = [
+    "DROP POLICY IF EXISTS superuser_bypass ON accounts_user",
+    "DROP POLICY IF EXISTS self_only ON accounts_user",
+    "ALTER TABLE accounts_user DISABLE ROW LEVEL SECURITY",
+]

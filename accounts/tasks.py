@@ -1,0 +1,8 @@
+from celery import shared_task
+from django.core.mail import send_mail
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def email_send(*, subject: str, message: str, recipient: str) -> None:
+    """Send one e-mail; a slow or failing SMTP server never holds up a request."""
+    send_mail(subject=subject, message=message, from_email=None, recipient_list=[recipient])

@@ -1,0 +1,18 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import views
+from .forms import QueuedPasswordResetForm
+
+urlpatterns = [
+    path("signup/", views.signup, name="signup"),
+    path("verify/<str:token>/", views.verify_email, name="verify-email"),
+    path("verify-again/", views.resend_verification, name="resend-verification"),
+    path("profile/", views.profile, name="profile"),
+    path("profile/export/", views.export_data, name="export-data"),
+    path("profile/delete/", views.delete_account, name="delete-account"),
+    path("password_reset/", auth_views.PasswordResetView.as_view(form_class=QueuedPasswordResetForm),
+         name="password_reset"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("", include("django.contrib.auth.urls")),
+]

@@ -1,0 +1,95 @@
+"""Account pages: sign-up, e-mail confirmation, profile with quota usage, export, deletion."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from narrative_pipeline.selectors import story_list
+
+from . import services
+from .forms import DeleteAccountForm, SignUpForm
+from .quotas import MB, limits_for, usage_get
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("profile")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        if user is not None:
+            services.verification_email_send(user=user, base_url=request.build_absolute_uri("/"))
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome, {user.username}! We sent a confirmation link to {user.email}.")
+            return redirect("profile")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+def verify_email(request, token):
+    try:
+        user = services.user_verify_email(token=token)
+    except ValidationError as error:
+        return render(request, "registration/verify_failed.html", {"message": error.messages[0]}, status=400)
+    messages.success(request, f"Thank you: {user.email} is confirmed.")
+    return redirect("profile" if request.user.is_authenticated else "login")
+
+
+@login_required
+@require_POST
+def resend_verification(request):
+    services.verification_email_send(user=request.user, base_url=request.build_absolute_uri("/"))
+    messages.info(request, f"We sent a new confirmation link to {request.user.email}.")
+    return redirect("profile")
+
+
+def _usage_rows(user):
+    limits, usage = limits_for(user), usage_get(user)
+    storage_mb = usage.storage_bytes / MB
+    return [
+        {"name": "Stories", "used": usage.story_count, "limit": limits.max_stories,
+         "percent": min(100, round(100 * usage.story_count / max(1, limits.max_stories))),
+         "at_limit": "Creating a new story is refused until you delete one or upgrade."},
+        {"name": "Storage", "used": f"{storage_mb:.2f} MB", "limit": f"{limits.storage_limit_mb} MB",
+         "percent": min(100, round(100 * storage_mb / max(1, limits.storage_limit_mb))),
+         "at_limit": "New turns and imports are refused until you free space or upgrade."},
+        {"name": "Images per story", "used": usage.image_count, "limit": limits.max_images_per_story,
+         "percent": None, "at_limit": "A story cannot hold more images than this."},
+    ]
+
+
+@login_required
+def profile(request):
+    return render(request, "accounts/profile.html", {
+        "usage_rows": _usage_rows(request.user),
+        "stories": story_list(user=request.user)[:20],
+        "delete_form": DeleteAccountForm(user=request.user),
+    })
+
+
+@login_required
+def export_data(request):
+    payload = json.dumps(services.user_export(user=request.user), indent=2)
+    response = HttpResponse(payload, content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="luna-export-{request.user.username}.json"'
+    return response
+
+
+@login_required
+def delete_account(request):
+    form = DeleteAccountForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        services.user_delete(user=request.user)
+        logout(request)
+        messages.success(request, "Your account and all your private data are deleted.")
+        return redirect("home")
+    return render(request, "accounts/delete.html", {"form": form})
+
+
+def home(request):
+    return render(request, "home.html")

@@ -1,0 +1,43 @@
+"""API conventions shared by every app: JSON errors with a message and a code."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from accounts.quotas import QuotaExceeded
+
+
+def exception_handler(exc, context):
+    """Every API error is ``{"detail": message, "code": code}``, plus ``errors`` per field."""
+    if isinstance(exc, QuotaExceeded):
+        set_rollback()
+        return Response(
+            {"code": exc.code, "detail": exc.message, "limit": exc.limit_name, "limit_value": exc.limit},
+            status=status.HTTP_403_FORBIDDEN,
+        )
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        response.data = {"code": "invalid", "detail": _first_message(errors), "errors": errors}
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        detail = response.data["detail"]
+        response.data = {**response.data, "detail": str(detail), "code": getattr(detail, "code", "error")}
+    return response
+
+
+def _first_message(errors) -> str:
+    """A readable one-line message for the first field error, e.g. "email: Enter a valid e-mail address."."""
+    for field, messages in errors.items():
+        message = messages[0] if isinstance(messages, list) and messages else messages
+        if isinstance(message, dict):
+            return _first_message(message)
+        return str(message) if field == "non_field_errors" else f"{field}: {message}"
+    return "Invalid input."

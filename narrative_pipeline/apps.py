@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class NarrativePipelineConfig(AppConfig):
+    name = "narrative_pipeline"
+    verbose_name = "Stories"
