@@ -96,19 +96,19 @@ def current_user_id(using: str = DEFAULT_DB_ALIAS) -> str | None:
 def _jwt_user_id(request) -> str | None:
     """The user id of a valid bearer token, read without touching the database."""
     from rest_framework_simplejwt.authentication import JWTAuthentication
-    from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+    from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
     authentication = JWTAuthentication()
     header = authentication.get_header(request)
     if header is None:
         return None
-    raw_token = authentication.get_raw_token(header)
-    if raw_token is None:
-        return None
     try:
-        token = authentication.get_validated_token(raw_token)
-    except (InvalidToken, TokenError):
+        raw_token = authentication.get_raw_token(header)
+        token = authentication.get_validated_token(raw_token) if raw_token is not None else None
+    except (AuthenticationFailed, InvalidToken, TokenError):
         return None  # DRF's authentication answers 401 with the reason
+    if token is None:
+        return None
     return token.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])
 
 

@@ -1,0 +1,94 @@
+import uuid
+
+import pytest
+from django.db import connection
+
+from luna_site.celery import app as celery_app
+
+from .factories import TEST_PASSWORD, StoryFactory, UserFactory
+
+
+def pytest_configure(config):
+    # Tasks run inline unless a test asks for the session's real worker (the `celery_worker` fixture).
+    celery_app.conf.task_always_eager = True
+    # Its own queue, so a `make run` worker on the same Redis never takes a test's task.
+    celery_app.conf.task_default_queue = "luna-tests"
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # A fresh key space in the real Redis cache per test: throttles start at zero, and
+    # nothing of a developer's running app is flushed.
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
+
+
+@pytest.fixture
+def password():
+    return TEST_PASSWORD
+
+
+@pytest.fixture
+def alice(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def bob(db):
+    return UserFactory(username="bob")
+
+
+@pytest.fixture
+def alice_story(alice):
+    return StoryFactory(user=alice, title="Alice's secret story")
+
+
+@pytest.fixture
+def bob_story(bob):
+    return StoryFactory(user=bob, title="Bob's secret story")
+
+
+def token_for(client, user) -> str:
+    response = client.post("/api/auth/token/", {"username": user.username, "password": TEST_PASSWORD},
+                           content_type="application/json")
+    assert response.status_code == 200, response.content
+    return response.json()["access"]
+
+
+@pytest.fixture
+def api_as(client):
+    """A test client that sends the given user's JWT with every request."""
+
+    def make(user):
+        from django.test import Client
+
+        token = token_for(client, user)
+        return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """One real Celery worker on the real Redis broker for the whole session (DESIGN §6)."""
+    from celery.contrib.testing.worker import start_worker
+
+    celery_app.conf.task_always_eager = False
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("luna-tests")
+    with django_db_blocker.unblock(), start_worker(celery_app, pool="threads", concurrency=2,
+                                                   perform_ping_check=False, loglevel="WARNING") as worker:
+        yield worker
+    celery_app.conf.task_always_eager = True
+
+
+def as_app_role(cursor, user_id) -> None:
+    """Raw SQL: act as the app role for one user inside the current transaction."""
+    cursor.execute("SET LOCAL ROLE luna_app")
+    cursor.execute("SELECT set_config('app.current_user_id', %s, true)", [str(user_id) if user_id else ""])
+
+
+@pytest.fixture
+def raw_cursor(db):
+    with connection.cursor() as cursor:
+        yield cursor

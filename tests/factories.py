@@ -1,0 +1,39 @@
+import factory
+
+from accounts.models import User
+from narrative_pipeline.services import story_create
+
+TEST_PASSWORD = "a-long-test-password-42"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"player{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", TEST_PASSWORD)
+
+    @factory.post_generation
+    def saved(user, create, extracted, **kwargs):
+        if create:
+            user.save()
+
+
+class StoryFactory(factory.Factory):
+    """Stories are made through the service, as the owner, so quotas and RLS apply."""
+
+    class Meta:
+        model = dict
+
+    user = factory.SubFactory(UserFactory)
+    title = factory.Sequence(lambda n: f"Story {n}")
+    premise = factory.Faker("sentence")
+    genre = "fantasy"
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return story_create(**kwargs)
+
+    _build = _create

@@ -1,0 +1,44 @@
+import subprocess
+import sys
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import Usage, User
+from accounts.rls import acting_as
+from accounts.services import user_owned_models
+from narrative_pipeline.models import Story
+
+
+@pytest.mark.django_db
+def test_demo_data_gives_each_demo_player_rows_and_is_repeatable(client):
+    call_command("demo_data")
+    call_command("demo_data")
+    for username in ("demo", "demo2"):
+        user = User.objects.get(username=username)
+        assert client.post("/api/auth/token/", {"username": username, "password": "demo-password"},
+                           content_type="application/json").status_code == 200
+        with acting_as(user):
+            assert Story.objects.count() == 1
+            assert Usage.objects.get().story_count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dbshell_is_the_owner_and_sees_no_user_rows(capfd):
+    from .factories import StoryFactory
+
+    StoryFactory()
+    call_command("dbshell", "--", "-At", "-c",
+                 "select current_user, (select rolsuper from pg_roles where rolname = current_user), "
+                 "(select count(*) from narrative_pipeline_story)")
+    assert capfd.readouterr().out.strip() == "luna|f|0"
+
+
+def test_models_module_declares_every_user_owned_table():
+    assert {model._meta.label for model in user_owned_models()} >= {"accounts.Usage", "narrative_pipeline.Story"}
+
+
+def test_manage_check_passes():
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
