@@ -21,6 +21,8 @@ import fasteners
 DB_NAME = "luna"
 DB_OWNER = "luna"  # logs in, owns the tables, runs migrations; never superuser
 APP_ROLE = "luna_app"  # NOLOGIN; every request acting for a user runs as it
+ADMIN_ROLE = "luna_admin"  # NOLOGIN; superusers' admin requests, with policies that show every row
+BOOTSTRAP_VERSION = "3"  # bump when _bootstrap changes, so existing data folders are bootstrapped again
 SUPERUSER = "postgres"
 EXTENSIONS = ("vector", "pg_trgm")
 # Unix socket paths are limited to 107 bytes on Linux.
@@ -64,9 +66,9 @@ def ensure_postgres() -> str:
         server = _postgres_server()
         socket_dir = str(server.get_postmaster_info().socket_dir)
         marker = data_dir() / "postgres" / ".luna-bootstrapped"
-        if not marker.exists():
+        if not marker.exists() or marker.read_text().strip() != BOOTSTRAP_VERSION:
             _bootstrap(socket_dir)
-            marker.write_text("roles, database and extensions created\n")
+            marker.write_text(f"{BOOTSTRAP_VERSION}\n")
     return socket_dir
 
 
@@ -93,10 +95,13 @@ def ensure_roles(conn) -> None:
     """Create the owner and the app role. Also the recipe for an external server's superuser."""
     roles = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles")}
     if DB_OWNER not in roles:
-        conn.execute(f"CREATE ROLE {DB_OWNER} LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS")
-    if APP_ROLE not in roles:
-        conn.execute(f"CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT")
-    conn.execute(f"GRANT {APP_ROLE} TO {DB_OWNER}")
+        conn.execute(f"CREATE ROLE {DB_OWNER} LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOINHERIT")
+    for role in (APP_ROLE, ADMIN_ROLE):
+        if role not in roles:
+            conn.execute(f"CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT")
+        # SET but not INHERIT: the owner may switch to the role, but a policy written
+        # TO luna_admin must not apply to the owner itself (policies follow inheritance).
+        conn.execute(f"GRANT {role} TO {DB_OWNER} WITH INHERIT FALSE, SET TRUE")
 
 
 def stop_postgres() -> None:

@@ -105,8 +105,10 @@ DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
     "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
 }
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_luna")}
-# The role requests run as under Row-Level Security (DESIGN §2).
+# The roles requests run as under Row-Level Security (DESIGN §2): every user's requests,
+# and superusers' admin requests (whose policies let them see every row).
 RLS_APP_ROLE = os.environ.get("RLS_APP_ROLE", "luna_app")
+RLS_ADMIN_ROLE = os.environ.get("RLS_ADMIN_ROLE", "luna_admin")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -60,8 +60,9 @@ def test_accounts_table_is_enabled_not_forced(db):
 
 def test_app_role_is_neither_owner_nor_superuser_nor_bypassing(db):
     with connection.cursor() as cursor:
-        cursor.execute("SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = 'luna_app'")
-        assert cursor.fetchone() == (False, False, False)
+        cursor.execute("SELECT rolname, rolsuper, rolbypassrls, rolcanlogin FROM pg_roles "
+                       "WHERE rolname IN ('luna_app', 'luna_admin') ORDER BY rolname")
+        assert cursor.fetchall() == [("luna_admin", False, False, False), ("luna_app", False, False, False)]
         cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         assert cursor.fetchone() == (False, False)
 
@@ -100,15 +101,17 @@ class TestRawSqlAsAppRole:
 
     def test_nothing_visible_without_a_user(self, alice_story, bob_story, raw_cursor):
         tables = [model._meta.db_table for model in user_owned_models()]
+        # The owner role sees nothing: RLS is forced on it, and it does not inherit luna_admin.
+        raw_cursor.execute("SELECT current_user")
+        assert raw_cursor.fetchone()[0] == "luna"
+        for table in tables:
+            raw_cursor.execute(f'SELECT count(*) FROM "{table}"')
+            assert raw_cursor.fetchone()[0] == 0, table
         with transaction.atomic():
             as_app_role(raw_cursor, None)
             for table in tables:
                 raw_cursor.execute(f'SELECT count(*) FROM "{table}"')
                 assert raw_cursor.fetchone()[0] == 0, table
-        # The owner role sees nothing either: RLS is forced on it.
-        for table in tables:
-            raw_cursor.execute(f'SELECT count(*) FROM "{table}"')
-            assert raw_cursor.fetchone()[0] == 0, table
 
     def test_app_role_sees_only_its_own_account(self, alice, bob, raw_cursor):
         with transaction.atomic():

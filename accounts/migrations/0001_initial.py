@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 from accounts.rls import (
     ACCOUNTS_TABLE_REVERSE_SQL,
-    ACCOUNTS_TABLE_SQL,
+    accounts_table_sql,
     UserOwnedTable,
     app_role_grants_sql,
 )
@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
 
     operations = [
         # Tables created before this one get their grants here; later ones by default privileges.
-        migrations.RunSQL(app_role_grants_sql(settings.RLS_APP_ROLE), migrations.RunSQL.noop),
+        migrations.RunSQL(app_role_grants_sql(), migrations.RunSQL.noop),
         migrations.CreateModel(
             name='User',
             fields=[
@@ -70,7 +70,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
             },
         ),
-        migrations.RunSQL(ACCOUNTS_TABLE_SQL, ACCOUNTS_TABLE_REVERSE_SQL),
+        migrations.RunSQL(accounts_table_sql(), ACCOUNTS_TABLE_REVERSE_SQL),
         UserOwnedTable('usage'),
         UserOwnedTable(table='accounts_user_groups'),
         UserOwnedTable(table='accounts_user_user_permissions'),

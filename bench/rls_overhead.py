@@ -1,0 +1,148 @@
+"""Cost of RLS on a user-scoped list query, at 100k rows across 1,000 users.
+
+The same list query runs under RLS as ``luna_app`` (no WHERE on the user: the policy is
+the filter) and with an explicit ``WHERE user_id = …`` as the server's superuser, which
+bypasses RLS. Goal: at most 1.10×.
+"""
+
+import random
+import statistics
+import time
+import uuid
+
+import psycopg
+from django.conf import settings
+from django.db import connection
+
+from luna_site import embedded
+
+TITLE = "RLS overhead on a user-scoped list query"
+USERS, STORIES_PER_USER, ROUNDS, WARMUP = 1_000, 100, 5_000, 500
+# What accounts.rls.acting_as sends at the start of each transaction.
+ACTING_AS_SQL = "SELECT set_config('role', 'luna_app', true), set_config('app.current_user_id', %s, true)"
+LIST_SQL = "SELECT id, title, updated_at FROM narrative_pipeline_story {where} ORDER BY updated_at DESC LIMIT 20"
+
+
+def _superuser_conninfo(dbname: str) -> dict:
+    if settings.DATABASE_URL:
+        url = __import__("os").environ.get("BENCH_SUPERUSER_URL")
+        if not url:
+            raise SystemExit("With DATABASE_URL set, give BENCH_SUPERUSER_URL (a role that bypasses RLS).")
+        return {"conninfo": url, "dbname": dbname}
+    return {"host": embedded.ensure_postgres(), "user": embedded.SUPERUSER, "dbname": dbname}
+
+
+def _load(conn) -> None:
+    conn.execute(
+        """
+        INSERT INTO accounts_user (id, password, is_superuser, username, first_name, last_name, email, is_staff,
+                                   is_active, date_joined, tier)
+        SELECT md5('bench-user-' || n)::uuid, '', false, 'bench' || n, '', '', 'bench' || n || '@example.com',
+               false, true, now(), 'free'
+        FROM generate_series(1, %s) AS n
+        """,
+        [USERS],
+    )
+    conn.execute(
+        """
+        INSERT INTO narrative_pipeline_story (id, user_id, title, premise, genre, created_at, updated_at)
+        SELECT gen_random_uuid(), md5('bench-user-' || u)::uuid, 'Story ' || s || ' of ' || u, 'premise', 'fantasy',
+               now() - (s || ' minutes')::interval, now() - (s || ' minutes')::interval
+        FROM generate_series(1, %s) AS u, generate_series(1, %s) AS s
+        """,
+        [USERS, STORIES_PER_USER],
+    )
+    conn.execute("ANALYZE")
+
+
+def _summary(samples: list[float]) -> tuple[float, float]:
+    return statistics.median(samples), statistics.quantiles(samples, n=100)[94]
+
+
+def run() -> str:
+    bench_db = f"bench_rls_{uuid.uuid4().hex[:8]}"
+    connection.settings_dict["TEST"]["NAME"] = bench_db
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        with psycopg.connect(**_superuser_conninfo(bench_db), autocommit=True, prepare_threshold=None) as superuser:
+            _load(superuser)
+            user_ids = [row[0] for row in superuser.execute("SELECT id FROM accounts_user")]
+            rng = random.Random(7)
+            picks = [rng.choice(user_ids) for _ in range(ROUNDS)]
+            # Plain psycopg on both sides: the same client, so only the server's work differs.
+            params = connection.get_connection_params()
+            app_conninfo = {"host": params["host"], "user": params["user"], "dbname": bench_db}
+            if settings.DATABASE_URL:
+                app_conninfo = {"conninfo": settings.DATABASE_URL, "dbname": bench_db}
+            with psycopg.connect(**app_conninfo, prepare_threshold=None) as app:
+
+                def whole_request(user_id):
+                    start = time.perf_counter()
+                    with app.transaction():
+                        app.execute(ACTING_AS_SQL, [str(user_id)])
+                        rows = app.execute(LIST_SQL.format(where="")).fetchall()
+                    assert len(rows) == 20
+                    return (time.perf_counter() - start) * 1e6
+
+                def under_rls(user_id):
+                    with app.transaction():
+                        app.execute("SET LOCAL ROLE luna_app")
+                        app.execute("SELECT set_config('app.current_user_id', %s, true)", [str(user_id)])
+                        start = time.perf_counter()
+                        rows = app.execute(LIST_SQL.format(where="")).fetchall()
+                        elapsed = (time.perf_counter() - start) * 1e6
+                    assert len(rows) == 20
+                    return elapsed
+
+                def explicit_filter(user_id):
+                    with superuser.transaction():
+                        start = time.perf_counter()
+                        rows = superuser.execute(LIST_SQL.format(where="WHERE user_id = %s"), [user_id]).fetchall()
+                        elapsed = (time.perf_counter() - start) * 1e6
+                    assert len(rows) == 20
+                    return elapsed
+
+                def whole_explicit(user_id):
+                    start = time.perf_counter()
+                    with superuser.transaction():
+                        rows = superuser.execute(LIST_SQL.format(where="WHERE user_id = %s"), [user_id]).fetchall()
+                    assert len(rows) == 20
+                    return (time.perf_counter() - start) * 1e6
+
+                variants = (explicit_filter, under_rls, whole_explicit, whole_request)
+                samples = {variant: [] for variant in variants}
+                for round_number, user_id in enumerate(picks):
+                    # Interleaved, so every variant meets the same machine conditions.
+                    for variant in variants:
+                        elapsed = variant(user_id)
+                        if round_number >= WARMUP:
+                            samples[variant].append(elapsed)
+                explicit, query, explicit_request, request = (_summary(samples[variant]) for variant in variants)
+                with app.transaction():
+                    app.execute("SET LOCAL ROLE luna_app")
+                    app.execute("SELECT set_config('app.current_user_id', %s, true)", [str(picks[0])])
+                    plan = "\n".join(row[0] for row in app.execute("EXPLAIN " + LIST_SQL.format(where="")))
+    finally:
+        connection.close()
+        connection.close_pool()
+        connection.creation.destroy_test_db(bench_db, verbosity=0)
+    return f"""
+{USERS:,} users × {STORIES_PER_USER} stories = {USERS * STORIES_PER_USER:,} rows; {ROUNDS:,} rounds, random users;
+plain psycopg connections without prepared statements on both sides; only the query is timed.
+Query: `{LIST_SQL.format(where="[WHERE user_id = …]")}`.
+
+| variant | median µs | p95 µs | ratio (median) |
+| --- | ---: | ---: | ---: |
+| explicit `WHERE user_id = …` as the superuser (bypasses RLS), in a transaction | {explicit[0]:.0f} | {explicit[1]:.0f} | 1.00× |
+| the same query, no WHERE, under RLS as `luna_app` in a transaction acting for the user | {query[0]:.0f} | {query[1]:.0f} | **{query[0] / explicit[0]:.2f}×** |
+| a whole transaction as the superuser: BEGIN, the query with its WHERE, COMMIT | {explicit_request[0]:.0f} | {explicit_request[1]:.0f} | 1.00× |
+| a whole transaction under RLS: BEGIN, acting as the user (one statement), the query, COMMIT | {request[0]:.0f} | {request[1]:.0f} | {request[0] / explicit_request[0]:.2f}× |
+
+Goal: the query under RLS at most 1.10× the explicit filter. The whole-transaction rows add
+what a request pays once: the one statement that sets the role and the user. The policy's
+`(SELECT current_setting(…))` is an InitPlan, so the `(user_id, updated_at)` index is used:
+
+```
+{plan}
+```
+"""
