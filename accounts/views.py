@@ -52,14 +52,14 @@ def _usage_rows(user):
     limits, usage = limits_for(user), usage_get(user)
     storage_mb = usage.storage_bytes / MB
     return [
-        {"name": "Stories", "used": usage.story_count, "limit": limits.max_stories,
+        {"name": "Stories", "used": f"{usage.story_count} of {limits.max_stories}",
          "percent": min(100, round(100 * usage.story_count / max(1, limits.max_stories))),
          "at_limit": "Creating a new story is refused until you delete one or upgrade."},
-        {"name": "Storage", "used": f"{storage_mb:.2f} MB", "limit": f"{limits.storage_limit_mb} MB",
+        {"name": "Storage", "used": f"{storage_mb:.2f} MB of {limits.storage_limit_mb} MB",
          "percent": min(100, round(100 * storage_mb / max(1, limits.storage_limit_mb))),
          "at_limit": "New turns and imports are refused until you free space or upgrade."},
-        {"name": "Images per story", "used": usage.image_count, "limit": limits.max_images_per_story,
-         "percent": None, "at_limit": "A story cannot hold more images than this."},
+        {"name": "Images", "used": f"{usage.image_count} in all, up to {limits.max_images_per_story} per story",
+         "percent": None, "at_limit": "A story cannot hold more images than its limit."},
     ]
 
 

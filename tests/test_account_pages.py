@@ -93,7 +93,7 @@ class TestProfile:
     def test_shows_usage_and_limits(self, client, alice, alice_story):
         client.force_login(alice)
         page = client.get("/accounts/profile/").content.decode()
-        assert "Stories" in page and "<td>10</td>" in page and "100 MB" in page
+        assert "1 of 10" in page and "of 100 MB" in page and "up to 100 per story" in page
 
     def test_export_downloads_exactly_my_rows(self, client, alice, alice_story, bob_story):
         client.force_login(alice)
