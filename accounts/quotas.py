@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Tier, Usage
+from .models import Tier, Usage, User
 
 MB = 1024 * 1024
 
@@ -74,9 +74,11 @@ def quota_consume(user, *, stories: int = 0, storage_bytes: int = 0, images: int
                   images_in_story: int | None = None) -> Usage:
     """Check and count a create (negative amounts release). Raises ``QuotaExceeded``.
 
-    Must run as ``user`` under RLS (inside ``acting_as``); ``images_in_story`` is the
+    Must run as ``user`` (a User or its id) under RLS, inside ``acting_as``; ``images_in_story`` is the
     story's current image count when ``images`` are added to one story.
     """
+    if not isinstance(user, User):  # a task knows its user by id
+        user = User.objects.get(pk=user)
     limits = limits_for(user)
     usage = _usage_rows(user).select_for_update().get()
     if stories > 0 and usage.story_count + stories > limits.max_stories:

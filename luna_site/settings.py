@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -139,6 +140,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Above the longest task, so an unacked task is not redelivered while still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
 CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_EAGER_PROPAGATES = True  # where tasks run inline (tests), their errors are not swallowed
 
 # Shared by every process (throttles, locks), so no state lives in one web process.
 CACHES = {
@@ -220,6 +222,38 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# -- LLM providers ----------------------------------------------------------------------
+# LLM_PROVIDER: offline (deterministic, free, no network) or openai (any OpenAI-compatible
+# server: Ollama, vLLM, llama.cpp server, LM Studio, OpenRouter, OpenAI). Per agent:
+# LLM_<AGENT>_PROVIDER and LLM_<AGENT>_MODEL, agents preprocessor, strategist, writer, dreamer.
+LLM_PROVIDER = os.environ.get("LLM_PROVIDER", "offline")
+LLM_MODEL = os.environ.get("LLM_MODEL", "luna-offline-narrator")
+LLM_AGENTS = {
+    agent: {"provider": os.environ.get(f"LLM_{agent.upper()}_PROVIDER", ""),
+            "model": os.environ.get(f"LLM_{agent.upper()}_MODEL", "")}
+    for agent in ("preprocessor", "strategist", "writer", "dreamer")
+}
+LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "http://127.0.0.1:11434/v1")  # Ollama's default
+LLM_API_KEY = os.environ.get("LLM_API_KEY", "")
+LLM_TIMEOUT_SECONDS = float(os.environ.get("LLM_TIMEOUT_SECONDS", "60"))
+LLM_MAX_RETRIES = int(os.environ.get("LLM_MAX_RETRIES", "3"))
+LLM_RETRY_BACKOFF_SECONDS = float(os.environ.get("LLM_RETRY_BACKOFF_SECONDS", "1"))
+# USD per million tokens; LLM_PRICES_JSON adds or replaces models, e.g. {"my-model": {"input": 1, "output": 2}}.
+LLM_PRICES = {
+    "gpt-4o-mini": {"input": 0.15, "output": 0.60},
+    "gpt-4o": {"input": 2.50, "output": 10.00},
+    "gpt-4.1-mini": {"input": 0.40, "output": 1.60},
+    "gpt-4.1": {"input": 2.00, "output": 8.00},
+    **json.loads(os.environ.get("LLM_PRICES_JSON", "{}")),
+}
+
+# -- The storytelling engine --------------------------------------------------------------
+ARC_INTERVAL_TURNS = int(os.environ.get("ARC_INTERVAL_TURNS", "10"))
+BRIEFING_RECENT_TURNS = int(os.environ.get("BRIEFING_RECENT_TURNS", "4"))
+BRIEFING_RELEVANT_TURNS = int(os.environ.get("BRIEFING_RELEVANT_TURNS", "4"))
+EMBEDDING_BATCH_SIZE = int(os.environ.get("EMBEDDING_BATCH_SIZE", "32"))
+EMBEDDING_THREADS = int(os.environ.get("EMBEDDING_THREADS", "1"))
 
 # -- Internationalization and static files ----------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -1,17 +1,31 @@
 import uuid
 
 from django.db import models
+from pgvector.django import HnswIndex, VectorField
 
 from accounts.models import UserOwnedModel
 
+EMBEDDING_DIMENSIONS = 384  # all-MiniLM-L6-v2
+
+
+def empty_state() -> dict:
+    return {"location": "", "present_characters": [], "inventory": [], "flags": []}
+
 
 class Story(UserOwnedModel):
-    """A player's story. The storytelling-engine issue adds its state, cast and turns."""
+    """A player's story: premise, memory and author's note, the current state, and its cast."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     title = models.CharField(max_length=200)
     premise = models.TextField(blank=True)
     genre = models.CharField(max_length=60, blank=True)
+    setting = models.TextField(blank=True)
+    memory = models.TextField(blank=True, help_text="Always in the briefing: what must never be forgotten.")
+    authors_note = models.TextField(blank=True, help_text="Guidance for style and direction, always in the briefing.")
+    state = models.JSONField(default=empty_state)
+    # Per agent: {"writer": {"provider": "openai", "model": "llama3.1"}}; empty takes the settings.
+    llm_overrides = models.JSONField(default=dict, blank=True)
+    storage_bytes = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -25,4 +39,123 @@ class Story(UserOwnedModel):
 
     def text_bytes(self) -> int:
         """What the story's own text takes in storage, for the quota."""
-        return sum(len(value.encode()) for value in (self.title, self.premise, self.genre))
+        return sum(len(value.encode()) for value in (self.title, self.premise, self.genre, self.setting,
+                                                      self.memory, self.authors_note))
+
+
+class Character(UserOwnedModel):
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="characters")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    personality = models.TextField(blank=True)
+    is_player = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_player", "name"]
+        constraints = [models.UniqueConstraint(fields=["story", "name"], name="character_name_unique_per_story")]
+
+    def __str__(self):
+        return self.name
+
+
+class Turn(UserOwnedModel):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        COMPLETED = "completed"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="turns")
+    number = models.PositiveIntegerField()
+    action = models.TextField()
+    prose = models.TextField(blank=True)
+    idempotency_key = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    # Earlier passages of this turn, kept when it is rerolled: [{"prose": …, "created_at": …}].
+    alternatives = models.JSONField(default=list, blank=True)
+    # What the writers' room saw and planned.
+    briefing = models.JSONField(null=True, blank=True)
+    template = models.JSONField(null=True, blank=True)
+    retrieved_turns = models.JSONField(default=list, blank=True)
+    # The story's state before this turn, for reroll and undo.
+    state_before = models.JSONField(default=empty_state)
+    storage_bytes = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["story", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["story", "number"], name="turn_number_unique_per_story"),
+            models.UniqueConstraint(fields=["story", "idempotency_key"], name="turn_key_unique_per_story"),
+        ]
+
+    def __str__(self):
+        return f"turn {self.number}"
+
+
+class TurnSummary(UserOwnedModel):
+    turn = models.OneToOneField(Turn, on_delete=models.CASCADE, related_name="summary")
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="turn_summaries")
+    number = models.PositiveIntegerField()
+    summary = models.TextField()
+    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["story", "number"]
+        indexes = [
+            models.Index(fields=["story", "number"]),
+            HnswIndex(name="turn_summary_embedding_hnsw", fields=["embedding"], m=16, ef_construction=64,
+                      opclasses=["vector_cosine_ops"]),
+        ]
+
+
+class StoryArc(UserOwnedModel):
+    """The story so far as of ``last_turn``: each arc folds the previous one into its summary."""
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="arcs")
+    first_turn = models.PositiveIntegerField()
+    last_turn = models.PositiveIntegerField()
+    summary = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["story", "first_turn"]
+        constraints = [models.UniqueConstraint(fields=["story", "first_turn"], name="arc_unique_per_story_start")]
+
+
+class CharacterSnapshot(UserOwnedModel):
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="character_snapshots")
+    character = models.ForeignKey(Character, on_delete=models.CASCADE, related_name="snapshots")
+    turn_number = models.PositiveIntegerField()
+    summary = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["character", "turn_number"]
+
+
+class AgentCall(UserOwnedModel):
+    class Status(models.TextChoices):
+        OK = "ok"
+        ERROR = "error"
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="agent_calls")
+    turn = models.ForeignKey(Turn, on_delete=models.SET_NULL, null=True, blank=True, related_name="agent_calls")
+    agent = models.CharField(max_length=20)
+    provider = models.CharField(max_length=40)
+    model = models.CharField(max_length=120)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OK)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["story", "agent"])]

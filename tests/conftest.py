@@ -5,7 +5,7 @@ from django.db import connection
 
 from luna_site.celery import app as celery_app
 
-from .factories import TEST_PASSWORD, StoryFactory, UserFactory
+from .factories import TEST_PASSWORD, StoryFactory, UserFactory, played_story
 
 
 def pytest_configure(config):
@@ -44,8 +44,11 @@ def alice_story(alice):
 
 
 @pytest.fixture
-def bob_story(bob):
-    return StoryFactory(user=bob, title="Bob's secret story")
+def bob_story(bob, settings, django_capture_on_commit_callbacks):
+    """Bob's story with a row in every table of the storytelling engine (an arc every turn)."""
+    settings.ARC_INTERVAL_TURNS = 1
+    with django_capture_on_commit_callbacks(execute=True):
+        return played_story(bob, title="Bob's secret story")
 
 
 def token_for(client, user) -> str:

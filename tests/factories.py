@@ -37,3 +37,19 @@ class StoryFactory(factory.Factory):
         return story_create(**kwargs)
 
     _build = _create
+
+
+def played_story(user, *, turns: int = 1, **story_fields):
+    """A story with a cast and ``turns`` turns played by the offline writers' room (Dreamer inline)."""
+    from narrative_pipeline import orchestrator
+
+    story = StoryFactory(user=user, state={"location": "the harbour"}, characters=[
+        {"name": "Wren", "is_player": True}, {"name": "Captain Hale", "description": "the harbour master"}],
+        **story_fields)
+    actions = ["I ask Captain Hale about the missing ship.", "I walk to the lighthouse.", "I take the lantern.",
+               "I run along the cliff path, Captain Hale behind me."]
+    for number in range(turns):
+        turn, _ = orchestrator.turn_submit(user=user, story_id=story.pk, action=actions[number % len(actions)],
+                                           idempotency_key=f"turn-{number}")
+        orchestrator.turn_generate(user=user, turn=turn)
+    return story

@@ -5,6 +5,7 @@ import uuid
 import psycopg
 import pytest
 from django.db import connection, transaction
+from django.db.models import UUIDField
 from django.db.utils import ProgrammingError
 
 from accounts.models import Usage, User
@@ -132,7 +133,12 @@ def test_orm_cannot_read_change_or_plant_rows_of_another_user(model, alice, bob,
         assert model.objects.filter(user_id=bob.pk).update(user_id=alice.pk) == 0
         assert model.objects.filter(user_id=bob.pk).delete()[0] == 0
     planted = bobs_rows[0]
-    planted.pk = uuid.uuid4() if model is not Usage else bob.pk
+    if model is Usage:
+        planted.pk = bob.pk
+    elif isinstance(model._meta.pk, UUIDField):
+        planted.pk = uuid.uuid4()
+    else:
+        planted.pk = None
     with pytest.raises(ProgrammingError), acting_as(alice):
         planted.save(force_insert=True)
     with acting_as(bob):

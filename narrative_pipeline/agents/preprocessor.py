@@ -1,0 +1,82 @@
+"""The Preprocessor: gathers the story's context for one turn and cuts it to a bounded briefing."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+from pgvector.django import CosineDistance
+
+from .. import embeddings
+from ..contracts import CharacterNote, PastTurn, RelevantTurn, StoryContext, StoryState, StrategistBriefing
+from ..models import CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
+
+# Caps that keep the briefing's size independent of the story's length.
+PROSE_CHARS, SUMMARY_CHARS, ARC_CHARS, NOTE_CHARS, MEMORY_CHARS, MAX_CHARACTERS = 1_200, 400, 900, 300, 2_000, 12
+
+
+def build_context(*, story: Story, action: str, turn_number: int) -> StoryContext:
+    """Read what the writers' room needs. Runs as the story's owner (inside ``acting_as``)."""
+    recent = list(
+        Turn.objects.filter(story=story, number__lt=turn_number, status=Turn.Status.COMPLETED)
+        .order_by("-number").values("number", "action", "prose")[: settings.BRIEFING_RECENT_TURNS]
+    )[::-1]
+    oldest_recent = recent[0]["number"] if recent else turn_number
+    # The latest arc is the story so far (each arc folds in the one before), so one is enough.
+    arcs = list(StoryArc.objects.filter(story=story, last_turn__lt=turn_number)
+                .order_by("-first_turn").values_list("summary", flat=True)[:1])
+    return StoryContext(
+        story_id=str(story.pk), title=story.title, premise=story.premise, genre=story.genre,
+        setting=story.setting, memory=story.memory, authors_note=story.authors_note,
+        state=StoryState(**story.state), turn_number=turn_number, action=action,
+        recent_turns=[PastTurn(**row) for row in recent],
+        relevant_turns=_relevant_turns(story, action, before=oldest_recent),
+        arc_summaries=arcs,
+        characters=_characters(story),
+    )
+
+
+def _relevant_turns(story: Story, action: str, *, before: int) -> list[RelevantTurn]:
+    """The past turns (older than the recent ones) nearest in meaning to the action, by pgvector."""
+    candidates = TurnSummary.objects.filter(story=story, number__lt=before)
+    if not candidates.exists():
+        return []
+    with connection.cursor() as cursor:
+        # A filtered HNSW scan can return fewer than k rows without this (DESIGN §6).
+        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+    rows = (candidates.annotate(distance=CosineDistance("embedding", embeddings.embed_one(action)))
+            .order_by("distance").values("number", "summary", "distance")[: settings.BRIEFING_RELEVANT_TURNS])
+    return [RelevantTurn(number=row["number"], summary=row["summary"],
+                         similarity=round(max(0.0, 1 - row["distance"]), 4)) for row in rows]
+
+
+def _characters(story: Story) -> list[CharacterNote]:
+    notes = []
+    for character in story.characters.all()[:MAX_CHARACTERS]:
+        latest = (CharacterSnapshot.objects.filter(character=character).order_by("-turn_number")
+                  .values_list("summary", flat=True).first())
+        notes.append(CharacterNote(name=character.name, description=character.description,
+                                   personality=character.personality, is_player=character.is_player,
+                                   latest_change=latest or ""))
+    return notes
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def brief(context: StoryContext) -> StrategistBriefing:
+    """Cut the context to the briefing: every part capped, so its size does not grow with the story."""
+    return StrategistBriefing(
+        title=context.title, premise=_cut(context.premise, MEMORY_CHARS), genre=context.genre,
+        setting=_cut(context.setting, MEMORY_CHARS), memory=_cut(context.memory, MEMORY_CHARS),
+        authors_note=_cut(context.authors_note, NOTE_CHARS * 2), state=context.state,
+        turn_number=context.turn_number, action=context.action,
+        recent_turns=[PastTurn(number=t.number, action=_cut(t.action, NOTE_CHARS), prose=_cut(t.prose, PROSE_CHARS))
+                      for t in context.recent_turns],
+        relevant_turns=[RelevantTurn(number=t.number, summary=_cut(t.summary, SUMMARY_CHARS), similarity=t.similarity)
+                        for t in context.relevant_turns],
+        arc_summaries=[_cut(summary, ARC_CHARS) for summary in context.arc_summaries],
+        characters=[CharacterNote(name=c.name, description=_cut(c.description, NOTE_CHARS),
+                                  personality=_cut(c.personality, NOTE_CHARS), is_player=c.is_player,
+                                  latest_change=_cut(c.latest_change, NOTE_CHARS)) for c in context.characters],
+    )

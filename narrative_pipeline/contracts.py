@@ -1,0 +1,128 @@
+"""The writers' room's contracts: plain typed values passed between the agents.
+
+Validated with pydantic, testable without a database. LLM output is parsed into these and
+nothing else: an invalid Strategist answer is a validation error, never a half-applied turn.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_ACTION_CHARS = 4_000
+Agent = Literal["preprocessor", "strategist", "writer", "dreamer"]
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoryState(Contract):
+    location: str = ""
+    present_characters: list[str] = Field(default_factory=list)
+    inventory: list[str] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)
+
+
+class PastTurn(Contract):
+    number: int
+    action: str
+    prose: str
+
+
+class RelevantTurn(Contract):
+    number: int
+    summary: str
+    similarity: float
+
+
+class CharacterNote(Contract):
+    name: str
+    description: str = ""
+    personality: str = ""
+    is_player: bool = False
+    latest_change: str = ""
+
+
+class StoryContext(Contract):
+    """Everything the Preprocessor gathered for one turn, before it is cut to size."""
+
+    story_id: str
+    title: str
+    premise: str = ""
+    genre: str = ""
+    setting: str = ""
+    memory: str = ""
+    authors_note: str = ""
+    state: StoryState = StoryState()
+    turn_number: int
+    action: str
+    recent_turns: list[PastTurn] = Field(default_factory=list)
+    relevant_turns: list[RelevantTurn] = Field(default_factory=list)
+    arc_summaries: list[str] = Field(default_factory=list)
+    characters: list[CharacterNote] = Field(default_factory=list)
+
+
+class StrategistBriefing(Contract):
+    """What the Strategist sees: bounded in size whatever the story's length."""
+
+    title: str
+    premise: str = ""
+    genre: str = ""
+    setting: str = ""
+    memory: str = ""
+    authors_note: str = ""
+    state: StoryState = StoryState()
+    turn_number: int
+    action: str
+    recent_turns: list[PastTurn] = Field(default_factory=list)
+    relevant_turns: list[RelevantTurn] = Field(default_factory=list)
+    arc_summaries: list[str] = Field(default_factory=list)
+    characters: list[CharacterNote] = Field(default_factory=list)
+
+    def size(self) -> int:
+        """Approximate tokens: characters of its JSON divided by four."""
+        return len(self.model_dump_json()) // 4
+
+
+class Beat(Contract):
+    description: str = Field(min_length=1, max_length=500)
+    priority: Literal["high", "medium", "low"] = "medium"
+
+
+class StateUpdates(Contract):
+    location: str | None = None
+    items_gained: list[str] = Field(default_factory=list)
+    items_lost: list[str] = Field(default_factory=list)
+    characters_entering: list[str] = Field(default_factory=list)
+    characters_leaving: list[str] = Field(default_factory=list)
+    flags_set: list[str] = Field(default_factory=list)
+    flags_cleared: list[str] = Field(default_factory=list)
+
+
+class ResponseTemplate(Contract):
+    """The Strategist's plan for the passage, as validated JSON."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)  # LLMs add fields; we keep ours
+
+    beats: list[Beat] = Field(min_length=1, max_length=8)
+    tone: str = Field(default="steady", max_length=80)
+    pacing: Literal["slow", "measured", "brisk", "urgent"] = "measured"
+    target_length: int = Field(default=180, ge=40, le=1_200)
+    state_updates: StateUpdates = StateUpdates()
+    chapter_beats_addressed: list[str] = Field(default_factory=list)
+
+    @field_validator("tone")
+    @classmethod
+    def tone_is_plain(cls, value: str) -> str:
+        return value.strip() or "steady"
+
+
+class TurnResult(Contract):
+    turn_id: str
+    number: int
+    action: str
+    prose: str
+    status: Literal["pending", "completed", "failed"]
+    error: str = ""

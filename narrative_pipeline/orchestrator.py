@@ -1,0 +1,209 @@
+"""One turn of the writers' room, in the short-transaction shape of DESIGN §3.
+
+1. The pending turn is committed (the idempotency key is unique per story, so a double submit
+   meets the first one there).
+2. Preprocessor → Strategist → Writer run outside any transaction: an LLM call may take
+   long, and a pooled connection must not be held meanwhile.
+3. The result commits in a second short transaction, and the Dreamer is queued on commit.
+A failure leaves the action saved as a failed turn with its error, to retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.quotas import QuotaExceeded
+from accounts.rls import acting_as
+
+from . import storage
+from .agents import preprocessor, strategist, writer
+from .calls import AgentCaller
+from .contracts import MAX_ACTION_CHARS, ResponseTemplate, StoryState
+from .llm import LLMError
+from .models import Character, Story, Turn
+from .state import next_state
+
+logger = logging.getLogger("luna.turns")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_KEY_CHARS = 100
+
+
+class TurnRefused(Exception):
+    """A turn request that cannot be carried out as asked (HTTP 409 or 400)."""
+
+    def __init__(self, message: str, *, code: str = "turn_conflict", status: int = 409):
+        super().__init__(message)
+        self.message, self.code, self.status = message, code, status
+
+
+def clean_action(action) -> str:
+    if not isinstance(action, str):
+        raise TurnRefused("The action must be text.", code="invalid", status=400)
+    text = action.replace("\r\n", "\n").strip()
+    if not text:
+        raise TurnRefused("Write what you do: the action is empty.", code="invalid", status=400)
+    if len(text) > MAX_ACTION_CHARS:
+        raise TurnRefused(f"The action is {len(text):,} characters; the limit is {MAX_ACTION_CHARS:,}.",
+                          code="invalid", status=400)
+    if CONTROL_CHARACTERS.search(text):
+        raise TurnRefused("The action contains control characters.", code="invalid", status=400)
+    return text
+
+
+def clean_key(key) -> str:
+    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_CHARS:
+        raise TurnRefused(f"The idempotency key must be 1 to {MAX_KEY_CHARS} characters of text.",
+                          code="invalid", status=400)
+    return key.strip()
+
+
+def turn_submit(*, user, story_id, action, idempotency_key) -> tuple[Turn, bool]:
+    """Save the action as a pending turn, or return the turn this key already made (created=False)."""
+    action, key = clean_action(action), clean_key(idempotency_key)
+    for _ in range(2):
+        try:
+            with acting_as(user):
+                # The story row lock serializes turn numbering; a second submit waits here.
+                story = Story.objects.select_for_update().get(pk=story_id)
+                existing = story.turns.filter(idempotency_key=key).first()
+                if existing is not None:
+                    return existing, False
+                last = story.turns.order_by("-number").first()
+                if last is not None and last.status != Turn.Status.COMPLETED:
+                    raise TurnRefused(f"Turn {last.number} is {last.status}: retry or undo it before a new action.")
+                turn = Turn.objects.create(user_id=story.user_id, story=story, number=(last.number + 1 if last else 1),
+                                           action=action, idempotency_key=key, state_before=story.state)
+                return turn, True
+        except IntegrityError:
+            continue  # a concurrent submit with the same key won; read its turn
+    raise TurnRefused("This turn is being submitted twice at once; try again.")
+
+
+def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = None) -> Turn:
+    """Run the writers' room for ``turn`` (pending, failed, or completed to reroll) and commit."""
+    with acting_as(user):
+        story = Story.objects.get(pk=turn.story_id)
+        cast = list(Character.objects.filter(story=story).values_list("name", "is_player"))
+    caller = AgentCaller(user=user, story=story, turn=turn)
+    try:
+        started = time.monotonic()
+        with acting_as(user):
+            # Reroll and retry plan from the state before the turn, not the state after it.
+            story.state = turn.state_before
+            briefing = preprocessor.brief(preprocessor.build_context(story=story, action=turn.action,
+                                                                     turn_number=turn.number))
+        caller.record_local("preprocessor", model="all-MiniLM-L6-v2", tokens=briefing.size(), started=started)
+        template = strategist.plan(briefing, caller.complete)
+        prose = writer.write(briefing, template, caller.stream, on_text, attempt=len(turn.alternatives) + (
+            1 if turn.prose else 0))
+        if not prose:
+            raise LLMError("The Writer returned an empty passage.")
+    except LLMError as error:
+        return _turn_fail(user, turn, str(error))
+    except Exception:
+        _turn_fail(user, turn, "Something went wrong on our side; your action is kept. Try again.")
+        raise
+    try:
+        return _turn_complete(user=user, turn=turn, briefing=briefing.model_dump(), template=template, prose=prose,
+                              cast=cast)
+    except QuotaExceeded as error:
+        return _turn_fail(user, turn, error.message)
+
+
+def _turn_fail(user, turn: Turn, error: str) -> Turn:
+    with acting_as(user):
+        row = Turn.objects.select_for_update().get(pk=turn.pk)
+        if row.status != Turn.Status.COMPLETED:  # a failed reroll keeps the passage it had
+            row.status = Turn.Status.FAILED
+        row.error = error[:2000]
+        row.save(update_fields=["status", "error"])
+    logger.info("turn %s of story %s failed: %s", row.number, row.story_id, error)
+    return row
+
+
+def _turn_complete(*, user, turn: Turn, briefing: dict, template: ResponseTemplate, prose: str,
+                   cast: list[tuple[str, bool]]) -> Turn:
+    from .tasks import dream_turn
+
+    with acting_as(user):
+        story = Story.objects.select_for_update().get(pk=turn.story_id)
+        row = Turn.objects.select_for_update().get(pk=turn.pk)
+        if row.prose and row.status == Turn.Status.COMPLETED:
+            row.alternatives = [*row.alternatives, {"prose": row.prose, "replaced_at": timezone.now().isoformat()}]
+        row.prose, row.briefing, row.template = prose, briefing, template.model_dump()
+        row.retrieved_turns = [t["number"] for t in briefing["relevant_turns"]]
+        row.status, row.error, row.completed_at = Turn.Status.COMPLETED, "", timezone.now()
+        player = next((name for name, is_player in cast if is_player), None)
+        if _is_last(row):
+            story.state = next_state(StoryState(**row.state_before), cast=[name for name, _ in cast], player=player,
+                                     action=row.action, prose=prose, updates=template.state_updates).model_dump()
+            story.save(update_fields=["state", "updated_at"])
+        storage.turn_rewritten(user=user, story=story, turn=row)
+        row.save()
+        transaction.on_commit(lambda: dream_turn.delay(str(story.user_id), str(row.pk)))
+    return row
+
+
+def _is_last(turn: Turn) -> bool:
+    return not Turn.objects.filter(story_id=turn.story_id, number__gt=turn.number).exists()
+
+
+# -- Changing what was written --------------------------------------------------------------
+
+
+def _last_turn(user, story_id, number: int | None = None) -> Turn:
+    with acting_as(user):
+        last = Turn.objects.filter(story_id=story_id).order_by("-number").first()
+    if last is None:
+        raise TurnRefused("This story has no turns yet.", code="not_found", status=404)
+    if number is not None and last.number != number:
+        raise TurnRefused(f"Only the last turn ({last.number}) can be changed; turn {number} is not it.")
+    return last
+
+
+def turn_retry(*, user, story_id, number: int, on_text=None) -> Turn:
+    with acting_as(user):
+        turn = Turn.objects.filter(story_id=story_id, number=number).first()
+    if turn is None:
+        raise TurnRefused(f"There is no turn {number}.", code="not_found", status=404)
+    if turn.status == Turn.Status.COMPLETED:
+        raise TurnRefused(f"Turn {number} is already written; reroll it for another passage.")
+    return turn_generate(user=user, turn=turn, on_text=on_text)
+
+
+def turn_reroll(*, user, story_id, number: int, on_text=None) -> Turn:
+    """A new passage for the last turn; the previous one is kept among its alternatives."""
+    turn = _last_turn(user, story_id, number)
+    if turn.status != Turn.Status.COMPLETED:
+        raise TurnRefused(f"Turn {number} has no passage to reroll yet; retry it instead.")
+    return turn_generate(user=user, turn=turn, on_text=on_text)
+
+
+def turn_edit_action(*, user, story_id, action, on_text=None) -> Turn:
+    """Change the last turn's action and write it again (the old passage stays an alternative)."""
+    action = clean_action(action)
+    turn = _last_turn(user, story_id)
+    with acting_as(user):
+        Turn.objects.filter(pk=turn.pk).update(action=action)
+    turn.action = action
+    return turn_generate(user=user, turn=turn, on_text=on_text)
+
+
+def turn_undo(*, user, story_id) -> Turn:
+    """Remove the last turn and put the story's state back as it was before it."""
+    with acting_as(user):
+        story = Story.objects.select_for_update().get(pk=story_id)
+        turn = story.turns.order_by("-number").first()
+        if turn is None:
+            raise TurnRefused("This story has no turns to undo.", code="not_found", status=404)
+        story.state = turn.state_before
+        story.save(update_fields=["state", "updated_at"])
+        storage.turn_remove(user=user, story=story, turn=turn)
+        turn.delete()
+    return turn
