@@ -124,7 +124,8 @@ def request_user_id(request) -> str | None:
 
 
 class RowLevelSecurityMiddleware:
-    """Runs each view for a known user inside ``acting_as`` (anonymous views run as ``luna``).
+    """Runs each view for a known user inside ``acting_as`` (anonymous views run as ``luna``),
+    except views marked ``transaction.non_atomic_requests``, which act for the user themselves.
 
     The view runs in ``process_view`` so that an exception it raises rolls the
     transaction back before Django turns it into an error page.
@@ -139,6 +140,10 @@ class RowLevelSecurityMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         user_id = request_user_id(request)
         if user_id is None:
+            return None
+        if DEFAULT_DB_ALIAS in getattr(view_func, "_non_atomic_requests", ()):
+            # Marked with transaction.non_atomic_requests: the view keeps transactions short
+            # itself (each inside its own acting_as), e.g. around a long LLM call.
             return None
         with acting_as(user_id):
             superuser_in_admin = request.path.startswith("/admin/") and getattr(request.user, "is_superuser", False)

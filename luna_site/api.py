@@ -1,5 +1,6 @@
 """API conventions shared by every app: JSON errors with a message and a code."""
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -7,6 +8,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from accounts.quotas import QuotaExceeded
+from narrative_pipeline.orchestrator import TurnRefused
 
 
 def exception_handler(exc, context):
@@ -17,6 +19,11 @@ def exception_handler(exc, context):
             {"code": exc.code, "detail": exc.message, "limit": exc.limit_name, "limit_value": exc.limit},
             status=status.HTTP_403_FORBIDDEN,
         )
+    if isinstance(exc, TurnRefused):
+        set_rollback()
+        return Response({"code": exc.code, "detail": exc.message}, status=exc.status)
+    if isinstance(exc, ObjectDoesNotExist):  # under RLS, another user's row does not exist either
+        exc = exceptions.NotFound()
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

@@ -1,19 +1,55 @@
-"""Story API. The storytelling-engine issue adds turns, state and the rest."""
+"""Story and turn API for a WebUI. Views are thin: they validate, call a service, serialize."""
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from __future__ import annotations
+
+import json
+import queue
+import threading
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections, transaction
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from . import selectors, services
-from .serializers import StoryInput, StoryOutput
+from accounts.rls import acting_as
+
+from . import orchestrator, selectors, services
+from .export import story_markdown
+from .serializers import (
+    ArcOutput,
+    CharacterInput,
+    CharacterOutput,
+    EditActionInput,
+    StoryInput,
+    StoryOutput,
+    StoryPatch,
+    TurnDetailOutput,
+    TurnInput,
+    TurnOutput,
+)
+
+
+class ShortTransactionsApi(GenericAPIView):
+    """For views that call the LLM: no request-long transaction; each step acts for the user in its own."""
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        return transaction.non_atomic_requests(super().as_view(**initkwargs))
+
+    def story(self, story_id):
+        with acting_as(self.request.user):
+            return selectors.story_get(user=self.request.user, story_id=story_id)
 
 
 class StoryListApi(GenericAPIView):
     serializer_class = StoryOutput
 
     def get_queryset(self):
-        return selectors.story_list(user=self.request.user)
+        return selectors.story_list(user=self.request.user).prefetch_related("characters")
 
     @extend_schema(responses=StoryOutput(many=True), summary="My stories")
     def get(self, request):
@@ -25,7 +61,8 @@ class StoryListApi(GenericAPIView):
         data = StoryInput(data=request.data)
         data.is_valid(raise_exception=True)
         story = services.story_create(user=request.user, **data.validated_data)
-        return Response(StoryOutput(story).data, status=status.HTTP_201_CREATED)
+        return Response(StoryOutput(selectors.story_get(user=request.user, story_id=story.pk)).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class StoryDetailApi(GenericAPIView):
@@ -35,8 +72,191 @@ class StoryDetailApi(GenericAPIView):
     def get(self, request, story_id):
         return Response(StoryOutput(selectors.story_get(user=request.user, story_id=story_id)).data)
 
+    @extend_schema(request=StoryPatch, responses=StoryOutput,
+                   summary="Change a story: any of its fields, and of its state only the keys given")
+    def patch(self, request, story_id):
+        story = selectors.story_get(user=request.user, story_id=story_id)
+        data = StoryPatch(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.story_update(user=request.user, story=story, **data.validated_data)
+        return Response(StoryOutput(selectors.story_get(user=request.user, story_id=story_id)).data)
+
     @extend_schema(responses={204: None}, summary="Delete one of my stories")
     def delete(self, request, story_id):
         story = selectors.story_get(user=request.user, story_id=story_id)
         services.story_delete(user=request.user, story=story)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CharacterListApi(GenericAPIView):
+    serializer_class = CharacterOutput
+
+    @extend_schema(responses=CharacterOutput(many=True), summary="The story's cast")
+    def get(self, request, story_id):
+        story = selectors.story_get(user=request.user, story_id=story_id)
+        page = self.paginate_queryset(story.characters.all())
+        return self.get_paginated_response(CharacterOutput(page, many=True).data)
+
+    @extend_schema(request=CharacterInput, responses={201: CharacterOutput}, summary="Add a character")
+    def post(self, request, story_id):
+        story = selectors.story_get(user=request.user, story_id=story_id)
+        data = CharacterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if story.characters.filter(name__iexact=data.validated_data["name"].strip()).exists():
+            raise serializers.ValidationError({"name": ["This story already has a character of that name."]})
+        character = services.character_add(user=request.user, story=story, **data.validated_data)
+        return Response(CharacterOutput(character).data, status=status.HTTP_201_CREATED)
+
+
+class TurnListApi(ShortTransactionsApi):
+    serializer_class = TurnOutput
+
+    @extend_schema(responses=TurnOutput(many=True), summary="The story's turns, oldest first")
+    def get(self, request, story_id):
+        with acting_as(request.user):
+            story = selectors.story_get(user=request.user, story_id=story_id)
+            page = self.paginate_queryset(selectors.story_turns(story=story))
+            return self.get_paginated_response(TurnOutput(page, many=True).data)
+
+    @extend_schema(request=TurnInput, responses={201: TurnOutput, 200: TurnOutput},
+                   summary="Play a turn (the same idempotency key answers 200 with the same turn)")
+    def post(self, request, story_id):
+        data = TurnInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        turn, created = orchestrator.turn_submit(user=request.user, story_id=story_id, **data.validated_data)
+        if created:
+            turn = orchestrator.turn_generate(user=request.user, turn=turn)
+        return Response(TurnOutput(turn).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def _sse(event: str, data) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, cls=DjangoJSONEncoder)}\n\n"
+
+
+class TurnStreamApi(ShortTransactionsApi):
+    serializer_class = TurnOutput
+
+    @extend_schema(request=TurnInput, responses={(200, "text/event-stream"): OpenApiTypes.STR},
+                   summary="Play a turn as server-sent events: `turn` (pending), `text` pieces, then `done`")
+    def post(self, request, story_id):
+        data = TurnInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = request.user
+        turn, created = orchestrator.turn_submit(user=user, story_id=story_id, **data.validated_data)
+        events: queue.Queue = queue.Queue()
+
+        def write_turn():
+            # Its own thread, so a client that disconnects mid-passage loses nothing: the turn
+            # is still written and committed.
+            try:
+                result = orchestrator.turn_generate(
+                    user=user, turn=turn, on_text=lambda piece: events.put(("text", {"text": piece}))
+                ) if created else turn
+                events.put(("done", TurnOutput(result).data))
+            except Exception:
+                events.put(("done", {**TurnOutput(turn).data, "status": "failed",
+                                     "error": "Something went wrong on our side; your action is kept. Retry it."}))
+                raise
+            finally:
+                connections.close_all()
+
+        threading.Thread(target=write_turn, name=f"turn-{turn.pk}", daemon=True).start()
+
+        def stream():
+            yield _sse("turn", TurnOutput(turn).data)
+            while True:
+                event, payload = events.get()
+                yield _sse(event, payload)
+                if event == "done":
+                    return
+
+        response = StreamingHttpResponse(stream(), content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response
+
+
+class TurnDetailApi(GenericAPIView):
+    serializer_class = TurnDetailOutput
+
+    @extend_schema(responses=TurnDetailOutput, summary="One turn, with what the writers' room saw and planned")
+    def get(self, request, story_id, number):
+        story = selectors.story_get(user=request.user, story_id=story_id)
+        return Response(TurnDetailOutput(selectors.turn_get(story=story, number=number)).data)
+
+
+class TurnRetryApi(ShortTransactionsApi):
+    serializer_class = TurnOutput
+
+    @extend_schema(request=None, responses=TurnOutput, summary="Write a failed turn again")
+    def post(self, request, story_id, number):
+        self.story(story_id)
+        return Response(TurnOutput(orchestrator.turn_retry(user=request.user, story_id=story_id, number=number)).data)
+
+
+class TurnRerollApi(ShortTransactionsApi):
+    serializer_class = TurnOutput
+
+    @extend_schema(request=None, responses=TurnOutput,
+                   summary="Another passage for the last turn (the previous one is kept in `alternatives`)")
+    def post(self, request, story_id, number):
+        self.story(story_id)
+        return Response(TurnOutput(orchestrator.turn_reroll(user=request.user, story_id=story_id, number=number)).data)
+
+
+class TurnEditApi(ShortTransactionsApi):
+    serializer_class = TurnOutput
+
+    @extend_schema(request=EditActionInput, responses=TurnOutput,
+                   summary="Change the last turn's action and write it again")
+    def post(self, request, story_id, number):
+        self.story(story_id)
+        data = EditActionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        turn = orchestrator.turn_edit_action(user=request.user, story_id=story_id, number=number,
+                                             **data.validated_data)
+        return Response(TurnOutput(turn).data)
+
+
+class TurnUndoApi(GenericAPIView):
+    serializer_class = TurnOutput
+
+    @extend_schema(responses=TurnOutput, summary="Undo the last turn (answers with the turn removed)")
+    def delete(self, request, story_id):
+        selectors.story_get(user=request.user, story_id=story_id)
+        return Response(TurnOutput(orchestrator.turn_undo(user=request.user, story_id=story_id)).data)
+
+
+class ArcListApi(GenericAPIView):
+    serializer_class = ArcOutput
+
+    @extend_schema(responses=ArcOutput(many=True), summary="The story so far, every N turns")
+    def get(self, request, story_id):
+        story = selectors.story_get(user=request.user, story_id=story_id)
+        page = self.paginate_queryset(selectors.story_arcs(story=story))
+        return self.get_paginated_response(ArcOutput(page, many=True).data)
+
+
+AgentCosts = inline_serializer("AgentCosts", {
+    "calls": serializers.IntegerField(), "prompt_tokens": serializers.IntegerField(),
+    "completion_tokens": serializers.IntegerField(), "cost_usd": serializers.DecimalField(12, 6),
+    "latency_ms_total": serializers.IntegerField(), "latency_ms_avg": serializers.FloatField()})
+
+
+class CostsApi(GenericAPIView):
+    @extend_schema(responses=inline_serializer("StoryCosts", {
+        "agents": serializers.DictField(child=AgentCosts), "total": serializers.DictField()}),
+        summary="Tokens, cost and latency per agent")
+    def get(self, request, story_id):
+        story = selectors.story_get(user=request.user, story_id=story_id)
+        return Response(selectors.story_costs(story=story))
+
+
+class ExportApi(GenericAPIView):
+    @extend_schema(responses={(200, "text/markdown"): OpenApiResponse(OpenApiTypes.STR, "The story as Markdown")},
+                   summary="Download the story as Markdown")
+    def get(self, request, story_id):
+        story = selectors.story_get(user=request.user, story_id=story_id)
+        response = HttpResponse(story_markdown(story), content_type="text/markdown; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="story-{story.pk}.md"'
+        return response

@@ -185,10 +185,10 @@ def turn_reroll(*, user, story_id, number: int, on_text=None) -> Turn:
     return turn_generate(user=user, turn=turn, on_text=on_text)
 
 
-def turn_edit_action(*, user, story_id, action, on_text=None) -> Turn:
+def turn_edit_action(*, user, story_id, number: int, action, on_text=None) -> Turn:
     """Change the last turn's action and write it again (the old passage stays an alternative)."""
     action = clean_action(action)
-    turn = _last_turn(user, story_id)
+    turn = _last_turn(user, story_id, number)
     with acting_as(user):
         Turn.objects.filter(pk=turn.pk).update(action=action)
     turn.action = action

@@ -1,14 +1,57 @@
-"""Reads of stories. Callers run inside ``acting_as``; RLS restricts rows to the acting user."""
+"""Reads of stories. Callers run inside ``acting_as``; RLS restricts rows to the acting user.
 
+``story_turns`` is the one reader of a story's turns (pages, API, export, the Preprocessor's
+neighbours), so that later storage (forks) changes one place.
+"""
+
+from django.db.models import Avg, Count, Sum
 from django.shortcuts import get_object_or_404
 
-from .models import Story
+from .models import AgentCall, Story, StoryArc, Turn
+
+AGENTS = ("preprocessor", "strategist", "writer", "dreamer")
 
 
 def story_list(*, user):
-    return Story.objects.filter(user_id=user.pk)
+    return Story.objects.filter(user_id=user.pk).annotate(turn_count=Count("turns"))
 
 
 def story_get(*, user, story_id) -> Story:
     """The user's story, or 404 (another user's story is invisible, so it is 404 as well)."""
     return get_object_or_404(story_list(user=user), pk=story_id)
+
+
+def story_turns(*, story: Story):
+    return Turn.objects.filter(story=story).order_by("number")
+
+
+def turn_get(*, story: Story, number: int) -> Turn:
+    return get_object_or_404(story_turns(story=story), number=number)
+
+
+def story_arcs(*, story: Story):
+    return StoryArc.objects.filter(story=story).order_by("first_turn")
+
+
+def story_costs(*, story: Story) -> dict:
+    """Tokens, cost and latency per agent (every agent named, even with no calls) and in total."""
+    rows = {row["agent"]: row for row in AgentCall.objects.filter(story=story).values("agent").annotate(
+        calls=Count("id"), prompt_tokens=Sum("prompt_tokens"), completion_tokens=Sum("completion_tokens"),
+        cost_usd=Sum("cost_usd"), latency_ms_total=Sum("latency_ms"), latency_ms_avg=Avg("latency_ms"))}
+    agents = {}
+    for agent in AGENTS:
+        row = rows.get(agent, {})
+        agents[agent] = {
+            "calls": row.get("calls", 0),
+            "prompt_tokens": row.get("prompt_tokens") or 0,
+            "completion_tokens": row.get("completion_tokens") or 0,
+            "cost_usd": str(row.get("cost_usd") or "0.000000"),
+            "latency_ms_total": row.get("latency_ms_total") or 0,
+            "latency_ms_avg": round(row.get("latency_ms_avg") or 0, 1),
+        }
+    errors = AgentCall.objects.filter(story=story, status=AgentCall.Status.ERROR).count()
+    total = {key: sum(agent[key] for agent in agents.values())
+             for key in ("calls", "prompt_tokens", "completion_tokens", "latency_ms_total")}
+    total["cost_usd"] = str(sum((row.get("cost_usd") or 0) for row in rows.values()) or "0.000000")
+    total["failed_calls"] = errors
+    return {"agents": agents, "total": total}

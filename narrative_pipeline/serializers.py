@@ -1,15 +1,96 @@
 from rest_framework import serializers
 
-from .models import Story
+from .contracts import MAX_ACTION_CHARS
+from .models import Character, Story, StoryArc, Turn
+
+
+class StateInput(serializers.Serializer):
+    location = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    present_characters = serializers.ListField(child=serializers.CharField(max_length=120), max_length=30,
+                                               required=False)
+    inventory = serializers.ListField(child=serializers.CharField(max_length=120), max_length=100, required=False)
+    flags = serializers.ListField(child=serializers.CharField(max_length=120), max_length=200, required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and (unknown := set(data) - set(self.fields)):
+            raise serializers.ValidationError(f"Unknown state key(s): {', '.join(sorted(unknown))}.")
+        return super().to_internal_value(data)
+
+
+class CharacterInput(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(max_length=4_000, required=False, allow_blank=True, default="")
+    personality = serializers.CharField(max_length=2_000, required=False, allow_blank=True, default="")
+    is_player = serializers.BooleanField(required=False, default=False)
 
 
 class StoryInput(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     premise = serializers.CharField(max_length=20_000, required=False, allow_blank=True, default="")
     genre = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    setting = serializers.CharField(max_length=20_000, required=False, allow_blank=True, default="")
+    memory = serializers.CharField(max_length=20_000, required=False, allow_blank=True, default="")
+    authors_note = serializers.CharField(max_length=4_000, required=False, allow_blank=True, default="")
+    state = StateInput(required=False)
+    characters = CharacterInput(many=True, required=False, max_length=50)
+
+    def validate_characters(self, characters):
+        names = [c["name"].strip().casefold() for c in characters]
+        if len(names) != len(set(names)):
+            raise serializers.ValidationError("Two characters have the same name.")
+        return characters
+
+
+class StoryPatch(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    premise = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
+    genre = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    setting = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
+    memory = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
+    authors_note = serializers.CharField(max_length=4_000, required=False, allow_blank=True)
+    state = StateInput(required=False)
+
+
+class CharacterOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Character
+        fields = ["id", "name", "description", "personality", "is_player"]
 
 
 class StoryOutput(serializers.ModelSerializer):
+    turn_count = serializers.IntegerField(read_only=True, default=0)
+    characters = CharacterOutput(many=True, read_only=True)
+
     class Meta:
         model = Story
-        fields = ["id", "title", "premise", "genre", "created_at", "updated_at"]
+        fields = ["id", "title", "premise", "genre", "setting", "memory", "authors_note", "state", "characters",
+                  "turn_count", "storage_bytes", "created_at", "updated_at"]
+
+
+class TurnInput(serializers.Serializer):
+    action = serializers.CharField(max_length=MAX_ACTION_CHARS, trim_whitespace=True)
+    idempotency_key = serializers.CharField(max_length=100)
+
+
+class EditActionInput(serializers.Serializer):
+    action = serializers.CharField(max_length=MAX_ACTION_CHARS, trim_whitespace=True)
+
+
+class TurnOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Turn
+        fields = ["id", "number", "action", "prose", "status", "error", "alternatives", "retrieved_turns",
+                  "created_at", "completed_at"]
+
+
+class TurnDetailOutput(TurnOutput):
+    """A turn with what the writers' room saw (the briefing) and planned (the template)."""
+
+    class Meta(TurnOutput.Meta):
+        fields = TurnOutput.Meta.fields + ["briefing", "template", "state_before"]
+
+
+class ArcOutput(serializers.ModelSerializer):
+    class Meta:
+        model = StoryArc
+        fields = ["first_turn", "last_turn", "summary", "created_at"]
