@@ -1,25 +1,38 @@
 from django.core.management.base import BaseCommand
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.rls import acting_as
+from narrative_pipeline import orchestrator
 from narrative_pipeline.models import Story
 from narrative_pipeline.services import story_create
 
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS = {
-    "demo": ("The Lighthouse Keeper", "A keeper on a storm-bound island finds a stranger washed ashore.", "mystery"),
-    "demo2": ("Embers of the Iron Court", "An exiled heir returns to a city ruled by her father's killer.", "fantasy"),
+    "demo": {
+        "title": "The Lighthouse Keeper", "genre": "mystery",
+        "premise": "A keeper on a storm-bound island finds a stranger washed ashore.",
+        "state": {"location": "the lighthouse"},
+        "characters": [{"name": "Ada", "is_player": True, "description": "the keeper, sharp-eyed and tired"},
+                       {"name": "The Stranger", "description": "half-drowned, speaks little"}],
+        "opening": ["I help the stranger up the rocks to the lighthouse.", "I ask the stranger where the ship sank."],
+    },
+    "demo2": {
+        "title": "Embers of the Iron Court", "genre": "fantasy",
+        "premise": "An exiled heir returns to a city ruled by her father's killer.",
+        "state": {"location": "the Ash Gate"},
+        "characters": [{"name": "Seren", "is_player": True, "description": "the exiled heir"},
+                       {"name": "Captain Voss", "description": "the gate captain, loyal to no one"}],
+        "opening": ["I pull my hood low and walk to the Ash Gate.", "I ask Captain Voss who rules the city now."],
+    },
 }
 
 
 class Command(BaseCommand):
     help = "Create the demo players demo and demo2 (password demo-password), each with a started story."
 
-    @transaction.atomic
     def handle(self, **options):
-        for username, (title, premise, genre) in DEMO_USERS.items():
+        for username, demo in DEMO_USERS.items():
             user = User.objects.filter(username=username).first()
             if user is None:
                 user = User.objects.create_user(username=username, email=f"{username}@example.com",
@@ -27,8 +40,13 @@ class Command(BaseCommand):
             else:
                 user.set_password(DEMO_PASSWORD)
                 user.save(update_fields=["password"])
-            if not self._has_story(user, title):
-                story_create(user=user, title=title, premise=premise, genre=genre)
+            if not self._has_story(user, demo["title"]):
+                fields = {key: value for key, value in demo.items() if key != "opening"}
+                story = story_create(user=user, **fields)
+                for number, action in enumerate(demo["opening"], start=1):
+                    turn, _ = orchestrator.turn_submit(user=user, story_id=story.pk, action=action,
+                                                       idempotency_key=f"demo-opening-{number}")
+                    orchestrator.turn_generate(user=user, turn=turn)
             self.stdout.write(f"demo login: {username} / {DEMO_PASSWORD}")
 
     @staticmethod
