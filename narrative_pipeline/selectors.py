@@ -13,7 +13,7 @@ AGENTS = ("preprocessor", "strategist", "writer", "dreamer")
 
 
 def story_list(*, user):
-    return Story.objects.filter(user_id=user.pk).annotate(turn_count=Count("turns"))
+    return Story.objects.filter(user_id=user.pk).annotate(turn_count=Count("turns")).order_by("-updated_at")
 
 
 def story_get(*, user, story_id) -> Story:

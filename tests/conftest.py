@@ -136,3 +136,15 @@ def page_at(browser, live_server):
     for context in contexts:
         context.close()
     assert errors == []
+
+
+@pytest.fixture
+def openai_server(settings):
+    """A fake OpenAI-compatible server that the Strategist and the Writer use (the Dreamer stays offline)."""
+    from . import fake_openai
+
+    with fake_openai.FakeOpenAI() as server:
+        settings.LLM_BASE_URL, settings.LLM_MAX_RETRIES, settings.LLM_RETRY_BACKOFF_SECONDS = server.base_url, 0, 0
+        settings.LLM_AGENTS = {**settings.LLM_AGENTS, "strategist": {"provider": "openai", "model": "fake-model"},
+                               "writer": {"provider": "openai", "model": "fake-model"}}
+        yield server
