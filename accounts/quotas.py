@@ -59,14 +59,20 @@ def limits_for(user) -> Limits:
     )
 
 
-def _usage_rows(user):
-    """The user's usage row as a queryset, the row created first when missing (e.g. createsuperuser)."""
-    Usage.objects.bulk_create([Usage(user_id=user.pk)], ignore_conflicts=True)
-    return Usage.objects.filter(user_id=user.pk)
+def _usage(user, *, for_update: bool = False) -> Usage:
+    """The user's usage row, created when missing (e.g. for accounts made by createsuperuser)."""
+    rows = Usage.objects.filter(user_id=user.pk)
+    if for_update:
+        rows = rows.select_for_update()
+    usage = rows.first()
+    if usage is None:
+        Usage.objects.bulk_create([Usage(user_id=user.pk)], ignore_conflicts=True)
+        usage = rows.get()
+    return usage
 
 
 def usage_get(user) -> Usage:
-    return _usage_rows(user).get()
+    return _usage(user)
 
 
 @transaction.atomic
@@ -75,12 +81,13 @@ def quota_consume(user, *, stories: int = 0, storage_bytes: int = 0, images: int
     """Check and count a create (negative amounts release). Raises ``QuotaExceeded``.
 
     Must run as ``user`` (a User or its id) under RLS, inside ``acting_as``; ``images_in_story`` is the
-    story's current image count when ``images`` are added to one story.
+    story's current image count when ``images`` are added to one story. Lock order: a caller that
+    also locks a story locks it first, then this locks the usage row (no deadlock between them).
     """
     if not isinstance(user, User):  # a task knows its user by id
         user = User.objects.get(pk=user)
     limits = limits_for(user)
-    usage = _usage_rows(user).select_for_update().get()
+    usage = _usage(user, for_update=True)
     if stories > 0 and usage.story_count + stories > limits.max_stories:
         raise QuotaExceeded(
             "max_stories", limits.max_stories,

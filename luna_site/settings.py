@@ -251,7 +251,7 @@ LLM_PRICES = {
 # -- The storytelling engine --------------------------------------------------------------
 ARC_INTERVAL_TURNS = int(os.environ.get("ARC_INTERVAL_TURNS", "10"))
 BRIEFING_RECENT_TURNS = int(os.environ.get("BRIEFING_RECENT_TURNS", "4"))
-BRIEFING_RELEVANT_TURNS = int(os.environ.get("BRIEFING_RELEVANT_TURNS", "4"))
+BRIEFING_RELEVANT_TURNS = int(os.environ.get("BRIEFING_RELEVANT_TURNS", "8"))
 EMBEDDING_BATCH_SIZE = int(os.environ.get("EMBEDDING_BATCH_SIZE", "32"))
 EMBEDDING_THREADS = int(os.environ.get("EMBEDDING_THREADS", "1"))
 

@@ -8,6 +8,7 @@ from pydantic import ValidationError as PydanticValidationError
 from accounts.quotas import quota_consume
 from accounts.rls import acting_as
 
+from . import storage
 from .contracts import StoryState
 from .models import Character, Story, empty_state
 
@@ -45,6 +46,7 @@ def story_create(*, user, title: str, premise: str = "", genre: str = "", settin
 def story_update(*, user, story: Story, state: dict | None = None, **fields) -> Story:
     """Change text fields and, key by key, the state."""
     with acting_as(user):
+        story = Story.objects.select_for_update().get(pk=story.pk)  # the story, then the usage row
         before = story.text_bytes()
         for name, value in fields.items():
             if name not in EDITABLE_FIELDS:
@@ -61,7 +63,7 @@ def story_update(*, user, story: Story, state: dict | None = None, **fields) -> 
 
 def story_delete(*, user, story: Story) -> None:
     with acting_as(user):
-        fresh = Story.objects.get(pk=story.pk)
+        fresh = Story.objects.select_for_update().get(pk=story.pk)
         quota_consume(user, stories=-1, storage_bytes=-fresh.storage_bytes)
         fresh.delete()
 
@@ -70,7 +72,6 @@ def character_add(*, user, story: Story, name: str, description: str = "", perso
                   is_player: bool = False) -> Character:
     with acting_as(user):
         size = len(name.encode()) + len(description.encode()) + len(personality.encode())
-        quota_consume(user, storage_bytes=size)
-        Story.objects.filter(pk=story.pk).update(storage_bytes=story.storage_bytes + size)
+        storage.story_add(user=user, story=story, delta=size)
         return Character.objects.create(user_id=story.user_id, story=story, name=name.strip(),
                                         description=description, personality=personality, is_player=is_player)

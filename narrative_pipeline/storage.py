@@ -21,9 +21,11 @@ def _grown(field: str, delta: int):
 
 
 def story_add(*, user, story: Story, delta: int) -> None:
-    """Count ``delta`` bytes for the story; raises ``QuotaExceeded`` over the storage limit."""
-    quota_consume(user, storage_bytes=delta)
+    """Count ``delta`` bytes for the story; raises ``QuotaExceeded`` over the storage limit.
+
+    The story row is locked before the usage row, the order every writer keeps."""
     Story.objects.filter(pk=story.pk).update(storage_bytes=_grown("storage_bytes", delta))
+    quota_consume(user, storage_bytes=delta)
 
 
 def _delete_counting(queryset) -> int:

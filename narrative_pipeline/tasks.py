@@ -1,7 +1,14 @@
+import logging
+
 from celery import shared_task
-from django.db import OperationalError
+from django.db import IntegrityError, OperationalError
+
+from accounts.rls import acting_as
 
 from .llm import LLMError
+from .models import Turn
+
+logger = logging.getLogger("luna.turns")
 
 
 @shared_task(acks_late=True, autoretry_for=(LLMError, OperationalError), retry_backoff=True, max_retries=5)
@@ -9,4 +16,11 @@ def dream_turn(user_id: str, turn_id: str) -> None:
     """The Dreamer's work for one committed turn, as the story's owner (RLS: the id comes with the task)."""
     from .agents.dreamer import dream
 
-    dream(user_id=user_id, turn_id=turn_id)
+    try:
+        dream(user_id=user_id, turn_id=turn_id)
+    except IntegrityError:
+        with acting_as(user_id):
+            gone = not Turn.objects.filter(pk=turn_id).exists()
+        if not gone:
+            raise
+        logger.info("turn %s was undone or deleted while the Dreamer worked on it", turn_id)

@@ -1,3 +1,4 @@
+import time
 import uuid
 
 import pytest
@@ -72,17 +73,31 @@ def api_as(client):
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker):
+def _session_worker(django_db_setup, django_db_blocker):
     """One real Celery worker on the real Redis broker for the whole session (DESIGN §6)."""
     from celery.contrib.testing.worker import start_worker
 
-    celery_app.conf.task_always_eager = False
     with celery_app.connection_for_write() as conn:
         conn.default_channel.queue_purge("luna-tests")
     with django_db_blocker.unblock(), start_worker(celery_app, pool="threads", concurrency=2,
                                                    perform_ping_check=False, loglevel="WARNING") as worker:
         yield worker
+
+
+@pytest.fixture
+def celery_worker(_session_worker):
+    """Tasks go to the session's worker during this test (use with transactional_db), and the
+    test ends only once the worker is idle, so no task outlives the rows it works on."""
+    from celery.worker import state
+
+    celery_app.conf.task_always_eager = False
+    yield _session_worker
     celery_app.conf.task_always_eager = True
+    deadline = time.monotonic() + 60
+    with celery_app.connection_for_read() as conn:
+        while (conn.default_channel.client.llen("luna-tests") or state.active_requests
+               or state.reserved_requests) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 def as_app_role(cursor, user_id) -> None:

@@ -10,8 +10,11 @@ from .. import embeddings
 from ..contracts import CharacterNote, PastTurn, RelevantTurn, StoryContext, StoryState, StrategistBriefing
 from ..models import CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
 
-# Caps that keep the briefing's size independent of the story's length.
+# Caps that keep the briefing's size independent of the story's length: per item, and per
+# section, so a long story fills each section to the same budget as a story of twenty turns.
 PROSE_CHARS, SUMMARY_CHARS, ARC_CHARS, NOTE_CHARS, MEMORY_CHARS, MAX_CHARACTERS = 1_200, 400, 900, 300, 2_000, 12
+RECENT_BUDGET = 2_400  # the last turns' prose, newest first
+LONG_MEMORY_BUDGET = 1_600  # the story so far, then the most relevant older turns
 
 
 def build_context(*, story: Story, action: str, turn_number: int) -> StoryContext:
@@ -64,18 +67,41 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _recent_within_budget(turns: list[PastTurn]) -> list[PastTurn]:
+    kept, left = [], RECENT_BUDGET
+    for turn in reversed(turns):  # newest first
+        if left <= 0:
+            break
+        prose = _cut(turn.prose, min(PROSE_CHARS, left))
+        kept.append(PastTurn(number=turn.number, action=_cut(turn.action, NOTE_CHARS), prose=prose))
+        left -= len(prose)
+    return kept[::-1]
+
+
+def _long_memory_within_budget(arcs: list[str], relevant: list[RelevantTurn]):
+    story_so_far = [_cut(summary, ARC_CHARS) for summary in arcs]
+    left = LONG_MEMORY_BUDGET - sum(len(summary) for summary in story_so_far)
+    kept = []
+    for turn in relevant:  # most similar first
+        if left < 80:
+            break
+        summary = _cut(turn.summary, min(SUMMARY_CHARS, left))
+        kept.append(RelevantTurn(number=turn.number, summary=summary, similarity=turn.similarity))
+        left -= len(summary)
+    return story_so_far, kept
+
+
 def brief(context: StoryContext) -> StrategistBriefing:
     """Cut the context to the briefing: every part capped, so its size does not grow with the story."""
+    arcs, relevant = _long_memory_within_budget(context.arc_summaries, context.relevant_turns)
     return StrategistBriefing(
         title=context.title, premise=_cut(context.premise, MEMORY_CHARS), genre=context.genre,
         setting=_cut(context.setting, MEMORY_CHARS), memory=_cut(context.memory, MEMORY_CHARS),
         authors_note=_cut(context.authors_note, NOTE_CHARS * 2), state=context.state,
         turn_number=context.turn_number, action=context.action,
-        recent_turns=[PastTurn(number=t.number, action=_cut(t.action, NOTE_CHARS), prose=_cut(t.prose, PROSE_CHARS))
-                      for t in context.recent_turns],
-        relevant_turns=[RelevantTurn(number=t.number, summary=_cut(t.summary, SUMMARY_CHARS), similarity=t.similarity)
-                        for t in context.relevant_turns],
-        arc_summaries=[_cut(summary, ARC_CHARS) for summary in context.arc_summaries],
+        recent_turns=_recent_within_budget(context.recent_turns),
+        relevant_turns=relevant,
+        arc_summaries=arcs,
         characters=[CharacterNote(name=c.name, description=_cut(c.description, NOTE_CHARS),
                                   personality=_cut(c.personality, NOTE_CHARS), is_player=c.is_player,
                                   latest_change=_cut(c.latest_change, NOTE_CHARS)) for c in context.characters],
