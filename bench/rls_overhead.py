@@ -8,12 +8,12 @@ bypasses RLS. Goal: at most 1.10×.
 import random
 import statistics
 import time
-import uuid
 
 import psycopg
 from django.conf import settings
 from django.db import connection
 
+from bench import bench_database
 from luna_site import embedded
 
 TITLE = "RLS overhead on a user-scoped list query"
@@ -60,72 +60,65 @@ def _summary(samples: list[float]) -> tuple[float, float]:
 
 
 def run() -> str:
-    bench_db = f"bench_rls_{uuid.uuid4().hex[:8]}"
-    connection.settings_dict["TEST"]["NAME"] = bench_db
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        with psycopg.connect(**_superuser_conninfo(bench_db), autocommit=True, prepare_threshold=None) as superuser:
-            _load(superuser)
-            user_ids = [row[0] for row in superuser.execute("SELECT id FROM accounts_user")]
-            rng = random.Random(7)
-            picks = [rng.choice(user_ids) for _ in range(ROUNDS)]
-            # Plain psycopg on both sides: the same client, so only the server's work differs.
-            params = connection.get_connection_params()
-            app_conninfo = {"host": params["host"], "user": params["user"], "dbname": bench_db}
-            if settings.DATABASE_URL:
-                app_conninfo = {"conninfo": settings.DATABASE_URL, "dbname": bench_db}
-            with psycopg.connect(**app_conninfo, prepare_threshold=None) as app:
+    with (bench_database("rls") as bench_db,
+          psycopg.connect(**_superuser_conninfo(bench_db), autocommit=True, prepare_threshold=None) as superuser):
+        _load(superuser)
+        user_ids = [row[0] for row in superuser.execute("SELECT id FROM accounts_user")]
+        rng = random.Random(7)
+        picks = [rng.choice(user_ids) for _ in range(ROUNDS)]
+        # Plain psycopg on both sides: the same client, so only the server's work differs.
+        params = connection.get_connection_params()
+        app_conninfo = {"host": params["host"], "user": params["user"], "dbname": bench_db}
+        if settings.DATABASE_URL:
+            app_conninfo = {"conninfo": settings.DATABASE_URL, "dbname": bench_db}
+        with psycopg.connect(**app_conninfo, prepare_threshold=None) as app:
 
-                def whole_request(user_id):
-                    start = time.perf_counter()
-                    with app.transaction():
-                        app.execute(ACTING_AS_SQL, [str(user_id)])
-                        rows = app.execute(LIST_SQL.format(where="")).fetchall()
-                    assert len(rows) == 20
-                    return (time.perf_counter() - start) * 1e6
+            def whole_request(user_id):
+                start = time.perf_counter()
+                with app.transaction():
+                    app.execute(ACTING_AS_SQL, [str(user_id)])
+                    rows = app.execute(LIST_SQL.format(where="")).fetchall()
+                assert len(rows) == 20
+                return (time.perf_counter() - start) * 1e6
 
-                def under_rls(user_id):
-                    with app.transaction():
-                        app.execute("SET LOCAL ROLE luna_app")
-                        app.execute("SELECT set_config('app.current_user_id', %s, true)", [str(user_id)])
-                        start = time.perf_counter()
-                        rows = app.execute(LIST_SQL.format(where="")).fetchall()
-                        elapsed = (time.perf_counter() - start) * 1e6
-                    assert len(rows) == 20
-                    return elapsed
-
-                def explicit_filter(user_id):
-                    with superuser.transaction():
-                        start = time.perf_counter()
-                        rows = superuser.execute(LIST_SQL.format(where="WHERE user_id = %s"), [user_id]).fetchall()
-                        elapsed = (time.perf_counter() - start) * 1e6
-                    assert len(rows) == 20
-                    return elapsed
-
-                def whole_explicit(user_id):
-                    start = time.perf_counter()
-                    with superuser.transaction():
-                        rows = superuser.execute(LIST_SQL.format(where="WHERE user_id = %s"), [user_id]).fetchall()
-                    assert len(rows) == 20
-                    return (time.perf_counter() - start) * 1e6
-
-                variants = (explicit_filter, under_rls, whole_explicit, whole_request)
-                samples = {variant: [] for variant in variants}
-                for round_number, user_id in enumerate(picks):
-                    # Interleaved, so every variant meets the same machine conditions.
-                    for variant in variants:
-                        elapsed = variant(user_id)
-                        if round_number >= WARMUP:
-                            samples[variant].append(elapsed)
-                explicit, query, explicit_request, request = (_summary(samples[variant]) for variant in variants)
+            def under_rls(user_id):
                 with app.transaction():
                     app.execute("SET LOCAL ROLE luna_app")
-                    app.execute("SELECT set_config('app.current_user_id', %s, true)", [str(picks[0])])
-                    plan = "\n".join(row[0] for row in app.execute("EXPLAIN " + LIST_SQL.format(where="")))
-    finally:
-        connection.close()
-        connection.close_pool()
-        connection.creation.destroy_test_db(bench_db, verbosity=0)
+                    app.execute("SELECT set_config('app.current_user_id', %s, true)", [str(user_id)])
+                    start = time.perf_counter()
+                    rows = app.execute(LIST_SQL.format(where="")).fetchall()
+                    elapsed = (time.perf_counter() - start) * 1e6
+                assert len(rows) == 20
+                return elapsed
+
+            def explicit_filter(user_id):
+                with superuser.transaction():
+                    start = time.perf_counter()
+                    rows = superuser.execute(LIST_SQL.format(where="WHERE user_id = %s"), [user_id]).fetchall()
+                    elapsed = (time.perf_counter() - start) * 1e6
+                assert len(rows) == 20
+                return elapsed
+
+            def whole_explicit(user_id):
+                start = time.perf_counter()
+                with superuser.transaction():
+                    rows = superuser.execute(LIST_SQL.format(where="WHERE user_id = %s"), [user_id]).fetchall()
+                assert len(rows) == 20
+                return (time.perf_counter() - start) * 1e6
+
+            variants = (explicit_filter, under_rls, whole_explicit, whole_request)
+            samples = {variant: [] for variant in variants}
+            for round_number, user_id in enumerate(picks):
+                # Interleaved, so every variant meets the same machine conditions.
+                for variant in variants:
+                    elapsed = variant(user_id)
+                    if round_number >= WARMUP:
+                        samples[variant].append(elapsed)
+            explicit, query, explicit_request, request = (_summary(samples[variant]) for variant in variants)
+            with app.transaction():
+                app.execute("SET LOCAL ROLE luna_app")
+                app.execute("SELECT set_config('app.current_user_id', %s, true)", [str(picks[0])])
+                plan = "\n".join(row[0] for row in app.execute("EXPLAIN " + LIST_SQL.format(where="")))
     return f"""
 {USERS:,} users × {STORIES_PER_USER} stories = {USERS * STORIES_PER_USER:,} rows; {ROUNDS:,} rounds, random users;
 plain psycopg connections without prepared statements on both sides; only the query is timed.
