@@ -16,10 +16,8 @@ class StoryAdmin(admin.ModelAdmin):
     fields = ["title", "premise", "genre", "setting", "memory", "authors_note", "state", "llm_overrides"]
     inlines = [CharacterInline]
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.user_id = request.user.pk
-        super().save_model(request, obj, form, change)
+    def has_add_permission(self, request):
+        return False  # stories are created by their players (quota, storage), not here
 
     def save_formset(self, request, form, formset, change):
         for character in formset.save(commit=False):

@@ -45,3 +45,24 @@ def test_manage_check_passes():
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
                             capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+def test_play_plays_scripted_turns(capsys):
+    from .factories import StoryFactory, UserFactory
+
+    user = UserFactory()
+    story = StoryFactory(user=user)
+    call_command("play", "--user", user.username, "--story", str(story.pk), "--turns", "3")
+    assert "Played 3 turns" in capsys.readouterr().out
+    with acting_as(user):
+        assert list(story.turns.values_list("number", "status")) == [(1, "completed"), (2, "completed"),
+                                                                    (3, "completed")]
+
+
+@pytest.mark.django_db
+def test_play_refuses_another_users_story(alice, bob_story):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="has no story"):
+        call_command("play", "--user", "alice", "--story", str(bob_story.pk), "--turns", "1")

@@ -6,9 +6,10 @@ from decimal import Decimal
 import pytest
 from django.db.models import Count, Sum
 
+from accounts.models import Usage
 from accounts.rls import acting_as
 from narrative_pipeline import orchestrator, selectors
-from narrative_pipeline.models import AgentCall, StoryArc, Turn, TurnSummary
+from narrative_pipeline.models import AgentCall, Story, StoryArc, Turn, TurnSummary
 
 from .factories import StoryFactory, UserFactory
 
@@ -56,6 +57,8 @@ def test_two_hundred_turns(celery_worker):
         assert TurnSummary.objects.filter(story=story).count() == 200
         assert list(StoryArc.objects.filter(story=story).values_list("first_turn", "last_turn")) == [
             (first, first + 9) for first in range(1, 200, 10)]
+        # Every byte the engine and the Dreamer wrote is counted, on the story and for the quota.
+        assert Usage.objects.get(user=user).storage_bytes == Story.objects.get(pk=story.pk).storage_bytes > 0
         costs = selectors.story_costs(story=story)
         calls = AgentCall.objects.filter(story=story)
         totals = calls.aggregate(count=Count("id"), prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"),
