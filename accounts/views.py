@@ -10,11 +10,11 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from narrative_pipeline.selectors import story_list
+from narrative_pipeline.selectors import story_list, user_total_cost
 
 from . import services
 from .forms import DeleteAccountForm, SignUpForm
-from .quotas import MB, limits_for, usage_get
+from .selectors import usage_summary
 
 
 def signup(request):
@@ -48,25 +48,11 @@ def resend_verification(request):
     return redirect("profile")
 
 
-def _usage_rows(user):
-    limits, usage = limits_for(user), usage_get(user)
-    storage_mb = usage.storage_bytes / MB
-    return [
-        {"name": "Stories", "used": f"{usage.story_count} of {limits.max_stories}",
-         "percent": min(100, round(100 * usage.story_count / max(1, limits.max_stories))),
-         "at_limit": "Creating a new story is refused until you delete one or upgrade."},
-        {"name": "Storage", "used": f"{storage_mb:.2f} MB of {limits.storage_limit_mb} MB",
-         "percent": min(100, round(100 * storage_mb / max(1, limits.storage_limit_mb))),
-         "at_limit": "New turns and imports are refused until you free space or upgrade."},
-        {"name": "Images", "used": f"{usage.image_count} in all, up to {limits.max_images_per_story} per story",
-         "percent": None, "at_limit": "A story cannot hold more images than its limit."},
-    ]
-
-
 @login_required
 def profile(request):
     return render(request, "accounts/profile.html", {
-        "usage_rows": _usage_rows(request.user),
+        "usage_rows": usage_summary(request.user),
+        "total_cost": user_total_cost(user=request.user),
         "stories": story_list(user=request.user)[:20],
         "delete_form": DeleteAccountForm(user=request.user),
     })

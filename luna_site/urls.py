@@ -6,7 +6,6 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from accounts import api as accounts_api
 from accounts import views as accounts_views
 from narrative_pipeline import api as story_api
-from narrative_pipeline import views as story_views
 
 api_patterns = [
     path("auth/register/", accounts_api.RegisterApi.as_view(), name="api-register"),
@@ -35,7 +34,7 @@ api_patterns = [
 urlpatterns = [
     path("", accounts_views.home, name="home"),
     path("accounts/", include("accounts.urls")),
-    path("stories/<uuid:story_id>/", story_views.story_detail, name="story-detail"),
+    path("stories/", include("narrative_pipeline.urls")),
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
 ]

@@ -13,6 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from accounts.rls import acting_as
@@ -133,8 +134,19 @@ def _sse(event: str, data) -> str:
     return f"event: {event}\ndata: {json.dumps(data, cls=DjangoJSONEncoder)}\n\n"
 
 
+class EventStreamRenderer(BaseRenderer):
+    """Lets clients that ask for ``text/event-stream`` in; errors reach them as an ``error`` event."""
+
+    media_type = "text/event-stream"
+    format = "event-stream"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return _sse("error", data).encode()
+
+
 class TurnStreamApi(ShortTransactionsApi):
     serializer_class = TurnOutput
+    renderer_classes = [JSONRenderer, EventStreamRenderer]
 
     @extend_schema(request=TurnInput, responses={(200, "text/event-stream"): OpenApiTypes.STR},
                    summary="Play a turn as server-sent events: `turn` (pending), `text` pieces, then `done`")

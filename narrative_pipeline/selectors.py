@@ -4,7 +4,10 @@
 neighbours), so that later storage (forks) changes one place.
 """
 
-from django.db.models import Avg, Count, Sum
+from decimal import Decimal
+
+from django.db.models import Avg, Count, F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.shortcuts import get_object_or_404
 
 from .models import AgentCall, Story, StoryArc, Turn
@@ -14,6 +17,16 @@ AGENTS = ("preprocessor", "strategist", "writer", "dreamer")
 
 def story_list(*, user):
     return Story.objects.filter(user_id=user.pk).annotate(turn_count=Count("turns")).order_by("-updated_at")
+
+
+def story_list_with_activity(*, user):
+    """My stories with their last turn's time and their cost so far, most recently played first."""
+    last_turn = Turn.objects.filter(story=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
+    cost = (AgentCall.objects.filter(story=OuterRef("pk")).order_by().values("story")
+            .annotate(total=Sum("cost_usd")).values("total"))
+    return (story_list(user=user).annotate(last_activity=Coalesce(Subquery(last_turn), F("updated_at")),
+                                           cost_usd=Coalesce(Subquery(cost), Value(Decimal(0))))
+            .order_by("-last_activity"))
 
 
 def story_get(*, user, story_id) -> Story:
@@ -55,3 +68,19 @@ def story_costs(*, story: Story) -> dict:
     total["cost_usd"] = str(sum((row.get("cost_usd") or 0) for row in rows.values()) or "0.000000")
     total["failed_calls"] = errors
     return {"agents": agents, "total": total}
+
+
+def story_costs_by_day(*, story: Story) -> list[dict]:
+    return list(AgentCall.objects.filter(story=story).annotate(day=TruncDate("created_at")).values("day")
+                .annotate(cost_usd=Sum("cost_usd"), tokens=Sum(F("prompt_tokens") + F("completion_tokens")),
+                          calls=Count("id")).order_by("day"))
+
+
+def turn_calls(*, turn: Turn):
+    return AgentCall.objects.filter(turn=turn).order_by("created_at")
+
+
+def user_total_cost(*, user) -> dict:
+    totals = AgentCall.objects.filter(user_id=user.pk).aggregate(
+        cost_usd=Sum("cost_usd"), tokens=Sum(F("prompt_tokens") + F("completion_tokens")), calls=Count("id"))
+    return {"cost_usd": totals["cost_usd"] or Decimal(0), "tokens": totals["tokens"] or 0, "calls": totals["calls"]}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
 from accounts.quotas import quota_consume
@@ -10,7 +12,7 @@ from accounts.rls import acting_as
 
 from . import storage
 from .contracts import StoryState
-from .models import Character, Story, empty_state
+from .models import Character, Story, Turn, empty_state
 
 EDITABLE_FIELDS = ("title", "premise", "genre", "setting", "memory", "authors_note")
 
@@ -75,3 +77,30 @@ def character_add(*, user, story: Story, name: str, description: str = "", perso
         storage.story_add(user=user, story=story, delta=size)
         return Character.objects.create(user_id=story.user_id, story=story, name=name.strip(),
                                         description=description, personality=personality, is_player=is_player)
+
+
+def story_create_from_world(*, user, world: str) -> Story:
+    """A story from one of the built-in starter worlds, its opening already written as turn 1."""
+    from .starter_worlds import STARTER_WORLDS
+
+    if world not in STARTER_WORLDS:
+        raise ValidationError({"world": [f"There is no starter world {world!r}."]})
+    fields = {key: value for key, value in STARTER_WORLDS[world].items() if key != "opening"}
+    story = story_create(user=user, **fields)
+    turn_opening(user=user, story=story, prose=STARTER_WORLDS[world]["opening"])
+    return story
+
+
+def turn_opening(*, user, story: Story, prose: str) -> Turn:
+    """Turn 1 written by an author rather than the writers' room (a starter world, an import)."""
+    from .tasks import dream_turn
+
+    with acting_as(user):
+        turn = Turn(user_id=story.user_id, story=story, number=1, action="(The story begins.)", prose=prose,
+                    idempotency_key="opening", status=Turn.Status.COMPLETED, completed_at=timezone.now(),
+                    state_before=story.state)
+        storage.story_add(user=user, story=story, delta=storage.turn_text_bytes(turn))
+        turn.storage_bytes = storage.turn_text_bytes(turn)
+        turn.save()
+        transaction.on_commit(lambda: dream_turn.delay(str(story.user_id), str(turn.pk)))
+    return turn

@@ -1,10 +1,216 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""The player's pages. Thin: each validates a form, calls a service or the orchestrator, renders."""
 
-from . import selectors
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_POST
+
+from accounts.quotas import QuotaExceeded
+from accounts.rls import acting_as
+from accounts.selectors import usage_summary
+
+from . import orchestrator, selectors, services
+from .export import story_markdown
+from .forms import ActionForm, EditActionForm, NewStoryForm, StoryNotesForm
+
+TURNS_PER_PAGE = 20
+
+
+def _story(request, story_id):
+    return selectors.story_get(user=request.user, story_id=story_id)
+
+
+def _to_turn(story_id, number=None):
+    url = reverse("story-detail", args=[story_id])
+    return redirect(f"{url}#turn-{number}" if number else url)
+
+
+@login_required
+def story_list(request):
+    return render(request, "narrative_pipeline/story_list.html", {
+        "stories": selectors.story_list_with_activity(user=request.user)[:200],
+        "usage_rows": usage_summary(request.user),
+    })
+
+
+@login_required
+def story_new(request):
+    form = NewStoryForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["world"]:
+                story = services.story_create_from_world(user=request.user, world=data["world"])
+            else:
+                story = services.story_create(user=request.user, title=data["title"], premise=data["premise"],
+                                              genre=data["genre"])
+        except QuotaExceeded as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, f"“{story.title}” is ready. What do you do?")
+            return _to_turn(story.pk)
+    return render(request, "narrative_pipeline/story_new.html", {"form": form})
+
+
+def _story_page(request, story, *, action_form=None, notes_form=None, status=200):
+    turns = selectors.story_turns(story=story)
+    paginator = Paginator(turns, TURNS_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page") or paginator.num_pages)
+    last = turns.last()
+    return render(request, "narrative_pipeline/story_detail.html", {
+        "story": story, "page": page, "last_turn": last,
+        "action_form": action_form or ActionForm(),
+        "notes_form": notes_form or StoryNotesForm.for_story(story),
+        "can_play": last is None or last.status == "completed",
+    }, status=status)
 
 
 @login_required
 def story_detail(request, story_id):
-    story = selectors.story_get(user=request.user, story_id=story_id)
-    return render(request, "narrative_pipeline/story_detail.html", {"story": story})
+    return _story_page(request, _story(request, story_id))
+
+
+@login_required
+@transaction.non_atomic_requests
+@require_POST
+def story_play(request, story_id):
+    """Without JavaScript: write the turn, then show the story (the page streams it with JavaScript)."""
+    with acting_as(request.user):
+        story = _story(request, story_id)
+    form = ActionForm(request.POST)
+    if not form.is_valid():
+        with acting_as(request.user):
+            return _story_page(request, story, action_form=form, status=400)
+    try:
+        turn, created = orchestrator.turn_submit(user=request.user, story_id=story.pk, **form.cleaned_data)
+    except orchestrator.TurnRefused as refused:
+        messages.error(request, refused.message)
+        return _to_turn(story.pk)
+    if created:
+        turn = orchestrator.turn_generate(user=request.user, turn=turn)
+    if turn.status == "failed":
+        messages.error(request, f"Turn {turn.number} could not be written: {turn.error}")
+    return _to_turn(story.pk, turn.number)
+
+
+def _change_turn(request, story_id, change, **arguments):
+    with acting_as(request.user):
+        story = _story(request, story_id)
+    try:
+        turn = change(user=request.user, story_id=story.pk, **arguments)
+    except orchestrator.TurnRefused as refused:
+        messages.error(request, refused.message)
+        return _to_turn(story.pk)
+    if turn.status == "failed" or turn.error:
+        messages.error(request, f"Turn {turn.number} could not be written: {turn.error}")
+    return _to_turn(story.pk, turn.number)
+
+
+@login_required
+@transaction.non_atomic_requests
+@require_POST
+def turn_reroll(request, story_id, number):
+    return _change_turn(request, story_id, orchestrator.turn_reroll, number=number)
+
+
+@login_required
+@transaction.non_atomic_requests
+@require_POST
+def turn_retry(request, story_id, number):
+    return _change_turn(request, story_id, orchestrator.turn_retry, number=number)
+
+
+@login_required
+@transaction.non_atomic_requests
+@require_POST
+def turn_edit(request, story_id, number):
+    form = EditActionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(form.errors["action"]))
+        return _to_turn(story_id, number)
+    return _change_turn(request, story_id, orchestrator.turn_edit_action, number=number,
+                        action=form.cleaned_data["action"])
+
+
+@login_required
+@require_POST
+def turn_undo(request, story_id):
+    story = _story(request, story_id)
+    try:
+        turn = orchestrator.turn_undo(user=request.user, story_id=story.pk)
+    except orchestrator.TurnRefused as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.info(request, f"Turn {turn.number} is undone.")
+    return _to_turn(story.pk)
+
+
+@login_required
+@require_POST
+def story_notes(request, story_id):
+    story = _story(request, story_id)
+    form = StoryNotesForm.for_story(story, request.POST)
+    if form.is_valid():
+        try:
+            services.story_update(user=request.user, story=story, **form.changes())
+        except (ValidationError, QuotaExceeded) as error:
+            form.add_error(None, getattr(error, "message", None) or "; ".join(error.messages))
+        else:
+            messages.success(request, "Saved: the writers' room will see it from the next turn.")
+            return _to_turn(story.pk)
+    return _story_page(request, story, notes_form=form, status=400)
+
+
+@login_required
+def turn_detail(request, story_id, number):
+    """The writers' room for one turn: what each agent saw and did, and what it cost."""
+    story = _story(request, story_id)
+    turn = selectors.turn_get(story=story, number=number)
+    return render(request, "narrative_pipeline/turn_detail.html", {
+        "story": story, "turn": turn, "calls": selectors.turn_calls(turn=turn),
+        "briefing": turn.briefing or {}, "template": turn.template or {},
+    })
+
+
+@login_required
+def story_costs(request, story_id):
+    story = _story(request, story_id)
+    costs = selectors.story_costs(story=story)
+    by_day = selectors.story_costs_by_day(story=story)
+    chart = {
+        "agents": list(costs["agents"]),
+        "agent_cost": [float(agent["cost_usd"]) for agent in costs["agents"].values()],
+        "agent_tokens": [agent["prompt_tokens"] + agent["completion_tokens"] for agent in costs["agents"].values()],
+        "days": [row["day"].isoformat() for row in by_day],
+        "day_cost": [float(row["cost_usd"] or 0) for row in by_day],
+        "day_tokens": [row["tokens"] or 0 for row in by_day],
+    }
+    return render(request, "narrative_pipeline/story_costs.html", {
+        "story": story, "costs": costs, "by_day": by_day, "chart": chart})
+
+
+@login_required
+def story_export(request, story_id):
+    story = _story(request, story_id)
+    response = HttpResponse(story_markdown(story), content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, f"{story.title[:80] or 'story'}.md")
+    return response
+
+
+@login_required
+def story_delete(request, story_id):
+    story = _story(request, story_id)
+    if request.method == "POST":
+        services.story_delete(user=request.user, story=story)
+        messages.success(request, f"“{story.title}” is deleted.")
+        return redirect("story-list")
+    return render(request, "narrative_pipeline/story_delete.html", {"story": story})
+

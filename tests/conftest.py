@@ -133,15 +133,23 @@ def browser():
         browser.close()
 
 
+@pytest.fixture(scope="session")
+def embedding_model():
+    """The session's one embedding model, loaded before a test waits on a page that needs it."""
+    from narrative_pipeline import embeddings
+
+    return embeddings.model()
+
+
 @pytest.fixture
-def page_at(browser, live_server):
+def page_at(browser, live_server, embedding_model):
     """A new page of the given width against the live server, failing the test on console errors."""
     contexts, errors = [], []
 
     def make(width=1280, height=900):
         context = browser.new_context(viewport={"width": width, "height": height}, base_url=live_server.url)
         contexts.append(context)
-        context.set_default_timeout(5_000)
+        context.set_default_timeout(10_000)
         page = context.new_page()
         page.on("console", lambda message: message.type == "error" and errors.append(message.text))
         page.on("pageerror", lambda error: errors.append(str(error)))

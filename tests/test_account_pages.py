@@ -54,8 +54,8 @@ class TestSignUp:
 class TestLogIn:
     def test_log_in_and_out(self, client, alice):
         response = client.post("/accounts/login/", {"username": "alice", "password": TEST_PASSWORD}, follow=True)
-        assert response.redirect_chain[-1][0] == "/accounts/profile/"
-        assert "Quota usage" in response.content.decode()
+        assert response.redirect_chain[-1][0] == "/stories/"
+        assert "My stories" in response.content.decode()
         client.post("/accounts/logout/")
         assert client.get("/accounts/profile/").status_code == 302
 

@@ -35,7 +35,7 @@ def test_sign_up_profile_log_out_and_in(page_at, width):
     assert page.get_by_text("Please enter a correct username and password").is_visible()
     page.get_by_label("Password").fill("moonlit-harbour-77")
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/accounts/profile/")
+    page.wait_for_url("**/stories/")
     assert User.objects.filter(username=f"wren{width}").exists()
 
 

@@ -9,6 +9,7 @@ from pgvector.django import CosineDistance
 from .. import embeddings
 from ..contracts import CharacterNote, PastTurn, RelevantTurn, StoryContext, StoryState, StrategistBriefing
 from ..models import CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
+from ..selectors import story_turns
 
 # Caps that keep the briefing's size independent of the story's length: per item, and per
 # section, so a long story fills each section to the same budget as a story of twenty turns.
@@ -20,7 +21,7 @@ LONG_MEMORY_BUDGET = 1_600  # the story so far, then the most relevant older tur
 def build_context(*, story: Story, action: str, turn_number: int) -> StoryContext:
     """Read what the writers' room needs. Runs as the story's owner (inside ``acting_as``)."""
     recent = list(
-        Turn.objects.filter(story=story, number__lt=turn_number, status=Turn.Status.COMPLETED)
+        story_turns(story=story).filter(number__lt=turn_number, status=Turn.Status.COMPLETED)
         .order_by("-number").values("number", "action", "prose")[: settings.BRIEFING_RECENT_TURNS]
     )[::-1]
     oldest_recent = recent[0]["number"] if recent else turn_number

@@ -1,0 +1,76 @@
+import uuid
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .contracts import MAX_ACTION_CHARS
+from .orchestrator import TurnRefused, clean_action
+from .starter_worlds import STARTER_WORLDS
+
+
+def _list_field(label: str) -> forms.CharField:
+    return forms.CharField(label=label, required=False, max_length=4_000, help_text="Separate with commas.")
+
+
+def _as_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+class NewStoryForm(forms.Form):
+    world = forms.ChoiceField(
+        label="Start from", required=False, widget=forms.RadioSelect,
+        choices=[("", "My own premise")] + [(key, f"{w['title']} ({w['genre']})") for key, w in STARTER_WORLDS.items()],
+    )
+    title = forms.CharField(max_length=200, required=False)
+    premise = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=20_000, required=False)
+    genre = forms.CharField(max_length=60, required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("world") and not cleaned.get("title"):
+            self.add_error("title", "Give your story a title, or pick a starter world.")
+        return cleaned
+
+
+class EditActionForm(forms.Form):
+    action = forms.CharField(
+        label="What do you do?", max_length=MAX_ACTION_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "I open the door and…", "maxlength": MAX_ACTION_CHARS}),
+    )
+
+    def clean_action(self):
+        try:
+            return clean_action(self.cleaned_data["action"])
+        except TurnRefused as refused:
+            raise ValidationError(refused.message) from refused
+
+
+class ActionForm(EditActionForm):
+    # Made when the page is drawn: submitting the same page twice makes one turn.
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=100, initial=lambda: uuid.uuid4().hex)
+
+
+class StoryNotesForm(forms.Form):
+    memory = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=20_000, required=False,
+                             help_text="Always in the briefing: what must never be forgotten.")
+    authors_note = forms.CharField(label="Author's note", widget=forms.Textarea(attrs={"rows": 3}), max_length=4_000,
+                                   required=False, help_text="Guidance for style and direction.")
+    location = forms.CharField(max_length=200, required=False)
+    present_characters = _list_field("Present characters")
+    inventory = _list_field("Inventory")
+    flags = _list_field("Flags")
+
+    @classmethod
+    def for_story(cls, story, data=None):
+        state = story.state
+        return cls(data, initial={
+            "memory": story.memory, "authors_note": story.authors_note, "location": state.get("location", ""),
+            "present_characters": ", ".join(state.get("present_characters", [])),
+            "inventory": ", ".join(state.get("inventory", [])), "flags": ", ".join(state.get("flags", [])),
+        })
+
+    def changes(self) -> dict:
+        data = self.cleaned_data
+        return {"memory": data["memory"], "authors_note": data["authors_note"], "state": {
+            "location": data["location"], "present_characters": _as_list(data["present_characters"]),
+            "inventory": _as_list(data["inventory"]), "flags": _as_list(data["flags"])}}

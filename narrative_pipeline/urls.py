@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.story_list, name="story-list"),
+    path("new/", views.story_new, name="story-new"),
+    path("<uuid:story_id>/", views.story_detail, name="story-detail"),
+    path("<uuid:story_id>/play/", views.story_play, name="story-play"),
+    path("<uuid:story_id>/notes/", views.story_notes, name="story-notes"),
+    path("<uuid:story_id>/undo/", views.turn_undo, name="turn-undo"),
+    path("<uuid:story_id>/costs/", views.story_costs, name="story-costs"),
+    path("<uuid:story_id>/export/", views.story_export, name="story-export"),
+    path("<uuid:story_id>/delete/", views.story_delete, name="story-delete"),
+    path("<uuid:story_id>/turns/<int:number>/", views.turn_detail, name="turn-detail"),
+    path("<uuid:story_id>/turns/<int:number>/reroll/", views.turn_reroll, name="turn-reroll"),
+    path("<uuid:story_id>/turns/<int:number>/retry/", views.turn_retry, name="turn-retry"),
+    path("<uuid:story_id>/turns/<int:number>/edit/", views.turn_edit, name="turn-edit"),
+]
