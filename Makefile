@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test lint bench migrate demo stop backup dbshell chromium
+.PHONY: install run test lint bench migrate demo stop backup dbshell chromium screenshots
 
 install: $(STAMP)
 
@@ -32,6 +32,9 @@ chromium:
 
 test: install chromium
 	$(PY) -m pytest
+
+screenshots: install chromium
+	LUNA_SCREENSHOTS=docs/screenshots $(PY) -m pytest -m browser -q
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -171,3 +171,14 @@ def openai_server(settings):
         settings.LLM_AGENTS = {**settings.LLM_AGENTS, "strategist": {"provider": "openai", "model": "fake-model"},
                                "writer": {"provider": "openai", "model": "fake-model"}}
         yield server
+
+
+def screenshot(page, name: str, width: int) -> None:
+    """Pages as the tests saw them, into $LUNA_SCREENSHOTS (`make screenshots` sets docs/screenshots)."""
+    import os
+    from pathlib import Path
+
+    folder = os.environ.get("LUNA_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}-{'phone' if width < 600 else 'desktop'}.png"), full_page=True)

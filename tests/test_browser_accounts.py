@@ -1,13 +1,12 @@
 """A newcomer signs up, sees their quotas, logs out and back in, in a real browser."""
 
-from pathlib import Path
-
 import pytest
 
 from accounts.models import User
 
+from .conftest import screenshot
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 @pytest.mark.parametrize("width", [1280, 360], ids=["desktop", "phone"])
@@ -24,8 +23,7 @@ def test_sign_up_profile_log_out_and_in(page_at, width):
     assert page.get_by_role("heading", name="Quota usage").is_visible()
     assert page.get_by_text("not confirmed yet").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than the screen
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"profile-{'phone' if width < 600 else 'desktop'}.png"), full_page=True)
+    screenshot(page, "profile", width)
 
     page.get_by_role("button", name="Log out").click()
     page.goto("/accounts/login/")

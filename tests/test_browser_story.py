@@ -1,15 +1,14 @@
 """A player plays a story in the browser, on a laptop and on a phone."""
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from .conftest import screenshot
 from .factories import TEST_PASSWORD, StoryFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 # Keeps what the streaming passage showed before the page reloads onto the finished turn.
 RECORD_STREAM = """
 document.addEventListener("DOMContentLoaded", () => {
@@ -39,9 +38,6 @@ def play(page, action):
     return page.evaluate("sessionStorage.getItem('streamed')")
 
 
-def shot(page, name, width):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-{'phone' if width < 600 else 'desktop'}.png"), full_page=True)
 
 
 @pytest.mark.parametrize("width", [1280, 360], ids=["desktop", "phone"])
@@ -66,7 +62,7 @@ def test_play_a_starter_world(page_at, width):
     assert page.locator("article.turn").count() == 4
     expect(page.locator(".state")).to_contain_text("end of the pier")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    shot(page, "story", width)
+    screenshot(page, "story", width)
 
     # Reroll: the first passage stays browsable among the alternatives.
     first_passage = page.locator("article.turn").last.locator(".prose").first.inner_text()
@@ -91,14 +87,14 @@ def test_play_a_starter_world(page_at, width):
     expect(page.get_by_role("heading", name="Preprocessor: the briefing")).to_be_visible()
     expect(page.locator(".memory")).to_contain_text("Orla's brother drowned")
     expect(page.get_by_role("row", name=re.compile("writer"))).to_be_visible()
-    shot(page, "writers-room", width)
+    screenshot(page, "writers-room", width)
 
     # Costs, with their charts.
     page.go_back()
     page.get_by_role("link", name="Costs").click()
     expect(page.get_by_role("heading", name="Costs")).to_be_visible()
     assert page.evaluate("Chart.getChart(document.getElementById('agent-chart')) !== undefined")
-    shot(page, "costs", width)
+    screenshot(page, "costs", width)
 
 
 def test_markup_from_players_and_the_llm_shows_as_text(page_at, openai_server):
@@ -136,3 +132,22 @@ def test_every_page_answers_without_console_errors(page_at, live_server):
         assert page.goto(path).status == 200, path
     # (Fetched, not shown: a page that answers 404 is a console error by design.)
     assert page.request.get("/stories/00000000-0000-0000-0000-000000000000/").status == 404
+
+
+def test_a_passage_that_fails_shows_the_error_and_a_retry(page_at, openai_server):
+    from . import fake_openai as fake
+
+    user = UserFactory()
+    StoryFactory(user=user, title="Fragile")
+    page = page_at(360)
+    sign_in(page, user)
+    page.get_by_role("link", name="Fragile").click()
+    openai_server.script(fake.status(503))
+    play(page, "I cross the rotten bridge.")
+    turn = page.locator("article.turn").last
+    expect(turn.get_by_role("alert")).to_contain_text("HTTP 503")
+    expect(turn.locator(".action")).to_contain_text("I cross the rotten bridge.")
+    expect(page.get_by_text("Retry or undo turn 1 before the next action.")).to_be_visible()
+    openai_server.script(fake.ok('{"beats": [{"description": "The bridge holds"}]}'), fake.stream(["It ", "holds."]))
+    turn.get_by_role("button", name="Retry").click()
+    expect(page.locator("article.turn").last.locator(".prose")).to_have_text("It holds.")

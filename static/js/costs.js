@@ -14,7 +14,7 @@
   const days = document.getElementById("day-chart");
   if (days) {
     new Chart(days, {
-      type: "line",
+      type: "bar",
       data: { labels: data.days, datasets: [{ label: "tokens", data: data.day_tokens, borderColor: accent, backgroundColor: accent }] },
       options,
     });
