@@ -10,7 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, transaction
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -197,23 +197,27 @@ class TurnDetailApi(GenericAPIView):
         return Response(TurnDetailOutput(selectors.turn_get(story=story, number=number)).data)
 
 
-class TurnRetryApi(ShortTransactionsApi):
-    serializer_class = TurnOutput
+class TurnChangeApi(ShortTransactionsApi):
+    """Write a turn again through one of the orchestrator's changes."""
 
-    @extend_schema(request=None, responses=TurnOutput, summary="Write a failed turn again")
+    serializer_class = TurnOutput
+    change = None
+
     def post(self, request, story_id, number):
         self.story(story_id)
-        return Response(TurnOutput(orchestrator.turn_retry(user=request.user, story_id=story_id, number=number)).data)
+        return Response(TurnOutput(type(self).change(user=request.user, story_id=story_id, number=number)).data)
 
 
-class TurnRerollApi(ShortTransactionsApi):
-    serializer_class = TurnOutput
+@extend_schema_view(post=extend_schema(request=None, responses=TurnOutput, summary="Write a failed turn again"))
+class TurnRetryApi(TurnChangeApi):
+    change = orchestrator.turn_retry
 
-    @extend_schema(request=None, responses=TurnOutput,
-                   summary="Another passage for the last turn (the previous one is kept in `alternatives`)")
-    def post(self, request, story_id, number):
-        self.story(story_id)
-        return Response(TurnOutput(orchestrator.turn_reroll(user=request.user, story_id=story_id, number=number)).data)
+
+@extend_schema_view(post=extend_schema(
+    request=None, responses=TurnOutput,
+    summary="Another passage for the last turn (the previous one is kept in `alternatives`)"))
+class TurnRerollApi(TurnChangeApi):
+    change = orchestrator.turn_reroll
 
 
 class TurnEditApi(ShortTransactionsApi):

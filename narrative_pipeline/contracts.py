@@ -45,41 +45,32 @@ class CharacterNote(Contract):
     latest_change: str = ""
 
 
-class StoryContext(Contract):
+class StoryFacts(Contract):
+    """What the context and the briefing both carry about the story and this turn."""
+
+    title: str
+    premise: str = ""
+    genre: str = ""
+    setting: str = ""
+    memory: str = ""
+    authors_note: str = ""
+    state: StoryState = StoryState()
+    turn_number: int
+    action: str
+    recent_turns: list[PastTurn] = Field(default_factory=list)
+    relevant_turns: list[RelevantTurn] = Field(default_factory=list)
+    arc_summaries: list[str] = Field(default_factory=list)
+    characters: list[CharacterNote] = Field(default_factory=list)
+
+
+class StoryContext(StoryFacts):
     """Everything the Preprocessor gathered for one turn, before it is cut to size."""
 
     story_id: str
-    title: str
-    premise: str = ""
-    genre: str = ""
-    setting: str = ""
-    memory: str = ""
-    authors_note: str = ""
-    state: StoryState = StoryState()
-    turn_number: int
-    action: str
-    recent_turns: list[PastTurn] = Field(default_factory=list)
-    relevant_turns: list[RelevantTurn] = Field(default_factory=list)
-    arc_summaries: list[str] = Field(default_factory=list)
-    characters: list[CharacterNote] = Field(default_factory=list)
 
 
-class StrategistBriefing(Contract):
+class StrategistBriefing(StoryFacts):
     """What the Strategist sees: bounded in size whatever the story's length."""
-
-    title: str
-    premise: str = ""
-    genre: str = ""
-    setting: str = ""
-    memory: str = ""
-    authors_note: str = ""
-    state: StoryState = StoryState()
-    turn_number: int
-    action: str
-    recent_turns: list[PastTurn] = Field(default_factory=list)
-    relevant_turns: list[RelevantTurn] = Field(default_factory=list)
-    arc_summaries: list[str] = Field(default_factory=list)
-    characters: list[CharacterNote] = Field(default_factory=list)
 
     def size(self) -> int:
         """Approximate tokens: characters of its JSON divided by four."""
