@@ -45,6 +45,19 @@ class CharacterNote(Contract):
     latest_change: str = ""
 
 
+class ChapterBrief(Contract):
+    """The active chapter as the Strategist sees it: its current version (authors' text is data)."""
+
+    number: int
+    title: str
+    version: int
+    narrative_instructions: str = ""
+    beats: list[dict] = Field(default_factory=list)  # {"description", "priority"}
+    beats_addressed: list[str] = Field(default_factory=list)
+    divergence: float = 0.0
+    tier: Literal["none", "relax", "adapt", "alternate"] = "none"
+
+
 class StoryFacts(Contract):
     """What the context and the briefing both carry about the story and this turn."""
 
@@ -61,6 +74,7 @@ class StoryFacts(Contract):
     relevant_turns: list[RelevantTurn] = Field(default_factory=list)
     arc_summaries: list[str] = Field(default_factory=list)
     characters: list[CharacterNote] = Field(default_factory=list)
+    chapter: ChapterBrief | None = None
 
 
 class StoryContext(StoryFacts):

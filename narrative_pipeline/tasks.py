@@ -24,3 +24,11 @@ def dream_turn(user_id: str, turn_id: str) -> None:
         if not gone:
             raise
         logger.info("turn %s was undone or deleted while the Dreamer worked on it", turn_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(LLMError, OperationalError), retry_backoff=True, max_retries=5)
+def heal_chapter(user_id: str, chapter_id: str, turn_number: int, tier: str) -> None:
+    """A chapter the story moved away from is relaxed, adapted or replaced, off the player's turn."""
+    from .agents.dreamer import heal
+
+    heal(user_id=user_id, chapter_id=chapter_id, turn_number=turn_number, tier=tier)

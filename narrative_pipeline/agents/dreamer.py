@@ -3,14 +3,20 @@ so far every N turns, and how the characters named in the turn have changed."""
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 
 from accounts.rls import acting_as
+from chapters import evaluation as chapter_evaluation
+from chapters import healing
+from chapters.models import StoryChapter
 
 from .. import embeddings, storage
 from ..calls import AgentCaller
-from ..llm import LLMRequest
-from ..models import Character, CharacterSnapshot, StoryArc, Turn, TurnSummary
+from ..contracts import StoryState
+from ..llm import LLMError, LLMRequest
+from ..models import Character, CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
 from ..state import mentioned
 from .prompts import DREAMER_SYSTEM, data_block
 
@@ -33,6 +39,10 @@ def dream(*, user_id: str, turn_id: str) -> None:
     story, caller = turn.story, AgentCaller(user=user_id, story=turn.story, turn=turn)
     if not has_summary:
         _summarize_turn(user_id, caller, turn)
+        with acting_as(user_id):
+            # Confirm the chapter beats the Strategist says this passage addressed.
+            chapter_evaluation.record_beats_addressed(story_id=story.pk, turn_number=turn.number,
+                                                      addressed=(turn.template or {}).get("chapter_beats_addressed", []))
     if turn.number % settings.ARC_INTERVAL_TURNS == 0:
         _summarize_arc(user_id, caller, story, last=turn.number)
     for character in cast:
@@ -83,3 +93,40 @@ def _snapshot(user_id, caller, turn: Turn, character: Character) -> None:
         CharacterSnapshot.objects.create(user_id=turn.user_id, story_id=turn.story_id, character=character,
                                          turn_number=turn.number, summary=summary)
         storage.dreamer_added(user=user_id, story=turn.story, turn=None, text=summary)
+
+
+def heal(*, user_id: str, chapter_id: str, turn_number: int, tier: str) -> None:
+    """Heal a chapter the story moved away from: relax its conditions, adapt it, or write an alternate."""
+    with acting_as(user_id):
+        chapter = StoryChapter.objects.filter(pk=chapter_id).first()
+        if chapter is None:
+            return  # deleted meanwhile
+        story = Story.objects.get(pk=chapter.story_id)
+        state = StoryState(**story.state)
+    moment = embeddings.embed_one(" ".join(filter(None, [state.location, *state.present_characters])))
+    if tier == "relax":
+        with acting_as(user_id):
+            healing.relax(chapter, state=state, turn_number=turn_number, state_vector=moment)
+        return
+    version = chapter_evaluation.current_version(chapter)
+    payload = {"task": f"{tier}_chapter", "state": state.model_dump(),
+               "story": {"title": story.title, "premise": story.premise},
+               "chapter": {"title": chapter.title, "summary": chapter.summary,
+                           "narrative_instructions": version.narrative_instructions if version else "",
+                           "beats": version.suggested_beats if version else chapter.suggested_beats}}
+    instruction = ("Rewrite this chapter's instructions and beats for where the story now is, keeping its intent. "
+                   if tier == "adapt" else "Write a new chapter that reaches the same narrative goal by another road. ")
+    answer = _ask(AgentCaller(user=user_id, story=story), instruction + 'Answer with JSON: {"title", '
+                  '"narrative_instructions", "suggested_beats": [{"description", "priority"}]}.', payload, 600)
+    try:
+        data = json.loads(answer[answer.index("{"): answer.rindex("}") + 1])
+        instructions = str(data["narrative_instructions"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise LLMError(f"The Dreamer's {tier} of chapter {chapter.number} was not valid JSON.") from error
+    with acting_as(user_id):
+        if tier == "adapt":
+            healing.adapt(chapter, state=state, turn_number=turn_number, instructions=instructions,
+                          beats=data.get("suggested_beats"), state_vector=moment)
+        else:
+            healing.alternate(chapter, state=state, turn_number=turn_number, title=str(data.get("title", "")),
+                              instructions=instructions, beats=data.get("suggested_beats"), state_vector=moment)

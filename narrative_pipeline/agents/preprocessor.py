@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from pgvector.django import CosineDistance
+
+from chapters import evaluation as chapter_evaluation
 
 from .. import embeddings
 from ..contracts import CharacterNote, PastTurn, RelevantTurn, StoryContext, StoryState, StrategistBriefing
 from ..models import CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
 from ..selectors import story_turns
+from ..tasks import heal_chapter
 
 # Caps that keep the briefing's size independent of the story's length: per item, and per
 # section, so a long story fills each section to the same budget as a story of twenty turns.
@@ -19,7 +22,18 @@ LONG_MEMORY_BUDGET = 1_600  # the story so far, then the most relevant older tur
 
 
 def build_context(*, story: Story, action: str, turn_number: int) -> StoryContext:
-    """Read what the writers' room needs. Runs as the story's owner (inside ``acting_as``)."""
+    """Read what the writers' room needs, and evaluate the story's chapters.
+
+    Runs as the story's owner inside ``acting_as``; a chapter that needs healing is queued
+    for the Dreamer when that transaction commits.
+    """
+    state = StoryState(**story.state)
+    # One embedding of the moment (the action where it happens) serves retrieval and chapters.
+    moment = embeddings.embed_one(" ".join(filter(None, [action, state.location, *state.present_characters])))
+    chapter, heal = chapter_evaluation.evaluate_turn(story_id=story.pk, user_id=story.user_id, state=state,
+                                                     turn_number=turn_number, state_vector=moment)
+    if heal is not None:
+        transaction.on_commit(lambda: heal_chapter.delay(str(story.user_id), str(heal[0]), turn_number, heal[1]))
     recent = list(
         story_turns(story=story).filter(number__lt=turn_number, status=Turn.Status.COMPLETED)
         .order_by("-number").values("number", "action", "prose")[: settings.BRIEFING_RECENT_TURNS]
@@ -31,23 +45,24 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
     return StoryContext(
         story_id=str(story.pk), title=story.title, premise=story.premise, genre=story.genre,
         setting=story.setting, memory=story.memory, authors_note=story.authors_note,
-        state=StoryState(**story.state), turn_number=turn_number, action=action,
+        state=state, turn_number=turn_number, action=action,
         recent_turns=[PastTurn(**row) for row in recent],
-        relevant_turns=_relevant_turns(story, action, before=oldest_recent),
+        relevant_turns=_relevant_turns(story, moment, before=oldest_recent),
         arc_summaries=arcs,
         characters=_characters(story),
+        chapter=chapter,
     )
 
 
-def _relevant_turns(story: Story, action: str, *, before: int) -> list[RelevantTurn]:
-    """The past turns (older than the recent ones) nearest in meaning to the action, by pgvector."""
+def _relevant_turns(story: Story, moment: list[float], *, before: int) -> list[RelevantTurn]:
+    """The past turns (older than the recent ones) nearest in meaning to this moment, by pgvector."""
     candidates = TurnSummary.objects.filter(story=story, number__lt=before)
     if not candidates.exists():
         return []
     with connection.cursor() as cursor:
         # A filtered HNSW scan can return fewer than k rows without this (DESIGN §6).
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-    rows = (candidates.annotate(distance=CosineDistance("embedding", embeddings.embed_one(action)))
+    rows = (candidates.annotate(distance=CosineDistance("embedding", moment))
             .order_by("distance").values("number", "summary", "distance")[: settings.BRIEFING_RELEVANT_TURNS])
     return [RelevantTurn(number=row["number"], summary=row["summary"],
                          similarity=round(max(0.0, 1 - row["distance"]), 4)) for row in rows]
@@ -106,4 +121,7 @@ def brief(context: StoryContext) -> StrategistBriefing:
         characters=[CharacterNote(name=c.name, description=_cut(c.description, NOTE_CHARS),
                                   personality=_cut(c.personality, NOTE_CHARS), is_player=c.is_player,
                                   latest_change=_cut(c.latest_change, NOTE_CHARS)) for c in context.characters],
+        chapter=context.chapter and context.chapter.model_copy(update={
+            "narrative_instructions": _cut(context.chapter.narrative_instructions, MEMORY_CHARS),
+            "beats": context.chapter.beats[:8]}),
     )

@@ -120,6 +120,7 @@ class OfflineProvider:
         handlers = {
             "plan": self._plan, "write": self._write, "turn_summary": self._turn_summary,
             "arc_summary": self._arc_summary, "character_snapshot": self._character_snapshot,
+            "adapt_chapter": self._adapt_chapter, "alternate_chapter": self._alternate_chapter,
         }
         if task not in handlers:
             raise LLMError(f"The offline narrator has no answer for a {task!r} request.")
@@ -136,6 +137,14 @@ class OfflineProvider:
         if present:
             beats.append({"description": f"{rng.choice(present)} reacts to what the player did", "priority": "medium"})
         beats.append({"description": f"{NOTICED} in {place}", "priority": "low"})
+        chapter, addressed = briefing.get("chapter"), []
+        if chapter and chapter.get("tier") == "none":
+            # On track: move the chapter on by its next beat, the most important first.
+            waiting = [beat for beat in chapter.get("beats", []) if beat["description"] not in chapter["beats_addressed"]]
+            waiting.sort(key=lambda beat: ("high", "medium", "low").index(beat.get("priority", "medium")))
+            if waiting:
+                beats.insert(1, {"description": waiting[0]["description"], "priority": "high"})
+                addressed.append(waiting[0]["description"])
         updates: dict = {}
         if match := MOVE.search(action):
             updates["location"] = match.group(1).strip().rstrip(".!?")
@@ -151,7 +160,7 @@ class OfflineProvider:
             "pacing": pacing,
             "target_length": rng.choice([120, 150, 180, 220]),
             "state_updates": updates,
-            "chapter_beats_addressed": [],
+            "chapter_beats_addressed": addressed,
         }
         return json.dumps(plan)
 
@@ -201,3 +210,29 @@ class OfflineProvider:
     def _character_snapshot(self, payload: dict, rng: random.Random) -> str:
         mention = payload["mentions"][-1] if payload["mentions"] else ""
         return f"{payload['name']} as of turn {payload['number']}: {mention}"[:400]
+
+    def _adapt_chapter(self, payload: dict, rng: random.Random) -> str:
+        chapter, state = payload["chapter"], payload["state"]
+        place = state.get("location") or "wherever the story now stands"
+        people = ", ".join(state.get("present_characters", [])) or "whoever is at hand"
+        goal = chapter.get("summary") or chapter["title"]
+        instructions = (f"The story took another road. Bring about the heart of “{chapter['title']}” here instead: "
+                        f"{goal} It now happens at {place}, with {people}. "
+                        f"Keep what the chapter was for; change only where and how.")
+        beats = [{"description": f"{beat['description']} (at {place})", "priority": beat.get("priority", "medium")}
+                 for beat in chapter.get("beats", [])]
+        return json.dumps({"narrative_instructions": instructions, "suggested_beats": beats})
+
+    def _alternate_chapter(self, payload: dict, rng: random.Random) -> str:
+        chapter, state = payload["chapter"], payload["state"]
+        place = state.get("location") or "a new place"
+        goal = chapter.get("summary") or chapter["title"]
+        road = rng.choice(["Another Road", "The Long Way Round", "A Different Door", "What Was Left"])
+        return json.dumps({
+            "title": f"{chapter['title']}: {road}",
+            "narrative_instructions": f"What “{chapter['title']}” set out to do cannot happen as written. Reach the "
+                                      f"same end by another road, starting from {place}: {goal}",
+            "suggested_beats": [{"description": f"A new way toward {chapter['title'].lower()} opens at {place}",
+                                 "priority": "high"},
+                                {"description": "The cost of the detour becomes clear", "priority": "medium"}],
+        })

@@ -1,0 +1,124 @@
+"""Chapter evaluation for one turn (called by the Preprocessor, as the story's owner).
+
+Which chapters are available (prerequisites), which activates (conditions), the active
+chapter's divergence and the healing tier it calls for; the healing itself is queued for
+the Dreamer and never blocks the turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from narrative_pipeline.contracts import ChapterBrief, StoryState
+
+from .divergence import Divergence, Tier, divergence, tier
+from .models import ChapterProgress, ChapterVersion, StoryChapter
+from .triggers import evaluate, prerequisites_met
+
+
+@dataclass(frozen=True)
+class ChapterView:
+    """One chapter's situation for a given state: what preview shows and the Preprocessor uses."""
+
+    chapter: StoryChapter
+    version: int
+    conditions: dict
+    instructions: str
+    beats: list[dict]
+    available: bool
+    active: bool
+    completed: bool
+    activates: bool
+    divergence: Divergence
+    tier: Tier
+
+
+def current_version(chapter: StoryChapter) -> ChapterVersion | None:
+    return chapter.versions.order_by("-number").first()
+
+
+def _similarity(chapter: StoryChapter, state_vector) -> float:
+    if chapter.expected_embedding is None or state_vector is None:
+        return 1.0  # nothing to compare: the soft part does not count against the player
+    return float(np.dot(np.asarray(chapter.expected_embedding), np.asarray(state_vector)))
+
+
+def chapter_views(*, story_id, state: StoryState, turn_number: int, state_vector=None) -> list[ChapterView]:
+    chapters = list(StoryChapter.objects.filter(story_id=story_id).order_by("number").prefetch_related("versions"))
+    progress = {p.chapter_id: p for p in ChapterProgress.objects.filter(story_id=story_id)}
+    completed = {c.number for c in chapters if getattr(progress.get(c.pk), "status", None) == "completed"}
+    views = []
+    for chapter in chapters:
+        version = current_version(chapter)
+        conditions = version.trigger_conditions if version else chapter.trigger_conditions
+        row = progress.get(chapter.pk)
+        result = evaluate(conditions, state, turn_number, critical=chapter.critical)
+        score = divergence(result, _similarity(chapter, state_vector))
+        views.append(ChapterView(
+            chapter=chapter, version=version.number if version else 0, conditions=conditions,
+            instructions=version.narrative_instructions if version else chapter.narrative_instructions,
+            beats=version.suggested_beats if version else chapter.suggested_beats,
+            available=prerequisites_met(chapter.required_previous_chapters, chapter.blocked_by, completed)
+            and chapter.number not in completed,
+            active=row is not None and row.status == "active",
+            completed=chapter.number in completed,
+            activates=result.all_met,
+            divergence=score,
+            tier=tier(score, threshold=chapter.min_similarity_threshold, allow_divergence=chapter.allow_divergence),
+        ))
+    return views
+
+
+def evaluate_turn(*, story_id, user_id, state: StoryState, turn_number: int, state_vector=None):
+    """Score the chapter the story is heading to (the active one, else the next available) and
+    activate it when its conditions are met.
+
+    Returns the ``ChapterBrief`` for the briefing (None until a chapter is active) and the
+    healing to queue, ``(chapter_id, tier)`` or None, which the caller queues once it commits.
+    """
+    views = chapter_views(story_id=story_id, state=state, turn_number=turn_number, state_vector=state_vector)
+    current = next((view for view in views if view.active), None) or next(
+        (view for view in views if view.available and not view.completed), None)
+    if current is None:
+        return None, None
+    row, _ = ChapterProgress.objects.select_for_update().get_or_create(
+        user_id=user_id, chapter=current.chapter, story_id=story_id)
+    if row.status == ChapterProgress.Status.UPCOMING and current.activates:
+        row.status, row.activated_turn = ChapterProgress.Status.ACTIVE, turn_number
+    row.divergence_score = round(current.divergence.score, 4)
+    heal = None
+    if current.tier != "none" and current.tier != row.healing_tier:
+        row.healing_tier = current.tier  # one healing per tier reached, not one per turn
+        heal = (current.chapter.pk, current.tier)
+    elif current.tier == "none":
+        row.healing_tier = ""
+    row.save()
+    if row.status != ChapterProgress.Status.ACTIVE:
+        return None, heal
+    brief = ChapterBrief(number=current.chapter.number, title=current.chapter.title, version=current.version,
+                         narrative_instructions=current.instructions, beats=current.beats,
+                         beats_addressed=row.beats_addressed, divergence=round(current.divergence.score, 4),
+                         tier=current.tier)
+    return brief, heal
+
+
+def record_beats_addressed(*, story_id, turn_number: int, addressed: list[str]) -> ChapterProgress | None:
+    """The Dreamer confirms the beats a turn addressed; all high-priority beats complete the chapter."""
+    row = ChapterProgress.objects.select_for_update().filter(story_id=story_id, status="active").first()
+    if row is None:
+        return None
+    version = current_version(row.chapter)
+    beats = version.suggested_beats if version else row.chapter.suggested_beats
+    known = {beat["description"] for beat in beats}
+    row.beats_addressed = sorted(set(row.beats_addressed) | (set(addressed) & known))
+    required = {beat["description"] for beat in beats if beat.get("priority") == "high"} or known
+    if required and required <= set(row.beats_addressed):
+        row.status = ChapterProgress.Status.COMPLETED
+        row.completed_turn = turn_number
+        row.completion_method = (ChapterProgress.Method.DIVERGED_ALTERNATE if row.chapter.alternate_of_id
+                                 else ChapterProgress.Method.ADAPTED if row.adaptation_count
+                                 else ChapterProgress.Method.NATURAL)
+    row.save()
+    return row

@@ -1,0 +1,158 @@
+"""Writes to chapters: create, change, delete, import (all or nothing), start early.
+
+Callers run as the story's owner (inside ``acting_as``); RLS keeps other stories out.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from narrative_pipeline import embeddings
+
+from .evaluation import current_version
+from .models import ChapterProgress, ChapterVersion, StoryChapter
+from .triggers import ConditionError, prerequisite_cycle, validate_conditions, validate_critical
+
+FIELDS = ("number", "title", "description", "summary", "required_previous_chapters", "blocked_by",
+          "trigger_conditions", "critical", "narrative_instructions", "suggested_beats", "allow_divergence",
+          "min_similarity_threshold", "visibility", "start_early", "source", "source_data")
+
+
+def _fail(number, field, message):
+    raise ValidationError({field: [f"Chapter {number}: {message}"]})
+
+
+def _check(chapter: dict) -> dict:
+    number = chapter.get("number")
+    try:
+        validate_conditions(chapter.get("trigger_conditions", {}))
+    except ConditionError as error:
+        _fail(number, "trigger_conditions", str(error))
+    try:
+        validate_critical(chapter.get("critical", ["character_present"]))
+    except ConditionError as error:
+        _fail(number, "critical", str(error))
+    for field in ("required_previous_chapters", "blocked_by"):
+        values = chapter.get(field, [])
+        if not isinstance(values, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            _fail(number, field, "must be a list of chapter numbers.")
+        if number in values:
+            _fail(number, field, "a chapter cannot name itself.")
+    return chapter
+
+
+def check_set(chapters: list[dict]) -> None:
+    """Across chapters: numbers unique, prerequisites exist, no cycles. Raises naming the chapter."""
+    numbers = [c["number"] for c in chapters]
+    duplicates = {n for n in numbers if numbers.count(n) > 1}
+    if duplicates:
+        _fail(min(duplicates), "number", "two chapters have this number.")
+    for chapter in chapters:
+        _check(chapter)
+        for field in ("required_previous_chapters", "blocked_by"):
+            missing = [n for n in chapter.get(field, []) if n not in numbers]
+            if missing:
+                _fail(chapter["number"], field, f"names chapter {missing[0]}, which does not exist.")
+    cycle = prerequisite_cycle({c["number"]: c.get("required_previous_chapters", []) for c in chapters})
+    if cycle:
+        _fail(cycle[0], "required_previous_chapters",
+              f"prerequisites form a cycle ({' → '.join(str(n) for n in cycle)}).")
+
+
+def _expected_text(chapter: dict) -> str:
+    return " ".join(filter(None, [chapter.get("title"), chapter.get("summary"), chapter.get("description"),
+                                  chapter.get("narrative_instructions", "")[:1_000]]))
+
+
+def _as_dict(chapter: StoryChapter) -> dict:
+    return {field: getattr(chapter, field) for field in FIELDS}
+
+
+@transaction.atomic
+def chapters_import(*, story_id, user_id, chapters: list[dict], created_by: str = "import") -> list[StoryChapter]:
+    """Add chapters to a story, checked together with its existing ones; nothing is saved on error."""
+    existing = [_as_dict(c) for c in StoryChapter.objects.filter(story_id=story_id)]
+    check_set(existing + chapters)
+    vectors = embeddings.embed([_expected_text(chapter) for chapter in chapters])
+    created = []
+    for chapter, vector in zip(chapters, vectors, strict=True):
+        fields = {key: value for key, value in chapter.items() if key in FIELDS}
+        if created_by == "import":
+            fields.setdefault("source", StoryChapter.Source.IMPORTED)
+        row = StoryChapter.objects.create(user_id=user_id, story_id=story_id, expected_embedding=vector, **fields)
+        ChapterVersion.objects.create(user_id=user_id, chapter=row, story_id=story_id, number=1,
+                                      created_by=created_by, title=row.title,
+                                      trigger_conditions=row.trigger_conditions,
+                                      narrative_instructions=row.narrative_instructions,
+                                      suggested_beats=row.suggested_beats, reason="First version.")
+        created.append(row)
+    return created
+
+
+def chapter_create(*, story_id, user_id, **fields) -> StoryChapter:
+    try:
+        return chapters_import(story_id=story_id, user_id=user_id, chapters=[fields], created_by="manual")[0]
+    except IntegrityError as error:
+        raise ValidationError({"number": [f"Chapter {fields.get('number')}: this number is taken."]}) from error
+
+
+@transaction.atomic
+def chapter_update(*, chapter: StoryChapter, **changes) -> StoryChapter:
+    """Change a chapter; what the Strategist reads (conditions, instructions, beats) becomes a new version."""
+    others = [_as_dict(c) for c in StoryChapter.objects.filter(story_id=chapter.story_id).exclude(pk=chapter.pk)]
+    updated = {**_as_dict(chapter), **changes}
+    check_set(others + [updated])
+    for field, value in changes.items():
+        setattr(chapter, field, value)
+    chapter.expected_embedding = embeddings.embed_one(_expected_text(updated))
+    chapter.save()
+    latest = current_version(chapter)
+    read_by_strategist = ("trigger_conditions", "narrative_instructions", "suggested_beats", "title")
+    if any(field in changes for field in read_by_strategist):
+        ChapterVersion.objects.create(
+            user_id=chapter.user_id, chapter=chapter, story_id=chapter.story_id,
+            number=(latest.number + 1) if latest else 1, created_by="manual", title=chapter.title,
+            trigger_conditions=chapter.trigger_conditions, narrative_instructions=chapter.narrative_instructions,
+            suggested_beats=chapter.suggested_beats, reason="Changed by the author.")
+    return chapter
+
+
+def chapter_delete(*, chapter: StoryChapter) -> None:
+    dependants = [c.number for c in StoryChapter.objects.filter(story_id=chapter.story_id).exclude(pk=chapter.pk)
+                  if chapter.number in c.required_previous_chapters + c.blocked_by]
+    if dependants:
+        _fail(chapter.number, "number", f"chapter {dependants[0]} depends on it; change that one first.")
+    chapter.delete()
+
+
+@transaction.atomic
+def chapter_start(*, chapter: StoryChapter, turn_number: int) -> ChapterProgress:
+    """A player starts a chapter early, where its author allows it."""
+    if not chapter.start_early:
+        _fail(chapter.number, "start_early", "its author does not allow starting it early.")
+    if ChapterProgress.objects.filter(story_id=chapter.story_id, status=ChapterProgress.Status.ACTIVE).exclude(
+            chapter=chapter).exists():
+        _fail(chapter.number, "start_early", "another chapter is active; finish it first.")
+    row, _ = ChapterProgress.objects.get_or_create(user_id=chapter.user_id, chapter=chapter, story_id=chapter.story_id)
+    if row.status == ChapterProgress.Status.COMPLETED:
+        _fail(chapter.number, "start_early", "it is already completed.")
+    ChapterProgress.objects.filter(story_id=chapter.story_id, status=ChapterProgress.Status.UPCOMING).exclude(
+        chapter=chapter).delete()
+    row.status, row.activated_turn = ChapterProgress.Status.ACTIVE, turn_number
+    row.save()
+    return row
+
+
+def chapters_export(*, story_id) -> list[dict]:
+    """The story's chapters as the text format's dicts (their current versions)."""
+    exported = []
+    for chapter in StoryChapter.objects.filter(story_id=story_id).order_by("number"):
+        fields = _as_dict(chapter)
+        version = current_version(chapter)
+        if version is not None:
+            fields.update(trigger_conditions=version.trigger_conditions,
+                          narrative_instructions=version.narrative_instructions,
+                          suggested_beats=version.suggested_beats)
+        exported.append(fields)
+    return exported
