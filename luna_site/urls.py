@@ -5,6 +5,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
+from chapters import api as chapter_api
 from narrative_pipeline import api as story_api
 
 api_patterns = [
@@ -27,6 +28,20 @@ api_patterns = [
     path("stories/<uuid:story_id>/arcs/", story_api.ArcListApi.as_view(), name="api-arcs"),
     path("stories/<uuid:story_id>/costs/", story_api.CostsApi.as_view(), name="api-costs"),
     path("stories/<uuid:story_id>/export/", story_api.ExportApi.as_view(), name="api-export"),
+    path("stories/<uuid:story_id>/chapters/", chapter_api.ChapterListApi.as_view(), name="api-chapters"),
+    path("stories/<uuid:story_id>/chapters/preview/", chapter_api.ChapterPreviewApi.as_view(),
+         name="api-chapters-preview"),
+    path("stories/<uuid:story_id>/chapters/<int:number>/", chapter_api.ChapterDetailApi.as_view(), name="api-chapter"),
+    path("stories/<uuid:story_id>/chapters/<int:number>/versions/", chapter_api.ChapterVersionsApi.as_view(),
+         name="api-chapter-versions"),
+    path("stories/<uuid:story_id>/chapters/<int:number>/divergence/", chapter_api.ChapterDivergenceApi.as_view(),
+         name="api-chapter-divergence"),
+    path("stories/<uuid:story_id>/chapters/<int:number>/start/", chapter_api.ChapterStartApi.as_view(),
+         name="api-chapter-start"),
+    path("stories/<uuid:story_id>/lore/import/", chapter_api.LoreImportApi.as_view(), name="api-lore-import"),
+    # Not `format`: DRF reserves that name (DESIGN §6).
+    path("stories/<uuid:story_id>/lore/export/<str:lore_format>/", chapter_api.LoreExportApi.as_view(),
+         name="api-lore-export"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,0 +1,154 @@
+"""Chapter API. The story is checked through its string model name (chapters does not import it)."""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from narrative_pipeline import embeddings
+from narrative_pipeline.contracts import StoryState
+
+from . import lore, services
+from .evaluation import chapter_views
+from .models import ChapterDivergenceLog, ChapterVersion, StoryChapter
+from .serializers import (
+    ChapterInput,
+    ChapterOutput,
+    DivergenceOutput,
+    LoreImportInput,
+    PreviewInput,
+    VersionOutput,
+)
+
+
+def _story(story_id):
+    """The acting user's story (RLS hides everyone else's, which is then a 404 too)."""
+    story = apps.get_model("narrative_pipeline", "Story").objects.filter(pk=story_id).first()
+    if story is None:
+        raise Http404
+    return story
+
+
+def _next_turn(story) -> int:
+    return apps.get_model("narrative_pipeline", "Turn").objects.filter(story=story).count() + 1
+
+
+class ChapterListApi(GenericAPIView):
+    serializer_class = ChapterOutput
+
+    @extend_schema(responses=ChapterOutput(many=True), summary="The story's chapters, with their progress")
+    def get(self, request, story_id):
+        story = _story(story_id)
+        page = self.paginate_queryset(StoryChapter.objects.filter(story=story).order_by("number"))
+        return self.get_paginated_response(ChapterOutput(page, many=True).data)
+
+    @extend_schema(request=ChapterInput, responses={201: ChapterOutput}, summary="Add a chapter")
+    def post(self, request, story_id):
+        story = _story(story_id)
+        data = ChapterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        chapter = services.chapter_create(story_id=story.pk, user_id=story.user_id, **data.validated_data)
+        return Response(ChapterOutput(chapter).data, status=status.HTTP_201_CREATED)
+
+
+class ChapterDetailApi(GenericAPIView):
+    serializer_class = ChapterOutput
+
+    def chapter(self, story_id, number) -> StoryChapter:
+        return get_object_or_404(StoryChapter, story=_story(story_id), number=number)
+
+    @extend_schema(responses=ChapterOutput, summary="One chapter")
+    def get(self, request, story_id, number):
+        return Response(ChapterOutput(self.chapter(story_id, number)).data)
+
+    @extend_schema(request=ChapterInput(partial=True), responses=ChapterOutput,
+                   summary="Change a chapter (what the Strategist reads becomes a new version)")
+    def patch(self, request, story_id, number):
+        chapter = self.chapter(story_id, number)
+        data = ChapterInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        return Response(ChapterOutput(services.chapter_update(chapter=chapter, **data.validated_data)).data)
+
+    @extend_schema(responses={204: None}, summary="Delete a chapter")
+    def delete(self, request, story_id, number):
+        services.chapter_delete(chapter=self.chapter(story_id, number))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChapterVersionsApi(ChapterDetailApi):
+    serializer_class = VersionOutput
+
+    @extend_schema(responses=VersionOutput(many=True), summary="The chapter's versions, oldest first")
+    def get(self, request, story_id, number):
+        chapter = self.chapter(story_id, number)
+        page = self.paginate_queryset(ChapterVersion.objects.filter(chapter=chapter).order_by("number"))
+        return self.get_paginated_response(VersionOutput(page, many=True).data)
+
+
+class ChapterDivergenceApi(ChapterDetailApi):
+    serializer_class = DivergenceOutput
+
+    @extend_schema(responses=DivergenceOutput(many=True), summary="The chapter's divergence log")
+    def get(self, request, story_id, number):
+        chapter = self.chapter(story_id, number)
+        page = self.paginate_queryset(ChapterDivergenceLog.objects.filter(chapter=chapter).order_by("created_at"))
+        return self.get_paginated_response(DivergenceOutput(page, many=True).data)
+
+
+class ChapterStartApi(ChapterDetailApi):
+    @extend_schema(request=None, responses=ChapterOutput, summary="Start a chapter early (where its author allows)")
+    def post(self, request, story_id, number):
+        chapter = self.chapter(story_id, number)
+        services.chapter_start(chapter=chapter, turn_number=_next_turn(chapter.story))
+        return Response(ChapterOutput(chapter).data)
+
+
+class ChapterPreviewApi(APIView):
+    @extend_schema(request=PreviewInput, responses=OpenApiTypes.OBJECT, summary="What the chapters would do in a given state (the story's own "
+                                                 "where keys are left out)")
+    def post(self, request, story_id):
+        story = _story(story_id)
+        data = PreviewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = dict(data.validated_data["state"])
+        turn = given.pop("turn", _next_turn(story))
+        state = StoryState(**{**story.state, **given})
+        moment = embeddings.embed_one(" ".join(filter(None, [state.location, *state.present_characters])))
+        views = chapter_views(story_id=story.pk, state=state, turn_number=turn, state_vector=moment)
+        return Response({"state": state.model_dump(), "turn": turn, "chapters": [{
+            "number": view.chapter.number, "title": view.chapter.title, "version": view.version,
+            "available": view.available, "active": view.active, "completed": view.completed,
+            "activates": view.activates, "conditions": view.conditions, "divergence": view.divergence.as_dict(),
+            "tier": view.tier} for view in views]})
+
+
+class LoreImportApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": LoreImportInput}, responses={201: OpenApiTypes.OBJECT}, summary="Import a file (field `file`, "
+                   "optional `format`) into the story, all or nothing")
+    def post(self, request, story_id):
+        story = _story(story_id)
+        data = LoreImportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = lore.lore_import(story_id=story.pk, user_id=story.user_id, data=data.validated_data["file"].read(),
+                                  lore_format=data.validated_data.get("format") or None)
+        return Response(result, status=status.HTTP_201_CREATED)
+
+
+class LoreExportApi(APIView):
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR}, summary="Export the story's chapters and lore in a format (`chapter_text`)")
+    def get(self, request, story_id, lore_format):
+        story = _story(story_id)
+        text, content_type = lore.lore_export(story_id=story.pk, lore_format=lore_format)
+        response = HttpResponse(text, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="chapters-{story.pk}.txt"'
+        return response

@@ -1,0 +1,86 @@
+from rest_framework import serializers
+
+from .evaluation import current_version
+from .models import ChapterDivergenceLog, ChapterProgress, ChapterVersion, StoryChapter
+
+
+class BeatSerializer(serializers.Serializer):
+    description = serializers.CharField(max_length=500)
+    priority = serializers.ChoiceField(choices=["high", "medium", "low"], default="medium")
+
+
+class ChapterInput(serializers.Serializer):
+    number = serializers.IntegerField(min_value=1, max_value=100_000)
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=4_000)
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=4_000)
+    required_previous_chapters = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False,
+                                                       max_length=100)
+    blocked_by = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=100)
+    trigger_conditions = serializers.JSONField(required=False)
+    critical = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=10)
+    narrative_instructions = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    suggested_beats = BeatSerializer(many=True, required=False, max_length=20)
+    allow_divergence = serializers.BooleanField(required=False)
+    min_similarity_threshold = serializers.FloatField(required=False, min_value=0, max_value=1)
+    visibility = serializers.ChoiceField(choices=StoryChapter.Visibility.choices, required=False)
+    start_early = serializers.BooleanField(required=False)
+
+
+class ProgressOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ChapterProgress
+        fields = ["status", "activated_turn", "completed_turn", "completion_method", "divergence_score",
+                  "adaptation_count", "beats_addressed"]
+
+
+class ChapterOutput(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+    version = serializers.SerializerMethodField()
+    alternate_of = serializers.SlugRelatedField(slug_field="number", read_only=True)
+
+    class Meta:
+        model = StoryChapter
+        fields = ["number", "title", "description", "summary", "trigger_conditions", "required_previous_chapters",
+                  "blocked_by", "critical", "suggested_beats", "narrative_instructions", "allow_divergence",
+                  "min_similarity_threshold", "visibility", "start_early", "source", "alternate_of", "version",
+                  "progress"]
+
+    def get_progress(self, chapter) -> dict | None:
+        row = ChapterProgress.objects.filter(chapter=chapter).first()
+        return ProgressOutput(row).data if row else None
+
+    def get_version(self, chapter) -> int:
+        version = current_version(chapter)
+        return version.number if version else 0
+
+
+class VersionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ChapterVersion
+        fields = ["number", "created_by", "title", "trigger_conditions", "narrative_instructions", "suggested_beats",
+                  "reason", "created_at"]
+
+
+class DivergenceOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ChapterDivergenceLog
+        fields = ["turn_number", "score", "breakdown", "reason", "strategy", "changes", "created_at"]
+
+
+class PreviewState(serializers.Serializer):
+    location = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    present_characters = serializers.ListField(child=serializers.CharField(max_length=120), required=False,
+                                               max_length=30)
+    inventory = serializers.ListField(child=serializers.CharField(max_length=120), required=False, max_length=100)
+    flags = serializers.ListField(child=serializers.CharField(max_length=120), required=False, max_length=200)
+    turn = serializers.IntegerField(required=False, min_value=0)
+
+
+class PreviewInput(serializers.Serializer):
+    state = PreviewState(required=False, default=dict)
+
+
+class LoreImportInput(serializers.Serializer):
+    file = serializers.FileField()
+    format = serializers.CharField(required=False, allow_blank=True, max_length=40)
