@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 
 from narrative_pipeline.contracts import ChapterBrief, StoryState
 
@@ -84,15 +85,18 @@ def evaluate_turn(*, story_id, user_id, state: StoryState, turn_number: int, sta
     if current is None:
         return None, None
     row, _ = ChapterProgress.objects.select_for_update().get_or_create(
-        user_id=user_id, chapter=current.chapter, story_id=story_id)
+        user_id=user_id, chapter=current.chapter, story_id=story_id, defaults={"upcoming_turn": turn_number})
     if row.status == ChapterProgress.Status.UPCOMING and current.activates:
         row.status, row.activated_turn = ChapterProgress.Status.ACTIVE, turn_number
     row.divergence_score = round(current.divergence.score, 4)
+    # A chapter not reached yet gets some turns for the player to get there before it heals.
+    waiting = row.status == ChapterProgress.Status.UPCOMING and turn_number - row.upcoming_turn < settings.CHAPTER_GRACE_TURNS
+    current_tier = "none" if waiting else current.tier
     heal = None
-    if current.tier != "none" and current.tier != row.healing_tier:
-        row.healing_tier = current.tier  # one healing per tier reached, not one per turn
-        heal = (current.chapter.pk, current.tier)
-    elif current.tier == "none":
+    if current_tier != "none" and current_tier != row.healing_tier:
+        row.healing_tier = current_tier  # one healing per tier reached, not one per turn
+        heal = (current.chapter.pk, current_tier)
+    elif current_tier == "none":
         row.healing_tier = ""
     row.save()
     if row.status != ChapterProgress.Status.ACTIVE:
@@ -100,7 +104,7 @@ def evaluate_turn(*, story_id, user_id, state: StoryState, turn_number: int, sta
     brief = ChapterBrief(number=current.chapter.number, title=current.chapter.title, version=current.version,
                          narrative_instructions=current.instructions, beats=current.beats,
                          beats_addressed=row.beats_addressed, divergence=round(current.divergence.score, 4),
-                         tier=current.tier)
+                         tier=current_tier)
     return brief, heal
 
 
@@ -117,8 +121,9 @@ def record_beats_addressed(*, story_id, turn_number: int, addressed: list[str]) 
     if required and required <= set(row.beats_addressed):
         row.status = ChapterProgress.Status.COMPLETED
         row.completed_turn = turn_number
+        healed = row.adaptation_count or row.chapter.versions.filter(created_by="dreamer").exists()
         row.completion_method = (ChapterProgress.Method.DIVERGED_ALTERNATE if row.chapter.alternate_of_id
-                                 else ChapterProgress.Method.ADAPTED if row.adaptation_count
+                                 else ChapterProgress.Method.ADAPTED if healed
                                  else ChapterProgress.Method.NATURAL)
     row.save()
     return row

@@ -69,6 +69,7 @@ class ChapterProgress(UserOwnedModel):
     chapter = models.OneToOneField(StoryChapter, on_delete=models.CASCADE, related_name="progress")
     story = models.ForeignKey("narrative_pipeline.Story", on_delete=models.CASCADE, related_name="chapter_progress")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPCOMING)
+    upcoming_turn = models.PositiveIntegerField(help_text="When the story started heading to this chapter.")
     activated_turn = models.PositiveIntegerField(null=True, blank=True)
     completed_turn = models.PositiveIntegerField(null=True, blank=True)
     completion_method = models.CharField(max_length=20, choices=Method.choices, blank=True)

@@ -134,7 +134,8 @@ def chapter_start(*, chapter: StoryChapter, turn_number: int) -> ChapterProgress
     if ChapterProgress.objects.filter(story_id=chapter.story_id, status=ChapterProgress.Status.ACTIVE).exclude(
             chapter=chapter).exists():
         _fail(chapter.number, "start_early", "another chapter is active; finish it first.")
-    row, _ = ChapterProgress.objects.get_or_create(user_id=chapter.user_id, chapter=chapter, story_id=chapter.story_id)
+    row, _ = ChapterProgress.objects.get_or_create(user_id=chapter.user_id, chapter=chapter, story_id=chapter.story_id,
+                                                   defaults={"upcoming_turn": turn_number})
     if row.status == ChapterProgress.Status.COMPLETED:
         _fail(chapter.number, "start_early", "it is already completed.")
     ChapterProgress.objects.filter(story_id=chapter.story_id, status=ChapterProgress.Status.UPCOMING).exclude(

@@ -138,8 +138,8 @@ class OfflineProvider:
             beats.append({"description": f"{rng.choice(present)} reacts to what the player did", "priority": "medium"})
         beats.append({"description": f"{NOTICED} in {place}", "priority": "low"})
         chapter, addressed = briefing.get("chapter"), []
-        if chapter and chapter.get("tier") == "none":
-            # On track: move the chapter on by its next beat, the most important first.
+        if chapter and chapter.get("tier") != "alternate":
+            # The chapter is active (healed if it had to be): move it on by its next beat, the most important first.
             waiting = [beat for beat in chapter.get("beats", []) if beat["description"] not in chapter["beats_addressed"]]
             waiting.sort(key=lambda beat: ("high", "medium", "low").index(beat.get("priority", "medium")))
             if waiting:
