@@ -40,12 +40,21 @@ class StoryFactory(factory.Factory):
 
 
 def played_story(user, *, turns: int = 1, **story_fields):
-    """A story with a cast and ``turns`` turns played by the offline writers' room (Dreamer inline)."""
+    """A story with a cast, a chapter (healed once) and ``turns`` turns played by the offline
+    writers' room (Dreamer inline): a row in every table of the engine and the chapters."""
+    from accounts.rls import acting_as
+    from chapters import healing, services
     from narrative_pipeline import orchestrator
+    from narrative_pipeline.contracts import StoryState
 
     story = StoryFactory(user=user, state={"location": "the harbour"}, characters=[
         {"name": "Wren", "is_player": True}, {"name": "Captain Hale", "description": "the harbour master"}],
         **story_fields)
+    with acting_as(user):
+        (chapter,) = services.chapters_import(story_id=story.pk, user_id=user.pk, chapters=[
+            {"number": 1, "title": "The Lighthouse", "trigger_conditions": {"location": "lighthouse"},
+             "suggested_beats": [{"description": "The lamp is lit", "priority": "high"}]}])
+        healing.relax(chapter, state=StoryState(location="the harbour"), turn_number=1)
     actions = ["I ask Captain Hale about the missing ship.", "I walk to the lighthouse.", "I take the lantern.",
                "I run along the cliff path, Captain Hale behind me."]
     for number in range(turns):
