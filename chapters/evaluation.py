@@ -40,36 +40,64 @@ def current_version(chapter: StoryChapter) -> ChapterVersion | None:
     return chapter.versions.order_by("-number").first()
 
 
-def _similarity(chapter: StoryChapter, state_vector) -> float:
+def similarity(chapter: StoryChapter, state_vector) -> float:
     if chapter.expected_embedding is None or state_vector is None:
         return 1.0  # nothing to compare: the soft part does not count against the player
     return float(np.dot(np.asarray(chapter.expected_embedding), np.asarray(state_vector)))
 
 
+def score(chapter: StoryChapter, state: StoryState, turn_number: int, state_vector):
+    """The chapter's current version, its conditions as evaluated, and its divergence."""
+    version = current_version(chapter)
+    conditions = version.trigger_conditions if version else chapter.trigger_conditions
+    result = evaluate(conditions, state, turn_number, critical=chapter.critical)
+    return version, conditions, result, divergence(result, similarity(chapter, state_vector))
+
+
+def _view(chapter: StoryChapter, row: ChapterProgress | None, completed: set[int], state: StoryState,
+          turn_number: int, state_vector) -> ChapterView:
+    version, conditions, result, scored = score(chapter, state, turn_number, state_vector)
+    return ChapterView(
+        chapter=chapter, version=version.number if version else 0, conditions=conditions,
+        instructions=version.narrative_instructions if version else chapter.narrative_instructions,
+        beats=version.suggested_beats if version else chapter.suggested_beats,
+        available=prerequisites_met(chapter.required_previous_chapters, chapter.blocked_by, completed)
+        and chapter.number not in completed,
+        active=row is not None and row.status == ChapterProgress.Status.ACTIVE,
+        completed=chapter.number in completed,
+        activates=result.all_met,
+        divergence=scored,
+        tier=tier(scored, threshold=chapter.min_similarity_threshold, allow_divergence=chapter.allow_divergence),
+    )
+
+
+def _progress(story_id) -> tuple[dict, set[int]]:
+    rows = {row.chapter_id: row for row in ChapterProgress.objects.filter(story_id=story_id).select_related("chapter")}
+    completed = {row.chapter.number for row in rows.values() if row.status == ChapterProgress.Status.COMPLETED}
+    return rows, completed
+
+
 def chapter_views(*, story_id, state: StoryState, turn_number: int, state_vector=None) -> list[ChapterView]:
-    chapters = list(StoryChapter.objects.filter(story_id=story_id).order_by("number").prefetch_related("versions"))
-    progress = {p.chapter_id: p for p in ChapterProgress.objects.filter(story_id=story_id)}
-    completed = {c.number for c in chapters if getattr(progress.get(c.pk), "status", None) == "completed"}
-    views = []
-    for chapter in chapters:
-        version = current_version(chapter)
-        conditions = version.trigger_conditions if version else chapter.trigger_conditions
-        row = progress.get(chapter.pk)
-        result = evaluate(conditions, state, turn_number, critical=chapter.critical)
-        score = divergence(result, _similarity(chapter, state_vector))
-        views.append(ChapterView(
-            chapter=chapter, version=version.number if version else 0, conditions=conditions,
-            instructions=version.narrative_instructions if version else chapter.narrative_instructions,
-            beats=version.suggested_beats if version else chapter.suggested_beats,
-            available=prerequisites_met(chapter.required_previous_chapters, chapter.blocked_by, completed)
-            and chapter.number not in completed,
-            active=row is not None and row.status == "active",
-            completed=chapter.number in completed,
-            activates=result.all_met,
-            divergence=score,
-            tier=tier(score, threshold=chapter.min_similarity_threshold, allow_divergence=chapter.allow_divergence),
-        ))
-    return views
+    """Every chapter's situation in a state (the preview)."""
+    rows, completed = _progress(story_id)
+    return [_view(chapter, rows.get(chapter.pk), completed, state, turn_number, state_vector)
+            for chapter in StoryChapter.objects.filter(story_id=story_id).order_by("number")]
+
+
+def _current(story_id, rows: dict, completed: set[int]) -> StoryChapter | None:
+    """The chapter the story is heading to: the active one, else the first available one.
+
+    Reads only the prerequisites of chapters not completed, in order, and stops at the first
+    available one, so a turn's cost does not grow with the number of chapters."""
+    active = next((row.chapter for row in rows.values() if row.status == ChapterProgress.Status.ACTIVE), None)
+    if active is not None:
+        return active
+    candidates = (StoryChapter.objects.filter(story_id=story_id).exclude(number__in=completed).order_by("number")
+                  .only("pk", "number", "required_previous_chapters", "blocked_by"))
+    for candidate in candidates.iterator(chunk_size=50):
+        if prerequisites_met(candidate.required_previous_chapters, candidate.blocked_by, completed):
+            return StoryChapter.objects.get(pk=candidate.pk)
+    return None
 
 
 def evaluate_turn(*, story_id, user_id, state: StoryState, turn_number: int, state_vector=None):
@@ -79,11 +107,11 @@ def evaluate_turn(*, story_id, user_id, state: StoryState, turn_number: int, sta
     Returns the ``ChapterBrief`` for the briefing (None until a chapter is active) and the
     healing to queue, ``(chapter_id, tier)`` or None, which the caller queues once it commits.
     """
-    views = chapter_views(story_id=story_id, state=state, turn_number=turn_number, state_vector=state_vector)
-    current = next((view for view in views if view.active), None) or next(
-        (view for view in views if view.available and not view.completed), None)
-    if current is None:
+    rows, completed = _progress(story_id)
+    chapter = _current(story_id, rows, completed)
+    if chapter is None:
         return None, None
+    current = _view(chapter, rows.get(chapter.pk), completed, state, turn_number, state_vector)
     row, _ = ChapterProgress.objects.select_for_update().get_or_create(
         user_id=user_id, chapter=current.chapter, story_id=story_id, defaults={"upcoming_turn": turn_number})
     if row.status == ChapterProgress.Status.UPCOMING and current.activates:

@@ -11,7 +11,7 @@ from django.db.models import F, Max
 
 from narrative_pipeline.contracts import StoryState
 
-from .evaluation import chapter_views, current_version
+from .evaluation import current_version, score
 from .models import ChapterDivergenceLog, ChapterProgress, ChapterVersion, StoryChapter
 from .triggers import relaxed
 
@@ -29,9 +29,7 @@ def clean_beats(beats) -> list[dict]:
 
 
 def _breakdown(chapter: StoryChapter, state: StoryState, turn_number: int, state_vector) -> dict:
-    view = next(v for v in chapter_views(story_id=chapter.story_id, state=state, turn_number=turn_number,
-                                         state_vector=state_vector) if v.chapter.pk == chapter.pk)
-    return view.divergence.as_dict()
+    return score(chapter, state, turn_number, state_vector)[3].as_dict()
 
 
 def _version_add(chapter: StoryChapter, *, created_by: str, reason: str, conditions=None, instructions=None,
