@@ -124,3 +124,28 @@ def test_ignoring_the_chapters_heals_them(alice, story, django_capture_on_commit
     assert any(number == alternate.number for number, _ in seen)
     assert any(number == 3 and version >= 2 for number, version in seen)  # the relaxed version
 
+
+
+def test_an_llm_adapts_a_chapter_and_bad_json_is_retried(alice, story, openai_server, settings):
+    """Healing with an OpenAI-compatible Dreamer (the fake server), not only the offline one."""
+    from narrative_pipeline.agents.dreamer import heal
+    from narrative_pipeline.llm import LLMError
+
+    from . import fake_openai as fake
+
+    settings.LLM_AGENTS = {**settings.LLM_AGENTS, "dreamer": {"provider": "openai", "model": "fake-model"}}
+    with acting_as(alice):
+        chapter = StoryChapter.objects.get(story=story, number=1)
+    openai_server.script(fake.ok("I cannot do that."))
+    with pytest.raises(LLMError, match="not valid JSON"):
+        heal(user_id=str(alice.pk), chapter_id=str(chapter.pk), turn_number=7, tier="adapt")
+    openai_server.script(fake.ok('{"narrative_instructions": "The seal arrives by gull instead.", '
+                                 '"suggested_beats": [{"description": "A gull drops the seal", "priority": "high"}, '
+                                 '{"description": 42}]}'))
+    heal(user_id=str(alice.pk), chapter_id=str(chapter.pk), turn_number=8, tier="adapt")
+    with acting_as(alice):
+        version = chapter.versions.order_by("-number").first()
+        log = ChapterDivergenceLog.objects.get(chapter=chapter)
+    assert version.narrative_instructions == "The seal arrives by gull instead."
+    assert version.suggested_beats == [{"description": "A gull drops the seal", "priority": "high"}]
+    assert log.strategy == "adapt" and log.turn_number == 8
