@@ -149,3 +149,21 @@ def test_an_llm_adapts_a_chapter_and_bad_json_is_retried(alice, story, openai_se
     assert version.narrative_instructions == "The seal arrives by gull instead."
     assert version.suggested_beats == [{"description": "A gull drops the seal", "priority": "high"}]
     assert log.strategy == "adapt" and log.turn_number == 8
+
+
+@pytest.mark.parametrize(("text", "dead"), [
+    ("Orla dies in the cold water.", True), ("The Abbess was killed by the tide.", True),
+    ("Orla dives into the cold water.", False), ("Nobody died; Orla laughed.", False),
+])
+def test_the_dreamer_knows_a_death_when_it_reads_one(text, dead):
+    from narrative_pipeline.agents.dreamer import died
+
+    assert died("Orla" if "Orla" in text else "The Abbess", text) is dead
+
+
+def test_a_death_in_the_story_sets_the_dead_flag(alice, story, django_capture_on_commit_callbacks):
+    player = Player(alice, story, django_capture_on_commit_callbacks)
+    player.act("I watch as Orla dies in the cold water.")
+    with acting_as(alice):
+        story.refresh_from_db()
+    assert "dead:Orla" in story.state["flags"]

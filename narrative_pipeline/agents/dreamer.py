@@ -4,6 +4,7 @@ so far every N turns, and how the characters named in the turn have changed."""
 from __future__ import annotations
 
 import json
+import re
 
 from django.conf import settings
 
@@ -37,6 +38,7 @@ def dream(*, user_id: str, turn_id: str) -> None:
         has_summary = TurnSummary.objects.filter(turn=turn).exists()
         cast = list(Character.objects.filter(story=turn.story, is_player=False))
     story, caller = turn.story, AgentCaller(user=user_id, story=turn.story, turn=turn)
+    _mark_deaths(user_id, turn, cast)
     if not has_summary:
         _summarize_turn(user_id, caller, turn)
         with acting_as(user_id):
@@ -48,6 +50,26 @@ def dream(*, user_id: str, turn_id: str) -> None:
     for character in cast:
         if mentioned(character.name, turn.prose):
             _snapshot(user_id, caller, turn, character)
+
+
+def _mark_deaths(user_id, turn: Turn, cast: list[Character]) -> None:
+    """A cast member the turn says died gets the ``dead:<name>`` flag, which chapters read."""
+    dead = [character.name for character in cast if died(character.name, f"{turn.action}\n{turn.prose}")]
+    if not dead:
+        return
+    with acting_as(user_id):
+        story = Story.objects.select_for_update().get(pk=turn.story_id)
+        flags = list(story.state.get("flags", []))
+        new = [f"dead:{name}" for name in dead if f"dead:{name}" not in flags]
+        if new:
+            story.state = {**story.state, "flags": flags + new}
+            story.save(update_fields=["state", "updated_at"])
+
+
+def died(name: str, text: str) -> bool:
+    pattern = (rf"(?<!\w){re.escape(name)}(?!\w)[^.!?]{{0,40}}?\b(dies|died|is killed|was killed|is dead|"
+               rf"falls dead|breathes (?:his|her|their) last)\b")
+    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 def _summarize_turn(user_id, caller, turn: Turn) -> None:

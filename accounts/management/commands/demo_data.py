@@ -3,6 +3,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.rls import acting_as
+from chapters import chapter_text
+from chapters.services import chapters_import
 from narrative_pipeline import orchestrator
 from narrative_pipeline.models import Story
 from narrative_pipeline.services import story_create
@@ -16,6 +18,27 @@ DEMO_USERS = {
         "characters": [{"name": "Ada", "is_player": True, "description": "the keeper, sharp-eyed and tired"},
                        {"name": "The Stranger", "description": "half-drowned, speaks little"}],
         "opening": ["I help the stranger up the rocks to the lighthouse.", "I ask the stranger where the ship sank."],
+        "chapters": """‹chapter-1› The Stranger's Name
+location: lighthouse
+character_present: The Stranger
+beats:
+- [high] The stranger gives a name that is not their own
+
+Let the stranger lie at first; the truth comes out in a detail about the ship.
+
+‹chapter-2› The Wreck at Low Tide
+requires: 1
+location: cove
+has_item: lantern
+beats:
+- [high] The wreck's name is read from its hull
+
+‹chapter-3› Who Rang the Bell
+requires: 2
+visibility: title
+beats:
+- [high] The keeper learns who rang the bell the night of the wreck
+""",
     },
     "demo2": {
         "title": "Embers of the Iron Court", "genre": "fantasy",
@@ -24,6 +47,18 @@ DEMO_USERS = {
         "characters": [{"name": "Seren", "is_player": True, "description": "the exiled heir"},
                        {"name": "Captain Voss", "description": "the gate captain, loyal to no one"}],
         "opening": ["I pull my hood low and walk to the Ash Gate.", "I ask Captain Voss who rules the city now."],
+        "chapters": """‹chapter-1› Through the Gate
+location: Ash Gate
+character_present: Captain Voss
+beats:
+- [high] Voss lets Seren through, for a price
+
+‹chapter-2› The Guild of Glass
+requires: 1
+location: guild hall
+beats:
+- [high] The glassblowers recognise the signet ring
+""",
     },
 }
 
@@ -41,8 +76,10 @@ class Command(BaseCommand):
                 user.set_password(DEMO_PASSWORD)
                 user.save(update_fields=["password"])
             if not self._has_story(user, demo["title"]):
-                fields = {key: value for key, value in demo.items() if key != "opening"}
+                fields = {key: value for key, value in demo.items() if key not in ("opening", "chapters")}
                 story = story_create(user=user, **fields)
+                with acting_as(user):
+                    chapters_import(story_id=story.pk, user_id=user.pk, chapters=chapter_text.parse(demo["chapters"]))
                 for number, action in enumerate(demo["opening"], start=1):
                     turn, _ = orchestrator.turn_submit(user=user, story_id=story.pk, action=action,
                                                        idempotency_key=f"demo-opening-{number}")
