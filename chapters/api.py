@@ -6,7 +6,7 @@ from django.apps import apps
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -83,24 +83,25 @@ class ChapterDetailApi(GenericAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ChapterVersionsApi(ChapterDetailApi):
-    serializer_class = VersionOutput
+class ChapterRecordsApi(ChapterDetailApi):
+    """A chapter's records, oldest first: its versions or its divergence log."""
 
-    @extend_schema(responses=VersionOutput(many=True), summary="The chapter's versions, oldest first")
+    model = None
+
     def get(self, request, story_id, number):
         chapter = self.chapter(story_id, number)
-        page = self.paginate_queryset(ChapterVersion.objects.filter(chapter=chapter).order_by("number"))
-        return self.get_paginated_response(VersionOutput(page, many=True).data)
+        page = self.paginate_queryset(self.model.objects.filter(chapter=chapter).order_by("created_at", "pk"))
+        return self.get_paginated_response(self.serializer_class(page, many=True).data)
 
 
-class ChapterDivergenceApi(ChapterDetailApi):
-    serializer_class = DivergenceOutput
+@extend_schema_view(get=extend_schema(responses=VersionOutput(many=True), summary="The chapter's versions"))
+class ChapterVersionsApi(ChapterRecordsApi):
+    serializer_class, model = VersionOutput, ChapterVersion
 
-    @extend_schema(responses=DivergenceOutput(many=True), summary="The chapter's divergence log")
-    def get(self, request, story_id, number):
-        chapter = self.chapter(story_id, number)
-        page = self.paginate_queryset(ChapterDivergenceLog.objects.filter(chapter=chapter).order_by("created_at"))
-        return self.get_paginated_response(DivergenceOutput(page, many=True).data)
+
+@extend_schema_view(get=extend_schema(responses=DivergenceOutput(many=True), summary="The chapter's divergence log"))
+class ChapterDivergenceApi(ChapterRecordsApi):
+    serializer_class, model = DivergenceOutput, ChapterDivergenceLog
 
 
 class ChapterStartApi(ChapterDetailApi):

@@ -5,8 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.rls import acting_as
 from chapters import lore
-
-from ._story import owner_and_story
+from narrative_pipeline.commands import owner_and_story
 
 
 class Command(BaseCommand):

@@ -4,10 +4,9 @@ import uuid
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from accounts.models import User
-from accounts.rls import acting_as
 from narrative_pipeline import orchestrator
-from narrative_pipeline.models import Story, Turn
+from narrative_pipeline.commands import owner_and_story
+from narrative_pipeline.models import Turn
 
 SCRIPT = [
     "I look around carefully, taking in every detail.",
@@ -30,16 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--turns", type=int, default=10)
 
     def handle(self, *, user, story, turns, **options):
-        owner = User.objects.filter(username=user).first()
-        if owner is None:
-            raise CommandError(f"No user named {user!r}.")
-        try:
-            story_id = uuid.UUID(story)
-        except ValueError as error:
-            raise CommandError(f"{story!r} is not a story id.") from error
-        with acting_as(owner):
-            if not Story.objects.filter(pk=story_id).exists():
-                raise CommandError(f"{user} has no story {story}.")
+        owner, found = owner_and_story(user, story)
+        story_id = found.pk
         if turns < 1:
             raise CommandError("--turns must be at least 1.")
         run = uuid.uuid4().hex[:8]

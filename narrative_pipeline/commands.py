@@ -1,12 +1,13 @@
-"""The owner and story a lore command acts on, checked, with clear errors."""
+"""For management commands: the owner and story a command acts on, checked, with clear errors."""
 
 import uuid
 
-from django.apps import apps
 from django.core.management.base import CommandError
 
 from accounts.models import User
 from accounts.rls import acting_as
+
+from .models import Story
 
 
 def owner_and_story(username: str, story: str):
@@ -18,7 +19,7 @@ def owner_and_story(username: str, story: str):
     except ValueError as error:
         raise CommandError(f"{story!r} is not a story id.") from error
     with acting_as(owner):
-        found = apps.get_model("narrative_pipeline", "Story").objects.filter(pk=story_id).first()
+        found = Story.objects.filter(pk=story_id).first()
     if found is None:
         raise CommandError(f"{username} has no story {story}.")
     return owner, found
