@@ -45,8 +45,10 @@ def _load(conn) -> None:
     )
     conn.execute(
         """
-        INSERT INTO narrative_pipeline_story (id, user_id, title, premise, genre, created_at, updated_at)
+        INSERT INTO narrative_pipeline_story (id, user_id, title, premise, genre, setting, memory, authors_note,
+                                              state, llm_overrides, storage_bytes, created_at, updated_at)
         SELECT gen_random_uuid(), md5('bench-user-' || u)::uuid, 'Story ' || s || ' of ' || u, 'premise', 'fantasy',
+               '', '', '', '{}'::jsonb, '{}'::jsonb, 0,
                now() - (s || ' minutes')::interval, now() - (s || ' minutes')::interval
         FROM generate_series(1, %s) AS u, generate_series(1, %s) AS s
         """,
