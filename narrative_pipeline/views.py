@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
@@ -16,6 +16,9 @@ from django.views.decorators.http import require_POST
 from accounts.quotas import QuotaExceeded
 from accounts.rls import acting_as
 from accounts.selectors import usage_summary
+from chapters import services as chapter_services
+from chapters.models import StoryChapter
+from chapters.selectors import chapter_panel
 
 from . import orchestrator, selectors, services
 from .export import story_markdown
@@ -70,6 +73,7 @@ def _story_page(request, story, *, action_form=None, notes_form=None, status=200
         "action_form": action_form or ActionForm(),
         "notes_form": notes_form or StoryNotesForm.for_story(story),
         "can_play": last is None or last.status == "completed",
+        "chapters": chapter_panel(story_id=story.pk),
     }, status=status)
 
 
@@ -150,6 +154,20 @@ def turn_undo(request, story_id):
         messages.error(request, refused.message)
     else:
         messages.info(request, f"Turn {turn.number} is undone.")
+    return _to_turn(story.pk)
+
+
+@login_required
+@require_POST
+def chapter_start(request, story_id, number):
+    story = _story(request, story_id)
+    chapter = get_object_or_404(StoryChapter, story_id=story.pk, number=number)
+    try:
+        chapter_services.chapter_start(chapter=chapter, turn_number=selectors.story_turns(story=story).count() + 1)
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
+    else:
+        messages.success(request, f"Chapter {chapter.number}, “{chapter.title}”, begins with your next action.")
     return _to_turn(story.pk)
 
 
