@@ -128,3 +128,30 @@ def user_delete(*, user: User) -> None:
     with acting_as(user):
         User.objects.filter(pk=user_id).delete()
     logger.info("account %s deleted", user_id)
+
+
+AUTHOR_PERMISSIONS = {
+    "chapters": ["view_storychapter", "add_storychapter", "change_storychapter", "delete_storychapter",
+                 "view_chapterversion", "view_chapterdivergencelog", "view_chapterprogress"],
+    "narrative_pipeline": ["view_story", "change_story", "view_character", "add_character", "change_character"],
+}
+
+
+def authors_group():
+    """The ``authors`` group with what chapter authors may do in the admin (created when missing)."""
+    from django.contrib.auth.models import Group, Permission
+
+    group, _ = Group.objects.get_or_create(name="authors")
+    wanted = Permission.objects.filter(
+        content_type__app_label__in=AUTHOR_PERMISSIONS,
+        codename__in=[code for codes in AUTHOR_PERMISSIONS.values() for code in codes])
+    group.permissions.add(*wanted)
+    return group
+
+
+def user_become_author(*, user: User) -> None:
+    """A player becomes an author: staff, in the ``authors`` group, still under RLS as themselves."""
+    with acting_as(user):
+        user.groups.add(authors_group())
+        User.objects.filter(pk=user.pk).update(is_staff=True)
+    user.is_staff = True

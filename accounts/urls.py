@@ -10,6 +10,7 @@ urlpatterns = [
     path("verify-again/", views.resend_verification, name="resend-verification"),
     path("profile/", views.profile, name="profile"),
     path("profile/export/", views.export_data, name="export-data"),
+    path("profile/author/", views.become_author, name="become-author"),
     path("profile/delete/", views.delete_account, name="delete-account"),
     path("password_reset/", auth_views.PasswordResetView.as_view(form_class=QueuedPasswordResetForm),
          name="password_reset"),

@@ -59,6 +59,14 @@ def profile(request):
 
 
 @login_required
+@require_POST
+def become_author(request):
+    services.user_become_author(user=request.user)
+    messages.success(request, "You are an author now: write and tune chapters in the admin.")
+    return redirect("profile")
+
+
+@login_required
 def export_data(request):
     payload = json.dumps(services.user_export(user=request.user), indent=2)
     response = HttpResponse(payload, content_type="application/json")

@@ -65,14 +65,14 @@ def _expected_text(chapter: dict) -> str:
                                   chapter.get("narrative_instructions", "")[:1_000]]))
 
 
-def _as_dict(chapter: StoryChapter) -> dict:
+def chapter_as_dict(chapter: StoryChapter) -> dict:
     return {field: getattr(chapter, field) for field in FIELDS}
 
 
 @transaction.atomic
 def chapters_import(*, story_id, user_id, chapters: list[dict], created_by: str = "import") -> list[StoryChapter]:
     """Add chapters to a story, checked together with its existing ones; nothing is saved on error."""
-    existing = [_as_dict(c) for c in StoryChapter.objects.filter(story_id=story_id)]
+    existing = [chapter_as_dict(c) for c in StoryChapter.objects.filter(story_id=story_id)]
     check_set(existing + chapters)
     vectors = embeddings.embed([_expected_text(chapter) for chapter in chapters])
     created = []
@@ -100,8 +100,8 @@ def chapter_create(*, story_id, user_id, **fields) -> StoryChapter:
 @transaction.atomic
 def chapter_update(*, chapter: StoryChapter, **changes) -> StoryChapter:
     """Change a chapter; what the Strategist reads (conditions, instructions, beats) becomes a new version."""
-    others = [_as_dict(c) for c in StoryChapter.objects.filter(story_id=chapter.story_id).exclude(pk=chapter.pk)]
-    updated = {**_as_dict(chapter), **changes}
+    others = [chapter_as_dict(c) for c in StoryChapter.objects.filter(story_id=chapter.story_id).exclude(pk=chapter.pk)]
+    updated = {**chapter_as_dict(chapter), **changes}
     check_set(others + [updated])
     for field, value in changes.items():
         setattr(chapter, field, value)
@@ -149,7 +149,7 @@ def chapters_export(*, story_id) -> list[dict]:
     """The story's chapters as the text format's dicts (their current versions)."""
     exported = []
     for chapter in StoryChapter.objects.filter(story_id=story_id).order_by("number"):
-        fields = _as_dict(chapter)
+        fields = chapter_as_dict(chapter)
         version = current_version(chapter)
         if version is not None:
             fields.update(trigger_conditions=version.trigger_conditions,

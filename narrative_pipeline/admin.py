@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from .models import AgentCall, Character, Story, Turn
 
@@ -13,11 +15,26 @@ class CharacterInline(admin.TabularInline):
 class StoryAdmin(admin.ModelAdmin):
     list_display = ["title", "genre", "updated_at"]
     search_fields = ["title", "premise"]
-    fields = ["title", "premise", "genre", "setting", "memory", "authors_note", "state", "llm_overrides"]
+    fields = ["title", "premise", "genre", "setting", "memory", "authors_note", "state", "llm_overrides", "chapters"]
     inlines = [CharacterInline]
+
+    readonly_fields = ["chapters"]
 
     def has_add_permission(self, request):
         return False  # stories are created by their players (quota, storage), not here
+
+    def get_urls(self):
+        from chapters.admin import story_admin_urls
+
+        return story_admin_urls(self) + super().get_urls()
+
+    @admin.display(description="Chapters")
+    def chapters(self, story):
+        return format_html(
+            '<a href="{}?story__id__exact={}">Edit chapters</a> · <a href="{}">Upload chapters</a> · '
+            '<a href="{}">Download chapters</a>', reverse("admin:chapters_storychapter_changelist"), story.pk,
+            reverse("admin:story-chapters-upload", args=[story.pk]),
+            reverse("admin:story-chapters-download", args=[story.pk]))
 
     def save_formset(self, request, form, formset, change):
         for character in formset.save(commit=False):

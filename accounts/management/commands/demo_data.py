@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.rls import acting_as
+from accounts.services import user_become_author
 from chapters import chapter_text
 from chapters.services import chapters_import
 from narrative_pipeline import orchestrator
@@ -84,6 +85,8 @@ class Command(BaseCommand):
                     turn, _ = orchestrator.turn_submit(user=user, story_id=story.pk, action=action,
                                                        idempotency_key=f"demo-opening-{number}")
                     orchestrator.turn_generate(user=user, turn=turn)
+            if username == "demo":
+                user_become_author(user=user)  # the demo author of the admin's chapter editor
             self.stdout.write(f"demo login: {username} / {DEMO_PASSWORD}")
 
     @staticmethod

@@ -1,0 +1,93 @@
+"""Authors edit chapters in Django admin under RLS as themselves (not superusers)."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from accounts.rls import acting_as
+from accounts.services import user_become_author
+from chapters.models import StoryChapter
+
+from .factories import StoryFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+TEXT = "‹chapter-1› The Summons\nlocation: harbour\nbeats:\n- [high] A seal arrives\n\nOpen with a summons.\n"
+
+
+@pytest.fixture
+def author(client, alice):
+    user_become_author(user=alice)
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def story(alice):
+    return StoryFactory(user=alice, title="Alice's tale")
+
+
+def chapter_form(story, **overrides):
+    return {"story": str(story.pk), "number": "1", "title": "The Summons", "description": "", "summary": "",
+            "required_previous_chapters": "[]", "blocked_by": "[]", "trigger_conditions": '{"location": "harbour"}',
+            "critical": '["character_present"]', "narrative_instructions": "Open with a summons.",
+            "suggested_beats": '[{"description": "A seal arrives", "priority": "high"}]',
+            "allow_divergence": "on", "min_similarity_threshold": "0.4", "visibility": "shown", **overrides}
+
+
+def test_becoming_an_author_from_the_profile(client, bob):
+    client.force_login(bob)
+    client.post(reverse("become-author"))
+    bob.refresh_from_db()
+    assert bob.is_staff and not bob.is_superuser
+    assert client.get(reverse("admin:chapters_storychapter_changelist")).status_code == 200
+
+
+def test_an_author_writes_a_chapter_and_its_versions_show_a_diff(author, alice, story):
+    response = author.post(reverse("admin:chapters_storychapter_add"), chapter_form(story))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    with acting_as(alice):
+        chapter = StoryChapter.objects.get(story=story, number=1)
+        assert chapter.versions.count() == 1
+    response = author.post(reverse("admin:chapters_storychapter_change", args=[chapter.pk]),
+                           chapter_form(story, narrative_instructions="Open with a storm and a summons."))
+    assert response.status_code == 302
+    page = author.get(reverse("admin:chapters_storychapter_change", args=[chapter.pk])).content.decode()
+    assert "v2 · manual" in page and "Open with a storm and a summons." in page and "diff_" in page
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"trigger_conditions": '{"weather": "rain"}'}, "Unknown condition key"),
+    ({"trigger_conditions": '{"location": 5}'}, "location must be text"),
+    ({"required_previous_chapters": "[7]"}, "names chapter 7"),
+])
+def test_bad_chapters_are_form_errors_naming_chapter_and_field(author, alice, story, overrides, message):
+    response = author.post(reverse("admin:chapters_storychapter_add"), chapter_form(story, **overrides))
+    assert response.status_code == 200 and message in response.content.decode()
+    assert "Chapter 1" in response.content.decode()
+    with acting_as(alice):
+        assert not StoryChapter.objects.filter(story=story).exists()
+
+
+def test_upload_and_download_chapter_files(author, alice, story):
+    url = reverse("admin:story-chapters-upload", args=[story.pk])
+    bad = author.post(url, {"file": SimpleUploadedFile("c.txt", b"\xe2\x80\xb9chapter-1\xe2\x80\xba A\nmood: grim\n")})
+    assert "line 2: unknown key" in bad.content.decode()
+    assert author.post(url, {"file": SimpleUploadedFile("c.txt", TEXT.encode())}).status_code == 302
+    downloaded = author.get(reverse("admin:story-chapters-download", args=[story.pk])).content.decode()
+    assert "‹chapter-1› The Summons" in downloaded and "- [high] A seal arrives" in downloaded
+
+
+def test_an_author_sees_only_their_own_stories_and_chapters(author, story):
+    other_author = UserFactory()
+    user_become_author(user=other_author)
+    theirs = StoryFactory(user=other_author, title="Not Alice's")
+    with acting_as(other_author):
+        from chapters import chapter_text, services
+
+        (chapter,) = services.chapters_import(story_id=theirs.pk, user_id=other_author.pk,
+                                              chapters=chapter_text.parse(TEXT))
+    listing = author.get(reverse("admin:chapters_storychapter_changelist")).content.decode()
+    assert "Not Alice" not in listing
+    assert author.get(reverse("admin:chapters_storychapter_change", args=[chapter.pk])).status_code in (302, 404)
+    assert author.get(reverse("admin:story-chapters-download", args=[theirs.pk])).status_code == 404
+    assert author.get(reverse("admin:narrative_pipeline_story_changelist")).content.decode().count("Not Alice") == 0
