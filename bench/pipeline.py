@@ -10,7 +10,6 @@ from django.contrib.auth import get_user_model
 from accounts.rls import acting_as
 from bench import bench_database
 from narrative_pipeline import embeddings, orchestrator, tasks
-from narrative_pipeline.agents.dreamer import dream
 from narrative_pipeline.contracts import StrategistBriefing
 from narrative_pipeline.models import Turn
 from narrative_pipeline.services import story_create
@@ -32,9 +31,11 @@ def _history_tokens(user, story, before: int) -> int:
 
 
 def _play(user, story):
-    queued = []
-    # The Dreamer runs between turns, outside the timing, as the worker would beside the web process.
-    tasks.dream_turn.delay = lambda user_id, turn_id: queued.append((user_id, turn_id))
+    with tasks.held():
+        return _play_holding_dreams(user, story)
+
+
+def _play_holding_dreams(user, story):
     timings, briefings = {}, {}
     for number in range(1, TURNS + 1):
         started = time.perf_counter()
@@ -45,9 +46,8 @@ def _play(user, story):
         assert turn.status == Turn.Status.COMPLETED, turn.error
         if number in BRIEFING_AT:
             briefings[number] = StrategistBriefing.model_validate(turn.briefing).size()
-        while queued:
-            user_id, turn_id = queued.pop()
-            dream(user_id=user_id, turn_id=turn_id)
+        # The Dreamer runs between turns, outside the timing, as the worker would beside the web process.
+        tasks.run_held()
     return timings, briefings
 
 

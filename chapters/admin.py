@@ -14,8 +14,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from narrative_pipeline import embeddings
+from narrative_pipeline.contracts import StoryState
+
 from . import lore, services
+from .evaluation import preview
 from .models import ChapterVersion, StoryChapter
+from .selectors import chapter_analytics
 
 EDITABLE = ["story", "number", "title", "description", "summary", "required_previous_chapters", "blocked_by",
             "trigger_conditions", "critical", "narrative_instructions", "suggested_beats", "allow_divergence",
@@ -79,6 +84,19 @@ class StoryChapterAdmin(admin.ModelAdmin):
             for before, after in zip(versions, versions[1:], strict=False))
         return format_html("<ul>{}</ul>{}", rows, mark_safe(diffs))
 
+    def get_urls(self):
+        return [path("analytics/", self.admin_site.admin_view(self.analytics_view), name="chapters-analytics"),
+                *super().get_urls()]
+
+    def analytics_view(self, request):
+        rows = chapter_analytics(user_id=request.user.pk)
+        chart = {"titles": [row["title"] for row in rows], "natural": [row["natural"] for row in rows],
+                 "adapted": [row["adapted"] for row in rows], "alternate": [row["alternate"] for row in rows],
+                 "open": [row["open"] for row in rows]}
+        context = {**self.admin_site.each_context(request), "rows": rows, "chart": chart,
+                   "title": "Chapter analytics", "opts": self.model._meta}
+        return render(request, "admin/chapters/analytics.html", context)
+
     def save_model(self, request, obj, form, change):
         fields = {field: form.cleaned_data[field] for field in EDITABLE if field != "story"}
         if change:
@@ -118,10 +136,45 @@ def chapters_download_view(model_admin, request, story_id):
     return response
 
 
+class PreviewForm(forms.Form):
+    location = forms.CharField(required=False, max_length=200)
+    present_characters = forms.CharField(required=False, max_length=2_000, help_text="Separate with commas.")
+    inventory = forms.CharField(required=False, max_length=2_000, help_text="Separate with commas.")
+    flags = forms.CharField(required=False, max_length=2_000, help_text="Separate with commas.")
+    turn = forms.IntegerField(required=False, min_value=0)
+
+    def state(self, story_state: dict) -> StoryState:
+        data = self.cleaned_data
+        return StoryState(location=data["location"], **{
+            key: [part.strip() for part in data[key].split(",") if part.strip()]
+            for key in ("present_characters", "inventory", "flags")}) if self.is_bound else StoryState(**story_state)
+
+
+def chapters_preview_view(model_admin, request, story_id):
+    """Given a state (the story's own, or one typed in): which chapters are available, which would
+    activate, their divergence and tier, and what the Strategist would see."""
+    story = get_object_or_404(model_admin.get_queryset(request), pk=story_id)
+    turn_count = story.turns.count()
+    initial = {"location": story.state.get("location", ""), "turn": turn_count + 1, **{
+        key: ", ".join(story.state.get(key, [])) for key in ("present_characters", "inventory", "flags")}}
+    form = PreviewForm(request.POST or None, initial=initial)
+    state = form.state(story.state) if form.is_bound and form.is_valid() else StoryState(**story.state)
+    turn = (form.cleaned_data.get("turn") if form.is_bound and form.is_valid() else None) or turn_count + 1
+    moment = embeddings.embed_one(" ".join(filter(None, [state.location, *state.present_characters])))
+    views, brief = preview(story_id=story.pk, state=state, turn_number=turn, state_vector=moment)
+    context = {**model_admin.admin_site.each_context(request), "form": form, "story": story, "views": views,
+               "brief": brief, "turn": turn, "title": f"Preview the chapters of “{story.title}”",
+               "opts": model_admin.model._meta}
+    return render(request, "admin/chapters/preview.html", context)
+
+
 def story_admin_urls(model_admin) -> list:
-    """Chapter upload and download, added to the story admin by the core (which knows no chapters)."""
+    """Chapter pages added to the story admin by the core (which knows no chapters): upload,
+    download, preview."""
     wrap = model_admin.admin_site.admin_view
     return [
+        path("<uuid:story_id>/chapters/preview/", wrap(lambda request, story_id: chapters_preview_view(
+            model_admin, request, story_id)), name="story-chapters-preview"),
         path("<uuid:story_id>/chapters/upload/", wrap(lambda request, story_id: chapters_upload_view(
             model_admin, request, story_id)), name="story-chapters-upload"),
         path("<uuid:story_id>/chapters/download/", wrap(lambda request, story_id: chapters_download_view(

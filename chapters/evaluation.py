@@ -129,11 +129,25 @@ def evaluate_turn(*, story_id, user_id, state: StoryState, turn_number: int, sta
     row.save()
     if row.status != ChapterProgress.Status.ACTIVE:
         return None, heal
-    brief = ChapterBrief(number=current.chapter.number, title=current.chapter.title, version=current.version,
-                         narrative_instructions=current.instructions, beats=current.beats,
-                         beats_addressed=row.beats_addressed, divergence=round(current.divergence.score, 4),
-                         tier=current_tier)
-    return brief, heal
+    return _brief(current, row.beats_addressed, current_tier), heal
+
+
+def _brief(view: ChapterView, beats_addressed: list[str], shown_tier: Tier) -> ChapterBrief:
+    return ChapterBrief(number=view.chapter.number, title=view.chapter.title, version=view.version,
+                        narrative_instructions=view.instructions, beats=view.beats, beats_addressed=beats_addressed,
+                        divergence=round(view.divergence.score, 4), tier=shown_tier)
+
+
+def preview(*, story_id, state: StoryState, turn_number: int, state_vector=None):
+    """Every chapter's situation and what the Strategist would see, changing nothing."""
+    views = chapter_views(story_id=story_id, state=state, turn_number=turn_number, state_vector=state_vector)
+    rows, completed = _progress(story_id)
+    chapter = _current(story_id, rows, completed)
+    view = next((v for v in views if chapter is not None and v.chapter.pk == chapter.pk), None)
+    row = rows.get(chapter.pk) if chapter is not None else None
+    brief = _brief(view, row.beats_addressed if row else [], view.tier) if view and (view.active or view.activates) \
+        else None
+    return views, brief
 
 
 def record_beats_addressed(*, story_id, turn_number: int, addressed: list[str]) -> ChapterProgress | None:

@@ -40,3 +40,26 @@ def chapter_panel(*, story_id) -> ChapterPanel:
                                    "description": chapter.description if chapter.visibility == "shown" else "",
                                    "can_start": chapter.start_early})
     return panel
+
+
+def chapter_analytics(*, user_id) -> list[dict]:
+    """Per chapter title over all of the user's stories: activations, completions by method,
+    abandonment (reached but not completed), adaptations and average divergence."""
+    from django.db.models import Avg, Count, Q
+
+    from .models import ChapterDivergenceLog
+
+    rows = (ChapterProgress.objects.filter(user_id=user_id).values("chapter__title")
+            .annotate(stories=Count("story", distinct=True),
+                      activations=Count("pk", filter=Q(activated_turn__isnull=False)),
+                      natural=Count("pk", filter=Q(completion_method="natural")),
+                      adapted=Count("pk", filter=Q(completion_method="adapted")),
+                      alternate=Count("pk", filter=Q(completion_method="diverged_alternate")),
+                      open=Count("pk", filter=~Q(status="completed")),
+                      average_divergence=Avg("divergence_score"))
+            .order_by("chapter__title"))
+    healings = dict(ChapterDivergenceLog.objects.filter(user_id=user_id).values("chapter__title")
+                    .annotate(n=Count("pk")).values_list("chapter__title", "n"))
+    return [{"title": row["chapter__title"], **{k: v for k, v in row.items() if k != "chapter__title"},
+             "average_divergence": round(row["average_divergence"] or 0, 3),
+             "adaptations": healings.get(row["chapter__title"], 0)} for row in rows]

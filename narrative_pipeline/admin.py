@@ -1,14 +1,25 @@
+from django import forms
 from django.contrib import admin
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.quotas import QuotaExceeded
+
 from .models import AgentCall, Character, Story, Turn
+from .testplay import test_play
 
 
 class CharacterInline(admin.TabularInline):
     model = Character
     extra = 0
     fields = ["name", "description", "personality", "is_player"]
+
+
+class TestPlayForm(forms.Form):
+    turns = forms.IntegerField(min_value=1, max_value=60, initial=20)
+    mode = forms.ChoiceField(choices=[("follow", "Follow the chapters"), ("wander", "Wander off")])
+    keep = forms.BooleanField(required=False, help_text="Keep the scratch story to read it afterwards.")
 
 
 @admin.register(Story)
@@ -23,18 +34,45 @@ class StoryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # stories are created by their players (quota, storage), not here
 
+    actions = ["test_play_action"]
+
     def get_urls(self):
         from chapters.admin import story_admin_urls
 
-        return story_admin_urls(self) + super().get_urls()
+        test_play_url = path("<uuid:story_id>/test-play/", self.admin_site.admin_view(self.test_play_view),
+                             name="story-test-play")
+        return [test_play_url, *story_admin_urls(self), *super().get_urls()]
 
     @admin.display(description="Chapters")
     def chapters(self, story):
         return format_html(
-            '<a href="{}?story__id__exact={}">Edit chapters</a> · <a href="{}">Upload chapters</a> · '
-            '<a href="{}">Download chapters</a>', reverse("admin:chapters_storychapter_changelist"), story.pk,
+            '<a href="{}?story__id__exact={}">Edit chapters</a> · <a href="{}">Preview</a> · '
+            '<a href="{}">Test-play</a> · <a href="{}">Upload chapters</a> · <a href="{}">Download chapters</a>',
+            reverse("admin:chapters_storychapter_changelist"), story.pk,
+            reverse("admin:story-chapters-preview", args=[story.pk]),
+            reverse("admin:story-test-play", args=[story.pk]),
             reverse("admin:story-chapters-upload", args=[story.pk]),
             reverse("admin:story-chapters-download", args=[story.pk]))
+
+    @admin.action(description="Test-play the chapters of the selected story")
+    def test_play_action(self, request, queryset):
+        return redirect("admin:story-test-play", queryset.first().pk)
+
+    def test_play_view(self, request, story_id):
+        """N scripted turns in a scratch copy, then the divergence per turn and the adaptations."""
+        story = get_object_or_404(self.get_queryset(request), pk=story_id)
+        form = TestPlayForm(request.POST or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = test_play(user=request.user, story=story, **form.cleaned_data)
+            except QuotaExceeded as error:
+                form.add_error(None, error.message)
+        context = {**self.admin_site.each_context(request), "form": form, "story": story, "result": result,
+                   "title": f"Test-play “{story.title}”", "opts": self.model._meta,
+                   "chart": {"turns": [p["turn"] for p in result.points],
+                             "divergence": [p["divergence"] for p in result.points]} if result else None}
+        return render(request, "admin/narrative_pipeline/test_play.html", context)
 
     def save_formset(self, request, form, formset, change):
         for character in formset.save(commit=False):

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from accounts.quotas import QuotaExceeded
@@ -129,7 +129,7 @@ def _turn_fail(user, turn: Turn, error: str) -> Turn:
 
 def _turn_complete(*, user, turn: Turn, briefing: dict, template: ResponseTemplate, prose: str,
                    cast: list[tuple[str, bool]]) -> Turn:
-    from .tasks import dream_turn
+    from .tasks import dream_turn, queue_after_commit
 
     with acting_as(user):
         story = Story.objects.select_for_update().get(pk=turn.story_id)
@@ -146,7 +146,7 @@ def _turn_complete(*, user, turn: Turn, briefing: dict, template: ResponseTempla
             story.save(update_fields=["state", "updated_at"])
         storage.turn_rewritten(user=user, story=story, turn=row)
         row.save()
-        transaction.on_commit(lambda: dream_turn.delay(str(story.user_id), str(row.pk)))
+        queue_after_commit(dream_turn, str(story.user_id), str(row.pk))
     return row
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
@@ -93,7 +92,7 @@ def story_create_from_world(*, user, world: str) -> Story:
 
 def turn_opening(*, user, story: Story, prose: str) -> Turn:
     """Turn 1 written by an author rather than the writers' room (a starter world, an import)."""
-    from .tasks import dream_turn
+    from .tasks import dream_turn, queue_after_commit
 
     with acting_as(user):
         turn = Turn(user_id=story.user_id, story=story, number=1, action="(The story begins.)", prose=prose,
@@ -102,5 +101,5 @@ def turn_opening(*, user, story: Story, prose: str) -> Turn:
         storage.story_add(user=user, story=story, delta=storage.turn_text_bytes(turn))
         turn.storage_bytes = storage.turn_text_bytes(turn)
         turn.save()
-        transaction.on_commit(lambda: dream_turn.delay(str(story.user_id), str(turn.pk)))
+        queue_after_commit(dream_turn, str(story.user_id), str(turn.pk))
     return turn

@@ -1,4 +1,6 @@
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from celery import shared_task
 from django.db import IntegrityError, OperationalError
@@ -9,6 +11,41 @@ from .llm import LLMError
 from .models import Turn
 
 logger = logging.getLogger("luna.turns")
+# Where the Dreamer's work goes: None sends it to the worker; a list collects it for the caller.
+_held: ContextVar[list | None] = ContextVar("held_dreams", default=None)
+
+
+def queue_after_commit(task, *args) -> None:
+    """Send the task to the worker once the transaction commits, or hold it for ``run_held``
+    (which runs on the same connection, so it sees the rows even before they commit)."""
+    from django.db import transaction
+
+    held = _held.get()
+    if held is not None:
+        held.append((task, args))
+    else:
+        transaction.on_commit(lambda: task.delay(*args))
+
+
+@contextmanager
+def held():
+    """Hold the Dreamer's tasks instead of sending them, to run them here with ``run_held``
+    (an admin test-play and the benchmarks, which need the results at once)."""
+    token = _held.set([])
+    try:
+        yield
+    finally:
+        _held.reset(token)
+
+
+def run_held() -> int:
+    """Run the held tasks here, in order, including those they queue; how many ran."""
+    queue, ran = _held.get(), 0
+    while queue:
+        task, args = queue.pop(0)
+        task.run(*args)
+        ran += 1
+    return ran
 
 
 @shared_task(acks_late=True, autoretry_for=(LLMError, OperationalError), retry_backoff=True, max_retries=5)

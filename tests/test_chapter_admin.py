@@ -91,3 +91,43 @@ def test_an_author_sees_only_their_own_stories_and_chapters(author, story):
     assert author.get(reverse("admin:chapters_storychapter_change", args=[chapter.pk])).status_code in (302, 404)
     assert author.get(reverse("admin:story-chapters-download", args=[theirs.pk])).status_code == 404
     assert author.get(reverse("admin:narrative_pipeline_story_changelist")).content.decode().count("Not Alice") == 0
+
+
+def test_preview_in_the_admin(author, alice, story):
+    author.post(reverse("admin:story-chapters-upload", args=[story.pk]),
+                {"file": SimpleUploadedFile("c.txt", TEXT.encode())})
+    page = author.post(reverse("admin:story-chapters-preview", args=[story.pk]),
+                       {"location": "the harbour", "present_characters": "", "inventory": "", "flags": "",
+                        "turn": "2"}).content.decode()
+    assert "1. The Summons (v1)" in page and "What the Strategist would see" in page and "[high] A seal arrives" in page
+    elsewhere = author.post(reverse("admin:story-chapters-preview", args=[story.pk]),
+                            {"location": "the forest", "turn": "9"}).content.decode()
+    assert "No chapter would be active in this state." in elsewhere and "location" in elsewhere
+
+
+@pytest.mark.parametrize(("mode", "healed"), [("follow", False), ("wander", True)])
+def test_test_play_charts_divergence_and_lists_adaptations(author, alice, story, settings, mode, healed):
+    settings.CHAPTER_GRACE_TURNS = 2
+    author.post(reverse("admin:story-chapters-upload", args=[story.pk]),
+                {"file": SimpleUploadedFile("c.txt", TEXT.encode())})
+    response = author.post(reverse("admin:story-test-play", args=[story.pk]), {"turns": "8", "mode": mode})
+    page = response.content.decode()
+    assert response.status_code == 200 and "Divergence per turn" in page and 'id="test-play-data"' in page
+    assert ("None: the chapters held." not in page) is healed
+    with acting_as(alice):
+        from narrative_pipeline.models import Story
+
+        assert not Story.objects.filter(title__startswith="[test-play]").exists()  # the scratch story is gone
+
+
+def test_chapter_analytics(author, alice, story, django_capture_on_commit_callbacks):
+    author.post(reverse("admin:story-chapters-upload", args=[story.pk]),
+                {"file": SimpleUploadedFile("c.txt", TEXT.encode())})
+    from narrative_pipeline import orchestrator
+
+    with django_capture_on_commit_callbacks(execute=True):
+        turn, _ = orchestrator.turn_submit(user=alice, story_id=story.pk, action="I wait at the harbour.",
+                                           idempotency_key="a")
+        orchestrator.turn_generate(user=alice, turn=turn)
+    page = author.get(reverse("admin:chapters-analytics")).content.decode()
+    assert "The Summons" in page and 'id="analytics-data"' in page

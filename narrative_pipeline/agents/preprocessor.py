@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from pgvector.django import CosineDistance
 
 from chapters import evaluation as chapter_evaluation
@@ -12,7 +12,7 @@ from .. import embeddings
 from ..contracts import CharacterNote, PastTurn, RelevantTurn, StoryContext, StoryState, StrategistBriefing
 from ..models import CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
 from ..selectors import story_turns
-from ..tasks import heal_chapter
+from ..tasks import heal_chapter, queue_after_commit
 
 # Caps that keep the briefing's size independent of the story's length: per item, and per
 # section, so a long story fills each section to the same budget as a story of twenty turns.
@@ -33,7 +33,7 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
     chapter, heal = chapter_evaluation.evaluate_turn(story_id=story.pk, user_id=story.user_id, state=state,
                                                      turn_number=turn_number, state_vector=moment)
     if heal is not None:
-        transaction.on_commit(lambda: heal_chapter.delay(str(story.user_id), str(heal[0]), turn_number, heal[1]))
+        queue_after_commit(heal_chapter, str(story.user_id), str(heal[0]), turn_number, heal[1])
     recent = list(
         story_turns(story=story).filter(number__lt=turn_number, status=Turn.Status.COMPLETED)
         .order_by("-number").values("number", "action", "prose")[: settings.BRIEFING_RECENT_TURNS]
