@@ -88,12 +88,17 @@ def _session_worker(django_db_setup, django_db_blocker):
 def celery_worker(_session_worker):
     """Tasks go to the session's worker during this test (use with transactional_db), and the
     test ends only once the worker is idle, so no task outlives the rows it works on."""
-    from celery.worker import state
-
     celery_app.conf.task_always_eager = False
     yield _session_worker
     celery_app.conf.task_always_eager = True
-    deadline = time.monotonic() + 60
+    wait_for_idle_worker()
+
+
+def wait_for_idle_worker(timeout: float = 60.0) -> None:
+    """Until the session's worker has no task queued, reserved or running."""
+    from celery.worker import state
+
+    deadline = time.monotonic() + timeout
     with celery_app.connection_for_read() as conn:
         while (conn.default_channel.client.llen("luna-tests") or state.active_requests
                or state.reserved_requests) and time.monotonic() < deadline:

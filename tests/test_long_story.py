@@ -11,6 +11,7 @@ from accounts.rls import acting_as
 from narrative_pipeline import orchestrator, selectors
 from narrative_pipeline.models import AgentCall, Story, StoryArc, Turn, TurnSummary
 
+from .conftest import wait_for_idle_worker
 from .factories import StoryFactory, UserFactory
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -50,6 +51,7 @@ def test_two_hundred_turns(celery_worker):
             briefing_sizes[number] = len(str(turn.briefing)) // 4
             assert turn.retrieved_turns, "the Preprocessor retrieved no past turn"
     wait_for_dreams(user, story, summaries=200, arcs=20)
+    wait_for_idle_worker()  # the last character snapshots too, before counting the calls
 
     with acting_as(user):
         assert list(Turn.objects.filter(story=story).order_by("number").values_list("number", flat=True)) == list(
