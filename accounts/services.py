@@ -132,7 +132,8 @@ def user_delete(*, user: User) -> None:
 
 AUTHOR_PERMISSIONS = {
     "chapters": ["view_storychapter", "add_storychapter", "change_storychapter", "delete_storychapter",
-                 "view_chapterversion", "view_chapterdivergencelog", "view_chapterprogress"],
+                 "view_chapterversion", "view_chapterdivergencelog", "view_chapterprogress",
+                 "view_chaptersuggestion", "change_chaptersuggestion"],
     "narrative_pipeline": ["view_story", "change_story", "view_character", "add_character", "change_character"],
 }
 

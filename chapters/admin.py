@@ -19,7 +19,7 @@ from narrative_pipeline.contracts import StoryState
 
 from . import lore, services
 from .evaluation import preview
-from .models import ChapterVersion, StoryChapter
+from .models import ChapterSuggestion, ChapterVersion, StoryChapter
 from .selectors import chapter_analytics
 
 EDITABLE = ["story", "number", "title", "description", "summary", "required_previous_chapters", "blocked_by",
@@ -180,3 +180,25 @@ def story_admin_urls(model_admin) -> list:
         path("<uuid:story_id>/chapters/download/", wrap(lambda request, story_id: chapters_download_view(
             model_admin, request, story_id)), name="story-chapters-download"),
     ]
+
+
+@admin.register(ChapterSuggestion)
+class ChapterSuggestionAdmin(admin.ModelAdmin):
+    list_display = ["title", "story", "status", "created_turn", "created_at"]
+    list_filter = ["status", "story"]
+    readonly_fields = ["story", "title", "summary", "narrative_instructions", "suggested_beats", "trigger_conditions",
+                       "created_turn", "status", "accepted_as"]
+    actions = ["accept"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Accept as the story's next chapter")
+    def accept(self, request, queryset):
+        for suggestion in queryset:
+            try:
+                chapter = services.suggestion_accept(suggestion=suggestion)
+            except ValidationError as error:
+                self.message_user(request, "; ".join(error.messages), messages.ERROR)
+            else:
+                self.message_user(request, f"“{chapter.title}” is chapter {chapter.number} of “{suggestion.story}”.")

@@ -169,3 +169,9 @@ def record_beats_addressed(*, story_id, turn_number: int, addressed: list[str]) 
                                  else ChapterProgress.Method.NATURAL)
     row.save()
     return row
+
+
+def heading_to(*, story_id) -> StoryChapter | None:
+    """The chapter the story is heading to now, or None when none is left."""
+    rows, completed = _progress(story_id)
+    return _current(story_id, rows, completed)

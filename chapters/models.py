@@ -115,3 +115,26 @@ class ChapterDivergenceLog(UserOwnedModel):
 
     class Meta:
         ordering = ["chapter", "created_at"]
+
+
+class ChapterSuggestion(UserOwnedModel):
+    """A next chapter the Dreamer proposes from the story so far, for the author or player to accept."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        ACCEPTED = "accepted"
+        DISMISSED = "dismissed"
+
+    story = models.ForeignKey("narrative_pipeline.Story", on_delete=models.CASCADE, related_name="chapter_suggestions")
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    narrative_instructions = models.TextField(blank=True)
+    suggested_beats = models.JSONField(default=list, blank=True)
+    trigger_conditions = models.JSONField(default=dict, blank=True)
+    created_turn = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    accepted_as = models.ForeignKey(StoryChapter, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .evaluation import current_version
-from .models import ChapterProgress, StoryChapter
+from .models import ChapterProgress, ChapterSuggestion, StoryChapter
 
 
 @dataclass
@@ -15,6 +15,7 @@ class ChapterPanel:
     active: dict | None = None
     completed: list[dict] = field(default_factory=list)
     upcoming: list[dict] = field(default_factory=list)
+    suggestion: dict | None = None
 
 
 def chapter_panel(*, story_id) -> ChapterPanel:
@@ -39,6 +40,9 @@ def chapter_panel(*, story_id) -> ChapterPanel:
             panel.upcoming.append({"number": chapter.number, "title": chapter.title,
                                    "description": chapter.description if chapter.visibility == "shown" else "",
                                    "can_start": chapter.start_early})
+    suggestion = ChapterSuggestion.objects.filter(story_id=story_id, status=ChapterSuggestion.Status.OPEN).first()
+    if suggestion is not None:
+        panel.suggestion = {"id": suggestion.pk, "title": suggestion.title, "summary": suggestion.summary}
     return panel
 
 

@@ -157,3 +157,31 @@ def chapters_export(*, story_id) -> list[dict]:
                           suggested_beats=version.suggested_beats)
         exported.append(fields)
     return exported
+
+
+def suggestion_accept(*, suggestion) -> StoryChapter:
+    """Make a suggested chapter the story's next one."""
+    from django.db.models import Max
+
+    from .models import ChapterSuggestion
+
+    if suggestion.status != ChapterSuggestion.Status.OPEN:
+        _fail("—", "status", f"this suggestion is {suggestion.status} already.")
+    number = (StoryChapter.objects.filter(story_id=suggestion.story_id).aggregate(top=Max("number"))["top"] or 0) + 1
+    previous = [number - 1] if number > 1 else []
+    chapter = chapter_create(story_id=suggestion.story_id, user_id=suggestion.user_id, number=number,
+                             title=suggestion.title, summary=suggestion.summary,
+                             narrative_instructions=suggestion.narrative_instructions,
+                             suggested_beats=suggestion.suggested_beats,
+                             trigger_conditions=suggestion.trigger_conditions, required_previous_chapters=previous,
+                             source=StoryChapter.Source.DREAMER)
+    suggestion.status, suggestion.accepted_as = ChapterSuggestion.Status.ACCEPTED, chapter
+    suggestion.save(update_fields=["status", "accepted_as"])
+    return chapter
+
+
+def suggestion_dismiss(*, suggestion) -> None:
+    from .models import ChapterSuggestion
+
+    ChapterSuggestion.objects.filter(pk=suggestion.pk, status=ChapterSuggestion.Status.OPEN).update(
+        status=ChapterSuggestion.Status.DISMISSED)

@@ -252,6 +252,8 @@ LLM_PRICES = {
 ARC_INTERVAL_TURNS = int(os.environ.get("ARC_INTERVAL_TURNS", "10"))
 BRIEFING_RECENT_TURNS = int(os.environ.get("BRIEFING_RECENT_TURNS", "4"))
 BRIEFING_RELEVANT_TURNS = int(os.environ.get("BRIEFING_RELEVANT_TURNS", "8"))
+# Every N turns, a story with no chapter left gets a suggested next chapter from the Dreamer.
+CHAPTER_SUGGESTION_TURNS = int(os.environ.get("CHAPTER_SUGGESTION_TURNS", "5"))
 # Turns a player has to reach a chapter's conditions before the chapter starts to heal.
 CHAPTER_GRACE_TURNS = int(os.environ.get("CHAPTER_GRACE_TURNS", "5"))
 EMBEDDING_BATCH_SIZE = int(os.environ.get("EMBEDDING_BATCH_SIZE", "32"))

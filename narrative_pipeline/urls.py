@@ -13,6 +13,8 @@ urlpatterns = [
     path("<uuid:story_id>/export/", views.story_export, name="story-export"),
     path("<uuid:story_id>/delete/", views.story_delete, name="story-delete"),
     path("<uuid:story_id>/chapters/<int:number>/start/", views.chapter_start, name="chapter-start"),
+    path("<uuid:story_id>/suggestions/<int:suggestion_id>/<str:decision>/", views.suggestion_decide,
+         name="suggestion-decide"),
     path("<uuid:story_id>/turns/<int:number>/", views.turn_detail, name="turn-detail"),
     path("<uuid:story_id>/turns/<int:number>/reroll/", views.turn_reroll, name="turn-reroll"),
     path("<uuid:story_id>/turns/<int:number>/retry/", views.turn_retry, name="turn-retry"),

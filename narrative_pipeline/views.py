@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
@@ -17,7 +17,7 @@ from accounts.quotas import QuotaExceeded
 from accounts.rls import acting_as
 from accounts.selectors import usage_summary
 from chapters import services as chapter_services
-from chapters.models import StoryChapter
+from chapters.models import ChapterSuggestion, StoryChapter
 from chapters.selectors import chapter_panel
 
 from . import orchestrator, selectors, services
@@ -168,6 +168,26 @@ def chapter_start(request, story_id, number):
         messages.error(request, "; ".join(error.messages))
     else:
         messages.success(request, f"Chapter {chapter.number}, “{chapter.title}”, begins with your next action.")
+    return _to_turn(story.pk)
+
+
+@login_required
+@require_POST
+def suggestion_decide(request, story_id, suggestion_id, decision):
+    if decision not in ("accept", "dismiss"):
+        raise Http404
+    story = _story(request, story_id)
+    suggestion = get_object_or_404(ChapterSuggestion, story_id=story.pk, pk=suggestion_id)
+    if decision == "accept":
+        try:
+            chapter = chapter_services.suggestion_accept(suggestion=suggestion)
+        except ValidationError as error:
+            messages.error(request, "; ".join(error.messages))
+        else:
+            messages.success(request, f"“{chapter.title}” is the story's next chapter.")
+    else:
+        chapter_services.suggestion_dismiss(suggestion=suggestion)
+        messages.info(request, "Suggestion dismissed.")
     return _to_turn(story.pk)
 
 

@@ -44,6 +44,7 @@ def played_story(user, *, turns: int = 1, **story_fields):
     writers' room (Dreamer inline): a row in every table of the engine and the chapters."""
     from accounts.rls import acting_as
     from chapters import healing, services
+    from chapters.models import ChapterSuggestion
     from narrative_pipeline import orchestrator
     from narrative_pipeline.contracts import StoryState
 
@@ -55,6 +56,7 @@ def played_story(user, *, turns: int = 1, **story_fields):
             {"number": 1, "title": "The Lighthouse", "trigger_conditions": {"location": "lighthouse"},
              "suggested_beats": [{"description": "The lamp is lit", "priority": "high"}]}])
         healing.relax(chapter, state=StoryState(location="the harbour"), turn_number=1)
+        ChapterSuggestion.objects.create(user_id=user.pk, story=story, title="What comes next", created_turn=1)
     actions = ["I ask Captain Hale about the missing ship.", "I walk to the lighthouse.", "I take the lantern.",
                "I run along the cliff path, Captain Hale behind me."]
     for number in range(turns):

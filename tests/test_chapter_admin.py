@@ -131,3 +131,17 @@ def test_chapter_analytics(author, alice, story, django_capture_on_commit_callba
         orchestrator.turn_generate(user=alice, turn=turn)
     page = author.get(reverse("admin:chapters-analytics")).content.decode()
     assert "The Summons" in page and 'id="analytics-data"' in page
+
+
+def test_an_author_accepts_a_suggestion_in_the_admin(author, alice, story):
+    from chapters.models import ChapterSuggestion
+
+    with acting_as(alice):
+        suggestion = ChapterSuggestion.objects.create(user_id=alice.pk, story=story, title="The Tide Turns",
+                                                      summary="A storm.", created_turn=4)
+    listing = author.get(reverse("admin:chapters_chaptersuggestion_changelist")).content.decode()
+    assert "The Tide Turns" in listing
+    author.post(reverse("admin:chapters_chaptersuggestion_changelist"),
+                {"action": "accept", "_selected_action": [suggestion.pk]})
+    with acting_as(alice):
+        assert StoryChapter.objects.get(story=story).title == "The Tide Turns"

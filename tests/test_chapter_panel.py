@@ -81,3 +81,41 @@ def test_start_a_chapter_early_where_allowed(client, alice, story):
     assert "does not allow starting it early" in refused
     client.post(reverse("chapter-start", args=[story.pk, 2]))
     assert "Now: 2. The Bridge" in page(client, story)
+
+
+def test_the_dreamer_suggests_a_next_chapter_and_one_click_accepts_it(client, alice, settings,
+                                                                      django_capture_on_commit_callbacks):
+    from chapters.models import ChapterSuggestion
+
+    settings.CHAPTER_SUGGESTION_TURNS = 2
+    story = StoryFactory(user=alice, state={"location": "the harbour"},
+                         characters=[{"name": "Wren", "is_player": True}, {"name": "Orla"}])
+    client.force_login(alice)
+    for number in (1, 2):
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(reverse("story-play", args=[story.pk]), {"action": "I talk to Orla.",
+                                                                  "idempotency_key": f"k{number}"})
+    with acting_as(alice):
+        suggestion = ChapterSuggestion.objects.get(story=story)
+    html = page(client, story)
+    assert f"Suggested next: {suggestion.title}" in html and "The story seems ready for a chapter about" in html
+    client.post(reverse("suggestion-decide", args=[story.pk, suggestion.pk, "accept"]))
+    with acting_as(alice):
+        chapter = StoryChapter.objects.get(story=story)
+        suggestion.refresh_from_db()
+    assert chapter.number == 1 and chapter.title == suggestion.title and suggestion.status == "accepted"
+    assert "Suggested next" not in page(client, story)
+    again = client.post(reverse("suggestion-decide", args=[story.pk, suggestion.pk, "accept"]), follow=True)
+    assert "accepted already" in again.content.decode()
+    assert client.post(reverse("suggestion-decide", args=[story.pk, suggestion.pk, "explode"])).status_code == 404
+
+
+def test_no_suggestion_while_a_chapter_is_ahead(client, alice, story, settings, django_capture_on_commit_callbacks):
+    from chapters.models import ChapterSuggestion
+
+    settings.CHAPTER_SUGGESTION_TURNS = 1
+    client.force_login(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("story-play", args=[story.pk]), {"action": "I wait.", "idempotency_key": "k"})
+    with acting_as(alice):
+        assert not ChapterSuggestion.objects.filter(story=story).exists()

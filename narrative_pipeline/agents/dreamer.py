@@ -11,7 +11,7 @@ from django.conf import settings
 from accounts.rls import acting_as
 from chapters import evaluation as chapter_evaluation
 from chapters import healing
-from chapters.models import StoryChapter
+from chapters.models import ChapterSuggestion, StoryChapter
 
 from .. import embeddings, storage
 from ..calls import AgentCaller
@@ -47,6 +47,8 @@ def dream(*, user_id: str, turn_id: str) -> None:
                                                       addressed=(turn.template or {}).get("chapter_beats_addressed", []))
     if turn.number % settings.ARC_INTERVAL_TURNS == 0:
         _summarize_arc(user_id, caller, story, last=turn.number)
+    if turn.number % settings.CHAPTER_SUGGESTION_TURNS == 0:
+        _suggest_chapter(user_id, caller, turn)
     for character in cast:
         if mentioned(character.name, turn.prose):
             _snapshot(user_id, caller, turn, character)
@@ -101,6 +103,32 @@ def _summarize_arc(user_id, caller, story, *, last: int) -> None:
                                                       defaults={"last_turn": last, "summary": summary})
         if created:
             storage.dreamer_added(user=user_id, story=story, turn=None, text=summary)
+
+
+def _suggest_chapter(user_id, caller, turn: Turn) -> None:
+    """When the story has no chapter left to head to, propose the next one from the story so far."""
+    with acting_as(user_id):
+        if chapter_evaluation.heading_to(story_id=turn.story_id) is not None or ChapterSuggestion.objects.filter(
+                story_id=turn.story_id, status=ChapterSuggestion.Status.OPEN).exists():
+            return
+        story = Story.objects.get(pk=turn.story_id)
+        recent = list(TurnSummary.objects.filter(story=story).order_by("-number").values_list("summary", flat=True)[:5])
+        so_far = StoryArc.objects.filter(story=story).order_by("-first_turn").values_list("summary", flat=True).first()
+    payload = {"task": "suggest_chapter", "state": story.state, "title": story.title, "story_so_far": so_far or "",
+               "recent": recent[::-1]}
+    answer = _ask(caller, 'Propose the next chapter as JSON: {"title", "summary", "narrative_instructions", '
+                  '"suggested_beats": [{"description", "priority"}]}.', payload, 500)
+    try:
+        data = json.loads(answer[answer.index("{"): answer.rindex("}") + 1])
+        title = str(data["title"]).strip()[:200]
+    except (ValueError, KeyError, TypeError) as error:
+        raise LLMError("The Dreamer's chapter suggestion was not valid JSON.") from error
+    with acting_as(user_id):
+        ChapterSuggestion.objects.create(
+            user_id=story.user_id, story=story, title=title or "What comes next",
+            summary=str(data.get("summary", ""))[:2_000],
+            narrative_instructions=str(data.get("narrative_instructions", ""))[:8_000],
+            suggested_beats=healing.clean_beats(data.get("suggested_beats")), created_turn=turn.number)
 
 
 def _snapshot(user_id, caller, turn: Turn, character: Character) -> None:

@@ -121,6 +121,7 @@ class OfflineProvider:
             "plan": self._plan, "write": self._write, "turn_summary": self._turn_summary,
             "arc_summary": self._arc_summary, "character_snapshot": self._character_snapshot,
             "adapt_chapter": self._adapt_chapter, "alternate_chapter": self._alternate_chapter,
+            "suggest_chapter": self._suggest_chapter,
         }
         if task not in handlers:
             raise LLMError(f"The offline narrator has no answer for a {task!r} request.")
@@ -235,4 +236,20 @@ class OfflineProvider:
             "suggested_beats": [{"description": f"A new way toward {chapter['title'].lower()} opens at {place}",
                                  "priority": "high"},
                                 {"description": "The cost of the detour becomes clear", "priority": "medium"}],
+        })
+
+    def _suggest_chapter(self, payload: dict, rng: random.Random) -> str:
+        state = payload["state"]
+        place = state.get("location") or "the road ahead"
+        people = state.get("present_characters", [])
+        who = people[0] if people else "a stranger"
+        title = rng.choice([f"The Secret of {place[:1].upper() + place[1:]}", f"{who}'s Bargain",
+                            f"Nightfall at {place}", f"What {who} Knows"])
+        return json.dumps({
+            "title": title,
+            "summary": f"The story seems ready for a chapter about {who} and what waits at {place}.",
+            "narrative_instructions": f"Build on what has happened so far: bring {who} to a choice at {place} "
+                                      f"that the player cannot put off.",
+            "suggested_beats": [{"description": f"{who} reveals what they have been hiding", "priority": "high"},
+                                {"description": f"A choice at {place} cannot be avoided", "priority": "medium"}],
         })
