@@ -159,13 +159,13 @@ class RowLevelSecurityMiddleware:
 # -- Declaring user-owned tables ----------------------------------------------------------
 
 
-def user_owned_table_sql(table: str, column: str = "user_id") -> list[str]:
+def cascade_to_account_sql(table: str, column: str = "user_id") -> list[str]:
+    """The column's foreign key to accounts, recreated as ``ON DELETE CASCADE``: a deleting user
+    cannot see every row RLS hides, so Django's cascade in Python cannot do it (DESIGN §6)."""
     t, c = sql.Identifier(table), sql.Identifier(column)
     fk_name = sql.Identifier(f"{table}_{column}_owner_fk")
-    statements = [
-        # Database-level cascade: a deleting user cannot see every row RLS hides (DESIGN §6).
-        sql.SQL(
-            "DO $$ DECLARE fk text; BEGIN "
+    return [statement.as_string() for statement in (
+        sql.SQL("DO $$ DECLARE fk text; BEGIN "
             "FOR fk IN SELECT conname FROM pg_constraint WHERE conrelid = {tbl}::regclass AND contype = 'f' "
             "AND conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = {tbl}::regclass "
             "AND attname = {col})]::smallint[] "
@@ -175,6 +175,12 @@ def user_owned_table_sql(table: str, column: str = "user_id") -> list[str]:
             "ALTER TABLE {t} ADD CONSTRAINT {fk} FOREIGN KEY ({c}) REFERENCES accounts_user (id) "
             "ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED"
         ).format(t=t, fk=fk_name, c=c),
+    )]
+
+
+def user_owned_table_sql(table: str, column: str = "user_id") -> list[str]:
+    t, c = sql.Identifier(table), sql.Identifier(column)
+    statements = [
         sql.SQL("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY").format(t=t),
         sql.SQL("ALTER TABLE {t} FORCE ROW LEVEL SECURITY").format(t=t),
         sql.SQL("CREATE POLICY owner_isolation ON {t} USING ({c} = {me}) WITH CHECK ({c} = {me})").format(
@@ -184,7 +190,7 @@ def user_owned_table_sql(table: str, column: str = "user_id") -> list[str]:
             t=t, admin=sql.Identifier(settings.RLS_ADMIN_ROLE)
         ),
     ]
-    return [statement.as_string() for statement in statements]
+    return cascade_to_account_sql(table, column) + [statement.as_string() for statement in statements]
 
 
 def user_owned_table_reverse_sql(table: str, column: str = "user_id") -> list[str]:
@@ -273,3 +279,72 @@ ACCOUNTS_TABLE_REVERSE_SQL = [
     "DROP POLICY IF EXISTS self_only ON accounts_user",
     "ALTER TABLE accounts_user DISABLE ROW LEVEL SECURITY",
 ]
+
+
+# -- Shared stories ---------------------------------------------------------------------------
+
+COLLABORATORS = "narrative_pipeline_storycollaborator"
+
+
+def collaborator_access_sql(table: str, story_column: str = "story_id") -> list[str]:
+    """A second pair of policies on a story's table: its co-authors read it, editors also write it."""
+    t, column = sql.Identifier(table), sql.Identifier(story_column)
+
+    def granted(roles):
+        return sql.SQL("EXISTS (SELECT 1 FROM {c} shared WHERE shared.story_id = {t}.{column} "
+                       "AND shared.collaborator_id = {me} AND shared.role = ANY({roles}))").format(
+            c=sql.Identifier(COLLABORATORS), t=t, column=column, me=sql.SQL(CURRENT_USER_SQL),
+            roles=sql.Literal(roles))
+
+    return [statement.as_string() for statement in (
+        sql.SQL("CREATE POLICY collaborator_read ON {t} FOR SELECT USING ({check})").format(
+            t=t, check=granted(["view", "edit"])),
+        sql.SQL("CREATE POLICY collaborator_write ON {t} FOR ALL USING ({check}) WITH CHECK ({check})").format(
+            t=t, check=granted(["edit"])),
+    )]
+
+
+def collaborator_access_reverse_sql(table: str) -> list[str]:
+    t = sql.Identifier(table)
+    return [sql.SQL("DROP POLICY IF EXISTS collaborator_write ON {t}").format(t=t).as_string(),
+            sql.SQL("DROP POLICY IF EXISTS collaborator_read ON {t}").format(t=t).as_string()]
+
+
+class CollaboratorAccess(Operation):
+    """Migration operation: a story-scoped user-owned table is shared with the story's co-authors."""
+
+    reversible = True
+
+    def __init__(self, table: str, story_column: str = "story_id"):
+        self.table, self.story_column = table, story_column
+
+    def deconstruct(self):
+        return self.__class__.__name__, [self.table], {"story_column": self.story_column}
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        schema_editor.deferred_sql.extend(collaborator_access_sql(self.table, self.story_column))
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        for statement in collaborator_access_reverse_sql(self.table):
+            schema_editor.execute(statement)
+
+    def describe(self):
+        return f"Co-authors of a story may read (and editors write) {self.table}"
+
+
+# Only the user id behind a username, for sharing a story by name: a narrow function running as
+# the owner of the accounts table, so no request ever reads another user's account row.
+USER_ID_BY_USERNAME_SQL = """
+CREATE OR REPLACE FUNCTION luna_user_id_by_username(wanted text) RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS
+$$ SELECT id FROM accounts_user WHERE lower(username) = lower(wanted) AND is_active $$;
+REVOKE ALL ON FUNCTION luna_user_id_by_username(text) FROM PUBLIC;
+"""
+
+
+def user_id_by_username_grant_sql() -> str:
+    return sql.SQL("GRANT EXECUTE ON FUNCTION luna_user_id_by_username(text) TO {}, {}").format(
+        sql.Identifier(settings.RLS_APP_ROLE), sql.Identifier(settings.RLS_ADMIN_ROLE)).as_string()

@@ -16,6 +16,7 @@ from django.utils.safestring import mark_safe
 
 from narrative_pipeline import embeddings
 from narrative_pipeline.contracts import StoryState
+from narrative_pipeline.services import can_change_story
 
 from . import lore, services
 from .evaluation import preview
@@ -37,6 +38,9 @@ class ChapterForm(forms.ModelForm):
         cleaned = super().clean()
         story = cleaned.get("story")
         if story is None or self.errors:
+            return cleaned
+        if not can_change_story(self.request_user, story):
+            self.add_error("story", "You may read this story but not change its chapters.")
             return cleaned
         others = [services.chapter_as_dict(c) for c in StoryChapter.objects.filter(story=story).exclude(
             pk=self.instance.pk)]
@@ -66,6 +70,19 @@ class StoryChapterAdmin(admin.ModelAdmin):
     ordering = ["story", "number"]
     search_fields = ["title", "summary"]
     readonly_fields = ["history"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.request_user = request.user
+        return form
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or can_change_story(request.user, obj.story))
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or can_change_story(request.user, obj.story))
 
     @admin.display(description="version")
     def current_version(self, chapter):

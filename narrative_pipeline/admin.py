@@ -1,12 +1,14 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.quotas import QuotaExceeded
 
-from .models import AgentCall, Character, Story, Turn
+from .models import AgentCall, Character, Story, StoryCollaborator, Turn
+from .services import can_change_story, collaborator_add, collaborator_remove
 from .testplay import test_play
 
 
@@ -14,6 +16,11 @@ class CharacterInline(admin.TabularInline):
     model = Character
     extra = 0
     fields = ["name", "description", "personality", "is_player"]
+
+
+class ShareForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=StoryCollaborator.Role.choices)
 
 
 class TestPlayForm(forms.Form):
@@ -36,23 +43,54 @@ class StoryAdmin(admin.ModelAdmin):
 
     actions = ["test_play_action"]
 
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or can_change_story(request.user, obj))
+
     def get_urls(self):
         from chapters.admin import story_admin_urls
 
-        test_play_url = path("<uuid:story_id>/test-play/", self.admin_site.admin_view(self.test_play_view),
-                             name="story-test-play")
-        return [test_play_url, *story_admin_urls(self), *super().get_urls()]
+        wrap = self.admin_site.admin_view
+        return [path("<uuid:story_id>/test-play/", wrap(self.test_play_view), name="story-test-play"),
+                path("<uuid:story_id>/share/", wrap(self.share_view), name="story-share"),
+                *story_admin_urls(self), *super().get_urls()]
+
+    def share_view(self, request, story_id):
+        """The owner lets co-authors into the story, to read it or to edit its chapters too."""
+        story = get_object_or_404(self.get_queryset(request), pk=story_id, user_id=request.user.pk)
+        form = ShareForm(request.POST or None)
+        if request.method == "POST" and "remove" in request.POST:
+            grant = get_object_or_404(StoryCollaborator, story=story, pk=request.POST["remove"])
+            collaborator_remove(owner=request.user, grant=grant)
+            messages.success(request, f"{grant.collaborator_username} no longer shares “{story.title}”.")
+            return redirect("admin:story-share", story.pk)
+        if request.method == "POST" and form.is_valid():
+            try:
+                collaborator_add(owner=request.user, story=story, **form.cleaned_data)
+            except ValidationError as error:
+                for field, problems in error.message_dict.items():
+                    for problem in problems:
+                        form.add_error(field if field in form.fields else None, problem)
+            else:
+                messages.success(request, f"“{story.title}” is shared with {form.cleaned_data['username']}.")
+                return redirect("admin:story-share", story.pk)
+        context = {**self.admin_site.each_context(request), "form": form, "story": story,
+                   "grants": StoryCollaborator.objects.filter(story=story), "title": f"Share “{story.title}”",
+                   "opts": self.model._meta}
+        return render(request, "admin/narrative_pipeline/share.html", context)
 
     @admin.display(description="Chapters")
     def chapters(self, story):
         return format_html(
             '<a href="{}?story__id__exact={}">Edit chapters</a> · <a href="{}">Preview</a> · '
-            '<a href="{}">Test-play</a> · <a href="{}">Upload chapters</a> · <a href="{}">Download chapters</a>',
+            '<a href="{}">Test-play</a> · <a href="{}">Upload chapters</a> · <a href="{}">Download chapters</a> · '
+            '<a href="{}">Share</a>',
             reverse("admin:chapters_storychapter_changelist"), story.pk,
             reverse("admin:story-chapters-preview", args=[story.pk]),
             reverse("admin:story-test-play", args=[story.pk]),
             reverse("admin:story-chapters-upload", args=[story.pk]),
-            reverse("admin:story-chapters-download", args=[story.pk]))
+            reverse("admin:story-chapters-download", args=[story.pk]),
+            reverse("admin:story-share", args=[story.pk]))
 
     @admin.action(description="Test-play the chapters of the selected story")
     def test_play_action(self, request, queryset):

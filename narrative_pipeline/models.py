@@ -159,3 +159,23 @@ class AgentCall(UserOwnedModel):
     class Meta:
         ordering = ["created_at"]
         indexes = [models.Index(fields=["story", "agent"])]
+
+
+class StoryCollaborator(UserOwnedModel):
+    """A co-author let into one story by its owner (``user``): ``view`` reads it, ``edit`` also changes it."""
+
+    class Role(models.TextChoices):
+        VIEW = "view"
+        EDIT = "edit"
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="collaborators")
+    collaborator = models.ForeignKey("accounts.User", on_delete=models.DO_NOTHING, related_name="+",
+                                     db_column="collaborator_id")
+    # The name as it was when shared: a co-author may not read another user's account.
+    collaborator_username = models.CharField(max_length=150)
+    role = models.CharField(max_length=4, choices=Role.choices, default=Role.VIEW)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["story", "collaborator"], name="collaborator_once_per_story")]
+        indexes = [models.Index(fields=["collaborator", "story"])]

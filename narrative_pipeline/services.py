@@ -103,3 +103,53 @@ def turn_opening(*, user, story: Story, prose: str) -> Turn:
         turn.save()
         queue_after_commit(dream_turn, str(story.user_id), str(turn.pk))
     return turn
+
+
+def collaborator_add(*, owner, story: Story, username: str, role: str):
+    """Let another user into one story: ``view`` reads it, ``edit`` also changes it (chapters, cast)."""
+    from django.db import connection
+    from guardian.shortcuts import assign_perm, remove_perm
+
+    from accounts.models import User
+
+    from .models import StoryCollaborator
+
+    if role not in StoryCollaborator.Role.values:
+        raise ValidationError({"role": ["The role is view or edit."]})
+    with acting_as(owner):
+        if story.user_id != owner.pk:
+            raise ValidationError({"story": ["Only the story's owner can share it."]})
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT luna_user_id_by_username(%s)", [username.strip()])
+            collaborator_id = cursor.fetchone()[0]
+        if collaborator_id is None:
+            raise ValidationError({"username": [f"There is no active account named {username!r}."]})
+        if collaborator_id == owner.pk:
+            raise ValidationError({"username": ["You own this story already."]})
+        grant, _ = StoryCollaborator.objects.update_or_create(
+            user_id=owner.pk, story=story, collaborator_id=collaborator_id,
+            defaults={"role": role, "collaborator_username": username.strip()})
+        collaborator = User(pk=collaborator_id)  # guardian needs only the id; the account stays unread
+        assign_perm("narrative_pipeline.view_story", collaborator, story)
+        if role == StoryCollaborator.Role.EDIT:
+            assign_perm("narrative_pipeline.change_story", collaborator, story)
+        else:
+            remove_perm("narrative_pipeline.change_story", collaborator, story)
+    return grant
+
+
+def collaborator_remove(*, owner, grant) -> None:
+    from guardian.shortcuts import remove_perm
+
+    from accounts.models import User
+
+    with acting_as(owner):
+        collaborator = User(pk=grant.collaborator_id)
+        for permission in ("view_story", "change_story"):
+            remove_perm(f"narrative_pipeline.{permission}", collaborator, grant.story)
+        grant.delete()
+
+
+def can_change_story(user, story: Story) -> bool:
+    """The owner, or a co-author with edit rights (django-guardian's object permission)."""
+    return story.user_id == user.pk or user.has_perm("narrative_pipeline.change_story", story)

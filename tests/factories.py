@@ -47,6 +47,7 @@ def played_story(user, *, turns: int = 1, **story_fields):
     from chapters.models import ChapterSuggestion
     from narrative_pipeline import orchestrator
     from narrative_pipeline.contracts import StoryState
+    from narrative_pipeline.models import StoryCollaborator
 
     story = StoryFactory(user=user, state={"location": "the harbour"}, characters=[
         {"name": "Wren", "is_player": True}, {"name": "Captain Hale", "description": "the harbour master"}],
@@ -57,6 +58,10 @@ def played_story(user, *, turns: int = 1, **story_fields):
              "suggested_beats": [{"description": "The lamp is lit", "priority": "high"}]}])
         healing.relax(chapter, state=StoryState(location="the harbour"), turn_number=1)
         ChapterSuggestion.objects.create(user_id=user.pk, story=story, title="What comes next", created_turn=1)
+    friend = UserFactory()
+    with acting_as(user):
+        StoryCollaborator.objects.create(user_id=user.pk, story=story, collaborator_id=friend.pk,
+                                         collaborator_username=friend.username, role="view")
     actions = ["I ask Captain Hale about the missing ship.", "I walk to the lighthouse.", "I take the lantern.",
                "I run along the cliff path, Captain Hale behind me."]
     for number in range(turns):
