@@ -8,7 +8,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -102,8 +102,28 @@ class StoryChapterAdmin(admin.ModelAdmin):
         return format_html("<ul>{}</ul>{}", rows, mark_safe(diffs))
 
     def get_urls(self):
-        return [path("analytics/", self.admin_site.admin_view(self.analytics_view), name="chapters-analytics"),
+        wrap = self.admin_site.admin_view
+        return [path("analytics/", wrap(self.analytics_view), name="chapters-analytics"),
+                path("graph/<uuid:story_id>/", wrap(self.graph_view), name="chapters-graph"),
                 *super().get_urls()]
+
+    def graph_view(self, request, story_id):
+        """The prerequisite graph of a story's chapters: what each requires, blocks and unlocks."""
+        chapters = list(self.get_queryset(request).filter(story_id=story_id).order_by("number"))
+        if not chapters:
+            raise Http404
+        rows = [{"chapter": c,
+                 "unlocks": [o.number for o in chapters if c.number in o.required_previous_chapters],
+                 "blocks": [o.number for o in chapters if c.number in o.blocked_by]} for c in chapters]
+        try:
+            services.check_set([services.chapter_as_dict(c) for c in chapters])
+            problem = ""
+        except ValidationError as error:
+            problem = "; ".join(error.messages)
+        context = {**self.admin_site.each_context(request), "rows": rows, "problem": problem,
+                   "story": chapters[0].story, "title": f"Chapters of “{chapters[0].story.title}”: prerequisites",
+                   "opts": self.model._meta}
+        return render(request, "admin/chapters/graph.html", context)
 
     def analytics_view(self, request):
         rows = chapter_analytics(user_id=request.user.pk)
@@ -219,3 +239,21 @@ class ChapterSuggestionAdmin(admin.ModelAdmin):
                 self.message_user(request, "; ".join(error.messages), messages.ERROR)
             else:
                 self.message_user(request, f"“{chapter.title}” is chapter {chapter.number} of “{suggestion.story}”.")
+
+
+class ChapterInline(admin.TabularInline):
+    """The story's chapters under the story, each linking to the chapter editor."""
+
+    model = StoryChapter
+    extra = 0
+    fields = ["number", "title", "visibility", "source", "editor"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="")
+    def editor(self, chapter):
+        return format_html('<a href="{}">edit</a>', reverse("admin:chapters_storychapter_change", args=[chapter.pk]))

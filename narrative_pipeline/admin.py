@@ -36,6 +36,11 @@ class StoryAdmin(admin.ModelAdmin):
     fields = ["title", "premise", "genre", "setting", "memory", "authors_note", "state", "llm_overrides", "chapters"]
     inlines = [CharacterInline]
 
+    def get_inlines(self, request, obj):
+        from chapters.admin import ChapterInline  # the core knows chapters only through their admin
+
+        return [CharacterInline, ChapterInline]
+
     readonly_fields = ["chapters"]
 
     def has_add_permission(self, request):
@@ -84,13 +89,14 @@ class StoryAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}?story__id__exact={}">Edit chapters</a> · <a href="{}">Preview</a> · '
             '<a href="{}">Test-play</a> · <a href="{}">Upload chapters</a> · <a href="{}">Download chapters</a> · '
-            '<a href="{}">Share</a>',
+            '<a href="{}">Share</a> · <a href="{}">Prerequisites</a>',
             reverse("admin:chapters_storychapter_changelist"), story.pk,
             reverse("admin:story-chapters-preview", args=[story.pk]),
             reverse("admin:story-test-play", args=[story.pk]),
             reverse("admin:story-chapters-upload", args=[story.pk]),
             reverse("admin:story-chapters-download", args=[story.pk]),
-            reverse("admin:story-share", args=[story.pk]))
+            reverse("admin:story-share", args=[story.pk]),
+            reverse("admin:chapters-graph", args=[story.pk]))
 
     @admin.action(description="Test-play the chapters of the selected story")
     def test_play_action(self, request, queryset):

@@ -145,3 +145,13 @@ def test_an_author_accepts_a_suggestion_in_the_admin(author, alice, story):
                 {"action": "accept", "_selected_action": [suggestion.pk]})
     with acting_as(alice):
         assert StoryChapter.objects.get(story=story).title == "The Tide Turns"
+
+
+def test_prerequisite_graph_and_chapter_inline(author, alice, story):
+    text = TEXT + "\n‹chapter-2› The Bridge\nrequires: 1\n\n‹chapter-3› The Tower\nblocked_by: 2\n"
+    author.post(reverse("admin:story-chapters-upload", args=[story.pk]),
+                {"file": SimpleUploadedFile("c.txt", text.encode())})
+    page = author.get(reverse("admin:chapters-graph", args=[story.pk])).content.decode()
+    assert "No cycle, and every prerequisite exists." in page and "2. The Bridge" in page
+    story_page = author.get(reverse("admin:narrative_pipeline_story_change", args=[story.pk])).content.decode()
+    assert "The Tower" in story_page and "Prerequisites" in story_page
