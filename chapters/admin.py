@@ -70,6 +70,30 @@ class StoryChapterAdmin(admin.ModelAdmin):
     ordering = ["story", "number"]
     search_fields = ["title", "summary"]
     readonly_fields = ["history"]
+    actions = ["move_earlier", "move_later"]
+
+    def _move(self, request, queryset, by):
+        for chapter in queryset.order_by("number" if by < 0 else "-number"):
+            if not can_change_story(request.user, chapter.story):
+                self.message_user(request, f"You may not reorder “{chapter.story}”.", messages.ERROR)
+                continue
+            try:
+                other = services.chapter_move(chapter=chapter, by=by)
+            except ValidationError as error:
+                self.message_user(request, "; ".join(error.messages), messages.ERROR)
+                continue
+            if other is None:
+                self.message_user(request, f"Chapter {chapter.number} cannot move further.", messages.WARNING)
+            else:
+                self.message_user(request, f"“{chapter.title}” and “{other.title}” swapped places.")
+
+    @admin.action(description="Move the selected chapters earlier")
+    def move_earlier(self, request, queryset):
+        self._move(request, queryset, -1)
+
+    @admin.action(description="Move the selected chapters later")
+    def move_later(self, request, queryset):
+        self._move(request, queryset, +1)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)

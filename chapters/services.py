@@ -185,3 +185,28 @@ def suggestion_dismiss(*, suggestion) -> None:
 
     ChapterSuggestion.objects.filter(pk=suggestion.pk, status=ChapterSuggestion.Status.OPEN).update(
         status=ChapterSuggestion.Status.DISMISSED)
+
+
+@transaction.atomic
+def chapter_move(*, chapter: StoryChapter, by: int) -> StoryChapter | None:
+    """Swap a chapter with its neighbour (``by`` -1: earlier, +1: later), rewriting every
+    prerequisite that names either number, so the story's order changes and nothing else."""
+    siblings = list(StoryChapter.objects.select_for_update().filter(story_id=chapter.story_id).order_by("number"))
+    index = next(i for i, c in enumerate(siblings) if c.pk == chapter.pk)
+    if not 0 <= index + by < len(siblings):
+        return None
+    other = siblings[index + by]
+    swap = {chapter.number: other.number, other.number: chapter.number}
+    for sibling in siblings:
+        sibling.required_previous_chapters = [swap.get(n, n) for n in sibling.required_previous_chapters]
+        sibling.blocked_by = [swap.get(n, n) for n in sibling.blocked_by]
+    chapter_numbers = {c.pk: swap.get(c.number, c.number) for c in siblings}
+    check_set([{**chapter_as_dict(c), "number": chapter_numbers[c.pk]} for c in siblings])
+    # Through a free number: (story, number) is unique.
+    StoryChapter.objects.filter(pk=other.pk).update(number=max(c.number for c in siblings) + 1)
+    StoryChapter.objects.filter(pk=chapter.pk).update(number=chapter_numbers[chapter.pk])
+    StoryChapter.objects.filter(pk=other.pk).update(number=chapter_numbers[other.pk])
+    for sibling in siblings:
+        StoryChapter.objects.filter(pk=sibling.pk).update(required_previous_chapters=sibling.required_previous_chapters,
+                                                           blocked_by=sibling.blocked_by)
+    return other

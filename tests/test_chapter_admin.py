@@ -155,3 +155,21 @@ def test_prerequisite_graph_and_chapter_inline(author, alice, story):
     assert "No cycle, and every prerequisite exists." in page and "2. The Bridge" in page
     story_page = author.get(reverse("admin:narrative_pipeline_story_change", args=[story.pk])).content.decode()
     assert "The Tower" in story_page and "Prerequisites" in story_page
+
+
+def test_reordering_swaps_numbers_and_rewrites_prerequisites(author, alice, story):
+    text = TEXT + "\n‹chapter-2› The Bridge\n\n‹chapter-3› The Tower\nrequires: 2\n"
+    author.post(reverse("admin:story-chapters-upload", args=[story.pk]),
+                {"file": SimpleUploadedFile("c.txt", text.encode())})
+    with acting_as(alice):
+        bridge = StoryChapter.objects.get(story=story, title="The Bridge")
+    author.post(reverse("admin:chapters_storychapter_changelist"),
+                {"action": "move_earlier", "_selected_action": [bridge.pk]})
+    with acting_as(alice):
+        order = dict(StoryChapter.objects.filter(story=story).values_list("title", "number"))
+        tower = StoryChapter.objects.get(story=story, title="The Tower")
+    assert order == {"The Bridge": 1, "The Summons": 2, "The Tower": 3}
+    assert tower.required_previous_chapters == [1]  # still the Bridge
+    page = author.post(reverse("admin:chapters_storychapter_changelist"),
+                       {"action": "move_earlier", "_selected_action": [bridge.pk]}, follow=True).content.decode()
+    assert "cannot move further" in page
