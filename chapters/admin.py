@@ -266,18 +266,31 @@ class ChapterSuggestionAdmin(admin.ModelAdmin):
 
 
 class ChapterInline(admin.TabularInline):
-    """The story's chapters under the story, each linking to the chapter editor."""
+    """The story's chapters under the story: quick edits here, everything in the chapter editor."""
 
     model = StoryChapter
     extra = 0
-    fields = ["number", "title", "visibility", "source", "editor"]
-    readonly_fields = fields
-    can_delete = False
+    fields = ["number", "title", "visibility", "start_early", "allow_divergence", "editor"]
+    readonly_fields = ["number", "editor"]  # reorder with the chapter list's actions: they keep prerequisites true
     show_change_link = True
 
     def has_add_permission(self, request, obj=None):
-        return False
+        return False  # new chapters need conditions and beats: the chapter editor or a file
 
     @admin.display(description="")
     def editor(self, chapter):
         return format_html('<a href="{}">edit</a>', reverse("admin:chapters_storychapter_change", args=[chapter.pk]))
+
+
+def chapter_inline_save(formset) -> None:
+    """Saves of the inline go through the chapter services (checks, versions), as the editor's do."""
+    # What the admin's change message reads, as formset.save() would have set it.
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+    for form in formset.forms:
+        if form.instance.pk and form in formset.deleted_forms:
+            services.chapter_delete(chapter=form.instance)
+            formset.deleted_objects.append(form.instance)
+        elif form.instance.pk and form.has_changed():
+            changes = {field: form.cleaned_data[field] for field in form.changed_data}
+            services.chapter_update(chapter=StoryChapter.objects.get(pk=form.instance.pk), **changes)
+            formset.changed_objects.append((form.instance, form.changed_data))

@@ -119,6 +119,11 @@ class StoryAdmin(admin.ModelAdmin):
         return render(request, "admin/narrative_pipeline/test_play.html", context)
 
     def save_formset(self, request, form, formset, change):
+        from chapters.admin import ChapterInline, chapter_inline_save
+
+        if formset.model is ChapterInline.model:
+            chapter_inline_save(formset)
+            return
         for character in formset.save(commit=False):
             character.user_id = form.instance.user_id
             character.save()

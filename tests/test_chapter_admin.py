@@ -173,3 +173,24 @@ def test_reordering_swaps_numbers_and_rewrites_prerequisites(author, alice, stor
     page = author.post(reverse("admin:chapters_storychapter_changelist"),
                        {"action": "move_earlier", "_selected_action": [bridge.pk]}, follow=True).content.decode()
     assert "cannot move further" in page
+
+
+def test_quick_edits_in_the_story_inline_make_a_version(author, alice, story):
+    author.post(reverse("admin:story-chapters-upload", args=[story.pk]),
+                {"file": SimpleUploadedFile("c.txt", TEXT.encode())})
+    with acting_as(alice):
+        chapter = StoryChapter.objects.get(story=story)
+    url = reverse("admin:narrative_pipeline_story_change", args=[story.pk])
+    form = {"title": story.title, "premise": story.premise, "genre": story.genre, "setting": "", "memory": "",
+            "authors_note": "", "state": '{"location": "", "present_characters": [], "inventory": [], "flags": []}',
+            "llm_overrides": "{}",
+            "characters-TOTAL_FORMS": "0", "characters-INITIAL_FORMS": "0",
+            "chapters-TOTAL_FORMS": "1", "chapters-INITIAL_FORMS": "1", "chapters-0-id": str(chapter.pk),
+            "chapters-0-story": str(story.pk), "chapters-0-title": "The Royal Summons", "chapters-0-visibility": "title",
+            "chapters-0-allow_divergence": "on"}
+    response = author.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    with acting_as(alice):
+        chapter.refresh_from_db()
+        assert chapter.title == "The Royal Summons" and chapter.visibility == "title"
+        assert chapter.versions.count() == 2
