@@ -49,7 +49,7 @@ def similarity(chapter: StoryChapter, state_vector) -> float:
 def score(chapter: StoryChapter, state: StoryState, turn_number: int, state_vector):
     """The chapter's current version, its conditions as evaluated, and its divergence."""
     version = current_version(chapter)
-    conditions = version.trigger_conditions if version else chapter.trigger_conditions
+    conditions = (version or chapter).trigger_conditions
     result = evaluate(conditions, state, turn_number, critical=chapter.critical)
     return version, conditions, result, divergence(result, similarity(chapter, state_vector))
 
@@ -59,8 +59,7 @@ def _view(chapter: StoryChapter, row: ChapterProgress | None, completed: set[int
     version, conditions, result, scored = score(chapter, state, turn_number, state_vector)
     return ChapterView(
         chapter=chapter, version=version.number if version else 0, conditions=conditions,
-        instructions=version.narrative_instructions if version else chapter.narrative_instructions,
-        beats=version.suggested_beats if version else chapter.suggested_beats,
+        instructions=(version or chapter).narrative_instructions, beats=(version or chapter).suggested_beats,
         available=prerequisites_met(chapter.required_previous_chapters, chapter.blocked_by, completed)
         and chapter.number not in completed,
         active=row is not None and row.status == ChapterProgress.Status.ACTIVE,
@@ -79,7 +78,10 @@ def _progress(story_id) -> tuple[dict, set[int]]:
 
 def chapter_views(*, story_id, state: StoryState, turn_number: int, state_vector=None) -> list[ChapterView]:
     """Every chapter's situation in a state (the preview)."""
-    rows, completed = _progress(story_id)
+    return _views(story_id, *_progress(story_id), state, turn_number, state_vector)
+
+
+def _views(story_id, rows: dict, completed: set[int], state, turn_number, state_vector) -> list[ChapterView]:
     return [_view(chapter, rows.get(chapter.pk), completed, state, turn_number, state_vector)
             for chapter in StoryChapter.objects.filter(story_id=story_id).order_by("number")]
 
@@ -140,8 +142,8 @@ def _brief(view: ChapterView, beats_addressed: list[str], shown_tier: Tier) -> C
 
 def preview(*, story_id, state: StoryState, turn_number: int, state_vector=None):
     """Every chapter's situation and what the Strategist would see, changing nothing."""
-    views = chapter_views(story_id=story_id, state=state, turn_number=turn_number, state_vector=state_vector)
     rows, completed = _progress(story_id)
+    views = _views(story_id, rows, completed, state, turn_number, state_vector)
     chapter = _current(story_id, rows, completed)
     view = next((v for v in views if chapter is not None and v.chapter.pk == chapter.pk), None)
     row = rows.get(chapter.pk) if chapter is not None else None
@@ -155,8 +157,7 @@ def record_beats_addressed(*, story_id, turn_number: int, addressed: list[str]) 
     row = ChapterProgress.objects.select_for_update().filter(story_id=story_id, status="active").first()
     if row is None:
         return None
-    version = current_version(row.chapter)
-    beats = version.suggested_beats if version else row.chapter.suggested_beats
+    beats = (current_version(row.chapter) or row.chapter).suggested_beats
     known = {beat["description"] for beat in beats}
     row.beats_addressed = sorted(set(row.beats_addressed) | (set(addressed) & known))
     required = {beat["description"] for beat in beats if beat.get("priority") == "high"} or known

@@ -34,16 +34,14 @@ def _breakdown(chapter: StoryChapter, state: StoryState, turn_number: int, state
 
 def _version_add(chapter: StoryChapter, *, created_by: str, reason: str, conditions=None, instructions=None,
                  beats=None) -> ChapterVersion:
-    latest = current_version(chapter)
+    latest = current_version(chapter) or chapter  # what is not given carries over from the latest text
     number = (chapter.versions.aggregate(top=Max("number"))["top"] or 0) + 1
     return ChapterVersion.objects.create(
         user_id=chapter.user_id, chapter=chapter, story_id=chapter.story_id, number=number, created_by=created_by,
         title=chapter.title,
-        trigger_conditions=conditions if conditions is not None else (latest.trigger_conditions if latest
-                                                                      else chapter.trigger_conditions),
-        narrative_instructions=instructions if instructions is not None else (
-            latest.narrative_instructions if latest else chapter.narrative_instructions),
-        suggested_beats=beats if beats is not None else (latest.suggested_beats if latest else chapter.suggested_beats),
+        trigger_conditions=latest.trigger_conditions if conditions is None else conditions,
+        narrative_instructions=latest.narrative_instructions if instructions is None else instructions,
+        suggested_beats=latest.suggested_beats if beats is None else beats,
         reason=reason,
     )
 
@@ -56,8 +54,7 @@ def _log(chapter, *, turn_number, breakdown, strategy, reason, changes) -> Chapt
 
 def relax(chapter: StoryChapter, *, state: StoryState, turn_number: int, state_vector=None) -> ChapterVersion:
     breakdown = _breakdown(chapter, state, turn_number, state_vector)
-    latest = current_version(chapter)
-    before = latest.trigger_conditions if latest else chapter.trigger_conditions
+    before = (current_version(chapter) or chapter).trigger_conditions
     after = relaxed(before, chapter.critical, state)
     reason = f"Relaxed: unmet {', '.join(breakdown['unmet']) or 'nothing'}; critical conditions kept."
     version = _version_add(chapter, created_by="dreamer", reason=reason, conditions=after)
@@ -69,8 +66,7 @@ def relax(chapter: StoryChapter, *, state: StoryState, turn_number: int, state_v
 def adapt(chapter: StoryChapter, *, state: StoryState, turn_number: int, instructions: str, beats,
           state_vector=None) -> ChapterVersion:
     breakdown = _breakdown(chapter, state, turn_number, state_vector)
-    latest = current_version(chapter)
-    before = latest.trigger_conditions if latest else chapter.trigger_conditions
+    before = (current_version(chapter) or chapter).trigger_conditions
     after = relaxed(before, chapter.critical, state)
     reason = f"Adapted to the story's state ({state.location or 'no location'}), keeping the chapter's intent."
     version = _version_add(chapter, created_by="dreamer", reason=reason, conditions=after,

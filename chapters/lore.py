@@ -14,7 +14,7 @@ FORMATS = ("chapter_text",)
 
 
 def detect(text: str) -> str | None:
-    return "chapter_text" if chapter_text.HEADER.search(text) or "‹chapter-" in text or "<chapter-" in text else None
+    return "chapter_text" if "‹chapter-" in text or "<chapter-" in text else None
 
 
 def lore_import(*, story_id, user_id, data: bytes, lore_format: str | None = None) -> dict:

@@ -28,7 +28,7 @@ def chapter_panel(*, story_id) -> ChapterPanel:
                                     "method": row.get_completion_method_display()})
         elif row is not None and row.status == ChapterProgress.Status.ACTIVE:
             version = current_version(chapter)
-            beats = version.suggested_beats if version else chapter.suggested_beats
+            beats = (version or chapter).suggested_beats
             adapted = version is not None and version.created_by == "dreamer"
             panel.active = {
                 "number": chapter.number, "title": chapter.title, "description": chapter.description,

@@ -158,12 +158,11 @@ def heal(*, user_id: str, chapter_id: str, turn_number: int, tier: str) -> None:
         with acting_as(user_id):
             healing.relax(chapter, state=state, turn_number=turn_number, state_vector=moment)
         return
-    version = chapter_evaluation.current_version(chapter)
+    text = chapter_evaluation.current_version(chapter) or chapter
     payload = {"task": f"{tier}_chapter", "state": state.model_dump(),
                "story": {"title": story.title, "premise": story.premise},
                "chapter": {"title": chapter.title, "summary": chapter.summary,
-                           "narrative_instructions": version.narrative_instructions if version else "",
-                           "beats": version.suggested_beats if version else chapter.suggested_beats}}
+                           "narrative_instructions": text.narrative_instructions, "beats": text.suggested_beats}}
     instruction = ("Rewrite this chapter's instructions and beats for where the story now is, keeping its intent. "
                    if tier == "adapt" else "Write a new chapter that reaches the same narrative goal by another road. ")
     answer = _ask(AgentCaller(user=user_id, story=story), instruction + 'Answer with JSON: {"title", '
