@@ -133,7 +133,8 @@ def user_delete(*, user: User) -> None:
 AUTHOR_PERMISSIONS = {
     "chapters": ["view_storychapter", "add_storychapter", "change_storychapter", "delete_storychapter",
                  "view_chapterversion", "view_chapterdivergencelog", "view_chapterprogress",
-                 "view_chaptersuggestion", "change_chaptersuggestion"],
+                 "view_chaptersuggestion", "change_chaptersuggestion", "view_lorebook", "change_lorebook",
+                 "delete_lorebook", "view_loreentry", "change_loreentry", "delete_loreentry"],
     "narrative_pipeline": ["view_story", "change_story", "view_character", "add_character", "change_character"],
 }
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import secrets
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,13 +16,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from narrative_pipeline import embeddings
+from narrative_pipeline import embeddings, lore_files
 from narrative_pipeline.contracts import StoryState
 from narrative_pipeline.services import can_change_story
 
-from . import lore, services
+from . import importers, lore, services
 from .evaluation import preview
-from .models import ChapterSuggestion, ChapterVersion, StoryChapter
+from .models import ChapterSuggestion, ChapterVersion, Lorebook, LoreEntry, StoryChapter
 from .selectors import chapter_analytics
 
 EDITABLE = ["story", "number", "title", "description", "summary", "required_previous_chapters", "blocked_by",
@@ -168,32 +170,87 @@ class StoryChapterAdmin(admin.ModelAdmin):
             obj.pk = created.pk
 
 
-class ChaptersUploadForm(forms.Form):
-    file = forms.FileField(help_text="A ‹chapter-N› text file (see docs/chapter-format.md).")
+class LoreUploadForm(forms.Form):
+    file = forms.FileField(help_text="A SillyTavern World Info file, a character card (JSON or PNG), a NovelAI "
+                                     "lorebook, an Agnai memory book, an Infinite Worlds world or ‹chapter-N› text.")
+    lore_format = forms.ChoiceField(label="Format", required=False, help_text="Detected from the content when left "
+                                                                              "out.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lore_format"].choices = [("", "Detect")] + [(name, f"{module.LABEL} ({name})") for name, module
+                                                                 in importers.FORMATS.items()]
+
+
+PENDING_UPLOAD_SECONDS = 30 * 60
+
+
+def _pending_key(request, token: str) -> str:
+    return f"lore-upload:{request.user.pk}:{token}"
 
 
 def chapters_upload_view(model_admin, request, story_id):
-    """Upload chapters into a story: all or nothing, the failing line named."""
+    """Upload a file into a story in two steps: a preview of what it will create, then the import
+    (all or nothing, the failing entry and field named). Between the two the file waits in the cache."""
     story = get_object_or_404(model_admin.get_queryset(request), pk=story_id)
-    form = ChaptersUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    if not can_change_story(request.user, story):
+        raise Http404
+    form = LoreUploadForm(request.POST or None, request.FILES or None)
+    context = {**model_admin.admin_site.each_context(request), "story": story, "opts": model_admin.model._meta,
+               "title": f"Import a file into “{story.title}”", "formats": importers.FORMATS}
+    token = request.POST.get("token", "")
+    if request.method == "POST" and token:
+        pending = cache.get(_pending_key(request, token))
+        if pending is None:
+            messages.error(request, "That upload has expired; choose the file again.")
+            return redirect("admin:story-chapters-upload", story.pk)
         try:
-            result = lore.lore_import(story_id=story.pk, user_id=story.user_id, data=form.cleaned_data["file"].read())
+            result = lore_files.import_file(user=request.user, story=story, **pending)
         except ValidationError as error:
-            form.add_error("file", "; ".join(error.messages))
+            form = LoreUploadForm()
+            form.add_error(None, "; ".join(error.messages))
         else:
-            messages.success(request, f"Imported chapters {result['chapters']} into “{story.title}”.")
-            return redirect(reverse("admin:chapters_storychapter_changelist") + f"?story__id__exact={story.pk}")
-    context = {**model_admin.admin_site.each_context(request), "form": form, "story": story,
-               "title": f"Upload chapters into “{story.title}”", "opts": model_admin.model._meta}
+            cache.delete(_pending_key(request, token))
+            entries = sum(book["entries"] for book in result["lorebooks"])
+            messages.success(request, f"Imported {pending['filename']} ({result['format']}) into “{story.title}”: "
+                                      f"{entries} lore entries, {len(result['characters'])} character(s), "
+                                      f"chapters {result['chapters'] or 'none'}.")
+            return redirect("admin:narrative_pipeline_story_change", story.pk)
+    elif request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > importers.MAX_UPLOAD_BYTES:
+            form.add_error("file", f"The file is {upload.size:,} bytes; the limit is {importers.MAX_UPLOAD_BYTES:,}.")
+        else:
+            pending = {"data": upload.read(), "lore_format": form.cleaned_data["lore_format"] or None,
+                       "filename": upload.name}
+            try:
+                parsed = lore_files.read(**pending)
+            except ValidationError as error:
+                form.add_error("file", "; ".join(error.messages))
+            else:
+                token = secrets.token_urlsafe(16)
+                cache.set(_pending_key(request, token), pending, PENDING_UPLOAD_SECONDS)
+                context.update(preview=lore_files.preview(parsed), token=token, filename=upload.name,
+                               title=f"Import {upload.name} into “{story.title}”?")
+                return render(request, "admin/chapters/upload_preview.html", context)
+    context["form"] = form
     return render(request, "admin/chapters/upload.html", context)
 
 
 def chapters_download_view(model_admin, request, story_id):
+    """The story's lore, cast and chapters in a format (``?lore_format=…``, ``&container=png`` for a card)."""
     story = get_object_or_404(model_admin.get_queryset(request), pk=story_id)
-    text, content_type = lore.lore_export(story_id=story.pk, lore_format="chapter_text")
-    response = HttpResponse(text, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="chapters-{story.pk}.txt"'
+    try:
+        body, content_type, filename, dropped = lore_files.export_file(
+            story=story, lore_format=request.GET.get("lore_format", "chapter_text"),
+            container=request.GET.get("container", ""))
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
+        return redirect("admin:story-chapters-upload", story.pk)
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if dropped:
+        response["Luna-Dropped"] = "; ".join(dropped).encode("ascii", "replace").decode("ascii")
     return response
 
 
@@ -294,3 +351,57 @@ def chapter_inline_save(formset) -> None:
             changes = {field: form.cleaned_data[field] for field in form.changed_data}
             services.chapter_update(chapter=StoryChapter.objects.get(pk=form.instance.pk), **changes)
             formset.changed_objects.append((form.instance, form.changed_data))
+
+
+@admin.register(Lorebook)
+class LorebookAdmin(admin.ModelAdmin):
+    list_display = ["name", "story", "entry_count", "source_format", "enabled", "updated_at"]
+    list_filter = ["source_format", "enabled"]
+    search_fields = ["name", "description"]
+    fields = ["story", "name", "description", "enabled", "scan_depth", "token_budget", "recursive_scanning",
+              "max_recursion_depth", "source_format", "entries_link"]
+    readonly_fields = ["story", "source_format", "entries_link"]
+
+    def has_add_permission(self, request):
+        return False  # books come from a file (the story's "Import a file") or the API
+
+    @admin.display(description="Entries")
+    def entry_count(self, book):
+        return book.entries.count()
+
+    @admin.display(description="Entries")
+    def entries_link(self, book):
+        return format_html('<a href="{}?lorebook__id__exact={}">{} entries</a>',
+                           reverse("admin:chapters_loreentry_changelist"), book.pk, book.entries.count())
+
+
+class LoreEntryForm(forms.ModelForm):
+    class Meta:
+        model = LoreEntry
+        fields = ["comment", "keys", "secondary_keys", "selective_logic", "content", "constant", "order", "enabled",
+                  "probability", "case_sensitive", "match_whole_words"]
+
+    def clean(self):
+        cleaned = super().clean()
+        for field in ("keys", "secondary_keys"):
+            value = cleaned.get(field)
+            if value is not None and (not isinstance(value, list) or not all(isinstance(k, str) for k in value)):
+                self.add_error(field, "A list of strings, e.g. [\"dragon\", \"/wyrms?/i\"].")
+        if cleaned.get("probability") is not None and cleaned["probability"] > 100:
+            self.add_error("probability", "At most 100.")
+        return cleaned
+
+
+@admin.register(LoreEntry)
+class LoreEntryAdmin(admin.ModelAdmin):
+    form = LoreEntryForm
+    list_display = ["__str__", "lorebook", "keys", "constant", "order", "enabled"]
+    list_filter = ["lorebook", "enabled", "constant"]
+    search_fields = ["comment", "content"]
+    list_per_page = 50
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        lore.entry_save(obj)  # the book's matcher is rebuilt on the next turn

@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 from django.apps import apps
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from narrative_pipeline import embeddings
 from narrative_pipeline.contracts import StoryState
 
-from . import lore, services
+from . import services
 from .evaluation import chapter_views
 from .models import ChapterDivergenceLog, ChapterVersion, StoryChapter
 from .serializers import (
     ChapterInput,
     ChapterOutput,
     DivergenceOutput,
-    LoreImportInput,
     PreviewInput,
     VersionOutput,
 )
@@ -129,27 +127,3 @@ class ChapterPreviewApi(APIView):
             "available": view.available, "active": view.active, "completed": view.completed,
             "activates": view.activates, "conditions": view.conditions, "divergence": view.divergence.as_dict(),
             "tier": view.tier} for view in views]})
-
-
-class LoreImportApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
-
-    @extend_schema(request={"multipart/form-data": LoreImportInput}, responses={201: OpenApiTypes.OBJECT}, summary="Import a file (field `file`, "
-                   "optional `format`) into the story, all or nothing")
-    def post(self, request, story_id):
-        story = _story(story_id)
-        data = LoreImportInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        result = lore.lore_import(story_id=story.pk, user_id=story.user_id, data=data.validated_data["file"].read(),
-                                  lore_format=data.validated_data.get("format") or None)
-        return Response(result, status=status.HTTP_201_CREATED)
-
-
-class LoreExportApi(APIView):
-    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR}, summary="Export the story's chapters and lore in a format (`chapter_text`)")
-    def get(self, request, story_id, lore_format):
-        story = _story(story_id)
-        text, content_type = lore.lore_export(story_id=story.pk, lore_format=lore_format)
-        response = HttpResponse(text, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="chapters-{story.pk}.txt"'
-        return response

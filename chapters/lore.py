@@ -1,45 +1,142 @@
-"""Import and export of a story's chapters and lore by format name (one registry).
+"""A story's lorebooks: saved from and read back into format-neutral documents, and the
+entries that fire for a turn (one compiled matcher per book, cached per process).
 
-The chapters issue brings ``chapter_text``; the lorebook formats register here as well.
+Stories are known here only by id; the narrative core's import of a whole file (cast, story
+fields) calls into this module, never the other way round.
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from dataclasses import dataclass
 
-from . import chapter_text, services
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-FORMATS = ("chapter_text",)
+from .activation import BookMatcher, BookSettings, EntrySpec, regex_key_error
+from .importers.document import Book, Entry, FormatError, fields_from_text, fields_text
+from .models import Lorebook, LoreEntry, LoreSource
 
-
-def detect(text: str) -> str | None:
-    return "chapter_text" if "‹chapter-" in text or "<chapter-" in text else None
-
-
-def lore_import(*, story_id, user_id, data: bytes, lore_format: str | None = None) -> dict:
-    """Import a file into a story, all or nothing. Raises ``ValidationError`` with a clear message."""
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ValidationError({"file": [f"The file is {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,}."]})
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ValidationError({"file": ["The file is not UTF-8 text."]}) from error
-    lore_format = lore_format or detect(text)
-    if lore_format not in FORMATS:
-        raise ValidationError({"format": [f"Unknown or unsupported format {lore_format!r}; "
-                                          f"supported: {', '.join(FORMATS)}." if lore_format else
-                                          "Could not tell the file's format; name it with the format field."]})
-    try:
-        chapters = chapter_text.parse(text)
-    except chapter_text.ChapterTextError as error:
-        raise ValidationError({"file": [str(error)]}) from error
-    created = services.chapters_import(story_id=story_id, user_id=user_id, chapters=chapters)
-    return {"format": lore_format, "chapters": [chapter.number for chapter in created]}
+ENTRY_ATTRIBUTES = ("keys", "secondary_keys", "selective_logic", "content", "comment", "constant", "order", "enabled",
+                    "probability", "case_sensitive", "match_whole_words", "uid", "source_format")
+BOOK_ATTRIBUTES = ("name", "description", "scan_depth", "token_budget", "recursive_scanning", "max_recursion_depth",
+                   "source_format")
+MAX_SCAN_DEPTH = 20
 
 
-def lore_export(*, story_id, lore_format: str) -> tuple[str, str]:
-    """The story's content in a format: (text, content type)."""
-    if lore_format not in FORMATS:
-        raise ValidationError({"format": [f"Unknown format {lore_format!r}; supported: {', '.join(FORMATS)}."]})
-    return chapter_text.write(services.chapters_export(story_id=story_id)), "text/plain; charset=utf-8"
+def check_entry(entry: Entry, where) -> list[str]:
+    """Values a file can carry but LUNA cannot use: an error naming the entry; warnings returned."""
+    if not 0 <= entry.probability <= 100:
+        raise FormatError(f"must be between 0 and 100, not {entry.probability}.", entry=where,
+                          field_name="probability")
+    if not -2**31 <= entry.order < 2**31:
+        raise FormatError(f"is out of range ({entry.order}).", entry=where, field_name="order")
+    return [f"entry {where}: key {key!r}: {problem}" for key in entry.keys + entry.secondary_keys
+            if (problem := regex_key_error(key))]
+
+
+def check_book(book: Book) -> list[str]:
+    for attribute in ("scan_depth", "token_budget", "max_recursion_depth"):
+        if getattr(book, attribute) < 0:
+            raise FormatError(f"the book's {attribute.replace('_', ' ')} cannot be negative.")
+    warnings = []
+    for position, entry in enumerate(book.entries):
+        warnings += check_entry(entry, entry.uid or position)
+    return warnings
+
+
+@transaction.atomic
+def books_import(*, story_id, user_id, books: list[Book], source: LoreSource | None = None) -> list[Lorebook]:
+    """Save books and their entries as they are; the caller has checked them (``check_book``)."""
+    saved = []
+    for book in books:
+        row = Lorebook.objects.create(
+            user_id=user_id, story_id=story_id, source=source, source_fields=fields_text(book.source_fields),
+            scan_depth=min(book.scan_depth, MAX_SCAN_DEPTH),
+            **{attribute: getattr(book, attribute) for attribute in BOOK_ATTRIBUTES if attribute != "scan_depth"})
+        LoreEntry.objects.bulk_create([
+            LoreEntry(user_id=user_id, lorebook=row, story_id=story_id, position=position,
+                      source_fields=fields_text(entry.source_fields),
+                      **{attribute: getattr(entry, attribute) for attribute in ENTRY_ATTRIBUTES})
+            for position, entry in enumerate(book.entries)], batch_size=500)
+        saved.append(row)
+    return saved
+
+
+def book_of(row: Lorebook) -> Book:
+    entries = [Entry(source_fields=fields_from_text(entry.source_fields),
+                     **{attribute: getattr(entry, attribute) for attribute in ENTRY_ATTRIBUTES})
+               for entry in row.entries.all()]
+    return Book(entries=entries, source_fields=fields_from_text(row.source_fields),
+                **{attribute: getattr(row, attribute) for attribute in BOOK_ATTRIBUTES})
+
+
+def story_books(*, story_id) -> list[Book]:
+    return [book_of(row) for row in Lorebook.objects.filter(story_id=story_id).prefetch_related("entries")]
+
+
+def entry_add(*, lorebook: Lorebook, **fields) -> LoreEntry:
+    position = (lorebook.entries.aggregate(last=Max("position"))["last"] or 0) + 1
+    entry = LoreEntry(user_id=lorebook.user_id, lorebook=lorebook, story_id=lorebook.story_id, position=position,
+                      **fields)
+    entry_save(entry)
+    return entry
+
+
+@transaction.atomic
+def entry_save(entry: LoreEntry) -> LoreEntry:
+    """Save an entry; its book's matcher is rebuilt on the next turn (the book's ``updated_at`` moves)."""
+    check_entry(Entry(**{attribute: getattr(entry, attribute) for attribute in ENTRY_ATTRIBUTES}),
+                entry.uid or entry.position)
+    entry.save()
+    Lorebook.objects.filter(pk=entry.lorebook_id).update(updated_at=timezone.now())
+    return entry
+
+
+# Activation ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FiredEntry:
+    book: str
+    entry_id: int
+    title: str
+    content: str
+    reason: str
+
+
+_matchers: dict[int, tuple[object, BookMatcher]] = {}  # book id -> (updated_at, matcher), per process
+
+
+def _matcher(book: dict) -> BookMatcher:
+    cached = _matchers.get(book["id"])
+    if cached and cached[0] == book["updated_at"]:
+        return cached[1]
+    specs = [EntrySpec(id=row["id"], keys=tuple(row["keys"]), content=row["content"],
+                       secondary_keys=tuple(row["secondary_keys"]), selective_logic=row["selective_logic"],
+                       comment=row["comment"], constant=row["constant"], order=row["order"], enabled=row["enabled"],
+                       probability=row["probability"], case_sensitive=row["case_sensitive"],
+                       match_whole_words=row["match_whole_words"])
+             for row in LoreEntry.objects.filter(lorebook_id=book["id"], enabled=True).values(
+                 "id", "keys", "content", "secondary_keys", "selective_logic", "comment", "constant", "order",
+                 "enabled", "probability", "case_sensitive", "match_whole_words")]
+    matcher = BookMatcher(specs, BookSettings(
+        scan_depth=book["scan_depth"], token_budget=book["token_budget"],
+        recursive_scanning=book["recursive_scanning"], max_recursion_depth=book["max_recursion_depth"]))
+    _matchers[book["id"]] = (book["updated_at"], matcher)
+    return matcher
+
+
+def lore_for_turn(*, story_id, action: str, recent: list[str], seed: str) -> list[FiredEntry]:
+    """The entries that fire for this turn, book by book, each book within its own budget.
+
+    ``recent`` holds the latest turns' text, newest first; a book scans the action and its
+    ``scan_depth`` latest turns. Costs one small query per turn while the books are unchanged.
+    """
+    fired = []
+    for book in Lorebook.objects.filter(story_id=story_id, enabled=True).values(
+            "id", "name", "updated_at", "scan_depth", "token_budget", "recursive_scanning", "max_recursion_depth"):
+        texts = [action, *recent[: book["scan_depth"]]]
+        for hit in _matcher(book).activate(texts, seed=seed):
+            fired.append(FiredEntry(book=book["name"], entry_id=hit.id, title=hit.comment, content=hit.content,
+                                    reason=hit.reason))
+    return fired

@@ -138,3 +138,82 @@ class ChapterSuggestion(UserOwnedModel):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class LoreSource(UserOwnedModel):
+    """A lore or world file exactly as it was imported: exporting unchanged content gives these bytes back."""
+
+    story = models.ForeignKey("narrative_pipeline.Story", on_delete=models.CASCADE, null=True, blank=True,
+                              related_name="lore_sources")
+    lore_format = models.CharField(max_length=20)
+    filename = models.CharField(max_length=255, blank=True)
+    text = models.TextField(help_text="The document (a PNG card's JSON), as uploaded.")
+    image = models.BinaryField(null=True, blank=True, help_text="A PNG card's image, to export the card back into.")
+    story_fields = models.JSONField(default=list, blank=True,
+                                    help_text="The story fields the file filled; the rest it keeps as its own.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class Lorebook(UserOwnedModel):
+    """A book of lore entries: attached to a story, or kept by its owner for reuse (no story)."""
+
+    story = models.ForeignKey("narrative_pipeline.Story", on_delete=models.CASCADE, null=True, blank=True,
+                              related_name="lorebooks")
+    source = models.ForeignKey(LoreSource, on_delete=models.SET_NULL, null=True, blank=True, related_name="lorebooks")
+    name = models.TextField()
+    description = models.TextField(blank=True)
+    scan_depth = models.PositiveIntegerField(default=2, help_text="How many recent turns are scanned for keys.")
+    token_budget = models.PositiveIntegerField(default=400, help_text="At most this many tokens of lore per turn.")
+    recursive_scanning = models.BooleanField(default=False, help_text="Entries' content can trigger other entries.")
+    max_recursion_depth = models.PositiveIntegerField(default=3)
+    enabled = models.BooleanField(default=True)
+    source_format = models.CharField(max_length=20, blank=True)
+    source_fields = models.TextField(blank=True, default="",
+                                     help_text="The book's own fields in its source format, as JSON text in their "
+                                               "original order (jsonb would reorder them).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class LoreEntry(UserOwnedModel):
+    class Logic(models.TextChoices):
+        AND_ANY = "AND_ANY"
+        NOT_ALL = "NOT_ALL"
+        NOT_ANY = "NOT_ANY"
+        AND_ALL = "AND_ALL"
+
+    lorebook = models.ForeignKey(Lorebook, on_delete=models.CASCADE, related_name="entries")
+    story = models.ForeignKey("narrative_pipeline.Story", on_delete=models.CASCADE, null=True, blank=True,
+                              related_name="lore_entries")
+    position = models.PositiveIntegerField(help_text="Where the entry stands in its book's file.")
+    uid = models.TextField(blank=True, help_text="The entry's id in its source file.")
+    keys = models.JSONField(default=list, blank=True, help_text="Plain words or /regex/flags.")
+    secondary_keys = models.JSONField(default=list, blank=True)
+    selective_logic = models.CharField(max_length=7, choices=Logic.choices, default=Logic.AND_ANY)
+    content = models.TextField(blank=True)
+    comment = models.TextField(blank=True, help_text="The entry's title.")
+    constant = models.BooleanField(default=False, help_text="Always on.")
+    order = models.IntegerField(default=100, help_text="Higher is kept first when the budget is short.")
+    enabled = models.BooleanField(default=True)
+    probability = models.PositiveSmallIntegerField(default=100)
+    case_sensitive = models.BooleanField(default=False)
+    match_whole_words = models.BooleanField(default=False)
+    source_format = models.CharField(max_length=20, blank=True)
+    source_fields = models.TextField(blank=True, default="",
+                                     help_text="The entry's own fields in its source format, as JSON text.")
+
+    class Meta:
+        ordering = ["lorebook", "position"]
+        verbose_name_plural = "lore entries"
+
+    def __str__(self):
+        return self.comment or ", ".join(k for k in self.keys if k) or f"entry {self.position}"

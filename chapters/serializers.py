@@ -79,8 +79,3 @@ class PreviewState(serializers.Serializer):
 
 class PreviewInput(serializers.Serializer):
     state = PreviewState(required=False, default=dict)
-
-
-class LoreImportInput(serializers.Serializer):
-    file = serializers.FileField()
-    format = serializers.CharField(required=False, allow_blank=True, max_length=40)

@@ -40,9 +40,10 @@ api_patterns = [
          name="api-chapter-divergence"),
     path("stories/<uuid:story_id>/chapters/<int:number>/start/", chapter_api.ChapterStartApi.as_view(),
          name="api-chapter-start"),
-    path("stories/<uuid:story_id>/lore/import/", chapter_api.LoreImportApi.as_view(), name="api-lore-import"),
+    path("stories/import/", story_api.StoryImportApi.as_view(), name="api-story-import"),
+    path("stories/<uuid:story_id>/lore/import/", story_api.LoreImportApi.as_view(), name="api-lore-import"),
     # Not `format`: DRF reserves that name (DESIGN §6).
-    path("stories/<uuid:story_id>/lore/export/<str:lore_format>/", chapter_api.LoreExportApi.as_view(),
+    path("stories/<uuid:story_id>/lore/export/<str:lore_format>/", story_api.LoreExportApi.as_view(),
          name="api-lore-export"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -88,7 +88,7 @@ class StoryAdmin(admin.ModelAdmin):
     def chapters(self, story):
         return format_html(
             '<a href="{}?story__id__exact={}">Edit chapters</a> · <a href="{}">Preview</a> · '
-            '<a href="{}">Test-play</a> · <a href="{}">Upload chapters</a> · <a href="{}">Download chapters</a> · '
+            '<a href="{}">Test-play</a> · <a href="{}">Import a file</a> · <a href="{}">Download chapters</a> · '
             '<a href="{}">Share</a> · <a href="{}">Prerequisites</a>',
             reverse("admin:chapters_storychapter_changelist"), story.pk,
             reverse("admin:story-chapters-preview", args=[story.pk]),

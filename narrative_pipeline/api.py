@@ -12,13 +12,15 @@ from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from accounts.rls import acting_as
 
-from . import orchestrator, selectors, services
+from . import lore_files, orchestrator, selectors, services
 from .export import story_markdown
 from .serializers import (
     ArcOutput,
@@ -276,3 +278,64 @@ class ExportApi(GenericAPIView):
         response = HttpResponse(story_markdown(story), content_type="text/markdown; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="story-{story.pk}.md"'
         return response
+
+
+class LoreFileInput(serializers.Serializer):
+    file = serializers.FileField()
+    format = serializers.CharField(required=False, allow_blank=True, max_length=40,
+                                   help_text="One of the format names; detected from the content when left out.")
+
+    def validate_file(self, upload):
+        from chapters.importers import MAX_UPLOAD_BYTES
+
+        if upload.size > MAX_UPLOAD_BYTES:  # before reading it
+            raise serializers.ValidationError(f"The file is {upload.size:,} bytes; the limit is {MAX_UPLOAD_BYTES:,}.")
+        return upload
+
+
+def _lore_file(request) -> dict:
+    data = LoreFileInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    upload = data.validated_data["file"]
+    return {"data": upload.read(), "lore_format": data.validated_data.get("format") or None,
+            "filename": upload.name or ""}
+
+
+class LoreImportApi(GenericAPIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": LoreFileInput}, responses={201: OpenApiTypes.OBJECT},
+                   summary="Import a lore, card, world or chapters file (field `file`, optional `format`) into the "
+                           "story, all or nothing")
+    def post(self, request, story_id):
+        story = selectors.story_get(user=request.user, story_id=story_id)
+        if not services.can_change_story(request.user, story):
+            raise PermissionDenied("You may read this story but not change it.")
+        result = lore_files.import_file(user=request.user, story=story, **_lore_file(request))
+        return Response(result, status=status.HTTP_201_CREATED)
+
+
+class LoreExportApi(GenericAPIView):
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.STR, (200, "image/png"): OpenApiTypes.BINARY},
+                   summary="Export the story's lore, cast and chapters in a format (`?container=png` for a card "
+                           "inside a PNG); the `Luna-Dropped` header lists what the format could not carry")
+    def get(self, request, story_id, lore_format):
+        story = selectors.story_get(user=request.user, story_id=story_id)
+        body, content_type, filename, dropped = lore_files.export_file(
+            story=story, lore_format=lore_format, container=request.query_params.get("container", ""))
+        response = HttpResponse(body, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        if dropped:
+            response["Luna-Dropped"] = "; ".join(dropped).encode("ascii", "replace").decode("ascii")
+        return response
+
+
+class StoryImportApi(GenericAPIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": LoreFileInput}, responses={201: StoryOutput},
+                   summary="A new story from a character card or an Infinite Worlds world")
+    def post(self, request):
+        story = lore_files.story_from_file(user=request.user, **_lore_file(request))
+        return Response(StoryOutput(selectors.story_get(user=request.user, story_id=story.pk)).data,
+                        status=status.HTTP_201_CREATED)

@@ -23,6 +23,7 @@ class StoryState(Contract):
     present_characters: list[str] = Field(default_factory=list)
     inventory: list[str] = Field(default_factory=list)
     flags: list[str] = Field(default_factory=list)
+    tracked: dict[str, str] = Field(default_factory=dict)  # named values a world tracks (Infinite Worlds)
 
 
 class PastTurn(Contract):
@@ -58,6 +59,15 @@ class ChapterBrief(Contract):
     tier: Literal["none", "relax", "adapt", "alternate"] = "none"
 
 
+class LoreNote(Contract):
+    """A lore entry that fired this turn: world material written by authors (data, not instructions)."""
+
+    book: str
+    title: str = ""
+    content: str
+    reason: str = ""
+
+
 class StoryFacts(Contract):
     """What the context and the briefing both carry about the story and this turn."""
 
@@ -75,6 +85,7 @@ class StoryFacts(Contract):
     arc_summaries: list[str] = Field(default_factory=list)
     characters: list[CharacterNote] = Field(default_factory=list)
     chapter: ChapterBrief | None = None
+    lore: list[LoreNote] = Field(default_factory=list)
 
 
 class StoryContext(StoryFacts):

@@ -49,6 +49,16 @@ class Character(UserOwnedModel):
     description = models.TextField(blank=True)
     personality = models.TextField(blank=True)
     is_player = models.BooleanField(default=False)
+    # What a character card carries besides (Character Card V2/V3).
+    scenario = models.TextField(blank=True)
+    first_message = models.TextField(blank=True)
+    example_messages = models.TextField(blank=True)
+    alternate_greetings = models.JSONField(default=list, blank=True)
+    system_prompt = models.TextField(blank=True)
+    post_history_instructions = models.TextField(blank=True)
+    source_format = models.CharField(max_length=20, blank=True)
+    source_fields = models.TextField(blank=True, default="",
+                                     help_text="The card's own fields, as JSON text in their original order.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -40,4 +40,4 @@ def next_state(state: StoryState, *, cast: list[str], player: str | None, action
     flags = _without(_with(state.flags, updates.flags_set), updates.flags_cleared)
     location = (updates.location or "").strip() or state.location
     return StoryState(location=location[:200], present_characters=present[:30], inventory=inventory[:100],
-                      flags=flags[:200])
+                      flags=flags[:200], tracked=state.tracked)

@@ -1,3 +1,5 @@
+import json
+
 import factory
 
 from accounts.models import User
@@ -58,6 +60,11 @@ def played_story(user, *, turns: int = 1, **story_fields):
              "suggested_beats": [{"description": "The lamp is lit", "priority": "high"}]}])
         healing.relax(chapter, state=StoryState(location="the harbour"), turn_number=1)
         ChapterSuggestion.objects.create(user_id=user.pk, story=story, title="What comes next", created_turn=1)
+    from narrative_pipeline import lore_files
+
+    lore_files.import_file(user=user, story=story, filename="harbour.json", data=json.dumps({"entries": {"0": {
+        "uid": 0, "key": ["Captain Hale", "ship"], "comment": "The missing ship",
+        "content": "The Albatross sailed a week ago and never came back."}}}).encode())
     friend = UserFactory()
     with acting_as(user):
         StoryCollaborator.objects.create(user_id=user.pk, story=story, collaborator_id=friend.pk,
@@ -69,3 +76,16 @@ def played_story(user, *, turns: int = 1, **story_fields):
                                            idempotency_key=f"turn-{number}")
         orchestrator.turn_generate(user=user, turn=turn)
     return story
+
+
+def admin_import(client, story, filename: str, data: bytes, lore_format: str = ""):
+    """Import a file through the admin's two steps (preview, then import); the last response."""
+    import re
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    url = reverse("admin:story-chapters-upload", args=[story.pk])
+    preview = client.post(url, {"file": SimpleUploadedFile(filename, data), "lore_format": lore_format})
+    token = re.search(r'name="token" value="([^"]+)"', preview.content.decode())
+    return client.post(url, {"token": token.group(1)}) if token else preview

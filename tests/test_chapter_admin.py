@@ -8,7 +8,7 @@ from accounts.rls import acting_as
 from accounts.services import user_become_author
 from chapters.models import StoryChapter
 
-from .factories import StoryFactory, UserFactory
+from .factories import StoryFactory, UserFactory, admin_import
 
 pytestmark = pytest.mark.django_db
 TEXT = "‹chapter-1› The Summons\nlocation: harbour\nbeats:\n- [high] A seal arrives\n\nOpen with a summons.\n"
@@ -72,7 +72,7 @@ def test_upload_and_download_chapter_files(author, alice, story):
     url = reverse("admin:story-chapters-upload", args=[story.pk])
     bad = author.post(url, {"file": SimpleUploadedFile("c.txt", b"\xe2\x80\xb9chapter-1\xe2\x80\xba A\nmood: grim\n")})
     assert "line 2: unknown key" in bad.content.decode()
-    assert author.post(url, {"file": SimpleUploadedFile("c.txt", TEXT.encode())}).status_code == 302
+    assert admin_import(author, story, "c.txt", TEXT.encode()).status_code == 302
     downloaded = author.get(reverse("admin:story-chapters-download", args=[story.pk])).content.decode()
     assert "‹chapter-1› The Summons" in downloaded and "- [high] A seal arrives" in downloaded
 
@@ -94,8 +94,7 @@ def test_an_author_sees_only_their_own_stories_and_chapters(author, story):
 
 
 def test_preview_in_the_admin(author, alice, story):
-    author.post(reverse("admin:story-chapters-upload", args=[story.pk]),
-                {"file": SimpleUploadedFile("c.txt", TEXT.encode())})
+    admin_import(author, story, "c.txt", TEXT.encode())
     page = author.post(reverse("admin:story-chapters-preview", args=[story.pk]),
                        {"location": "the harbour", "present_characters": "", "inventory": "", "flags": "",
                         "turn": "2"}).content.decode()
@@ -108,8 +107,7 @@ def test_preview_in_the_admin(author, alice, story):
 @pytest.mark.parametrize(("mode", "healed"), [("follow", False), ("wander", True)])
 def test_test_play_charts_divergence_and_lists_adaptations(author, alice, story, settings, mode, healed):
     settings.CHAPTER_GRACE_TURNS = 2
-    author.post(reverse("admin:story-chapters-upload", args=[story.pk]),
-                {"file": SimpleUploadedFile("c.txt", TEXT.encode())})
+    admin_import(author, story, "c.txt", TEXT.encode())
     response = author.post(reverse("admin:story-test-play", args=[story.pk]), {"turns": "8", "mode": mode})
     page = response.content.decode()
     assert response.status_code == 200 and "Divergence per turn" in page and 'id="test-play-data"' in page
@@ -121,8 +119,7 @@ def test_test_play_charts_divergence_and_lists_adaptations(author, alice, story,
 
 
 def test_chapter_analytics(author, alice, story, django_capture_on_commit_callbacks):
-    author.post(reverse("admin:story-chapters-upload", args=[story.pk]),
-                {"file": SimpleUploadedFile("c.txt", TEXT.encode())})
+    admin_import(author, story, "c.txt", TEXT.encode())
     from narrative_pipeline import orchestrator
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -149,8 +146,7 @@ def test_an_author_accepts_a_suggestion_in_the_admin(author, alice, story):
 
 def test_prerequisite_graph_and_chapter_inline(author, alice, story):
     text = TEXT + "\n‹chapter-2› The Bridge\nrequires: 1\n\n‹chapter-3› The Tower\nblocked_by: 2\n"
-    author.post(reverse("admin:story-chapters-upload", args=[story.pk]),
-                {"file": SimpleUploadedFile("c.txt", text.encode())})
+    admin_import(author, story, "c.txt", text.encode())
     page = author.get(reverse("admin:chapters-graph", args=[story.pk])).content.decode()
     assert "No cycle, and every prerequisite exists." in page and "2. The Bridge" in page
     story_page = author.get(reverse("admin:narrative_pipeline_story_change", args=[story.pk])).content.decode()
@@ -159,8 +155,7 @@ def test_prerequisite_graph_and_chapter_inline(author, alice, story):
 
 def test_reordering_swaps_numbers_and_rewrites_prerequisites(author, alice, story):
     text = TEXT + "\n‹chapter-2› The Bridge\n\n‹chapter-3› The Tower\nrequires: 2\n"
-    author.post(reverse("admin:story-chapters-upload", args=[story.pk]),
-                {"file": SimpleUploadedFile("c.txt", text.encode())})
+    admin_import(author, story, "c.txt", text.encode())
     with acting_as(alice):
         bridge = StoryChapter.objects.get(story=story, title="The Bridge")
     author.post(reverse("admin:chapters_storychapter_changelist"),
@@ -176,8 +171,7 @@ def test_reordering_swaps_numbers_and_rewrites_prerequisites(author, alice, stor
 
 
 def test_quick_edits_in_the_story_inline_make_a_version(author, alice, story):
-    author.post(reverse("admin:story-chapters-upload", args=[story.pk]),
-                {"file": SimpleUploadedFile("c.txt", TEXT.encode())})
+    admin_import(author, story, "c.txt", TEXT.encode())
     with acting_as(alice):
         chapter = StoryChapter.objects.get(story=story)
     url = reverse("admin:narrative_pipeline_story_change", args=[story.pk])

@@ -90,7 +90,8 @@ def test_duplicate_number_is_refused(api, story):
 
 def test_import_and_export_round_trip(api, story, alice):
     response = upload(api, story, CHAPTER_TEXT)
-    assert response.status_code == 201 and response.json() == {"format": "chapter_text", "chapters": [1, 2]}
+    assert response.status_code == 201 and response.json() == {"format": "chapter_text", "chapters": [1, 2],
+                                                      "lorebooks": [], "characters": [], "warnings": []}
     exported = api.get(f"/api/stories/{story.pk}/lore/export/chapter_text/")
     assert exported.status_code == 200
     other = StoryFactory(user=alice)
@@ -113,7 +114,7 @@ def test_unknown_format_and_not_text(api, story):
     assert upload(api, story, CHAPTER_TEXT, format="novelai_lorebook").status_code == 400
     response = api.post(f"/api/stories/{story.pk}/lore/import/",
                         {"file": SimpleUploadedFile("x.bin", b"\xff\xfe\x00binary")})
-    assert response.status_code == 400 and "not UTF-8" in response.json()["detail"]
+    assert response.status_code == 400 and "neither a PNG nor UTF-8 text" in response.json()["detail"]
 
 
 def test_preview_reports_availability_activation_score_and_tier(api, story):
@@ -157,7 +158,7 @@ def test_commands_import_and_export(story, alice, tmp_path, capsys):
     source = tmp_path / "chapters.txt"
     source.write_text(CHAPTER_TEXT, encoding="utf-8")
     call_command("import_lore", str(source), "--user", "alice", "--story", str(story.pk))
-    assert "Imported 2 chapter(s) as chapter_text" in capsys.readouterr().out
+    assert "as chapter_text: 0 lorebook(s) with 0 entries, 0 character(s), chapters [1, 2]" in capsys.readouterr().out
     target = tmp_path / "out.txt"
     call_command("export_lore", "--user", "alice", "--story", str(story.pk), "--format", "chapter_text",
                  "--output", str(target))

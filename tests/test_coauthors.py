@@ -2,7 +2,6 @@
 the database itself enforces it (RLS collaborator policies), and the admin follows."""
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.urls import reverse
 
@@ -12,7 +11,7 @@ from chapters.models import StoryChapter
 from narrative_pipeline.services import collaborator_add
 
 from .conftest import as_app_role
-from .factories import StoryFactory, UserFactory
+from .factories import StoryFactory, UserFactory, admin_import
 
 pytestmark = pytest.mark.django_db
 TEXT = "‹chapter-1› The Summons\nlocation: harbour\nbeats:\n- [high] A seal arrives\n\nOpen with a summons.\n"
@@ -23,8 +22,7 @@ def shared(alice, client):
     user_become_author(user=alice)
     story = StoryFactory(user=alice, title="Alice's shared tale")
     client.force_login(alice)
-    client.post(reverse("admin:story-chapters-upload", args=[story.pk]),
-                {"file": SimpleUploadedFile("c.txt", TEXT.encode())})
+    admin_import(client, story, "c.txt", TEXT.encode())
     client.logout()
     return story
 

@@ -7,9 +7,10 @@ from django.db import connection
 from pgvector.django import CosineDistance
 
 from chapters import evaluation as chapter_evaluation
+from chapters import lore as chapter_lore
 
 from .. import embeddings
-from ..contracts import CharacterNote, PastTurn, RelevantTurn, StoryContext, StoryState, StrategistBriefing
+from ..contracts import CharacterNote, LoreNote, PastTurn, RelevantTurn, StoryContext, StoryState, StrategistBriefing
 from ..models import CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
 from ..selectors import story_turns
 from ..tasks import heal_chapter, queue_after_commit
@@ -19,6 +20,7 @@ from ..tasks import heal_chapter, queue_after_commit
 PROSE_CHARS, SUMMARY_CHARS, ARC_CHARS, NOTE_CHARS, MEMORY_CHARS, MAX_CHARACTERS = 1_200, 400, 900, 300, 2_000, 12
 RECENT_BUDGET = 2_400  # the last turns' prose, newest first
 LONG_MEMORY_BUDGET = 1_600  # the story so far, then the most relevant older turns
+LORE_BUDGET, LORE_CHARS = 4_800, 1_600  # each book keeps to its own token budget; this caps them together
 
 
 def build_context(*, story: Story, action: str, turn_number: int) -> StoryContext:
@@ -34,10 +36,14 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
                                                      turn_number=turn_number, state_vector=moment)
     if heal is not None:
         queue_after_commit(heal_chapter, str(story.user_id), str(heal[0]), turn_number, heal[1])
-    recent = list(
+    latest = list(  # newest first, as far back as a lorebook may scan
         story_turns(story=story).filter(number__lt=turn_number, status=Turn.Status.COMPLETED)
-        .order_by("-number").values("number", "action", "prose")[: settings.BRIEFING_RECENT_TURNS]
-    )[::-1]
+        .order_by("-number").values("number", "action", "prose")[: max(settings.BRIEFING_RECENT_TURNS,
+                                                                         chapter_lore.MAX_SCAN_DEPTH)]
+    )
+    recent = latest[: settings.BRIEFING_RECENT_TURNS][::-1]
+    lore = chapter_lore.lore_for_turn(story_id=story.pk, action=action, seed=f"{story.pk}:{turn_number}",
+                                      recent=[f"{row['action']}\n{row['prose']}" for row in latest])
     oldest_recent = recent[0]["number"] if recent else turn_number
     # The latest arc is the story so far (each arc folds in the one before), so one is enough.
     arcs = list(StoryArc.objects.filter(story=story, last_turn__lt=turn_number)
@@ -51,6 +57,7 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
         arc_summaries=arcs,
         characters=_characters(story),
         chapter=chapter,
+        lore=[LoreNote(book=hit.book, title=hit.title, content=hit.content, reason=hit.reason) for hit in lore],
     )
 
 
@@ -107,6 +114,17 @@ def _long_memory_within_budget(arcs: list[str], relevant: list[RelevantTurn]):
     return story_so_far, kept
 
 
+def _lore_within_budget(notes: list[LoreNote]) -> list[LoreNote]:
+    kept, left = [], LORE_BUDGET
+    for note in notes:
+        if left < 80:
+            break
+        content = _cut(note.content, min(LORE_CHARS, left))
+        kept.append(note.model_copy(update={"content": content, "title": _cut(note.title, NOTE_CHARS)}))
+        left -= len(content)
+    return kept
+
+
 def brief(context: StoryContext) -> StrategistBriefing:
     """Cut the context to the briefing: every part capped, so its size does not grow with the story."""
     arcs, relevant = _long_memory_within_budget(context.arc_summaries, context.relevant_turns)
@@ -124,4 +142,5 @@ def brief(context: StoryContext) -> StrategistBriefing:
         chapter=context.chapter and context.chapter.model_copy(update={
             "narrative_instructions": _cut(context.chapter.narrative_instructions, MEMORY_CHARS),
             "beats": context.chapter.beats[:8]}),
+        lore=_lore_within_budget(context.lore),
     )

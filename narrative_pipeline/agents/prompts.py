@@ -24,4 +24,6 @@ Answer with plain prose, as short as asked. {DATA_RULE}"""
 
 
 def data_block(data) -> str:
-    return "<story-data>\n" + json.dumps(data, ensure_ascii=False, indent=1) + "\n</story-data>"
+    # "</" escaped as "<\/" (the same JSON string) so no text inside can close the block early.
+    body = json.dumps(data, ensure_ascii=False, indent=1).replace("</", "<\\/")
+    return "<story-data>\n" + body + "\n</story-data>"

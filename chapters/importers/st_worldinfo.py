@@ -1,0 +1,156 @@
+"""SillyTavern World Info (``st_worldinfo``): ``{"entries": {"<uid>": {...}}}``.
+
+Field names and defaults follow SillyTavern's ``public/scripts/world-info.js``
+(``newWorldInfoEntryTemplate``; ``selectiveLogic`` 0 AND_ANY, 1 NOT_ALL, 2 NOT_ANY, 3 AND_ALL).
+Scan depth, budget and recursion are SillyTavern's global settings, not the file's, so a
+book takes LUNA's defaults. Files exported by other tools mix spellings (``key``/``keys``,
+``content``/``entry``); all are read, and written back under the spelling the file used.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from .document import (
+    SELECTIVE_LOGIC,
+    Book,
+    Entry,
+    FormatError,
+    LoreDocument,
+    Written,
+    bool_value,
+    dump_json,
+    keys_value,
+    load_json,
+    number_value,
+    object_of,
+    overlay,
+    text_value,
+)
+
+NAME = "st_worldinfo"
+LABEL = "SillyTavern World Info"
+
+KEYS, SECONDARY, CONTENT, COMMENT = ("key", "keys"), ("keysecondary", "secondary_keys"), ("content", "entry"), (
+    "comment", "name")
+
+ENTRY_TEMPLATE = {
+    "uid": 0, "key": [], "keysecondary": [], "comment": "", "content": "", "constant": False, "vectorized": False,
+    "selective": True, "selectiveLogic": 0, "addMemo": True, "order": 100, "position": 0, "disable": False,
+    "excludeRecursion": False, "preventRecursion": False, "delayUntilRecursion": False, "probability": 100,
+    "useProbability": True, "depth": 4, "group": "", "groupOverride": False, "groupWeight": 100, "scanDepth": None,
+    "caseSensitive": None, "matchWholeWords": None, "useGroupScoring": None, "automationId": "", "role": None,
+    "sticky": 0, "cooldown": 0, "delay": 0, "displayIndex": 0,
+}
+
+FIELDS = {
+    "keys": (KEYS, None),
+    "secondary_keys": (SECONDARY, None),
+    "selective_logic": (("selectiveLogic",), SELECTIVE_LOGIC.index),
+    "content": (CONTENT, None),
+    "comment": (COMMENT, None),
+    "constant": (("constant",), None),
+    "order": (("order", "insertion_order"), None),
+    "enabled": (("disable",), lambda enabled: not enabled),
+    "probability": (("probability",), None),
+    "case_sensitive": (("caseSensitive",), None),
+    "match_whole_words": (("matchWholeWords",), None),
+}
+
+
+def detect(value) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("entries"), dict) and "spec" not in value
+
+
+def logic_from(value, *, entry) -> str:
+    if isinstance(value, str) and value.upper() in SELECTIVE_LOGIC:
+        return value.upper()
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(SELECTIVE_LOGIC):
+        return SELECTIVE_LOGIC[value]
+    raise FormatError(f"must be 0-3 (AND_ANY, NOT_ALL, NOT_ANY, AND_ALL), not {value!r}.", entry=entry,
+                      field_name="selectiveLogic")
+
+
+def read_entry(obj: dict, *, uid: str) -> Entry:
+    obj = object_of(obj, "entries", entry=uid)
+    logic = obj.get("selectiveLogic")
+    use_probability = bool_value(obj, ("useProbability",), default=True)
+    return Entry(
+        keys=keys_value(obj, KEYS, entry=uid),
+        secondary_keys=keys_value(obj, SECONDARY, entry=uid),
+        selective_logic="AND_ANY" if logic is None else logic_from(logic, entry=uid),
+        content=text_value(obj, CONTENT, entry=uid),
+        comment=text_value(obj, COMMENT, entry=uid),
+        constant=bool_value(obj, ("constant",), default=False),
+        order=number_value(obj, ("order", "insertion_order"), entry=uid, default=100),
+        enabled=not bool_value(obj, ("disable",), default=False),
+        probability=number_value(obj, ("probability",), entry=uid, default=100) if use_probability else 100,
+        case_sensitive=bool_value(obj, ("caseSensitive",), default=False),
+        match_whole_words=bool_value(obj, ("matchWholeWords",), default=False),
+        uid=uid, source_format=NAME, source_fields=obj,
+    )
+
+
+def read(value, *, name: str = "") -> LoreDocument:
+    value = object_of(value, "document")
+    # The entry's key in ``entries`` is its uid (SillyTavern keeps the two equal).
+    entries = [read_entry(obj, uid=key) for key, obj in value["entries"].items()]
+    book_fields = {field: (None if field == "entries" else field_value) for field, field_value in value.items()}
+    book_name = value.get("name") if isinstance(value.get("name"), str) else ""
+    return LoreDocument(books=[Book(name=book_name or name or "World Info", entries=entries, source_format=NAME,
+                                    source_fields=book_fields)])
+
+
+def parse(text: str, *, name: str = "") -> LoreDocument:
+    return read(load_json(text, "World Info file"), name=name)
+
+
+def write_entry(entry: Entry, uid) -> dict:
+    """One entry as SillyTavern writes it: from its own fields where it came from SillyTavern."""
+    if entry.source_format == NAME and entry.source_fields:
+        target = copy.deepcopy(entry.source_fields)
+        original = read_entry(copy.deepcopy(entry.source_fields), uid=str(uid))
+    else:
+        target, original = {**copy.deepcopy(ENTRY_TEMPLATE), "uid": uid, "displayIndex": uid}, None
+    overlay(target, entry, original, FIELDS)
+    if original is not None and entry.probability != original.probability and "useProbability" in target:
+        target["useProbability"] = True
+    return target
+
+
+def write(document: LoreDocument) -> Written:
+    books = document.books
+    first = next((book for book in books if book.source_format == NAME), None)
+    top = copy.deepcopy(first.source_fields) if first else {"entries": None}
+    if "name" in top and first is not None and first.name != top["name"]:
+        top["name"] = first.name
+    entries, taken = {}, set()
+    for book in books:
+        for entry in book.entries:
+            uid = entry.uid if entry.uid and entry.uid not in taken else None
+            if uid is None:  # a new entry, or one from another book with the same uid
+                uid = str(max((int(u) for u in taken if u.lstrip("-").isdigit()), default=-1) + 1)
+                obj = write_entry(entry, int(uid))
+                obj["uid"] = int(uid)
+            else:
+                obj = write_entry(entry, int(uid) if uid.lstrip("-").isdigit() else uid)
+            taken.add(uid)
+            entries[uid] = obj
+    top["entries"] = entries
+    dropped = _dropped(document)
+    return Written(dump_json(top), dropped)
+
+
+def _dropped(document: LoreDocument) -> list[str]:
+    dropped = []
+    if document.characters:
+        dropped.append(f"{len(document.characters)} character(s): World Info has no cast")
+    if document.chapters:
+        dropped.append(f"{len(document.chapters)} chapter(s): World Info has no chapters")
+    if len(document.books) > 1:
+        dropped.append(f"{len(document.books)} books merged into one; their names and settings are not kept")
+    foreign = sum(1 for book in document.books for entry in book.entries
+                  if entry.source_fields and entry.source_format != NAME)
+    if foreign:
+        dropped.append(f"{foreign} entries' own fields from other formats (kept in LUNA, not in this file)")
+    return dropped

@@ -1,0 +1,218 @@
+"""A story's lore and world files: import (all or nothing), preview, export, and new stories
+straight from a card or a world.
+
+The formats are read and written by ``chapters.importers``; this module puts what a file
+carries in its place: story fields and cast here in the core, lorebooks and chapters through
+the chapters app. Each import keeps the file as it came (``LoreSource``), so exporting
+unchanged content in the same format gives the same bytes back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from accounts.rls import acting_as
+from chapters import importers
+from chapters import lore as chapter_lore
+from chapters import services as chapter_services
+from chapters.importers import document as doc
+from chapters.models import LoreSource, StoryChapter
+
+from . import storage
+from .models import Character, Story
+from .services import state_merged, story_create, turn_opening
+
+CHARACTER_ATTRIBUTES = ("name", "description", "personality", "scenario", "first_message", "example_messages",
+                        "alternate_greetings", "system_prompt", "post_history_instructions", "is_player",
+                        "source_format")
+STORY_ATTRIBUTES = ("title", "premise", "setting", "memory", "authors_note")
+CONTENT_TYPES = {"chapter_text": ("text/plain; charset=utf-8", "txt")}
+
+
+def _invalid(error: importers.FormatError, field: str = "file") -> ValidationError:
+    return ValidationError({field: [str(error)]})
+
+
+def read(data: bytes, *, lore_format: str | None = None, filename: str = "") -> importers.Upload:
+    """Parse and check an uploaded file without saving anything; ``ValidationError`` names the problem."""
+    try:
+        upload = importers.read_upload(data, lore_format=lore_format or None, filename=filename)
+        upload.warnings = [warning for book in upload.document.books for warning in chapter_lore.check_book(book)]
+        if upload.document.chapters:
+            chapter_services.check_set([_with_source(c) for c in upload.document.chapters])
+    except importers.FormatError as error:
+        raise _invalid(error, "format" if str(error).startswith("unknown format") else "file") from error
+    return upload
+
+
+def _with_source(chapter: dict) -> dict:
+    return {"source": StoryChapter.Source.IMPORTED, **chapter}
+
+
+def preview(upload: importers.Upload) -> dict:
+    """What an import would create, for the admin's confirmation step."""
+    document = upload.document
+    return {
+        "format": upload.lore_format, "label": importers.FORMATS[upload.lore_format].LABEL,
+        "story": asdict(document.story) if document.story else None,
+        "books": [{"name": book.name, "entries": [{"title": entry.comment, "keys": entry.keys,
+                                                    "constant": entry.constant, "content": entry.content[:300]}
+                                                   for entry in book.entries]} for book in document.books],
+        "characters": [{"name": c.name, "description": c.description[:300], "is_player": c.is_player}
+                       for c in document.characters],
+        "chapters": [{"number": c["number"], "title": c["title"]} for c in document.chapters],
+        "warnings": getattr(upload, "warnings", []),
+    }
+
+
+def _summary(upload, books, characters, chapters) -> dict:
+    return {"format": upload.lore_format,
+            "lorebooks": [{"id": book.pk, "name": book.name, "entries": book.entries.count()} for book in books],
+            "characters": [character.name for character in characters],
+            "chapters": [chapter.number for chapter in chapters],
+            "warnings": getattr(upload, "warnings", [])}
+
+
+def import_file(*, user, story: Story, data: bytes, lore_format: str | None = None, filename: str = "") -> dict:
+    """Import a file into a story: all of it, or (on any error) nothing, the story's lore untouched."""
+    upload = read(data, lore_format=lore_format, filename=filename)
+    with acting_as(user), transaction.atomic():
+        story = Story.objects.select_for_update().get(pk=story.pk)
+        return _save(user=user, story=story, upload=upload, filename=filename, fill_story=False)
+
+
+def _save(*, user, story: Story, upload: importers.Upload, filename: str, fill_story: bool) -> dict:
+    document = upload.document
+    size = len(upload.text.encode()) + len(upload.image or b"")
+    storage.story_add(user=user, story=story, delta=size)
+    applied = _apply_story_info(story, document.story, fill_story=fill_story)
+    source = LoreSource.objects.create(user_id=story.user_id, story=story, lore_format=upload.lore_format,
+                                       filename=filename[:255], text=upload.text, image=upload.image,
+                                       story_fields=applied)
+    characters = []
+    taken = {name.casefold() for name in Character.objects.filter(story=story).values_list("name", flat=True)}
+    for character in document.characters:
+        if character.name.strip().casefold() in taken:
+            raise ValidationError({"file": [f"The story already has a character named {character.name!r}; "
+                                            "rename one of them first."]})
+        taken.add(character.name.strip().casefold())
+        characters.append(Character.objects.create(
+            user_id=story.user_id, story=story, source_fields=doc.fields_text(character.source_fields),
+            **{attribute: getattr(character, attribute) for attribute in CHARACTER_ATTRIBUTES}))
+    books = chapter_lore.books_import(story_id=story.pk, user_id=story.user_id, books=document.books, source=source)
+    chapters = []
+    if document.chapters:
+        chapters_in = document.chapters
+        if upload.lore_format != "chapter_text":  # positional numbers: after the story's own chapters
+            chapters_in = _renumbered(chapters_in, StoryChapter.objects.filter(story=story).count() and max(
+                StoryChapter.objects.filter(story=story).values_list("number", flat=True)))
+        try:
+            with transaction.atomic():
+                chapters = chapter_services.chapters_import(story_id=story.pk, user_id=story.user_id,
+                                                            chapters=[_with_source(c) for c in chapters_in])
+        except IntegrityError as error:
+            raise ValidationError({"file": ["A chapter number in the file is already taken in this story."]}) \
+                from error
+    return _summary(upload, books, characters, chapters)
+
+
+def _renumbered(chapters: list[dict], offset: int) -> list[dict]:
+    if not offset:
+        return chapters
+    move = {chapter["number"]: chapter["number"] + offset for chapter in chapters}
+    return [{**chapter, "number": move[chapter["number"]],
+             "required_previous_chapters": [move.get(n, n) for n in chapter["required_previous_chapters"]],
+             "blocked_by": [move.get(n, n) for n in chapter["blocked_by"]]} for chapter in chapters]
+
+
+def _apply_story_info(story: Story, info: doc.StoryInfo | None, *, fill_story: bool) -> list[str]:
+    """A world's fields onto the story: all of them for a new story, only the empty ones otherwise.
+    Returns the fields it filled; the others stay the world's own, for export."""
+    if info is None:
+        return []
+    changed = []
+    for attribute in STORY_ATTRIBUTES:
+        value = getattr(info, attribute)
+        if value and (fill_story or not getattr(story, attribute)):
+            setattr(story, attribute, value[:200] if attribute == "title" else value)
+            changed.append(attribute)
+    if info.state.get("tracked"):
+        story.state = state_merged(story.state, {"tracked": {**info.state["tracked"],
+                                                             **story.state.get("tracked", {})}})
+        changed.append("state")
+    if changed:
+        story.save(update_fields=changed)
+    return [attribute for attribute in changed if attribute != "state"]
+
+
+def story_from_file(*, user, data: bytes, lore_format: str | None = None, filename: str = "") -> Story:
+    """A new story from a character card or a world: the card's character (or the world's cast),
+    its lore and chapters, and the first message (or the world's background) as turn 1."""
+    upload = read(data, lore_format=lore_format, filename=filename)
+    document = upload.document
+    if not document.characters and document.story is None:
+        raise ValidationError({"file": [f"A {importers.FORMATS[upload.lore_format].LABEL} holds no character "
+                                        "or world to start a story from; import it into a story instead."]})
+    info = document.story or doc.StoryInfo()
+    lead = next((c for c in document.characters if not c.is_player), None) or document.characters[0] if (
+        document.characters) else None
+    title = info.title or (lead.name if lead else "") or "Imported story"
+    opening = (lead.first_message if lead and lead.first_message else "") or info.setting
+    with transaction.atomic():
+        story = story_create(user=user, title=title[:200], premise=info.premise or (lead.scenario if lead else ""))
+        with acting_as(user):
+            story = Story.objects.select_for_update().get(pk=story.pk)
+            _save(user=user, story=story, upload=upload, filename=filename, fill_story=True)
+        if opening.strip():
+            turn_opening(user=user, story=story, prose=opening)
+    return story
+
+
+def _document(story: Story) -> doc.LoreDocument:
+    """The story's content as a format-neutral document (lorebooks, cast, chapters, world fields)."""
+    characters = [doc.Character(source_fields=doc.fields_from_text(row.source_fields),
+                                **{attribute: getattr(row, attribute) for attribute in CHARACTER_ATTRIBUTES})
+                  for row in Character.objects.filter(story=story).order_by("created_at", "id")]
+    world = LoreSource.objects.filter(story=story, lore_format="iw_world").order_by("-created_at").first()
+    info = doc.StoryInfo(**{attribute: getattr(story, attribute) for attribute in STORY_ATTRIBUTES},
+                         state={"tracked": story.state["tracked"]} if story.state.get("tracked") else {})
+    if world is not None:
+        imported = importers.FORMATS["iw_world"].parse(world.text).story
+        info.source_format, info.source_fields = imported.source_format, imported.source_fields
+        for attribute in STORY_ATTRIBUTES:  # a field the story already had stays the world's own
+            if attribute not in world.story_fields:
+                setattr(info, attribute, getattr(imported, attribute))
+    return doc.LoreDocument(books=chapter_lore.story_books(story_id=story.pk), characters=characters,
+                            chapters=chapter_services.chapters_export(story_id=story.pk), story=info)
+
+
+def export_file(*, story: Story, lore_format: str, container: str = "") -> tuple[bytes, str, str, list[str]]:
+    """(file bytes, content type, file name, what the format could not carry).
+
+    Unchanged content in the format it came from gives the imported file back byte for byte."""
+    if lore_format not in importers.FORMATS:
+        raise ValidationError({"format": [f"Unknown format {lore_format!r}; the formats are "
+                                          f"{', '.join(importers.FORMATS)}."]})
+    if container not in ("", "json", "png") or (container == "png" and lore_format not in importers.CARD_FORMATS):
+        raise ValidationError({"container": ["container=png is for character cards (card_v2, card_v3) only."]})
+    try:
+        written = importers.write(_document(story), lore_format)
+    except importers.FormatError as error:
+        raise ValidationError({"format": [str(error)]}) from error
+    text, image = written.text, None
+    source = LoreSource.objects.filter(story=story, lore_format=lore_format).order_by("-created_at").first()
+    if source is not None:
+        module = importers.FORMATS[lore_format]
+        if module.write(module.parse(source.text)).text == written.text:
+            text, image = source.text, source.image and bytes(source.image)
+    stem = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in story.title)[:60] or "story"
+    if container == "png":
+        keyword = "ccv3" if lore_format == "card_v3" else "chara"
+        unchanged = image is not None and text == source.text
+        return (image if unchanged else importers.png.card_png(text, keyword=keyword, image=image or (
+            source and source.image and bytes(source.image)))), "image/png", f"{stem}.png", written.dropped
+    content_type, extension = CONTENT_TYPES.get(lore_format, ("application/json", "json"))
+    return text.encode("utf-8"), content_type, f"{stem}.{lore_format}.{extension}", written.dropped
