@@ -15,7 +15,7 @@ from PIL import Image, PngImagePlugin
 from accounts.rls import acting_as
 from chapters import importers, lore
 from chapters.importers import png
-from chapters.models import LoreEntry, Lorebook, LoreSource, StoryChapter
+from chapters.models import Lorebook, LoreEntry, LoreSource, StoryChapter
 from narrative_pipeline.models import Character, Story, Turn
 
 from .factories import StoryFactory, admin_import
