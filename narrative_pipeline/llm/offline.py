@@ -138,6 +138,11 @@ class OfflineProvider:
         if present:
             beats.append({"description": f"{rng.choice(present)} reacts to what the player did", "priority": "medium"})
         beats.append({"description": f"{NOTICED} in {place}", "priority": "low"})
+        # Lore the player's words called up (not the always-on entries): its first sentence is told.
+        called = next((note for note in briefing.get("lore", []) if note.get("reason", "").startswith("key")), None)
+        if called and called["content"].strip():
+            sentence = re.split(r"(?<=[.!?。！？])\s", called["content"].strip(), maxsplit=1)[0]
+            beats.insert(1, {"description": sentence[:300], "priority": "medium"})
         chapter, addressed = briefing.get("chapter"), []
         if chapter and chapter.get("tier") != "alternate":
             # The chapter is active (healed if it had to be): move it on by its next beat, the most important first.
