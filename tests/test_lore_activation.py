@@ -448,7 +448,8 @@ def small_books(draw):
                        order=draw(st.sampled_from([0, 100, 200])),
                        enabled=draw(st.sampled_from([True] * 5 + [False])),
                        probability=draw(st.sampled_from([100] * 5 + [0])),
-                       case_sensitive=draw(st.booleans()), match_whole_words=draw(st.booleans()))
+                       case_sensitive=draw(st.sampled_from([False, False, True])),
+                       match_whole_words=draw(st.sampled_from([False, False, True])))
              for number, content in enumerate(contents, 1)]
     book = BookSettings(token_budget=draw(st.sampled_from([0, 3, 8] + [10_000] * 5)),
                         recursive_scanning=draw(st.sampled_from([False, True, True])),
