@@ -113,7 +113,8 @@ def _matcher(book: dict) -> BookMatcher:
         return cached[1]
     specs = [EntrySpec(id=row["id"], keys=tuple(row["keys"]), content=row["content"],
                        secondary_keys=tuple(row["secondary_keys"]), selective_logic=row["selective_logic"],
-                       comment=row["comment"], constant=row["constant"], order=row["order"], enabled=row["enabled"],
+                       comment=row["comment"] or ", ".join(key for key in row["keys"] if key.strip())[:200],
+                       constant=row["constant"], order=row["order"], enabled=row["enabled"],
                        probability=row["probability"], case_sensitive=row["case_sensitive"],
                        match_whole_words=row["match_whole_words"])
              for row in LoreEntry.objects.filter(lorebook_id=book["id"], enabled=True).values(

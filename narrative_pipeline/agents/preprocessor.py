@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.db import connection
 from pgvector.django import CosineDistance
@@ -20,6 +22,7 @@ from ..tasks import heal_chapter, queue_after_commit
 PROSE_CHARS, SUMMARY_CHARS, ARC_CHARS, NOTE_CHARS, MEMORY_CHARS, MAX_CHARACTERS = 1_200, 400, 900, 300, 2_000, 12
 RECENT_BUDGET = 2_400  # the last turns' prose, newest first
 LONG_MEMORY_BUDGET = 1_600  # the story so far, then the most relevant older turns
+MACRO = re.compile(r"\{\{(user|char)\}\}", re.IGNORECASE)
 LORE_BUDGET, LORE_CHARS = 4_800, 1_600  # each book keeps to its own token budget; this caps them together
 
 
@@ -57,8 +60,24 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
         arc_summaries=arcs,
         characters=_characters(story),
         chapter=chapter,
-        lore=[LoreNote(book=hit.book, title=hit.title, content=hit.content, reason=hit.reason) for hit in lore],
+        lore=_lore_notes(story, lore),
     )
+
+
+def _lore_notes(story: Story, fired) -> list[LoreNote]:
+    """Fired entries as briefing notes, with the card macros ``{{user}}`` and ``{{char}}`` filled in
+    from the cast (the player character; the first other character, a card's own)."""
+    cast = list(story.characters.values_list("name", "is_player", "source_format"))
+    player = next((name for name, is_player, _ in cast if is_player), "you")
+    others = sorted((name for name, is_player, fmt in cast if not is_player), key=lambda name: not any(
+        n == name and fmt.startswith("card") for n, _, fmt in cast))
+    lead = others[0] if others else "the narrator"
+
+    def filled(text: str) -> str:
+        return MACRO.sub(lambda match: player if match.group(1).lower() == "user" else lead, text)
+
+    return [LoreNote(book=hit.book, title=hit.title, content=filled(hit.content), reason=hit.reason)
+            for hit in fired]
 
 
 def _relevant_turns(story: Story, moment: list[float], *, before: int) -> list[RelevantTurn]:

@@ -47,6 +47,7 @@ CHARACTER_LINES = [
     "{name} says nothing at first; then, with a glance over the shoulder, beckons.",
 ]
 NOTICED = "Something new is noticed"
+RECALLED = "What the world knows:"  # a beat carrying a lore entry the action called up
 MOODS = ["curiosity", "worry", "resolve", "suspicion", "relief", "quiet amusement"]
 OUTCOMES = [
     "It works, though not the way {actor_lower} imagined: the attempt to {clause} sets something larger in motion.",
@@ -142,7 +143,7 @@ class OfflineProvider:
         called = next((note for note in briefing.get("lore", []) if note.get("reason", "").startswith("key")), None)
         if called and called["content"].strip():
             sentence = re.split(r"(?<=[.!?。！？])\s", called["content"].strip(), maxsplit=1)[0]
-            beats.insert(1, {"description": sentence[:300], "priority": "medium"})
+            beats.insert(1, {"description": f"{RECALLED} {sentence[:300]}", "priority": "medium"})
         chapter, addressed = briefing.get("chapter"), []
         if chapter and chapter.get("tier") != "alternate":
             # The chapter is active (healed if it had to be): move it on by its next beat, the most important first.
@@ -188,6 +189,9 @@ class OfflineProvider:
             named = next((name for name in others if name.casefold() in description.casefold()), None)
             if index == 0:
                 line = rng.choice(OUTCOMES).format(clause=clause, **fill)
+            elif description.startswith(RECALLED):  # lore the action called up, told as it is written
+                line = description[len(RECALLED):].strip()
+                line = line if line.endswith((".", "!", "?", "。", "！", "？", "\"", "*")) else line + "."
             elif named:
                 line = rng.choice(CHARACTER_LINES).format(name=named, mood=rng.choice(MOODS))
             elif description.startswith(NOTICED):
