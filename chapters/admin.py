@@ -360,10 +360,21 @@ class LorebookAdmin(admin.ModelAdmin):
     search_fields = ["name", "description"]
     fields = ["story", "name", "description", "enabled", "scan_depth", "token_budget", "recursive_scanning",
               "max_recursion_depth", "source_format", "entries_link"]
-    readonly_fields = ["story", "source_format", "entries_link"]
+    readonly_fields = ["source_format", "entries_link"]
 
     def has_add_permission(self, request):
         return False  # books come from a file (the story's "Import a file") or the API
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "story":  # the author's own stories; none keeps the book in their library
+            from narrative_pipeline.models import Story
+
+            kwargs["queryset"] = Story.objects.filter(user_id=request.user.pk)
+            kwargs["help_text"] = "Leave empty to keep the book in your library for reuse (it then fires nowhere)."
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        lore.lorebook_save(obj)
 
     @admin.display(description="Entries")
     def entry_count(self, book):

@@ -75,6 +75,15 @@ def story_books(*, story_id) -> list[Book]:
     return [book_of(row) for row in Lorebook.objects.filter(story_id=story_id).prefetch_related("entries")]
 
 
+@transaction.atomic
+def lorebook_save(book: Lorebook) -> Lorebook:
+    """Save a book's settings; moving it to another story (or to the owner's library, no story)
+    moves its entries with it."""
+    book.save()
+    book.entries.exclude(story_id=book.story_id).update(story_id=book.story_id)
+    return book
+
+
 def entry_add(*, lorebook: Lorebook, **fields) -> LoreEntry:
     position = (lorebook.entries.aggregate(last=Max("position"))["last"] or 0) + 1
     entry = LoreEntry(user_id=lorebook.user_id, lorebook=lorebook, story_id=lorebook.story_id, position=position,

@@ -386,3 +386,35 @@ def test_admin_previews_then_imports_and_downloads_any_format(client, alice, sto
     assert download.content == path.read_bytes()
     books = client.get(reverse("admin:chapters_lorebook_changelist")).content.decode()
     assert "st_mixed_naming_crlf" in books
+
+
+def test_a_book_moves_to_the_library_and_to_another_story_with_its_entries(client, alice, story):
+    from django.urls import reverse
+
+    from accounts.services import user_become_author
+
+    user_become_author(user=alice)
+    other = StoryFactory(user=alice, title="Second")
+    client.force_login(alice)
+    admin_import(client, story, "eldoria.json", (DATA / "st_worldinfo" / "sillytavern_default_eldoria.json").read_bytes())
+    with acting_as(alice):
+        book = Lorebook.objects.get(story=story)
+    form = {"name": book.name, "description": "", "enabled": "on", "scan_depth": 2, "token_budget": 400,
+            "max_recursion_depth": 3}
+    url = reverse("admin:chapters_lorebook_change", args=[book.pk])
+    assert client.post(url, {**form, "story": ""}).status_code == 302
+    with acting_as(alice):
+        assert not LoreEntry.objects.filter(story=story).exists()
+        assert LoreEntry.objects.filter(lorebook=book, story__isnull=True).count() == 4
+    assert client.post(url, {**form, "story": other.pk}).status_code == 302
+    with acting_as(alice):
+        assert LoreEntry.objects.filter(story=other).count() == 4
+
+
+def test_an_import_over_the_storage_quota_saves_nothing(api, story, alice):
+    alice.storage_limit_mb = 0
+    alice.save()
+    response = upload(api, story, DATA / "card_v2" / "sillytavern_seraphina_v2_with_book.png")
+    assert response.status_code == 403 and response.json()["code"] == "quota_exceeded"
+    with acting_as(alice):
+        assert not LoreSource.objects.exists() and not Character.objects.filter(story=story).exists()
