@@ -50,7 +50,7 @@ _has_unspaced_script = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\
 @dataclass(frozen=True)
 class EntrySpec:
     id: int                      # the LoreEntry row id
-    keys: tuple[str, ...]        # plain keys, or JS-style regex keys written "/pattern/flags"; empty strings are ignored
+    keys: tuple[str, ...]        # plain keys, or JS-style regex keys "/pattern/flags"; empty strings are ignored
     content: str
     secondary_keys: tuple[str, ...] = ()
     selective_logic: str = "AND_ANY"  # one of SELECTIVE_LOGIC; an unknown value acts as AND_ANY
@@ -155,7 +155,7 @@ class _Piece:
 
     __slots__ = ("text", "folded", "words", "source")
 
-    def __init__(self, text: str, folded: str, words: frozenset[int] | set[int], source: int | None):
+    def __init__(self, text: str, folded: str, words: set[int], source: int | None):
         self.text, self.folded, self.words, self.source = text, folded, words, source
 
 
@@ -239,16 +239,19 @@ class BookMatcher:
         constant: list[int] = []
         with_regex: set[int] = set()
         for spec in entries:
+            if not spec.enabled:
+                continue
+            index = len(self._entries)
+            if spec.constant:  # its keys do not matter
+                self._entries.append(_Entry(spec, (), (), "AND_ANY"))
+                constant.append(index)
+                continue
             primary = tuple(key_id(k, spec) for k in spec.keys if k.strip())
-            if not spec.enabled or not (spec.constant or primary):
+            if not primary:
                 continue
             secondary = tuple(key_id(k, spec) for k in spec.secondary_keys if k.strip())
             logic = spec.selective_logic if spec.selective_logic in SELECTIVE_LOGIC else "AND_ANY"
-            index = len(self._entries)
             self._entries.append(_Entry(spec, primary, secondary, logic))
-            if spec.constant:
-                constant.append(index)
-                continue
             for number in primary:  # secondary keys alone never trigger an entry
                 key = self._keys[number]
                 if key.pattern is None:

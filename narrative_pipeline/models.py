@@ -12,6 +12,13 @@ def empty_state() -> dict:
     return {"location": "", "present_characters": [], "inventory": [], "flags": []}
 
 
+class StorageMode(models.TextChoices):
+    PLAIN = "plain"  # not based on a snapshot
+    REFERENCE = "reference"  # reads every turn up to its base from the snapshot, overrides none
+    DELTA = "delta"  # an override row per edited turn
+    FULL_COPY = "full_copy"  # most turns edited: all of them copied into its own rows
+
+
 class Story(UserOwnedModel):
     """A player's story: premise, memory and author's note, the current state, and its cast."""
 
@@ -26,6 +33,13 @@ class Story(UserOwnedModel):
     # Per agent: {"writer": {"provider": "openai", "model": "llama3.1"}}; empty takes the settings.
     llm_overrides = models.JSONField(default=dict, blank=True)
     storage_bytes = models.BigIntegerField(default=0)
+    # Copy-on-write: a story based on a snapshot reads its turns up to ``base_turn`` from the
+    # snapshot (plus its own overrides) and owns only what it changed and what came after.
+    storage_mode = models.CharField(max_length=10, choices=StorageMode.choices, default=StorageMode.PLAIN)
+    base_series = models.ForeignKey("SnapshotSeries", on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="based_stories")
+    base_version = models.PositiveIntegerField(null=True, blank=True)
+    base_turn = models.PositiveIntegerField(default=0, help_text="Turns up to this one come from the snapshot.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -189,3 +203,132 @@ class StoryCollaborator(UserOwnedModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["story", "collaborator"], name="collaborator_once_per_story")]
         indexes = [models.Index(fields=["collaborator", "story"])]
+
+
+class SnapshotSeries(models.Model):
+    """The numbered, immutable versions of one story as published (or branched from).
+
+    Readable by everyone while public and not hidden, and always by its author and by the owners
+    of stories based on it (RLS). The author becomes null when their account goes; the versions
+    stay, so stories based on them keep working (DESIGN §5).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    author = models.ForeignKey("accounts.User", on_delete=models.DO_NOTHING, null=True, blank=True, related_name="+")
+    source_story = models.ForeignKey(Story, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="snapshot_series")
+    is_public = models.BooleanField(default=False)
+    is_hidden = models.BooleanField(default=False, help_text="Hidden by a moderator or unpublished by its author.")
+    latest_version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "snapshot series"
+
+    def __str__(self):
+        return f"series {self.pk} (v{self.latest_version})"
+
+
+class StorySnapshot(models.Model):
+    """One version: the story's own fields whole, its turns, chapters, lore and cast as the
+    ``SnapshotItem`` rows that changed since the version before (read back with ``snapshots``)."""
+
+    series = models.ForeignKey(SnapshotSeries, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    premise = models.TextField(blank=True)
+    genre = models.CharField(max_length=60, blank=True)
+    setting = models.TextField(blank=True)
+    memory = models.TextField(blank=True)
+    authors_note = models.TextField(blank=True)
+    state = models.JSONField(default=empty_state)
+    story_so_far = models.TextField(blank=True, help_text="The latest arc summary, for stories based on it.")
+    turn_count = models.PositiveIntegerField(default=0)
+    changelog = models.TextField(blank=True)
+    stored_bytes = models.BigIntegerField(default=0, help_text="What this version's own rows take.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["series", "version"]
+        constraints = [models.UniqueConstraint(fields=["series", "version"], name="snapshot_version_unique")]
+
+    def __str__(self):
+        return f"{self.title} v{self.version}"
+
+
+class SnapshotItem(models.Model):
+    """A turn, chapter, lore book, lore entry or character as of a version: written only when it
+    changed (or was removed) since the version before, so versions cost what they change."""
+
+    class Kind(models.TextChoices):
+        TURN = "turn"
+        CHAPTER = "chapter"
+        LOREBOOK = "lorebook"
+        LOREENTRY = "loreentry"
+        CHARACTER = "character"
+
+    series = models.ForeignKey(SnapshotSeries, on_delete=models.CASCADE, related_name="items")
+    version = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    key = models.CharField(max_length=300)
+    number = models.PositiveIntegerField(default=0, help_text="Order within its kind (a turn's number).")
+    payload = models.JSONField(default=dict)
+    removed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["series", "kind", "key", "version"],
+                                               name="snapshot_item_once_per_version")]
+        indexes = [models.Index(fields=["series", "kind", "number", "-version"], name="snapshot_item_read")]
+
+    def __str__(self):
+        return f"{self.kind} {self.key} v{self.version}"
+
+
+class TurnOverride(UserOwnedModel):
+    """A story's own text for a turn it reads from its snapshot (copy-on-write)."""
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="turn_overrides")
+    number = models.PositiveIntegerField()
+    action = models.TextField()
+    prose = models.TextField()
+    alternatives = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["story", "number"], name="turn_override_once_per_turn")]
+
+
+class StoryTurn(models.Model):
+    """A story's turns as every reader sees them (a database view): its own turns, and for a story
+    based on a snapshot, the snapshot's turns up to its base with its overrides applied."""
+
+    class Origin(models.TextChoices):
+        OWN = "own"
+        SOURCE = "source"
+        OVERRIDE = "override"
+
+    id = models.UUIDField(primary_key=True)
+    user = models.ForeignKey("accounts.User", on_delete=models.DO_NOTHING, related_name="+")
+    story = models.ForeignKey(Story, on_delete=models.DO_NOTHING, related_name="+")
+    number = models.PositiveIntegerField()
+    action = models.TextField()
+    prose = models.TextField()
+    status = models.CharField(max_length=10, choices=Turn.Status.choices)
+    error = models.TextField()
+    alternatives = models.JSONField()
+    briefing = models.JSONField(null=True)
+    template = models.JSONField(null=True)
+    retrieved_turns = models.JSONField()
+    state_before = models.JSONField(null=True)
+    created_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True)
+    origin = models.CharField(max_length=8, choices=Origin.choices)
+
+    class Meta:
+        managed = False
+        db_table = "narrative_pipeline_storyturn"
+        ordering = ["story", "number"]
+
+    def __str__(self):
+        return f"turn {self.number}"

@@ -77,7 +77,9 @@ def turn_submit(*, user, story_id, action, idempotency_key) -> tuple[Turn, bool]
                 last = story.turns.order_by("-number").first()
                 if last is not None and last.status != Turn.Status.COMPLETED:
                     raise TurnRefused(f"Turn {last.number} is {last.status}: retry or undo it before a new action.")
-                turn = Turn.objects.create(user_id=story.user_id, story=story, number=(last.number + 1 if last else 1),
+                # A story based on a snapshot goes on after the turns it reads from it.
+                number = max(last.number if last else 0, story.base_turn) + 1
+                turn = Turn.objects.create(user_id=story.user_id, story=story, number=number,
                                            action=action, idempotency_key=key, state_before=story.state)
                 return turn, True
         except IntegrityError:
@@ -157,9 +159,20 @@ def _is_last(turn: Turn) -> bool:
 # -- Changing what was written --------------------------------------------------------------
 
 
+def _own_last(story_id) -> Turn | None:
+    """The story's last turn if it is its own (a story based on a snapshot may end on one of the
+    snapshot's turns, which only an edit of its text can change)."""
+    last = Turn.objects.filter(story_id=story_id).order_by("-number").first()
+    base_turn = Story.objects.filter(pk=story_id).values_list("base_turn", flat=True).first() or 0
+    if base_turn and (last is None or last.number < base_turn):
+        raise TurnRefused(f"Turn {base_turn} comes from the story this one is based on: edit its text instead.",
+                          code="turn_conflict", status=409)
+    return last
+
+
 def _last_turn(user, story_id, number: int | None = None) -> Turn:
     with acting_as(user):
-        last = Turn.objects.filter(story_id=story_id).order_by("-number").first()
+        last = _own_last(story_id)
     if last is None:
         raise TurnRefused("This story has no turns yet.", code="not_found", status=404)
     if number is not None and last.number != number:
@@ -199,7 +212,7 @@ def turn_undo(*, user, story_id) -> Turn:
     """Remove the last turn and put the story's state back as it was before it."""
     with acting_as(user):
         story = Story.objects.select_for_update().get(pk=story_id)
-        turn = story.turns.order_by("-number").first()
+        turn = _own_last(story_id)
         if turn is None:
             raise TurnRefused("This story has no turns to undo.", code="not_found", status=404)
         story.state = turn.state_before

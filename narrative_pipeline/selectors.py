@@ -10,13 +10,15 @@ from django.db.models import Avg, Count, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.shortcuts import get_object_or_404
 
-from .models import AgentCall, Story, StoryArc, Turn
+from .models import AgentCall, Story, StoryArc, StoryTurn, Turn
 
 AGENTS = ("preprocessor", "strategist", "writer", "dreamer")
 
 
 def story_list(*, user):
-    return Story.objects.filter(user_id=user.pk).annotate(turn_count=Count("turns")).order_by("-updated_at")
+    turns = StoryTurn.objects.filter(story=OuterRef("pk")).order_by().values("story").annotate(n=Count("*")).values("n")
+    return (Story.objects.filter(user_id=user.pk).annotate(turn_count=Coalesce(Subquery(turns), 0))
+            .order_by("-updated_at"))
 
 
 def story_list_with_activity(*, user):
@@ -35,10 +37,12 @@ def story_get(*, user, story_id) -> Story:
 
 
 def story_turns(*, story: Story):
-    return Turn.objects.filter(story=story).order_by("number")
+    """The story's turns in order, as every reader sees them: for a story based on a snapshot, the
+    snapshot's turns up to its base (with its overrides) and then its own, in one query."""
+    return StoryTurn.objects.filter(story=story).order_by("number")
 
 
-def turn_get(*, story: Story, number: int) -> Turn:
+def turn_get(*, story: Story, number: int) -> StoryTurn:
     return get_object_or_404(story_turns(story=story), number=number)
 
 
@@ -76,8 +80,8 @@ def story_costs_by_day(*, story: Story) -> list[dict]:
                           calls=Count("id")).order_by("day"))
 
 
-def turn_calls(*, turn: Turn):
-    return AgentCall.objects.filter(turn=turn).order_by("created_at")
+def turn_calls(*, turn: StoryTurn):
+    return AgentCall.objects.filter(turn_id=turn.id).order_by("created_at")
 
 
 def user_total_cost(*, user) -> dict:

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from .contracts import MAX_ACTION_CHARS
-from .models import Character, Story, StoryArc, Turn
+from .models import Character, Story, StoryArc, StoryTurn
 
 
 class StateInput(serializers.Serializer):
@@ -78,7 +78,7 @@ class EditActionInput(serializers.Serializer):
 
 class TurnOutput(serializers.ModelSerializer):
     class Meta:
-        model = Turn
+        model = StoryTurn
         fields = ["id", "number", "action", "prose", "status", "error", "alternatives", "retrieved_turns",
                   "created_at", "completed_at"]
 

@@ -46,10 +46,11 @@ def alice_story(alice):
 
 @pytest.fixture
 def bob_story(bob, settings, django_capture_on_commit_callbacks):
-    """Bob's story with a row in every table of the storytelling engine (an arc every turn)."""
+    """Bob's story with a row in every table of the storytelling engine (an arc every turn), and
+    a branch of it with an edited turn."""
     settings.ARC_INTERVAL_TURNS = 1
     with django_capture_on_commit_callbacks(execute=True):
-        return played_story(bob, title="Bob's secret story")
+        return played_story(bob, title="Bob's secret story", turns=2)
 
 
 def token_for(client, user) -> str:

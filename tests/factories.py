@@ -75,6 +75,12 @@ def played_story(user, *, turns: int = 1, **story_fields):
         turn, _ = orchestrator.turn_submit(user=user, story_id=story.pk, action=actions[number % len(actions)],
                                            idempotency_key=f"turn-{number}")
         orchestrator.turn_generate(user=user, turn=turn)
+    if turns >= 2:  # a branch of it with one of its turns edited: the copy-on-write rows
+        from narrative_pipeline import snapshots
+
+        snapshot = snapshots.snapshot_create(user=user, story=story, changelog="For the branch.")
+        branch = snapshots.story_from_snapshot(user=user, snapshot=snapshot, title=f"{story.title} (branch)")
+        snapshots.turn_text_set(user=user, story=branch, number=1, prose="Another telling of the first turn.")
     return story
 
 
@@ -89,3 +95,21 @@ def admin_import(client, story, filename: str, data: bytes, lore_format: str = "
     preview = client.post(url, {"file": SimpleUploadedFile(filename, data), "lore_format": lore_format})
     token = re.search(r'name="token" value="([^"]+)"', preview.content.decode())
     return client.post(url, {"token": token.group(1)}) if token else preview
+
+
+def story_with_turns(user, turns: int, **story_fields):
+    """A story with ``turns`` completed turns written directly (no writers' room): for storage tests."""
+    from django.utils import timezone
+
+    from accounts.rls import acting_as
+    from narrative_pipeline.models import Turn
+
+    story = StoryFactory(user=user, **story_fields)
+    with acting_as(user):
+        Turn.objects.bulk_create([
+            Turn(user_id=user.pk, story=story, number=number, action=f"Action {number}.",
+                 prose=f"Passage {number}: the tide turns, and the harbour wakes once more.",
+                 idempotency_key=f"k{number}", status=Turn.Status.COMPLETED, completed_at=timezone.now(),
+                 state_before=story.state)
+            for number in range(1, turns + 1)])
+    return story

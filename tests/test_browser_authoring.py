@@ -58,7 +58,8 @@ def test_author_edits_previews_test_plays_then_plays(page_at, settings):
     page.get_by_label("Mode").select_option("wander")
     page.get_by_role("button", name="Test-play").click()
     expect(page.get_by_role("heading", name="Divergence per turn")).to_be_visible()
-    assert page.evaluate("Chart.getChart(document.getElementById('divergence-chart')) !== undefined")
+    # The chart's script may still be loading when the heading shows.
+    page.wait_for_function("window.Chart && Chart.getChart(document.getElementById('divergence-chart'))")
     expect(page.locator("table", has_text="Strategy")).to_contain_text("relax")
     screenshot(page, "admin-test-play", 1280)
 

@@ -93,7 +93,8 @@ def test_play_a_starter_world(page_at, width):
     page.go_back()
     page.get_by_role("link", name="Costs").click()
     expect(page.get_by_role("heading", name="Costs")).to_be_visible()
-    assert page.evaluate("Chart.getChart(document.getElementById('agent-chart')) !== undefined")
+    # The chart's script may still be loading when the heading shows.
+    page.wait_for_function("window.Chart && Chart.getChart(document.getElementById('agent-chart'))")
     screenshot(page, "costs", width)
 
 

@@ -1,0 +1,244 @@
+"""Story snapshots and copy-on-write stories (DESIGN §5).
+
+A snapshot is an immutable, numbered version of a whole story: its fields, and its turns,
+chapters, lore and cast as ``SnapshotItem`` rows, each written only in the version where it
+changed, so twenty versions with small edits cost little more than one. A story *based on* a
+snapshot (a fork, a branch) copies none of its turns: it reads them through the one turns
+reader (``selectors.story_turns``), overrides only the turns it edits, and owns the turns it
+plays after. Its storage mode says how far it has drifted: ``reference`` (nothing edited),
+``delta`` (override rows), ``full_copy`` (more than 60% edited: copied into its own rows).
+
+The marketplace's listings, fork records and sync build on these functions; this module knows
+nothing of them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.quotas import quota_consume
+from accounts.rls import acting_as
+from chapters import lore as chapter_lore
+from chapters import services as chapter_services
+
+from . import storage
+from .models import (
+    Character,
+    SnapshotItem,
+    SnapshotSeries,
+    StorageMode,
+    Story,
+    StoryArc,
+    StorySnapshot,
+    StoryTurn,
+    Turn,
+    TurnOverride,
+)
+from .selectors import story_turns
+
+FULL_COPY_SHARE = 0.6  # above this share of edited turns, a fork copies its turns into its own rows
+STORY_FIELDS = ("title", "premise", "genre", "setting", "memory", "authors_note")
+CHARACTER_FIELDS = ("name", "description", "personality", "scenario", "first_message", "example_messages",
+                    "alternate_greetings", "system_prompt", "post_history_instructions", "is_player",
+                    "source_format", "source_fields")
+Kind = SnapshotItem.Kind
+
+
+def _size(payload) -> int:
+    return len(json.dumps(payload, ensure_ascii=False).encode())
+
+
+def story_items(story: Story) -> dict[tuple[str, str], tuple[int, dict]]:
+    """Everything a snapshot of the story holds besides its fields: (kind, key) -> (order, payload)."""
+    items = {}
+    for turn in story_turns(story=story).filter(status=Turn.Status.COMPLETED).values(
+            "number", "action", "prose", "state_before"):
+        items[(Kind.TURN, str(turn["number"]))] = (turn["number"], {
+            "action": turn["action"], "prose": turn["prose"], "state_before": turn["state_before"]})
+    for chapter in chapter_services.chapters_export(story_id=story.pk):
+        items[(Kind.CHAPTER, str(chapter["number"]))] = (chapter["number"], chapter)
+    for book_index, book in enumerate(chapter_lore.story_books(story_id=story.pk)):
+        fields = asdict(book)
+        entries = fields.pop("entries")
+        items[(Kind.LOREBOOK, str(book_index))] = (book_index, fields)
+        for position, entry in enumerate(entries):
+            items[(Kind.LOREENTRY, f"{book_index}/{position}")] = (position, entry)
+    for index, row in enumerate(Character.objects.filter(story=story).order_by("created_at", "id").values(
+            *CHARACTER_FIELDS)):
+        items[(Kind.CHARACTER, row["name"])] = (index, row)
+    return items
+
+
+def series_items(series_id, version: int, kind: str | None = None) -> dict[tuple[str, str], tuple[int, dict]]:
+    """A version's items, each as of the newest version at or below ``version`` (removed ones left out)."""
+    rows = SnapshotItem.objects.filter(series_id=series_id, version__lte=version)
+    if kind is not None:
+        rows = rows.filter(kind=kind)
+    rows = rows.order_by("kind", "key", "-version").distinct("kind", "key").values(
+        "kind", "key", "number", "payload", "removed")
+    return {(row["kind"], row["key"]): (row["number"], row["payload"]) for row in rows if not row["removed"]}
+
+
+def _latest_arc(story: Story) -> str:
+    return StoryArc.objects.filter(story=story).order_by("-last_turn").values_list("summary", flat=True).first() or ""
+
+
+def snapshot_create(*, user, story: Story, series: SnapshotSeries | None = None, changelog: str = "",
+                    public: bool = False) -> StorySnapshot:
+    """A new immutable version of ``story``: the first of a new series, or the next of ``series``.
+
+    Stores the story's fields and only the items that changed since the series' previous version.
+    """
+    with acting_as(user), transaction.atomic():
+        if series is None:
+            series = SnapshotSeries.objects.create(author_id=user.pk, source_story=story, is_public=public)
+        else:
+            series = SnapshotSeries.objects.select_for_update().get(pk=series.pk)  # one publish at a time
+        version = series.latest_version + 1
+        previous = series_items(series.pk, series.latest_version) if series.latest_version else {}
+        current = story_items(story)
+        rows = [SnapshotItem(series=series, version=version, kind=kind, key=key, number=number, payload=payload)
+                for (kind, key), (number, payload) in current.items() if previous.get((kind, key)) != (number, payload)]
+        rows += [SnapshotItem(series=series, version=version, kind=kind, key=key, number=number, removed=True)
+                 for (kind, key), (number, _) in previous.items() if (kind, key) not in current]
+        SnapshotItem.objects.bulk_create(rows, batch_size=500)
+        turns = sum(1 for kind, _ in current if kind == Kind.TURN)
+        snapshot = StorySnapshot.objects.create(
+            series=series, version=version, state=story.state, story_so_far=_latest_arc(story), turn_count=turns,
+            changelog=changelog, stored_bytes=sum(_size(row.payload) for row in rows),
+            **{field: getattr(story, field) for field in STORY_FIELDS})
+        series.latest_version = version
+        series.save(update_fields=["latest_version"])
+    return snapshot
+
+
+# Stories based on a snapshot -----------------------------------------------------------------
+
+def story_from_snapshot(*, user, snapshot: StorySnapshot, at_turn: int | None = None, title: str = "") -> Story:
+    """The user's own story based on ``snapshot`` up to ``at_turn`` (default: all its turns).
+
+    No turn is copied, whatever the story's length; its chapters, lore and cast (the world, not the
+    story so far) are copied so the user's Preprocessor, chapters and lore work unchanged.
+    """
+    with acting_as(user), transaction.atomic():
+        # Read again as the user: a version they may not read (RLS) does not exist for them.
+        snapshot = StorySnapshot.objects.get(pk=snapshot.pk)
+        at_turn = snapshot.turn_count if at_turn is None else at_turn
+        if not 0 <= at_turn <= snapshot.turn_count:
+            raise ValidationError({"at_turn": [f"The story has turns 1 to {snapshot.turn_count}; "
+                                               f"{at_turn} is not one of them."]})
+        state = snapshot.state
+        if at_turn < snapshot.turn_count:
+            following = series_items(snapshot.series_id, snapshot.version, Kind.TURN).get((Kind.TURN, str(at_turn + 1)))
+            state = (following[1].get("state_before") if following else None) or state
+        story = Story(user_id=user.pk, state=state, base_series_id=snapshot.series_id, base_version=snapshot.version,
+                      base_turn=at_turn, storage_mode=StorageMode.REFERENCE,
+                      **{field: getattr(snapshot, field) for field in STORY_FIELDS})
+        if title:
+            story.title = title[:200]
+        size = story.text_bytes()
+        quota_consume(user, stories=1, storage_bytes=size)
+        story.storage_bytes = size
+        story.save()
+        _copy_world(user=user, story=story, snapshot=snapshot)
+        if snapshot.story_so_far and at_turn == snapshot.turn_count and at_turn:
+            StoryArc.objects.create(user_id=user.pk, story=story, first_turn=1, last_turn=at_turn,
+                                    summary=snapshot.story_so_far)
+            storage.story_add(user=user, story=story, delta=len(snapshot.story_so_far.encode()))
+    return story
+
+
+def _copy_world(*, user, story: Story, snapshot: StorySnapshot) -> None:
+    from chapters.importers.document import Book, Entry
+
+    items = series_items(snapshot.series_id, snapshot.version)
+    by_kind: dict[str, list] = {}
+    for (kind, key), (number, payload) in items.items():
+        by_kind.setdefault(kind, []).append((number, key, payload))
+    copied = 0
+    for _, _, payload in sorted(by_kind.get(Kind.CHARACTER, [])):
+        Character.objects.create(user_id=user.pk, story=story, **payload)
+        copied += _size(payload)
+    chapters = [payload for _, _, payload in sorted(by_kind.get(Kind.CHAPTER, []), key=lambda row: row[0])]
+    if chapters:
+        chapter_services.chapters_import(story_id=story.pk, user_id=user.pk, chapters=chapters,
+                                         created_by="import")
+        copied += sum(_size(chapter) for chapter in chapters)
+    books = []
+    for _, book_key, payload in sorted(by_kind.get(Kind.LOREBOOK, []), key=lambda row: row[0]):
+        entries = sorted((row for row in by_kind.get(Kind.LOREENTRY, []) if row[1].split("/")[0] == book_key),
+                         key=lambda row: row[0])
+        books.append(Book(**payload, entries=[Entry(**entry) for _, _, entry in entries]))
+        copied += _size(payload) + sum(_size(entry) for _, _, entry in entries)
+    if books:
+        chapter_lore.books_import(story_id=story.pk, user_id=user.pk, books=books)
+    if copied:
+        storage.story_add(user=user, story=story, delta=copied)
+
+
+def base_turn_text(story: Story, number: int) -> StoryTurn | None:
+    return story_turns(story=story).filter(number=number).exclude(origin=StoryTurn.Origin.OWN).first()
+
+
+def turn_text_set(*, user, story: Story, number: int, prose: str) -> StoryTurn:
+    """Change the text of turn ``number``: the story's own turn directly; a turn it reads from its
+    snapshot by an override row (``delta``), or, past the share, by copying all of them (``full_copy``)."""
+    if not isinstance(prose, str) or not prose.strip():
+        raise ValidationError({"prose": ["The passage cannot be empty."]})
+    with acting_as(user), transaction.atomic():
+        story = Story.objects.select_for_update().get(pk=story.pk)
+        own = Turn.objects.filter(story=story, number=number).first()
+        if own is not None:
+            if own.status != Turn.Status.COMPLETED:
+                raise ValidationError({"prose": [f"Turn {number} is {own.status}: retry or undo it first."]})
+            own.prose = prose
+            storage.turn_rewritten(user=user, story=story, turn=own)
+            own.save(update_fields=["prose", "storage_bytes"])
+        else:
+            base = base_turn_text(story, number)
+            if base is None:
+                raise ValidationError({"number": [f"There is no turn {number}."]})
+            override, created = TurnOverride.objects.get_or_create(
+                user_id=story.user_id, story=story, number=number,
+                defaults={"action": base.action, "prose": prose})
+            before = 0 if created else len(override.action.encode()) + len(override.prose.encode())
+            override.prose = prose
+            override.save()
+            storage.story_add(user=user, story=story, delta=len(override.action.encode()) + len(prose.encode()) - before)
+            _mode_after_edit(user=user, story=story)
+        return story_turns(story=story).get(number=number)
+
+
+def _mode_after_edit(*, user, story: Story) -> None:
+    edited = TurnOverride.objects.filter(story=story).count()
+    if edited > FULL_COPY_SHARE * story.base_turn:
+        materialize(user=user, story=story)
+    elif edited and story.storage_mode == StorageMode.REFERENCE:
+        story.storage_mode = StorageMode.DELTA
+        story.save(update_fields=["storage_mode", "updated_at"])
+
+
+def materialize(*, user, story: Story) -> None:
+    """Copy the turns the story reads from its snapshot into its own rows (``full_copy``); the base
+    version is kept for lineage and sync. Runs inside the owner's ``acting_as`` and a transaction."""
+    inherited = list(story_turns(story=story).filter(number__lte=story.base_turn).exclude(
+        origin=StoryTurn.Origin.OWN).values("number", "action", "prose", "alternatives"))
+    now = timezone.now()
+    turns = [Turn(id=uuid.uuid4(), user_id=story.user_id, story=story, number=row["number"], action=row["action"],
+                  prose=row["prose"], alternatives=row["alternatives"], idempotency_key=f"base-{row['number']}",
+                  status=Turn.Status.COMPLETED, completed_at=now, state_before=story.state)
+             for row in inherited]
+    for turn in turns:
+        turn.storage_bytes = storage.turn_text_bytes(turn)
+    freed = sum(len(o.action.encode()) + len(o.prose.encode()) for o in TurnOverride.objects.filter(story=story))
+    TurnOverride.objects.filter(story=story).delete()
+    story.base_turn, story.storage_mode = 0, StorageMode.FULL_COPY
+    story.save(update_fields=["base_turn", "storage_mode", "updated_at"])
+    Turn.objects.bulk_create(turns, batch_size=500)
+    storage.story_add(user=user, story=story, delta=sum(turn.storage_bytes for turn in turns) - freed)
