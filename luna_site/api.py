@@ -3,11 +3,13 @@
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from accounts.quotas import QuotaExceeded
+from marketplace.services import Conflict
 from narrative_pipeline.orchestrator import TurnRefused
 
 
@@ -22,6 +24,9 @@ def exception_handler(exc, context):
     if isinstance(exc, TurnRefused):
         set_rollback()
         return Response({"code": exc.code, "detail": exc.message}, status=exc.status)
+    if isinstance(exc, Conflict):
+        set_rollback()
+        return Response({"code": "conflict", "detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, ObjectDoesNotExist):  # under RLS, another user's row does not exist either
         exc = exceptions.NotFound()
     if isinstance(exc, DjangoValidationError):
@@ -48,3 +53,10 @@ def _first_message(errors) -> str:
             return _first_message(message)
         return str(message) if field == "non_field_errors" else f"{field}: {message}"
     return "Invalid input."
+
+
+class Pagination(PageNumberPagination):
+    """``?page=`` and, up to 100, ``?page_size=``."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 100

@@ -8,6 +8,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from accounts import api as accounts_api
 from accounts import views as accounts_views
 from chapters import api as chapter_api
+from marketplace import api as marketplace_api
 from narrative_pipeline import api as story_api
 
 api_patterns = [
@@ -45,6 +46,21 @@ api_patterns = [
     # Not `format`: DRF reserves that name (DESIGN §6).
     path("stories/<uuid:story_id>/lore/export/<str:lore_format>/", story_api.LoreExportApi.as_view(),
          name="api-lore-export"),
+    path("stories/<uuid:story_id>/branch/", marketplace_api.BranchApi.as_view(), name="api-story-branch"),
+    path("marketplace/stories/", marketplace_api.ListingListApi.as_view(), name="api-marketplace-stories"),
+    path("marketplace/stories/<uuid:listing_id>/", marketplace_api.ListingDetailApi.as_view(),
+         name="api-marketplace-story"),
+    path("marketplace/stories/<uuid:listing_id>/versions/", marketplace_api.ListingVersionsApi.as_view(),
+         name="api-marketplace-versions"),
+    # {id} here is the user's own story (publish it, or a new version of it).
+    path("marketplace/stories/<uuid:story_id>/publish/", marketplace_api.PublishApi.as_view(),
+         name="api-marketplace-publish"),
+    path("marketplace/stories/<uuid:listing_id>/fork/", marketplace_api.ForkApi.as_view(), name="api-marketplace-fork"),
+    path("marketplace/stories/<uuid:listing_id>/like/", marketplace_api.LikeApi.as_view(), name="api-marketplace-like"),
+    path("marketplace/stories/<uuid:listing_id>/report/", marketplace_api.ReportApi.as_view(),
+         name="api-marketplace-report"),
+    path("marketplace/stories/<uuid:listing_id>/download/", marketplace_api.DownloadApi.as_view(),
+         name="api-marketplace-download"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

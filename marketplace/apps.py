@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class MarketplaceConfig(AppConfig):
-    """Community listings, forks and sync: filled by the marketplace issues."""
+    """Community listings of published stories, their activity and moderation, and forks."""
 
     name = "marketplace"

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from accounts.rls import acting_as
 
-from . import lore_files, orchestrator, selectors, services
+from . import lore_files, orchestrator, selectors, services, snapshots
 from .export import story_markdown
 from .serializers import (
     ArcOutput,
@@ -190,6 +190,10 @@ class TurnStreamApi(ShortTransactionsApi):
         return response
 
 
+class TurnTextInput(serializers.Serializer):
+    prose = serializers.CharField(max_length=50_000, trim_whitespace=False)
+
+
 class TurnDetailApi(GenericAPIView):
     serializer_class = TurnDetailOutput
 
@@ -197,6 +201,17 @@ class TurnDetailApi(GenericAPIView):
     def get(self, request, story_id, number):
         story = selectors.story_get(user=request.user, story_id=story_id)
         return Response(TurnDetailOutput(selectors.turn_get(story=story, number=number)).data)
+
+    @extend_schema(request=TurnTextInput, responses=TurnOutput,
+                   summary="Edit a turn's text (on a fork, a turn read from the source becomes an override)")
+    def patch(self, request, story_id, number):
+        story = selectors.story_get(user=request.user, story_id=story_id)
+        if not services.can_change_story(request.user, story):
+            raise PermissionDenied("You may read this story but not change it.")
+        data = TurnTextInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        turn = snapshots.turn_text_set(user=request.user, story=story, number=number, prose=data.validated_data["prose"])
+        return Response(TurnOutput(turn).data)
 
 
 class TurnChangeApi(ShortTransactionsApi):

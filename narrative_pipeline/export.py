@@ -1,16 +1,29 @@
-"""A story as readable Markdown."""
+"""A story, or a published version of one, as readable Markdown."""
 
-from .models import Story
+from .models import SnapshotItem, Story, StorySnapshot
 from .selectors import story_turns
 
 
 def story_markdown(story: Story) -> str:
-    lines = [f"# {story.title}", ""]
-    if story.genre:
-        lines += [f"*{story.genre}*", ""]
-    if story.premise:
-        lines += [story.premise.strip(), ""]
-    for turn in story_turns(story=story).filter(status="completed"):
-        action = " ".join(turn.action.split())
-        lines += [f"## Turn {turn.number}", "", f"> {action}", "", turn.prose.strip(), ""]
+    turns = story_turns(story=story).filter(status="completed").values_list("number", "action", "prose")
+    return _markdown(story, turns)
+
+
+def snapshot_markdown(snapshot: StorySnapshot) -> str:
+    """A published version: its fields and its turns as of that version."""
+    from .snapshots import series_items
+
+    turns = sorted(series_items(snapshot.series_id, snapshot.version, SnapshotItem.Kind.TURN).values(),
+                   key=lambda item: item[0])
+    return _markdown(snapshot, [(number, payload["action"], payload["prose"]) for number, payload in turns])
+
+
+def _markdown(source, turns) -> str:
+    lines = [f"# {source.title}", ""]
+    if source.genre:
+        lines += [f"*{source.genre}*", ""]
+    if source.premise:
+        lines += [source.premise.strip(), ""]
+    for number, action, prose in turns:
+        lines += [f"## Turn {number}", "", f"> {' '.join(action.split())}", "", prose.strip(), ""]
     return "\n".join(lines).rstrip() + "\n"

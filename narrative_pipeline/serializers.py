@@ -64,7 +64,7 @@ class StoryOutput(serializers.ModelSerializer):
     class Meta:
         model = Story
         fields = ["id", "title", "premise", "genre", "setting", "memory", "authors_note", "state", "characters",
-                  "turn_count", "storage_bytes", "created_at", "updated_at"]
+                  "turn_count", "storage_bytes", "storage_mode", "base_turn", "created_at", "updated_at"]
 
 
 class TurnInput(serializers.Serializer):

@@ -1,0 +1,155 @@
+"""The marketplace API (the vision's routes under /api/): thin views over services, forks, selectors."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from narrative_pipeline import selectors as story_selectors
+from narrative_pipeline.export import snapshot_markdown
+from narrative_pipeline.models import StorySnapshot
+
+from . import forks, selectors, services
+from .models import CommunityStory, Licence, Rating
+
+
+class ListingOutput(serializers.ModelSerializer):
+    likes = serializers.IntegerField(read_only=True)
+    forks = serializers.IntegerField(read_only=True)
+    downloads = serializers.IntegerField(read_only=True)
+    version = serializers.IntegerField(read_only=True)
+    author = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CommunityStory
+        fields = ["id", "title", "description", "genre", "tags", "licence", "rating", "author", "version", "likes",
+                  "forks", "downloads", "published_at", "updated_at"]
+
+    def get_author(self, listing) -> str:
+        return listing.author_name if listing.author_id else "a deleted account"
+
+
+class PublishInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
+    genre = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=20)
+    licence = serializers.ChoiceField(choices=Licence.values, default=Licence.CC_BY)
+    rating = serializers.ChoiceField(choices=Rating.values, default=Rating.GENERAL)
+    changelog = serializers.CharField(max_length=5_000, required=False, allow_blank=True)
+
+
+class ForkInput(serializers.Serializer):
+    at_turn = serializers.IntegerField(required=False, min_value=0)
+
+
+class BranchInput(serializers.Serializer):
+    at_turn = serializers.IntegerField(min_value=0)
+
+
+class ReportInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=2_000)
+
+
+def _fork_answer(record) -> Response:
+    return Response({"fork_id": str(record.pk), "story_id": str(record.story_id), "at_turn": record.at_turn},
+                    status=status.HTTP_201_CREATED)
+
+
+class ListingListApi(GenericAPIView):
+    serializer_class = ListingOutput
+
+    @extend_schema(parameters=[OpenApiParameter(name, str, required=False) for name in (
+        "q", "genre", "tags", "tags_mode", "licence", "rating", "sort")], summary="Browse and search published stories")
+    def get(self, request):
+        params = request.query_params
+        tags = [tag.strip() for tag in params.get("tags", "").split(",") if tag.strip()]
+        if len(tags) > services.MAX_TAGS:
+            raise serializers.ValidationError({"tags": [f"Filter by at most {services.MAX_TAGS} tags."]})
+        rows = selectors.browse(q=params.get("q", ""), genre=params.get("genre", ""), tags=tags,
+                                tags_mode=params.get("tags_mode", "any"), licence=params.get("licence", ""),
+                                rating=params.get("rating", ""), sort=params.get("sort", ""))
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(ListingOutput(page, many=True).data)
+
+
+class ListingDetailApi(GenericAPIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT},
+                   summary="A published story: counts, opening, lineage, the author's other stories")
+    def get(self, request, listing_id):
+        listing = selectors.listing_get(listing_id)
+        return Response({**ListingOutput(listing).data, "opening": selectors.opening(listing),
+                         "lineage": forks.lineage(listing),
+                         "author_others": ListingOutput(selectors.author_others(listing)[:10], many=True).data})
+
+
+class ListingVersionsApi(GenericAPIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Its versions, newest first, with what each changed")
+    def get(self, request, listing_id):
+        return Response({"results": selectors.versions(selectors.listing_get(listing_id))})
+
+
+class PublishApi(GenericAPIView):
+    @extend_schema(request=PublishInput, responses={201: OpenApiTypes.OBJECT},
+                   summary="Publish your story {id}, or a new version of it")
+    def post(self, request, story_id):
+        story = story_selectors.story_get(user=request.user, story_id=story_id)
+        data = PublishInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        listing = services.publish(user=request.user, story=story, **data.validated_data)
+        return Response({"id": str(listing.pk), "version": listing.series.latest_version},
+                        status=status.HTTP_201_CREATED)
+
+
+class ForkApi(GenericAPIView):
+    @extend_schema(request=ForkInput, responses={201: OpenApiTypes.OBJECT},
+                   summary="Fork a published story (at its end, or `at_turn`)")
+    def post(self, request, listing_id):
+        data = ForkInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _fork_answer(forks.fork(user=request.user, listing_id=listing_id,
+                                       at_turn=data.validated_data.get("at_turn")))
+
+
+class BranchApi(GenericAPIView):
+    @extend_schema(request=BranchInput, responses={201: OpenApiTypes.OBJECT},
+                   summary="Branch your story at a turn into a new story of yours")
+    def post(self, request, story_id):
+        story = story_selectors.story_get(user=request.user, story_id=story_id)
+        data = BranchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _fork_answer(forks.branch(user=request.user, story=story, at_turn=data.validated_data["at_turn"]))
+
+
+class LikeApi(GenericAPIView):
+    @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT}, summary="Like a published story (once)")
+    def post(self, request, listing_id):
+        listing = selectors.listing_get(listing_id)
+        services.like(user=request.user, listing=listing)
+        return Response({"likes": selectors.listing_get(listing_id).likes}, status=status.HTTP_201_CREATED)
+
+
+class ReportApi(GenericAPIView):
+    @extend_schema(request=ReportInput, responses={201: OpenApiTypes.OBJECT}, summary="Report a published story")
+    def post(self, request, listing_id):
+        listing = selectors.listing_get(listing_id)
+        data = ReportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = services.report(user=request.user, listing=listing, reason=data.validated_data["reason"])
+        return Response({"id": report.pk, "status": report.status}, status=status.HTTP_201_CREATED)
+
+
+class DownloadApi(GenericAPIView):
+    @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR},
+                   summary="Download the latest version as Markdown (counted once per user)")
+    def get(self, request, listing_id):
+        listing = selectors.listing_get(listing_id)
+        snapshot = StorySnapshot.objects.get(series_id=listing.series_id, version=listing.series.latest_version)
+        services.downloaded(user=request.user, listing=listing)
+        response = HttpResponse(snapshot_markdown(snapshot), content_type="text/markdown; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{listing.pk}.md"'
+        return response

@@ -1,0 +1,128 @@
+"""The marketplace: listings of published story versions (the core's snapshot series), who forked
+what, likes and downloads, counts derived from them, and reports for moderators (DESIGN §2, §5)."""
+
+import uuid
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+
+from accounts.models import UserOwnedModel
+
+
+class Licence(models.TextChoices):
+    CC_BY = "CC-BY"
+    CC_BY_SA = "CC-BY-SA"
+    CC_BY_NC = "CC-BY-NC"
+    CC_BY_ND = "CC-BY-ND"
+    ALL_RIGHTS_RESERVED = "all-rights-reserved"
+
+
+class Rating(models.TextChoices):
+    GENERAL = "general"
+    TEEN = "teen"
+    MATURE = "mature"
+
+
+class CommunityStory(models.Model):
+    """A published story: the listing of a snapshot series. Readable wherever its series is (RLS)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    series = models.OneToOneField("narrative_pipeline.SnapshotSeries", on_delete=models.PROTECT,
+                                  related_name="listing")
+    author = models.ForeignKey("accounts.User", on_delete=models.DO_NOTHING, null=True, blank=True, related_name="+")
+    author_name = models.CharField(max_length=150, blank=True, help_text="Shown for attribution.")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    genre = models.CharField(max_length=60, blank=True)
+    tags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    licence = models.CharField(max_length=20, choices=Licence.choices)
+    rating = models.CharField(max_length=10, choices=Rating.choices, default=Rating.GENERAL)
+    # Lineage: the listing this one's story was forked from, and which version.
+    derived_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="derivatives")
+    derived_from_version = models.PositiveIntegerField(null=True, blank=True)
+    search = SearchVectorField(null=True, editable=False)
+    published_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "community stories"
+        indexes = [GinIndex(fields=["search"], name="community_search"),
+                   GinIndex(fields=["tags"], name="community_tags"),
+                   GinIndex(name="community_title_trigram", fields=["title"], opclasses=["gin_trgm_ops"])]
+
+    def __str__(self):
+        return self.title
+
+
+class AssetCounter(models.Model):
+    """Likes, forks and downloads of a listing: written only by a database trigger on ``Activity``
+    (each user writes their own activity rows, never the author's), so the counts are exact."""
+
+    community = models.OneToOneField(CommunityStory, on_delete=models.CASCADE, primary_key=True,
+                                     related_name="counter")
+    likes = models.PositiveIntegerField(default=0)
+    forks = models.PositiveIntegerField(default=0)
+    downloads = models.PositiveIntegerField(default=0)
+    trend_score = models.FloatField(default=0, help_text="Activity decayed with a three-day time constant.")
+    trend_at = models.DateTimeField(null=True)
+
+    def __str__(self):
+        return f"{self.likes} likes, {self.forks} forks, {self.downloads} downloads"
+
+
+class Activity(UserOwnedModel):
+    class Kind(models.TextChoices):
+        LIKE = "like"
+        FORK = "fork"
+        DOWNLOAD = "download"
+
+    community = models.ForeignKey(CommunityStory, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "activities"
+        constraints = [models.UniqueConstraint(fields=["user", "community", "kind"],
+                                               condition=models.Q(kind__in=["like", "download"]),
+                                               name="like_and_download_once_per_user")]
+
+    def __str__(self):
+        return f"{self.kind} of {self.community_id}"
+
+
+class StoryFork(UserOwnedModel):
+    """The forker's record of a story based on a published (or their own) version: lineage, the
+    version last synced. The storage itself (``Story.storage_mode``, overrides) is the core's."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    story = models.OneToOneField("narrative_pipeline.Story", on_delete=models.CASCADE, related_name="fork_record")
+    community = models.ForeignKey(CommunityStory, on_delete=models.SET_NULL, null=True, blank=True,
+                                  related_name="+", help_text="Empty for a branch of one's own story.")
+    series = models.ForeignKey("narrative_pipeline.SnapshotSeries", on_delete=models.PROTECT, related_name="+")
+    version = models.PositiveIntegerField(help_text="The version forked (later: last synced).")
+    at_turn = models.PositiveIntegerField()
+    source_title = models.CharField(max_length=200)
+    source_author = models.CharField(max_length=150, blank=True)
+    licence = models.CharField(max_length=20, choices=Licence.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"fork of {self.source_title} v{self.version}"
+
+
+class Report(UserOwnedModel):
+    class Status(models.TextChoices):
+        OPEN = "open"
+        HIDDEN = "hidden"  # a moderator hid the asset
+        DISMISSED = "dismissed"
+
+    community = models.ForeignKey(CommunityStory, on_delete=models.CASCADE, related_name="reports")
+    reason = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"report on {self.community_id}"
