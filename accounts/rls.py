@@ -85,6 +85,27 @@ def acting_as(user, *, bypass: bool = False, using: str = DEFAULT_DB_ALIAS):
             _apply(connection, _ActingState(role=None, user_id=""))
 
 
+MODERATOR_SETTING = "app.moderator"
+MODERATORS_GROUP = "moderators"
+
+
+@contextmanager
+def moderating(using: str = DEFAULT_DB_ALIAS):
+    """Inside ``acting_as``: the marketplace's moderator policies apply (read reported assets, hide
+    and restore them; DESIGN §2), for this transaction only."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, 'on', true)", [MODERATOR_SETTING])
+    try:
+        yield
+    finally:
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, '', true)", [MODERATOR_SETTING])
+
+
+def is_moderator(user) -> bool:
+    return bool(getattr(user, "is_staff", False)) and user.groups.filter(name=MODERATORS_GROUP).exists()
+
+
 def current_user_id(using: str = DEFAULT_DB_ALIAS) -> str | None:
     state = getattr(connections[using], "luna_acting_state", None)
     return state.user_id if state else None
@@ -146,8 +167,11 @@ class RowLevelSecurityMiddleware:
             # itself (each inside its own acting_as), e.g. around a long LLM call.
             return None
         with acting_as(user_id):
-            superuser_in_admin = request.path.startswith("/admin/") and getattr(request.user, "is_superuser", False)
-            with acting_as(user_id, bypass=True) if superuser_in_admin else nullcontext():
+            in_admin = request.path.startswith("/admin/")
+            superuser_in_admin = in_admin and getattr(request.user, "is_superuser", False)
+            moderator_in_admin = in_admin and not superuser_in_admin and is_moderator(request.user)
+            with (acting_as(user_id, bypass=True) if superuser_in_admin else
+                  moderating() if moderator_in_admin else nullcontext()):
                 if superuser_in_admin:
                     logger.warning("superuser admin request %s %s", request.method, request.path)
                 response = view_func(request, *view_args, **view_kwargs)

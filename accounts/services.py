@@ -151,6 +151,29 @@ def authors_group():
     return group
 
 
+MODERATOR_PERMISSIONS = {"marketplace": ["view_communitystory", "view_report", "change_report"]}
+
+
+def moderators_group():
+    """The ``moderators`` group: staff who see reports and hide or restore published stories."""
+    from django.contrib.auth.models import Group, Permission
+
+    from .rls import MODERATORS_GROUP
+
+    group, _ = Group.objects.get_or_create(name=MODERATORS_GROUP)
+    group.permissions.add(*Permission.objects.filter(
+        content_type__app_label__in=MODERATOR_PERMISSIONS,
+        codename__in=[code for codes in MODERATOR_PERMISSIONS.values() for code in codes]))
+    return group
+
+
+def user_become_moderator(*, user: User) -> None:
+    with acting_as(user):
+        user.groups.add(moderators_group())
+        User.objects.filter(pk=user.pk).update(is_staff=True)
+    user.is_staff = True
+
+
 def user_become_author(*, user: User) -> None:
     """A player becomes an author: staff, in the ``authors`` group, still under RLS as themselves."""
     with acting_as(user):

@@ -127,3 +127,16 @@ def report(*, user, listing: CommunityStory, reason: str) -> Report:
         raise ValidationError({"reason": ["Say what is wrong with this story."]})
     with acting_as(user):
         return Report.objects.create(user_id=user.pk, community=listing, reason=reason[:2_000])
+
+
+def moderate(*, listing: CommunityStory, hidden: bool) -> None:
+    """A moderator hides (or restores) a published story: it leaves browse and cannot be newly
+    forked; existing forks keep reading it. Runs inside the moderator's ``moderating()``."""
+    if SnapshotSeries.objects.filter(pk=listing.series_id).update(is_hidden=hidden) != 1:
+        raise PermissionDenied("Only moderators can hide or restore a story.")
+    Report.objects.filter(community=listing, status=Report.Status.OPEN if hidden else Report.Status.HIDDEN).update(
+        status=Report.Status.HIDDEN if hidden else Report.Status.OPEN)
+
+
+def reports_dismiss(*, reports) -> int:
+    return reports.filter(status=Report.Status.OPEN).update(status=Report.Status.DISMISSED)
