@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import json
+
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity
 from django.core.exceptions import ValidationError
 from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, Value
@@ -74,14 +77,41 @@ def listing_get(listing_id) -> CommunityStory:
 
 
 def versions(listing: CommunityStory) -> list[dict]:
-    """Each version, newest first, with its changelog and how many turns, chapters, lore entries
-    and characters it changed."""
+    """Each version, newest first, with its changelog, how many turns, chapters, lore entries and
+    characters it changed, and (after the first) the diffs of what it changed."""
     changed = {(row["version"], row["kind"]): row["n"] for row in SnapshotItem.objects.filter(
         series_id=listing.series_id).values("version", "kind").annotate(n=Count("id"))}
     return [{"version": snapshot.version, "changelog": snapshot.changelog, "created_at": snapshot.created_at,
              "turn_count": snapshot.turn_count, "title": snapshot.title,
-             "changed": {kind: changed.get((snapshot.version, kind), 0) for kind in SnapshotItem.Kind.values}}
+             "changed": {kind: changed.get((snapshot.version, kind), 0) for kind in SnapshotItem.Kind.values},
+             "diffs": version_diffs(listing, snapshot.version) if snapshot.version > 1 else []}
             for snapshot in StorySnapshot.objects.filter(series_id=listing.series_id).order_by("-version")]
+
+
+def version_diffs(listing: CommunityStory, version: int, limit: int = 20) -> list[dict]:
+    """What ``version`` changed against the one before: a unified diff per item (the first ``limit``)."""
+    from narrative_pipeline.snapshots import series_items
+
+    rows = list(SnapshotItem.objects.filter(series_id=listing.series_id, version=version)
+                .order_by("kind", "number", "key")[:limit])
+    before = series_items(listing.series_id, version - 1)
+    diffs = []
+    for row in rows:
+        old = before.get((row.kind, row.key))
+        old_text, new_text = _text(old[1] if old else None), "" if row.removed else _text(row.payload)
+        diff = "\n".join(difflib.unified_diff(old_text.splitlines(), new_text.splitlines(), f"v{version - 1}",
+                                              f"v{version}", lineterm=""))
+        diffs.append({"kind": row.kind, "key": row.key,
+                      "change": "removed" if row.removed else "changed" if old else "added", "diff": diff})
+    return diffs
+
+
+def _text(payload) -> str:
+    if payload is None:
+        return ""
+    if "prose" in payload:
+        return f"> {payload.get('action', '')}\n{payload['prose']}"
+    return json.dumps(payload, ensure_ascii=False, indent=1, sort_keys=True)
 
 
 def opening(listing: CommunityStory, turns: int = 3) -> list[dict]:

@@ -54,9 +54,10 @@ def _licence_for(story: Story, licence: str) -> tuple[str, StoryFork | None]:
     return licence, fork
 
 
-def _index(listing: CommunityStory) -> None:
+def search_index(listings) -> None:
+    """Weighted full-text vectors: title above description and tags above genre."""
     tags = Func("tags", Value(" "), function="array_to_string", output_field=CharField())
-    CommunityStory.objects.filter(pk=listing.pk).update(search=(
+    listings.update(search=(
         SearchVector("title", weight="A", config="english") + SearchVector("description", weight="B", config="english")
         + SearchVector(tags, weight="B", config="english") + SearchVector("genre", weight="C", config="english")))
 
@@ -90,7 +91,7 @@ def publish(*, user, story: Story, title: str = "", description: str = "", genre
                 setattr(listing, name, value)
             listing.save()
             SnapshotSeries.objects.filter(pk=listing.series_id).update(is_public=True)
-        _index(listing)
+        search_index(CommunityStory.objects.filter(pk=listing.pk))
         listing.refresh_from_db()
     return listing
 

@@ -87,7 +87,20 @@ class Command(BaseCommand):
                     orchestrator.turn_generate(user=user, turn=turn)
             if username == "demo":
                 user_become_author(user=user)  # the demo author of the admin's chapter editor
+                self._published(user, demo)  # something in the marketplace for demo2 to fork
             self.stdout.write(f"demo login: {username} / {DEMO_PASSWORD}")
+
+    @staticmethod
+    def _published(user, demo) -> None:
+        from marketplace import services
+        from marketplace.models import CommunityStory
+
+        with acting_as(user):
+            story = Story.objects.get(title=demo["title"])
+            if CommunityStory.objects.filter(series__source_story=story).exists():
+                return
+        services.publish(user=user, story=story, description=demo.get("premise", ""), tags=["demo", "mystery"],
+                         licence="CC-BY", changelog="The demo's opening.")
 
     @staticmethod
     def _has_story(user, title) -> bool:
