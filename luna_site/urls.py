@@ -71,6 +71,7 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("accounts/", include("accounts.urls")),
     path("stories/", include("narrative_pipeline.urls")),
+    path("marketplace/", include("marketplace.urls")),
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
 ]

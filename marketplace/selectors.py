@@ -5,28 +5,66 @@ from __future__ import annotations
 import difflib
 import json
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity
 from django.core.exceptions import ValidationError
-from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, Value
-from django.db.models.functions import Coalesce, Exp, Extract, Now
+from django.db import connection
+from django.db.models import Count, F
+from django.db.models.functions import Coalesce
 
 from narrative_pipeline.models import SnapshotItem, StorySnapshot
 
 from .models import CommunityStory, Licence, Rating
 
 SORTS = ("relevance", "popular", "recent", "trending", "most_forked")
-TRIGRAM_THRESHOLD = 0.3
 MAX_QUERY_CHARS = 200
-TREND_SECONDS = 259_200.0  # the counters' decay time constant: three days
+
+
+class PublicBrowse:
+    """Published, visible stories matching the filters, in the order asked: a sliceable sequence
+    (for ``Paginator`` and DRF pagination) whose pages the ``marketplace_browse`` database function
+    picks and orders, so its full-text and trigram GIN indexes serve the search (DESIGN §6)."""
+
+    def __init__(self, *, q: str, tags: list[str], all_tags: bool, genre: str, licence: str, rating: str, sort: str):
+        self.arguments = [q, tags, all_tags, genre, licence, rating, sort]
+        self._count = None
+
+    def _page(self, limit: int, offset: int) -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT listing_id, total FROM marketplace_browse(%s, %s::varchar[], %s, %s, %s, %s, %s, "
+                           "%s, %s)", [*self.arguments, limit, offset])
+            return cursor.fetchall()
+
+    def count(self) -> int:
+        if self._count is None:
+            rows = self._page(1, 0)
+            self._count = rows[0][1] if rows else 0
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self):
+        return iter(self[0:self.count()])
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index:index + 1][0]
+        start = index.start or 0
+        stop = self.count() if index.stop is None else index.stop
+        ids = [row[0] for row in self._page(max(stop - start, 0), start)] if stop > start else []
+        listings = {listing.pk: listing for listing in _with_counts(CommunityStory.objects.filter(pk__in=ids))}
+        return [listings[pk] for pk in ids if pk in listings]
+
+
+def _with_counts(rows):
+    return (rows.select_related("series", "counter")
+            .annotate(likes=Coalesce(F("counter__likes"), 0), forks=Coalesce(F("counter__forks"), 0),
+                      downloads=Coalesce(F("counter__downloads"), 0), version=F("series__latest_version")))
 
 
 def browse(*, q: str = "", genre: str = "", tags: list[str] | None = None, tags_mode: str = "any",
-           licence: str = "", rating: str = "", sort: str = ""):
-    """Published, visible stories matching the filters, with their counts, in the order asked.
-
-    ``q`` is full-text (title weighted above description and tags) or, for typos, trigram
-    similarity of the title. Any text is safe: it is a parameter, never SQL or a pattern.
-    """
+           licence: str = "", rating: str = "", sort: str = "") -> PublicBrowse:
+    """``q`` is full-text (title weighted above description and tags) or, for typos, trigram
+    similarity of the title. Any text is safe: it is a parameter, never SQL or a pattern."""
     if sort and sort not in SORTS:
         raise ValidationError({"sort": [f"Sort by one of {', '.join(SORTS)}."]})
     if tags_mode not in ("any", "all"):
@@ -35,45 +73,15 @@ def browse(*, q: str = "", genre: str = "", tags: list[str] | None = None, tags_
         raise ValidationError({"licence": [f"The licence is one of {', '.join(Licence.values)}."]})
     if rating and rating not in Rating.values:
         raise ValidationError({"rating": [f"The rating is one of {', '.join(Rating.values)}."]})
-    rows = (CommunityStory.objects.filter(series__is_public=True, series__is_hidden=False)
-            .select_related("series", "counter")
-            .annotate(likes=Coalesce(F("counter__likes"), 0), forks=Coalesce(F("counter__forks"), 0),
-                      downloads=Coalesce(F("counter__downloads"), 0),
-                      version=F("series__latest_version")))
-    if genre:
-        rows = rows.filter(genre__iexact=genre)
-    if tags:
-        tags = [tag.lower() for tag in tags][:20]
-        rows = rows.filter(tags__contains=tags) if tags_mode == "all" else rows.filter(tags__overlap=tags)
-    if licence:
-        rows = rows.filter(licence=licence)
-    if rating:
-        rows = rows.filter(rating=rating)
     q = (q or "").strip()[:MAX_QUERY_CHARS]
-    if q:
-        query = SearchQuery(q, search_type="websearch", config="english")
-        rows = rows.annotate(rank=SearchRank(F("search"), query), similarity=TrigramSimilarity("title", q)).filter(
-            Q(search=query) | Q(similarity__gt=TRIGRAM_THRESHOLD))
-    sort = sort or ("relevance" if q else "recent")
-    if sort == "relevance" and q:
-        return rows.order_by(-(F("rank") + F("similarity")), "-published_at")
-    if sort == "popular":
-        return rows.order_by(-(F("likes") + F("forks")), "-updated_at")
-    if sort == "most_forked":
-        return rows.order_by("-forks", "-updated_at")
-    if sort == "trending":
-        decay = Exp(-Extract(Now() - F("counter__trend_at"), "epoch") / Value(TREND_SECONDS))
-        trend = ExpressionWrapper(Coalesce(F("counter__trend_score") * decay, Value(0.0)), output_field=FloatField())
-        return rows.annotate(trend=trend).order_by("-trend", "-updated_at")
-    return rows.order_by("-updated_at")
+    return PublicBrowse(q=q, tags=[tag.lower() for tag in tags or []][:20], all_tags=tags_mode == "all",
+                        genre=genre or "", licence=licence or "", rating=rating or "",
+                        sort=sort or ("relevance" if q else "recent"))
 
 
 def listing_get(listing_id) -> CommunityStory:
     """A listing the user may read (public, theirs, or one they hold a fork of); else DoesNotExist."""
-    return (CommunityStory.objects.select_related("series", "counter")
-            .annotate(likes=Coalesce(F("counter__likes"), 0), forks=Coalesce(F("counter__forks"), 0),
-                      downloads=Coalesce(F("counter__downloads"), 0), version=F("series__latest_version"))
-            .get(pk=listing_id))
+    return _with_counts(CommunityStory.objects).get(pk=listing_id)
 
 
 def versions(listing: CommunityStory) -> list[dict]:

@@ -74,8 +74,8 @@ def publish(*, user, story: Story, title: str = "", description: str = "", genre
         if story is None:
             raise PermissionDenied("Only a story's owner can publish it.")
         licence, fork = _licence_for(story, licence)
-        listing = CommunityStory.objects.filter(series__source_story=story, series__is_public=True,
-                                                author_id=user.pk).first()
+        # Published before (even if unpublished since): the same listing gets the next version.
+        listing = CommunityStory.objects.filter(series__source_story=story, author_id=user.pk).first()
         fields = {"title": (title or story.title)[:200], "description": description, "genre": genre or story.genre,
                   "tags": tags, "licence": licence, "rating": rating}
         if listing is None:

@@ -75,11 +75,17 @@ def story_items(story: Story) -> dict[tuple[str, str], tuple[int, dict]]:
     return items
 
 
-def series_items(series_id, version: int, kind: str | None = None) -> dict[tuple[str, str], tuple[int, dict]]:
-    """A version's items, each as of the newest version at or below ``version`` (removed ones left out)."""
+def series_items(series_id, version: int, kind: str | None = None, *, kinds=None,
+                 key: str | None = None) -> dict[tuple[str, str], tuple[int, dict]]:
+    """A version's items (of one ``kind``, of ``kinds``, or one ``key``), each as of the newest version
+    at or below ``version``, removed ones left out."""
     rows = SnapshotItem.objects.filter(series_id=series_id, version__lte=version)
     if kind is not None:
         rows = rows.filter(kind=kind)
+    if kinds is not None:
+        rows = rows.filter(kind__in=kinds)
+    if key is not None:
+        rows = rows.filter(key=key)
     rows = rows.order_by("kind", "key", "-version").distinct("kind", "key").values(
         "kind", "key", "number", "payload", "removed")
     return {(row["kind"], row["key"]): (row["number"], row["payload"]) for row in rows if not row["removed"]}
@@ -135,7 +141,8 @@ def story_from_snapshot(*, user, snapshot: StorySnapshot, at_turn: int | None = 
                                                f"{at_turn} is not one of them."]})
         state = snapshot.state
         if at_turn < snapshot.turn_count:
-            following = series_items(snapshot.series_id, snapshot.version, Kind.TURN).get((Kind.TURN, str(at_turn + 1)))
+            following = series_items(snapshot.series_id, snapshot.version, Kind.TURN, key=str(at_turn + 1)).get(
+                (Kind.TURN, str(at_turn + 1)))
             state = (following[1].get("state_before") if following else None) or state
         story = Story(user_id=user.pk, state=state, base_series_id=snapshot.series_id, base_version=snapshot.version,
                       base_turn=at_turn, storage_mode=StorageMode.REFERENCE,
@@ -157,7 +164,9 @@ def story_from_snapshot(*, user, snapshot: StorySnapshot, at_turn: int | None = 
 def _copy_world(*, user, story: Story, snapshot: StorySnapshot) -> None:
     from chapters.importers.document import Book, Entry
 
-    items = series_items(snapshot.series_id, snapshot.version)
+    # The world only: reading the turns would make a fork cost the story's length.
+    items = series_items(snapshot.series_id, snapshot.version, kinds=[Kind.CHAPTER, Kind.LOREBOOK, Kind.LOREENTRY,
+                                                                      Kind.CHARACTER])
     by_kind: dict[str, list] = {}
     for (kind, key), (number, payload) in items.items():
         by_kind.setdefault(kind, []).append((number, key, payload))

@@ -19,4 +19,5 @@ urlpatterns = [
     path("<uuid:story_id>/turns/<int:number>/reroll/", views.turn_reroll, name="turn-reroll"),
     path("<uuid:story_id>/turns/<int:number>/retry/", views.turn_retry, name="turn-retry"),
     path("<uuid:story_id>/turns/<int:number>/edit/", views.turn_edit, name="turn-edit"),
+    path("<uuid:story_id>/turns/<int:number>/text/", views.turn_text, name="turn-text"),
 ]

@@ -20,11 +20,12 @@ from chapters import services as chapter_services
 from chapters.models import ChapterSuggestion, StoryChapter
 from chapters.selectors import chapter_panel
 
-from . import orchestrator, selectors, services
+from . import orchestrator, selectors, services, snapshots
 from .export import story_markdown
 from .forms import ActionForm, EditActionForm, NewStoryForm, StoryNotesForm
 
 TURNS_PER_PAGE = 20
+MAX_PROSE_CHARS = 50_000  # as the API's turn text
 
 
 def _story(request, story_id):
@@ -32,8 +33,9 @@ def _story(request, story_id):
 
 
 def _to_turn(story_id, number=None):
+    """The story page, at the page and anchor of turn ``number`` when given (turns are numbered 1…n)."""
     url = reverse("story-detail", args=[story_id])
-    return redirect(f"{url}#turn-{number}" if number else url)
+    return redirect(f"{url}?page={(number - 1) // TURNS_PER_PAGE + 1}#turn-{number}" if number else url)
 
 
 @login_required
@@ -142,6 +144,27 @@ def turn_edit(request, story_id, number):
         return _to_turn(story_id, number)
     return _change_turn(request, story_id, orchestrator.turn_edit_action, number=number,
                         action=form.cleaned_data["action"])
+
+
+@login_required
+@require_POST
+def turn_text(request, story_id, number):
+    """Rewrite a passage by hand. On a story based on a snapshot (a fork, a branch) the new text is
+    the story's own override; the snapshot it reads from stays as it was."""
+    story = _story(request, story_id)
+    prose = request.POST.get("prose", "").replace("\r\n", "\n")
+    if len(prose) > MAX_PROSE_CHARS:
+        messages.error(request, f"A passage is at most {MAX_PROSE_CHARS:,} characters; this one has {len(prose):,}.")
+        return _to_turn(story.pk, number)
+    try:
+        turn = snapshots.turn_text_set(user=request.user, story=story, number=number, prose=prose)
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
+    except QuotaExceeded as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Turn {turn.number} has its new text.")
+    return _to_turn(story.pk, number)
 
 
 @login_required

@@ -75,12 +75,15 @@ def played_story(user, *, turns: int = 1, **story_fields):
         turn, _ = orchestrator.turn_submit(user=user, story_id=story.pk, action=actions[number % len(actions)],
                                            idempotency_key=f"turn-{number}")
         orchestrator.turn_generate(user=user, turn=turn)
-    if turns >= 2:  # a branch of it with one of its turns edited: the copy-on-write rows
+    if turns >= 2:  # a branch with an edited turn (copy-on-write rows), published, liked and reported
+        from marketplace import forks, services
         from narrative_pipeline import snapshots
 
-        snapshot = snapshots.snapshot_create(user=user, story=story, changelog="For the branch.")
-        branch = snapshots.story_from_snapshot(user=user, snapshot=snapshot, title=f"{story.title} (branch)")
-        snapshots.turn_text_set(user=user, story=branch, number=1, prose="Another telling of the first turn.")
+        branch = forks.branch(user=user, story=story, at_turn=turns)
+        snapshots.turn_text_set(user=user, story=branch.story, number=1, prose="Another telling of the first turn.")
+        listing = services.publish(user=user, story=story, licence="CC-BY")
+        services.like(user=user, listing=listing)
+        services.report(user=user, listing=listing, reason="A test report.")
     return story
 
 

@@ -281,3 +281,15 @@ def test_search_strings_are_just_text(bob_api, alice_api, tide, q):
 def test_browse_rejects_unknown_sorts_and_too_many_tag_filters(bob_api):
     assert bob_api.get("/api/marketplace/stories/", {"sort": "cheapest"}).status_code == 400
     assert bob_api.get("/api/marketplace/stories/", {"tags": ",".join(f"t{i}" for i in range(30))}).status_code == 400
+
+
+def test_unpublish_then_publish_again_revives_the_same_listing(alice_api, alice, tide):
+    from marketplace import services
+
+    listing_id = publish(alice_api, tide).json()["id"]
+    with acting_as(alice):
+        services.unpublish(user=alice, listing=CommunityStory.objects.get(pk=listing_id))
+    assert alice_api.get("/api/marketplace/stories/").json()["count"] == 0
+    again = publish(alice_api, tide, changelog="Back.")
+    assert again.json() == {"id": listing_id, "version": 2}
+    assert alice_api.get("/api/marketplace/stories/").json()["count"] == 1

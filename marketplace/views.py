@@ -1,0 +1,269 @@
+"""The marketplace's pages, and the fragment the core story page loads (DESIGN §5: the core shows
+marketplace things only through URLs served here). Thin: each calls a service, a fork function or
+a selector, and turns their errors into form errors, messages, 403 or 404 pages."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from accounts.quotas import QuotaExceeded
+from narrative_pipeline import selectors as story_selectors
+
+from . import forks, selectors, services
+from .forms import BranchForm, BrowseForm, ForkForm, PublishForm, ReportForm
+from .models import CommunityStory, Licence, StoryFork
+
+CARDS_PER_PAGE = 20
+KIND_NAMES = {"turn": ("turn", "turns"), "chapter": ("chapter", "chapters"), "lorebook": ("lore book", "lore books"),
+              "loreentry": ("lore entry", "lore entries"), "character": ("character", "characters")}
+
+
+def _error_text(error: ValidationError) -> str:
+    return "; ".join(error.messages)
+
+
+def _forbidden(request, error: PermissionDenied):
+    return render(request, "marketplace/forbidden.html", {"message": str(error) or "You may not do that."},
+                  status=403)
+
+
+def _listing(listing_id) -> CommunityStory:
+    try:
+        return selectors.listing_get(listing_id)
+    except CommunityStory.DoesNotExist as missing:
+        raise Http404("There is no such published story.") from missing
+
+
+def _story(request, story_id):
+    return story_selectors.story_get(user=request.user, story_id=story_id)
+
+
+def _own_listing(user, story) -> CommunityStory | None:
+    """The story's current listing, if its owner has it published (what ``services.publish`` updates)."""
+    return (CommunityStory.objects.select_related("series")
+            .filter(series__source_story=story, series__is_public=True, author_id=user.pk).first())
+
+
+def _counted(count: int, kind: str) -> str:
+    one, many = KIND_NAMES.get(kind, (kind, kind))
+    return f"{count:,} {one if count == 1 else many}"
+
+
+def _last_turn_number(story) -> int:
+    last = story_selectors.story_turns(story=story).values_list("number", flat=True).last()
+    return last or 0
+
+
+# -- Browse ----------------------------------------------------------------------------------
+
+
+@login_required
+def browse(request):
+    form = BrowseForm(request.GET)
+    error, page = "", None
+    filters = form.filters()
+    try:
+        if len(filters["tags"]) > services.MAX_TAGS:
+            raise ValidationError({"tags": [f"Filter by at most {services.MAX_TAGS} tags."]})
+        rows = selectors.browse(**filters)
+    except ValidationError as invalid:
+        error = _error_text(invalid)
+    else:
+        page = Paginator(rows, CARDS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "marketplace/browse.html", {
+        "form": form, "page": page, "error": error, "query": query.urlencode(),
+        "searching": any(filters[name] for name in ("q", "genre", "tags", "licence", "rating")),
+    }, status=400 if error else 200)
+
+
+# -- One published story ---------------------------------------------------------------------
+
+
+def _asset_page(request, listing, *, fork_form=None, report_form=None, status=200):
+    return render(request, "marketplace/asset.html", {
+        "listing": listing,
+        "author": listing.author_name if listing.author_id else "a deleted account",
+        "opening": selectors.opening(listing),
+        "versions": [{**version, "changed": [_counted(count, kind)
+                                             for kind, count in version["changed"].items() if count]}
+                     for version in selectors.versions(listing)],
+        "lineage": forks.lineage(listing),
+        "others": selectors.author_others(listing)[:10],
+        "is_author": listing.author_id == request.user.pk,
+        "fork_form": fork_form or ForkForm(),
+        "report_form": report_form or ReportForm(),
+    }, status=status)
+
+
+@login_required
+def asset(request, listing_id):
+    return _asset_page(request, _listing(listing_id))
+
+
+@login_required
+@require_POST
+def fork(request, listing_id):
+    listing = _listing(listing_id)
+    form = ForkForm(request.POST)
+    if not form.is_valid():
+        return _asset_page(request, listing, fork_form=form, status=400)
+    try:
+        record = forks.fork(user=request.user, listing_id=listing.pk, at_turn=form.cleaned_data["at_turn"])
+    except CommunityStory.DoesNotExist as missing:
+        raise Http404("There is no such published story.") from missing
+    except PermissionDenied as refused:
+        return _forbidden(request, refused)
+    except ValidationError as invalid:
+        form.add_error("at_turn" if "at_turn" in getattr(invalid, "error_dict", {}) else None, _error_text(invalid))
+        return _asset_page(request, listing, fork_form=form, status=400)
+    except QuotaExceeded as over:
+        form.add_error(None, over.message)
+        return _asset_page(request, listing, fork_form=form, status=400)
+    messages.success(request, f"Your fork of “{record.source_title}” is ready: play on from turn {record.at_turn}.")
+    return redirect("story-detail", record.story_id)
+
+
+@login_required
+@require_POST
+def like(request, listing_id):
+    listing = _listing(listing_id)
+    try:
+        services.like(user=request.user, listing=listing)
+    except services.Conflict as repeat:
+        messages.info(request, str(repeat))
+    else:
+        messages.success(request, f"You like “{listing.title}”.")
+    return redirect("marketplace-asset", listing.pk)
+
+
+@login_required
+@require_POST
+def report(request, listing_id):
+    listing = _listing(listing_id)
+    form = ReportForm(request.POST)
+    if form.is_valid():
+        try:
+            services.report(user=request.user, listing=listing, reason=form.cleaned_data["reason"])
+        except ValidationError as invalid:
+            form.add_error("reason", _error_text(invalid))
+        else:
+            messages.success(request, "Thank you: the moderators will look at this story.")
+            return redirect("marketplace-asset", listing.pk)
+    return _asset_page(request, listing, report_form=form, status=400)
+
+
+@login_required
+@require_POST
+def unpublish(request, listing_id):
+    listing = _listing(listing_id)
+    try:
+        services.unpublish(user=request.user, listing=listing)
+    except PermissionDenied as refused:
+        return _forbidden(request, refused)
+    messages.success(request, f"“{listing.title}” is no longer in the marketplace; existing forks keep it.")
+    return redirect("marketplace-published")
+
+
+# -- Mine ------------------------------------------------------------------------------------
+
+
+@login_required
+def my_forks(request):
+    rows = (StoryFork.objects.filter(user_id=request.user.pk).select_related("story", "community")
+            .order_by("-created_at"))
+    return render(request, "marketplace/my_forks.html", {"forks": rows[:500]})
+
+
+@login_required
+def my_published(request):
+    rows = (CommunityStory.objects.filter(author_id=request.user.pk).select_related("series", "counter")
+            .annotate(likes=Coalesce(F("counter__likes"), 0), forks=Coalesce(F("counter__forks"), 0),
+                      downloads=Coalesce(F("counter__downloads"), 0), version=F("series__latest_version"))
+            .order_by("-updated_at"))
+    return render(request, "marketplace/my_published.html", {"listings": rows[:500]})
+
+
+# -- Publishing ------------------------------------------------------------------------------
+
+
+@login_required
+def publish(request, story_id):
+    story = _story(request, story_id)
+    listing = _own_listing(request.user, story)
+    fork_record = StoryFork.objects.filter(story=story).first()
+    if listing is not None:
+        initial = {"title": listing.title, "description": listing.description, "genre": listing.genre,
+                   "tags": ", ".join(listing.tags), "licence": listing.licence, "rating": listing.rating}
+    else:
+        initial = {"title": story.title, "genre": story.genre,
+                   "licence": Licence.CC_BY_SA if fork_record and fork_record.licence == Licence.CC_BY_SA
+                   else Licence.CC_BY}
+    form = PublishForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            published = services.publish(user=request.user, story=story, **form.cleaned_data)
+        except ValidationError as invalid:
+            form.add_service_error(invalid)
+        except PermissionDenied as refused:
+            form.add_error(None, str(refused))
+        else:
+            messages.success(request, f"“{published.title}” is published, version {published.series.latest_version}.")
+            return redirect("marketplace-asset", published.pk)
+    return render(request, "marketplace/publish.html", {
+        "story": story, "listing": listing, "form": form, "fork": fork_record,
+    }, status=400 if form.errors else 200)
+
+
+# -- The story page's marketplace panel (and its page without JavaScript) --------------------
+
+
+def _panel_context(request, story) -> dict:
+    last = _last_turn_number(story)
+    return {"story": story, "listing": _own_listing(request.user, story),
+            "fork": StoryFork.objects.filter(story=story).select_related("community").first(),
+            "branch_form": BranchForm(initial={"at_turn": last}), "last_turn": last}
+
+
+@login_required
+def story_fragment(request, story_id):
+    """What the core story page loads with htmx: publish, branch, and where the story came from."""
+    return render(request, "marketplace/_story_panel.html", _panel_context(request, _story(request, story_id)))
+
+
+@login_required
+def story_panel(request, story_id):
+    """The same, as a page: where the story page's link leads without JavaScript."""
+    return render(request, "marketplace/story_panel.html", _panel_context(request, _story(request, story_id)))
+
+
+@login_required
+@require_POST
+def branch(request, story_id):
+    story = _story(request, story_id)
+    form = BranchForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Branch at which turn? " + " ".join(form.errors["at_turn"]))
+        return redirect("story-detail", story.pk)
+    try:
+        record = forks.branch(user=request.user, story=story, at_turn=form.cleaned_data["at_turn"])
+    except PermissionDenied as refused:
+        return _forbidden(request, refused)
+    except ValidationError as invalid:
+        messages.error(request, _error_text(invalid))
+        return redirect("story-detail", story.pk)
+    except QuotaExceeded as over:
+        messages.error(request, over.message)
+        return redirect("story-detail", story.pk)
+    messages.success(request, f"A new story goes on from turn {record.at_turn} of “{story.title}”.")
+    return redirect(reverse("story-detail", args=[record.story_id]))
