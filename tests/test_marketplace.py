@@ -293,3 +293,14 @@ def test_unpublish_then_publish_again_revives_the_same_listing(alice_api, alice,
     again = publish(alice_api, tide, changelog="Back.")
     assert again.json() == {"id": listing_id, "version": 2}
     assert alice_api.get("/api/marketplace/stories/").json()["count"] == 1
+
+
+def test_an_author_deleting_their_account_leaves_forks_working_and_versions_anonymized(alice_api, bob_api, bob,
+                                                                                        tide):
+    listing_id = publish(alice_api, tide).json()["id"]
+    story_id = fork(bob_api, listing_id).json()["story_id"]
+    assert alice_api.delete("/api/me/").status_code == 204
+    assert bob_api.get(f"/api/stories/{story_id}/turns/30/").json()["prose"].startswith("Passage 30:")
+    detail = bob_api.get(f"/api/marketplace/stories/{listing_id}/").json()
+    assert detail["author"] == "a deleted account"
+    assert fork(bob_api, listing_id).status_code == 201  # still published, so still forkable
