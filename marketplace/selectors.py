@@ -23,21 +23,31 @@ class PublicBrowse:
     (for ``Paginator`` and DRF pagination) whose pages the ``marketplace_browse`` database function
     picks and orders, so its full-text and trigram GIN indexes serve the search (DESIGN §6)."""
 
+    FIRST = 100  # the first call fetches this many ids with the count: page one costs one call
+
     def __init__(self, *, q: str, tags: list[str], all_tags: bool, genre: str, licence: str, rating: str, sort: str):
         self.arguments = [q, tags, all_tags, genre, licence, rating, sort]
-        self._count = None
+        self._count, self._first = None, None
 
-    def _page(self, limit: int, offset: int) -> list[tuple]:
+    def _page(self, limit: int, offset: int) -> tuple[list, int]:
+        """(the ids of the page, how many match in all)."""
         with connection.cursor() as cursor:
             cursor.execute("SELECT listing_id, total FROM marketplace_browse(%s, %s::varchar[], %s, %s, %s, %s, %s, "
                            "%s, %s)", [*self.arguments, limit, offset])
-            return cursor.fetchall()
+            rows = cursor.fetchall()
+        return [row[0] for row in rows], rows[0][1] if rows else 0
 
     def count(self) -> int:
         if self._count is None:
-            rows = self._page(1, 0)
-            self._count = rows[0][1] if rows else 0
+            self._first, self._count = self._page(self.FIRST, 0)
         return self._count
+
+    def _ids(self, start: int, stop: int) -> list:
+        if stop <= start:
+            return []
+        if self._first is not None and stop <= self.FIRST:
+            return self._first[start:stop]
+        return self._page(stop - start, start)[0]
 
     def __len__(self) -> int:
         return self.count()
@@ -50,7 +60,7 @@ class PublicBrowse:
             return self[index:index + 1][0]
         start = index.start or 0
         stop = self.count() if index.stop is None else index.stop
-        ids = [row[0] for row in self._page(max(stop - start, 0), start)] if stop > start else []
+        ids = self._ids(start, stop)
         listings = {listing.pk: listing for listing in _with_counts(CommunityStory.objects.filter(pk__in=ids))}
         return [listings[pk] for pk in ids if pk in listings]
 

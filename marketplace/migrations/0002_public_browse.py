@@ -5,16 +5,17 @@ from django.db import migrations
 # leakproof, so under RLS PostgreSQL will not use their GIN indexes (DESIGN §6). This function
 # reads only rows that are public and not hidden (what every user may read anyway) and runs as
 # the bypass role, whose policy is `true`, so the planner is free to use the indexes.
+# (A generic plan would keep every "filter or empty" branch and scan: each call is planned anew.)
 BROWSE_SQL = """
-CREATE OR REPLACE FUNCTION marketplace_browse(
+CREATE OR REPLACE FUNCTION marketplace_browse_page(
     q text, filter_tags varchar[], all_tags boolean, want_genre text, want_licence text, want_rating text,
-    sort text, page_limit integer, page_offset integer)
+    fuzzy boolean, sort text, page_limit integer, page_offset integer)
 RETURNS TABLE (listing_id uuid, total bigint)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
+LANGUAGE sql STABLE SET search_path = public AS $$
   WITH query AS (SELECT websearch_to_tsquery('english', q) AS tsq),
   matches AS (
     SELECT c.id, c.updated_at,
-           CASE WHEN q = '' THEN 0 ELSE ts_rank(c.search, query.tsq) + similarity(c.title, q) END AS rank,
+           CASE WHEN q = '' THEN 0 ELSE ts_rank(c.search, query.tsq) + word_similarity(q, c.title) END AS rank,
            coalesce(n.likes, 0) + coalesce(n.forks, 0) AS popular, coalesce(n.forks, 0) AS forks,
            coalesce(n.trend_score * exp(-extract(epoch FROM now() - n.trend_at) / 259200.0), 0) AS trend
     FROM marketplace_communitystory c
@@ -22,7 +23,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
     LEFT JOIN marketplace_assetcounter n ON n.community_id = c.id
     CROSS JOIN query
     WHERE s.is_public AND NOT s.is_hidden
-      AND (q = '' OR c.search @@ query.tsq OR c.title % q)
+      -- The words themselves (full text), or for typos the query close to words of the title.
+      AND (q = '' OR (NOT fuzzy AND c.search @@ query.tsq) OR (fuzzy AND q <% c.title))
       AND (cardinality(filter_tags) = 0 OR (all_tags AND c.tags @> filter_tags) OR (NOT all_tags AND c.tags && filter_tags))
       AND (want_genre = '' OR lower(c.genre) = lower(want_genre))
       AND (want_licence = '' OR c.licence = want_licence)
@@ -35,6 +37,27 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
            updated_at DESC, id
   LIMIT page_limit OFFSET page_offset
 $$;
+REVOKE ALL ON FUNCTION marketplace_browse_page(text, varchar[], boolean, text, text, text, boolean, text, integer,
+    integer) FROM PUBLIC;
+
+-- Full-text first; only when the words match nothing, the typo-tolerant (and costlier) trigram search.
+CREATE OR REPLACE FUNCTION marketplace_browse(
+    q text, filter_tags varchar[], all_tags boolean, want_genre text, want_licence text, want_rating text,
+    sort text, page_limit integer, page_offset integer)
+RETURNS TABLE (listing_id uuid, total bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public
+-- Planned for each call's own values: a generic plan cannot drop the filters left empty.
+SET plan_cache_mode = force_custom_plan AS $$
+BEGIN
+  RETURN QUERY SELECT * FROM marketplace_browse_page(q, filter_tags, all_tags, want_genre, want_licence, want_rating,
+                                                     false, sort, page_limit, page_offset);
+  IF NOT FOUND AND q <> '' AND NOT EXISTS (
+      SELECT 1 FROM marketplace_browse_page(q, filter_tags, all_tags, want_genre, want_licence, want_rating,
+                                            false, sort, 1, 0)) THEN
+    RETURN QUERY SELECT * FROM marketplace_browse_page(q, filter_tags, all_tags, want_genre, want_licence,
+                                                       want_rating, true, sort, page_limit, page_offset);
+  END IF;
+END $$;
 REVOKE ALL ON FUNCTION marketplace_browse(text, varchar[], boolean, text, text, text, text, integer, integer)
     FROM PUBLIC;
 """
@@ -42,18 +65,23 @@ REVOKE ALL ON FUNCTION marketplace_browse(text, varchar[], boolean, text, text, 
 
 def owner_and_grants(apps, schema_editor):
     signature = "marketplace_browse(text, varchar[], boolean, text, text, text, text, integer, integer)"
+    page = "marketplace_browse_page(text, varchar[], boolean, text, text, text, boolean, text, integer, integer)"
     with schema_editor.connection.cursor() as cursor:
         # A function's owner needs CREATE on its schema. Only `luna` can become the bypass role.
         cursor.execute(f'GRANT CREATE ON SCHEMA public TO "{settings.RLS_ADMIN_ROLE}"')
+        # Grants first: once the bypass role owns a function, `luna` can no longer grant on it.
+        cursor.execute(f'GRANT EXECUTE ON FUNCTION {page} TO "{settings.RLS_ADMIN_ROLE}"')
         cursor.execute(f'GRANT EXECUTE ON FUNCTION {signature} TO "{settings.RLS_APP_ROLE}", '
                        f'"{settings.RLS_ADMIN_ROLE}"')
-        cursor.execute(f'ALTER FUNCTION {signature} OWNER TO "{settings.RLS_ADMIN_ROLE}"')
+        for function in (page, signature):
+            cursor.execute(f'ALTER FUNCTION {function} OWNER TO "{settings.RLS_ADMIN_ROLE}"')
 
 
 class Migration(migrations.Migration):
     dependencies = [("marketplace", "0001_marketplace")]
 
     operations = [
-        migrations.RunSQL(BROWSE_SQL, reverse_sql="DROP FUNCTION IF EXISTS marketplace_browse"),
+        migrations.RunSQL(BROWSE_SQL, reverse_sql="DROP FUNCTION IF EXISTS marketplace_browse; "
+                                                 "DROP FUNCTION IF EXISTS marketplace_browse_page"),
         migrations.RunPython(owner_and_grants, migrations.RunPython.noop),
     ]
