@@ -239,7 +239,11 @@ def _without_placeholder(card: dict) -> dict:
 def _write_book(document: LoreDocument, fmt: str) -> dict | None:
     if not document.books:
         return None
-    first = next((book for book in document.books if is_card(book.source_format)), None)
+    return book_object(document, next((book for book in document.books if is_card(book.source_format)), None), fmt)
+
+
+def book_object(document: LoreDocument, first: Book | None, fmt: str = NAME) -> dict:
+    """A ``character_book`` of all the document's entries, from ``first``'s own fields where given."""
     if first is not None:
         target = copy.deepcopy(first.source_fields)
         original = Book(name=text_value(target, ("name",)) or first.name, description=text_value(target, (

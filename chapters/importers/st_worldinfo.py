@@ -59,7 +59,13 @@ FIELDS = {
 
 
 def detect(value) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("entries"), dict) and "spec" not in value
+    if not isinstance(value, dict) or "spec" in value or value.get("kind") == "memory":
+        return False
+    entries = value.get("entries")
+    # A standalone character book (chub.ai and others export lorebooks so) reads as World Info too.
+    return isinstance(entries, dict) or (isinstance(entries, list) and bool(entries) and all(
+        isinstance(e, dict) and ("keys" in e or "key" in e) and "content" in e and "contextConfig" not in e
+        for e in entries))
 
 
 def logic_from(value, *, entry) -> str:
@@ -93,6 +99,12 @@ def read_entry(obj: dict, *, uid: str) -> Entry:
 
 def read(value, *, name: str = "") -> LoreDocument:
     value = object_of(value, "document")
+    if isinstance(value["entries"], list):  # a character book: its entries are shaped as a V2 card's
+        from . import card_v2
+
+        book = card_v2.read_book(value, fmt=card_v2.NAME, default_name=name or "World Info")
+        book.source_format, book.source_fields["entries"] = NAME, []  # [] : written back as a list
+        return LoreDocument(books=[book])
     # The entry's key in ``entries`` is its uid (SillyTavern keeps the two equal).
     entries = [read_entry(obj, uid=key) for key, obj in value["entries"].items()]
     book_fields = {field: (None if field == "entries" else field_value) for field, field_value in value.items()}
@@ -124,6 +136,10 @@ def write(document: LoreDocument) -> Written:
     top = copy.deepcopy(first.source_fields) if first else {"entries": None}
     if "name" in top and first is not None and first.name != top["name"]:
         top["name"] = first.name
+    if top.get("entries") == []:  # a character book came in: it goes back out as one
+        from .card_v2 import book_object
+
+        return Written(dump_json(book_object(document, first)), _dropped(document, character_book=True))
     entries, taken = {}, set()
     for book in books:
         for entry in book.entries:
@@ -141,7 +157,7 @@ def write(document: LoreDocument) -> Written:
     return Written(dump_json(top), dropped)
 
 
-def _dropped(document: LoreDocument) -> list[str]:
+def _dropped(document: LoreDocument, *, character_book: bool = False) -> list[str]:
     dropped = []
     if document.characters:
         dropped.append(f"{len(document.characters)} character(s): World Info has no cast")
@@ -150,7 +166,7 @@ def _dropped(document: LoreDocument) -> list[str]:
     if len(document.books) > 1:
         dropped.append(f"{len(document.books)} books merged into one; their names and settings are not kept")
     foreign = sum(1 for book in document.books for entry in book.entries
-                  if entry.source_fields and entry.source_format != NAME)
+                  if entry.source_fields and entry.source_format != ("card_v2" if character_book else NAME))
     if foreign:
         dropped.append(f"{foreign} entries' own fields from other formats (kept in LUNA, not in this file)")
     return dropped
