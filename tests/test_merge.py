@@ -1,0 +1,59 @@
+"""The source-sync merge rules as unit and property tests (pure, no database)."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from marketplace.merge import Conflict, ForkText, apply, resolve, three_way, undo
+
+
+def test_the_issue_s_life_of_a_fork():
+    base = {n: f"turn {n}" for n in range(1, 31)}
+    source = {**base, 2: "turn 2, improved", 7: "turn 7, the author's"}
+    fork = {**base, 3: "turn 3, mine", 7: "turn 7, mine"}
+    plan = three_way(base, source, fork)
+    assert plan.applied == {2: "turn 2, improved"}
+    assert plan.kept == [3]
+    assert plan.conflicts == [Conflict(key=7, base="turn 7", source="turn 7, the author's", fork="turn 7, mine")]
+
+
+def test_same_change_on_both_sides_is_no_conflict_and_upstream_removal_is_kept():
+    plan = three_way({1: "a", 2: "b"}, {1: "c"}, {1: "c", 2: "b"})
+    assert plan.applied == {} and plan.conflicts == [] and plan.kept == [2]
+
+
+@pytest.mark.parametrize(("choice", "text", "alternatives"), [
+    ("source", "theirs", ("older", "mine")), ("mine", "mine", ("older",)), ("both", "mine", ("older", "theirs"))])
+def test_each_resolution_keeps_the_losing_side(choice, text, alternatives):
+    conflict = Conflict(key=7, base="base", source="theirs", fork="mine")
+    assert resolve(conflict, ForkText("mine", ("older",)), choice) == ForkText(text, alternatives)
+
+
+def test_an_unknown_choice_is_refused():
+    with pytest.raises(ValueError, match="source, mine, both"):
+        resolve(Conflict(key=1, base="a", source="b", fork="c"), ForkText("c"), "theirs")
+
+
+texts = st.sampled_from(["a", "b", "c", "d"])
+versions = st.dictionaries(st.integers(1, 12), texts, max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(base=versions, source_changes=versions, fork_changes=versions)
+def test_applying_then_undoing_restores_the_fork_and_no_text_disappears(base, source_changes, fork_changes):
+    source = {**base, **source_changes}
+    fork = {**base, **fork_changes}
+    state = {key: ForkText(text) for key, text in fork.items()}
+    plan = three_way(base, source, fork)
+    merged, previous = apply(state, plan)
+    assert undo(merged, previous) == state
+    for key, text in fork.items():  # every text the fork had is still read, or kept for undo
+        assert merged[key].text == text or previous[key].text == text
+    for conflict in plan.conflicts:  # the fork's side always stays; the source's stays in its version
+        for choice in ("source", "mine", "both"):
+            resolved = resolve(conflict, merged[conflict.key], choice)
+            assert conflict.fork in {resolved.text, *resolved.alternatives}
+            if choice != "mine":
+                assert conflict.source in {resolved.text, *resolved.alternatives}
+    assert set(plan.applied) | set(plan.kept) | {c.key for c in plan.conflicts} <= set(fork)
+    assert all(source[key] == text for key, text in plan.applied.items())
