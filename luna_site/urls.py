@@ -61,6 +61,11 @@ api_patterns = [
          name="api-marketplace-report"),
     path("marketplace/stories/<uuid:listing_id>/download/", marketplace_api.DownloadApi.as_view(),
          name="api-marketplace-download"),
+    path("forks/<uuid:fork_id>/sync/", marketplace_api.SyncApi.as_view(), name="api-fork-sync"),
+    path("forks/<uuid:fork_id>/sync/undo/", marketplace_api.SyncUndoApi.as_view(), name="api-fork-sync-undo"),
+    path("forks/<uuid:fork_id>/conflicts/", marketplace_api.ConflictListApi.as_view(), name="api-fork-conflicts"),
+    path("forks/<uuid:fork_id>/conflicts/<int:conflict_id>/resolve/", marketplace_api.ConflictResolveApi.as_view(),
+         name="api-fork-conflict-resolve"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -13,8 +13,8 @@ from narrative_pipeline import selectors as story_selectors
 from narrative_pipeline.export import snapshot_markdown
 from narrative_pipeline.models import StorySnapshot
 
-from . import forks, selectors, services
-from .models import CommunityStory, Licence, Rating
+from . import forks, selectors, services, sync
+from .models import CommunityStory, Licence, Rating, StoryFork, SyncConflict
 
 
 class ListingOutput(serializers.ModelSerializer):
@@ -153,3 +153,46 @@ class DownloadApi(GenericAPIView):
         response = HttpResponse(snapshot_markdown(snapshot), content_type="text/markdown; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{listing.pk}.md"'
         return response
+
+
+class ResolveInput(serializers.Serializer):
+    choice = serializers.ChoiceField(choices=["source", "mine", "both"])
+
+
+def _run_answer(run) -> dict:
+    return {"from_version": run.from_version, "to_version": run.to_version, "applied": run.applied,
+            "kept": run.kept, "conflicts": run.conflict_count, "continued": run.continued, "status": run.status}
+
+
+class SyncApi(GenericAPIView):
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT},
+                   summary="Sync the fork with its source's latest version (turns: applied, kept, conflicts)")
+    def post(self, request, fork_id):
+        return Response(_run_answer(sync.sync(user=request.user, fork_id=fork_id)))
+
+
+class SyncUndoApi(GenericAPIView):
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT}, summary="Undo the fork's last sync")
+    def post(self, request, fork_id):
+        return Response(_run_answer(sync.undo(user=request.user, fork_id=fork_id)))
+
+
+class ConflictListApi(GenericAPIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="The fork's open conflicts")
+    def get(self, request, fork_id):
+        StoryFork.objects.get(pk=fork_id)  # 404 for another user's fork
+        rows = SyncConflict.objects.filter(fork_id=fork_id, choice="").order_by("turn_number")
+        return Response({"results": [{"id": row.pk, "turn_number": row.turn_number, "base_text": row.base_text,
+                                      "source_text": row.source_text, "fork_text": row.fork_text}
+                                     for row in rows]})
+
+
+class ConflictResolveApi(GenericAPIView):
+    @extend_schema(request=ResolveInput, responses={200: OpenApiTypes.OBJECT},
+                   summary="Resolve a conflict: `source`, `mine` or `both` (a second resolve is 409)")
+    def post(self, request, fork_id, conflict_id):
+        data = ResolveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        conflict = sync.resolve(user=request.user, fork_id=fork_id, conflict_id=conflict_id,
+                                choice=data.validated_data["choice"])
+        return Response({"id": conflict.pk, "turn_number": conflict.turn_number, "choice": conflict.choice})

@@ -126,3 +126,50 @@ class Report(UserOwnedModel):
 
     def __str__(self):
         return f"report on {self.community_id}"
+
+
+class SyncRun(UserOwnedModel):
+    """One sync of a fork with its source's newer version: what it did, and what undo restores."""
+
+    class Status(models.TextChoices):
+        DONE = "done"
+        UNDONE = "undone"
+
+    fork = models.ForeignKey(StoryFork, on_delete=models.CASCADE, related_name="sync_runs")
+    from_version = models.PositiveIntegerField()
+    to_version = models.PositiveIntegerField()
+    applied = models.PositiveIntegerField(default=0)
+    kept = models.PositiveIntegerField(default=0)
+    conflict_count = models.PositiveIntegerField(default=0)
+    continued = models.PositiveIntegerField(default=0, help_text="Turns the source added after the fork point.")
+    # For undo: the override texts as they were ({number: {"action", "prose", "alternatives"} or null}).
+    previous_overrides = models.JSONField(default=dict)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DONE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"sync v{self.from_version} -> v{self.to_version}"
+
+
+class SyncConflict(UserOwnedModel):
+    """A turn both the source and the fork changed, differently, for the player to resolve."""
+
+    class Choice(models.TextChoices):
+        SOURCE = "source"
+        MINE = "mine"
+        BOTH = "both"
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="conflicts")
+    fork = models.ForeignKey(StoryFork, on_delete=models.CASCADE, related_name="conflicts")
+    turn_number = models.PositiveIntegerField()
+    base_text = models.TextField(blank=True)
+    source_text = models.TextField()
+    fork_text = models.TextField()
+    choice = models.CharField(max_length=6, choices=Choice.choices, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["turn_number"]
+
+    def __str__(self):
+        return f"conflict on turn {self.turn_number}"

@@ -84,7 +84,7 @@ class TestRawSqlAsAppRole:
             assert raw_cursor.rowcount == 0
         with acting_as(bob_story.user_id):
             assert Story.objects.get(pk=bob_story.pk).title == "Bob's secret story"
-            assert Usage.objects.get(user_id=bob_story.user_id).story_count == 2  # the story and its branch
+            assert Usage.objects.get(user_id=bob_story.user_id).story_count == 3  # the story and two branches
 
     def test_cannot_insert_a_row_for_another_user(self, alice, bob, raw_cursor):
         with pytest.raises(ProgrammingError, match="row-level security"), transaction.atomic():
