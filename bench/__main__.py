@@ -14,7 +14,7 @@ from pathlib import Path
 
 import django
 
-BENCHMARKS = ["rls_overhead", "pipeline", "chapters", "lore", "marketplace"]
+BENCHMARKS = ["rls_overhead", "pipeline", "chapters", "lore", "marketplace", "sync"]
 OUTPUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
 

@@ -19,7 +19,15 @@ from django.utils import timezone
 
 from accounts.rls import acting_as
 from narrative_pipeline import selectors as story_selectors
-from narrative_pipeline.models import SnapshotItem, SnapshotSeries, StorageMode, Story, StoryTurn, TurnOverride
+from narrative_pipeline.models import (
+    SnapshotItem,
+    SnapshotSeries,
+    StorageMode,
+    Story,
+    StorySnapshot,
+    StoryTurn,
+    TurnOverride,
+)
 from narrative_pipeline.snapshots import series_items
 
 from . import merge
@@ -27,9 +35,9 @@ from .models import StoryFork, SyncConflict, SyncRun
 from .services import Conflict
 
 
-def _turn_texts(series_id, version: int, up_to: int) -> dict[int, str]:
-    items = series_items(series_id, version, SnapshotItem.Kind.TURN)
-    return {number: payload["prose"] for (_, _), (number, payload) in items.items() if number <= up_to}
+def _turn_texts(series_id, version: int, keys) -> dict[int, str]:
+    items = series_items(series_id, version, SnapshotItem.Kind.TURN, keys=keys)
+    return {number: payload["prose"] for (_, _), (number, payload) in items.items()}
 
 
 def _override_state(story: Story, numbers) -> dict:
@@ -54,9 +62,13 @@ def sync(*, user, fork_id) -> SyncRun:
         if latest <= record.version:
             run.save()
             return run
-        base = _turn_texts(series.pk, record.version, story.base_turn)
-        source = _turn_texts(series.pk, latest, story.base_turn)
-        reads = dict(story_selectors.story_turns(story=story).filter(number__lte=story.base_turn).exclude(
+        # Only the turns the versions in between changed: a sync costs its changes, not the story.
+        changed = list(SnapshotItem.objects.filter(
+            series=series, kind=SnapshotItem.Kind.TURN, version__gt=record.version, version__lte=latest,
+            number__lte=story.base_turn).values_list("key", flat=True).distinct())
+        base = _turn_texts(series.pk, record.version, changed)
+        source = _turn_texts(series.pk, latest, changed)
+        reads = dict(story_selectors.story_turns(story=story).filter(number__in=[int(k) for k in changed]).exclude(
             origin=StoryTurn.Origin.OWN).values_list("number", "prose"))
         plan = merge.three_way(base, source, reads)
         removed = [number for number in plan.kept if source.get(number) is None]
@@ -66,8 +78,10 @@ def sync(*, user, fork_id) -> SyncRun:
             TurnOverride.objects.update_or_create(user_id=story.user_id, story=story, number=number, defaults={
                 "action": StoryTurn.objects.filter(story=story, number=number).values_list("action", flat=True)[0],
                 "prose": reads[number]})
-        run.applied, run.kept, run.conflict_count = len(plan.applied), len(plan.kept), len(plan.conflicts)
-        source_count = sum(1 for _ in series_items(series.pk, latest, SnapshotItem.Kind.TURN))
+        # Kept: the fork's own changes upstream left alone, and turns upstream removed.
+        untouched = TurnOverride.objects.filter(story=story).exclude(number__in=[int(k) for k in changed]).count()
+        run.applied, run.kept, run.conflict_count = len(plan.applied), untouched + len(plan.kept), len(plan.conflicts)
+        source_count = StorySnapshot.objects.get(series=series, version=latest).turn_count
         run.continued = max(0, source_count - story.base_turn)
         run.save()
         SyncConflict.objects.bulk_create([

@@ -76,9 +76,9 @@ def story_items(story: Story) -> dict[tuple[str, str], tuple[int, dict]]:
 
 
 def series_items(series_id, version: int, kind: str | None = None, *, kinds=None,
-                 key: str | None = None) -> dict[tuple[str, str], tuple[int, dict]]:
-    """A version's items (of one ``kind``, of ``kinds``, or one ``key``), each as of the newest version
-    at or below ``version``, removed ones left out."""
+                 key: str | None = None, keys=None) -> dict[tuple[str, str], tuple[int, dict]]:
+    """A version's items (of one ``kind``, of ``kinds``, one ``key`` or some ``keys``), each as of the
+    newest version at or below ``version``, removed ones left out."""
     rows = SnapshotItem.objects.filter(series_id=series_id, version__lte=version)
     if kind is not None:
         rows = rows.filter(kind=kind)
@@ -86,6 +86,8 @@ def series_items(series_id, version: int, kind: str | None = None, *, kinds=None
         rows = rows.filter(kind__in=kinds)
     if key is not None:
         rows = rows.filter(key=key)
+    if keys is not None:
+        rows = rows.filter(key__in=list(keys))
     rows = rows.order_by("kind", "key", "-version").distinct("kind", "key").values(
         "kind", "key", "number", "payload", "removed")
     return {(row["kind"], row["key"]): (row["number"], row["payload"]) for row in rows if not row["removed"]}

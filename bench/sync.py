@@ -1,0 +1,49 @@
+"""Source sync: a 1,000-turn fork against a 10-turn one, each with 1% of the turns changed upstream."""
+
+import statistics
+import time
+
+from accounts.rls import acting_as
+from bench import bench_database
+from bench.marketplace import _story, _user
+from marketplace import forks, services, sync
+from narrative_pipeline import snapshots
+from narrative_pipeline.models import Story, Turn
+
+TITLE = "Source sync: time per sync, 1,000 vs 10 turns"
+FORKS = 20
+
+
+def _sync_ms(author, reader, turns: int) -> tuple[float, int]:
+    story = _story(author, turns, f"{turns} turns")
+    listing = services.publish(user=author, story=story, licence="CC-BY")
+    records = [forks.fork(user=reader, listing_id=listing.pk) for _ in range(FORKS)]
+    changed = max(1, turns // 100)
+    for record in records:  # each fork rewrote one of the turns the author will change: a conflict
+        snapshots.turn_text_set(user=reader, story=Story(pk=record.story_id, user_id=reader.pk, base_turn=turns),
+                                number=1, prose="The fork's own first turn.")
+    with acting_as(author):
+        Turn.objects.filter(story=story, number__lte=changed).update(prose="Rewritten by the author.")
+    services.publish(user=author, story=story, licence="CC-BY", changelog="1% rewritten")
+    samples = []
+    for record in records:
+        started = time.perf_counter()
+        run = sync.sync(user=reader, fork_id=record.pk)
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples[2:]), run.applied + run.conflict_count
+
+
+def run() -> str:
+    with bench_database("sync"):
+        author, reader = _user("author"), _user("reader")
+        small, large = _sync_ms(author, reader, 10), _sync_ms(author, reader, 1_000)
+    return f"""
+Time of `marketplace.sync.sync` (read the turns the new version changed, merge them with the fork's,
+move the fork's base, record conflicts), median of {FORKS - 2} forks, each with one conflicting edit:
+
+| fork of | turns changed upstream | ms per sync |
+| ---: | ---: | ---: |
+| 10 turns | {small[1]} | {small[0]:.1f} |
+| 1,000 turns | {large[1]} | {large[0]:.1f} |
+| **growth** (goal ≤ 1.5×) | | **{large[0] / small[0]:.2f}×** |
+"""
