@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.db.utils import OperationalError
 from django.utils import timezone
 
@@ -124,8 +125,9 @@ def undo(*, user, fork_id) -> SyncRun:
     """Undo the fork's last sync: its base version and the overrides it wrote go back as they were."""
     with acting_as(user), transaction.atomic():
         record = StoryFork.objects.select_for_update().get(pk=fork_id)
-        run = SyncRun.objects.filter(fork=record, status=SyncRun.Status.DONE).order_by("-created_at").first()
-        if run is None or run.from_version == run.to_version:
+        run = (SyncRun.objects.filter(fork=record, status=SyncRun.Status.DONE).exclude(from_version=F("to_version"))
+               .order_by("-created_at").first())  # a sync that found nothing to do is nothing to undo
+        if run is None:
             raise Conflict("There is no sync of this fork to undo.")
         if run.conflicts.exclude(choice="").exists():
             raise Conflict("Some of this sync's conflicts are resolved; their resolutions stay, so it cannot be "

@@ -11,6 +11,10 @@ urlpatterns = [
     path("story/<uuid:story_id>/", views.story_panel, name="marketplace-story"),
     # Loaded by the core story page with htmx (the core never imports the marketplace).
     path("fragments/story/<uuid:story_id>/", views.story_fragment, name="marketplace-story-fragment"),
+    path("forks/<uuid:fork_id>/sync/", views.sync_page, name="marketplace-sync"),
+    path("forks/<uuid:fork_id>/sync/undo/", views.sync_undo, name="marketplace-sync-undo"),
+    path("forks/<uuid:fork_id>/conflicts/<int:conflict_id>/resolve/", views.sync_resolve,
+         name="marketplace-sync-resolve"),
     path("<uuid:listing_id>/", views.asset, name="marketplace-asset"),
     path("<uuid:listing_id>/fork/", views.fork, name="marketplace-fork"),
     path("<uuid:listing_id>/like/", views.like, name="marketplace-like"),

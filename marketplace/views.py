@@ -8,19 +8,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.quotas import QuotaExceeded
 from narrative_pipeline import selectors as story_selectors
+from narrative_pipeline.models import SnapshotSeries, StorageMode
 
-from . import forks, selectors, services
+from . import forks, selectors, services, sync
 from .forms import BranchForm, BrowseForm, ForkForm, PublishForm, ReportForm
-from .models import CommunityStory, Licence, StoryFork
+from .models import CommunityStory, Licence, StoryFork, SyncConflict, SyncRun
 
 CARDS_PER_PAGE = 20
 KIND_NAMES = {"turn": ("turn", "turns"), "chapter": ("chapter", "chapters"), "lorebook": ("lore book", "lore books"),
@@ -61,6 +62,18 @@ def _counted(count: int, kind: str) -> str:
 def _last_turn_number(story) -> int:
     last = story_selectors.story_turns(story=story).values_list("number", flat=True).last()
     return last or 0
+
+
+def _with_source_latest(forks_query):
+    """Each fork with ``source_latest``: its series' latest version (``None`` where the series is not
+    readable), by a sub-query, so a fork is never dropped by a join. A fork is behind when
+    ``source_latest`` is above its ``version``: the update badge."""
+    return forks_query.annotate(source_latest=Subquery(
+        SnapshotSeries.objects.filter(pk=OuterRef("series_id")).values("latest_version")[:1]))
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
 
 
 # -- Browse ----------------------------------------------------------------------------------
@@ -180,8 +193,8 @@ def unpublish(request, listing_id):
 
 @login_required
 def my_forks(request):
-    rows = (StoryFork.objects.filter(user_id=request.user.pk).select_related("story", "community")
-            .order_by("-created_at"))
+    rows = _with_source_latest(StoryFork.objects.filter(user_id=request.user.pk)
+                               .select_related("story", "community").order_by("-created_at"))
     return render(request, "marketplace/my_forks.html", {"forks": rows[:500]})
 
 
@@ -231,7 +244,7 @@ def publish(request, story_id):
 def _panel_context(request, story) -> dict:
     last = _last_turn_number(story)
     return {"story": story, "listing": _own_listing(request.user, story),
-            "fork": StoryFork.objects.filter(story=story).select_related("community").first(),
+            "fork": _with_source_latest(StoryFork.objects.filter(story=story).select_related("community")).first(),
             "branch_form": BranchForm(initial={"at_turn": last}), "last_turn": last}
 
 
@@ -267,3 +280,102 @@ def branch(request, story_id):
         return redirect("story-detail", story.pk)
     messages.success(request, f"A new story goes on from turn {record.at_turn} of “{story.title}”.")
     return redirect(reverse("story-detail", args=[record.story_id]))
+
+
+# -- Source sync of a fork -------------------------------------------------------------------
+
+
+def _own_fork(request, fork_id) -> StoryFork:
+    """The user's own fork record, or 404 (under RLS another user's does not exist either)."""
+    record = (_with_source_latest(StoryFork.objects.filter(pk=fork_id, user_id=request.user.pk))
+              .select_related("story", "community").first())
+    if record is None:
+        raise Http404("There is no such fork.")
+    return record
+
+
+def _last_run(record) -> SyncRun | None:
+    """The fork's last sync not undone: what *Undo* puts back (``sync.undo`` takes the same one)."""
+    return SyncRun.objects.filter(fork=record, status=SyncRun.Status.DONE).order_by("-created_at").first()
+
+
+def _run_message(run: SyncRun) -> str:
+    if run.from_version == run.to_version:
+        return f"Your fork is already on the source's latest version ({run.to_version}): nothing to sync."
+    text = (f"Synced with version {run.to_version}: {_plural(run.applied, 'change')} applied automatically, "
+            f"{run.kept:,} kept, {_plural(run.conflict_count, 'conflict')}.")
+    if run.conflict_count:
+        text += " Resolve " + ("it" if run.conflict_count == 1 else "them") + " below."
+    if run.continued:
+        text += f" And the author continued the story: {_plural(run.continued, 'new turn')}."
+    return text
+
+
+RESOLVED = {
+    "source": "Turn {n} now reads the source's text; yours is kept as an earlier version of the turn.",
+    "mine": "Turn {n} keeps your text.",
+    "both": "Turn {n} keeps your text, with the source's as an earlier version of the turn.",
+}
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def sync_page(request, fork_id):
+    """The fork against its source: GET shows it with its open conflicts; POST is *Sync now*."""
+    record = _own_fork(request, fork_id)
+    if request.method == "POST":
+        return _sync_now(request, record)
+    run = _last_run(record)
+    undoable = run is not None and run.from_version != run.to_version
+    return render(request, "marketplace/sync.html", {
+        "fork": record,
+        "story": record.story,
+        "behind": record.source_latest is not None and record.source_latest > record.version,
+        "full_copy": record.story.storage_mode == StorageMode.FULL_COPY,
+        "conflicts": SyncConflict.objects.filter(fork=record, choice="").select_related("run")
+        .order_by("turn_number"),
+        "last_run": run if undoable else None,
+        "undo_blocked": undoable and run.conflicts.exclude(choice="").exists(),
+    })
+
+
+def _sync_now(request, record):
+    try:
+        run = sync.sync(user=request.user, fork_id=record.pk)
+    except services.Conflict as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, _run_message(run))
+    return redirect("marketplace-sync", record.pk)
+
+
+@login_required
+@require_POST
+def sync_resolve(request, fork_id, conflict_id):
+    record = _own_fork(request, fork_id)
+    choice = request.POST.get("choice", "")
+    try:
+        conflict = sync.resolve(user=request.user, fork_id=record.pk, conflict_id=conflict_id, choice=choice)
+    except SyncConflict.DoesNotExist as missing:
+        raise Http404("There is no such conflict.") from missing
+    except ValidationError as invalid:
+        messages.error(request, _error_text(invalid))
+    except services.Conflict as repeat:
+        messages.info(request, str(repeat))
+    else:
+        messages.success(request, RESOLVED[conflict.choice].format(n=conflict.turn_number))
+    return redirect("marketplace-sync", record.pk)
+
+
+@login_required
+@require_POST
+def sync_undo(request, fork_id):
+    record = _own_fork(request, fork_id)
+    try:
+        run = sync.undo(user=request.user, fork_id=record.pk)
+    except services.Conflict as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"The last sync is undone: your fork is back on version {run.from_version}, "
+                                  "its turns as they were.")
+    return redirect("marketplace-sync", record.pk)
