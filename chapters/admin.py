@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -218,8 +218,10 @@ def chapters_upload_view(model_admin, request, story_id):
             return redirect("admin:narrative_pipeline_story_change", story.pk)
     elif request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        if upload.size > importers.MAX_UPLOAD_BYTES:
-            form.add_error("file", f"The file is {upload.size:,} bytes; the limit is {importers.MAX_UPLOAD_BYTES:,}.")
+        try:
+            importers.check_size(upload.size)  # before reading it
+        except importers.FormatError as error:
+            form.add_error("file", str(error))
         else:
             pending = {"data": upload.read(), "lore_format": form.cleaned_data["lore_format"] or None,
                        "filename": upload.name}
@@ -241,17 +243,11 @@ def chapters_download_view(model_admin, request, story_id):
     """The story's lore, cast and chapters in a format (``?lore_format=…``, ``&container=png`` for a card)."""
     story = get_object_or_404(model_admin.get_queryset(request), pk=story_id)
     try:
-        body, content_type, filename, dropped = lore_files.export_file(
-            story=story, lore_format=request.GET.get("lore_format", "chapter_text"),
-            container=request.GET.get("container", ""))
+        return lore_files.export_response(story=story, lore_format=request.GET.get("lore_format", "chapter_text"),
+                                          container=request.GET.get("container", ""))
     except ValidationError as error:
         messages.error(request, "; ".join(error.messages))
         return redirect("admin:story-chapters-upload", story.pk)
-    response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    if dropped:
-        response["Luna-Dropped"] = "; ".join(dropped).encode("ascii", "replace").decode("ascii")
-    return response
 
 
 class PreviewForm(forms.Form):

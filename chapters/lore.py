@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from .activation import BookMatcher, BookSettings, EntrySpec, regex_key_error
@@ -82,14 +81,6 @@ def lorebook_save(book: Lorebook) -> Lorebook:
     book.save()
     book.entries.exclude(story_id=book.story_id).update(story_id=book.story_id)
     return book
-
-
-def entry_add(*, lorebook: Lorebook, **fields) -> LoreEntry:
-    position = (lorebook.entries.aggregate(last=Max("position"))["last"] or 0) + 1
-    entry = LoreEntry(user_id=lorebook.user_id, lorebook=lorebook, story_id=lorebook.story_id, position=position,
-                      **fields)
-    entry_save(entry)
-    return entry
 
 
 @transaction.atomic

@@ -22,15 +22,12 @@ class ListingOutput(serializers.ModelSerializer):
     forks = serializers.IntegerField(read_only=True)
     downloads = serializers.IntegerField(read_only=True)
     version = serializers.IntegerField(read_only=True)
-    author = serializers.SerializerMethodField()
+    author = serializers.CharField(source="attribution", read_only=True)
 
     class Meta:
         model = CommunityStory
         fields = ["id", "title", "description", "genre", "tags", "licence", "rating", "author", "version", "likes",
                   "forks", "downloads", "published_at", "updated_at"]
-
-    def get_author(self, listing) -> str:
-        return listing.author_name if listing.author_id else "a deleted account"
 
 
 class PublishInput(serializers.Serializer):

@@ -32,7 +32,7 @@ def fork(*, user, listing_id, at_turn: int | None = None) -> StoryFork:
         story = snapshots.story_from_snapshot(user=user, snapshot=snapshot, at_turn=at_turn)
         record = StoryFork.objects.create(
             user_id=user.pk, story=story, community=listing, series=series, version=snapshot.version,
-            at_turn=story.base_turn, source_title=listing.title, source_author=_author(listing),
+            at_turn=story.base_turn, source_title=listing.title, source_author=listing.attribution,
             licence=listing.licence)
         Activity.objects.create(user_id=user.pk, community=listing, kind=Activity.Kind.FORK)
     return record
@@ -58,10 +58,6 @@ def branch(*, user, story: Story, at_turn: int) -> StoryFork:
             source_author=user.username, licence=parent.licence if parent else "")
 
 
-def _author(listing: CommunityStory) -> str:
-    return listing.author_name if listing.author_id else "a deleted account"
-
-
 def lineage(listing: CommunityStory) -> list[dict]:
     """Where a published story comes from, nearest first: each step's title, author and version."""
     chain, seen, current = [], {listing.pk}, listing
@@ -70,7 +66,7 @@ def lineage(listing: CommunityStory) -> list[dict]:
         if parent is None:  # no longer readable (hidden and not ours): the chain stops there
             chain.append({"id": None, "title": "(no longer published)", "author": "", "version": None})
             break
-        chain.append({"id": str(parent.pk), "title": parent.title, "author": _author(parent),
+        chain.append({"id": str(parent.pk), "title": parent.title, "author": parent.attribution,
                       "version": current.derived_from_version})
         seen.add(parent.pk)
         current = parent

@@ -56,6 +56,11 @@ class CommunityStory(models.Model):
     def __str__(self):
         return self.title
 
+    @property
+    def attribution(self) -> str:
+        """The author's name, kept for attribution; the versions outlive a deleted account."""
+        return self.author_name if self.author_id else "a deleted account"
+
 
 class AssetCounter(models.Model):
     """Likes, forks and downloads of a listing: written only by a database trigger on ``Activity``

@@ -106,7 +106,7 @@ def browse(request):
 def _asset_page(request, listing, *, fork_form=None, report_form=None, status=200):
     return render(request, "marketplace/asset.html", {
         "listing": listing,
-        "author": listing.author_name if listing.author_id else "a deleted account",
+        "author": listing.attribution,
         "opening": selectors.opening(listing),
         "versions": [{**version, "changed": [_counted(count, kind)
                                              for kind, count in version["changed"].items() if count]}

@@ -301,10 +301,12 @@ class LoreFileInput(serializers.Serializer):
                                    help_text="One of the format names; detected from the content when left out.")
 
     def validate_file(self, upload):
-        from chapters.importers import MAX_UPLOAD_BYTES
+        from chapters import importers
 
-        if upload.size > MAX_UPLOAD_BYTES:  # before reading it
-            raise serializers.ValidationError(f"The file is {upload.size:,} bytes; the limit is {MAX_UPLOAD_BYTES:,}.")
+        try:
+            importers.check_size(upload.size)  # before reading it
+        except importers.FormatError as error:
+            raise serializers.ValidationError(str(error)) from error
         return upload
 
 
@@ -336,13 +338,8 @@ class LoreExportApi(GenericAPIView):
                            "inside a PNG); the `Luna-Dropped` header lists what the format could not carry")
     def get(self, request, story_id, lore_format):
         story = selectors.story_get(user=request.user, story_id=story_id)
-        body, content_type, filename, dropped = lore_files.export_file(
-            story=story, lore_format=lore_format, container=request.query_params.get("container", ""))
-        response = HttpResponse(body, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        if dropped:
-            response["Luna-Dropped"] = "; ".join(dropped).encode("ascii", "replace").decode("ascii")
-        return response
+        return lore_files.export_response(story=story, lore_format=lore_format,
+                                          container=request.query_params.get("container", ""))
 
 
 class StoryImportApi(GenericAPIView):

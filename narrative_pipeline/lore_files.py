@@ -13,6 +13,8 @@ from dataclasses import asdict
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.http import HttpResponse
 
 from accounts.rls import acting_as
 from chapters import importers
@@ -107,8 +109,8 @@ def _save(*, user, story: Story, upload: importers.Upload, filename: str, fill_s
     if document.chapters:
         chapters_in = document.chapters
         if upload.lore_format != "chapter_text":  # positional numbers: after the story's own chapters
-            chapters_in = _renumbered(chapters_in, StoryChapter.objects.filter(story=story).count() and max(
-                StoryChapter.objects.filter(story=story).values_list("number", flat=True)))
+            last = StoryChapter.objects.filter(story=story).aggregate(last=Max("number"))["last"]
+            chapters_in = _renumbered(chapters_in, last or 0)
         try:
             with transaction.atomic():
                 chapters = chapter_services.chapters_import(story_id=story.pk, user_id=story.user_id,
@@ -157,8 +159,8 @@ def story_from_file(*, user, data: bytes, lore_format: str | None = None, filena
         raise ValidationError({"file": [f"A {importers.FORMATS[upload.lore_format].LABEL} holds no character "
                                         "or world to start a story from; import it into a story instead."]})
     info = document.story or doc.StoryInfo()
-    lead = next((c for c in document.characters if not c.is_player), None) or document.characters[0] if (
-        document.characters) else None
+    # The card's character, or the world's first non-player character (else its player character).
+    lead = next((c for c in document.characters if not c.is_player), None) or next(iter(document.characters), None)
     title = info.title or (lead.name if lead else "") or "Imported story"
     opening = (lead.first_message if lead and lead.first_message else "") or info.setting
     with transaction.atomic():
@@ -189,6 +191,16 @@ def _document(story: Story) -> doc.LoreDocument:
                             chapters=chapter_services.chapters_export(story_id=story.pk), story=info)
 
 
+def export_response(*, story: Story, lore_format: str, container: str = "") -> HttpResponse:
+    """The export as a download; the ``Luna-Dropped`` header lists what the format could not carry."""
+    body, content_type, filename, dropped = export_file(story=story, lore_format=lore_format, container=container)
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if dropped:  # headers are ASCII
+        response["Luna-Dropped"] = "; ".join(dropped).encode("ascii", "replace").decode("ascii")
+    return response
+
+
 def export_file(*, story: Story, lore_format: str, container: str = "") -> tuple[bytes, str, str, list[str]]:
     """(file bytes, content type, file name, what the format could not carry).
 
@@ -202,17 +214,15 @@ def export_file(*, story: Story, lore_format: str, container: str = "") -> tuple
         written = importers.write(_document(story), lore_format)
     except importers.FormatError as error:
         raise ValidationError({"format": [str(error)]}) from error
-    text, image = written.text, None
     source = LoreSource.objects.filter(story=story, lore_format=lore_format).order_by("-created_at").first()
-    if source is not None:
-        module = importers.FORMATS[lore_format]
-        if module.write(module.parse(source.text)).text == written.text:
-            text, image = source.text, source.image and bytes(source.image)
+    module = importers.FORMATS[lore_format]
+    unchanged = source is not None and module.write(module.parse(source.text)).text == written.text
+    text = source.text if unchanged else written.text
+    image = bytes(source.image) if source is not None and source.image else None
     stem = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in story.title)[:60] or "story"
     if container == "png":
         keyword = "ccv3" if lore_format == "card_v3" else "chara"
-        unchanged = image is not None and text == source.text
-        return (image if unchanged else importers.png.card_png(text, keyword=keyword, image=image or (
-            source and source.image and bytes(source.image)))), "image/png", f"{stem}.png", written.dropped
+        body = image if unchanged and image else importers.png.card_png(text, keyword=keyword, image=image)
+        return body, "image/png", f"{stem}.png", written.dropped
     content_type, extension = CONTENT_TYPES.get(lore_format, ("application/json", "json"))
     return text.encode("utf-8"), content_type, f"{stem}.{lore_format}.{extension}", written.dropped

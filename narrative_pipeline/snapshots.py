@@ -28,6 +28,7 @@ from chapters import lore as chapter_lore
 from chapters import services as chapter_services
 
 from . import storage
+from .lore_files import CHARACTER_ATTRIBUTES
 from .models import (
     Character,
     SnapshotItem,
@@ -44,9 +45,7 @@ from .selectors import story_turns
 
 FULL_COPY_SHARE = 0.6  # above this share of edited turns, a fork copies its turns into its own rows
 STORY_FIELDS = ("title", "premise", "genre", "setting", "memory", "authors_note")
-CHARACTER_FIELDS = ("name", "description", "personality", "scenario", "first_message", "example_messages",
-                    "alternate_greetings", "system_prompt", "post_history_instructions", "is_player",
-                    "source_format", "source_fields")
+CHARACTER_FIELDS = (*CHARACTER_ATTRIBUTES, "source_fields")
 Kind = SnapshotItem.Kind
 
 

@@ -188,3 +188,17 @@ def screenshot(page, name: str, width: int) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(folder) / f"{name}-{'phone' if width < 600 else 'desktop'}.png"), full_page=True)
+
+
+def sign_in(page, user) -> None:
+    """Log in through the site's own form, as a player would."""
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/stories/")
+
+
+def fits(page, width: int) -> None:
+    """Nothing scrolls sideways at this width."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, page.url

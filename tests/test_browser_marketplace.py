@@ -8,22 +8,12 @@ from playwright.sync_api import expect
 
 from marketplace import services
 
-from .conftest import screenshot
-from .factories import TEST_PASSWORD, UserFactory, story_with_turns
+from .conftest import fits, screenshot, sign_in
+from .factories import UserFactory, story_with_turns
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def sign_in(page, user):
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/stories/")
-
-
-def fits(page, width):
-    assert page.evaluate("document.documentElement.scrollWidth") <= width, page.url
 
 
 @pytest.mark.parametrize("width", [360, 1280], ids=["phone", "desktop"])

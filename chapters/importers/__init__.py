@@ -52,10 +52,15 @@ def detect(text: str) -> str:
     raise FormatError("the file is not JSON, a PNG card or ‹chapter-N› text.")
 
 
+def check_size(size: int) -> None:
+    """Refuse a file over the limit (callers with an upload check its size before reading it)."""
+    if size > MAX_UPLOAD_BYTES:
+        raise FormatError(f"the file is {size:,} bytes; the limit is {MAX_UPLOAD_BYTES:,}.")
+
+
 def read_upload(data: bytes, *, lore_format: str | None = None, filename: str = "") -> Upload:
     """Parse an uploaded file, all or nothing; raises ``FormatError`` naming what is wrong."""
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise FormatError(f"the file is {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,}.")
+    check_size(len(data))
     if lore_format is not None and lore_format not in FORMATS:
         raise FormatError(f"unknown format {lore_format!r}; the formats are {', '.join(FORMATS)}.")
     image = None

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import copy
 
+from ..activation import SELECTIVE_LOGIC
 from .document import (
-    SELECTIVE_LOGIC,
     Book,
     Character,
     Entry,

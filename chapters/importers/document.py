@@ -24,7 +24,6 @@ class FormatError(ValueError):
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 
-SELECTIVE_LOGIC = ("AND_ANY", "NOT_ALL", "NOT_ANY", "AND_ALL")
 
 
 @dataclass

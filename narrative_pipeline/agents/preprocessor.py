@@ -67,6 +67,8 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
 def _lore_notes(story: Story, fired) -> list[LoreNote]:
     """Fired entries as briefing notes, with the card macros ``{{user}}`` and ``{{char}}`` filled in
     from the cast (the player character; the first other character, a card's own)."""
+    if not fired:
+        return []  # no cast to read
     cast = list(story.characters.values_list("name", "is_player", "source_format"))
     player = next((name for name, is_player, _ in cast if is_player), "you")
     others = sorted((name for name, is_player, fmt in cast if not is_player), key=lambda name: not any(
