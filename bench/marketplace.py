@@ -70,7 +70,7 @@ def _storage(author, reader) -> tuple[int, int]:
         for number in rng.sample(range(1, 101), 10):
             snapshots.turn_text_set(user=reader, story=story, number=number, prose=f"Fork {index} rewrote {number}.")
     with acting_as(reader):
-        fork_bytes = sum(Story.objects.filter(fork_record__community=listing).values_list("storage_bytes", flat=True))
+        fork_bytes = sum(Story.objects.filter(fork_records__community=listing).values_list("storage_bytes", flat=True))
     # A full copy holds every turn: materialize one fork and count it a thousand times.
     record = forks.fork(user=reader, listing_id=listing.pk)
     with acting_as(reader):

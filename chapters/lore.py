@@ -62,6 +62,44 @@ def books_import(*, story_id, user_id, books: list[Book], source: LoreSource | N
     return saved
 
 
+@transaction.atomic
+def lore_apply(*, story_id, user_id, books: dict[int, dict | None], entries: dict[tuple[int, int], dict | None]):
+    """Make the story's books (by their index in the story) and entries (by book index and
+    position) read as given: the fields of a ``Book`` without its entries, of an ``Entry``, or
+    ``None`` to remove one. A sync, its undo and a fork's copy of the world write lore this way."""
+    rows = list(Lorebook.objects.select_for_update().filter(story_id=story_id).order_by("created_at", "id"))
+    for index, fields in sorted(books.items()):
+        if fields is None:
+            continue  # removed last, so the indices above stay the story's
+        values = {attribute: fields[attribute] for attribute in BOOK_ATTRIBUTES if attribute in fields}
+        values["scan_depth"] = min(values.get("scan_depth", 2), MAX_SCAN_DEPTH)
+        values["source_fields"] = fields_text(fields.get("source_fields") or {})
+        if index < len(rows):
+            Lorebook.objects.filter(pk=rows[index].pk).update(updated_at=timezone.now(), **values)
+        else:
+            rows.append(Lorebook.objects.create(user_id=user_id, story_id=story_id, **values))
+    existing = set(LoreEntry.objects.filter(lorebook__in=rows).values_list("lorebook_id", "position"))
+    added = []
+    for (index, position), fields in entries.items():
+        if index >= len(rows):
+            continue  # its book is gone: the entry went with it
+        book = rows[index]
+        if fields is None:
+            LoreEntry.objects.filter(lorebook=book, position=position).delete()
+            continue
+        values = {attribute: fields[attribute] for attribute in ENTRY_ATTRIBUTES if attribute in fields}
+        values["source_fields"] = fields_text(fields.get("source_fields") or {})
+        if (book.pk, position) in existing:
+            LoreEntry.objects.filter(lorebook=book, position=position).update(**values)
+        else:
+            added.append(LoreEntry(user_id=user_id, lorebook=book, story_id=story_id, position=position, **values))
+    LoreEntry.objects.bulk_create(added, batch_size=500)
+    Lorebook.objects.filter(pk__in=[rows[index].pk for index, _ in entries if index < len(rows)]).update(
+        updated_at=timezone.now())  # their matchers are rebuilt on the next turn
+    Lorebook.objects.filter(pk__in=[rows[index].pk for index, fields in books.items()
+                                    if fields is None and index < len(rows)]).delete()
+
+
 def book_of(row: Lorebook) -> Book:
     entries = [Entry(source_fields=fields_from_text(entry.source_fields),
                      **{attribute: getattr(entry, attribute) for attribute in ENTRY_ATTRIBUTES})

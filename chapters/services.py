@@ -118,6 +118,26 @@ def chapter_update(*, chapter: StoryChapter, **changes) -> StoryChapter:
     return chapter
 
 
+@transaction.atomic
+def chapters_apply(*, story_id, user_id, chapters: dict[int, dict | None]) -> None:
+    """Make the story's chapters read as given, by number (a sync, its undo, a chapter set taken
+    from the marketplace): new numbers are added, changed chapters updated (the Strategist's
+    fields as a new version, so the old one stays readable), ``None`` removes one."""
+    rows = {row.number: row for row in StoryChapter.objects.select_for_update().filter(story_id=story_id)}
+    StoryChapter.objects.filter(pk__in=[rows[n].pk for n, fields in chapters.items()
+                                        if fields is None and n in rows]).delete()
+    for number, fields in sorted(chapters.items()):
+        if fields is not None and number in rows:
+            now = chapter_as_dict(rows[number])
+            changes = {key: value for key, value in fields.items() if key in FIELDS and key != "number"
+                       and now[key] != value}
+            if changes:
+                chapter_update(chapter=rows[number], **changes)
+    added = [fields for number, fields in sorted(chapters.items()) if fields is not None and number not in rows]
+    if added:
+        chapters_import(story_id=story_id, user_id=user_id, chapters=added)
+
+
 def chapter_delete(*, chapter: StoryChapter) -> None:
     dependants = [c.number for c in StoryChapter.objects.filter(story_id=chapter.story_id).exclude(pk=chapter.pk)
                   if chapter.number in c.required_previous_chapters + c.blocked_by]
@@ -178,6 +198,17 @@ def suggestion_accept(*, suggestion) -> StoryChapter:
     suggestion.status, suggestion.accepted_as = ChapterSuggestion.Status.ACCEPTED, chapter
     suggestion.save(update_fields=["status", "accepted_as"])
     return chapter
+
+
+def suggestion_add(*, story_id, user_id, chapter: dict, created_turn: int):
+    """Offer a chapter (another version of one, from a source sync) as a suggestion to accept or dismiss."""
+    from .models import ChapterSuggestion
+
+    return ChapterSuggestion.objects.create(
+        user_id=user_id, story_id=story_id, title=(chapter.get("title") or "A chapter")[:200],
+        summary=chapter.get("summary", ""), narrative_instructions=chapter.get("narrative_instructions", ""),
+        suggested_beats=chapter.get("suggested_beats", []), trigger_conditions=chapter.get("trigger_conditions", {}),
+        created_turn=created_turn)
 
 
 def suggestion_dismiss(*, suggestion) -> None:

@@ -256,6 +256,8 @@ BRIEFING_RELEVANT_TURNS = int(os.environ.get("BRIEFING_RELEVANT_TURNS", "8"))
 CHAPTER_SUGGESTION_TURNS = int(os.environ.get("CHAPTER_SUGGESTION_TURNS", "5"))
 # Turns a player has to reach a chapter's conditions before the chapter starts to heal.
 CHAPTER_GRACE_TURNS = int(os.environ.get("CHAPTER_GRACE_TURNS", "5"))
+# A source sync that merges more changed items than this runs in the worker, with its progress shown.
+SYNC_BACKGROUND_ITEMS = int(os.environ.get("SYNC_BACKGROUND_ITEMS", "500"))
 EMBEDDING_BATCH_SIZE = int(os.environ.get("EMBEDDING_BATCH_SIZE", "32"))
 EMBEDDING_THREADS = int(os.environ.get("EMBEDDING_THREADS", "1"))
 

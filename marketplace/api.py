@@ -14,7 +14,7 @@ from narrative_pipeline.export import snapshot_markdown
 from narrative_pipeline.models import StorySnapshot
 
 from . import forks, selectors, services, sync
-from .models import CommunityStory, Licence, Rating, StoryFork, SyncConflict
+from .models import CommunityStory, Licence, Rating, StoryFork, SyncConflict, SyncRun
 
 
 class ListingOutput(serializers.ModelSerializer):
@@ -157,15 +157,30 @@ class ResolveInput(serializers.Serializer):
 
 
 def _run_answer(run) -> dict:
-    return {"from_version": run.from_version, "to_version": run.to_version, "applied": run.applied,
-            "kept": run.kept, "conflicts": run.conflict_count, "continued": run.continued, "status": run.status}
+    answer = {"id": run.pk, "from_version": run.from_version, "to_version": run.to_version, "applied": run.applied,
+              "kept": run.kept, "conflicts": run.conflict_count, "continued": run.continued, "status": run.status}
+    if run.status == SyncRun.Status.QUEUED:
+        answer["progress"] = sync.progress(run)
+    if run.error:
+        answer["error"] = run.error
+    return answer
 
 
 class SyncApi(GenericAPIView):
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT},
-                   summary="Sync the fork with its source's latest version (turns: applied, kept, conflicts)")
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="The fork's last sync (with progress while queued)")
+    def get(self, request, fork_id):
+        record = StoryFork.objects.get(pk=fork_id)  # 404 for another user's fork
+        run = record.sync_runs.order_by("-created_at").first()
+        return Response({"fork_id": str(record.pk), "version": record.version,
+                         "last_sync": _run_answer(run) if run else None})
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT},
+                   summary="Sync the fork with its source's latest version: 200 with applied, kept and conflicts, "
+                           "or 202 when it runs in the background (follow it with GET)")
     def post(self, request, fork_id):
-        return Response(_run_answer(sync.sync(user=request.user, fork_id=fork_id)))
+        run = sync.sync(user=request.user, fork_id=fork_id)
+        queued = run.status == SyncRun.Status.QUEUED
+        return Response(_run_answer(run), status=status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK)
 
 
 class SyncUndoApi(GenericAPIView):
@@ -175,13 +190,21 @@ class SyncUndoApi(GenericAPIView):
 
 
 class ConflictListApi(GenericAPIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="The fork's open conflicts")
+    @extend_schema(parameters=[OpenApiParameter("state", str, required=False, enum=["open", "resolved", "all"])],
+                   responses={200: OpenApiTypes.OBJECT},
+                   summary="The fork's conflicts (open ones by default): turns, chapters, lore, characters")
     def get(self, request, fork_id):
         StoryFork.objects.get(pk=fork_id)  # 404 for another user's fork
-        rows = SyncConflict.objects.filter(fork_id=fork_id, choice="").order_by("turn_number")
-        return Response({"results": [{"id": row.pk, "turn_number": row.turn_number, "base_text": row.base_text,
-                                      "source_text": row.source_text, "fork_text": row.fork_text}
-                                     for row in rows]})
+        state = request.query_params.get("state", "open")
+        if state not in ("open", "resolved", "all"):
+            raise serializers.ValidationError({"state": ["state is open, resolved or all."]})
+        rows = SyncConflict.objects.filter(fork_id=fork_id)
+        if state != "all":
+            rows = rows.filter(choice="") if state == "open" else rows.exclude(choice="")
+        return Response({"results": [{"id": row.pk, "kind": row.kind, "key": row.key, "turn_number": row.turn_number,
+                                      "base_text": row.base_text, "source_text": row.source_text,
+                                      "fork_text": row.fork_text, "choice": row.choice or None}
+                                     for row in rows.order_by("id")]})
 
 
 class ConflictResolveApi(GenericAPIView):
@@ -192,4 +215,5 @@ class ConflictResolveApi(GenericAPIView):
         data.is_valid(raise_exception=True)
         conflict = sync.resolve(user=request.user, fork_id=fork_id, conflict_id=conflict_id,
                                 choice=data.validated_data["choice"])
-        return Response({"id": conflict.pk, "turn_number": conflict.turn_number, "choice": conflict.choice})
+        return Response({"id": conflict.pk, "kind": conflict.kind, "key": conflict.key,
+                         "turn_number": conflict.turn_number, "choice": conflict.choice})

@@ -1,10 +1,11 @@
 """The three-way merge under source sync (DESIGN §5), as pure functions over texts by key.
 
 ``base`` is the version a fork last synced, ``source`` the author's new version, ``fork`` what the
-fork reads now (its override, or the base text where it has none). For each key (a turn's number,
-a chapter's number, a lore entry or character's key):
+fork reads now (its override, or the base text where it has none); a key missing from one of them
+is an item it does not have. For each key (a turn's number, a chapter's number, a lore entry or
+character's key), with texts or any other comparable values (a chapter's fields):
 
-- changed only upstream: **applied**;
+- changed only upstream: **applied** (an item the author added is added);
 - changed only in the fork: **kept**;
 - changed in both, the same way: nothing to do;
 - changed in both, differently: a **conflict** the player resolves with ``source``, ``mine`` or
@@ -12,8 +13,7 @@ a chapter's number, a lore entry or character's key):
 
 Nothing is ever lost: a removal upstream is not applied (the fork keeps the text it reads), the
 losing side of a resolved conflict stays as an alternative, and ``apply`` returns what ``undo``
-needs to put the fork back exactly as it was. The database side (the sync run, its conflicts,
-Celery for large syncs) builds on these in the sync issue.
+needs to put the fork back exactly as it was. ``sync.py`` applies them to a fork's rows.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ CHOICES = ("source", "mine", "both")
 @dataclass(frozen=True)
 class Conflict:
     key: Hashable
-    base: str | None
-    source: str | None
-    fork: str
+    base: object | None
+    source: object | None
+    fork: object | None
 
 
 @dataclass
@@ -47,16 +47,17 @@ class ForkText:
     alternatives: tuple[str, ...] = ()
 
 
-def three_way(base: Mapping, source: Mapping, fork: Mapping) -> MergePlan:
-    """Plan the merge over every key the fork reads (texts are ``str``; a missing key is ``None``)."""
+def three_way(base: Mapping, source: Mapping, fork: Mapping, keys=None) -> MergePlan:
+    """Plan the merge over ``keys`` (default: every key of the three; a missing key is ``None``)."""
     plan = MergePlan()
-    for key in sorted(fork, key=_order):
-        ours, theirs, was = fork[key], source.get(key), base.get(key)
+    for key in sorted(set(base) | set(source) | set(fork) if keys is None else keys, key=_order):
+        ours, theirs, was = fork.get(key), source.get(key), base.get(key)
         if theirs == was:
             if ours != was:
                 plan.kept.append(key)
         elif theirs is None:
-            plan.kept.append(key)  # removed upstream: the fork keeps what it reads
+            if ours is not None:
+                plan.kept.append(key)  # removed upstream: the fork keeps what it reads
         elif ours == was:
             plan.applied[key] = theirs
         elif ours != theirs:
@@ -79,14 +80,18 @@ def apply(state: Mapping[Hashable, ForkText], plan: MergePlan) -> tuple[dict, di
     """The fork's texts with the applied changes, and the record ``undo`` needs (the previous texts)."""
     merged, previous = dict(state), {}
     for key, text in plan.applied.items():
-        previous[key] = state[key]
-        merged[key] = ForkText(text, state[key].alternatives)
+        previous[key] = state.get(key)  # None: the item was added, and undo removes it
+        merged[key] = ForkText(text, state[key].alternatives if key in state else ())
     return merged, previous
 
 
-def undo(state: Mapping[Hashable, ForkText], previous: Mapping[Hashable, ForkText]) -> dict:
+def undo(state: Mapping[Hashable, ForkText], previous: Mapping[Hashable, ForkText | None]) -> dict:
     restored = dict(state)
-    restored.update(previous)
+    for key, before in previous.items():
+        if before is None:
+            restored.pop(key, None)
+        else:
+            restored[key] = before
     return restored
 
 

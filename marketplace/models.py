@@ -25,14 +25,24 @@ class Rating(models.TextChoices):
     MATURE = "mature"
 
 
+class AssetKind(models.TextChoices):
+    """What a listing publishes: a whole story, a story's chapter set, or one character."""
+
+    STORY = "story"
+    CHAPTERS = "chapters"
+    CHARACTER = "character"
+
+
 class CommunityStory(models.Model):
-    """A published story: the listing of a snapshot series. Readable wherever its series is (RLS)."""
+    """A published story, chapter set or character: the listing of a snapshot series (a chapter
+    set's or a character's versions hold only those items). Readable wherever its series is (RLS)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     series = models.OneToOneField("narrative_pipeline.SnapshotSeries", on_delete=models.PROTECT,
                                   related_name="listing")
     author = models.ForeignKey("accounts.User", on_delete=models.DO_NOTHING, null=True, blank=True, related_name="+")
     author_name = models.CharField(max_length=150, blank=True, help_text="Shown for attribution.")
+    kind = models.CharField(max_length=10, choices=AssetKind.choices, default=AssetKind.STORY)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     genre = models.CharField(max_length=60, blank=True)
@@ -99,11 +109,15 @@ class Activity(UserOwnedModel):
 
 
 class StoryFork(UserOwnedModel):
-    """The forker's record of a story based on a published (or their own) version: lineage, the
-    version last synced. The storage itself (``Story.storage_mode``, overrides) is the core's."""
+    """The forker's record of a story based on a published (or their own) version, or of a chapter
+    set or character taken into their story: lineage, the version last synced. The storage itself
+    (``Story.storage_mode``, overrides) is the core's."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    story = models.OneToOneField("narrative_pipeline.Story", on_delete=models.CASCADE, related_name="fork_record")
+    story = models.ForeignKey("narrative_pipeline.Story", on_delete=models.CASCADE, related_name="fork_records")
+    kind = models.CharField(max_length=10, choices=AssetKind.choices, default=AssetKind.STORY)
+    chapter_offset = models.PositiveIntegerField(
+        default=0, help_text="A chapter set's chapter n is the story's chapter n + this.")
     community = models.ForeignKey(CommunityStory, on_delete=models.SET_NULL, null=True, blank=True,
                                   related_name="+", help_text="Empty for a branch of one's own story.")
     series = models.ForeignKey("narrative_pipeline.SnapshotSeries", on_delete=models.PROTECT, related_name="+")
@@ -113,6 +127,10 @@ class StoryFork(UserOwnedModel):
     source_author = models.CharField(max_length=150, blank=True)
     licence = models.CharField(max_length=20, choices=Licence.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["story"], condition=models.Q(kind="story"),
+                                               name="one_story_fork_record_per_story")]
 
     def __str__(self):
         return f"fork of {self.source_title} v{self.version}"
@@ -134,10 +152,13 @@ class Report(UserOwnedModel):
 
 
 class SyncRun(UserOwnedModel):
-    """One sync of a fork with its source's newer version: what it did, and what undo restores."""
+    """One sync of a fork with its source's newer version: what it did, and what undo restores.
+    A large one is ``queued`` for the worker, which makes it ``done`` (or ``failed``, nothing changed)."""
 
     class Status(models.TextChoices):
+        QUEUED = "queued"
         DONE = "done"
+        FAILED = "failed"
         UNDONE = "undone"
 
     fork = models.ForeignKey(StoryFork, on_delete=models.CASCADE, related_name="sync_runs")
@@ -147,9 +168,12 @@ class SyncRun(UserOwnedModel):
     kept = models.PositiveIntegerField(default=0)
     conflict_count = models.PositiveIntegerField(default=0)
     continued = models.PositiveIntegerField(default=0, help_text="Turns the source added after the fork point.")
-    # For undo: the override texts as they were ({number: {"action", "prose", "alternatives"} or null}).
-    previous_overrides = models.JSONField(default=dict)
+    # For undo, what the run changed as it was: {"overrides": {number: {"action", "prose",
+    # "alternatives"} or null}, "turns": {number: {"prose", "alternatives"}} (a full copy's own turns),
+    # "world": [[kind, key, payload or null], ...]}.
+    previous = models.JSONField(default=dict)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DONE)
+    error = models.TextField(blank=True, help_text="Why a background sync failed.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -157,7 +181,8 @@ class SyncRun(UserOwnedModel):
 
 
 class SyncConflict(UserOwnedModel):
-    """A turn both the source and the fork changed, differently, for the player to resolve."""
+    """A turn, chapter, lore book or entry, or character both the source and the fork changed,
+    differently, for the player to resolve. A world item's three sides are kept as data."""
 
     class Choice(models.TextChoices):
         SOURCE = "source"
@@ -166,15 +191,21 @@ class SyncConflict(UserOwnedModel):
 
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="conflicts")
     fork = models.ForeignKey(StoryFork, on_delete=models.CASCADE, related_name="conflicts")
-    turn_number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, default="turn", help_text="A snapshot item's kind.")
+    key = models.CharField(max_length=200, default="", help_text="The item's key: a turn's or chapter's number, an entry's "
+                                                     "book/position, a character's name.")
+    turn_number = models.PositiveIntegerField(null=True, blank=True)
     base_text = models.TextField(blank=True)
-    source_text = models.TextField()
-    fork_text = models.TextField()
+    source_text = models.TextField(blank=True)
+    fork_text = models.TextField(blank=True)
+    base_data = models.JSONField(null=True, blank=True)
+    source_data = models.JSONField(null=True, blank=True)
+    fork_data = models.JSONField(null=True, blank=True)
     choice = models.CharField(max_length=6, choices=Choice.choices, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["turn_number"]
+        ordering = ["id"]
 
     def __str__(self):
-        return f"conflict on turn {self.turn_number}"
+        return f"conflict on {self.kind} {self.key}"

@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 
 from narrative_pipeline.models import SnapshotItem, StorySnapshot
 
-from .models import CommunityStory, Licence, Rating
+from .models import AssetKind, CommunityStory, Licence, Rating
 
 SORTS = ("relevance", "popular", "recent", "trending", "most_forked")
 MAX_QUERY_CHARS = 200
@@ -25,14 +25,15 @@ class PublicBrowse:
 
     FIRST = 100  # the first call fetches this many ids with the count: page one costs one call
 
-    def __init__(self, *, q: str, tags: list[str], all_tags: bool, genre: str, licence: str, rating: str, sort: str):
-        self.arguments = [q, tags, all_tags, genre, licence, rating, sort]
+    def __init__(self, *, kind: str, q: str, tags: list[str], all_tags: bool, genre: str, licence: str, rating: str,
+                 sort: str):
+        self.arguments = [kind, q, tags, all_tags, genre, licence, rating, sort]
         self._count, self._first = None, None
 
     def _page(self, limit: int, offset: int) -> tuple[list, int]:
         """(the ids of the page, how many match in all)."""
         with connection.cursor() as cursor:
-            cursor.execute("SELECT listing_id, total FROM marketplace_browse(%s, %s::varchar[], %s, %s, %s, %s, %s, "
+            cursor.execute("SELECT listing_id, total FROM marketplace_browse(%s, %s, %s::varchar[], %s, %s, %s, %s, %s, "
                            "%s, %s)", [*self.arguments, limit, offset])
             rows = cursor.fetchall()
         return [row[0] for row in rows], rows[0][1] if rows else 0
@@ -71,9 +72,9 @@ def _with_counts(rows):
                       downloads=Coalesce(F("counter__downloads"), 0), version=F("series__latest_version")))
 
 
-def browse(*, q: str = "", genre: str = "", tags: list[str] | None = None, tags_mode: str = "any",
-           licence: str = "", rating: str = "", sort: str = "") -> PublicBrowse:
-    """``q`` is full-text (title weighted above description and tags) or, for typos, trigram
+def browse(*, kind: str = AssetKind.STORY, q: str = "", genre: str = "", tags: list[str] | None = None,
+           tags_mode: str = "any", licence: str = "", rating: str = "", sort: str = "") -> PublicBrowse:
+    """Published stories, chapter sets or characters (``kind``). ``q`` is full-text (title weighted above description and tags) or, for typos, trigram
     similarity of the title. Any text is safe: it is a parameter, never SQL or a pattern."""
     if sort and sort not in SORTS:
         raise ValidationError({"sort": [f"Sort by one of {', '.join(SORTS)}."]})
@@ -84,7 +85,7 @@ def browse(*, q: str = "", genre: str = "", tags: list[str] | None = None, tags_
     if rating and rating not in Rating.values:
         raise ValidationError({"rating": [f"The rating is one of {', '.join(Rating.values)}."]})
     q = (q or "").strip()[:MAX_QUERY_CHARS]
-    return PublicBrowse(q=q, tags=[tag.lower() for tag in tags or []][:20], all_tags=tags_mode == "all",
+    return PublicBrowse(kind=kind, q=q, tags=[tag.lower() for tag in tags or []][:20], all_tags=tags_mode == "all",
                         genre=genre or "", licence=licence or "", rating=rating or "",
                         sort=sort or ("relevance" if q else "recent"))
 
@@ -116,7 +117,7 @@ def version_diffs(listing: CommunityStory, version: int, limit: int = 20) -> lis
     diffs = []
     for row in rows:
         old = before.get((row.kind, row.key))
-        old_text, new_text = _text(old[1] if old else None), "" if row.removed else _text(row.payload)
+        old_text, new_text = item_text(old[1] if old else None), "" if row.removed else item_text(row.payload)
         diff = "\n".join(difflib.unified_diff(old_text.splitlines(), new_text.splitlines(), f"v{version - 1}",
                                               f"v{version}", lineterm=""))
         diffs.append({"kind": row.kind, "key": row.key,
@@ -124,7 +125,8 @@ def version_diffs(listing: CommunityStory, version: int, limit: int = 20) -> lis
     return diffs
 
 
-def _text(payload) -> str:
+def item_text(payload) -> str:
+    """A snapshot item as text to read and compare: a turn's action and passage, else its fields."""
     if payload is None:
         return ""
     if "prose" in payload:

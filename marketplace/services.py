@@ -12,7 +12,7 @@ from accounts.rls import acting_as
 from narrative_pipeline import snapshots
 from narrative_pipeline.models import SnapshotSeries, Story
 
-from .models import Activity, CommunityStory, Licence, Rating, Report, StoryFork
+from .models import Activity, AssetKind, CommunityStory, Licence, Rating, Report, StoryFork
 
 MAX_TAGS, MAX_TAG_CHARS = 20, 40
 ND_LICENCES = (Licence.CC_BY_ND, Licence.ALL_RIGHTS_RESERVED)
@@ -40,18 +40,19 @@ def clean_tags(tags) -> list[str]:
 
 
 def _licence_for(story: Story, licence: str) -> tuple[str, StoryFork | None]:
-    """The licence a story may be published under, given where it was forked from (DESIGN §5)."""
+    """The licence a story may be published under, given what it was forked from and the chapter
+    sets and characters taken into it (DESIGN §5); and its story fork record, for lineage."""
     if licence not in Licence.values:
         raise ValidationError({"licence": [f"The licence is one of {', '.join(Licence.values)}."]})
-    fork = StoryFork.objects.filter(story=story).first()
-    if fork is None or not fork.licence:
-        return licence, fork
-    if fork.licence in ND_LICENCES:
-        raise PermissionDenied(f"“{fork.source_title}” is {fork.licence}: a fork of it can be played, not published.")
-    if fork.licence == Licence.CC_BY_SA and licence != Licence.CC_BY_SA:
-        raise ValidationError({"licence": [f"“{fork.source_title}” is CC-BY-SA: a fork of it is published under "
-                                           "CC-BY-SA too."]})
-    return licence, fork
+    records = list(StoryFork.objects.filter(story=story).exclude(licence=""))
+    for record in records:
+        if record.licence in ND_LICENCES:
+            raise PermissionDenied(f"“{record.source_title}” is {record.licence}: a story using it can be played, "
+                                   "not published.")
+        if record.licence == Licence.CC_BY_SA and licence != Licence.CC_BY_SA:
+            raise ValidationError({"licence": [f"“{record.source_title}” is CC-BY-SA: a story using it is published "
+                                               "under CC-BY-SA too."]})
+    return licence, next((record for record in records if record.kind == AssetKind.STORY), None)
 
 
 def search_index(listings) -> None:

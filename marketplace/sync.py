@@ -1,17 +1,27 @@
-"""Source sync of a fork's turns (DESIGN §5): the merge rules of ``merge.py`` applied to a fork.
+"""Source sync (DESIGN §5): the merge rules of ``merge.py`` applied to a fork's turns and world.
 
-Upstream-only changes apply by moving the fork's base to the new version: every turn the fork
-has not overridden then reads the new text. Turns the fork changed keep their override; a turn
-both changed differently becomes a ``SyncConflict`` (the override stays until the player
-resolves it). A turn the source removed is kept as an override of the text the fork read, so
-no turn disappears and numbers never shift. Undo puts the base version and the overrides back.
+**Turns**, up to the fork point. Upstream-only changes apply by moving the fork's base to the new
+version: every turn the fork has not overridden then reads the new text (a full copy, which owns
+its turns, has them rewritten). Turns the fork changed keep their text; a turn both changed
+differently becomes a ``SyncConflict``. A turn the source removed is kept as the fork's own, so no
+turn disappears and numbers never shift.
 
-Chapters, lore and cast, chapter and character assets, Celery for large syncs and the sync page
-are still to come (the sync issue).
+**The world.** A fork's chapters, lore books and entries and cast are its own rows (copied when
+it forked); each is compared with the item of the version last synced and of the new version,
+and applied, kept or put in conflict the same way. A chapter set or a character taken into a
+story from the marketplace syncs the same way, over its own items only.
+
+Every run records what it changed, so undo puts the fork back. A sync whose versions in between
+changed more than ``SYNC_BACKGROUND_ITEMS`` items is queued for the worker, with its progress in
+the cache; two syncs of one fork never run at once (the second is refused, 409).
 """
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -19,7 +29,9 @@ from django.db.utils import OperationalError
 from django.utils import timezone
 
 from accounts.rls import acting_as
+from chapters import services as chapter_services
 from narrative_pipeline import selectors as story_selectors
+from narrative_pipeline import storage
 from narrative_pipeline.models import (
     SnapshotItem,
     SnapshotSeries,
@@ -27,104 +39,263 @@ from narrative_pipeline.models import (
     Story,
     StorySnapshot,
     StoryTurn,
+    Turn,
     TurnOverride,
 )
-from narrative_pipeline.snapshots import series_items
+from narrative_pipeline.snapshots import WORLD_KINDS, series_items, world_apply, world_items
+from narrative_pipeline.tasks import queue_after_commit
 
-from . import merge
-from .models import StoryFork, SyncConflict, SyncRun
+from . import merge, tasks
+from .models import AssetKind, StoryFork, SyncConflict, SyncRun
+from .selectors import item_text
 from .services import Conflict
 
+Kind = SnapshotItem.Kind
+logger = logging.getLogger("luna.sync")
+KINDS = {AssetKind.STORY: (Kind.TURN, *WORLD_KINDS), AssetKind.CHAPTERS: (Kind.CHAPTER,),
+         AssetKind.CHARACTER: (Kind.CHARACTER,)}
+PROGRESS_SECONDS = 3600
 
-def _turn_texts(series_id, version: int, keys) -> dict[int, str]:
-    items = series_items(series_id, version, SnapshotItem.Kind.TURN, keys=keys)
-    return {number: payload["prose"] for (_, _), (number, payload) in items.items()}
+
+def progress(run: SyncRun) -> dict | None:
+    """A queued sync's progress: ``{"done", "total", "phase"}`` (items merged of those changed)."""
+    return cache.get(f"sync-progress:{run.pk}")
 
 
-def _override_state(story: Story, numbers) -> dict:
-    return {row.number: {"action": row.action, "prose": row.prose, "alternatives": row.alternatives}
-            for row in TurnOverride.objects.filter(story=story, number__in=list(numbers))}
+def _progress(run: SyncRun, done: int, total: int, phase: str) -> None:
+    cache.set(f"sync-progress:{run.pk}", {"done": done, "total": total, "phase": phase}, PROGRESS_SECONDS)
+
+
+def _locked_fork(fork_id) -> StoryFork:
+    try:  # two syncs of one fork never run at once: the second is told so, not queued
+        return StoryFork.objects.select_for_update(nowait=True).get(pk=fork_id)
+    except OperationalError as error:
+        raise Conflict("This fork is being synced right now; try again in a moment.") from error
+
+
+def _changed(record: StoryFork, version: int) -> list[tuple[str, str]]:
+    """The items the versions after the fork's and up to ``version`` changed, of the kinds it syncs:
+    a sync costs its changes, not the story."""
+    rows = SnapshotItem.objects.filter(series_id=record.series_id, version__gt=record.version, version__lte=version,
+                                       kind__in=KINDS[record.kind]).exclude(kind=Kind.TURN, number__gt=record.at_turn)
+    return list(rows.values_list("kind", "key").distinct())
 
 
 def sync(*, user, fork_id) -> SyncRun:
-    """Bring the fork up to its source's latest version. 409 (``Conflict``) while another sync of
-    the same fork runs; a fork already up to date gets an empty run."""
+    """Bring the fork up to its source's latest version; a large sync is queued (status ``queued``).
+    409 (``Conflict``) while another sync of the same fork runs; a fork up to date gets an empty run."""
     with acting_as(user), transaction.atomic():
-        try:  # two syncs of one fork never run at once: the second is told so, not queued
-            record = StoryFork.objects.select_for_update(nowait=True).select_related("story").get(pk=fork_id)
-        except OperationalError as error:
-            raise Conflict("This fork is being synced right now; try again in a moment.") from error
-        story = Story.objects.select_for_update().get(pk=record.story_id)
-        if story.storage_mode == StorageMode.FULL_COPY:
-            raise Conflict("This fork holds its own copy of every turn; syncing a full copy is not supported yet.")
-        series = SnapshotSeries.objects.get(pk=record.series_id)  # still readable: the fork is based on it
-        latest = series.latest_version
+        record = _locked_fork(fork_id)
+        if record.sync_runs.filter(status=SyncRun.Status.QUEUED).exists():
+            raise Conflict("This fork is being synced in the background; wait for it to finish.")
+        latest = SnapshotSeries.objects.get(pk=record.series_id).latest_version  # readable: the fork is based on it
         run = SyncRun(user_id=user.pk, fork=record, from_version=record.version, to_version=latest)
         if latest <= record.version:
             run.save()
             return run
-        # Only the turns the versions in between changed: a sync costs its changes, not the story.
-        changed = list(SnapshotItem.objects.filter(
-            series=series, kind=SnapshotItem.Kind.TURN, version__gt=record.version, version__lte=latest,
-            number__lte=story.base_turn).values_list("key", flat=True).distinct())
-        base = _turn_texts(series.pk, record.version, changed)
-        source = _turn_texts(series.pk, latest, changed)
-        reads = dict(story_selectors.story_turns(story=story).filter(number__in=[int(k) for k in changed]).exclude(
-            origin=StoryTurn.Origin.OWN).values_list("number", "prose"))
-        plan = merge.three_way(base, source, reads)
-        removed = [number for number in plan.kept if source.get(number) is None]
-        before = _override_state(story, removed)
-        run.previous_overrides = {str(number): before.get(number) for number in removed}
-        for number in removed:  # the source removed it: the fork keeps the text it read, as its own
-            TurnOverride.objects.update_or_create(user_id=story.user_id, story=story, number=number, defaults={
-                "action": StoryTurn.objects.filter(story=story, number=number).values_list("action", flat=True)[0],
-                "prose": reads[number]})
-        # Kept: the fork's own changes upstream left alone, and turns upstream removed.
-        untouched = TurnOverride.objects.filter(story=story).exclude(number__in=[int(k) for k in changed]).count()
-        run.applied, run.kept, run.conflict_count = len(plan.applied), untouched + len(plan.kept), len(plan.conflicts)
-        source_count = StorySnapshot.objects.get(series=series, version=latest).turn_count
-        run.continued = max(0, source_count - story.base_turn)
-        run.save()
-        SyncConflict.objects.bulk_create([
-            SyncConflict(user_id=user.pk, run=run, fork=record, turn_number=conflict.key,
-                         base_text=conflict.base or "", source_text=conflict.source, fork_text=conflict.fork)
-            for conflict in plan.conflicts])
-        story.base_version = latest
-        story.save(update_fields=["base_version", "updated_at"])
-        record.version = latest
-        record.save(update_fields=["version"])
+        changed = _changed(record, latest)
+        if len(changed) > settings.SYNC_BACKGROUND_ITEMS:
+            run.status = SyncRun.Status.QUEUED
+            run.save()
+            _progress(run, 0, len(changed), "queued")
+            queue_after_commit(tasks.sync_fork, str(user.pk), run.pk)
+            return run
+        _merge(user=user, record=record, run=run, changed=changed)
     return run
 
 
+def sync_queued(*, user_id, run_id) -> None:
+    """The worker's part of a large sync. If it fails, the fork stays as it was and the run says why."""
+    try:
+        with acting_as(user_id), transaction.atomic():
+            run = SyncRun.objects.select_for_update().filter(pk=run_id, status=SyncRun.Status.QUEUED).first()
+            if run is None:
+                return  # already done (a redelivered task)
+            record = StoryFork.objects.select_for_update().get(pk=run.fork_id)
+            _merge(user=user_id, record=record, run=run, changed=_changed(record, run.to_version))
+    except Exception as error:  # noqa: BLE001 — any failure: rolled back, and the player is told why
+        logger.exception("Source sync %s failed", run_id)
+        with acting_as(user_id):
+            SyncRun.objects.filter(pk=run_id).update(status=SyncRun.Status.FAILED, error=_reason(error))
+        cache.delete(f"sync-progress:{run_id}")
+
+
+def _reason(error: Exception) -> str:
+    messages = getattr(error, "messages", None)
+    return "; ".join(messages) if messages else str(error) or error.__class__.__name__
+
+
+def _merge(*, user, record: StoryFork, run: SyncRun, changed: list[tuple[str, str]]) -> None:
+    story = Story.objects.select_for_update().get(pk=record.story_id)
+    run.previous = {}
+    turn_keys = [key for kind, key in changed if kind == Kind.TURN]
+    turns, turn_conflicts, untouched = _merge_turns(user=user, record=record, story=story, run=run, keys=turn_keys)
+    _progress(run, len(turn_keys), len(changed), "world")
+    world, world_conflicts = _merge_world(user=user, record=record, story=story, run=run,
+                                          any_changed=len(turn_keys) < len(changed))
+    run.applied = len(turns.applied) + len(world.applied)
+    run.kept = untouched + len(turns.kept) + len(world.kept)
+    run.conflict_count = len(turn_conflicts) + len(world_conflicts)
+    if record.kind == AssetKind.STORY:
+        source_count = StorySnapshot.objects.get(series_id=record.series_id, version=run.to_version).turn_count
+        run.continued = max(0, source_count - record.at_turn)
+    run.status = SyncRun.Status.DONE
+    run.save()
+    SyncConflict.objects.bulk_create([
+        SyncConflict(user_id=story.user_id, run=run, fork=record, **fields) for fields in turn_conflicts + world_conflicts],
+        batch_size=500)
+    if story.base_series_id == record.series_id and story.storage_mode != StorageMode.PLAIN:
+        story.base_version = run.to_version  # the turns it reads come from the new version
+        story.save(update_fields=["base_version", "updated_at"])
+    record.version = run.to_version
+    record.save(update_fields=["version"])
+    _progress(run, len(changed), len(changed), "done")
+
+
+def _turn_texts(series_id, version: int, keys) -> dict[int, str]:
+    items = series_items(series_id, version, Kind.TURN, keys=keys)
+    return {number: payload["prose"] for (_, _), (number, payload) in items.items()}
+
+
+def _merge_turns(*, user, record, story, run, keys) -> tuple[merge.MergePlan, list[dict], int]:
+    """The turns' plan, their conflicts, and how many other turns the fork changed (kept as they are)."""
+    full_copy = story.storage_mode == StorageMode.FULL_COPY
+    untouched = 0 if full_copy else TurnOverride.objects.filter(story=story).exclude(
+        number__in=[int(key) for key in keys]).count()
+    if not keys:
+        return merge.MergePlan(), [], untouched
+    numbers = [int(key) for key in keys]
+    base, source = _turn_texts(record.series_id, run.from_version, keys), _turn_texts(record.series_id, run.to_version,
+                                                                                     keys)
+    if full_copy:
+        own = {turn.number: turn for turn in Turn.objects.filter(story=story, number__in=numbers)}
+        reads = {number: turn.prose for number, turn in own.items()}
+    else:
+        reads = dict(story_selectors.story_turns(story=story).filter(number__in=numbers).exclude(
+            origin=StoryTurn.Origin.OWN).values_list("number", "prose"))
+    plan = merge.three_way(base, source, reads, keys=reads)
+    if full_copy:  # the fork owns its turns: the source's changes are written into them
+        run.previous["turns"] = {}
+        for number, text in plan.applied.items():
+            turn = own[number]
+            run.previous["turns"][str(number)] = {"prose": turn.prose, "alternatives": turn.alternatives}
+            turn.prose = text
+            storage.turn_rewritten(user=user, story=story, turn=turn)
+            turn.save(update_fields=["prose", "storage_bytes"])
+    else:  # applied by the new base version; a turn the source removed is kept as the fork's own
+        removed = [number for number in plan.kept if source.get(number) is None]
+        before = {row.number: {"action": row.action, "prose": row.prose, "alternatives": row.alternatives}
+                  for row in TurnOverride.objects.filter(story=story, number__in=removed)}
+        run.previous["overrides"] = {str(number): before.get(number) for number in removed}
+        actions = dict(story_selectors.story_turns(story=story).filter(number__in=removed).values_list("number",
+                                                                                                          "action"))
+        for number in removed:
+            TurnOverride.objects.update_or_create(user_id=story.user_id, story=story, number=number,
+                                                  defaults={"action": actions[number], "prose": reads[number]})
+    conflicts = [{"kind": Kind.TURN, "key": str(conflict.key), "turn_number": conflict.key,
+                  "base_text": conflict.base or "", "source_text": conflict.source, "fork_text": conflict.fork}
+                 for conflict in plan.conflicts]
+    return plan, conflicts, untouched
+
+
+def _shifted(kind: str, key: str, payload: dict | None, offset: int) -> tuple[tuple[str, str], dict | None]:
+    """A chapter set's chapter as the story's: its number and the numbers it names moved by ``offset``."""
+    if kind != Kind.CHAPTER or not offset:
+        return (kind, key), payload
+    if payload is not None:
+        payload = {**payload, "number": payload["number"] + offset,
+                   "required_previous_chapters": [n + offset for n in payload.get("required_previous_chapters", [])],
+                   "blocked_by": [n + offset for n in payload.get("blocked_by", [])]}
+    return (kind, str(int(key) + offset)), payload
+
+
+def asset_world(record: StoryFork, version: int) -> dict[tuple[str, str], dict]:
+    """The world items of the record's version, as its story numbers them."""
+    items = series_items(record.series_id, version, kinds=[kind for kind in KINDS[record.kind] if kind != Kind.TURN])
+    return dict(_shifted(kind, key, payload, record.chapter_offset) for (kind, key), (_, payload) in items.items())
+
+
+def _merge_world(*, user, record, story, run, any_changed: bool) -> tuple[merge.MergePlan, list[dict]]:
+    if not any_changed:
+        return merge.MergePlan(), []
+    base, source = asset_world(record, run.from_version), asset_world(record, run.to_version)
+    kinds = KINDS[record.kind]
+    ours = {item: payload for item, (_, payload) in world_items(story).items() if item[0] in kinds}
+    # A whole story's world is the fork's to extend; a chapter set or character covers its own items only.
+    keys = None if record.kind == AssetKind.STORY else set(base) | set(source)
+    plan = merge.three_way(base, source, ours, keys=keys)
+    run.previous["world"] = [[kind, key, ours.get((kind, key))] for kind, key in plan.applied]
+    world_apply(user=user, story=story, changes=dict(plan.applied))
+    conflicts = [{"kind": kind, "key": key, "base_data": conflict.base, "source_data": conflict.source,
+                  "fork_data": conflict.fork, "base_text": item_text(conflict.base),
+                  "source_text": item_text(conflict.source), "fork_text": item_text(conflict.fork)}
+                 for conflict in plan.conflicts for kind, key in [conflict.key]]
+    return plan, conflicts
+
+
+# Resolving and undoing ----------------------------------------------------------------------
+
 def resolve(*, user, fork_id, conflict_id, choice: str) -> SyncConflict:
+    """``source`` takes the source's side, ``mine`` keeps the fork's, ``both`` keeps the fork's and
+    the source's beside it (a turn's alternative, a disabled copy of a lore entry, a chapter
+    suggestion). The losing side always stays: as an alternative, or on the resolved conflict."""
     if choice not in merge.CHOICES:
         raise ValidationError({"choice": [f"The choice is one of {', '.join(merge.CHOICES)}."]})
     with acting_as(user), transaction.atomic():
         conflict = SyncConflict.objects.select_for_update().select_related("fork").get(pk=conflict_id,
                                                                                       fork_id=fork_id)
         if conflict.choice:
-            raise Conflict(f"The conflict on turn {conflict.turn_number} is already resolved ({conflict.choice}).")
-        override = TurnOverride.objects.select_for_update().get(story_id=conflict.fork.story_id,
-                                                                number=conflict.turn_number)
-        resolved = merge.resolve(
-            merge.Conflict(key=conflict.turn_number, base=conflict.base_text, source=conflict.source_text,
-                           fork=conflict.fork_text),
-            merge.ForkText(override.prose, tuple(alt["prose"] for alt in override.alternatives)), choice)
-        kept = {alternative["prose"] for alternative in override.alternatives}
-        override.prose = resolved.text
-        override.alternatives = override.alternatives + [  # like a reroll's earlier versions
-            {"prose": text, "created_at": timezone.now().isoformat()} for text in resolved.alternatives
-            if text not in kept]
-        override.save()
+            raise Conflict(f"The conflict on {conflict.kind} {conflict.key} is already resolved ({conflict.choice}).")
+        story = Story.objects.select_for_update().get(pk=conflict.fork.story_id)
+        if conflict.kind == Kind.TURN:
+            _resolve_turn(user=user, story=story, conflict=conflict, choice=choice)
+        else:
+            _resolve_world(user=user, story=story, conflict=conflict, choice=choice)
         conflict.choice, conflict.resolved_at = choice, timezone.now()
         conflict.save(update_fields=["choice", "resolved_at"])
     return conflict
 
 
+def _resolve_turn(*, user, story, conflict, choice) -> None:
+    # The fork's text is in its own turn (a full copy, even one made since the sync) or an override.
+    holder = (Turn.objects.filter(story=story, number=conflict.turn_number).first()
+              or TurnOverride.objects.get(story=story, number=conflict.turn_number))
+    resolved = merge.resolve(
+        merge.Conflict(key=conflict.turn_number, base=conflict.base_text, source=conflict.source_text,
+                       fork=conflict.fork_text),
+        merge.ForkText(holder.prose, tuple(alternative["prose"] for alternative in holder.alternatives)), choice)
+    kept = {alternative["prose"] for alternative in holder.alternatives}
+    holder.prose = resolved.text
+    holder.alternatives = holder.alternatives + [  # like a reroll's earlier versions
+        {"prose": text, "created_at": timezone.now().isoformat()} for text in resolved.alternatives if text not in kept]
+    if isinstance(holder, Turn):
+        storage.turn_rewritten(user=user, story=story, turn=holder)
+    holder.save()
+
+
+def _resolve_world(*, user, story, conflict, choice) -> None:
+    item = (conflict.kind, conflict.key)
+    if choice == "source":
+        world_apply(user=user, story=story, changes={item: conflict.source_data})
+    elif choice == "both" and conflict.kind == Kind.LOREENTRY:  # the source's entry beside, switched off
+        book = conflict.key.split("/")[0]
+        taken = [int(key.split("/")[1]) for kind, key in world_items(story) if kind == Kind.LOREENTRY
+                 and key.split("/")[0] == book]
+        comment = conflict.source_data.get("comment") or ", ".join(conflict.source_data.get("keys", []))
+        world_apply(user=user, story=story, changes={(Kind.LOREENTRY, f"{book}/{max(taken, default=-1) + 1}"): {
+            **conflict.source_data, "enabled": False, "comment": f"From the source: {comment}"[:500]}})
+    elif choice == "both" and conflict.kind == Kind.CHAPTER:  # the source's chapter, offered to accept
+        last = Turn.objects.filter(story=story).order_by("-number").values_list("number", flat=True).first()
+        chapter_services.suggestion_add(story_id=story.pk, user_id=story.user_id, chapter=conflict.source_data,
+                                        created_turn=last or story.base_turn)
+
+
 def undo(*, user, fork_id) -> SyncRun:
-    """Undo the fork's last sync: its base version and the overrides it wrote go back as they were."""
+    """Undo the fork's last sync: its base version, turns, overrides and world go back as they were."""
     with acting_as(user), transaction.atomic():
-        record = StoryFork.objects.select_for_update().get(pk=fork_id)
+        record = _locked_fork(fork_id)
+        if record.sync_runs.filter(status=SyncRun.Status.QUEUED).exists():
+            raise Conflict("This fork is being synced in the background; wait for it to finish.")
         run = (SyncRun.objects.filter(fork=record, status=SyncRun.Status.DONE).exclude(from_version=F("to_version"))
                .order_by("-created_at").first())  # a sync that found nothing to do is nothing to undo
         if run is None:
@@ -133,18 +304,25 @@ def undo(*, user, fork_id) -> SyncRun:
             raise Conflict("Some of this sync's conflicts are resolved; their resolutions stay, so it cannot be "
                            "undone as a whole.")
         story = Story.objects.select_for_update().get(pk=record.story_id)
-        for number, before in run.previous_overrides.items():  # what the run wrote goes back
+        for number, before in run.previous.get("overrides", {}).items():
             overrides = TurnOverride.objects.filter(story=story, number=int(number))
             if before is None:
                 overrides.delete()
             else:
                 overrides.update(**before)
+        for number, before in run.previous.get("turns", {}).items():
+            turn = Turn.objects.get(story=story, number=int(number))
+            turn.prose, turn.alternatives = before["prose"], before["alternatives"]
+            storage.turn_rewritten(user=user, story=story, turn=turn)
+            turn.save(update_fields=["prose", "alternatives", "storage_bytes"])
+        world_apply(user=user, story=story, changes={(kind, key): payload
+                                                     for kind, key, payload in run.previous.get("world", [])})
         run.conflicts.all().delete()
-        story.base_version = run.from_version
-        story.save(update_fields=["base_version", "updated_at"])
+        if story.base_series_id == record.series_id and story.storage_mode != StorageMode.PLAIN:
+            story.base_version = run.from_version
+            story.save(update_fields=["base_version", "updated_at"])
         record.version = run.from_version
         record.save(update_fields=["version"])
         run.status = SyncRun.Status.UNDONE
         run.save(update_fields=["status"])
     return run
-

@@ -21,7 +21,7 @@ from narrative_pipeline.models import SnapshotSeries, StorageMode
 
 from . import forks, selectors, services, sync
 from .forms import BranchForm, BrowseForm, ForkForm, PublishForm, ReportForm
-from .models import CommunityStory, Licence, StoryFork, SyncConflict, SyncRun
+from .models import AssetKind, CommunityStory, Licence, StoryFork, SyncConflict, SyncRun
 
 CARDS_PER_PAGE = 20
 KIND_NAMES = {"turn": ("turn", "turns"), "chapter": ("chapter", "chapters"), "lorebook": ("lore book", "lore books"),
@@ -214,7 +214,7 @@ def my_published(request):
 def publish(request, story_id):
     story = _story(request, story_id)
     listing = _own_listing(request.user, story)
-    fork_record = StoryFork.objects.filter(story=story).first()
+    fork_record = StoryFork.objects.filter(story=story, kind=AssetKind.STORY).first()
     if listing is not None:
         initial = {"title": listing.title, "description": listing.description, "genre": listing.genre,
                    "tags": ", ".join(listing.tags), "licence": listing.licence, "rating": listing.rating}

@@ -47,19 +47,18 @@ FULL_COPY_SHARE = 0.6  # above this share of edited turns, a fork copies its tur
 STORY_FIELDS = ("title", "premise", "genre", "setting", "memory", "authors_note")
 CHARACTER_FIELDS = (*CHARACTER_ATTRIBUTES, "source_fields")
 Kind = SnapshotItem.Kind
+WORLD_KINDS = (Kind.CHAPTER, Kind.LOREBOOK, Kind.LOREENTRY, Kind.CHARACTER)
 
 
 def _size(payload) -> int:
     return len(json.dumps(payload, ensure_ascii=False).encode())
 
 
-def story_items(story: Story) -> dict[tuple[str, str], tuple[int, dict]]:
-    """Everything a snapshot of the story holds besides its fields: (kind, key) -> (order, payload)."""
+def world_items(story: Story) -> dict[tuple[str, str], tuple[int, dict]]:
+    """The story's world (chapters, lore books and entries, cast): (kind, key) -> (order, payload).
+    A chapter's key is its number, a book's its index in the story, an entry's "book/position",
+    a character's its name."""
     items = {}
-    for turn in story_turns(story=story).filter(status=Turn.Status.COMPLETED).values(
-            "number", "action", "prose", "state_before"):
-        items[(Kind.TURN, str(turn["number"]))] = (turn["number"], {
-            "action": turn["action"], "prose": turn["prose"], "state_before": turn["state_before"]})
     for chapter in chapter_services.chapters_export(story_id=story.pk):
         items[(Kind.CHAPTER, str(chapter["number"]))] = (chapter["number"], chapter)
     for book_index, book in enumerate(chapter_lore.story_books(story_id=story.pk)):
@@ -72,6 +71,43 @@ def story_items(story: Story) -> dict[tuple[str, str], tuple[int, dict]]:
             *CHARACTER_FIELDS)):
         items[(Kind.CHARACTER, row["name"])] = (index, row)
     return items
+
+
+def story_items(story: Story) -> dict[tuple[str, str], tuple[int, dict]]:
+    """Everything a snapshot of the story holds besides its fields: (kind, key) -> (order, payload)."""
+    items = {}
+    for turn in story_turns(story=story).filter(status=Turn.Status.COMPLETED).values(
+            "number", "action", "prose", "state_before"):
+        items[(Kind.TURN, str(turn["number"]))] = (turn["number"], {
+            "action": turn["action"], "prose": turn["prose"], "state_before": turn["state_before"]})
+    items.update(world_items(story))
+    return items
+
+
+def world_apply(*, user, story: Story, changes: dict[tuple[str, str], dict | None]) -> None:
+    """Make the story's world items read as ``changes`` says ((kind, key) -> payload, ``None``
+    removes one): a fork's copy of the world, a sync and its undo. Runs as the story's owner."""
+    by_kind: dict[str, dict] = {kind: {} for kind in WORLD_KINDS}
+    for (kind, key), payload in changes.items():
+        by_kind[kind][key] = payload
+    before = world_items(story) if changes else {}
+    cast = by_kind[Kind.CHARACTER]
+    Character.objects.filter(story=story, name__in=[name for name, payload in cast.items() if payload is None]).delete()
+    for name, payload in cast.items():
+        if payload is not None:
+            Character.objects.update_or_create(story=story, name=name, defaults={"user_id": story.user_id, **payload})
+    chapters = {int(key): payload for key, payload in by_kind[Kind.CHAPTER].items()}
+    if chapters:
+        chapter_services.chapters_apply(story_id=story.pk, user_id=story.user_id, chapters=chapters)
+    books = {int(key): payload for key, payload in by_kind[Kind.LOREBOOK].items()}
+    entries = {tuple(int(part) for part in key.split("/")): payload
+               for key, payload in by_kind[Kind.LOREENTRY].items()}
+    if books or entries:
+        chapter_lore.lore_apply(story_id=story.pk, user_id=story.user_id, books=books, entries=entries)
+    grown = sum(_size(payload) for payload in changes.values() if payload is not None) - sum(
+        _size(before[item][1]) for item in changes if item in before)
+    if grown:
+        storage.story_add(user=user, story=story, delta=grown)
 
 
 def series_items(series_id, version: int, kind: str | None = None, *, kinds=None,
@@ -163,33 +199,10 @@ def story_from_snapshot(*, user, snapshot: StorySnapshot, at_turn: int | None = 
 
 
 def _copy_world(*, user, story: Story, snapshot: StorySnapshot) -> None:
-    from chapters.importers.document import Book, Entry
-
     # The world only: reading the turns would make a fork cost the story's length.
-    items = series_items(snapshot.series_id, snapshot.version, kinds=[Kind.CHAPTER, Kind.LOREBOOK, Kind.LOREENTRY,
-                                                                      Kind.CHARACTER])
-    by_kind: dict[str, list] = {}
-    for (kind, key), (number, payload) in items.items():
-        by_kind.setdefault(kind, []).append((number, key, payload))
-    copied = 0
-    for _, _, payload in sorted(by_kind.get(Kind.CHARACTER, [])):
-        Character.objects.create(user_id=user.pk, story=story, **payload)
-        copied += _size(payload)
-    chapters = [payload for _, _, payload in sorted(by_kind.get(Kind.CHAPTER, []), key=lambda row: row[0])]
-    if chapters:
-        chapter_services.chapters_import(story_id=story.pk, user_id=user.pk, chapters=chapters,
-                                         created_by="import")
-        copied += sum(_size(chapter) for chapter in chapters)
-    books = []
-    for _, book_key, payload in sorted(by_kind.get(Kind.LOREBOOK, []), key=lambda row: row[0]):
-        entries = sorted((row for row in by_kind.get(Kind.LOREENTRY, []) if row[1].split("/")[0] == book_key),
-                         key=lambda row: row[0])
-        books.append(Book(**payload, entries=[Entry(**entry) for _, _, entry in entries]))
-        copied += _size(payload) + sum(_size(entry) for _, _, entry in entries)
-    if books:
-        chapter_lore.books_import(story_id=story.pk, user_id=user.pk, books=books)
-    if copied:
-        storage.story_add(user=user, story=story, delta=copied)
+    items = series_items(snapshot.series_id, snapshot.version, kinds=WORLD_KINDS)
+    in_order = sorted(items.items(), key=lambda item: (item[0][0], item[1][0]))  # the cast in its order
+    world_apply(user=user, story=story, changes={item: payload for item, (_, payload) in in_order})
 
 
 def base_turn_text(story: Story, number: int) -> StoryTurn | None:

@@ -173,7 +173,7 @@ def test_fork_button_makes_the_fork_and_opens_it(as_bob, bob, tide_listing):
     at_two = fork_of(as_bob, tide_listing, at_turn=2)
     with acting_as(bob):
         story = Story.objects.get(pk=at_two["Location"].split("/")[2])
-        assert story.fork_record.at_turn == 2 and story_selectors.story_turns(story=story).count() == 2
+        assert story.fork_records.get().at_turn == 2 and story_selectors.story_turns(story=story).count() == 2
 
 
 def test_a_hidden_story_cannot_be_forked_again(as_bob, alice, tide_listing):
@@ -262,7 +262,7 @@ def test_a_fork_of_an_nd_story_cannot_be_published(as_bob, bob, alice, tide, lic
     assert "Its licence lets you play a fork, not publish it." in form
     response = publish_form(as_bob, Story(pk=story_id))
     assert response.status_code == 400
-    assert "a fork of it can be played, not published" in page_of(response)
+    assert "a story using it can be played, not published" in page_of(response)
     with acting_as(bob):
         assert not CommunityStory.objects.filter(author_id=bob.pk).exists()
         assert not SnapshotSeries.objects.filter(author_id=bob.pk).exists()
@@ -273,7 +273,7 @@ def test_a_fork_of_an_sa_story_is_published_under_sa(as_bob, bob, alice, tide):
     story_id = fork_of(as_bob, listing)["Location"].split("/")[2]
     assert '<option value="CC-BY-SA" selected>' in page_of(as_bob.get(reverse("marketplace-publish", args=[story_id])))
     refused = publish_form(as_bob, Story(pk=story_id), licence="CC-BY")
-    assert refused.status_code == 400 and "a fork of it is published under CC-BY-SA too" in page_of(refused)
+    assert refused.status_code == 400 and "a story using it is published under CC-BY-SA too" in page_of(refused)
     with acting_as(bob):
         assert not SnapshotSeries.objects.filter(author_id=bob.pk).exists()
     assert publish_form(as_bob, Story(pk=story_id), licence="CC-BY-SA").status_code == 302
