@@ -65,6 +65,16 @@ def _expected_text(chapter: dict) -> str:
                                   chapter.get("narrative_instructions", "")[:1_000]]))
 
 
+def chapters_renumbered(chapters: list[dict], offset: int) -> list[dict]:
+    """The chapters moved ``offset`` numbers on, with the prerequisites and blockers that name them."""
+    if not offset:
+        return chapters
+    move = {chapter["number"]: chapter["number"] + offset for chapter in chapters}
+    return [{**chapter, "number": move[chapter["number"]],
+             "required_previous_chapters": [move.get(n, n) for n in chapter.get("required_previous_chapters", [])],
+             "blocked_by": [move.get(n, n) for n in chapter.get("blocked_by", [])]} for chapter in chapters]
+
+
 def chapter_as_dict(chapter: StoryChapter) -> dict:
     return {field: getattr(chapter, field) for field in FIELDS}
 

@@ -9,7 +9,28 @@ from accounts import api as accounts_api
 from accounts import views as accounts_views
 from chapters import api as chapter_api
 from marketplace import api as marketplace_api
+from marketplace.models import AssetKind
 from narrative_pipeline import api as story_api
+
+
+def marketplace_api_routes(plural: str, kind: str) -> list:
+    """The same verbs for published stories, chapter sets and characters. Stories keep their route
+    names (``api-marketplace-stories``, ``api-marketplace-fork``, …); the others add the kind."""
+    suffix = "" if kind == AssetKind.STORY else f"-{plural}"
+    listing = f"marketplace/{plural}/<uuid:listing_id>/"
+    views = [("", marketplace_api.ListingListApi, f"api-marketplace-{plural}"),
+             (listing, marketplace_api.ListingDetailApi, "api-marketplace-story" if not suffix else
+              f"api-marketplace{suffix}-detail"),
+             (f"{listing}versions/", marketplace_api.ListingVersionsApi, f"api-marketplace-versions{suffix}"),
+             # {id} here is the user's own story (publish it, its chapters or a character of it).
+             (f"marketplace/{plural}/<uuid:story_id>/publish/", marketplace_api.PublishApi,
+              f"api-marketplace-publish{suffix}"),
+             (f"{listing}fork/", marketplace_api.ForkApi, f"api-marketplace-fork{suffix}"),
+             (f"{listing}like/", marketplace_api.LikeApi, f"api-marketplace-like{suffix}"),
+             (f"{listing}report/", marketplace_api.ReportApi, f"api-marketplace-report{suffix}"),
+             (f"{listing}download/", marketplace_api.DownloadApi, f"api-marketplace-download{suffix}")]
+    return [path(route or f"marketplace/{plural}/", view.as_view(kind=kind), name=name) for route, view, name in views]
+
 
 api_patterns = [
     path("auth/register/", accounts_api.RegisterApi.as_view(), name="api-register"),
@@ -47,20 +68,9 @@ api_patterns = [
     path("stories/<uuid:story_id>/lore/export/<str:lore_format>/", story_api.LoreExportApi.as_view(),
          name="api-lore-export"),
     path("stories/<uuid:story_id>/branch/", marketplace_api.BranchApi.as_view(), name="api-story-branch"),
-    path("marketplace/stories/", marketplace_api.ListingListApi.as_view(), name="api-marketplace-stories"),
-    path("marketplace/stories/<uuid:listing_id>/", marketplace_api.ListingDetailApi.as_view(),
-         name="api-marketplace-story"),
-    path("marketplace/stories/<uuid:listing_id>/versions/", marketplace_api.ListingVersionsApi.as_view(),
-         name="api-marketplace-versions"),
-    # {id} here is the user's own story (publish it, or a new version of it).
-    path("marketplace/stories/<uuid:story_id>/publish/", marketplace_api.PublishApi.as_view(),
-         name="api-marketplace-publish"),
-    path("marketplace/stories/<uuid:listing_id>/fork/", marketplace_api.ForkApi.as_view(), name="api-marketplace-fork"),
-    path("marketplace/stories/<uuid:listing_id>/like/", marketplace_api.LikeApi.as_view(), name="api-marketplace-like"),
-    path("marketplace/stories/<uuid:listing_id>/report/", marketplace_api.ReportApi.as_view(),
-         name="api-marketplace-report"),
-    path("marketplace/stories/<uuid:listing_id>/download/", marketplace_api.DownloadApi.as_view(),
-         name="api-marketplace-download"),
+    *marketplace_api_routes("stories", AssetKind.STORY),
+    *marketplace_api_routes("chapters", AssetKind.CHAPTERS),
+    *marketplace_api_routes("characters", AssetKind.CHARACTER),
     path("forks/<uuid:fork_id>/sync/", marketplace_api.SyncApi.as_view(), name="api-fork-sync"),
     path("forks/<uuid:fork_id>/sync/undo/", marketplace_api.SyncUndoApi.as_view(), name="api-fork-sync-undo"),
     path("forks/<uuid:fork_id>/conflicts/", marketplace_api.ConflictListApi.as_view(), name="api-fork-conflicts"),

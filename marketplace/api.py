@@ -9,15 +9,18 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from narrative_pipeline import lore_files
 from narrative_pipeline import selectors as story_selectors
 from narrative_pipeline.export import snapshot_markdown
 from narrative_pipeline.models import StorySnapshot
 
 from . import forks, selectors, services, sync
-from .models import CommunityStory, Licence, Rating, StoryFork, SyncConflict, SyncRun
+from .models import AssetKind, CommunityStory, Licence, Rating, StoryFork, SyncConflict, SyncRun
 
 
 class ListingOutput(serializers.ModelSerializer):
+    """A listing of a story, chapter set or character."""
+
     likes = serializers.IntegerField(read_only=True)
     forks = serializers.IntegerField(read_only=True)
     downloads = serializers.IntegerField(read_only=True)
@@ -26,8 +29,8 @@ class ListingOutput(serializers.ModelSerializer):
 
     class Meta:
         model = CommunityStory
-        fields = ["id", "title", "description", "genre", "tags", "licence", "rating", "author", "version", "likes",
-                  "forks", "downloads", "published_at", "updated_at"]
+        fields = ["id", "kind", "title", "description", "genre", "tags", "licence", "rating", "author", "version",
+                  "likes", "forks", "downloads", "published_at", "updated_at"]
 
 
 class PublishInput(serializers.Serializer):
@@ -40,8 +43,16 @@ class PublishInput(serializers.Serializer):
     changelog = serializers.CharField(max_length=5_000, required=False, allow_blank=True)
 
 
+class CharacterPublishInput(PublishInput):
+    character = serializers.CharField(max_length=120, help_text="The name of the story's character to publish.")
+
+
 class ForkInput(serializers.Serializer):
     at_turn = serializers.IntegerField(required=False, min_value=0)
+
+
+class TakeInput(serializers.Serializer):
+    story_id = serializers.UUIDField(required=False, help_text="Your story to fork it into (default: a new story).")
 
 
 class BranchInput(serializers.Serializer):
@@ -53,59 +64,78 @@ class ReportInput(serializers.Serializer):
 
 
 def _fork_answer(record) -> Response:
-    return Response({"fork_id": str(record.pk), "story_id": str(record.story_id), "at_turn": record.at_turn},
-                    status=status.HTTP_201_CREATED)
+    return Response({"fork_id": str(record.pk), "story_id": str(record.story_id), "at_turn": record.at_turn,
+                     "kind": record.kind}, status=status.HTTP_201_CREATED)
 
 
-class ListingListApi(GenericAPIView):
+class AssetApi(GenericAPIView):
+    """A route of /api/marketplace/{stories,chapters,characters}/: ``kind`` is set by the URL."""
+
+    kind = AssetKind.STORY
+
+    def listing(self, listing_id) -> CommunityStory:
+        return selectors.listing_get(listing_id, kind=self.kind)
+
+
+class ListingListApi(AssetApi):
     serializer_class = ListingOutput
 
     @extend_schema(parameters=[OpenApiParameter(name, str, required=False) for name in (
-        "q", "genre", "tags", "tags_mode", "licence", "rating", "sort")], summary="Browse and search published stories")
+        "q", "genre", "tags", "tags_mode", "licence", "rating", "sort")],
+        summary="Browse and search published stories, chapter sets or characters")
     def get(self, request):
         params = request.query_params
         tags = [tag.strip() for tag in params.get("tags", "").split(",") if tag.strip()]
         if len(tags) > services.MAX_TAGS:
             raise serializers.ValidationError({"tags": [f"Filter by at most {services.MAX_TAGS} tags."]})
-        rows = selectors.browse(q=params.get("q", ""), genre=params.get("genre", ""), tags=tags,
+        rows = selectors.browse(kind=self.kind, q=params.get("q", ""), genre=params.get("genre", ""), tags=tags,
                                 tags_mode=params.get("tags_mode", "any"), licence=params.get("licence", ""),
                                 rating=params.get("rating", ""), sort=params.get("sort", ""))
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(ListingOutput(page, many=True).data)
 
 
-class ListingDetailApi(GenericAPIView):
+class ListingDetailApi(AssetApi):
     @extend_schema(responses={200: OpenApiTypes.OBJECT},
-                   summary="A published story: counts, opening, lineage, the author's other stories")
+                   summary="A listing: counts, its opening turns (a story) or contents (chapters, a character), "
+                           "lineage, the author's others")
     def get(self, request, listing_id):
-        listing = selectors.listing_get(listing_id)
-        return Response({**ListingOutput(listing).data, "opening": selectors.opening(listing),
-                         "lineage": forks.lineage(listing),
+        listing = self.listing(listing_id)
+        contents = {"opening": selectors.opening(listing)} if self.kind == AssetKind.STORY else {
+            "contents": selectors.contents(listing)}
+        return Response({**ListingOutput(listing).data, **contents, "lineage": forks.lineage(listing),
                          "author_others": ListingOutput(selectors.author_others(listing)[:10], many=True).data})
 
 
-class ListingVersionsApi(GenericAPIView):
+class ListingVersionsApi(AssetApi):
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Its versions, newest first, with what each changed")
     def get(self, request, listing_id):
-        return Response({"results": selectors.versions(selectors.listing_get(listing_id))})
+        return Response({"results": selectors.versions(self.listing(listing_id))})
 
 
-class PublishApi(GenericAPIView):
+class PublishApi(AssetApi):
     @extend_schema(request=PublishInput, responses={201: OpenApiTypes.OBJECT},
-                   summary="Publish your story {id}, or a new version of it")
+                   summary="Publish your story {id} (its chapter set, one of its characters: `character`), or a "
+                           "new version of it")
     def post(self, request, story_id):
         story = story_selectors.story_get(user=request.user, story_id=story_id)
-        data = PublishInput(data=request.data)
+        data = (CharacterPublishInput if self.kind == AssetKind.CHARACTER else PublishInput)(data=request.data)
         data.is_valid(raise_exception=True)
-        listing = services.publish(user=request.user, story=story, **data.validated_data)
-        return Response({"id": str(listing.pk), "version": listing.series.latest_version},
+        listing = services.publish(user=request.user, story=story, kind=self.kind, **data.validated_data)
+        return Response({"id": str(listing.pk), "kind": listing.kind, "version": listing.series.latest_version},
                         status=status.HTTP_201_CREATED)
 
 
-class ForkApi(GenericAPIView):
+class ForkApi(AssetApi):
     @extend_schema(request=ForkInput, responses={201: OpenApiTypes.OBJECT},
-                   summary="Fork a published story (at its end, or `at_turn`)")
+                   summary="Fork it: a story at its end or at `at_turn`; a chapter set or character into your "
+                           "story `story_id` (default: a new story)")
     def post(self, request, listing_id):
+        if self.kind != AssetKind.STORY:
+            data = TakeInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            return _fork_answer(forks.take(user=request.user, listing_id=listing_id, kind=self.kind,
+                                           story_id=data.validated_data.get("story_id")))
         data = ForkInput(data=request.data)
         data.is_valid(raise_exception=True)
         return _fork_answer(forks.fork(user=request.user, listing_id=listing_id,
@@ -122,33 +152,39 @@ class BranchApi(GenericAPIView):
         return _fork_answer(forks.branch(user=request.user, story=story, at_turn=data.validated_data["at_turn"]))
 
 
-class LikeApi(GenericAPIView):
-    @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT}, summary="Like a published story (once)")
+class LikeApi(AssetApi):
+    @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT}, summary="Like it (once)")
     def post(self, request, listing_id):
-        listing = selectors.listing_get(listing_id)
+        listing = self.listing(listing_id)
         services.like(user=request.user, listing=listing)
-        return Response({"likes": selectors.listing_get(listing_id).likes}, status=status.HTTP_201_CREATED)
+        return Response({"likes": self.listing(listing_id).likes}, status=status.HTTP_201_CREATED)
 
 
-class ReportApi(GenericAPIView):
-    @extend_schema(request=ReportInput, responses={201: OpenApiTypes.OBJECT}, summary="Report a published story")
+class ReportApi(AssetApi):
+    @extend_schema(request=ReportInput, responses={201: OpenApiTypes.OBJECT}, summary="Report it to the moderators")
     def post(self, request, listing_id):
-        listing = selectors.listing_get(listing_id)
+        listing = self.listing(listing_id)
         data = ReportInput(data=request.data)
         data.is_valid(raise_exception=True)
         report = services.report(user=request.user, listing=listing, reason=data.validated_data["reason"])
         return Response({"id": report.pk, "status": report.status}, status=status.HTTP_201_CREATED)
 
 
-class DownloadApi(GenericAPIView):
+class DownloadApi(AssetApi):
     @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR},
-                   summary="Download the latest version as Markdown (counted once per user)")
+                   summary="Download the latest version (counted once per user): a story as Markdown, a chapter "
+                           "set as chapter text, a character as a Character Card V2")
     def get(self, request, listing_id):
-        listing = selectors.listing_get(listing_id)
+        listing = self.listing(listing_id)
         snapshot = StorySnapshot.objects.get(series_id=listing.series_id, version=listing.series.latest_version)
         services.downloaded(user=request.user, listing=listing)
-        response = HttpResponse(snapshot_markdown(snapshot), content_type="text/markdown; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{listing.pk}.md"'
+        if listing.kind == AssetKind.STORY:
+            body, content_type, extension = snapshot_markdown(snapshot), "text/markdown; charset=utf-8", "md"
+        else:
+            body, content_type, extension = lore_files.snapshot_file(
+                snapshot, "chapter_text" if listing.kind == AssetKind.CHAPTERS else "card_v2")
+        response = HttpResponse(body, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{listing.pk}.{extension}"'
         return response
 
 

@@ -1,33 +1,44 @@
 """Forks and branches: the marketplace's records and workflow over the core's copy-on-write stories.
 
 A fork is the user's own story based on a published version (``snapshots.story_from_snapshot``:
-no turn copied); a branch is the same from one's own story at a turn. The fork record keeps the
-lineage and licence; the storage mode belongs to the story.
+no turn copied); a branch is the same from one's own story at a turn. A published chapter set or
+character is taken into one of the user's stories (or a new one): its items become the story's,
+after the story's own chapters. The fork record keeps the lineage, the licence and the version
+last synced; the storage mode belongs to the story.
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Max
 
 from accounts.rls import acting_as
+from chapters import services as chapter_services
+from chapters.models import StoryChapter
+from narrative_pipeline import services as story_services
 from narrative_pipeline import snapshots
-from narrative_pipeline.models import SnapshotSeries, Story, StorySnapshot
+from narrative_pipeline.models import Character, SnapshotItem, SnapshotSeries, Story, StorySnapshot
 
-from .models import Activity, CommunityStory, StoryFork
+from .models import ASSET_ITEMS, Activity, AssetKind, CommunityStory, StoryFork
+
+
+def _forkable(*, user, listing_id, kind: str) -> CommunityStory:
+    listing = CommunityStory.objects.select_related("series").filter(pk=listing_id, kind=kind).first()
+    if listing is None:
+        raise CommunityStory.DoesNotExist(f"There is no such published {AssetKind(kind).label.lower()}.")
+    if listing.series.is_hidden:
+        raise PermissionDenied("This was hidden by the moderators and cannot be forked.")
+    if not listing.series.is_public and listing.author_id != user.pk:
+        raise PermissionDenied("This is no longer published and cannot be forked.")
+    return listing
 
 
 def fork(*, user, listing_id, at_turn: int | None = None) -> StoryFork:
     """The user's fork of a published story's latest version, at its end or at ``at_turn``."""
     with acting_as(user), transaction.atomic():
-        listing = CommunityStory.objects.select_related("series").filter(pk=listing_id).first()
-        if listing is None:
-            raise CommunityStory.DoesNotExist("There is no such published story.")
+        listing = _forkable(user=user, listing_id=listing_id, kind=AssetKind.STORY)
         series = listing.series
-        if series.is_hidden:
-            raise PermissionDenied("This story was hidden by the moderators and cannot be forked.")
-        if not series.is_public and listing.author_id != user.pk:
-            raise PermissionDenied("This story is no longer published and cannot be forked.")
         snapshot = StorySnapshot.objects.get(series=series, version=series.latest_version)
         story = snapshots.story_from_snapshot(user=user, snapshot=snapshot, at_turn=at_turn)
         record = StoryFork.objects.create(
@@ -36,6 +47,49 @@ def fork(*, user, listing_id, at_turn: int | None = None) -> StoryFork:
             licence=listing.licence)
         Activity.objects.create(user_id=user.pk, community=listing, kind=Activity.Kind.FORK)
     return record
+
+
+def take(*, user, listing_id, kind: str, story_id=None) -> StoryFork:
+    """The latest version of a published chapter set or character, forked into the user's story
+    ``story_id`` (or a new story named after it), with lineage and sync like a story's fork."""
+    with acting_as(user), transaction.atomic():
+        listing = _forkable(user=user, listing_id=listing_id, kind=kind)
+        if story_id is None:
+            story = story_services.story_create(user=user, title=listing.title)
+        else:
+            story = Story.objects.select_for_update().filter(pk=story_id, user_id=user.pk).first()
+            if story is None:
+                raise Story.DoesNotExist("You have no such story.")
+        last = StoryChapter.objects.filter(story=story).aggregate(last=Max("number"))["last"] or 0
+        record = StoryFork(
+            user_id=user.pk, story=story, kind=kind, community=listing, series=listing.series,
+            version=listing.series.latest_version, at_turn=0, chapter_offset=last if kind == AssetKind.CHAPTERS else 0,
+            source_title=listing.title, source_author=listing.attribution, licence=listing.licence)
+        items = asset_world(record, record.version)
+        taken = {name.casefold() for name in Character.objects.filter(story=story).values_list("name", flat=True)}
+        for kind_of, name in items:
+            if kind_of == SnapshotItem.Kind.CHARACTER and name.casefold() in taken:
+                raise ValidationError({"story_id": [f"Your story already has a character named {name!r}; rename "
+                                                    "one of them first."]})
+        snapshots.world_apply(user=user, story=story, changes=items)
+        record.save()
+        Activity.objects.create(user_id=user.pk, community=listing, kind=Activity.Kind.FORK)
+    return record
+
+
+def asset_world(record: StoryFork, version: int) -> dict[tuple[str, str], dict]:
+    """The world items of the record's version, as its story holds them: a chapter set's chapters
+    numbered after the story's own (with the prerequisites and blockers that name them)."""
+    kinds = [kind for kind in ASSET_ITEMS[record.kind] if kind != SnapshotItem.Kind.TURN]
+    items = {item: payload for item, (_, payload) in snapshots.series_items(record.series_id, version,
+                                                                            kinds=kinds).items()}
+    chapters = [payload for (kind, _), payload in items.items() if kind == SnapshotItem.Kind.CHAPTER]
+    if not record.chapter_offset or not chapters:
+        return items
+    world = {item: payload for item, payload in items.items() if item[0] != SnapshotItem.Kind.CHAPTER}
+    for chapter in chapter_services.chapters_renumbered(chapters, record.chapter_offset):
+        world[(SnapshotItem.Kind.CHAPTER, str(chapter["number"]))] = chapter
+    return world
 
 
 def branch(*, user, story: Story, at_turn: int) -> StoryFork:
@@ -51,7 +105,7 @@ def branch(*, user, story: Story, at_turn: int) -> StoryFork:
         snapshot = snapshots.snapshot_create(user=user, story=story, series=series, changelog=f"Branch at {at_turn}.")
         title = f"{story.title} (from turn {at_turn})"
         branched = snapshots.story_from_snapshot(user=user, snapshot=snapshot, at_turn=at_turn, title=title)
-        parent = StoryFork.objects.filter(story=story).first()  # a branch of a fork keeps its licence
+        parent = StoryFork.objects.filter(story=story, kind=AssetKind.STORY).first()  # a branch keeps its licence
         return StoryFork.objects.create(
             user_id=user.pk, story=branched, community=parent.community if parent else None,
             series=snapshot.series, version=snapshot.version, at_turn=at_turn, source_title=story.title,

@@ -33,6 +33,11 @@ class AssetKind(models.TextChoices):
     CHARACTER = "character"
 
 
+# The snapshot items each kind of asset holds (and syncs).
+ASSET_ITEMS = {AssetKind.STORY: ("turn", "chapter", "lorebook", "loreentry", "character"),
+               AssetKind.CHAPTERS: ("chapter",), AssetKind.CHARACTER: ("character",)}
+
+
 class CommunityStory(models.Model):
     """A published story, chapter set or character: the listing of a snapshot series (a chapter
     set's or a character's versions hold only those items). Readable wherever its series is (RLS)."""
@@ -43,6 +48,7 @@ class CommunityStory(models.Model):
     author = models.ForeignKey("accounts.User", on_delete=models.DO_NOTHING, null=True, blank=True, related_name="+")
     author_name = models.CharField(max_length=150, blank=True, help_text="Shown for attribution.")
     kind = models.CharField(max_length=10, choices=AssetKind.choices, default=AssetKind.STORY)
+    character_name = models.CharField(max_length=120, blank=True, help_text="The character a character asset is.")
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     genre = models.CharField(max_length=60, blank=True)

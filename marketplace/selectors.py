@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 
 from narrative_pipeline.models import SnapshotItem, StorySnapshot
 
-from .models import AssetKind, CommunityStory, Licence, Rating
+from .models import ASSET_ITEMS, AssetKind, CommunityStory, Licence, Rating
 
 SORTS = ("relevance", "popular", "recent", "trending", "most_forked")
 MAX_QUERY_CHARS = 200
@@ -90,9 +90,11 @@ def browse(*, kind: str = AssetKind.STORY, q: str = "", genre: str = "", tags: l
                         sort=sort or ("relevance" if q else "recent"))
 
 
-def listing_get(listing_id) -> CommunityStory:
-    """A listing the user may read (public, theirs, or one they hold a fork of); else DoesNotExist."""
-    return _with_counts(CommunityStory.objects).get(pk=listing_id)
+def listing_get(listing_id, kind: str | None = None) -> CommunityStory:
+    """A listing (of ``kind``) the user may read (public, theirs, or one they hold a fork of); else
+    DoesNotExist."""
+    rows = _with_counts(CommunityStory.objects)
+    return (rows if kind is None else rows.filter(kind=kind)).get(pk=listing_id)
 
 
 def versions(listing: CommunityStory) -> list[dict]:
@@ -141,6 +143,20 @@ def opening(listing: CommunityStory, turns: int = 3) -> list[dict]:
     items = series_items(listing.series_id, listing.series.latest_version, SnapshotItem.Kind.TURN)
     first = sorted(items.values(), key=lambda item: item[0])[:turns]
     return [{"number": number, "action": payload["action"], "prose": payload["prose"]} for number, payload in first]
+
+
+def contents(listing: CommunityStory) -> list[dict]:
+    """What a chapter set or character's latest version holds: each chapter's number, title and
+    summary, or the character's card fields."""
+    from narrative_pipeline.snapshots import series_items
+
+    items = series_items(listing.series_id, listing.series.latest_version, kinds=ASSET_ITEMS[listing.kind])
+    ordered = [payload for _, payload in sorted(items.values(), key=lambda item: item[0])]
+    if listing.kind == AssetKind.CHAPTERS:
+        return [{"number": chapter["number"], "title": chapter["title"], "summary": chapter.get("summary", "")}
+                for chapter in ordered]
+    return [{field: character[field] for field in ("name", "description", "personality", "scenario", "first_message")}
+            for character in ordered]
 
 
 def author_others(listing: CommunityStory):

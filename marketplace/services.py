@@ -9,10 +9,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import CharField, Func, Value
 
 from accounts.rls import acting_as
+from chapters.models import StoryChapter
 from narrative_pipeline import snapshots
-from narrative_pipeline.models import SnapshotSeries, Story
+from narrative_pipeline.models import Character, SnapshotSeries, Story
 
-from .models import Activity, AssetKind, CommunityStory, Licence, Rating, Report, StoryFork
+from .models import ASSET_ITEMS, Activity, AssetKind, CommunityStory, Licence, Rating, Report, StoryFork
 
 MAX_TAGS, MAX_TAG_CHARS = 20, 40
 ND_LICENCES = (Licence.CC_BY_ND, Licence.ALL_RIGHTS_RESERVED)
@@ -39,9 +40,10 @@ def clean_tags(tags) -> list[str]:
     return cleaned
 
 
-def _licence_for(story: Story, licence: str) -> tuple[str, StoryFork | None]:
-    """The licence a story may be published under, given what it was forked from and the chapter
-    sets and characters taken into it (DESIGN §5); and its story fork record, for lineage."""
+def _licence_for(story: Story, licence: str, kind: str) -> tuple[str, StoryFork | None]:
+    """The licence a story (or its chapters, a character) may be published under, given what it
+    was forked from and the chapter sets and characters taken into it (DESIGN §5); and the record
+    of what it derives from, for lineage."""
     if licence not in Licence.values:
         raise ValidationError({"licence": [f"The licence is one of {', '.join(Licence.values)}."]})
     records = list(StoryFork.objects.filter(story=story).exclude(licence=""))
@@ -52,7 +54,7 @@ def _licence_for(story: Story, licence: str) -> tuple[str, StoryFork | None]:
         if record.licence == Licence.CC_BY_SA and licence != Licence.CC_BY_SA:
             raise ValidationError({"licence": [f"“{record.source_title}” is CC-BY-SA: a story using it is published "
                                                "under CC-BY-SA too."]})
-    return licence, next((record for record in records if record.kind == AssetKind.STORY), None)
+    return licence, next((record for record in records if record.kind == kind), None)
 
 
 def search_index(listings) -> None:
@@ -63,31 +65,40 @@ def search_index(listings) -> None:
         + SearchVector(tags, weight="B", config="english") + SearchVector("genre", weight="C", config="english")))
 
 
-def publish(*, user, story: Story, title: str = "", description: str = "", genre: str = "", tags=None,
-            licence: str = Licence.CC_BY, rating: str = Rating.GENERAL, changelog: str = "") -> CommunityStory:
-    """Publish the user's own story, or a new version of it: an immutable snapshot storing only what
-    changed since the last one. Returns the listing; its series' ``latest_version`` is the new version."""
+def publish(*, user, story: Story, kind: str = AssetKind.STORY, character: str = "", title: str = "",
+            description: str = "", genre: str = "", tags=None, licence: str = Licence.CC_BY,
+            rating: str = Rating.GENERAL, changelog: str = "") -> CommunityStory:
+    """Publish the user's own story (``kind`` story), its chapter set (``chapters``) or one of its
+    characters (``character``, named by ``character``), or a new version of it: an immutable
+    snapshot storing only what changed since the last one. Returns the listing; its series'
+    ``latest_version`` is the new version."""
     tags = clean_tags(tags)
+    if kind not in AssetKind.values:
+        raise ValidationError({"kind": [f"The kind is one of {', '.join(AssetKind.values)}."]})
     if rating not in Rating.values:
         raise ValidationError({"rating": [f"The rating is one of {', '.join(Rating.values)}."]})
+    character = character.strip() if kind == AssetKind.CHARACTER and isinstance(character, str) else ""
     with acting_as(user), transaction.atomic():
         story = Story.objects.select_for_update().filter(pk=story.pk, user_id=user.pk).first()
         if story is None:
             raise PermissionDenied("Only a story's owner can publish it.")
-        licence, fork = _licence_for(story, licence)
+        default_title = _asset_checked(story, kind, character)
+        licence, source = _licence_for(story, licence, kind)
         # Published before (even if unpublished since): the same listing gets the next version.
-        listing = CommunityStory.objects.filter(series__source_story=story, author_id=user.pk).first()
-        fields = {"title": (title or story.title)[:200], "description": description, "genre": genre or story.genre,
+        listing = CommunityStory.objects.filter(series__source_story=story, author_id=user.pk, kind=kind,
+                                                character_name=character).first()
+        fields = {"title": (title or default_title)[:200], "description": description, "genre": genre or story.genre,
                   "tags": tags, "licence": licence, "rating": rating}
+        items = {"kinds": ASSET_ITEMS[kind], "key": character or None} if kind != AssetKind.STORY else {}
         if listing is None:
             snapshot = snapshots.snapshot_create(user=user, story=story, changelog=changelog or "First version.",
-                                                 public=True)
+                                                 public=True, **items)
             listing = CommunityStory.objects.create(
-                series_id=snapshot.series_id, author_id=user.pk, author_name=user.username,
-                derived_from=fork.community if fork else None, derived_from_version=fork.version if fork else None,
-                **fields)
+                series_id=snapshot.series_id, author_id=user.pk, author_name=user.username, kind=kind,
+                character_name=character, derived_from=source.community if source else None,
+                derived_from_version=source.version if source else None, **fields)
         else:
-            snapshots.snapshot_create(user=user, story=story, series=listing.series, changelog=changelog)
+            snapshots.snapshot_create(user=user, story=story, series=listing.series, changelog=changelog, **items)
             for name, value in fields.items():
                 setattr(listing, name, value)
             listing.save()
@@ -95,6 +106,21 @@ def publish(*, user, story: Story, title: str = "", description: str = "", genre
         search_index(CommunityStory.objects.filter(pk=listing.pk))
         listing.refresh_from_db()
     return listing
+
+
+def _asset_checked(story: Story, kind: str, character: str) -> str:
+    """The asset's default title, once the story has what is published."""
+    if kind == AssetKind.CHAPTERS:
+        if not StoryChapter.objects.filter(story=story).exists():
+            raise ValidationError({"kind": ["This story has no chapters to publish."]})
+        return f"{story.title}: the chapters"
+    if kind == AssetKind.CHARACTER:
+        if not character:
+            raise ValidationError({"character": ["Name the character to publish."]})
+        if not Character.objects.filter(story=story, name=character).exists():
+            raise ValidationError({"character": [f"This story has no character named {character!r}."]})
+        return character
+    return story.title
 
 
 def unpublish(*, user, listing: CommunityStory) -> None:

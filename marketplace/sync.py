@@ -42,18 +42,16 @@ from narrative_pipeline.models import (
     Turn,
     TurnOverride,
 )
-from narrative_pipeline.snapshots import WORLD_KINDS, series_items, world_apply, world_items
+from narrative_pipeline.snapshots import series_items, world_apply, world_items
 from narrative_pipeline.tasks import queue_after_commit
 
-from . import merge, tasks
-from .models import AssetKind, StoryFork, SyncConflict, SyncRun
+from . import forks, merge, tasks
+from .models import ASSET_ITEMS, AssetKind, StoryFork, SyncConflict, SyncRun
 from .selectors import item_text
 from .services import Conflict
 
 Kind = SnapshotItem.Kind
 logger = logging.getLogger("luna.sync")
-KINDS = {AssetKind.STORY: (Kind.TURN, *WORLD_KINDS), AssetKind.CHAPTERS: (Kind.CHAPTER,),
-         AssetKind.CHARACTER: (Kind.CHARACTER,)}
 PROGRESS_SECONDS = 3600
 
 
@@ -77,7 +75,7 @@ def _changed(record: StoryFork, version: int) -> list[tuple[str, str]]:
     """The items the versions after the fork's and up to ``version`` changed, of the kinds it syncs:
     a sync costs its changes, not the story."""
     rows = SnapshotItem.objects.filter(series_id=record.series_id, version__gt=record.version, version__lte=version,
-                                       kind__in=KINDS[record.kind]).exclude(kind=Kind.TURN, number__gt=record.at_turn)
+                                       kind__in=ASSET_ITEMS[record.kind]).exclude(kind=Kind.TURN, number__gt=record.at_turn)
     return list(rows.values_list("kind", "key").distinct())
 
 
@@ -198,28 +196,11 @@ def _merge_turns(*, user, record, story, run, keys) -> tuple[merge.MergePlan, li
     return plan, conflicts, untouched
 
 
-def _shifted(kind: str, key: str, payload: dict | None, offset: int) -> tuple[tuple[str, str], dict | None]:
-    """A chapter set's chapter as the story's: its number and the numbers it names moved by ``offset``."""
-    if kind != Kind.CHAPTER or not offset:
-        return (kind, key), payload
-    if payload is not None:
-        payload = {**payload, "number": payload["number"] + offset,
-                   "required_previous_chapters": [n + offset for n in payload.get("required_previous_chapters", [])],
-                   "blocked_by": [n + offset for n in payload.get("blocked_by", [])]}
-    return (kind, str(int(key) + offset)), payload
-
-
-def asset_world(record: StoryFork, version: int) -> dict[tuple[str, str], dict]:
-    """The world items of the record's version, as its story numbers them."""
-    items = series_items(record.series_id, version, kinds=[kind for kind in KINDS[record.kind] if kind != Kind.TURN])
-    return dict(_shifted(kind, key, payload, record.chapter_offset) for (kind, key), (_, payload) in items.items())
-
-
 def _merge_world(*, user, record, story, run, any_changed: bool) -> tuple[merge.MergePlan, list[dict]]:
     if not any_changed:
         return merge.MergePlan(), []
-    base, source = asset_world(record, run.from_version), asset_world(record, run.to_version)
-    kinds = KINDS[record.kind]
+    base, source = forks.asset_world(record, run.from_version), forks.asset_world(record, run.to_version)
+    kinds = ASSET_ITEMS[record.kind]
     ours = {item: payload for item, (_, payload) in world_items(story).items() if item[0] in kinds}
     # A whole story's world is the fork's to extend; a chapter set or character covers its own items only.
     keys = None if record.kind == AssetKind.STORY else set(base) | set(source)

@@ -110,7 +110,7 @@ def _save(*, user, story: Story, upload: importers.Upload, filename: str, fill_s
         chapters_in = document.chapters
         if upload.lore_format != "chapter_text":  # positional numbers: after the story's own chapters
             last = StoryChapter.objects.filter(story=story).aggregate(last=Max("number"))["last"]
-            chapters_in = _renumbered(chapters_in, last or 0)
+            chapters_in = chapter_services.chapters_renumbered(chapters_in, last or 0)
         try:
             with transaction.atomic():
                 chapters = chapter_services.chapters_import(story_id=story.pk, user_id=story.user_id,
@@ -119,15 +119,6 @@ def _save(*, user, story: Story, upload: importers.Upload, filename: str, fill_s
             raise ValidationError({"file": ["A chapter number in the file is already taken in this story."]}) \
                 from error
     return _summary(upload, books, characters, chapters)
-
-
-def _renumbered(chapters: list[dict], offset: int) -> list[dict]:
-    if not offset:
-        return chapters
-    move = {chapter["number"]: chapter["number"] + offset for chapter in chapters}
-    return [{**chapter, "number": move[chapter["number"]],
-             "required_previous_chapters": [move.get(n, n) for n in chapter["required_previous_chapters"]],
-             "blocked_by": [move.get(n, n) for n in chapter["blocked_by"]]} for chapter in chapters]
 
 
 def _apply_story_info(story: Story, info: doc.StoryInfo | None, *, fill_story: bool) -> list[str]:
@@ -189,6 +180,30 @@ def _document(story: Story) -> doc.LoreDocument:
                 setattr(info, attribute, getattr(imported, attribute))
     return doc.LoreDocument(books=chapter_lore.story_books(story_id=story.pk), characters=characters,
                             chapters=chapter_services.chapters_export(story_id=story.pk), story=info)
+
+
+def snapshot_file(snapshot, lore_format: str) -> tuple[bytes, str, str]:
+    """A published version's chapters, lore and cast in a format: (bytes, content type, extension)."""
+    from .snapshots import WORLD_KINDS, series_items
+
+    items = sorted(series_items(snapshot.series_id, snapshot.version, kinds=WORLD_KINDS).items(),
+                   key=lambda item: (item[0][0], item[1][0]))
+    payloads = {kind: [(key, payload) for (kind_of, key), (_, payload) in items if kind_of == kind]
+                for kind in WORLD_KINDS}
+    books = []
+    for book_key, fields in payloads["lorebook"]:
+        entries = [doc.Entry(**entry) for key, entry in payloads["loreentry"] if key.split("/")[0] == book_key]
+        books.append(doc.Book(**fields, entries=entries))
+    characters = [doc.Character(**{**fields, "source_fields": doc.fields_from_text(fields["source_fields"])})
+                  for _, fields in payloads["character"]]
+    document = doc.LoreDocument(books=books, characters=characters,
+                                chapters=[chapter for _, chapter in payloads["chapter"]])
+    try:
+        written = importers.write(document, lore_format)
+    except importers.FormatError as error:
+        raise ValidationError({"format": [str(error)]}) from error
+    content_type, extension = CONTENT_TYPES.get(lore_format, ("application/json", "json"))
+    return written.text.encode("utf-8"), content_type, extension
 
 
 def export_response(*, story: Story, lore_format: str, container: str = "") -> HttpResponse:

@@ -133,10 +133,11 @@ def _latest_arc(story: Story) -> str:
 
 
 def snapshot_create(*, user, story: Story, series: SnapshotSeries | None = None, changelog: str = "",
-                    public: bool = False) -> StorySnapshot:
+                    public: bool = False, kinds=None, key: str | None = None) -> StorySnapshot:
     """A new immutable version of ``story``: the first of a new series, or the next of ``series``.
 
-    Stores the story's fields and only the items that changed since the series' previous version.
+    Stores the story's fields and only the items that changed since the series' previous version:
+    all of its items, or those of ``kinds`` (and ``key``): a chapter set, one character.
     """
     with acting_as(user), transaction.atomic():
         if series is None:
@@ -145,7 +146,10 @@ def snapshot_create(*, user, story: Story, series: SnapshotSeries | None = None,
             series = SnapshotSeries.objects.select_for_update().get(pk=series.pk)  # one publish at a time
         version = series.latest_version + 1
         previous = series_items(series.pk, series.latest_version) if series.latest_version else {}
-        current = story_items(story)
+        current = story_items(story) if kinds is None or Kind.TURN in kinds else world_items(story)
+        if kinds is not None:
+            current = {item: value for item, value in current.items()
+                       if item[0] in kinds and (key is None or item[1] == key)}
         rows = [SnapshotItem(series=series, version=version, kind=kind, key=key, number=number, payload=payload)
                 for (kind, key), (number, payload) in current.items() if previous.get((kind, key)) != (number, payload)]
         rows += [SnapshotItem(series=series, version=version, kind=kind, key=key, number=number, removed=True)

@@ -89,7 +89,7 @@ def test_new_versions_store_what_changed_and_forks_take_the_latest(alice_api, bo
     with acting_as(alice):
         Turn.objects.filter(story=tide, number=2).update(prose="A better second passage.")
     second = publish(alice_api, tide, changelog="Turn 2 rewritten.")
-    assert second.json() == {"id": listing_id, "version": 2}
+    assert second.json() == {"id": listing_id, "kind": "story", "version": 2}
     versions = bob_api.get(f"/api/marketplace/stories/{listing_id}/versions/").json()["results"]
     assert [(v["version"], v["changelog"], v["changed"]["turn"]) for v in versions] == [
         (2, "Turn 2 rewritten.", 1), (1, "First version.", 30)]
@@ -291,7 +291,7 @@ def test_unpublish_then_publish_again_revives_the_same_listing(alice_api, alice,
         services.unpublish(user=alice, listing=CommunityStory.objects.get(pk=listing_id))
     assert alice_api.get("/api/marketplace/stories/").json()["count"] == 0
     again = publish(alice_api, tide, changelog="Back.")
-    assert again.json() == {"id": listing_id, "version": 2}
+    assert again.json() == {"id": listing_id, "kind": "story", "version": 2}
     assert alice_api.get("/api/marketplace/stories/").json()["count"] == 1
 
 
