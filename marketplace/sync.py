@@ -151,7 +151,7 @@ def _merge(*, user, record: StoryFork, run: SyncRun, changed: list[tuple[str, st
 
 
 def _turn_texts(series_id, version: int, keys) -> dict[int, str]:
-    items = series_items(series_id, version, Kind.TURN, keys=keys)
+    items = series_items(series_id, version, Kind.TURN, numbers=[int(key) for key in keys])
     return {number: payload["prose"] for (_, _), (number, payload) in items.items()}
 
 

@@ -111,9 +111,10 @@ def world_apply(*, user, story: Story, changes: dict[tuple[str, str], dict | Non
 
 
 def series_items(series_id, version: int, kind: str | None = None, *, kinds=None,
-                 key: str | None = None, keys=None) -> dict[tuple[str, str], tuple[int, dict]]:
-    """A version's items (of one ``kind``, of ``kinds``, one ``key`` or some ``keys``), each as of the
-    newest version at or below ``version``, removed ones left out."""
+                 key: str | None = None, keys=None, numbers=None) -> dict[tuple[str, str], tuple[int, dict]]:
+    """A version's items (of one ``kind``, of ``kinds``, one ``key``, some ``keys`` or ``numbers``),
+    each as of the newest version at or below ``version``, removed ones left out. (Turns by
+    ``numbers`` read through the index; by ``keys`` they would scan the story's turns.)"""
     rows = SnapshotItem.objects.filter(series_id=series_id, version__lte=version)
     if kind is not None:
         rows = rows.filter(kind=kind)
@@ -123,6 +124,8 @@ def series_items(series_id, version: int, kind: str | None = None, *, kinds=None
         rows = rows.filter(key=key)
     if keys is not None:
         rows = rows.filter(key__in=list(keys))
+    if numbers is not None:
+        rows = rows.filter(number__in=list(numbers))
     rows = rows.order_by("kind", "key", "-version").distinct("kind", "key").values(
         "kind", "key", "number", "payload", "removed")
     return {(row["kind"], row["key"]): (row["number"], row["payload"]) for row in rows if not row["removed"]}
