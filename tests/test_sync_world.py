@@ -69,6 +69,19 @@ def republish(api, story, changelog="v2"):
                 {"licence": "CC-BY", "changelog": changelog}).status_code == 201
 
 
+def forked_story(alice_api, bob_api, story) -> dict:
+    """Alice publishes ``story``; Bob forks it: {"fork_id", "story_id", …}."""
+    listing = post(alice_api, f"/api/marketplace/stories/{story.pk}/publish/", {"licence": "CC-BY"}).json()["id"]
+    return post(bob_api, f"/api/marketplace/stories/{listing}/fork/").json()
+
+
+def rewritten(alice, alice_api, story, numbers, prose="Rewritten."):
+    """Alice rewrites turns ``numbers`` and publishes the next version."""
+    with acting_as(alice):
+        Turn.objects.filter(story=story, number__in=numbers).update(prose=prose)
+    republish(alice_api, story)
+
+
 def test_a_fork_s_world_reads_as_the_version_it_forked(api_as, alice, bob, published):
     story, listing = published
     forked = post(api_as(bob), f"/api/marketplace/stories/{listing}/fork/").json()
@@ -153,16 +166,13 @@ def test_undo_puts_the_world_back(world_life, bob):
 def test_a_full_copy_fork_syncs_its_own_turns(api_as, alice, bob):
     alice_api, bob_api = api_as(alice), api_as(bob)
     story = story_with_turns(alice, 5, title="Five")
-    listing = post(alice_api, f"/api/marketplace/stories/{story.pk}/publish/", {"licence": "CC-BY"}).json()["id"]
-    forked = post(bob_api, f"/api/marketplace/stories/{listing}/fork/").json()
+    forked = forked_story(alice_api, bob_api, story)
     for number in (1, 2, 3, 4):  # past 60% edited: the fork copies its turns into its own rows
         bob_api.patch(f"/api/stories/{forked['story_id']}/turns/{number}/", {"prose": f"Bob's {number}."},
                       content_type="application/json")
     with acting_as(bob):
         assert Story.objects.get(pk=forked["story_id"]).storage_mode == "full_copy"
-    with acting_as(alice):
-        Turn.objects.filter(story=story, number__in=[4, 5]).update(prose="The author's.")
-    republish(alice_api, story)
+    rewritten(alice, alice_api, story, [4, 5], "The author's.")
     synced = post(bob_api, f"/api/forks/{forked['fork_id']}/sync/").json()
     assert (synced["applied"], synced["conflicts"]) == (1, 1)
     turns = bob_api.get(f"/api/stories/{forked['story_id']}/turns/").json()["results"]
@@ -177,9 +187,7 @@ def test_a_hidden_source_or_a_deleted_author_still_syncs(api_as, alice, bob, pub
     story, listing = published
     alice_api, bob_api = api_as(alice), api_as(bob)
     forked = post(bob_api, f"/api/marketplace/stories/{listing}/fork/").json()
-    with acting_as(alice):
-        Turn.objects.filter(story=story, number=1).update(prose="A better first.")
-    republish(alice_api, story)
+    rewritten(alice, alice_api, story, [1], "A better first.")
     moderator = UserFactory()
     user_become_moderator(user=moderator)
     with acting_as(moderator), moderating():
@@ -198,11 +206,8 @@ def test_a_large_sync_runs_in_the_worker_with_its_progress(api_as, alice, bob, s
     settings.SYNC_BACKGROUND_ITEMS = 2
     alice_api, bob_api = api_as(alice), api_as(bob)
     story = story_with_turns(alice, 6, title="Six")
-    listing = post(alice_api, f"/api/marketplace/stories/{story.pk}/publish/", {"licence": "CC-BY"}).json()["id"]
-    forked = post(bob_api, f"/api/marketplace/stories/{listing}/fork/").json()
-    with acting_as(alice):
-        Turn.objects.filter(story=story, number__lte=4).update(prose="Rewritten.")
-    republish(alice_api, story)
+    forked = forked_story(alice_api, bob_api, story)
+    rewritten(alice, alice_api, story, [1, 2, 3, 4])
     queued = post(bob_api, f"/api/forks/{forked['fork_id']}/sync/")
     assert queued.status_code == 202 and queued.json()["status"] in ("queued", "done")
     wait_for_idle_worker()
@@ -215,11 +220,8 @@ def test_a_second_sync_while_one_is_queued_is_refused(api_as, alice, bob, settin
     settings.SYNC_BACKGROUND_ITEMS = 0
     alice_api, bob_api = api_as(alice), api_as(bob)
     story = story_with_turns(alice, 3, title="Three")
-    listing = post(alice_api, f"/api/marketplace/stories/{story.pk}/publish/", {"licence": "CC-BY"}).json()["id"]
-    forked = post(bob_api, f"/api/marketplace/stories/{listing}/fork/").json()
-    with acting_as(alice):
-        Turn.objects.filter(story=story, number=1).update(prose="Changed.")
-    republish(alice_api, story)
+    forked = forked_story(alice_api, bob_api, story)
+    rewritten(alice, alice_api, story, [1])
     with django_capture_on_commit_callbacks(execute=False) as queued_tasks:
         assert post(bob_api, f"/api/forks/{forked['fork_id']}/sync/").status_code == 202
     assert len(queued_tasks) == 1
@@ -234,9 +236,7 @@ def test_a_failed_background_sync_changes_nothing_and_says_why(alice, bob, api_a
     from marketplace.sync import sync_queued
 
     alice_api, bob_api = api_as(alice), api_as(bob)
-    story = story_with_turns(alice, 2, title="Two")
-    listing = post(alice_api, f"/api/marketplace/stories/{story.pk}/publish/", {"licence": "CC-BY"}).json()["id"]
-    forked = post(bob_api, f"/api/marketplace/stories/{listing}/fork/").json()
+    forked = forked_story(alice_api, bob_api, story_with_turns(alice, 2, title="Two"))
     with acting_as(bob):
         run = SyncRun.objects.create(user_id=bob.pk, fork_id=forked["fork_id"], from_version=1, to_version=9,
                                      status=SyncRun.Status.QUEUED)  # a version that does not exist
@@ -256,8 +256,7 @@ def test_sync_then_undo_restores_the_fork_and_no_text_disappears(api_as, source_
     alice, bob = UserFactory(), UserFactory()
     alice_api, bob_api = api_as(alice), api_as(bob)
     story = world_story(alice, turns=4)
-    listing = post(alice_api, f"/api/marketplace/stories/{story.pk}/publish/", {"licence": "CC-BY"}).json()["id"]
-    forked = post(bob_api, f"/api/marketplace/stories/{listing}/fork/").json()
+    forked = forked_story(alice_api, bob_api, story)
     with acting_as(bob):
         fork_story = Story.objects.get(pk=forked["story_id"])
     for number, text in fork_edits.items():
