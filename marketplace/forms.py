@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .models import Licence, Rating
+from .models import AssetKind, Licence, Rating
 from .selectors import SORTS
 
 SORT_LABELS = {"relevance": "Best match", "popular": "Most liked", "recent": "Recently updated",
@@ -34,9 +34,11 @@ class BrowseForm(forms.Form):
     sort = forms.CharField(label="Sort by", required=False, widget=forms.Select(
         choices=[("", "Default")] + [(value, SORT_LABELS[value]) for value in SORTS]))
 
+    kind = forms.CharField(required=False, widget=forms.HiddenInput)
+
     def filters(self) -> dict:
         data = self.data
-        return {"q": data.get("q", ""), "genre": data.get("genre", "").strip(), "tags": _tags(data.get("tags", "")),
+        return {"kind": data.get("kind") or AssetKind.STORY, "q": data.get("q", ""), "genre": data.get("genre", "").strip(), "tags": _tags(data.get("tags", "")),
                 "tags_mode": data.get("tags_mode") or "any", "licence": data.get("licence", ""),
                 "rating": data.get("rating", ""), "sort": data.get("sort", "")}
 
@@ -44,6 +46,17 @@ class BrowseForm(forms.Form):
 class ForkForm(forms.Form):
     at_turn = forms.IntegerField(label="At turn", required=False, min_value=0,
                                  help_text="Leave empty to fork the whole story.")
+
+
+class TakeForm(forms.Form):
+    """Where a chapter set or a character goes: one of the user's stories, or a new one."""
+
+    story_id = forms.TypedChoiceField(label="Into", required=False, empty_value=None,
+                                      help_text="One of your stories, or a new story named after it.")
+
+    def __init__(self, *args, stories=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["story_id"].choices = [("", "A new story")] + [(str(story.pk), story.title) for story in stories]
 
 
 class BranchForm(forms.Form):
@@ -64,6 +77,16 @@ class PublishForm(forms.Form):
     rating = forms.ChoiceField(choices=Rating.choices, initial=Rating.GENERAL)
     changelog = forms.CharField(label="What changed", max_length=5_000, required=False,
                                 widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, characters=None, **kwargs):
+        """``characters``: the story's character names, when a character is published (the service
+        checks the name, so a name not offered is its error, not the form's)."""
+        super().__init__(*args, **kwargs)
+        if characters is not None:
+            self.fields["character"] = forms.CharField(
+                max_length=120, required=False, widget=forms.Select(
+                    choices=[("", "Choose a character")] + [(name, name) for name in characters]))
+            self.order_fields(["character"])
 
     def clean_tags(self):
         return _tags(self.cleaned_data["tags"])

@@ -52,6 +52,8 @@ from .services import Conflict
 
 Kind = SnapshotItem.Kind
 logger = logging.getLogger("luna.sync")
+ITEM_NAMES = {Kind.TURN: "turn", Kind.CHAPTER: "chapter", Kind.LOREBOOK: "lore book", Kind.LOREENTRY: "lore entry",
+              Kind.CHARACTER: "character"}
 PROGRESS_SECONDS = 3600
 
 
@@ -110,6 +112,8 @@ def sync_queued(*, user_id, run_id) -> None:
             if run is None:
                 return  # already done (a redelivered task)
             record = StoryFork.objects.select_for_update().get(pk=run.fork_id)
+            if not StorySnapshot.objects.filter(series_id=record.series_id, version=run.to_version).exists():
+                raise ValidationError(f"Version {run.to_version} of the source does not exist.")
             _merge(user=user_id, record=record, run=run, changed=_changed(record, run.to_version))
     except Exception as error:  # noqa: BLE001 — any failure: rolled back, and the player is told why
         logger.exception("Source sync %s failed", run_id)
@@ -226,7 +230,8 @@ def resolve(*, user, fork_id, conflict_id, choice: str) -> SyncConflict:
         conflict = SyncConflict.objects.select_for_update().select_related("fork").get(pk=conflict_id,
                                                                                       fork_id=fork_id)
         if conflict.choice:
-            raise Conflict(f"The conflict on {conflict.kind} {conflict.key} is already resolved ({conflict.choice}).")
+            raise Conflict(f"The conflict on {ITEM_NAMES[conflict.kind]} {conflict.key} is already resolved "
+                           f"({conflict.choice}).")
         story = Story.objects.select_for_update().get(pk=conflict.fork.story_id)
         if conflict.kind == Kind.TURN:
             _resolve_turn(user=user, story=story, conflict=conflict, choice=choice)

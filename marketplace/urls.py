@@ -13,6 +13,8 @@ urlpatterns = [
     path("fragments/story/<uuid:story_id>/", views.story_fragment, name="marketplace-story-fragment"),
     path("forks/<uuid:fork_id>/sync/", views.sync_page, name="marketplace-sync"),
     path("forks/<uuid:fork_id>/sync/undo/", views.sync_undo, name="marketplace-sync-undo"),
+    # Polled by the sync page (htmx) while a sync runs in the background.
+    path("forks/<uuid:fork_id>/sync/progress/", views.sync_progress, name="marketplace-sync-progress"),
     path("forks/<uuid:fork_id>/conflicts/<int:conflict_id>/resolve/", views.sync_resolve,
          name="marketplace-sync-resolve"),
     path("<uuid:listing_id>/", views.asset, name="marketplace-asset"),

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from accounts.rls import acting_as
 from marketplace import forks, services
+from marketplace.models import SyncRun
 from narrative_pipeline import snapshots
 from narrative_pipeline.models import Story, Turn
 
@@ -19,8 +20,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 
-def behind_fork(alice, bob):
-    """A publishes 30 turns; B forks and edits turns 3 and 7; A changes 2 and 7 and publishes v2."""
+def behind_fork(alice, bob, *, republish=True):
+    """A publishes 30 turns; B forks and edits turns 3 and 7; A changes 2 and 7 and publishes v2
+    (unless the test publishes it in the browser)."""
     tide = story_with_turns(alice, 30, title="The Lantern Coast", genre="mystery")
     listing = services.publish(user=alice, story=tide, licence="CC-BY", description="Smugglers and a lighthouse.")
     record = forks.fork(user=bob, listing_id=listing.pk)
@@ -29,17 +31,26 @@ def behind_fork(alice, bob):
     with acting_as(alice):
         Turn.objects.filter(story=tide, number=2).update(prose="The author's better second.")
         Turn.objects.filter(story=tide, number=7).update(prose="The author's seventh: the keeper is found.")
-    services.publish(user=alice, story=tide, licence="CC-BY", changelog="Turns 2 and 7.")
+    if republish:
+        services.publish(user=alice, story=tide, licence="CC-BY", changelog="Turns 2 and 7.")
     return record
 
 
 @pytest.mark.parametrize("width", [360, 1280], ids=["phone", "desktop"])
 def test_see_the_update_sync_resolve_and_play_on(page_at, width):
     alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
-    record = behind_fork(alice, bob)
+    record = behind_fork(alice, bob, republish=False)
+    author = page_at(width)  # the author publishes version 2 in the browser
+    sign_in(author, alice)
+    with acting_as(alice):
+        tide = Story.objects.get(user_id=alice.pk, title="The Lantern Coast")
+    author.goto(f"/marketplace/publish/{tide.pk}/")
+    author.get_by_label("What changed").fill("Turns 2 and 7.")
+    author.get_by_role("button", name="Publish version 2").click()
+    expect(author.locator(".messages")).to_contain_text("is published, version 2")
+
     page = page_at(width)
     sign_in(page, bob)
-
     page.get_by_role("link", name="Marketplace").click()
     page.get_by_role("link", name="My forks").click()
     card = page.locator(".card").filter(has_text="The Lantern Coast")
@@ -105,3 +116,29 @@ def test_see_the_update_sync_resolve_and_play_on(page_at, width):
     expect(seventh.locator(".alternative")).to_contain_text("The author's seventh: the keeper is found.")
     expect(page.locator("#turn-2 .prose")).to_contain_text("The author's better second.")
     expect(page.locator("#turn-3 .prose")).to_contain_text("Bob's third: the fog rolls in.")
+
+
+def test_a_background_sync_shows_its_progress_and_the_page_follows_it(page_at, settings, monkeypatch):
+    from marketplace import sync
+
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    record = behind_fork(alice, bob)
+    settings.SYNC_BACKGROUND_ITEMS = 0
+    monkeypatch.setattr(sync, "queue_after_commit", lambda *args: None)  # the test plays the worker
+    page = page_at(360)
+    sign_in(page, bob)
+    page.goto(f"/marketplace/forks/{record.pk}/sync/")
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator(".messages")).to_contain_text("runs in the background")
+    expect(page.locator("#sync-progress")).to_contain_text("Syncing in the background: 0 of 2")
+    expect(page.get_by_role("button", name="Sync now")).to_be_disabled()
+    fits(page, 360)
+    screenshot(page, "sync-background", 360)
+
+    with acting_as(bob):
+        queued = SyncRun.objects.get(fork_id=record.pk, status="queued")
+    sync.sync_queued(user_id=bob.pk, run_id=queued.pk)
+    # The page polls, and reloads itself once the sync is done.
+    expect(page.locator("article.conflict").get_by_role("heading", name="Turn 7")).to_be_visible()
+    expect(page.locator("#sync-progress")).to_have_count(0)
+    expect(page.get_by_role("button", name="Undo the last sync")).to_be_enabled()

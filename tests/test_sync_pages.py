@@ -260,3 +260,13 @@ def test_the_sync_pages_need_a_login(client, life):
         response = client.post(url) if url != sync_url(life) else client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), url
     assert client.post(sync_url(life)).status_code == 302
+
+
+def test_a_sync_that_found_nothing_does_not_hide_the_undo_of_the_one_before(as_bob, bob, life):
+    synced(as_bob, life)
+    synced(as_bob, life)  # already on version 2: nothing to do, nothing to undo
+    page = page_of(as_bob.get(sync_url(life)))
+    assert ">Undo the last sync</button>" in page and "Version 1 → 2" in page
+    response = as_bob.post(undo_url(life), follow=True)
+    assert messages_of(response) == ["The last sync is undone: your fork is back on version 1, its turns as they were."]
+    assert version_of(bob, life) == 1
