@@ -62,28 +62,53 @@ def books_import(*, story_id, user_id, books: list[Book], source: LoreSource | N
     return saved
 
 
+def book_keys(names: list[str]) -> list[str]:
+    """Each book's key in its story, in order: its name, numbered from the second book of the same
+    name ("Places (2)"). A sync matches a fork's books with its source's by these keys, so removing
+    or reordering a book moves no other book's entries."""
+    keys, taken = [], set()
+    for name in names:
+        key, copy = name, 1
+        while key in taken:
+            copy += 1
+            key = f"{name} ({copy})"
+        taken.add(key)
+        keys.append(key)
+    return keys
+
+
+def story_lore(*, story_id) -> list[tuple[str, Book, list[int]]]:
+    """The story's books in order, each with its key (``book_keys``) and its entries' positions."""
+    rows = list(Lorebook.objects.filter(story_id=story_id).prefetch_related("entries"))
+    return [(key, book_of(row), [entry.position for entry in row.entries.all()])
+            for key, row in zip(book_keys([row.name for row in rows]), rows, strict=True)]
+
+
 @transaction.atomic
-def lore_apply(*, story_id, user_id, books: dict[int, dict | None], entries: dict[tuple[int, int], dict | None]):
-    """Make the story's books (by their index in the story) and entries (by book index and
-    position) read as given: the fields of a ``Book`` without its entries, of an ``Entry``, or
-    ``None`` to remove one. A sync, its undo and a fork's copy of the world write lore this way."""
+def lore_apply(*, story_id, user_id, books: dict[str, dict | None], entries: dict[tuple[str, int], dict | None]):
+    """Make the story's books (by key, ``book_keys``) and entries (by book key and position) read as
+    given: the fields of a ``Book`` without its entries, of an ``Entry``, or ``None`` to remove one.
+    New books go after the story's own, in the order given. A sync, its undo and a fork's copy of
+    the world write lore this way."""
     rows = list(Lorebook.objects.select_for_update().filter(story_id=story_id).order_by("created_at", "id"))
-    for index, fields in sorted(books.items()):
+    by_key = dict(zip(book_keys([row.name for row in rows]), rows, strict=True))
+    for key, fields in books.items():
         if fields is None:
-            continue  # removed last, so the indices above stay the story's
+            continue  # removed last, so the keys above stay the story's
         values = {attribute: fields[attribute] for attribute in BOOK_ATTRIBUTES if attribute in fields}
         values["scan_depth"] = min(values.get("scan_depth", 2), MAX_SCAN_DEPTH)
         values["source_fields"] = fields_text(fields.get("source_fields") or {})
-        if index < len(rows):
-            Lorebook.objects.filter(pk=rows[index].pk).update(updated_at=timezone.now(), **values)
+        if key in by_key:
+            Lorebook.objects.filter(pk=by_key[key].pk).update(updated_at=timezone.now(), **values)
         else:
-            rows.append(Lorebook.objects.create(user_id=user_id, story_id=story_id, **values))
-    existing = set(LoreEntry.objects.filter(lorebook__in=rows).values_list("lorebook_id", "position"))
-    added = []
-    for (index, position), fields in entries.items():
-        if index >= len(rows):
+            by_key[key] = Lorebook.objects.create(user_id=user_id, story_id=story_id, **values)
+    existing = set(LoreEntry.objects.filter(lorebook__in=by_key.values()).values_list("lorebook_id", "position"))
+    added, touched = [], set()
+    for (key, position), fields in entries.items():
+        book = by_key.get(key)
+        if book is None:
             continue  # its book is gone: the entry went with it
-        book = rows[index]
+        touched.add(book.pk)
         if fields is None:
             LoreEntry.objects.filter(lorebook=book, position=position).delete()
             continue
@@ -94,10 +119,9 @@ def lore_apply(*, story_id, user_id, books: dict[int, dict | None], entries: dic
         else:
             added.append(LoreEntry(user_id=user_id, lorebook=book, story_id=story_id, position=position, **values))
     LoreEntry.objects.bulk_create(added, batch_size=500)
-    Lorebook.objects.filter(pk__in=[rows[index].pk for index, _ in entries if index < len(rows)]).update(
-        updated_at=timezone.now())  # their matchers are rebuilt on the next turn
-    Lorebook.objects.filter(pk__in=[rows[index].pk for index, fields in books.items()
-                                    if fields is None and index < len(rows)]).delete()
+    Lorebook.objects.filter(pk__in=touched).update(updated_at=timezone.now())  # matchers rebuilt next turn
+    Lorebook.objects.filter(pk__in=[by_key[key].pk for key, fields in books.items()
+                                    if fields is None and key in by_key]).delete()
 
 
 def book_of(row: Lorebook) -> Book:
@@ -109,7 +133,7 @@ def book_of(row: Lorebook) -> Book:
 
 
 def story_books(*, story_id) -> list[Book]:
-    return [book_of(row) for row in Lorebook.objects.filter(story_id=story_id).prefetch_related("entries")]
+    return [book for _, book, _ in story_lore(story_id=story_id)]
 
 
 @transaction.atomic

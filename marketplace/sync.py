@@ -42,7 +42,7 @@ from narrative_pipeline.models import (
     Turn,
     TurnOverride,
 )
-from narrative_pipeline.snapshots import series_items, world_apply, world_items
+from narrative_pipeline.snapshots import entry_key, series_items, world_apply, world_items
 from narrative_pipeline.tasks import queue_after_commit
 
 from . import forks, merge, tasks
@@ -264,9 +264,9 @@ def _resolve_world(*, user, story, conflict, choice) -> None:
     if choice == "source":
         world_apply(user=user, story=story, changes={item: conflict.source_data})
     elif choice == "both" and conflict.kind == Kind.LOREENTRY:  # the source's entry beside, switched off
-        book = conflict.key.split("/")[0]
-        taken = [int(key.split("/")[1]) for kind, key in world_items(story) if kind == Kind.LOREENTRY
-                 and key.split("/")[0] == book]
+        book = entry_key(conflict.key)[0]
+        taken = [entry_key(key)[1] for kind, key in world_items(story) if kind == Kind.LOREENTRY
+                 and entry_key(key)[0] == book]
         comment = conflict.source_data.get("comment") or ", ".join(conflict.source_data.get("keys", []))
         world_apply(user=user, story=story, changes={(Kind.LOREENTRY, f"{book}/{max(taken, default=-1) + 1}"): {
             **conflict.source_data, "enabled": False, "comment": f"From the source: {comment}"[:500]}})

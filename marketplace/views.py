@@ -22,6 +22,7 @@ from accounts.quotas import QuotaExceeded
 from chapters.models import StoryChapter
 from narrative_pipeline import selectors as story_selectors
 from narrative_pipeline.models import Character, SnapshotSeries, Story
+from narrative_pipeline.snapshots import entry_key
 
 from . import forks, selectors, services, sync
 from .forms import BranchForm, BrowseForm, ForkForm, PublishForm, ReportForm, TakeForm
@@ -441,6 +442,11 @@ RESOLVED_WORLD = {
 
 
 def _label(conflict: SyncConflict) -> str:
+    if conflict.kind == "loreentry":
+        book, position = entry_key(conflict.key)
+        return f"Lore entry {position} of “{book}”"
+    if conflict.kind == "lorebook":
+        return f"Lore book “{conflict.key}”"
     return f"{CONFLICT_LABELS.get(conflict.kind, conflict.kind.capitalize())} {conflict.key}"
 
 

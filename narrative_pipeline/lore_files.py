@@ -184,7 +184,7 @@ def _document(story: Story) -> doc.LoreDocument:
 
 def snapshot_file(snapshot, lore_format: str) -> tuple[bytes, str, str]:
     """A published version's chapters, lore and cast in a format: (bytes, content type, extension)."""
-    from .snapshots import WORLD_KINDS, series_items
+    from .snapshots import WORLD_KINDS, entry_key, series_items
 
     items = sorted(series_items(snapshot.series_id, snapshot.version, kinds=WORLD_KINDS).items(),
                    key=lambda item: (item[0][0], item[1][0]))
@@ -192,7 +192,7 @@ def snapshot_file(snapshot, lore_format: str) -> tuple[bytes, str, str]:
                 for kind in WORLD_KINDS}
     books = []
     for book_key, fields in payloads["lorebook"]:
-        entries = [doc.Entry(**entry) for key, entry in payloads["loreentry"] if key.split("/")[0] == book_key]
+        entries = [doc.Entry(**entry) for key, entry in payloads["loreentry"] if entry_key(key)[0] == book_key]
         books.append(doc.Book(**fields, entries=entries))
     characters = [doc.Character(**{**fields, "source_fields": doc.fields_from_text(fields["source_fields"])})
                   for _, fields in payloads["character"]]

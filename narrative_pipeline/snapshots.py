@@ -56,21 +56,27 @@ def _size(payload) -> int:
 
 def world_items(story: Story) -> dict[tuple[str, str], tuple[int, dict]]:
     """The story's world (chapters, lore books and entries, cast): (kind, key) -> (order, payload).
-    A chapter's key is its number, a book's its index in the story, an entry's "book/position",
-    a character's its name."""
+    A chapter's key is its number, a book's its name (``chapters.lore.book_keys``), an entry's
+    "book/position", a character's its name."""
     items = {}
     for chapter in chapter_services.chapters_export(story_id=story.pk):
         items[(Kind.CHAPTER, str(chapter["number"]))] = (chapter["number"], chapter)
-    for book_index, book in enumerate(chapter_lore.story_books(story_id=story.pk)):
+    for book_index, (book_key, book, positions) in enumerate(chapter_lore.story_lore(story_id=story.pk)):
         fields = asdict(book)
         entries = fields.pop("entries")
-        items[(Kind.LOREBOOK, str(book_index))] = (book_index, fields)
-        for position, entry in enumerate(entries):
-            items[(Kind.LOREENTRY, f"{book_index}/{position}")] = (position, entry)
+        items[(Kind.LOREBOOK, book_key)] = (book_index, fields)
+        for position, entry in zip(positions, entries, strict=True):
+            items[(Kind.LOREENTRY, f"{book_key}/{position}")] = (position, entry)
     for index, row in enumerate(Character.objects.filter(story=story).order_by("created_at", "id").values(
             *CHARACTER_FIELDS)):
         items[(Kind.CHARACTER, row["name"])] = (index, row)
     return items
+
+
+def entry_key(key: str) -> tuple[str, int]:
+    """A lore entry's item key as (its book's key, its position); a book's name may hold a "/"."""
+    book, position = key.rsplit("/", 1)
+    return book, int(position)
 
 
 def story_items(story: Story) -> dict[tuple[str, str], tuple[int, dict]]:
@@ -99,9 +105,8 @@ def world_apply(*, user, story: Story, changes: dict[tuple[str, str], dict | Non
     chapters = {int(key): payload for key, payload in by_kind[Kind.CHAPTER].items()}
     if chapters:
         chapter_services.chapters_apply(story_id=story.pk, user_id=story.user_id, chapters=chapters)
-    books = {int(key): payload for key, payload in by_kind[Kind.LOREBOOK].items()}
-    entries = {tuple(int(part) for part in key.split("/")): payload
-               for key, payload in by_kind[Kind.LOREENTRY].items()}
+    books = by_kind[Kind.LOREBOOK]
+    entries = {entry_key(key): payload for key, payload in by_kind[Kind.LOREENTRY].items()}
     if books or entries:
         chapter_lore.lore_apply(story_id=story.pk, user_id=story.user_id, books=books, entries=entries)
     grown = sum(_size(payload) for payload in changes.values() if payload is not None) - sum(

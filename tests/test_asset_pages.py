@@ -334,14 +334,14 @@ def test_world_conflicts_of_a_forked_story_are_labelled_by_kind_and_key(as_bob, 
     (message,) = messages_of(as_bob.post(sync_url(record), follow=True))
     assert "2 conflicts." in message
     page = page_of(as_bob.get(sync_url(record)))
-    assert ">Lore entry 0/1</h3>" in page and ">Character Orla</h3>" in page
+    assert ">Lore entry 1 of “tide”</h3>" in page and ">Character Orla</h3>" in page
     assert "the source&#x27;s is added beside it, switched off." in page
     assert "Content</dt>" in page and "Description</dt>" in page
     with acting_as(bob):
         entry_conflict = SyncConflict.objects.get(fork_id=record.pk, kind="loreentry")
     done = as_bob.post(reverse("marketplace-sync-resolve", args=[record.pk, entry_conflict.pk]), {"choice": "both"},
                        follow=True)
-    assert messages_of(done) == ["Lore entry 0/1 keeps your version; the source's is beside it, switched off."]
+    assert messages_of(done) == ["Lore entry 1 of “tide” keeps your version; the source's is beside it, switched off."]
     with acting_as(bob):
         assert list(LoreEntry.objects.filter(story_id=record.story_id, enabled=False).values_list(
             "content", flat=True)) == ["The author's harbour."]

@@ -134,7 +134,7 @@ def test_chapters_and_lore_entries_sync_per_item(world_life, bob, choice):
     assert entry(bob, fork_story, 3).keys == ["bell"]
     conflicts = bob_api.get(f"/api/forks/{fork_id}/conflicts/").json()["results"]
     assert [(c["kind"], c["key"], c["turn_number"]) for c in conflicts] == [("chapter", "2", None),
-                                                                             ("loreentry", "0/1", None)]
+                                                                             ("loreentry", "tide/1", None)]
     assert "The author's log." in conflicts[0]["source_text"] and "Bob's log." in conflicts[0]["fork_text"]
     for conflict in conflicts:
         assert post(bob_api, f"/api/forks/{fork_id}/conflicts/{conflict['id']}/resolve/",
@@ -161,6 +161,27 @@ def test_undo_puts_the_world_back(world_life, bob):
     assert world(bob, story_id) != before
     assert post(bob_api, f"/api/forks/{fork_id}/sync/undo/").status_code == 200
     assert world(bob, story_id) == before
+
+
+def test_a_book_the_author_removes_moves_no_other_book_and_stays_in_the_fork(api_as, alice, bob):
+    alice_api, bob_api = api_as(alice), api_as(bob)
+    story = world_story(alice, turns=1)
+    lore_files.import_file(user=alice, story=story, filename="harbour.json", data=json.dumps(
+        {"entries": {"0": {"uid": 0, "key": ["quay"], "content": "The quay floods."}}}).encode())
+    forked = forked_story(alice_api, bob_api, story)
+    before = world(bob, forked["story_id"])
+    with acting_as(alice):
+        story.lorebooks.get(name="tide").delete()
+        quay = LoreEntry.objects.get(story=story, keys=["quay"])
+        quay.content = "The quay floods at the spring tide."
+        chapter_lore.entry_save(quay)
+    republish(alice_api, story)
+    synced = post(bob_api, f"/api/forks/{forked['fork_id']}/sync/").json()
+    assert (synced["applied"], synced["kept"], synced["conflicts"]) == (1, 4, 0)  # kept: the book and its 3 entries
+    after = world(bob, forked["story_id"])
+    assert after[("loreentry", "harbour/0")]["content"] == "The quay floods at the spring tide."
+    assert {item: payload for item, payload in after.items() if item != ("loreentry", "harbour/0")} == {
+        item: payload for item, payload in before.items() if item != ("loreentry", "harbour/0")}
 
 
 def test_a_full_copy_fork_syncs_its_own_turns(api_as, alice, bob):
