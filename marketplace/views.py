@@ -173,36 +173,18 @@ def asset(request, listing_id):
 @login_required
 @require_POST
 def fork(request, listing_id):
+    """Fork a story (at a turn), or take a chapter set or character into one of the user's stories."""
     listing = _listing(listing_id)
-    if listing.kind != AssetKind.STORY:
-        return _take(request, listing)
-    form = ForkForm(request.POST)
+    is_story = listing.kind == AssetKind.STORY
+    form, field = (ForkForm(request.POST), "at_turn") if is_story else (_take_form(request, request.POST), "story_id")
     if not form.is_valid():
         return _asset_page(request, listing, fork_form=form, status=400)
     try:
-        record = forks.fork(user=request.user, listing_id=listing.pk, at_turn=form.cleaned_data["at_turn"])
-    except CommunityStory.DoesNotExist as missing:
-        raise Http404("There is no such published story.") from missing
-    except PermissionDenied as refused:
-        return _forbidden(request, refused)
-    except ValidationError as invalid:
-        form.add_error("at_turn" if "at_turn" in getattr(invalid, "error_dict", {}) else None, _error_text(invalid))
-        return _asset_page(request, listing, fork_form=form, status=400)
-    except QuotaExceeded as over:
-        form.add_error(None, over.message)
-        return _asset_page(request, listing, fork_form=form, status=400)
-    messages.success(request, f"Your fork of “{record.source_title}” is ready: play on from turn {record.at_turn}.")
-    return redirect("story-detail", record.story_id)
-
-
-def _take(request, listing):
-    """A chapter set or a character forked into one of the user's stories, or a new one."""
-    form = _take_form(request, request.POST)
-    if not form.is_valid():
-        return _asset_page(request, listing, fork_form=form, status=400)
-    try:
-        record = forks.take(user=request.user, listing_id=listing.pk, kind=listing.kind,
-                            story_id=form.cleaned_data["story_id"])
+        if is_story:
+            record = forks.fork(user=request.user, listing_id=listing.pk, at_turn=form.cleaned_data["at_turn"])
+        else:
+            record = forks.take(user=request.user, listing_id=listing.pk, kind=listing.kind,
+                                story_id=form.cleaned_data["story_id"])
     except CommunityStory.DoesNotExist as missing:
         raise Http404("There is no such published story.") from missing
     except Story.DoesNotExist:
@@ -211,14 +193,17 @@ def _take(request, listing):
     except PermissionDenied as refused:
         return _forbidden(request, refused)
     except ValidationError as invalid:
-        form.add_error("story_id" if "story_id" in getattr(invalid, "error_dict", {}) else None, _error_text(invalid))
+        form.add_error(field if field in getattr(invalid, "error_dict", {}) else None, _error_text(invalid))
         return _asset_page(request, listing, fork_form=form, status=400)
     except QuotaExceeded as over:
         form.add_error(None, over.message)
         return _asset_page(request, listing, fork_form=form, status=400)
-    what = (f"The chapters of “{record.source_title}” are" if record.kind == AssetKind.CHAPTERS
-            else f"{listing.character_name or record.source_title} is")
-    messages.success(request, f"{what} now in your story “{record.story.title}”.")
+    if is_story:
+        messages.success(request, f"Your fork of “{record.source_title}” is ready: play on from turn {record.at_turn}.")
+    else:
+        what = (f"The chapters of “{record.source_title}” are" if record.kind == AssetKind.CHAPTERS
+                else f"{listing.character_name or record.source_title} is")
+        messages.success(request, f"{what} now in your story “{record.story.title}”.")
     return redirect("story-detail", record.story_id)
 
 

@@ -53,6 +53,19 @@ def bob_story(bob, settings, django_capture_on_commit_callbacks):
         return played_story(bob, title="Bob's secret story", turns=2)
 
 
+@pytest.fixture
+def as_alice(client, alice):
+    """The test client, signed in as alice (the pages)."""
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def as_bob(client, bob):
+    client.force_login(bob)
+    return client
+
+
 def token_for(client, user) -> str:
     response = client.post("/api/auth/token/", {"username": user.username, "password": TEST_PASSWORD},
                            content_type="application/json")

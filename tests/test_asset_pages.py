@@ -51,18 +51,6 @@ def listings(alice, tide):
                                           licence="CC-BY", description="A diver who knows the wrecks.")}
 
 
-@pytest.fixture
-def as_alice(client, alice):
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def as_bob(client, bob):
-    client.force_login(bob)
-    return client
-
-
 def bobs_voyage(bob):
     """Bob's own story, with a chapter of its own."""
     story = StoryFactory(user=bob, title="Bob's voyage")

@@ -34,18 +34,6 @@ def tide_listing(alice, tide):
     return publish(alice, tide)
 
 
-@pytest.fixture
-def as_alice(client, alice):
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def as_bob(client, bob):
-    client.force_login(bob)
-    return client
-
-
 def page_of(response) -> str:
     return response.content.decode()
 

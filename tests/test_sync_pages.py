@@ -64,12 +64,6 @@ def life(alice, bob):
     return make_life(alice, bob)
 
 
-@pytest.fixture
-def as_bob(client, bob):
-    client.force_login(bob)
-    return client
-
-
 def sync_url(record):
     return reverse("marketplace-sync", args=[record.pk])
 
