@@ -39,9 +39,9 @@ class ReportAdmin(admin.ModelAdmin):
 
 @admin.register(CommunityStory)
 class CommunityStoryAdmin(admin.ModelAdmin):
-    list_display = ["title", "author_name", "licence", "rating", "hidden", "open_reports", "updated_at"]
+    list_display = ["title", "kind", "author_name", "licence", "rating", "hidden", "open_reports", "updated_at"]
     list_select_related = ["series"]
-    list_filter = ["series__is_hidden", "licence", "rating"]
+    list_filter = ["series__is_hidden", "kind", "licence", "rating"]
     search_fields = ["title", "description"]
     readonly_fields = ["title", "author_name", "description", "genre", "tags", "licence", "rating", "derived_from",
                        "published_at", "updated_at"]
