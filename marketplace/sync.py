@@ -19,6 +19,7 @@ the cache; two syncs of one fork never run at once (the second is refused, 409).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -86,6 +87,7 @@ def sync(*, user, fork_id) -> SyncRun:
     409 (``Conflict``) while another sync of the same fork runs; a fork up to date gets an empty run."""
     with acting_as(user), transaction.atomic():
         record = _locked_fork(fork_id)
+        _give_up_lost(record)
         if record.sync_runs.filter(status=SyncRun.Status.QUEUED).exists():
             raise Conflict("This fork is being synced in the background; wait for it to finish.")
         latest = SnapshotSeries.objects.get(pk=record.series_id).latest_version  # readable: the fork is based on it
@@ -102,6 +104,14 @@ def sync(*, user, fork_id) -> SyncRun:
             return run
         _merge(user=user, record=record, run=run, changed=changed)
     return run
+
+
+def _give_up_lost(record: StoryFork) -> None:
+    """A queued sync the worker has not run long after the broker would have redelivered it (its
+    queue was lost) stops blocking the fork; if the worker gets it after all, it finds it failed."""
+    lost = timezone.now() - timedelta(seconds=2 * settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
+    record.sync_runs.filter(status=SyncRun.Status.QUEUED, created_at__lt=lost).update(
+        status=SyncRun.Status.FAILED, error="The worker never ran this sync; it was given up. Sync again.")
 
 
 def sync_queued(*, user_id, run_id) -> None:

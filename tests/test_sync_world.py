@@ -253,6 +253,27 @@ def test_a_second_sync_while_one_is_queued_is_refused(api_as, alice, bob, settin
     assert progress["status"] == "queued" and progress["progress"]["total"] == 1
 
 
+def test_a_queued_sync_the_worker_never_ran_stops_blocking_the_fork(api_as, alice, bob, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    alice_api, bob_api = api_as(alice), api_as(bob)
+    story = story_with_turns(alice, 2, title="Two")
+    forked = forked_story(alice_api, bob_api, story)
+    rewritten(alice, alice_api, story, [1])
+    long_ago = timezone.now() - timedelta(seconds=3 * settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
+    with acting_as(bob):
+        lost = SyncRun.objects.create(user_id=bob.pk, fork_id=forked["fork_id"], from_version=1, to_version=2,
+                                      status=SyncRun.Status.QUEUED)
+        SyncRun.objects.filter(pk=lost.pk).update(created_at=long_ago)
+    synced = post(bob_api, f"/api/forks/{forked['fork_id']}/sync/")
+    assert synced.status_code == 200 and synced.json()["applied"] == 1
+    with acting_as(bob):
+        lost.refresh_from_db()
+    assert lost.status == "failed" and "never ran" in lost.error
+
+
 def test_a_failed_background_sync_changes_nothing_and_says_why(alice, bob, api_as):
     from marketplace.sync import sync_queued
 
