@@ -78,10 +78,24 @@ def book_keys(names: list[str]) -> list[str]:
 
 
 def story_lore(*, story_id) -> list[tuple[str, Book, list[int]]]:
-    """The story's books in order, each with its key (``book_keys``) and its entries' positions."""
-    rows = list(Lorebook.objects.filter(story_id=story_id).prefetch_related("entries"))
-    return [(key, book_of(row), [entry.position for entry in row.entries.all()])
-            for key, row in zip(book_keys([row.name for row in rows]), rows, strict=True)]
+    """The story's books in order, each with its key (``book_keys``) and its entries' positions.
+    Read as values, not model rows: a sync reads a whole world, thousands of entries."""
+    books = list(Lorebook.objects.filter(story_id=story_id).order_by("created_at", "id").values(
+        "id", "source_fields", *BOOK_ATTRIBUTES))
+    entries: dict[int, list[dict]] = {book["id"]: [] for book in books}
+    for entry in LoreEntry.objects.filter(lorebook__in=list(entries)).order_by("lorebook", "position").values(
+            "lorebook_id", "position", "source_fields", *ENTRY_ATTRIBUTES):
+        entries[entry.pop("lorebook_id")].append(entry)
+    lore = []
+    for key, book in zip(book_keys([book["name"] for book in books]), books, strict=True):
+        rows = entries[book.pop("id")]
+        positions = [row.pop("position") for row in rows]
+        lore.append((key, Book(entries=[Entry(**_parsed(row)) for row in rows], **_parsed(book)), positions))
+    return lore
+
+
+def _parsed(values: dict) -> dict:
+    return {**values, "source_fields": fields_from_text(values["source_fields"])}
 
 
 @transaction.atomic
@@ -122,14 +136,6 @@ def lore_apply(*, story_id, user_id, books: dict[str, dict | None], entries: dic
     Lorebook.objects.filter(pk__in=touched).update(updated_at=timezone.now())  # matchers rebuilt next turn
     Lorebook.objects.filter(pk__in=[by_key[key].pk for key, fields in books.items()
                                     if fields is None and key in by_key]).delete()
-
-
-def book_of(row: Lorebook) -> Book:
-    entries = [Entry(source_fields=fields_from_text(entry.source_fields),
-                     **{attribute: getattr(entry, attribute) for attribute in ENTRY_ATTRIBUTES})
-               for entry in row.entries.all()]
-    return Book(entries=entries, source_fields=fields_from_text(row.source_fields),
-                **{attribute: getattr(row, attribute) for attribute in BOOK_ATTRIBUTES})
 
 
 def story_books(*, story_id) -> list[Book]:

@@ -215,12 +215,13 @@ def _merge_world(*, user, record, story, run, any_changed: bool) -> tuple[merge.
         return merge.MergePlan(), []
     base, source = forks.asset_world(record, run.from_version), forks.asset_world(record, run.to_version)
     kinds = ASSET_ITEMS[record.kind]
-    ours = {item: payload for item, (_, payload) in world_items(story).items() if item[0] in kinds}
+    current = world_items(story)
+    ours = {item: payload for item, (_, payload) in current.items() if item[0] in kinds}
     # A whole story's world is the fork's to extend; a chapter set or character covers its own items only.
     keys = None if record.kind == AssetKind.STORY else set(base) | set(source)
     plan = merge.three_way(base, source, ours, keys=keys)
     run.previous["world"] = [[kind, key, ours.get((kind, key))] for kind, key in plan.applied]
-    world_apply(user=user, story=story, changes=dict(plan.applied))
+    world_apply(user=user, story=story, changes=dict(plan.applied), current=current)
     conflicts = [{"kind": kind, "key": key, "base_data": conflict.base, "source_data": conflict.source,
                   "fork_data": conflict.fork, "base_text": item_text(conflict.base),
                   "source_text": item_text(conflict.source), "fork_text": item_text(conflict.fork)}
