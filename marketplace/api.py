@@ -202,6 +202,33 @@ def _run_answer(run) -> dict:
     return answer
 
 
+class ForkRecordOutput(serializers.ModelSerializer):
+    fork_id = serializers.UUIDField(source="id", read_only=True)
+    listing_id = serializers.UUIDField(source="community_id", read_only=True)
+    source_latest = serializers.IntegerField(read_only=True, allow_null=True,
+                                             help_text="The source's latest version (null if no longer readable).")
+    update_available = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StoryFork
+        fields = ["fork_id", "kind", "story_id", "listing_id", "source_title", "source_author", "licence", "version",
+                  "source_latest", "update_available", "at_turn", "chapter_offset", "created_at"]
+
+    def get_update_available(self, record) -> bool:
+        return record.source_latest is not None and record.source_latest > record.version
+
+
+class ForkListApi(GenericAPIView):
+    serializer_class = ForkRecordOutput
+
+    @extend_schema(summary="Your forks, branches and the chapter sets and characters you took, with whether the "
+                           "source has a newer version")
+    def get(self, request):
+        rows = selectors.with_source_latest(StoryFork.objects.filter(user_id=request.user.pk)).order_by("-created_at")
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(ForkRecordOutput(page, many=True).data)
+
+
 class SyncApi(GenericAPIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="The fork's last sync (with progress while queued)")
     def get(self, request, fork_id):

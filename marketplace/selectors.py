@@ -7,10 +7,10 @@ import json
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Count, F
+from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
-from narrative_pipeline.models import SnapshotItem, StorySnapshot
+from narrative_pipeline.models import SnapshotItem, SnapshotSeries, StorySnapshot
 
 from .models import ASSET_ITEMS, AssetKind, CommunityStory, Licence, Rating
 
@@ -164,3 +164,11 @@ def author_others(listing: CommunityStory):
         return CommunityStory.objects.none()
     return (CommunityStory.objects.filter(author_id=listing.author_id, series__is_public=True,
                                           series__is_hidden=False).exclude(pk=listing.pk).order_by("-updated_at"))
+
+
+def with_source_latest(forks_query):
+    """Each fork record with ``source_latest``: its series' latest version (``None`` where the series
+    is not readable), by a sub-query, so a fork is never dropped by a join. A fork is behind when
+    ``source_latest`` is above its ``version``: the update badge."""
+    return forks_query.annotate(source_latest=Subquery(
+        SnapshotSeries.objects.filter(pk=OuterRef("series_id")).values("latest_version")[:1]))

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.quotas import QuotaExceeded
 from chapters.models import StoryChapter
 from narrative_pipeline import selectors as story_selectors
-from narrative_pipeline.models import Character, SnapshotSeries, Story
+from narrative_pipeline.models import Character, Story
 from narrative_pipeline.snapshots import entry_key
 
 from . import forks, selectors, services, sync
@@ -86,14 +86,6 @@ def _counted(count: int, kind: str) -> str:
 def _last_turn_number(story) -> int:
     last = story_selectors.story_turns(story=story).values_list("number", flat=True).last()
     return last or 0
-
-
-def _with_source_latest(forks_query):
-    """Each fork with ``source_latest``: its series' latest version (``None`` where the series is not
-    readable), by a sub-query, so a fork is never dropped by a join. A fork is behind when
-    ``source_latest`` is above its ``version``: the update badge."""
-    return forks_query.annotate(source_latest=Subquery(
-        SnapshotSeries.objects.filter(pk=OuterRef("series_id")).values("latest_version")[:1]))
 
 
 def _plural(count: int, one: str, many: str | None = None) -> str:
@@ -254,7 +246,7 @@ def unpublish(request, listing_id):
 @login_required
 def my_forks(request):
     """Every fork record: stories forked or branched, and chapter sets and characters taken into a story."""
-    rows = _with_source_latest(StoryFork.objects.filter(user_id=request.user.pk)
+    rows = selectors.with_source_latest(StoryFork.objects.filter(user_id=request.user.pk)
                                .select_related("story", "community").order_by("-created_at"))
     return render(request, "marketplace/my_forks.html", {"forks": rows[:500]})
 
@@ -321,7 +313,7 @@ def publish(request, story_id):
 
 def _panel_context(request, story) -> dict:
     last = _last_turn_number(story)
-    records = list(_with_source_latest(StoryFork.objects.filter(story=story).select_related("community"))
+    records = list(selectors.with_source_latest(StoryFork.objects.filter(story=story).select_related("community"))
                    .order_by("created_at"))
     return {"story": story, "listing": _own_listing(request.user, story),
             "fork": next((record for record in records if record.kind == AssetKind.STORY), None),
@@ -372,7 +364,7 @@ def branch(request, story_id):
 
 def _own_fork(request, fork_id) -> StoryFork:
     """The user's own fork record, or 404 (under RLS another user's does not exist either)."""
-    record = (_with_source_latest(StoryFork.objects.filter(pk=fork_id, user_id=request.user.pk))
+    record = (selectors.with_source_latest(StoryFork.objects.filter(pk=fork_id, user_id=request.user.pk))
               .select_related("story", "community").first())
     if record is None:
         raise Http404("There is no such fork.")

@@ -81,8 +81,12 @@ def test_a_chapter_set_forks_into_one_s_story_after_its_own_chapters_and_syncs(a
                                         summary="At night.")
     assert post(alice_api, f"/api/marketplace/chapters/{alice_world.pk}/publish/",
                 {"licence": "CC-BY-SA"}).status_code == 201
+    (record,) = bob_api.get("/api/forks/").json()["results"]  # the WebUI's "update available"
+    assert (record["kind"], record["version"], record["source_latest"], record["update_available"]) == (
+        "chapters", 1, 2, True)
     synced = post(bob_api, f"/api/forks/{forked.json()['fork_id']}/sync/").json()
     assert (synced["applied"], synced["kept"], synced["conflicts"]) == (1, 1, 0)
+    assert bob_api.get("/api/forks/").json()["results"][0]["update_available"] is False
     with acting_as(bob):
         assert list(StoryChapter.objects.filter(story=mine).order_by("number").values_list("summary", flat=True)) == [
             "", "Bob's.", "At night."]
