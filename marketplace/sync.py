@@ -291,6 +291,7 @@ def undo(*, user, fork_id) -> SyncRun:
     """Undo the fork's last sync: its base version, turns, overrides and world go back as they were."""
     with acting_as(user), transaction.atomic():
         record = _locked_fork(fork_id)
+        _give_up_lost(record)
         if record.sync_runs.filter(status=SyncRun.Status.QUEUED).exists():
             raise Conflict("This fork is being synced in the background; wait for it to finish.")
         run = (SyncRun.objects.filter(fork=record, status=SyncRun.Status.DONE).exclude(from_version=F("to_version"))
