@@ -53,8 +53,10 @@ from .services import Conflict
 
 Kind = SnapshotItem.Kind
 logger = logging.getLogger("luna.sync")
-ITEM_NAMES = {Kind.TURN: "turn", Kind.CHAPTER: "chapter", Kind.LOREBOOK: "lore book", Kind.LOREENTRY: "lore entry",
-              Kind.CHARACTER: "character"}
+# What each kind of snapshot item is called: (one, many).
+ITEM_NAMES = {Kind.TURN: ("turn", "turns"), Kind.CHAPTER: ("chapter", "chapters"),
+              Kind.LOREBOOK: ("lore book", "lore books"), Kind.LOREENTRY: ("lore entry", "lore entries"),
+              Kind.CHARACTER: ("character", "characters")}
 PROGRESS_SECONDS = 3600
 
 
@@ -164,27 +166,28 @@ def _merge(*, user, record: StoryFork, run: SyncRun, changed: list[tuple[str, st
     _progress(run, len(changed), len(changed), "done")
 
 
-def _turn_texts(series_id, version: int, keys) -> dict[int, str]:
-    items = series_items(series_id, version, Kind.TURN, numbers=[int(key) for key in keys])
+def _turn_texts(series_id, version: int, numbers) -> dict[int, str]:
+    items = series_items(series_id, version, Kind.TURN, numbers=numbers)
     return {number: payload["prose"] for (_, _), (number, payload) in items.items()}
 
 
 def _merge_turns(*, user, record, story, run, keys) -> tuple[merge.MergePlan, list[dict], int]:
     """The turns' plan, their conflicts, and how many other turns the fork changed (kept as they are)."""
     full_copy = story.storage_mode == StorageMode.FULL_COPY
-    untouched = 0 if full_copy else TurnOverride.objects.filter(story=story).exclude(
-        number__in=[int(key) for key in keys]).count()
-    if not keys:
-        return merge.MergePlan(), [], untouched
     numbers = [int(key) for key in keys]
-    base, source = _turn_texts(record.series_id, run.from_version, keys), _turn_texts(record.series_id, run.to_version,
-                                                                                     keys)
+    untouched = 0 if full_copy else TurnOverride.objects.filter(story=story).exclude(number__in=numbers).count()
+    if not numbers:
+        return merge.MergePlan(), [], untouched
+    base, source = _turn_texts(record.series_id, run.from_version, numbers), _turn_texts(
+        record.series_id, run.to_version, numbers)
     if full_copy:
         own = {turn.number: turn for turn in Turn.objects.filter(story=story, number__in=numbers)}
         reads = {number: turn.prose for number, turn in own.items()}
     else:
-        reads = dict(story_selectors.story_turns(story=story).filter(number__in=numbers).exclude(
-            origin=StoryTurn.Origin.OWN).values_list("number", "prose"))
+        inherited = {number: (action, prose) for number, action, prose in story_selectors.story_turns(
+            story=story).filter(number__in=numbers).exclude(origin=StoryTurn.Origin.OWN).values_list(
+            "number", "action", "prose")}
+        reads = {number: prose for number, (_, prose) in inherited.items()}
     plan = merge.three_way(base, source, reads, keys=reads)
     if full_copy:  # the fork owns its turns: the source's changes are written into them
         run.previous["turns"] = {}
@@ -199,11 +202,10 @@ def _merge_turns(*, user, record, story, run, keys) -> tuple[merge.MergePlan, li
         before = {row.number: {"action": row.action, "prose": row.prose, "alternatives": row.alternatives}
                   for row in TurnOverride.objects.filter(story=story, number__in=removed)}
         run.previous["overrides"] = {str(number): before.get(number) for number in removed}
-        actions = dict(story_selectors.story_turns(story=story).filter(number__in=removed).values_list("number",
-                                                                                                          "action"))
         for number in removed:
+            action, prose = inherited[number]
             TurnOverride.objects.update_or_create(user_id=story.user_id, story=story, number=number,
-                                                  defaults={"action": actions[number], "prose": reads[number]})
+                                                  defaults={"action": action, "prose": prose})
     conflicts = [{"kind": Kind.TURN, "key": str(conflict.key), "turn_number": conflict.key,
                   "base_text": conflict.base or "", "source_text": conflict.source, "fork_text": conflict.fork}
                  for conflict in plan.conflicts]
@@ -241,7 +243,7 @@ def resolve(*, user, fork_id, conflict_id, choice: str) -> SyncConflict:
         conflict = SyncConflict.objects.select_for_update().select_related("fork").get(pk=conflict_id,
                                                                                       fork_id=fork_id)
         if conflict.choice:
-            raise Conflict(f"The conflict on {ITEM_NAMES[conflict.kind]} {conflict.key} is already resolved "
+            raise Conflict(f"The conflict on {ITEM_NAMES[conflict.kind][0]} {conflict.key} is already resolved "
                            f"({conflict.choice}).")
         story = Story.objects.select_for_update().get(pk=conflict.fork.story_id)
         if conflict.kind == Kind.TURN:

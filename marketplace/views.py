@@ -29,8 +29,6 @@ from .forms import BranchForm, BrowseForm, ForkForm, PublishForm, ReportForm, Ta
 from .models import AssetKind, CommunityStory, Licence, StoryFork, SyncConflict, SyncRun
 
 CARDS_PER_PAGE = 20
-KIND_NAMES = {"turn": ("turn", "turns"), "chapter": ("chapter", "chapters"), "lorebook": ("lore book", "lore books"),
-              "loreentry": ("lore entry", "lore entries"), "character": ("character", "characters")}
 # What each kind of asset is called: (one, many), and the browse tab's label.
 ASSET_NAMES = {AssetKind.STORY: ("story", "stories"), AssetKind.CHAPTERS: ("chapter set", "chapter sets"),
                AssetKind.CHARACTER: ("character", "characters")}
@@ -79,7 +77,7 @@ def _publish_url(story_id, kind: str = AssetKind.STORY, character: str = "") -> 
 
 
 def _counted(count: int, kind: str) -> str:
-    one, many = KIND_NAMES.get(kind, (kind, kind))
+    one, many = sync.ITEM_NAMES.get(kind, (kind, kind))
     return f"{count:,} {one if count == 1 else many}"
 
 
@@ -393,8 +391,6 @@ def _run_message(run: SyncRun) -> str:
     return text
 
 
-CONFLICT_LABELS = {"turn": "Turn", "chapter": "Chapter", "lorebook": "Lore book", "loreentry": "Lore entry",
-                   "character": "Character"}
 # What "Keep both" does, per kind of item (``sync.resolve``).
 BOTH = {
     "turn": "Keep both: your text stays, and the source's is added as an earlier version of the turn.",
@@ -424,7 +420,7 @@ def _label(conflict: SyncConflict) -> str:
         return f"Lore entry {position} of “{book}”"
     if conflict.kind == "lorebook":
         return f"Lore book “{conflict.key}”"
-    return f"{CONFLICT_LABELS.get(conflict.kind, conflict.kind.capitalize())} {conflict.key}"
+    return f"{sync.ITEM_NAMES.get(conflict.kind, (conflict.kind,))[0].capitalize()} {conflict.key}"
 
 
 def _shown(value) -> str:
@@ -443,7 +439,7 @@ def _described(conflict: SyncConflict) -> SyncConflict:
     """The conflict with what its page shows: its label, what *Keep both* does and, for a world item,
     the fields that differ on each side (the ones all three share are named once)."""
     conflict.label, conflict.both = _label(conflict), BOTH.get(conflict.kind, "")
-    conflict.noun = KIND_NAMES.get(conflict.kind, (conflict.kind,))[0]
+    conflict.noun = sync.ITEM_NAMES.get(conflict.kind, (conflict.kind,))[0]
     if conflict.kind == "turn":
         return conflict
     sides = [conflict.base_data, conflict.source_data, conflict.fork_data]

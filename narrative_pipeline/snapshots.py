@@ -216,7 +216,8 @@ def _copy_world(*, user, story: Story, snapshot: StorySnapshot) -> None:
     # The world only: reading the turns would make a fork cost the story's length.
     items = series_items(snapshot.series_id, snapshot.version, kinds=WORLD_KINDS)
     in_order = sorted(items.items(), key=lambda item: (item[0][0], item[1][0]))  # the cast in its order
-    world_apply(user=user, story=story, changes={item: payload for item, (_, payload) in in_order})
+    world_apply(user=user, story=story, changes={item: payload for item, (_, payload) in in_order},
+                current={})  # a new story: nothing to read first
 
 
 def base_turn_text(story: Story, number: int) -> StoryTurn | None:
