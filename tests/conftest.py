@@ -1,3 +1,4 @@
+import os
 import time
 import uuid
 
@@ -8,12 +9,15 @@ from luna_site.celery import app as celery_app
 
 from .factories import TEST_PASSWORD, StoryFactory, UserFactory, played_story
 
+# Its own queue, so a `make run` worker on the same Redis never takes a test's task, and two test
+# runs on one machine (each with its own TEST_DATABASE_NAME) never take each other's.
+TEST_QUEUE = f"luna-tests-{os.environ.get('TEST_DATABASE_NAME', 'test_luna')}"
+
 
 def pytest_configure(config):
     # Tasks run inline unless a test asks for the session's real worker (the `celery_worker` fixture).
     celery_app.conf.task_always_eager = True
-    # Its own queue, so a `make run` worker on the same Redis never takes a test's task.
-    celery_app.conf.task_default_queue = "luna-tests"
+    celery_app.conf.task_default_queue = TEST_QUEUE
 
 
 @pytest.fixture(autouse=True)
@@ -92,7 +96,7 @@ def _session_worker(django_db_setup, django_db_blocker):
     from celery.contrib.testing.worker import start_worker
 
     with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("luna-tests")
+        conn.default_channel.queue_purge(TEST_QUEUE)
     with django_db_blocker.unblock(), start_worker(celery_app, pool="threads", concurrency=2,
                                                    perform_ping_check=False, loglevel="WARNING") as worker:
         yield worker
@@ -114,7 +118,7 @@ def wait_for_idle_worker(timeout: float = 60.0) -> None:
 
     deadline = time.monotonic() + timeout
     with celery_app.connection_for_read() as conn:
-        while (conn.default_channel.client.llen("luna-tests") or state.active_requests
+        while (conn.default_channel.client.llen(TEST_QUEUE) or state.active_requests
                or state.reserved_requests) and time.monotonic() < deadline:
             time.sleep(0.05)
 
