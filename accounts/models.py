@@ -26,6 +26,9 @@ class User(AbstractUser):
     # The vision's column name; Django's auth keeps calling the field last_login.
     last_login = models.DateTimeField("last login", null=True, blank=True, db_column="last_login_at")
     email_verified_at = models.DateTimeField(null=True, blank=True)
+    # Raised by a password change or "log out everywhere": tokens and sessions carry the epoch
+    # they were issued in and stop working once it moves on.
+    auth_epoch = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["username"]
