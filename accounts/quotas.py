@@ -1,15 +1,16 @@
-"""Quotas: limits per tier (overridable per user) and atomic consumption of them.
+"""Quotas: limits per tier (overridable per user), checked after each write that uses them.
 
-Every create calls ``quota_consume`` inside the acting user's transaction. It locks the
-user's usage row (``SELECT … FOR UPDATE``) while it checks and counts, so concurrent
-creates at the limit cannot both pass.
+The usage counters are kept by the database itself (a trigger on stories, narrative_pipeline's
+migrations): the app role only reads them, so no request, and no SQL run for a user, can reset
+them (DESIGN §2, the threat model). A create writes first and then calls ``quota_check`` in the
+same transaction; over the limit it raises and the write is rolled back. The trigger's update
+locks the usage row until commit, so concurrent creates at the limit cannot both pass.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from django.db import transaction
 from django.utils import timezone
 
 from .models import Tier, Usage, User
@@ -59,42 +60,30 @@ def limits_for(user) -> Limits:
     )
 
 
-def _usage(user, *, for_update: bool = False) -> Usage:
-    """The user's usage row, created when missing (e.g. for accounts made by createsuperuser)."""
-    rows = Usage.objects.filter(user_id=user.pk)
-    if for_update:
-        rows = rows.select_for_update()
-    usage = rows.first()
-    if usage is None:
-        Usage.objects.bulk_create([Usage(user_id=user.pk)], ignore_conflicts=True)
-        usage = rows.get()
-    return usage
-
-
 def usage_get(user) -> Usage:
-    return _usage(user)
+    """The user's usage (zeros for an account that has used nothing yet)."""
+    return Usage.objects.filter(user_id=user.pk).first() or Usage(user_id=user.pk)
 
 
-@transaction.atomic
-def quota_consume(user, *, stories: int = 0, storage_bytes: int = 0, images: int = 0,
-                  images_in_story: int | None = None) -> Usage:
-    """Check and count a create (negative amounts release). Raises ``QuotaExceeded``.
+def quota_check(user, *, stories: int = 0, storage_bytes: int = 0, images: int = 0,
+                images_in_story: int | None = None) -> Usage:
+    """After a write that added ``stories`` and ``storage_bytes``: raise ``QuotaExceeded`` if it went
+    over a limit (the caller's transaction then rolls the write back). Before adding ``images`` to
+    one story: ``images_in_story`` is its current count. Releases (negative amounts) never raise.
 
-    Must run as ``user`` (a User or its id) under RLS, inside ``acting_as``; ``images_in_story`` is the
-    story's current image count when ``images`` are added to one story. Lock order: a caller that
-    also locks a story locks it first, then this locks the usage row (no deadlock between them).
+    Runs as ``user`` (a User or its id) under RLS, inside ``acting_as``, in the write's transaction.
     """
     if not isinstance(user, User):  # a task knows its user by id
         user = User.objects.get(pk=user)
     limits = limits_for(user)
-    usage = _usage(user, for_update=True)
-    if stories > 0 and usage.story_count + stories > limits.max_stories:
+    usage = usage_get(user)
+    if stories > 0 and usage.story_count > limits.max_stories:
         raise QuotaExceeded(
             "max_stories", limits.max_stories,
             f"You have reached your limit of {limits.max_stories} stories. "
             "Delete a story or upgrade your tier to create more.",
         )
-    if storage_bytes > 0 and usage.storage_bytes + storage_bytes > limits.storage_limit_mb * MB:
+    if storage_bytes > 0 and usage.storage_bytes > limits.storage_limit_mb * MB:
         raise QuotaExceeded(
             "storage_limit_mb", limits.storage_limit_mb,
             f"This would exceed your storage limit of {limits.storage_limit_mb} MB.",
@@ -104,8 +93,4 @@ def quota_consume(user, *, stories: int = 0, storage_bytes: int = 0, images: int
             "max_images_per_story", limits.max_images_per_story,
             f"A story can hold at most {limits.max_images_per_story} images.",
         )
-    usage.story_count = max(0, usage.story_count + stories)
-    usage.storage_bytes = max(0, usage.storage_bytes + storage_bytes)
-    usage.image_count = max(0, usage.image_count + images)
-    usage.save()
     return usage

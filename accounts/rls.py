@@ -8,9 +8,11 @@ carries one user's id into another's request. User-owned tables are declared wit
 policies, so with no user set they match nothing, even for ``luna``.
 
 Superusers in the admin act as a second NOLOGIN role, ``luna_admin``, whose own policy
-(``TO luna_admin USING (true)``) lets them see everything. A role rather than a setting
-read in a shared policy: an ``OR`` of a bypass setting in the one policy that every query
-carries stops PostgreSQL from using the ``user_id`` index (measured: 50× on a list).
+(``TO luna_admin USING (true)``) lets them see everything; moderators in the admin act as
+``luna_moderator``, whose policies add reported and hidden marketplace rows. Roles rather than
+settings: anything a session can ``set_config`` itself proves nothing (DESIGN §2, the threat
+model), and an ``OR`` of a bypass setting in the one policy that every query carries stops
+PostgreSQL from using the ``user_id`` index (measured: 50× on a list).
 """
 
 from __future__ import annotations
@@ -56,16 +58,23 @@ def _user_id(user) -> str:
     return str(uuid.UUID(str(value)))
 
 
+def _role(*, bypass: bool, moderator: bool) -> str:
+    if bypass:
+        return settings.RLS_ADMIN_ROLE
+    return settings.RLS_MODERATOR_ROLE if moderator else settings.RLS_APP_ROLE
+
+
 @contextmanager
-def acting_as(user, *, bypass: bool = False, using: str = DEFAULT_DB_ALIAS):
+def acting_as(user, *, bypass: bool = False, moderator: bool = False, using: str = DEFAULT_DB_ALIAS):
     """Run the block as ``user`` under RLS, in its own transaction or savepoint.
 
-    ``bypass`` is for superusers in the admin only (an explicit, logged bypass).
-    Nested use restores the outer user on exit: releasing a savepoint does not undo
-    ``SET LOCAL``, so the previous role and id are set back by hand.
+    ``bypass`` is for superusers in the admin only (an explicit, logged bypass); ``moderator``
+    for moderators (their marketplace policies apply). Nested use restores the outer user on
+    exit: releasing a savepoint does not undo ``SET LOCAL``, so the previous role and id are
+    set back by hand.
     """
     connection = connections[using]
-    state = _ActingState(role=settings.RLS_ADMIN_ROLE if bypass else settings.RLS_APP_ROLE, user_id=_user_id(user))
+    state = _ActingState(role=_role(bypass=bypass, moderator=moderator), user_id=_user_id(user))
     if bypass:
         logger.warning("RLS bypass for superuser %s", state.user_id)
     with transaction.atomic(using=using):
@@ -85,21 +94,18 @@ def acting_as(user, *, bypass: bool = False, using: str = DEFAULT_DB_ALIAS):
             _apply(connection, _ActingState(role=None, user_id=""))
 
 
-MODERATOR_SETTING = "app.moderator"
 MODERATORS_GROUP = "moderators"
 
 
 @contextmanager
 def moderating(using: str = DEFAULT_DB_ALIAS):
-    """Inside ``acting_as``: the marketplace's moderator policies apply (read reported assets, hide
-    and restore them; DESIGN §2), for this transaction only."""
-    with connections[using].cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, 'on', true)", [MODERATOR_SETTING])
-    try:
+    """Inside ``acting_as``: the same user as ``luna_moderator``, so the marketplace's moderator
+    policies apply (read reported assets, hide and restore them; DESIGN §2)."""
+    user_id = current_user_id(using)
+    if user_id is None:
+        raise RuntimeError("moderating() runs inside acting_as(moderator)")
+    with acting_as(user_id, moderator=True, using=using):
         yield
-    finally:
-        with connections[using].cursor() as cursor:
-            cursor.execute("SELECT set_config(%s, '', true)", [MODERATOR_SETTING])
 
 
 def is_moderator(user) -> bool:
@@ -171,7 +177,7 @@ class RowLevelSecurityMiddleware:
             superuser_in_admin = in_admin and getattr(request.user, "is_superuser", False)
             moderator_in_admin = in_admin and not superuser_in_admin and is_moderator(request.user)
             with (acting_as(user_id, bypass=True) if superuser_in_admin else
-                  moderating() if moderator_in_admin else nullcontext()):
+                  acting_as(user_id, moderator=True) if moderator_in_admin else nullcontext()):
                 if superuser_in_admin:
                     logger.warning("superuser admin request %s %s", request.method, request.path)
                 response = view_func(request, *view_args, **view_kwargs)
@@ -186,6 +192,11 @@ class RowLevelSecurityMiddleware:
 def cascade_to_account_sql(table: str, column: str = "user_id") -> list[str]:
     """The column's foreign key to accounts, recreated as ``ON DELETE CASCADE``: a deleting user
     cannot see every row RLS hides, so Django's cascade in Python cannot do it (DESIGN §6)."""
+    return cascade_fk_sql(table, column, "accounts_user")
+
+
+def cascade_fk_sql(table: str, column: str, target: str) -> list[str]:
+    """The column's foreign key to ``target``, recreated as ``ON DELETE CASCADE`` (see above)."""
     t, c = sql.Identifier(table), sql.Identifier(column)
     fk_name = sql.Identifier(f"{table}_{column}_owner_fk")
     return [statement.as_string() for statement in (
@@ -196,9 +207,9 @@ def cascade_to_account_sql(table: str, column: str = "user_id") -> list[str]:
             "LOOP EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', {tbl}, fk); END LOOP; END $$"
         ).format(tbl=sql.Literal(table), col=sql.Literal(column)),
         sql.SQL(
-            "ALTER TABLE {t} ADD CONSTRAINT {fk} FOREIGN KEY ({c}) REFERENCES accounts_user (id) "
+            "ALTER TABLE {t} ADD CONSTRAINT {fk} FOREIGN KEY ({c}) REFERENCES {target} (id) "
             "ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED"
-        ).format(t=t, fk=fk_name, c=c),
+        ).format(t=t, fk=fk_name, c=c, target=sql.Identifier(target)),
     )]
 
 
@@ -274,10 +285,12 @@ class UserOwnedTable(Operation):
 
 
 def app_role_grants_sql() -> list[str]:
-    """Grants for the app and admin roles on every table, now and later (they own nothing)."""
+    """Grants for the roles requests run as on every table, now and later (they own nothing).
+
+    Tables that must stay out of their reach revoke it again (``PRIVATE_TABLES_SQL``)."""
     return [
         statement.format(r=sql.Identifier(role)).as_string()
-        for role in (settings.RLS_APP_ROLE, settings.RLS_ADMIN_ROLE)
+        for role in (settings.RLS_APP_ROLE, settings.RLS_ADMIN_ROLE, settings.RLS_MODERATOR_ROLE)
         for statement in (
             sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {r}"),
             sql.SQL("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {r}"),

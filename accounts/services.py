@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import serializers, signing
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -45,8 +45,7 @@ def user_register(*, username: str, email: str, password: str) -> User:
     try:
         with transaction.atomic():
             user = User.objects.create_user(username=username, email=email, password=password)
-            with acting_as(user):
-                Usage.objects.create(user=user)
+            Usage.objects.create(user=user)  # as the owner: the app role only reads usage
     except IntegrityError as error:  # a concurrent sign-up took the name between check and insert
         raise ValidationError({"username": ["That username or e-mail address is taken."]}) from error
     return user
@@ -125,8 +124,8 @@ def _jsonable(value):
 def user_delete(*, user: User) -> None:
     """Delete the account and, by the database's cascades, every private row it owns."""
     user_id = user.pk
-    with acting_as(user):
-        User.objects.filter(pk=user_id).delete()
+    with acting_as(user), connection.cursor() as cursor:
+        cursor.execute("SELECT luna_account_delete()")
     logger.info("account %s deleted", user_id)
 
 
@@ -140,7 +139,8 @@ AUTHOR_PERMISSIONS = {
 
 
 def authors_group():
-    """The ``authors`` group with what chapter authors may do in the admin (created when missing)."""
+    """The ``authors`` group with what chapter authors may do in the admin (created when missing;
+    after every ``migrate``, so ``luna_become_author()`` finds it)."""
     from django.contrib.auth.models import Group, Permission
 
     group, _ = Group.objects.get_or_create(name="authors")
@@ -168,15 +168,16 @@ def moderators_group():
 
 
 def user_become_moderator(*, user: User) -> None:
-    with acting_as(user):
-        user.groups.add(moderators_group())
-        User.objects.filter(pk=user.pk).update(is_staff=True)
+    """Make ``user`` a moderator: the operator's command, run as the table owner (no request may)."""
+    user.groups.add(moderators_group())
+    User.objects.filter(pk=user.pk).update(is_staff=True)
     user.is_staff = True
 
 
 def user_become_author(*, user: User) -> None:
-    """A player becomes an author: staff, in the ``authors`` group, still under RLS as themselves."""
-    with acting_as(user):
-        user.groups.add(authors_group())
-        User.objects.filter(pk=user.pk).update(is_staff=True)
+    """A player becomes an author: staff, in the ``authors`` group, still under RLS as themselves.
+
+    Through the database's ``luna_become_author()``: the app role cannot write groups or staff flags."""
+    with acting_as(user), connection.cursor() as cursor:
+        cursor.execute("SELECT luna_become_author()")
     user.is_staff = True

@@ -22,7 +22,8 @@ DB_NAME = "luna"
 DB_OWNER = "luna"  # logs in, owns the tables, runs migrations; never superuser
 APP_ROLE = "luna_app"  # NOLOGIN; every request acting for a user runs as it
 ADMIN_ROLE = "luna_admin"  # NOLOGIN; superusers' admin requests, with policies that show every row
-BOOTSTRAP_VERSION = "3"  # bump when _bootstrap changes, so existing data folders are bootstrapped again
+MODERATOR_ROLE = "luna_moderator"  # NOLOGIN; moderators' admin requests: reports and hidden listings too
+BOOTSTRAP_VERSION = "4"  # bump when _bootstrap changes, so existing data folders are bootstrapped again
 SUPERUSER = "postgres"
 EXTENSIONS = ("vector", "pg_trgm")
 # Unix socket paths are limited to 107 bytes on Linux.
@@ -92,11 +93,11 @@ def _bootstrap(socket_dir: str) -> None:
 
 
 def ensure_roles(conn) -> None:
-    """Create the owner and the app role. Also the recipe for an external server's superuser."""
+    """Create the owner and the roles it switches to. Also the recipe for an external server's superuser."""
     roles = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles")}
     if DB_OWNER not in roles:
         conn.execute(f"CREATE ROLE {DB_OWNER} LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOINHERIT")
-    for role in (APP_ROLE, ADMIN_ROLE):
+    for role in (APP_ROLE, ADMIN_ROLE, MODERATOR_ROLE):
         if role not in roles:
             conn.execute(f"CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT")
         # SET but not INHERIT: the owner may switch to the role, but a policy written

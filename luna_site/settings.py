@@ -112,9 +112,11 @@ DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
 }
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_luna")}
 # The roles requests run as under Row-Level Security (DESIGN §2): every user's requests,
-# and superusers' admin requests (whose policies let them see every row).
+# superusers' admin requests (whose policies let them see every row), and moderators' admin
+# requests (whose policies add reported and hidden marketplace rows).
 RLS_APP_ROLE = os.environ.get("RLS_APP_ROLE", "luna_app")
 RLS_ADMIN_ROLE = os.environ.get("RLS_ADMIN_ROLE", "luna_admin")
+RLS_MODERATOR_ROLE = os.environ.get("RLS_MODERATOR_ROLE", "luna_moderator")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -149,6 +151,10 @@ CACHES = {
         "LOCATION": REDIS_URL,
     }
 }
+# Sessions live in Redis, not PostgreSQL: requests acting for a user write them (log-in, password
+# change), and a session table readable by the app role would hand every session key to an
+# injection (DESIGN §2, the threat model).
+SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 
 # -- Authentication ---------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -209,7 +209,7 @@ class SnapshotSeries(models.Model):
     """The numbered, immutable versions of one story as published (or branched from).
 
     Readable by everyone while public and not hidden, and always by its author and by the owners
-    of stories based on it (RLS). The author becomes null when their account goes; the versions
+    of stories based on it (``SeriesHolder``, RLS). The author becomes null when their account goes; the versions
     stay, so stories based on them keep working (DESIGN §5).
     """
 
@@ -227,6 +227,23 @@ class SnapshotSeries(models.Model):
 
     def __str__(self):
         return f"series {self.pk} (v{self.latest_version})"
+
+
+class SeriesHolder(models.Model):
+    """A story's right to read the series it is based on, even after the series is hidden or made
+    private. Written only by the database (a trigger on stories checks that the series could be read
+    when the story took it as its base): never by a request, so no user can forge one (DESIGN §2)."""
+
+    # DO_NOTHING: the database cascades (the app role may not delete these rows itself).
+    story = models.OneToOneField(Story, on_delete=models.DO_NOTHING, primary_key=True, related_name="+")
+    series = models.ForeignKey(SnapshotSeries, on_delete=models.DO_NOTHING, related_name="+")
+    user = models.ForeignKey("accounts.User", on_delete=models.DO_NOTHING, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["series", "user"])]
+
+    def __str__(self):
+        return f"story {self.story_id} holds series {self.series_id}"
 
 
 class StorySnapshot(models.Model):

@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.quotas import quota_consume
+from accounts.quotas import quota_check
 from accounts.rls import acting_as
 from chapters import lore as chapter_lore
 from chapters import services as chapter_services
@@ -201,9 +201,9 @@ def story_from_snapshot(*, user, snapshot: StorySnapshot, at_turn: int | None = 
         if title:
             story.title = title[:200]
         size = story.text_bytes()
-        quota_consume(user, stories=1, storage_bytes=size)
         story.storage_bytes = size
         story.save()
+        quota_check(user, stories=1, storage_bytes=size)
         _copy_world(user=user, story=story, snapshot=snapshot)
         if snapshot.story_so_far and at_turn == snapshot.turn_count and at_turn:
             StoryArc.objects.create(user_id=user.pk, story=story, first_turn=1, last_turn=at_turn,

@@ -9,7 +9,7 @@ import json
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
-from accounts.quotas import quota_consume
+from accounts.quotas import quota_check
 
 from .models import CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
 
@@ -25,7 +25,7 @@ def story_add(*, user, story: Story, delta: int) -> None:
 
     The story row is locked before the usage row, the order every writer keeps."""
     Story.objects.filter(pk=story.pk).update(storage_bytes=_grown("storage_bytes", delta))
-    quota_consume(user, storage_bytes=delta)
+    quota_check(user, storage_bytes=delta)
 
 
 def _delete_counting(queryset) -> int:

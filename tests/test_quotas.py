@@ -6,7 +6,7 @@ from django.db import connections
 from django.utils import timezone
 
 from accounts.models import Tier
-from accounts.quotas import MB, TIER_LIMITS, QuotaExceeded, limits_for, quota_consume, usage_get
+from accounts.quotas import MB, TIER_LIMITS, QuotaExceeded, limits_for, quota_check, usage_get
 from accounts.rls import acting_as
 from narrative_pipeline.models import Story
 from narrative_pipeline.services import story_create, story_delete
@@ -52,9 +52,9 @@ class TestConsume:
     def test_images_per_story(self):
         user = UserFactory(max_images_per_story=2)
         with acting_as(user):
-            quota_consume(user, images=2, images_in_story=0)
+            quota_check(user, images=2, images_in_story=0)
             with pytest.raises(QuotaExceeded, match="at most 2 images"):
-                quota_consume(user, images=1, images_in_story=2)
+                quota_check(user, images=1, images_in_story=2)
 
     def test_delete_releases_what_the_story_used(self):
         user = UserFactory()
