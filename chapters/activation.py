@@ -234,7 +234,7 @@ class _Automaton:
         state = 0
         hits = set()
         for start in range(0, len(text), _CHUNK):
-            if deadline is not None and time.monotonic() > deadline:
+            if deadline is not None and time.monotonic() >= deadline:
                 raise _OutOfTime
             for char in text[start:start + _CHUNK]:
                 state = delta[state].get(char) or root.get(char, 0)
