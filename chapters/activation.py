@@ -34,10 +34,10 @@ Semantics, briefly (see ``BookMatcher.activate``):
 from __future__ import annotations
 
 import random
-import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from time import monotonic
 
 import regex
 
@@ -227,14 +227,14 @@ class _Automaton:
 
     def find(self, text: str, deadline: float | None = None) -> set[int]:
         """The ids of all words occurring in ``text``; raises ``_OutOfTime`` once past ``deadline``
-        (``time.monotonic()``), looked at every ``_CHUNK`` characters."""
+        (``monotonic()``), looked at every ``_CHUNK`` characters."""
         if not self.root:
             return set()
         root, delta, ends = self.root, self.delta, self.ends
         state = 0
         hits = set()
         for start in range(0, len(text), _CHUNK):
-            if deadline is not None and time.monotonic() >= deadline:
+            if deadline is not None and monotonic() >= deadline:
                 raise _OutOfTime
             for char in text[start:start + _CHUNK]:
                 state = delta[state].get(char) or root.get(char, 0)
@@ -253,8 +253,12 @@ class BookMatcher:
         words: dict[str, int] = {}            # casefolded plain needle -> automaton word id
         owners: dict[int, set[int]] = {}      # word id -> indexes of the entries with such a primary key
 
+        patterns: dict[str, regex.Pattern | None] = {}  # each different key compiled once, however many use it
+
         def key_id(written: str, spec: EntrySpec) -> int:
-            pattern, _ = _parse_regex_key(written)
+            if written not in patterns:
+                patterns[written] = _parse_regex_key(written)[0]
+            pattern = patterns[written]
             if pattern is not None:
                 identity: tuple = ("regex", written)
                 key = _Key(written, pattern=pattern)
@@ -311,7 +315,7 @@ class BookMatcher:
         return self.activation(texts, seed=seed).fired
 
     def activation(self, texts: Sequence[str], *, seed: str = "", deadline: float | None = None) -> Activation:
-        """``activate``, stopping at ``deadline`` (``time.monotonic()``), with the entries it could not check.
+        """``activate``, stopping at ``deadline`` (``monotonic()``), with the entries it could not check.
 
         Constant entries fire whatever the time. Once the deadline passes, the entries of the level being
         checked that were not decided yet are skipped (all entries not fired, if it passes while a text is
@@ -461,7 +465,7 @@ class _Scan:
         """Whether a regex key occurs in the piece, within its timeout and the deadline (``_OutOfTime``)."""
         timeout = REGEX_TIMEOUT
         if self.deadline is not None:
-            left = self.deadline - time.monotonic()
+            left = self.deadline - monotonic()
             if left <= 0:
                 raise _OutOfTime
             timeout = min(timeout, left)

@@ -206,9 +206,9 @@ def chapters_upload_view(model_admin, request, story_id):
             return redirect("admin:story-chapters-upload", story.pk)
         try:
             result = lore_files.import_file(user=request.user, story=story, **pending)
-        except ValidationError as error:
+        except ValidationError as error:  # shown above a fresh upload form (an unbound form takes no errors)
             form = LoreUploadForm()
-            form.add_error(None, "; ".join(error.messages))
+            messages.error(request, "; ".join(error.messages))
         else:
             cache.delete(_pending_key(request, token))
             entries = sum(book["entries"] for book in result["lorebooks"])

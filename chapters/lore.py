@@ -7,8 +7,8 @@ fields) calls into this module, never the other way round.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from time import monotonic
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -322,10 +322,10 @@ def lore_for_turn(*, story_id, action: str, recent: list[str], seed: str) -> Tur
     books = list(Lorebook.objects.filter(story_id=story_id, enabled=True).values(
         "id", "name", "updated_at", "scan_depth", "token_budget", "recursive_scanning", "max_recursion_depth"))
     matchers = [_matcher(book) for book in books]
-    deadline = time.monotonic() + settings.LORE_TURN_BUDGET_MS / 1000
+    deadline = monotonic() + settings.LORE_TURN_BUDGET_MS / 1000
     fired, skipped = [], []
     for left, (book, matcher) in enumerate(zip(books, matchers, strict=True)):
-        now = time.monotonic()
+        now = monotonic()
         texts = [action, *recent[: book["scan_depth"]]]
         result = matcher.activation(texts, seed=seed, deadline=now + max(0.0, deadline - now) / (len(books) - left))
         for hit in result.fired:
