@@ -8,7 +8,8 @@ or contain each other, and only the entries owning such a key are then checked e
 words, secondary keys). Regex keys (``/pattern/flags``) are compiled with the book and searched per entry:
 real books have few, and the caps (``lore_limits``) keep it so.
 
-A turn's matching has a time budget (``BookMatcher.activation(deadline=…)``): each regex search stops at
+A turn's matching has a time budget (``BookMatcher.activation(deadline=…)``, in the thread's CPU time, which
+is what the regex module's timeouts count): each regex search stops at
 ``REGEX_TIMEOUT`` (the key then counts as absent) or at the deadline, and once the deadline has passed no more
 keys are checked. The entries that were not fully checked are reported as skipped, never guessed at.
 Entries whose keys need no regex are checked before those that do, so a slow regex costs only its own
@@ -37,7 +38,7 @@ import random
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from time import monotonic
+from time import thread_time
 
 import regex
 
@@ -227,14 +228,14 @@ class _Automaton:
 
     def find(self, text: str, deadline: float | None = None) -> set[int]:
         """The ids of all words occurring in ``text``; raises ``_OutOfTime`` once past ``deadline``
-        (``monotonic()``), looked at every ``_CHUNK`` characters."""
+        (``thread_time()``), looked at every ``_CHUNK`` characters."""
         if not self.root:
             return set()
         root, delta, ends = self.root, self.delta, self.ends
         state = 0
         hits = set()
         for start in range(0, len(text), _CHUNK):
-            if deadline is not None and monotonic() >= deadline:
+            if deadline is not None and thread_time() >= deadline:
                 raise _OutOfTime
             for char in text[start:start + _CHUNK]:
                 state = delta[state].get(char) or root.get(char, 0)
@@ -315,7 +316,7 @@ class BookMatcher:
         return self.activation(texts, seed=seed).fired
 
     def activation(self, texts: Sequence[str], *, seed: str = "", deadline: float | None = None) -> Activation:
-        """``activate``, stopping at ``deadline`` (``monotonic()``), with the entries it could not check.
+        """``activate``, stopping at ``deadline`` (``thread_time()``), with the entries it could not check.
 
         Constant entries fire whatever the time. Once the deadline passes, the entries of the level being
         checked that were not decided yet are skipped (all entries not fired, if it passes while a text is
@@ -465,7 +466,7 @@ class _Scan:
         """Whether a regex key occurs in the piece, within its timeout and the deadline (``_OutOfTime``)."""
         timeout = REGEX_TIMEOUT
         if self.deadline is not None:
-            left = self.deadline - monotonic()
+            left = self.deadline - thread_time()
             if left <= 0:
                 raise _OutOfTime
             timeout = min(timeout, left)

@@ -8,7 +8,7 @@ fields) calls into this module, never the other way round.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from time import monotonic
+from time import thread_time
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -317,15 +317,16 @@ def lore_for_turn(*, story_id, action: str, recent: list[str], seed: str) -> Tur
     ``scan_depth`` latest turns. Costs one small query per turn while the books are unchanged.
     Matching all the story's books gets ``LORE_TURN_BUDGET_MS`` together, counted once their matchers
     are built (a build happens once per version of a book); each book may use an equal share of what
-    is left, so a slow book leaves the others their time.
+    is left, so a slow book leaves the others their time. Time is the thread's CPU time, as the regex
+    module counts its searches' timeouts: a busy server skips no more lore than an idle one.
     """
     books = list(Lorebook.objects.filter(story_id=story_id, enabled=True).values(
         "id", "name", "updated_at", "scan_depth", "token_budget", "recursive_scanning", "max_recursion_depth"))
     matchers = [_matcher(book) for book in books]
-    deadline = monotonic() + settings.LORE_TURN_BUDGET_MS / 1000
+    deadline = thread_time() + settings.LORE_TURN_BUDGET_MS / 1000
     fired, skipped = [], []
     for left, (book, matcher) in enumerate(zip(books, matchers, strict=True)):
-        now = monotonic()
+        now = thread_time()
         texts = [action, *recent[: book["scan_depth"]]]
         result = matcher.activation(texts, seed=seed, deadline=now + max(0.0, deadline - now) / (len(books) - left))
         for hit in result.fired:

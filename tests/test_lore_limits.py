@@ -317,8 +317,8 @@ def turn_lore(user, story, action=f"I climb the lighthouse and shout {RUN_OF_AS}
 def frozen_clock(monkeypatch):
     """The budget's clock standing still, so only a regex search's own (real) timeout can use up the budget:
     the outcome does not depend on how fast the machine is."""
-    monkeypatch.setattr(lore, "monotonic", lambda: 1_000.0)
-    monkeypatch.setattr(activation, "monotonic", lambda: 1_000.0)
+    monkeypatch.setattr(lore, "thread_time", lambda: 1_000.0)
+    monkeypatch.setattr(activation, "thread_time", lambda: 1_000.0)
 
 
 def test_200_catastrophic_regex_keys_are_cut_at_the_budget_and_reported(alice, settings, frozen_clock):
