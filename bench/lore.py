@@ -2,6 +2,7 @@
 turn with no lore against a turn with the largest book the caps allow (hostile regex keys included)."""
 
 import json
+import os
 import random
 import statistics
 import time
@@ -206,6 +207,7 @@ imported in {largest["imported"]:.1f} s), {largest["regex_keys"]} different rege
 
 Its key matching alone (`lore_for_turn`, matcher cached) takes {largest["matching"]:.1f} ms a turn (median of
 {ROUNDS}); the last turn reported {largest["skipped"]} entries skipped (`lore_skipped`, shown in the writers'
-room). A 100,000-entry book (the file that once took 17 s to import) is refused in {refused:.2f} s, nothing
+room). Load average during the run: {" / ".join(f"{load:.1f}" for load in os.getloadavg())} (1 / 5 / 15 min)
+on {os.cpu_count()} cores. A 100,000-entry book (the file that once took 17 s to import) is refused in {refused:.2f} s, nothing
 written: “{message}”
 """
