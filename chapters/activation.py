@@ -5,7 +5,15 @@ cost of a turn must not grow with the book: a loop of per-entry searches over th
 ``BookMatcher`` therefore compiles a book once into a single Aho–Corasick automaton over all of its plain
 keys (casefolded); one pass over the casefolded text yields every key that occurs, however keys overlap
 or contain each other, and only the entries owning such a key are then checked exactly (case, whole
-words, secondary keys). Regex keys (``/pattern/flags``) are searched per entry: real books have few.
+words, secondary keys). Regex keys (``/pattern/flags``) are compiled with the book and searched per entry:
+real books have few, and the caps (``lore_limits``) keep it so.
+
+A turn's matching has a time budget (``BookMatcher.activation(deadline=…)``, in the thread's CPU time, which
+is what the regex module's timeouts count): each regex search stops at
+``REGEX_TIMEOUT`` (the key then counts as absent) or at the deadline, and once the deadline has passed no more
+keys are checked. The entries that were not fully checked are reported as skipped, never guessed at.
+Entries whose keys need no regex are checked before those that do, so a slow regex costs only its own
+entries. Within the budget the result is exactly the one without a deadline.
 
 Pure Python, no Django and no database, so it can be tested and benchmarked on its own.
 
@@ -30,6 +38,7 @@ import random
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from time import thread_time
 
 import regex
 
@@ -81,12 +90,24 @@ class Fired:
     depth: int       # 0 = matched the scanned texts, 1.. = activated by recursion
 
 
+@dataclass(frozen=True)
+class Activation:
+    fired: list[Fired]        # as ``BookMatcher.activate`` returns them
+    skipped: list[EntrySpec]  # by id: entries whose keys could not all be checked in time (none fired)
+
+
 def regex_key_error(key: str) -> str | None:
     """Why a key written as a regex cannot be used as one (it is then matched as plain text), else None.
 
     For importers and the admin to warn about; matching itself never raises.
     """
     return _parse_regex_key(key)[1]
+
+
+def is_regex_key(key: str) -> bool:
+    """Whether a key is written as a regex (``/pattern/flags``), usable or not; without compiling it."""
+    shape = _REGEX_KEY.fullmatch(key)
+    return shape is not None and all(flag in _JS_FLAGS for flag in shape.group(2))
 
 
 def approx_tokens(text: str) -> int:
@@ -149,6 +170,10 @@ class _Entry:
     secondary: tuple[int, ...]
     logic: str
 
+    @property
+    def keys(self) -> tuple[int, ...]:
+        return self.primary + self.secondary
+
 
 class _Piece:
     """One scanned text: the turn's texts joined, or one fired entry's content (``source`` = its index)."""
@@ -157,6 +182,13 @@ class _Piece:
 
     def __init__(self, text: str, folded: str, words: set[int], source: int | None):
         self.text, self.folded, self.words, self.source = text, folded, words, source
+
+
+_CHUNK = 4096  # characters the automaton reads between two looks at the clock
+
+
+class _OutOfTime(Exception):
+    """The turn's deadline passed: no more keys are checked."""
 
 
 class _Automaton:
@@ -194,17 +226,21 @@ class _Automaton:
                 queue.append(child)
         self.root, self.delta, self.ends = goto[0], delta, ends
 
-    def find(self, text: str) -> set[int]:
-        """The ids of all words occurring in ``text``."""
+    def find(self, text: str, deadline: float | None = None) -> set[int]:
+        """The ids of all words occurring in ``text``; raises ``_OutOfTime`` once past ``deadline``
+        (``thread_time()``), looked at every ``_CHUNK`` characters."""
         if not self.root:
             return set()
         root, delta, ends = self.root, self.delta, self.ends
         state = 0
         hits = set()
-        for char in text:
-            state = delta[state].get(char) or root.get(char, 0)
-            if ends[state]:
-                hits.add(state)
+        for start in range(0, len(text), _CHUNK):
+            if deadline is not None and thread_time() >= deadline:
+                raise _OutOfTime
+            for char in text[start:start + _CHUNK]:
+                state = delta[state].get(char) or root.get(char, 0)
+                if ends[state]:
+                    hits.add(state)
         return {word for state in hits for word in ends[state]}
 
 
@@ -218,8 +254,12 @@ class BookMatcher:
         words: dict[str, int] = {}            # casefolded plain needle -> automaton word id
         owners: dict[int, set[int]] = {}      # word id -> indexes of the entries with such a primary key
 
+        patterns: dict[str, regex.Pattern | None] = {}  # each different key compiled once, however many use it
+
         def key_id(written: str, spec: EntrySpec) -> int:
-            pattern, _ = _parse_regex_key(written)
+            if written not in patterns:
+                patterns[written] = _parse_regex_key(written)[0]
+            pattern = patterns[written]
             if pattern is not None:
                 identity: tuple = ("regex", written)
                 key = _Key(written, pattern=pattern)
@@ -237,7 +277,8 @@ class BookMatcher:
 
         self._entries: list[_Entry] = []
         constant: list[int] = []
-        with_regex: set[int] = set()
+        with_regex: set[int] = set()   # a primary key is a regex: a candidate at every level
+        searching: set[int] = set()    # any key is a regex: checked after the others of its level
         for spec in entries:
             if not spec.enabled:
                 continue
@@ -252,6 +293,8 @@ class BookMatcher:
             secondary = tuple(key_id(k, spec) for k in spec.secondary_keys if k.strip())
             logic = spec.selective_logic if spec.selective_logic in SELECTIVE_LOGIC else "AND_ANY"
             self._entries.append(_Entry(spec, primary, secondary, logic))
+            if any(self._keys[number].pattern is not None for number in primary + secondary):
+                searching.add(index)
             for number in primary:  # secondary keys alone never trigger an entry
                 key = self._keys[number]
                 if key.pattern is None:
@@ -260,6 +303,8 @@ class BookMatcher:
                     with_regex.add(index)
         self._constant = tuple(constant)
         self._with_regex = frozenset(with_regex)
+        self._searching = frozenset(searching)
+        self._keyed = frozenset(range(len(self._entries))) - frozenset(constant)
         self._owners = {word: tuple(sorted(indexes)) for word, indexes in owners.items()}
         self._automaton = _Automaton(list(words))
 
@@ -268,34 +313,64 @@ class BookMatcher:
 
         ``seed`` identifies the turn for probability rolls. Never raises for any book or text.
         """
-        scan = _Scan(self)
-        touched = scan.add("\n".join(texts), None)
+        return self.activation(texts, seed=seed).fired
+
+    def activation(self, texts: Sequence[str], *, seed: str = "", deadline: float | None = None) -> Activation:
+        """``activate``, stopping at ``deadline`` (``thread_time()``), with the entries it could not check.
+
+        Constant entries fire whatever the time. Once the deadline passes, the entries of the level being
+        checked that were not decided yet are skipped (all entries not fired, if it passes while a text is
+        scanned) and no deeper recursion is done; an entry whose regex key timed out and that did not fire
+        is skipped too.
+        """
+        scan = _Scan(self, deadline)
         fired: dict[int, Fired] = {}
         refused: set[int] = set()
         waiting: set[int] = set()  # primary key found, but a secondary key required by AND_ANY/AND_ALL not yet
+        skipped: set[int] = set()
         newly = [index for index in self._constant if self._roll(index, seed, refused)]
         for index in newly:
             fired[index] = self._fired(index, "always on", 0)
         depth = 0
         recursion_levels = self.settings.max_recursion_depth if self.settings.recursive_scanning else 0
+        try:
+            touched = scan.add("\n".join(texts), None)
+        except _OutOfTime:  # no entry with keys was checked
+            return self._result(fired, set(self._keyed))
         while True:
             level = []
-            for index in sorted(touched | waiting | self._with_regex):
+            candidates = sorted(touched | waiting | self._with_regex, key=lambda index: (index in self._searching, index))
+            for position, index in enumerate(candidates):
                 if index in fired or index in refused:
                     continue
-                reason = self._reason(index, scan, depth, waiting)
+                try:
+                    reason = self._reason(index, scan, depth, waiting)
+                except _OutOfTime:
+                    skipped.update(candidates[position:])
+                    recursion_levels = depth  # no deeper level
+                    break
                 if reason is not None and self._roll(index, seed, refused):
                     fired[index] = self._fired(index, reason, depth)
                     level.append(index)
+                elif reason is None and scan.timed_out.intersection(self._entries[index].keys):
+                    skipped.add(index)
             newly += level
             if depth >= recursion_levels or not newly:
                 break
             depth += 1
             touched = set()
-            for index in newly:
-                touched |= scan.add(self._entries[index].spec.content, index)
+            try:
+                for index in newly:
+                    touched |= scan.add(self._entries[index].spec.content, index)
+            except _OutOfTime:  # the deeper level is not checked at all
+                skipped |= self._keyed - refused
+                break
             newly = []
-        return self._within_budget(fired)
+        return self._result(fired, skipped - refused)
+
+    def _result(self, fired: dict[int, Fired], skipped: set[int]) -> Activation:
+        return Activation(fired=self._within_budget(fired),
+                          skipped=[self._entries[index].spec for index in sorted(skipped - fired.keys())])
 
     def _reason(self, index: int, scan: _Scan, depth: int, waiting: set[int]) -> str | None:
         """Why the entry fires on what was scanned so far, or None if it does not.
@@ -355,18 +430,20 @@ class BookMatcher:
 class _Scan:
     """What one activation has scanned: its pieces, and where each key asked about first occurs."""
 
-    __slots__ = ("matcher", "pieces", "first", "checked")
+    __slots__ = ("matcher", "deadline", "pieces", "first", "checked", "timed_out")
 
-    def __init__(self, matcher: BookMatcher):
+    def __init__(self, matcher: BookMatcher, deadline: float | None):
         self.matcher = matcher
+        self.deadline = deadline
         self.pieces: list[_Piece] = []
         self.first: dict[int, int] = {}     # key id -> index of the first piece it occurs in
         self.checked: dict[int, int] = {}   # key id -> how many pieces are known not to hold it
+        self.timed_out: set[int] = set()    # regex key ids that ran past REGEX_TIMEOUT on some piece
 
     def add(self, text: str, source: int | None) -> set[int]:
         """Scan one more piece; returns the indexes of the entries that have a plain key possibly in it."""
         folded = text.casefold()
-        words = self.matcher._automaton.find(folded)
+        words = self.matcher._automaton.find(folded, self.deadline)
         self.pieces.append(_Piece(text, folded, words, source))
         owners = self.matcher._owners
         return {index for word in words for index in owners.get(word, ())}
@@ -378,20 +455,32 @@ class _Scan:
             return place
         key = self.matcher._keys[number]
         for place in range(self.checked.get(number, 0), len(self.pieces)):
-            if _occurs(key, self.pieces[place]):
+            piece = self.pieces[place]
+            if self._searched(number, key.pattern, piece) if key.pattern is not None else _occurs(key, piece):
                 self.first[number] = place
                 return place
         self.checked[number] = len(self.pieces)
         return None
 
+    def _searched(self, number: int, pattern: regex.Pattern, piece: _Piece) -> bool:
+        """Whether a regex key occurs in the piece, within its timeout and the deadline (``_OutOfTime``)."""
+        timeout = REGEX_TIMEOUT
+        if self.deadline is not None:
+            left = self.deadline - thread_time()
+            if left <= 0:
+                raise _OutOfTime
+            timeout = min(timeout, left)
+        try:
+            return pattern.search(piece.text, timeout=timeout) is not None
+        except TimeoutError:
+            if timeout < REGEX_TIMEOUT:  # cut by the deadline, not by its own timeout
+                raise _OutOfTime from None
+            self.timed_out.add(number)
+            return False
+
 
 def _occurs(key: _Key, piece: _Piece) -> bool:
-    """Whether the key occurs in the piece, exactly (the automaton only says which casefolded strings do)."""
-    if key.pattern is not None:
-        try:
-            return key.pattern.search(piece.text, timeout=REGEX_TIMEOUT) is not None
-        except TimeoutError:
-            return False
+    """Whether a plain key occurs in the piece, exactly (the automaton only says which casefolded strings do)."""
     if key.word not in piece.words:
         return False
     haystack = piece.text if key.case_sensitive else piece.folded

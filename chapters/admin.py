@@ -206,9 +206,9 @@ def chapters_upload_view(model_admin, request, story_id):
             return redirect("admin:story-chapters-upload", story.pk)
         try:
             result = lore_files.import_file(user=request.user, story=story, **pending)
-        except ValidationError as error:
+        except ValidationError as error:  # shown above a fresh upload form (an unbound form takes no errors)
             form = LoreUploadForm()
-            form.add_error(None, "; ".join(error.messages))
+            messages.error(request, "; ".join(error.messages))
         else:
             cache.delete(_pending_key(request, token))
             entries = sum(book["entries"] for book in result["lorebooks"])
@@ -349,8 +349,24 @@ def chapter_inline_save(formset) -> None:
             formset.changed_objects.append((form.instance, form.changed_data))
 
 
+class LorebookForm(forms.ModelForm):
+    class Meta:
+        model = Lorebook
+        fields = ["story", "name", "description", "enabled", "scan_depth", "token_budget", "recursive_scanning",
+                  "max_recursion_depth"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if "story" in cleaned:  # moving the book: within the caps of the story it goes to
+            self.instance.story = cleaned["story"]
+            for problem in lore.lorebook_limit_problems(self.instance):
+                self.add_error("story", problem)
+        return cleaned
+
+
 @admin.register(Lorebook)
 class LorebookAdmin(admin.ModelAdmin):
+    form = LorebookForm
     list_display = ["name", "story", "entry_count", "source_format", "enabled", "updated_at"]
     list_filter = ["source_format", "enabled"]
     search_fields = ["name", "description"]
@@ -396,6 +412,11 @@ class LoreEntryForm(forms.ModelForm):
                 self.add_error(field, "A list of strings, e.g. [\"dragon\", \"/wyrms?/i\"].")
         if cleaned.get("probability") is not None and cleaned["probability"] > 100:
             self.add_error("probability", "At most 100.")
+        if not self.errors:
+            for field, problem in lore.entry_limit_problems(
+                    lorebook=self.instance.lorebook, entry_id=self.instance.pk, keys=cleaned.get("keys") or [],
+                    secondary_keys=cleaned.get("secondary_keys") or [], content=cleaned.get("content") or ""):
+                self.add_error(field, problem)
         return cleaned
 
 

@@ -8,10 +8,15 @@ fields) calls into this module, never the other way round.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from time import thread_time
 
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
+from . import lore_limits
 from .activation import BookMatcher, BookSettings, EntrySpec, regex_key_error
 from .importers.document import Book, Entry, FormatError, fields_from_text, fields_text
 from .models import Lorebook, LoreEntry, LoreSource
@@ -24,7 +29,10 @@ MAX_SCAN_DEPTH = 20
 
 
 def check_entry(entry: Entry, where) -> list[str]:
-    """Values a file can carry but LUNA cannot use: an error naming the entry; warnings returned."""
+    """Values a file can carry but LUNA cannot use, or over the caps: an error naming the entry; warnings returned."""
+    for field_name, problem in lore_limits.entry_problems(keys=entry.keys, secondary_keys=entry.secondary_keys,
+                                                          content=entry.content):
+        raise FormatError(problem, entry=where, field_name=field_name)
     if not 0 <= entry.probability <= 100:
         raise FormatError(f"must be between 0 and 100, not {entry.probability}.", entry=where,
                           field_name="probability")
@@ -38,15 +46,35 @@ def check_book(book: Book) -> list[str]:
     for attribute in ("scan_depth", "token_budget", "max_recursion_depth"):
         if getattr(book, attribute) < 0:
             raise FormatError(f"the book's {attribute.replace('_', ' ')} cannot be negative.")
+    regex_keys = lore_limits.regex_keys((entry.keys, entry.secondary_keys) for entry in book.entries)
+    for problem in lore_limits.book_problems(name=book.name, entries=len(book.entries), regex_keys=len(regex_keys)):
+        raise FormatError(problem)
     warnings = []
     for position, entry in enumerate(book.entries):
         warnings += check_entry(entry, entry.uid or position)
     return warnings
 
 
+def story_limit_problems(*, story_id, books: int, entries: int, moving: Lorebook | None = None) -> list[str]:
+    """The story's caps if ``books`` books holding ``entries`` entries joined its lore (``moving``: a book
+    that is one of them, not counted where it is now). A book in its owner's library (no story) has none."""
+    if story_id is None:
+        return []
+    held_books = Lorebook.objects.filter(story_id=story_id)
+    held_entries = LoreEntry.objects.filter(story_id=story_id)
+    if moving is not None:
+        held_books, held_entries = held_books.exclude(pk=moving.pk), held_entries.exclude(lorebook_id=moving.pk)
+    return lore_limits.story_problems(books=held_books.count() + books, entries=held_entries.count() + entries)
+
+
 @transaction.atomic
 def books_import(*, story_id, user_id, books: list[Book], source: LoreSource | None = None) -> list[Lorebook]:
-    """Save books and their entries as they are; the caller has checked them (``check_book``)."""
+    """Save books and their entries as they are; the caller has checked them (``check_book``) and
+    locked the story, whose caps are checked here, before anything is written."""
+    problems = story_limit_problems(story_id=story_id, books=len(books),
+                                    entries=sum(len(book.entries) for book in books))
+    if problems:
+        raise ValidationError({"file": problems})
     saved = []
     for book in books:
         row = Lorebook.objects.create(
@@ -103,7 +131,14 @@ def lore_apply(*, story_id, user_id, books: dict[str, dict | None], entries: dic
     """Make the story's books (by key, ``book_keys``) and entries (by book key and position) read as
     given: the fields of a ``Book`` without its entries, of an ``Entry``, or ``None`` to remove one.
     New books go after the story's own, in the order given. A sync, its undo and a fork's copy of
-    the world write lore this way."""
+    the world write lore this way. Over the caps, ``ValidationError`` and nothing written."""
+    problems = [f"Entry {position} of the book “{key}”, {field_name.replace('_', ' ')}: {problem}"
+                for (key, position), fields in entries.items() if fields is not None
+                for field_name, problem in lore_limits.entry_problems(
+                    keys=fields.get("keys", []), secondary_keys=fields.get("secondary_keys", []),
+                    content=fields.get("content", ""))]
+    if problems:
+        raise ValidationError(problems)
     rows = list(Lorebook.objects.select_for_update().filter(story_id=story_id).order_by("created_at", "id"))
     by_key = dict(zip(book_keys([row.name for row in rows]), rows, strict=True))
     for key, fields in books.items():
@@ -117,7 +152,7 @@ def lore_apply(*, story_id, user_id, books: dict[str, dict | None], entries: dic
         else:
             by_key[key] = Lorebook.objects.create(user_id=user_id, story_id=story_id, **values)
     existing = set(LoreEntry.objects.filter(lorebook__in=by_key.values()).values_list("lorebook_id", "position"))
-    added, touched = [], set()
+    added, touched, with_regex = [], set(), set()
     for (key, position), fields in entries.items():
         book = by_key.get(key)
         if book is None:
@@ -126,6 +161,8 @@ def lore_apply(*, story_id, user_id, books: dict[str, dict | None], entries: dic
         if fields is None:
             LoreEntry.objects.filter(lorebook=book, position=position).delete()
             continue
+        if lore_limits.regex_keys([(fields.get("keys", []), fields.get("secondary_keys", []))]):
+            with_regex.add(book.pk)
         values = {attribute: fields[attribute] for attribute in ENTRY_ATTRIBUTES if attribute in fields}
         values["source_fields"] = fields_text(fields.get("source_fields") or {})
         if (book.pk, position) in existing:
@@ -136,6 +173,26 @@ def lore_apply(*, story_id, user_id, books: dict[str, dict | None], entries: dic
     Lorebook.objects.filter(pk__in=touched).update(updated_at=timezone.now())  # matchers rebuilt next turn
     Lorebook.objects.filter(pk__in=[by_key[key].pk for key, fields in books.items()
                                     if fields is None and key in by_key]).delete()
+    problems = _applied_problems(story_id=story_id, grown={book.lorebook_id for book in added},
+                                 with_regex=with_regex)
+    if problems:
+        raise ValidationError(problems)  # rolls back this function's writes
+
+
+def _applied_problems(*, story_id, grown: set[int], with_regex: set[int]) -> list[str]:
+    """The caps after ``lore_apply``: the story's totals, and the books that gained entries or regex keys."""
+    names = dict(Lorebook.objects.filter(pk__in=grown | with_regex).values_list("pk", "name"))
+    sizes = dict(LoreEntry.objects.filter(lorebook__in=grown).values("lorebook").annotate(size=Count("id"))
+                 .values_list("lorebook", "size"))
+    keys: dict[int, list] = {pk: [] for pk in with_regex}
+    for pk, written, secondary in LoreEntry.objects.filter(lorebook__in=with_regex).values_list(
+            "lorebook_id", "keys", "secondary_keys"):
+        keys[pk].append((written, secondary))
+    problems = []
+    for pk, name in names.items():
+        problems += lore_limits.book_problems(name=name, entries=sizes.get(pk, 0),
+                                              regex_keys=len(lore_limits.regex_keys(keys.get(pk, []))))
+    return problems + story_limit_problems(story_id=story_id, books=0, entries=0)
 
 
 def story_books(*, story_id) -> list[Book]:
@@ -145,15 +202,55 @@ def story_books(*, story_id) -> list[Book]:
 @transaction.atomic
 def lorebook_save(book: Lorebook) -> Lorebook:
     """Save a book's settings; moving it to another story (or to the owner's library, no story)
-    moves its entries with it."""
+    moves its entries with it, within that story's caps."""
+    problems = lorebook_limit_problems(book)
+    if problems:
+        raise ValidationError({"story": problems})
     book.save()
     book.entries.exclude(story_id=book.story_id).update(story_id=book.story_id)
     return book
 
 
+def lorebook_limit_problems(book: Lorebook) -> list[str]:
+    """The caps of the story a book is saved into, when it is new there (a book that stays is not counted again)."""
+    if book.pk is None:
+        return story_limit_problems(story_id=book.story_id, books=1, entries=0)
+    if Lorebook.objects.filter(pk=book.pk, story_id=book.story_id).exists():
+        return []
+    return story_limit_problems(story_id=book.story_id, books=1, entries=book.entries.count(), moving=book)
+
+
+def entry_limit_problems(*, lorebook: Lorebook, entry_id, keys: list[str], secondary_keys: list[str],
+                         content: str) -> list[tuple[str | None, str]]:
+    """An entry's caps as it would be saved into its book (``entry_id`` None: a new entry), as (field, message);
+    the field is None for the book's and the story's caps."""
+    problems: list[tuple[str | None, str]] = list(lore_limits.entry_problems(
+        keys=keys, secondary_keys=secondary_keys, content=content))
+    others = LoreEntry.objects.filter(lorebook=lorebook).exclude(pk=entry_id)
+    mine = lore_limits.regex_keys([(keys, secondary_keys)])
+    if mine:  # only a regex key of this entry can raise the book's count
+        regex_keys = mine | lore_limits.regex_keys(others.values_list("keys", "secondary_keys"))
+        problems += [(None, problem) for problem in lore_limits.book_problems(
+            name=lorebook.name, entries=0, regex_keys=len(regex_keys))]
+    if entry_id is None:
+        problems += [(None, problem) for problem in lore_limits.book_problems(
+            name=lorebook.name, entries=others.count() + 1, regex_keys=0)]
+        problems += [(None, problem) for problem in story_limit_problems(
+            story_id=lorebook.story_id, books=0, entries=1)]
+    return problems
+
+
 @transaction.atomic
 def entry_save(entry: LoreEntry) -> LoreEntry:
-    """Save an entry; its book's matcher is rebuilt on the next turn (the book's ``updated_at`` moves)."""
+    """Save an entry within the caps; its book's matcher is rebuilt on the next turn (the book's
+    ``updated_at`` moves)."""
+    problems = entry_limit_problems(lorebook=entry.lorebook, entry_id=entry.pk, keys=entry.keys,
+                                    secondary_keys=entry.secondary_keys, content=entry.content)
+    if problems:
+        by_field: dict[str, list[str]] = {}
+        for field, problem in problems:
+            by_field.setdefault(field or NON_FIELD_ERRORS, []).append(problem)
+        raise ValidationError(by_field)
     check_entry(Entry(**{attribute: getattr(entry, attribute) for attribute in ENTRY_ATTRIBUTES}),
                 entry.uid or entry.position)
     entry.save()
@@ -172,10 +269,27 @@ class FiredEntry:
     reason: str
 
 
+@dataclass(frozen=True)
+class SkippedLore:
+    """A book's entries this turn's matching could not check in time (its time budget, or a slow regex key)."""
+
+    book: str
+    entries: int
+    titles: list[str]  # the first ``SKIPPED_TITLES`` of them, for the author to find
+
+
+@dataclass(frozen=True)
+class TurnLore:
+    fired: list[FiredEntry]
+    skipped: list[SkippedLore]
+
+
+SKIPPED_TITLES = 5
 _matchers: dict[int, tuple[object, BookMatcher]] = {}  # book id -> (updated_at, matcher), per process
 
 
 def _matcher(book: dict) -> BookMatcher:
+    """The book's matcher, built (its regex keys compiled) once per version of the book and process."""
     cached = _matchers.get(book["id"])
     if cached and cached[0] == book["updated_at"]:
         return cached[1]
@@ -195,17 +309,30 @@ def _matcher(book: dict) -> BookMatcher:
     return matcher
 
 
-def lore_for_turn(*, story_id, action: str, recent: list[str], seed: str) -> list[FiredEntry]:
-    """The entries that fire for this turn, book by book, each book within its own budget.
+def lore_for_turn(*, story_id, action: str, recent: list[str], seed: str) -> TurnLore:
+    """The entries that fire for this turn, book by book, each book within its own token budget, and
+    the entries that could not be checked within the turn's time budget.
 
     ``recent`` holds the latest turns' text, newest first; a book scans the action and its
     ``scan_depth`` latest turns. Costs one small query per turn while the books are unchanged.
+    Matching all the story's books gets ``LORE_TURN_BUDGET_MS`` together, counted once their matchers
+    are built (a build happens once per version of a book); each book may use an equal share of what
+    is left, so a slow book leaves the others their time. Time is the thread's CPU time, as the regex
+    module counts its searches' timeouts: a busy server skips no more lore than an idle one.
     """
-    fired = []
-    for book in Lorebook.objects.filter(story_id=story_id, enabled=True).values(
-            "id", "name", "updated_at", "scan_depth", "token_budget", "recursive_scanning", "max_recursion_depth"):
+    books = list(Lorebook.objects.filter(story_id=story_id, enabled=True).values(
+        "id", "name", "updated_at", "scan_depth", "token_budget", "recursive_scanning", "max_recursion_depth"))
+    matchers = [_matcher(book) for book in books]
+    deadline = thread_time() + settings.LORE_TURN_BUDGET_MS / 1000
+    fired, skipped = [], []
+    for left, (book, matcher) in enumerate(zip(books, matchers, strict=True)):
+        now = thread_time()
         texts = [action, *recent[: book["scan_depth"]]]
-        for hit in _matcher(book).activate(texts, seed=seed):
+        result = matcher.activation(texts, seed=seed, deadline=now + max(0.0, deadline - now) / (len(books) - left))
+        for hit in result.fired:
             fired.append(FiredEntry(book=book["name"], entry_id=hit.id, title=hit.comment, content=hit.content,
                                     reason=hit.reason))
-    return fired
+        if result.skipped:
+            skipped.append(SkippedLore(book=book["name"], entries=len(result.skipped),
+                                       titles=[entry.comment for entry in result.skipped[:SKIPPED_TITLES]]))
+    return TurnLore(fired=fired, skipped=skipped)

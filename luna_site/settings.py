@@ -264,6 +264,19 @@ CHAPTER_SUGGESTION_TURNS = int(os.environ.get("CHAPTER_SUGGESTION_TURNS", "5"))
 CHAPTER_GRACE_TURNS = int(os.environ.get("CHAPTER_GRACE_TURNS", "5"))
 # A source sync that merges more changed items than this runs in the worker, with its progress shown.
 SYNC_BACKGROUND_ITEMS = int(os.environ.get("SYNC_BACKGROUND_ITEMS", "500"))
+# Lore caps (chapters/lore_limits.py), checked on every write of lore: imports, the admin, syncs and forks.
+# Real SillyTavern and NovelAI books fit well inside them (the largest seen: 49 keys on an entry, 24,000 characters).
+LORE_MAX_ENTRIES_PER_BOOK = int(os.environ.get("LORE_MAX_ENTRIES_PER_BOOK", "5000"))
+LORE_MAX_BOOKS_PER_STORY = int(os.environ.get("LORE_MAX_BOOKS_PER_STORY", "50"))
+LORE_MAX_ENTRIES_PER_STORY = int(os.environ.get("LORE_MAX_ENTRIES_PER_STORY", "20000"))
+LORE_MAX_KEY_LENGTH = int(os.environ.get("LORE_MAX_KEY_LENGTH", "200"))
+LORE_MAX_KEYS_PER_ENTRY = int(os.environ.get("LORE_MAX_KEYS_PER_ENTRY", "200"))
+LORE_MAX_REGEX_KEYS_PER_BOOK = int(os.environ.get("LORE_MAX_REGEX_KEYS_PER_BOOK", "100"))
+LORE_MAX_CONTENT_LENGTH = int(os.environ.get("LORE_MAX_CONTENT_LENGTH", "50000"))
+# Milliseconds of key matching a turn may spend on all of a story's lore together; what does not fit is skipped
+# and shown in the writers' room. 20: a real book's keys take a few ms, and a turn without lore takes ~50 ms, so
+# even a book built to burn the budget keeps a turn within 1.5x (BENCHMARKS.md).
+LORE_TURN_BUDGET_MS = float(os.environ.get("LORE_TURN_BUDGET_MS", "20"))
 EMBEDDING_BATCH_SIZE = int(os.environ.get("EMBEDDING_BATCH_SIZE", "32"))
 EMBEDDING_THREADS = int(os.environ.get("EMBEDDING_THREADS", "1"))
 

@@ -68,6 +68,15 @@ class LoreNote(Contract):
     reason: str = ""
 
 
+class LoreSkipped(Contract):
+    """A book's entries not checked this turn: the turn's lore time budget ran out, or a regex key was too slow.
+    For the writers' room and the book's author; the agents do not see it (``StrategistBriefing.for_agents``)."""
+
+    book: str
+    entries: int
+    titles: list[str] = Field(default_factory=list)  # the first few
+
+
 class StoryFacts(Contract):
     """What the context and the briefing both carry about the story and this turn."""
 
@@ -86,6 +95,7 @@ class StoryFacts(Contract):
     characters: list[CharacterNote] = Field(default_factory=list)
     chapter: ChapterBrief | None = None
     lore: list[LoreNote] = Field(default_factory=list)
+    lore_skipped: list[LoreSkipped] = Field(default_factory=list)
 
 
 class StoryContext(StoryFacts):
@@ -96,6 +106,10 @@ class StoryContext(StoryFacts):
 
 class StrategistBriefing(StoryFacts):
     """What the Strategist sees: bounded in size whatever the story's length."""
+
+    def for_agents(self) -> dict:
+        """What the Strategist and the Writer are given: the briefing without the writers' room's report."""
+        return self.model_dump(exclude={"lore_skipped"})
 
     def size(self) -> int:
         """Approximate tokens: characters of its JSON divided by four."""

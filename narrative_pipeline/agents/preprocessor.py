@@ -12,7 +12,16 @@ from chapters import evaluation as chapter_evaluation
 from chapters import lore as chapter_lore
 
 from .. import embeddings
-from ..contracts import CharacterNote, LoreNote, PastTurn, RelevantTurn, StoryContext, StoryState, StrategistBriefing
+from ..contracts import (
+    CharacterNote,
+    LoreNote,
+    LoreSkipped,
+    PastTurn,
+    RelevantTurn,
+    StoryContext,
+    StoryState,
+    StrategistBriefing,
+)
 from ..models import CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
 from ..selectors import story_turns
 from ..tasks import heal_chapter, queue_after_commit
@@ -60,7 +69,8 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
         arc_summaries=arcs,
         characters=_characters(story),
         chapter=chapter,
-        lore=_lore_notes(story, lore),
+        lore=_lore_notes(story, lore.fired),
+        lore_skipped=[LoreSkipped(book=skip.book, entries=skip.entries, titles=skip.titles) for skip in lore.skipped],
     )
 
 
@@ -164,4 +174,7 @@ def brief(context: StoryContext) -> StrategistBriefing:
             "narrative_instructions": _cut(context.chapter.narrative_instructions, MEMORY_CHARS),
             "beats": context.chapter.beats[:8]}),
         lore=_lore_within_budget(context.lore),
+        lore_skipped=[skip.model_copy(update={"book": _cut(skip.book, NOTE_CHARS),
+                                              "titles": [_cut(title, NOTE_CHARS) for title in skip.titles]})
+                      for skip in context.lore_skipped],
     )

@@ -24,9 +24,9 @@ def parse_template(text: str) -> ResponseTemplate:
 def plan(briefing: StrategistBriefing, complete: Callable[[LLMRequest], Completion]) -> ResponseTemplate:
     messages = [
         {"role": "system", "content": STRATEGIST_SYSTEM},
-        {"role": "user", "content": "Plan the next passage.\n" + data_block(briefing.model_dump())},
+        {"role": "user", "content": "Plan the next passage.\n" + data_block(briefing.for_agents())},
     ]
-    payload = {"task": "plan", "briefing": briefing.model_dump()}
+    payload = {"task": "plan", "briefing": briefing.for_agents()}
     answer = complete(LLMRequest(agent="strategist", messages=messages, payload=payload, json_mode=True,
                                  temperature=0.4)).text
     try:

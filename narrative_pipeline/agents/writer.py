@@ -13,9 +13,9 @@ def request_for(briefing: StrategistBriefing, template: ResponseTemplate, *, att
     messages = [
         {"role": "system", "content": WRITER_SYSTEM},
         {"role": "user", "content": "Write the next passage from this plan and story.\n"
-                                    + data_block({"plan": template.model_dump(), "story": briefing.model_dump()})},
+                                    + data_block({"plan": template.model_dump(), "story": briefing.for_agents()})},
     ]
-    payload = {"task": "write", "template": template.model_dump(), "briefing": briefing.model_dump(),
+    payload = {"task": "write", "template": template.model_dump(), "briefing": briefing.for_agents(),
                "attempt": attempt}
     return LLMRequest(agent="writer", messages=messages, payload=payload,
                       max_tokens=max(200, template.target_length * 2))
