@@ -10,7 +10,8 @@ strength of a column that user can write.
   when the story took it as its base, never through the story's own ``base_series_id``.
 - Usage counters: kept by a trigger on stories (count and stored bytes), so a request, or SQL run
   for a user, cannot reset them.
-- Moderators: the role ``luna_moderator``, never the session setting ``app.moderator``.
+- Moderators: the role ``luna_moderator``, never the session setting ``app.moderator``; an author
+  cannot restore a series the moderators hid (a guard trigger).
 """
 
 from django.conf import settings
@@ -111,6 +112,16 @@ END $$""",
 ]
 
 SERIES_POLICIES = [
+    # An author may change their series (publish, unpublish), but only moderators hide and restore it.
+    f"""
+CREATE OR REPLACE FUNCTION narrative_series_guard() RETURNS trigger LANGUAGE plpgsql SET search_path = public AS $$
+BEGIN
+  IF current_user = '{APP}' AND NEW.is_hidden IS DISTINCT FROM OLD.is_hidden THEN
+    RAISE EXCEPTION 'Only moderators hide and restore a published story' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END $$""",
+    f"CREATE TRIGGER narrative_series_guard BEFORE UPDATE ON {SERIES} FOR EACH ROW EXECUTE FUNCTION narrative_series_guard()",
     f"DROP POLICY series_read ON {SERIES}",
     f"DROP POLICY series_moderate ON {SERIES}",
     f"""CREATE POLICY series_read ON {SERIES} FOR SELECT USING (

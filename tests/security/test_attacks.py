@@ -187,3 +187,12 @@ def test_moderators_are_a_role_and_see_reports(bob_story):
         assert Report.objects.count() == 0
     with acting_as(moderator, moderator=True):
         assert Report.objects.count() == 1
+
+
+def test_an_author_cannot_restore_what_the_moderators_hid(bob_story):
+    listing = CommunityStory.objects.get()
+    with acting_as(bob_story.user_id, bypass=True):
+        SnapshotSeries.objects.filter(pk=listing.series_id).update(is_hidden=True)
+    outcome = run_as(bob_story.user_id, ("UPDATE narrative_pipeline_snapshotseries SET is_hidden = false "
+                                         "WHERE id = %s", [listing.series_id]))
+    assert outcome.refused == INSUFFICIENT_PRIVILEGE
