@@ -5,21 +5,17 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from . import services
 from .serializers import MeOutput, RegisterInput, UserOutput
-
-
-class RegisterThrottle(AnonRateThrottle):
-    rate = "30/hour"
+from .throttles import RegistrationThrottle
 
 
 class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [RegisterThrottle]
+    throttle_classes = [RegistrationThrottle]
 
     @extend_schema(request=RegisterInput, responses={201: UserOutput}, summary="Create an account")
     def post(self, request):

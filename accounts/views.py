@@ -15,8 +15,10 @@ from narrative_pipeline.selectors import story_list, user_total_cost
 from . import services
 from .forms import DeleteAccountForm, SignUpForm
 from .selectors import usage_summary
+from .throttles import rate_limited
 
 
+@rate_limited("registration")
 def signup(request):
     if request.user.is_authenticated:
         return redirect("profile")

@@ -6,6 +6,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.quotas import QuotaExceeded
+from accounts.throttles import rate_limited
 
 from .models import AgentCall, Character, Story, StoryCollaborator, Turn
 from .services import can_change_story, collaborator_add, collaborator_remove
@@ -56,7 +57,8 @@ class StoryAdmin(admin.ModelAdmin):
         from chapters.admin import story_admin_urls
 
         wrap = self.admin_site.admin_view
-        return [path("<uuid:story_id>/test-play/", wrap(self.test_play_view), name="story-test-play"),
+        return [path("<uuid:story_id>/test-play/", wrap(rate_limited("turns")(self.test_play_view)),
+                     name="story-test-play"),
                 path("<uuid:story_id>/share/", wrap(self.share_view), name="story-share"),
                 *story_admin_urls(self), *super().get_urls()]
 
