@@ -2,16 +2,20 @@
 address; sign-up that tells no one which e-mail addresses have accounts; authors who choose
 only among the models the operator allows."""
 
+import re
 import threading
 import uuid
 
 import pytest
 from axes.helpers import get_client_ip_address
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, RequestFactory
+from django.utils import timezone
 
 from accounts import throttles
 from accounts.client_address import client_address
+from accounts.models import User
 
 from .factories import StoryFactory, admin_import
 
@@ -216,3 +220,83 @@ def test_the_default_rates_leave_room_for_a_person_and_none_for_a_script(setting
     per_hour = {scope: count * 3600 / period for scope, (count, period) in limits.items()}
     assert per_hour["turns"] >= 60 and per_hour["turns"] <= 200  # a turn a minute, never 30 in 4 s for long
     assert per_hour["registration"] <= 20
+
+
+class TestSignUpRevealsNoAddress:
+    """Signing up with an address that has an account answers exactly as a new sign-up does; the
+    address's owner learns of it by e-mail. Usernames are public handles: a taken one is said."""
+
+    def sign_up_by_api(self, client, capture, **fields):
+        data = {"username": "newcomer", "email": "newcomer@example.com", "password": "moonlit-harbour-77", **fields}
+        with capture(execute=True):
+            return client.post("/api/auth/register/", data, content_type="application/json")
+
+    @pytest.mark.parametrize("address", ["alice@example.com", "ALICE@Example.com"])
+    def test_the_api_answers_a_taken_address_as_a_new_one(self, client, alice, address,
+                                                          django_capture_on_commit_callbacks):
+        taken = self.sign_up_by_api(client, django_capture_on_commit_callbacks, username="mallory", email=address)
+        new = self.sign_up_by_api(client, django_capture_on_commit_callbacks, username="wren", email="wren@example.com")
+        assert (taken.status_code, taken.content) == (new.status_code, new.content) == (
+            202, b'{"detail":"Check your e-mail to continue: we sent a message to the address you gave."}')
+        assert not User.objects.filter(username="mallory").exists()
+        to_alice, to_wren = mail.outbox
+        assert to_alice.to == ["alice@example.com"] and "tried to sign up" in to_alice.subject
+        assert "log in as alice" in to_alice.body and "/accounts/password_reset/" in to_alice.body
+        assert to_wren.to == ["wren@example.com"] and "/accounts/verify/" in to_wren.body
+
+    def test_logging_in_tells_a_taken_address_from_a_new_one_no_better(self, client, alice,
+                                                                       django_capture_on_commit_callbacks):
+        self.sign_up_by_api(client, django_capture_on_commit_callbacks, username="mallory", email="alice@example.com")
+        self.sign_up_by_api(client, django_capture_on_commit_callbacks, username="wren", email="wren@example.com")
+        answers = [client.post("/api/auth/token/", {"username": name, "password": "moonlit-harbour-77"},
+                               content_type="application/json") for name in ("mallory", "wren")]
+        assert [answer.status_code for answer in answers] == [401, 401]
+        assert answers[0].json() == answers[1].json()
+
+    def test_the_page_answers_a_taken_address_as_a_new_one(self, client, alice, django_capture_on_commit_callbacks):
+        def sign_up(username, email):
+            with django_capture_on_commit_callbacks(execute=True):
+                response = client.post("/accounts/signup/", {"username": username, "email": email,
+                                                             "password": "moonlit-harbour-77",
+                                                             "password_again": "moonlit-harbour-77"}, follow=True)
+            return response.redirect_chain, response.content
+
+        assert sign_up("mallory", "alice@example.com") == sign_up("wren", "wren@example.com")
+        assert [message.to for message in mail.outbox] == [["alice@example.com"], ["wren@example.com"]]
+
+    def test_a_taken_username_is_said_but_never_a_taken_address(self, client, alice,
+                                                                django_capture_on_commit_callbacks):
+        response = self.sign_up_by_api(client, django_capture_on_commit_callbacks, username="Alice",
+                                       email="alice@example.com")
+        assert response.status_code == 400
+        assert response.json()["errors"] == {"username": ["That username is taken."]}
+        assert mail.outbox == []
+
+    def test_a_weak_password_is_refused_alike_for_taken_and_new_addresses(self, client, alice,
+                                                                         django_capture_on_commit_callbacks):
+        answers = [self.sign_up_by_api(client, django_capture_on_commit_callbacks, username="mallory",
+                                       email=address, password="password") for address in
+                   ("alice@example.com", "mallory@example.com")]
+        assert answers[0].status_code == answers[1].status_code == 400
+        assert answers[0].content == answers[1].content
+
+    def test_an_unconfirmed_sign_up_lapses_and_frees_its_address(self, client, settings,
+                                                                  django_capture_on_commit_callbacks):
+        from datetime import timedelta
+
+        self.sign_up_by_api(client, django_capture_on_commit_callbacks, username="squatter", email="wren@example.com")
+        self.sign_up_by_api(client, django_capture_on_commit_callbacks, username="wren", email="wren@example.com")
+        waiting = mail.outbox[-1]
+        assert "waiting for its confirmation link" in waiting.body and "/accounts/verify/" not in waiting.body
+        assert not User.objects.filter(username="wren").exists()
+        User.objects.filter(username="squatter").update(
+            date_joined=timezone.now() - settings.EMAIL_VERIFICATION_MAX_AGE - timedelta(minutes=1))
+        self.sign_up_by_api(client, django_capture_on_commit_callbacks, username="wren", email="wren@example.com")
+        assert list(User.objects.filter(email="wren@example.com").values_list("username", flat=True)) == ["wren"]
+
+    def test_a_confirmation_link_never_reopens_a_closed_account(self, client, django_capture_on_commit_callbacks):
+        self.sign_up_by_api(client, django_capture_on_commit_callbacks)
+        link = re.search(r"(/accounts/verify/\S+)", mail.outbox[0].body).group(1)
+        User.objects.filter(username="newcomer").update(last_login=timezone.now(), is_active=False)
+        client.get(link)
+        assert not User.objects.get(username="newcomer").is_active
