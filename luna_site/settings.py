@@ -228,6 +228,9 @@ SPECTACULAR_SETTINGS = {
 # the client is REMOTE_ADDR and the header is ignored, so no one can pick their own address.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
+# Models a story may choose per agent, "provider:model" comma-separated, beyond the ones
+# configured below (LLM_MODEL, LLM_<AGENT>_MODEL), which are always allowed. Never a connection.
+LLM_ALLOWED_MODELS = env_list("LLM_ALLOWED_MODELS", "")
 # Per user (per address before log-in), "N/second|minute|hour|day": well above what a person
 # playing or writing does, well below what a script does (accounts/throttles.py).
 THROTTLE_RATES = {

@@ -300,3 +300,80 @@ class TestSignUpRevealsNoAddress:
         User.objects.filter(username="newcomer").update(last_login=timezone.now(), is_active=False)
         client.get(link)
         assert not User.objects.get(username="newcomer").is_active
+
+
+class TestAuthorsChooseOnlyAllowedModels:
+    """Becoming an author grants chapter authoring; a story's model is one the operator allows,
+    and no one but the operator names a server (base URL, key)."""
+
+    @pytest.fixture
+    def author(self, client, alice):
+        from accounts.services import user_become_author
+
+        user_become_author(user=alice)
+        client.force_login(alice)
+        return client
+
+    def save_overrides(self, author, story, overrides: str):
+        from django.urls import reverse
+
+        return author.post(reverse("admin:narrative_pipeline_story_change", args=[story.pk]), {
+            "title": story.title, "premise": story.premise, "genre": story.genre, "setting": "", "memory": "",
+            "authors_note": "", "state": '{"location": "", "present_characters": [], "inventory": [], "flags": []}',
+            "llm_overrides": overrides, "characters-TOTAL_FORMS": "0", "characters-INITIAL_FORMS": "0",
+            "chapters-TOTAL_FORMS": "0", "chapters-INITIAL_FORMS": "0"})
+
+    def stored_overrides(self, story):
+        from accounts.rls import acting_as
+        from narrative_pipeline.models import Story
+
+        with acting_as(story.user_id):
+            return Story.objects.get(pk=story.pk).llm_overrides
+
+    @pytest.mark.parametrize(("overrides", "message"), [
+        ('{"writer": {"provider": "openai", "model": "gpt-4o"}}', "openai:gpt-4o is not a model this site offers"),
+        ('{"writer": {"model": "o1-pro"}}', "offline:o1-pro is not a model this site offers"),
+        ('{"writer": {"provider": "openai", "model": "x", "base_url": "http://10.0.0.5/v1"}}',
+         "choose only a provider and a model"),
+        ('{"writer": {"api_key": "sk-mine"}}', "choose only a provider and a model"),
+        ('{"narrator": {"model": "luna-offline-narrator"}}', "is not an agent"),
+        ('["openai"]', "Give an object per agent"),
+    ])
+    def test_a_model_or_connection_the_operator_has_not_allowed_is_a_form_error(self, author, alice, overrides,
+                                                                                 message):
+        story = StoryFactory(user=alice)
+        response = self.save_overrides(author, story, overrides)
+        assert response.status_code == 200 and message in response.content.decode()
+        assert self.stored_overrides(story) == {}
+
+    def test_an_allowed_model_can_be_chosen(self, author, alice, settings):
+        settings.LLM_ALLOWED_MODELS = ["openai:llama3.1"]
+        story = StoryFactory(user=alice)
+        response = self.save_overrides(author, story, '{"writer": {"provider": "openai", "model": "llama3.1"}}')
+        assert response.status_code == 302, response.content.decode()[:2000]
+        assert self.stored_overrides(story) == {"writer": {"provider": "openai", "model": "llama3.1"}}
+
+    def test_a_choice_stored_before_it_was_disallowed_is_passed_over(self, api_as, alice, settings):
+        from accounts.rls import acting_as
+        from narrative_pipeline.models import AgentCall, Story
+
+        story = StoryFactory(user=alice)
+        with acting_as(alice):
+            Story.objects.filter(pk=story.pk).update(llm_overrides={"writer": {"provider": "openai", "model": "gpt-4o"}})
+        assert play(api_as(alice), story).status_code == 201
+        with acting_as(alice):
+            writer = AgentCall.objects.get(story_id=story.pk, agent="writer")
+        assert (writer.provider, writer.model) == ("offline", settings.LLM_MODEL)
+
+    def test_players_never_see_the_model_servers_address(self, api_as, client, alice, settings):
+        settings.LLM_BASE_URL = "http://127.0.0.1:9/internal-gpu-pool/v1"  # nothing listens on port 9
+        settings.LLM_MAX_RETRIES = 0
+        settings.LLM_AGENTS = {**settings.LLM_AGENTS, "writer": {"provider": "openai", "model": "fake-model"}}
+        api, story = api_as(alice), StoryFactory(user=alice)
+        turn = play(api, story)
+        assert turn.json()["status"] == "failed" and "could not reach the LLM server" in turn.json()["error"]
+        client.force_login(alice)
+        for answer in (turn, api.get(f"/api/stories/{story.pk}/turns/1/"), client.get(f"/stories/{story.pk}/"),
+                       client.get(f"/stories/{story.pk}/turns/1/")):
+            assert answer.status_code in (200, 201)
+            assert "internal-gpu-pool" not in answer.content.decode() and "127.0.0.1:9" not in answer.content.decode()
