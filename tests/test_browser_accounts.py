@@ -25,7 +25,7 @@ def test_sign_up_profile_log_out_and_in(page_at, width):
     page.wait_for_url("**/accounts/signup/sent/")
     assert page.get_by_text("Check your e-mail to continue").is_visible()
     page.goto(re.search(r"https?://[^/\s]+(/\S+)", mail.outbox[-1].body).group(1))  # the link in the e-mail
-    assert page.get_by_text("is confirmed").is_visible()
+    assert page.get_by_text(f"wren{width}@example.com is confirmed").is_visible()
 
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill(f"wren{width}")
