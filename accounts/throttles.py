@@ -33,7 +33,7 @@ DOING = {
     "rerolls": "asked for that many new passages",
     "imports": "imported that many files",
     "publishing": "published that often",
-    "registration": "seen that many sign-ups from your address",
+    "registration": "signed up that often from your address",
 }
 
 
