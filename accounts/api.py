@@ -5,29 +5,26 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from . import services
-from .serializers import MeOutput, RegisterInput, UserOutput
-
-
-class RegisterThrottle(AnonRateThrottle):
-    rate = "30/hour"
+from .serializers import MeOutput, RegisterInput, SignUpOutput
+from .throttles import RegistrationThrottle
 
 
 class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [RegisterThrottle]
+    throttle_classes = [RegistrationThrottle]
 
-    @extend_schema(request=RegisterInput, responses={201: UserOutput}, summary="Create an account")
+    @extend_schema(request=RegisterInput, responses={202: SignUpOutput}, summary=(
+        "Sign up: the account can log in once the link e-mailed to it is opened. The answer is the same "
+        "whether or not the address has an account (its owner is told by e-mail instead)"))
     def post(self, request):
         data = RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_register(**data.validated_data)
-        services.verification_email_send(user=user, base_url=request.build_absolute_uri("/"))
-        return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
+        services.user_register(**data.validated_data, base_url=request.build_absolute_uri("/"))
+        return Response({"detail": services.SIGNUP_SENT}, status=status.HTTP_202_ACCEPTED)
 
 
 class MeApi(APIView):

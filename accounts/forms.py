@@ -22,19 +22,17 @@ class SignUpForm(forms.Form):
             self.add_error("password_again", "The two passwords differ.")
         return cleaned
 
-    def save(self):
-        """Create the account; service errors become field errors on this form."""
+    def save(self, *, base_url: str) -> bool:
+        """Sign up (``services.user_register``); False with field errors on this form if refused."""
         try:
-            return services.user_register(
-                username=self.cleaned_data["username"],
-                email=self.cleaned_data["email"],
-                password=self.cleaned_data["password"],
-            )
+            services.user_register(username=self.cleaned_data["username"], email=self.cleaned_data["email"],
+                                   password=self.cleaned_data["password"], base_url=base_url)
         except ValidationError as error:
             for field, messages in error.message_dict.items():
                 for message in messages:
                     self.add_error(field if field in self.fields else None, message)
-            return None
+            return False
+        return True
 
 
 class DeleteAccountForm(forms.Form):

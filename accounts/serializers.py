@@ -14,10 +14,8 @@ class RegisterInput(serializers.Serializer):
     password = serializers.CharField(write_only=True, max_length=128, style={"input_type": "password"})
 
 
-class UserOutput(serializers.ModelSerializer):
-    class Meta:
-        model = User
-        fields = ["id", "username", "email", "tier", "email_verified_at", "date_joined"]
+class SignUpOutput(serializers.Serializer):
+    detail = serializers.CharField()
 
 
 class QuotasOutput(serializers.Serializer):

@@ -6,10 +6,12 @@ import logging
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core import serializers, signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,33 +24,80 @@ logger = logging.getLogger("luna.accounts")
 VERIFY_SALT = "accounts.email-verification"
 
 
-def user_register(*, username: str, email: str, password: str) -> User:
-    """Create an account (active at once; the e-mail is verified by a link sent to it).
+SIGNUP_SENT = "Check your e-mail to continue: we sent a message to the address you gave."
+
+
+def user_register(*, username: str, email: str, password: str, base_url: str) -> None:
+    """Sign up: an account that can log in once the link sent to its e-mail address is opened.
+
+    Says nothing about whether the address has an account already (docs/security.md): then
+    nothing is created, the address's owner is told by e-mail that someone tried to sign up with
+    it, and the caller sees what a new sign-up sees, after the same password hashing. Usernames
+    are public handles (on published stories, in sharing), so a taken username is an error.
 
     Runs as ``luna``: uniqueness needs to see other accounts, which no user may.
-    Raises ``ValidationError`` with field errors; nothing is created then.
+    Raises ``ValidationError`` with field errors (username, password); nothing is created then.
     """
     email = User.objects.normalize_email(email).strip()
     username = username.strip()
+    _lapsed_signups_remove(username=username, email=email)
     errors: dict[str, list[str]] = {}
     if User.objects.filter(username__iexact=username).exists():
         errors["username"] = ["That username is taken."]
-    if User.objects.filter(email__iexact=email).exists():
-        errors["email"] = ["An account with that e-mail address exists already."]
-    candidate = User(username=username, email=email)
     try:
-        validate_password(password, user=candidate)
+        validate_password(password, user=User(username=username, email=email))
     except ValidationError as error:
         errors["password"] = list(error.messages)
     if errors:
         raise ValidationError(errors)
     try:
         with transaction.atomic():
-            user = User.objects.create_user(username=username, email=email, password=password)
+            if User.objects.filter(email__iexact=email).exists():
+                raise _AddressTaken
+            user = User.objects.create_user(username=username, email=email, password=password, is_active=False)
             Usage.objects.create(user=user)  # as the owner: the app role only reads usage
-    except IntegrityError as error:  # a concurrent sign-up took the name between check and insert
-        raise ValidationError({"username": ["That username or e-mail address is taken."]}) from error
-    return user
+    except (_AddressTaken, IntegrityError) as taken:
+        if User.objects.filter(username__iexact=username).exists():  # a concurrent sign-up took the name
+            raise ValidationError({"username": ["That username is taken."]}) from taken
+        make_password(password)  # the work a new account costs, so the time taken tells nothing either
+        signup_attempt_email_send(email=email, base_url=base_url)
+        return
+    verification_email_send(user=user, base_url=base_url)
+
+
+class _AddressTaken(Exception):
+    pass
+
+
+def _lapsed_signups_remove(*, username: str, email: str) -> None:
+    """A sign-up never confirmed within the link's lifetime gives its username and address back,
+    so no one can hold another person's address (or a name) by signing up with it."""
+    lapsed = User.objects.filter(
+        Q(username__iexact=username) | Q(email__iexact=email), is_active=False, email_verified_at=None,
+        last_login=None, date_joined__lt=timezone.now() - settings.EMAIL_VERIFICATION_MAX_AGE)
+    for user in lapsed:
+        user_delete(user=user)
+
+
+def signup_attempt_email_send(*, email: str, base_url: str) -> None:
+    """Tell the owner of an address that has an account that someone tried to sign up with it."""
+    user = User.objects.get(email__iexact=email)
+    root = base_url.rstrip("/")
+    if user.is_active:
+        what_now = (f"If it was you, log in as {user.username}: {root}{reverse('login')}\n"
+                    f"Forgot your password? Choose a new one: {root}{reverse('password_reset')}\n\n"
+                    "If it was not you, ignore this message: nothing has changed.")
+    else:
+        what_now = ("A sign-up with this address is waiting for its confirmation link (sent when it was made). "
+                    "If that sign-up was not yours, ignore both messages: a sign-up that is not confirmed lapses "
+                    f"after {settings.EMAIL_VERIFICATION_MAX_AGE.days} days and the address is free again.")
+    email_message = {
+        "subject": "Someone tried to sign up to LUNA-Narrates with your address",
+        "message": f"Hello,\n\nSomeone, perhaps you, tried to create a LUNA-Narrates account with this e-mail "
+        f"address, which has an account already.\n\n{what_now}",
+        "recipient": user.email,
+    }
+    transaction.on_commit(lambda: email_send.delay(**email_message))
 
 
 def verification_token(user: User) -> str:
@@ -80,7 +129,11 @@ def user_verify_email(*, token: str) -> User:
         raise ValidationError("This confirmation link is for an address that is no longer on an account.")
     if user.email_verified_at is None:
         user.email_verified_at = timezone.now()
-        user.save(update_fields=["email_verified_at"])
+        fields = ["email_verified_at"]
+        if not user.is_active and user.last_login is None:  # a new sign-up, never an account someone closed
+            user.is_active = True
+            fields.append("is_active")
+        user.save(update_fields=fields)
     return user
 
 

@@ -7,6 +7,7 @@ from .forms import QueuedPasswordResetForm
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
+    path("signup/sent/", views.signup_sent, name="signup-sent"),
     path("verify/<str:token>/", views.verify_email, name="verify-email"),
     path("verify-again/", views.resend_verification, name="resend-verification"),
     path("profile/", views.profile, name="profile"),

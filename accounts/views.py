@@ -3,7 +3,7 @@
 import json
 
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -16,20 +16,22 @@ from narrative_pipeline.selectors import story_list, user_total_cost
 from . import services
 from .forms import DeleteAccountForm, SignUpForm
 from .selectors import usage_summary
+from .throttles import rate_limited
 
 
+@rate_limited("registration")
 def signup(request):
     if request.user.is_authenticated:
         return redirect("profile")
     form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        if user is not None:
-            services.verification_email_send(user=user, base_url=request.build_absolute_uri("/"))
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome, {user.username}! We sent a confirmation link to {user.email}.")
-            return redirect("profile")
+    if request.method == "POST" and form.is_valid() and form.save(base_url=request.build_absolute_uri("/")):
+        return redirect("signup-sent")
     return render(request, "registration/signup.html", {"form": form})
+
+
+def signup_sent(request):
+    """What every accepted sign-up sees, whether or not its address had an account already."""
+    return render(request, "registration/signup_sent.html", {"message": services.SIGNUP_SENT})
 
 
 def verify_email(request, token):
@@ -37,7 +39,8 @@ def verify_email(request, token):
         user = services.user_verify_email(token=token)
     except ValidationError as error:
         return render(request, "registration/verify_failed.html", {"message": error.messages[0]}, status=400)
-    messages.success(request, f"Thank you: {user.email} is confirmed.")
+    messages.success(request, f"Thank you: {user.email} is confirmed."
+                              + ("" if request.user.is_authenticated else " Log in to begin."))
     return redirect("profile" if request.user.is_authenticated else "login")
 
 

@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from accounts.throttles import rate_limited
 from narrative_pipeline import embeddings, lore_files
 from narrative_pipeline.contracts import StoryState
 from narrative_pipeline.services import can_change_story
@@ -289,8 +290,9 @@ def story_admin_urls(model_admin) -> list:
     return [
         path("<uuid:story_id>/chapters/preview/", wrap(lambda request, story_id: chapters_preview_view(
             model_admin, request, story_id)), name="story-chapters-preview"),
-        path("<uuid:story_id>/chapters/upload/", wrap(lambda request, story_id: chapters_upload_view(
-            model_admin, request, story_id)), name="story-chapters-upload"),
+        path("<uuid:story_id>/chapters/upload/", wrap(rate_limited("imports")(
+            lambda request, story_id: chapters_upload_view(model_admin, request, story_id))),
+             name="story-chapters-upload"),
         path("<uuid:story_id>/chapters/download/", wrap(lambda request, story_id: chapters_download_view(
             model_admin, request, story_id)), name="story-chapters-download"),
     ]

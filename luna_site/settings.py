@@ -229,6 +229,31 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# -- Abuse limits and security headers (docs/security.md) ---------------------------------
+# Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges, comma-separated). Empty:
+# the client is REMOTE_ADDR and the header is ignored, so no one can pick their own address.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
+# Models a story may choose per agent, "provider:model" comma-separated, beyond the ones
+# configured below (LLM_MODEL, LLM_<AGENT>_MODEL), which are always allowed. Never a connection.
+LLM_ALLOWED_MODELS = env_list("LLM_ALLOWED_MODELS", "")
+# Per user (per address before log-in), "N/second|minute|hour|day": well above what a person
+# playing or writing does, well below what a script does (accounts/throttles.py).
+THROTTLE_RATES = {
+    "turns": os.environ.get("THROTTLE_TURNS", "120/hour"),
+    "rerolls": os.environ.get("THROTTLE_REROLLS", "60/hour"),
+    "imports": os.environ.get("THROTTLE_IMPORTS", "60/hour"),
+    "publishing": os.environ.get("THROTTLE_PUBLISHING", "30/hour"),
+    "registration": os.environ.get("THROTTLE_REGISTRATION", "10/hour"),
+}
+# Outermost, so every response gets the Content-Security-Policy (luna_site/security.py);
+# Django's SecurityMiddleware and XFrameOptionsMiddleware set the other headers.
+MIDDLEWARE = ["luna_site.security.SecurityHeadersMiddleware", *MIDDLEWARE]
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
 # -- LLM providers ----------------------------------------------------------------------
 # LLM_PROVIDER: offline (deterministic, free, no network) or openai (any OpenAI-compatible
 # server: Ollama, vLLM, llama.cpp server, LM Studio, OpenRouter, OpenAI). Per agent:

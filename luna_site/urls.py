@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import api as accounts_api
@@ -11,6 +11,8 @@ from chapters import api as chapter_api
 from marketplace import api as marketplace_api
 from marketplace.models import AssetKind
 from narrative_pipeline import api as story_api
+
+from .security import API_DOCS_POLICY, content_security_policy
 
 
 def marketplace_api_routes(plural: str, kind: str) -> list:
@@ -78,7 +80,8 @@ api_patterns = [
     path("forks/<uuid:fork_id>/conflicts/<int:conflict_id>/resolve/", marketplace_api.ConflictResolveApi.as_view(),
          name="api-fork-conflict-resolve"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", content_security_policy(API_DOCS_POLICY)(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+         name="api-docs"),
 ]
 
 urlpatterns = [

@@ -9,6 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from accounts.throttles import PublishThrottle
 from narrative_pipeline import lore_files
 from narrative_pipeline import selectors as story_selectors
 from narrative_pipeline.export import snapshot_markdown
@@ -114,6 +115,8 @@ class ListingVersionsApi(AssetApi):
 
 
 class PublishApi(AssetApi):
+    throttle_classes = [PublishThrottle]
+
     @extend_schema(request=PublishInput, responses={201: OpenApiTypes.OBJECT},
                    summary="Publish your story {id} (its chapter set, one of its characters: `character`), or a "
                            "new version of it")

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.quotas import QuotaExceeded
+from accounts.throttles import rate_limited
 from chapters.models import StoryChapter
 from narrative_pipeline import selectors as story_selectors
 from narrative_pipeline.models import Character, Story
@@ -265,6 +266,7 @@ def my_published(request):
 
 
 @login_required
+@rate_limited("publishing")
 def publish(request, story_id):
     """Publish the story (or a new version), its chapters (``?kind=chapters``) or one of its
     characters (``?kind=character&character=<name>``, or chosen on the form)."""

@@ -6,7 +6,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.quotas import QuotaExceeded
+from accounts.throttles import rate_limited
 
+from .llm import overrides_validate
 from .models import AgentCall, Character, Story, StoryCollaborator, Turn
 from .services import can_change_story, collaborator_add, collaborator_remove
 from .testplay import test_play
@@ -29,8 +31,14 @@ class TestPlayForm(forms.Form):
     keep = forms.BooleanField(required=False, help_text="Keep the scratch story to read it afterwards.")
 
 
+class StoryAdminForm(forms.ModelForm):
+    def clean_llm_overrides(self):
+        return overrides_validate(self.cleaned_data["llm_overrides"])
+
+
 @admin.register(Story)
 class StoryAdmin(admin.ModelAdmin):
+    form = StoryAdminForm
     list_display = ["title", "genre", "updated_at"]
     search_fields = ["title", "premise"]
     fields = ["title", "premise", "genre", "setting", "memory", "authors_note", "state", "llm_overrides", "chapters"]
@@ -56,7 +64,8 @@ class StoryAdmin(admin.ModelAdmin):
         from chapters.admin import story_admin_urls
 
         wrap = self.admin_site.admin_view
-        return [path("<uuid:story_id>/test-play/", wrap(self.test_play_view), name="story-test-play"),
+        return [path("<uuid:story_id>/test-play/", wrap(rate_limited("turns")(self.test_play_view)),
+                     name="story-test-play"),
                 path("<uuid:story_id>/share/", wrap(self.share_view), name="story-share"),
                 *story_admin_urls(self), *super().get_urls()]
 

@@ -19,6 +19,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from accounts.rls import acting_as
+from accounts.throttles import ImportThrottle, RerollThrottle, TurnThrottle
 
 from . import lore_files, orchestrator, selectors, services, snapshots
 from .export import story_markdown
@@ -114,6 +115,9 @@ class CharacterListApi(GenericAPIView):
 class TurnListApi(ShortTransactionsApi):
     serializer_class = TurnOutput
 
+    def get_throttles(self):
+        return [TurnThrottle()] if self.request.method == "POST" else []
+
     @extend_schema(responses=TurnOutput(many=True), summary="The story's turns, oldest first")
     def get(self, request, story_id):
         with acting_as(request.user):
@@ -149,6 +153,7 @@ class EventStreamRenderer(BaseRenderer):
 class TurnStreamApi(ShortTransactionsApi):
     serializer_class = TurnOutput
     renderer_classes = [JSONRenderer, EventStreamRenderer]
+    throttle_classes = [TurnThrottle]
 
     @extend_schema(request=TurnInput, responses={(200, "text/event-stream"): OpenApiTypes.STR},
                    summary="Play a turn as server-sent events: `turn` (pending), `text` pieces, then `done`")
@@ -218,6 +223,7 @@ class TurnChangeApi(ShortTransactionsApi):
     """Write a turn again through one of the orchestrator's changes."""
 
     serializer_class = TurnOutput
+    throttle_classes = [TurnThrottle]
     change = None
 
     def post(self, request, story_id, number):
@@ -234,11 +240,13 @@ class TurnRetryApi(TurnChangeApi):
     request=None, responses=TurnOutput,
     summary="Another passage for the last turn (the previous one is kept in `alternatives`)"))
 class TurnRerollApi(TurnChangeApi):
+    throttle_classes = [RerollThrottle]
     change = orchestrator.turn_reroll
 
 
 class TurnEditApi(ShortTransactionsApi):
     serializer_class = TurnOutput
+    throttle_classes = [TurnThrottle]
 
     @extend_schema(request=EditActionInput, responses=TurnOutput,
                    summary="Change the last turn's action and write it again")
@@ -320,6 +328,7 @@ def _lore_file(request) -> dict:
 
 class LoreImportApi(GenericAPIView):
     parser_classes = [MultiPartParser, FormParser]
+    throttle_classes = [ImportThrottle]
 
     @extend_schema(request={"multipart/form-data": LoreFileInput}, responses={201: OpenApiTypes.OBJECT},
                    summary="Import a lore, card, world or chapters file (field `file`, optional `format`) into the "
@@ -344,6 +353,7 @@ class LoreExportApi(GenericAPIView):
 
 class StoryImportApi(GenericAPIView):
     parser_classes = [MultiPartParser, FormParser]
+    throttle_classes = [ImportThrottle]
 
     @extend_schema(request={"multipart/form-data": LoreFileInput}, responses={201: StoryOutput},
                    summary="A new story from a character card or an Infinite Worlds world")

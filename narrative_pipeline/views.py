@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from accounts.quotas import QuotaExceeded
 from accounts.rls import acting_as
 from accounts.selectors import usage_summary
+from accounts.throttles import rate_limited
 from chapters import services as chapter_services
 from chapters.models import ChapterSuggestion, StoryChapter
 from chapters.selectors import chapter_panel
@@ -87,6 +88,7 @@ def story_detail(request, story_id):
 @login_required
 @transaction.non_atomic_requests
 @require_POST
+@rate_limited("turns")
 def story_play(request, story_id):
     """Without JavaScript: write the turn, then show the story (the page streams it with JavaScript)."""
     with acting_as(request.user):
@@ -123,6 +125,7 @@ def _change_turn(request, story_id, change, **arguments):
 @login_required
 @transaction.non_atomic_requests
 @require_POST
+@rate_limited("rerolls")
 def turn_reroll(request, story_id, number):
     return _change_turn(request, story_id, orchestrator.turn_reroll, number=number)
 
@@ -130,6 +133,7 @@ def turn_reroll(request, story_id, number):
 @login_required
 @transaction.non_atomic_requests
 @require_POST
+@rate_limited("turns")
 def turn_retry(request, story_id, number):
     return _change_turn(request, story_id, orchestrator.turn_retry, number=number)
 
@@ -137,6 +141,7 @@ def turn_retry(request, story_id, number):
 @login_required
 @transaction.non_atomic_requests
 @require_POST
+@rate_limited("turns")
 def turn_edit(request, story_id, number):
     form = EditActionForm(request.POST)
     if not form.is_valid():

@@ -15,17 +15,21 @@ def link_in(message) -> str:
 
 
 class TestSignUp:
-    def test_sign_up_confirm_and_see_the_profile(self, client, django_capture_on_commit_callbacks):
+    def test_sign_up_confirm_log_in_and_see_the_profile(self, client, django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post("/accounts/signup/", {
                 "username": "wren", "email": "wren@example.com",
                 "password": "moonlit-harbour-77", "password_again": "moonlit-harbour-77",
             }, follow=True)
-        assert response.redirect_chain[-1][0] == "/accounts/profile/"
-        assert "not confirmed yet" in response.content.decode()
+        assert response.redirect_chain[-1][0] == "/accounts/signup/sent/"
+        assert "Check your e-mail to continue" in response.content.decode()
+        log_in = {"username": "wren", "password": "moonlit-harbour-77"}
+        assert client.post("/accounts/login/", log_in).status_code == 200  # not before the address is confirmed
         response = client.get(link_in(mail.outbox[0]), follow=True)
         assert "is confirmed" in response.content.decode()
         assert User.objects.get(username="wren").email_verified
+        assert client.post("/accounts/login/", log_in).status_code == 302
+        assert "not confirmed yet" not in client.get("/accounts/profile/").content.decode()
 
     def test_errors_are_shown_in_place_and_typed_values_kept(self, client, alice):
         response = client.post("/accounts/signup/", {

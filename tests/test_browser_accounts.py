@@ -1,6 +1,9 @@
 """A newcomer signs up, sees their quotas, logs out and back in, in a real browser."""
 
+import re
+
 import pytest
+from django.core import mail
 
 from accounts.models import User
 
@@ -19,13 +22,11 @@ def test_sign_up_profile_log_out_and_in(page_at, width):
     page.locator("#id_password").fill("moonlit-harbour-77")
     page.locator("#id_password_again").fill("moonlit-harbour-77")
     page.get_by_role("button", name="Sign up").click()
-    page.wait_for_url("**/accounts/profile/")
-    assert page.get_by_role("heading", name="Quota usage").is_visible()
-    assert page.get_by_text("not confirmed yet").is_visible()
-    assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than the screen
-    screenshot(page, "profile", width)
+    page.wait_for_url("**/accounts/signup/sent/")
+    assert page.get_by_text("Check your e-mail to continue").is_visible()
+    page.goto(re.search(r"https?://[^/\s]+(/\S+)", mail.outbox[-1].body).group(1))  # the link in the e-mail
+    assert page.get_by_text(f"wren{width}@example.com is confirmed").is_visible()
 
-    page.get_by_role("button", name="Log out").click()
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill(f"wren{width}")
     page.get_by_label("Password").fill("wrong password")
@@ -35,6 +36,11 @@ def test_sign_up_profile_log_out_and_in(page_at, width):
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/stories/")
     assert User.objects.filter(username=f"wren{width}").exists()
+    page.goto("/accounts/profile/")
+    assert page.get_by_role("heading", name="Quota usage").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than the screen
+    screenshot(page, "profile", width)
+    page.get_by_role("button", name="Log out").click()
 
 
 def test_sign_up_errors_keep_what_was_typed(page_at):

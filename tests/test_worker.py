@@ -20,7 +20,7 @@ def test_sign_up_confirmation_is_sent_by_the_worker(celery_worker, client):
     response = client.post("/api/auth/register/", {
         "username": "queued", "email": "queued@example.com", "password": "moonlit-harbour-77",
     }, content_type="application/json")
-    assert response.status_code == 201
+    assert response.status_code == 202
     wait_for_mail(1)
     assert mail.outbox[0].to == ["queued@example.com"]
     token_path = re.search(r"(/accounts/verify/\S+)", mail.outbox[0].body).group(1)

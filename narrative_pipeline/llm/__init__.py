@@ -12,6 +12,9 @@ from decimal import Decimal
 from typing import Protocol
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+
+AGENTS = ("preprocessor", "strategist", "writer", "dreamer")
 
 
 @dataclass(frozen=True)
@@ -54,15 +57,53 @@ class ProviderConfig:
     model: str
 
 
-def config_for(agent: str, story_overrides: dict | None = None) -> ProviderConfig:
-    """Settings' LLM_PROVIDER / LLM_MODEL, per agent LLM_<AGENT>_*, then the story's own choice."""
+def _operator_config(agent: str) -> ProviderConfig:
     agent_settings = settings.LLM_AGENTS.get(agent, {})
-    chosen = (story_overrides or {}).get(agent, {})
-    provider = chosen.get("provider") or agent_settings.get("provider") or settings.LLM_PROVIDER
-    model = chosen.get("model") or agent_settings.get("model") or settings.LLM_MODEL
-    if provider not in PROVIDERS:
-        raise LLMError(f"Unknown LLM provider {provider!r}; use one of {', '.join(sorted(PROVIDERS))}.")
-    return ProviderConfig(provider=provider, model=model)
+    return ProviderConfig(provider=agent_settings.get("provider") or settings.LLM_PROVIDER,
+                          model=agent_settings.get("model") or settings.LLM_MODEL)
+
+
+def allowed_models() -> set[ProviderConfig]:
+    """What a story may choose: settings.LLM_ALLOWED_MODELS ("provider:model") and what the
+    operator configured for each agent. The connection (base URL, key) is never a choice."""
+    listed = {ProviderConfig(*entry.split(":", 1)) for entry in settings.LLM_ALLOWED_MODELS if ":" in entry}
+    return listed | {_operator_config(agent) for agent in AGENTS}
+
+
+def _chosen(default: ProviderConfig, choice: dict) -> ProviderConfig:
+    return ProviderConfig(provider=choice.get("provider") or default.provider, model=choice.get("model") or default.model)
+
+
+def config_for(agent: str, story_overrides: dict | None = None) -> ProviderConfig:
+    """Settings' LLM_PROVIDER / LLM_MODEL, per agent LLM_<AGENT>_*, then the story's own choice if
+    the operator allows it (a choice stored before it was disallowed is passed over)."""
+    config = _operator_config(agent)
+    choice = (story_overrides or {}).get(agent)
+    if isinstance(choice, dict) and choice and _chosen(config, choice) in allowed_models():
+        config = _chosen(config, choice)
+    if config.provider not in PROVIDERS:
+        raise LLMError(f"Unknown LLM provider {config.provider!r}; use one of {', '.join(sorted(PROVIDERS))}.")
+    return config
+
+
+def overrides_validate(overrides) -> dict:
+    """A story's per-agent choice, ``{"writer": {"provider": …, "model": …}}``, checked against the
+    operator's allowed models. Raises ``ValidationError`` naming what is not allowed."""
+    if not isinstance(overrides, dict):
+        raise ValidationError('Give an object per agent, e.g. {"writer": {"provider": "openai", "model": "…"}}.')
+    allowed = sorted(f"{config.provider}:{config.model}" for config in allowed_models())
+    for agent, choice in overrides.items():
+        if agent not in AGENTS:
+            raise ValidationError(f"{agent!r} is not an agent; the agents are {', '.join(AGENTS)}.")
+        if not isinstance(choice, dict) or set(choice) - {"provider", "model"}:
+            raise ValidationError(f"For {agent}, choose only a provider and a model; the operator sets connections.")
+        if not all(isinstance(value, str) for value in choice.values()):
+            raise ValidationError(f"For {agent}, the provider and the model are names.")
+        chosen = _chosen(_operator_config(agent), choice)
+        if chosen not in allowed_models():
+            raise ValidationError(f"{chosen.provider}:{chosen.model} is not a model this site offers for {agent}; "
+                                  f"choose one of {', '.join(allowed)}.")
+    return overrides
 
 
 def provider_for(agent: str, story_overrides: dict | None = None) -> Provider:

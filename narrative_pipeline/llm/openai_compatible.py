@@ -5,6 +5,7 @@ streaming (server-sent events), and token usage from the response."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 
@@ -12,6 +13,8 @@ import httpx
 from django.conf import settings
 
 from . import Completion, LLMError, LLMRequest, approximate_tokens
+
+logger = logging.getLogger("luna.llm")
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 
@@ -52,7 +55,9 @@ class OpenAICompatibleProvider:
             except httpx.TimeoutException:
                 last_problem = f"the LLM server did not answer within {self.timeout:g} s"
             except httpx.TransportError as error:
-                last_problem = f"could not reach the LLM server at {self.base_url} ({error.__class__.__name__})"
+                # Players see this message: the server's address is for the operator's log only.
+                logger.warning("could not reach the LLM server at %s: %r", self.base_url, error)
+                last_problem = f"could not reach the LLM server ({error.__class__.__name__})"
             except _Retryable as retryable:
                 last_problem = str(retryable)
         raise LLMError(f"{last_problem}; gave up after {self.max_retries + 1} attempts.")
