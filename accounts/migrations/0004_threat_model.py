@@ -54,9 +54,13 @@ END $$""").format(app=sql.Literal(APP), moderator=sql.Literal(MODERATOR), change
         sql.SQL("CREATE TRIGGER accounts_user_guard BEFORE UPDATE ON accounts_user "
                 "FOR EACH ROW EXECUTE FUNCTION accounts_user_guard()"),
         sql.SQL("REVOKE INSERT, DELETE, TRUNCATE ON accounts_user FROM {roles}").format(roles=REQUEST_ROLES),
-        *(sql.SQL("REVOKE ALL ON {t} FROM {roles}, {admin}").format(
-            t=sql.Identifier(table), roles=REQUEST_ROLES, admin=sql.Identifier(settings.RLS_ADMIN_ROLE))
+        *(sql.SQL("REVOKE ALL ON {t} FROM {roles}").format(t=sql.Identifier(table), roles=REQUEST_ROLES)
           for table in NO_ACCESS),
+        # Superusers keep django-axes's admin pages (log-in attempts, lockouts); nobody reads sessions
+        # or the migration table through a request.
+        *(sql.SQL("REVOKE ALL ON {t} FROM {admin}").format(
+            t=sql.Identifier(table), admin=sql.Identifier(settings.RLS_ADMIN_ROLE))
+          for table in ("django_session", "django_migrations")),
         *(sql.SQL("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {t} FROM {roles}").format(
             t=sql.Identifier(table), roles=REQUEST_ROLES) for table in READ_ONLY),
         *(sql.SQL("ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY").format(t=sql.Identifier(table))
