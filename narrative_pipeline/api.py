@@ -14,7 +14,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
@@ -319,8 +318,6 @@ def _lore_file(request) -> dict:
 
 
 class LoreImportApi(GenericAPIView):
-    parser_classes = [MultiPartParser, FormParser]
-
     @extend_schema(request={"multipart/form-data": LoreFileInput}, responses={201: OpenApiTypes.OBJECT},
                    summary="Import a lore, card, world or chapters file (field `file`, optional `format`) into the "
                            "story, all or nothing")
@@ -343,8 +340,6 @@ class LoreExportApi(GenericAPIView):
 
 
 class StoryImportApi(GenericAPIView):
-    parser_classes = [MultiPartParser, FormParser]
-
     @extend_schema(request={"multipart/form-data": LoreFileInput}, responses={201: StoryOutput},
                    summary="A new story from a character card or an Infinite Worlds world")
     def post(self, request):
