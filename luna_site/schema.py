@@ -18,10 +18,14 @@ class ApiSchema(AutoSchema):
     """The schema of every operation also lists the errors it can answer, decided from the view itself:
     400 everywhere (a control character in the address or a parameter is refused before any view);
     413 and 415 where there is a body; 401 and 403 where one must sign in; 404 where the path names
-    something or the list has pages; 429 where the view is throttled. Views add what is theirs (409)."""
+    something or the list has pages; 429 where the view is throttled. Views add what is theirs, e.g. ``409: OpenApiResponse(description=…)``, which gets the error body."""
 
     def _get_response_bodies(self, direction="response"):
         bodies = super()._get_response_bodies(direction)
+        for code, body in bodies.items():
+            if code.startswith("4") and "content" not in body:  # declared by the view with a description only
+                body["content"] = self._get_response_for_code(ErrorOutput, code, ["application/json"],
+                                                              direction)["content"]
         for code in self.error_statuses():
             bodies.setdefault(str(code), self._get_response_for_code(ErrorOutput, str(code), ["application/json"],
                                                                       direction))
