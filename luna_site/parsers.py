@@ -1,10 +1,10 @@
-"""The API's request parsers: every body bounded in size and nesting, and its text free of control characters."""
+"""The API's request parsers: every body bounded in nesting and its text free of control characters.
+Its size is bounded by Django (``DATA_UPLOAD_MAX_MEMORY_SIZE``, read through ``request.body``), whose
+refusal ``luna_site.api.exception_handler`` turns into a JSON 413."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http import QueryDict
 from rest_framework import exceptions, parsers, status
 
 from chapters import json_limits
@@ -17,16 +17,6 @@ class PayloadTooLarge(exceptions.APIException):
     def __init__(self):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         super().__init__(f"The request body is over the limit of {limit:,} bytes; files go in a multipart upload.")
-
-
-def _read_bounded(stream) -> bytes:
-    """The body, refused (413) past DATA_UPLOAD_MAX_MEMORY_SIZE: DRF reads the stream itself, so Django's
-    own check on ``request.body`` never runs for it."""
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    body = stream.read() if limit is None else stream.read(limit + 1)
-    if limit is not None and len(body) > limit:
-        raise PayloadTooLarge()
-    return body
 
 
 def _check_fields(data) -> None:
@@ -42,7 +32,7 @@ class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            return json_limits.loads(_read_bounded(stream).decode(encoding))
+            return json_limits.loads(stream.read().decode(encoding))
         except json_limits.UntrustedInputError as error:
             raise exceptions.ParseError(str(error)) from error
         except ValueError as error:  # not JSON, or bytes not in the encoding
@@ -51,22 +41,13 @@ class JSONParser(parsers.JSONParser):
 
 class FormParser(parsers.FormParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
-        try:
-            data = QueryDict(_read_bounded(stream), encoding=encoding)
-        except TooManyFieldsSent as error:
-            raise exceptions.ParseError(str(error)) from error
+        data = super().parse(stream, media_type, parser_context)
         _check_fields(data)
         return data
 
 
 class MultiPartParser(parsers.MultiPartParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            parsed = super().parse(stream, media_type, parser_context)
-        except RequestDataTooBig as error:
-            raise PayloadTooLarge() from error
-        except TooManyFieldsSent as error:
-            raise exceptions.ParseError(str(error)) from error
+        parsed = super().parse(stream, media_type, parser_context)
         _check_fields(parsed.data)
         return parsed
