@@ -57,37 +57,39 @@ class ChapterListApi(GenericAPIView):
         return Response(ChapterOutput(chapter).data, status=status.HTTP_201_CREATED)
 
 
+def _chapter(story_id, number) -> StoryChapter:
+    return get_object_or_404(StoryChapter, story=_story(story_id), number=number)
+
+
 class ChapterDetailApi(GenericAPIView):
     serializer_class = ChapterOutput
 
-    def chapter(self, story_id, number) -> StoryChapter:
-        return get_object_or_404(StoryChapter, story=_story(story_id), number=number)
-
     @extend_schema(responses=ChapterOutput, summary="One chapter")
     def get(self, request, story_id, number):
-        return Response(ChapterOutput(self.chapter(story_id, number)).data)
+        return Response(ChapterOutput(_chapter(story_id, number)).data)
 
     @extend_schema(request=ChapterInput(partial=True), responses=ChapterOutput,
                    summary="Change a chapter (what the Strategist reads becomes a new version)")
     def patch(self, request, story_id, number):
-        chapter = self.chapter(story_id, number)
+        chapter = _chapter(story_id, number)
         data = ChapterInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         return Response(ChapterOutput(services.chapter_update(chapter=chapter, **data.validated_data)).data)
 
     @extend_schema(responses={204: None}, summary="Delete a chapter")
     def delete(self, request, story_id, number):
-        services.chapter_delete(chapter=self.chapter(story_id, number))
+        services.chapter_delete(chapter=_chapter(story_id, number))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ChapterRecordsApi(ChapterDetailApi):
-    """A chapter's records, oldest first: its versions or its divergence log."""
+class ChapterRecordsApi(GenericAPIView):
+    """A chapter's records, oldest first: its versions or its divergence log. Read only: these routes
+    answer 405 to writes (they once inherited the chapter's own PATCH and DELETE)."""
 
     model = None
 
     def get(self, request, story_id, number):
-        chapter = self.chapter(story_id, number)
+        chapter = _chapter(story_id, number)
         page = self.paginate_queryset(self.model.objects.filter(chapter=chapter).order_by("created_at", "pk"))
         return self.get_paginated_response(self.serializer_class(page, many=True).data)
 
@@ -102,10 +104,12 @@ class ChapterDivergenceApi(ChapterRecordsApi):
     serializer_class, model = DivergenceOutput, ChapterDivergenceLog
 
 
-class ChapterStartApi(ChapterDetailApi):
+class ChapterStartApi(GenericAPIView):
+    serializer_class = ChapterOutput
+
     @extend_schema(request=None, responses=ChapterOutput, summary="Start a chapter early (where its author allows)")
     def post(self, request, story_id, number):
-        chapter = self.chapter(story_id, number)
+        chapter = _chapter(story_id, number)
         services.chapter_start(chapter=chapter, turn_number=_next_turn(chapter.story))
         return Response(ChapterOutput(chapter).data)
 

@@ -37,7 +37,7 @@ class ProgressOutput(serializers.ModelSerializer):
 class ChapterOutput(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
     version = serializers.SerializerMethodField()
-    alternate_of = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    alternate_of = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
 
     class Meta:
         model = StoryChapter

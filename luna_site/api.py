@@ -1,7 +1,9 @@
-"""API conventions shared by every app: JSON errors with a message and a code."""
+"""API conventions shared by every app: JSON errors with a message and a code (documented on every
+operation by ``luna_site.schema``)."""
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -11,6 +13,10 @@ from rest_framework.views import set_rollback
 from accounts.quotas import QuotaExceeded
 from marketplace.services import Conflict
 from narrative_pipeline.orchestrator import TurnRefused
+
+from .parsers import PayloadTooLarge
+
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for a row-level security or grant refusal
 
 
 def exception_handler(exc, context):
@@ -27,6 +33,14 @@ def exception_handler(exc, context):
     if isinstance(exc, Conflict):
         set_rollback()
         return Response({"code": "conflict", "detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, DatabaseError) and getattr(exc.__cause__, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+        # Row-level security or a column grant refused a write the view let through: still a refusal, not a
+        # crash (views check first and say why; this is the net under them).
+        exc = exceptions.PermissionDenied("You may not change this.")
+    if isinstance(exc, RequestDataTooBig):  # Django's own size check on request.body
+        exc = PayloadTooLarge()
+    if isinstance(exc, TooManyFieldsSent):
+        exc = exceptions.ParseError(str(exc))
     if isinstance(exc, ObjectDoesNotExist):  # under RLS, another user's row does not exist either
         exc = exceptions.NotFound()
     if isinstance(exc, DjangoValidationError):
@@ -60,3 +74,4 @@ class Pagination(PageNumberPagination):
 
     page_size_query_param = "page_size"
     max_page_size = 100
+

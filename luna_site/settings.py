@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "luna_site.middleware.refuse_control_characters",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -216,6 +217,16 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "UPDATE_LAST_LOGIN": True,
+}
+# Zero server errors (issue 14): bodies bounded in size and depth and free of control characters, every
+# error in the schema, OPTIONS on every view, and a story's writes refused (403) to its view-only co-authors.
+REST_FRAMEWORK |= {
+    "DEFAULT_PARSER_CLASSES": ["luna_site.parsers.JSONParser", "luna_site.parsers.FormParser",
+                               "luna_site.parsers.MultiPartParser"],
+    "DEFAULT_METADATA_CLASS": "luna_site.metadata.Metadata",
+    "DEFAULT_SCHEMA_CLASS": "luna_site.schema.ApiSchema",
+    "DEFAULT_PERMISSION_CLASSES": [*REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"],
+                                   "narrative_pipeline.permissions.StoryWritePermission"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "LUNA-Narrates API",

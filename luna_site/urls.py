@@ -27,7 +27,8 @@ def marketplace_api_routes(plural: str, kind: str) -> list:
              # {id} here is the user's own story (publish it, its chapters or a character of it).
              (f"marketplace/{plural}/<uuid:story_id>/publish/", marketplace_api.PublishApi,
               f"api-marketplace-publish{suffix}"),
-             (f"{listing}fork/", marketplace_api.ForkApi, f"api-marketplace-fork{suffix}"),
+             (f"{listing}fork/", marketplace_api.ForkApi if kind == AssetKind.STORY else marketplace_api.TakeApi,
+              f"api-marketplace-fork{suffix}"),
              (f"{listing}like/", marketplace_api.LikeApi, f"api-marketplace-like{suffix}"),
              (f"{listing}report/", marketplace_api.ReportApi, f"api-marketplace-report{suffix}"),
              (f"{listing}download/", marketplace_api.DownloadApi, f"api-marketplace-download{suffix}")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -82,7 +82,7 @@ class ListingListApi(AssetApi):
     serializer_class = ListingOutput
 
     @extend_schema(parameters=[OpenApiParameter(name, str, required=False) for name in (
-        "q", "genre", "tags", "tags_mode", "licence", "rating", "sort")],
+        "q", "genre", "tags", "tags_mode", "licence", "rating", "sort")], responses=ListingOutput(many=True),
         summary="Browse and search published stories, chapter sets or characters")
     def get(self, request):
         params = request.query_params
@@ -131,18 +131,22 @@ class PublishApi(AssetApi):
 
 class ForkApi(AssetApi):
     @extend_schema(request=ForkInput, responses={201: OpenApiTypes.OBJECT},
-                   summary="Fork it: a story at its end or at `at_turn`; a chapter set or character into your "
-                           "story `story_id` (default: a new story)")
+                   summary="Fork a story at its end or at `at_turn`")
     def post(self, request, listing_id):
-        if self.kind != AssetKind.STORY:
-            data = TakeInput(data=request.data)
-            data.is_valid(raise_exception=True)
-            return _fork_answer(forks.take(user=request.user, listing_id=listing_id, kind=self.kind,
-                                           story_id=data.validated_data.get("story_id")))
         data = ForkInput(data=request.data)
         data.is_valid(raise_exception=True)
         return _fork_answer(forks.fork(user=request.user, listing_id=listing_id,
                                        at_turn=data.validated_data.get("at_turn")))
+
+
+class TakeApi(AssetApi):
+    @extend_schema(request=TakeInput, responses={201: OpenApiTypes.OBJECT},
+                   summary="Take a chapter set or character into your story `story_id` (default: a new story)")
+    def post(self, request, listing_id):
+        data = TakeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _fork_answer(forks.take(user=request.user, listing_id=listing_id, kind=self.kind,
+                                       story_id=data.validated_data.get("story_id")))
 
 
 class BranchApi(GenericAPIView):
@@ -156,7 +160,8 @@ class BranchApi(GenericAPIView):
 
 
 class LikeApi(AssetApi):
-    @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT}, summary="Like it (once)")
+    @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT, 409: OpenApiResponse(
+        description="Already liked")}, summary="Like it (once)")
     def post(self, request, listing_id):
         listing = self.listing(listing_id)
         services.like(user=request.user, listing=listing)
@@ -174,7 +179,8 @@ class ReportApi(AssetApi):
 
 
 class DownloadApi(AssetApi):
-    @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR},
+    @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR, (200, "text/plain"): OpenApiTypes.STR,
+                              (200, "application/json"): OpenApiTypes.OBJECT},
                    summary="Download the latest version (counted once per user): a story as Markdown, a chapter "
                            "set as chapter text, a character as a Character Card V2")
     def get(self, request, listing_id):
@@ -207,7 +213,8 @@ def _run_answer(run) -> dict:
 
 class ForkRecordOutput(serializers.ModelSerializer):
     fork_id = serializers.UUIDField(source="id", read_only=True)
-    listing_id = serializers.UUIDField(source="community_id", read_only=True)
+    listing_id = serializers.UUIDField(source="community_id", read_only=True, allow_null=True,
+                                       help_text="The listing forked (null for a branch of your own story).")
     source_latest = serializers.IntegerField(read_only=True, allow_null=True,
                                              help_text="The source's latest version (null if no longer readable).")
     update_available = serializers.SerializerMethodField()
@@ -224,7 +231,7 @@ class ForkRecordOutput(serializers.ModelSerializer):
 class ForkListApi(GenericAPIView):
     serializer_class = ForkRecordOutput
 
-    @extend_schema(summary="Your forks, branches and the chapter sets and characters you took, with whether the "
+    @extend_schema(responses=ForkRecordOutput(many=True), summary="Your forks, branches and the chapter sets and characters you took, with whether the "
                            "source has a newer version")
     def get(self, request):
         rows = selectors.with_source_latest(StoryFork.objects.filter(user_id=request.user.pk)).order_by("-created_at")
@@ -240,7 +247,8 @@ class SyncApi(GenericAPIView):
         return Response({"fork_id": str(record.pk), "version": record.version,
                          "last_sync": _run_answer(run) if run else None})
 
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT},
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT,
+                                            409: OpenApiResponse(description="A sync of this fork is running")},
                    summary="Sync the fork with its source's latest version: 200 with applied, kept and conflicts, "
                            "or 202 when it runs in the background (follow it with GET)")
     def post(self, request, fork_id):
@@ -250,7 +258,8 @@ class SyncApi(GenericAPIView):
 
 
 class SyncUndoApi(GenericAPIView):
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT}, summary="Undo the fork's last sync")
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 409: OpenApiResponse(
+        description="Nothing to undo, a sync running, or resolutions to keep")}, summary="Undo the fork's last sync")
     def post(self, request, fork_id):
         return Response(_run_answer(sync.undo(user=request.user, fork_id=fork_id)))
 
@@ -274,7 +283,8 @@ class ConflictListApi(GenericAPIView):
 
 
 class ConflictResolveApi(GenericAPIView):
-    @extend_schema(request=ResolveInput, responses={200: OpenApiTypes.OBJECT},
+    @extend_schema(request=ResolveInput, responses={200: OpenApiTypes.OBJECT, 409: OpenApiResponse(
+        description="Already resolved, or a sync running")},
                    summary="Resolve a conflict: `source`, `mine` or `both` (a second resolve is 409)")
     def post(self, request, fork_id, conflict_id):
         data = ResolveInput(data=request.data)

@@ -14,7 +14,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
@@ -125,7 +124,7 @@ class TurnListApi(ShortTransactionsApi):
             page = self.paginate_queryset(selectors.story_turns(story=story))
             return self.get_paginated_response(TurnOutput(page, many=True).data)
 
-    @extend_schema(request=TurnInput, responses={201: TurnOutput, 200: TurnOutput},
+    @extend_schema(request=TurnInput, responses={201: TurnOutput, 200: TurnOutput, 409: OpenApiResponse(description="The turn is not in a state for this (a turn pending or failed, not the last)")},
                    summary="Play a turn (the same idempotency key answers 200 with the same turn)")
     def post(self, request, story_id):
         data = TurnInput(data=request.data)
@@ -231,13 +230,14 @@ class TurnChangeApi(ShortTransactionsApi):
         return Response(TurnOutput(type(self).change(user=request.user, story_id=story_id, number=number)).data)
 
 
-@extend_schema_view(post=extend_schema(request=None, responses=TurnOutput, summary="Write a failed turn again"))
+@extend_schema_view(post=extend_schema(request=None, responses={200: TurnOutput, 409: OpenApiResponse(description="The turn is not in a state for this (a turn pending or failed, not the last)")},
+                                       summary="Write a failed turn again"))
 class TurnRetryApi(TurnChangeApi):
     change = orchestrator.turn_retry
 
 
 @extend_schema_view(post=extend_schema(
-    request=None, responses=TurnOutput,
+    request=None, responses={200: TurnOutput, 409: OpenApiResponse(description="The turn is not in a state for this (a turn pending or failed, not the last)")},
     summary="Another passage for the last turn (the previous one is kept in `alternatives`)"))
 class TurnRerollApi(TurnChangeApi):
     throttle_classes = [RerollThrottle]
@@ -248,7 +248,7 @@ class TurnEditApi(ShortTransactionsApi):
     serializer_class = TurnOutput
     throttle_classes = [TurnThrottle]
 
-    @extend_schema(request=EditActionInput, responses=TurnOutput,
+    @extend_schema(request=EditActionInput, responses={200: TurnOutput, 409: OpenApiResponse(description="The turn is not in a state for this (a turn pending or failed, not the last)")},
                    summary="Change the last turn's action and write it again")
     def post(self, request, story_id, number):
         self.story(story_id)
@@ -262,7 +262,8 @@ class TurnEditApi(ShortTransactionsApi):
 class TurnUndoApi(GenericAPIView):
     serializer_class = TurnOutput
 
-    @extend_schema(responses=TurnOutput, summary="Undo the last turn (answers with the turn removed)")
+    @extend_schema(responses={200: TurnOutput, 409: OpenApiResponse(description="The turn is not in a state for this (a turn pending or failed, not the last)")},
+                   summary="Undo the last turn (answers with the turn removed)")
     def delete(self, request, story_id):
         selectors.story_get(user=request.user, story_id=story_id)
         return Response(TurnOutput(orchestrator.turn_undo(user=request.user, story_id=story_id)).data)
@@ -327,7 +328,6 @@ def _lore_file(request) -> dict:
 
 
 class LoreImportApi(GenericAPIView):
-    parser_classes = [MultiPartParser, FormParser]
     throttle_classes = [ImportThrottle]
 
     @extend_schema(request={"multipart/form-data": LoreFileInput}, responses={201: OpenApiTypes.OBJECT},
@@ -352,7 +352,6 @@ class LoreExportApi(GenericAPIView):
 
 
 class StoryImportApi(GenericAPIView):
-    parser_classes = [MultiPartParser, FormParser]
     throttle_classes = [ImportThrottle]
 
     @extend_schema(request={"multipart/form-data": LoreFileInput}, responses={201: StoryOutput},

@@ -218,5 +218,7 @@ def turn_undo(*, user, story_id) -> Turn:
         story.state = turn.state_before
         story.save(update_fields=["state", "updated_at"])
         storage.turn_remove(user=user, story=story, turn=turn)
+        removed_id = turn.pk
         turn.delete()
+        turn.pk = removed_id  # delete() clears it; the answer names the turn removed
     return turn

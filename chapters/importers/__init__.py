@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from .. import json_limits
 from . import agnai_memory, card_v2, card_v3, chapter_text, iw_world, novelai_lorebook, png, st_worldinfo
 from .document import FormatError, LoreDocument, Written
 
@@ -38,10 +39,12 @@ def detect(text: str) -> str:
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
         try:
-            value = json.loads(text)
+            value = json_limits.loads(text)
         except json.JSONDecodeError as error:
             raise FormatError(f"the file is not valid JSON ({error.msg} at line {error.lineno}, "
                               f"column {error.colno}).") from error
+        except json_limits.UntrustedInputError as error:
+            raise FormatError(str(error)) from error
         for name, module in FORMATS.items():
             if name != chapter_text.NAME and module.detect(value):
                 return name
@@ -70,6 +73,10 @@ def read_upload(data: bytes, *, lore_format: str | None = None, filename: str = 
         image, text = data, png.card_text(data)
     else:
         text = _decoded(data)
+    try:  # PostgreSQL refuses NUL in text: a 500 unless refused here, for every format
+        json_limits.check_text(text, "the file")
+    except json_limits.UntrustedInputError as error:
+        raise FormatError(str(error)) from error
     found = detect(text)
     if lore_format is not None and found != lore_format:
         raise FormatError(f"the file is not {lore_format}: it looks like {found}.")

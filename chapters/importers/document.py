@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from .. import json_limits
+
 
 class FormatError(ValueError):
     """A file that cannot be imported; the message names the entry (uid or position) and the field."""
@@ -110,10 +112,12 @@ class Written:
 def load_json(text: str, what: str):
     """JSON with objects as ordered dicts (duplicate keys: the last wins, as in JavaScript)."""
     try:
-        return json.loads(text)
+        return json_limits.loads(text)
     except json.JSONDecodeError as error:
         raise FormatError(f"the {what} is not valid JSON ({error.msg} at line {error.lineno}, "
                           f"column {error.colno}).") from error
+    except json_limits.UntrustedInputError as error:
+        raise FormatError(str(error)) from error
 
 
 def dump_json(value) -> str:
