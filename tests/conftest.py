@@ -207,6 +207,16 @@ def screenshot(page, name: str, width: int) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}-{'phone' if width < 600 else 'desktop'}.png"), full_page=True)
 
 
+def wait_for_chart(page, element_id: str) -> None:
+    """Until Chart.js has drawn the chart in ``element_id``. Not ``page.wait_for_function``: Playwright
+    evaluates its predicate with ``eval``, which the pages' Content-Security-Policy forbids."""
+    page.evaluate("""id => new Promise(done => {
+        const drawn = () => window.Chart && Chart.getChart(document.getElementById(id))
+            ? done(true) : requestAnimationFrame(drawn);
+        drawn();
+    })""", element_id)
+
+
 def sign_in(page, user) -> None:
     """Log in through the site's own form, as a player would."""
     page.goto("/accounts/login/")

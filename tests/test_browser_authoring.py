@@ -10,7 +10,7 @@ from accounts.rls import acting_as
 from accounts.services import user_become_author
 from chapters import chapter_text, services
 
-from .conftest import screenshot
+from .conftest import screenshot, wait_for_chart
 from .factories import TEST_PASSWORD, StoryFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -59,7 +59,7 @@ def test_author_edits_previews_test_plays_then_plays(page_at, settings):
     page.get_by_role("button", name="Test-play").click()
     expect(page.get_by_role("heading", name="Divergence per turn")).to_be_visible()
     # The chart's script may still be loading when the heading shows.
-    page.wait_for_function("window.Chart && Chart.getChart(document.getElementById('divergence-chart'))")
+    wait_for_chart(page, "divergence-chart")
     expect(page.locator("table", has_text="Strategy")).to_contain_text("relax")
     screenshot(page, "admin-test-play", 1280)
 

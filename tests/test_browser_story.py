@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import screenshot
+from .conftest import screenshot, wait_for_chart
 from .factories import TEST_PASSWORD, StoryFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -94,7 +94,7 @@ def test_play_a_starter_world(page_at, width):
     page.get_by_role("link", name="Costs").click()
     expect(page.get_by_role("heading", name="Costs")).to_be_visible()
     # The chart's script may still be loading when the heading shows.
-    page.wait_for_function("window.Chart && Chart.getChart(document.getElementById('agent-chart'))")
+    wait_for_chart(page, "agent-chart")
     screenshot(page, "costs", width)
 
 
