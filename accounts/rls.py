@@ -150,6 +150,13 @@ def request_user_id(request) -> str | None:
         return None
 
 
+def before_sign_in(view):
+    """Mark a view that acts before anyone is known (sign-up, log-in, tokens, log-out): the middleware
+    runs it as the table owner even when the request carries a session or a token, because what it
+    reads and writes (other accounts, log-in records, token lists) is closed to the request roles."""
+    return transaction.non_atomic_requests(view)
+
+
 class RowLevelSecurityMiddleware:
     """Runs each view for a known user inside ``acting_as`` (anonymous views run as ``luna``),
     except views marked ``transaction.non_atomic_requests``, which act for the user themselves.

@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_POST
 from narrative_pipeline.selectors import story_list, user_total_cost
 
 from . import services
+from .rls import before_sign_in
 from .forms import DeleteAccountForm, SignUpForm
 from .selectors import usage_summary
 from .throttles import rate_limited
@@ -79,7 +79,7 @@ def export_data(request):
 
 
 @login_required
-@transaction.non_atomic_requests  # log-out writes django-axes's records, closed to the app role
+@before_sign_in  # it ends with a log-out (django-axes's records); the deletion acts as the user itself
 def delete_account(request):
     form = DeleteAccountForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
