@@ -1,15 +1,21 @@
-"""Account API: sign-up, the current user, export and deletion (JWT views are simplejwt's)."""
+"""Account API: sign-up, JWTs (simplejwt's views with our tokens), log out everywhere, the current user,
+export and deletion."""
 
+from django.db import transaction
 from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from . import services
-from .serializers import MeOutput, RegisterInput, SignUpOutput
+from .serializers import MeOutput, RegisterInput, SignUpOutput, TokenRefreshInput
 from .throttles import RegistrationThrottle
+from .tokens import TokenObtainSerializer
+
+UNAUTHORIZED = OpenApiResponse(description="Not logged in, or the token is invalid, expired or revoked")
 
 
 class RegisterApi(APIView):
@@ -25,6 +31,42 @@ class RegisterApi(APIView):
         data.is_valid(raise_exception=True)
         services.user_register(**data.validated_data, base_url=request.build_absolute_uri("/"))
         return Response({"detail": services.SIGNUP_SENT}, status=status.HTTP_202_ACCEPTED)
+
+
+class AnonymousTokenApi:
+    """Log-in and refresh act for no one yet: no request transaction as a user (RowLevelSecurityMiddleware
+    skips views marked non-atomic), so they run as the owner of the token tables even when the browser
+    also sends a session cookie; each keeps its writes in its own transaction."""
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        return transaction.non_atomic_requests(super().as_view(**initkwargs))
+
+
+class TokenObtainApi(AnonymousTokenApi, TokenObtainPairView):
+    serializer_class = TokenObtainSerializer
+
+    @extend_schema(responses={200: TokenObtainSerializer, 401: UNAUTHORIZED}, summary="Log in: an access and a refresh token")
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class TokenRefreshApi(AnonymousTokenApi, TokenRefreshView):
+    serializer_class = TokenRefreshInput
+
+    @extend_schema(responses={200: TokenRefreshInput, 401: UNAUTHORIZED},
+                   summary="A new access and refresh token; the refresh token given never works again")
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class LogoutEverywhereApi(APIView):
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Every session and token ended"),
+                                            401: UNAUTHORIZED},
+                   summary="Log out everywhere: end every session and every token of the account")
+    def post(self, request):
+        services.user_logout_everywhere(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeApi(APIView):

@@ -71,6 +71,15 @@ def become_author(request):
 
 
 @login_required
+@require_POST
+def logout_everywhere(request):
+    services.user_logout_everywhere(user=request.user)
+    logout(request)
+    messages.success(request, "You are logged out everywhere: every session and API token of your account has ended.")
+    return redirect("login")
+
+
+@login_required
 def export_data(request):
     payload = json.dumps(services.user_export(user=request.user), indent=2)
     response = HttpResponse(payload, content_type="application/json")

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Before accounts, whose admin takes the token tables out of the admin (no app role may read them).
+    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
@@ -204,7 +206,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "LUNA-Narrates <norepl
 # -- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.tokens.EpochJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -223,6 +225,11 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
     "UPDATE_LAST_LOGIN": True,
     "SIGNING_KEY": JWT_SIGNING_KEY,
+    # A refresh token works once: refreshing returns a new one and blacklists the old (accounts/tokens.py).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Tokens carry the account's auth_epoch; a password change or "log out everywhere" raises it.
+    "AUTH_TOKEN_CLASSES": ("accounts.tokens.EpochAccessToken",),
 }
 # Zero server errors (issue 14): bodies bounded in size and depth and free of control characters, every
 # error in the schema, OPTIONS on every view, and a story's writes refused (403) to its view-only co-authors.
