@@ -34,9 +34,9 @@ class RegisterApi(APIView):
 
 
 class AnonymousTokenApi:
-    """Log-in and refresh act for no one yet: no request transaction as a user (RowLevelSecurityMiddleware
-    skips views marked non-atomic), so they run as the owner of the token tables even when the browser
-    also sends a session cookie; each keeps its writes in its own transaction."""
+    # Log-in and refresh act for no one yet: no request transaction as a user (RowLevelSecurityMiddleware
+    # skips views marked non-atomic), so they run as the owner of the token tables even when the browser
+    # also sends a session cookie; each keeps its writes in its own transaction.
 
     @classmethod
     def as_view(cls, **initkwargs):
@@ -44,6 +44,8 @@ class AnonymousTokenApi:
 
 
 class TokenObtainApi(AnonymousTokenApi, TokenObtainPairView):
+    """Username and password in; an access token (minutes) and a refresh token (days) out."""
+
     serializer_class = TokenObtainSerializer
 
     @extend_schema(responses={200: TokenObtainSerializer, 401: UNAUTHORIZED}, summary="Log in: an access and a refresh token")
@@ -52,6 +54,9 @@ class TokenObtainApi(AnonymousTokenApi, TokenObtainPairView):
 
 
 class TokenRefreshApi(AnonymousTokenApi, TokenRefreshView):
+    """A refresh token in, a new access and refresh token out. The refresh token given is blacklisted: using
+    it again answers 401, as does a token from before a password change or "log out everywhere"."""
+
     serializer_class = TokenRefreshInput
 
     @extend_schema(responses={200: TokenRefreshInput, 401: UNAUTHORIZED},
@@ -61,6 +66,8 @@ class TokenRefreshApi(AnonymousTokenApi, TokenRefreshView):
 
 
 class LogoutEverywhereApi(APIView):
+    """Ends every session and every access and refresh token of the account, the one used here included."""
+
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Every session and token ended"),
                                             401: UNAUTHORIZED},
                    summary="Log out everywhere: end every session and every token of the account")

@@ -8,6 +8,7 @@ access and refresh token issued before it without listing them anywhere. Refresh
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
@@ -60,3 +61,9 @@ class EpochJWTAuthentication(JWTAuthentication):
         if not epoch_matches(validated_token, user):
             raise AuthenticationFailed(_("This token was revoked; log in again."), code="token_revoked")
         return user
+
+
+class EpochJWTScheme(SimpleJWTScheme):
+    """The OpenAPI schema's bearer scheme (``jwtAuth``) for our authentication class too."""
+
+    target_class = EpochJWTAuthentication
