@@ -72,6 +72,7 @@ def become_author(request):
 
 @login_required
 @require_POST
+@transaction.non_atomic_requests  # log-out writes django-axes's records, closed to the app role
 def logout_everywhere(request):
     services.user_logout_everywhere(user=request.user)
     logout(request)

@@ -125,7 +125,7 @@ def test_two_refreshes_racing_with_one_token_get_one_new_pair():
 
 
 class TestTokenTables:
-    @pytest.mark.parametrize("role", ["luna_app", "luna_admin"])
+    @pytest.mark.parametrize("role", ["luna_app", "luna_moderator", "luna_admin"])
     @pytest.mark.parametrize("statement", [
         "SELECT token FROM token_blacklist_outstandingtoken",
         "SELECT jti FROM token_blacklist_outstandingtoken",
@@ -145,12 +145,21 @@ class TestTokenTables:
             raw_cursor.execute(f"SET LOCAL ROLE {role}")
             raw_cursor.execute(statement)
 
-    @pytest.mark.parametrize("role", ["luna_app", "luna_admin"])
-    def test_what_account_deletion_may_run_finds_no_row(self, alice, raw_cursor, role):
+    @pytest.mark.parametrize("statement", ["SELECT user_id FROM token_blacklist_outstandingtoken",
+                                           "UPDATE token_blacklist_outstandingtoken SET user_id = NULL"])
+    @pytest.mark.parametrize("role", ["luna_app", "luna_moderator"])
+    def test_the_request_roles_may_not_even_name_the_tokens_user(self, alice, raw_cursor, role, statement):
+        log_in(alice)
+        with pytest.raises(ProgrammingError, match="permission denied"), transaction.atomic():
+            as_app_role(raw_cursor, alice.pk)
+            raw_cursor.execute(f"SET LOCAL ROLE {role}")
+            raw_cursor.execute(statement)
+
+    def test_what_the_admins_account_deletion_may_run_finds_no_row(self, alice, raw_cursor):
         log_in(alice)
         with transaction.atomic():
             as_app_role(raw_cursor, alice.pk)
-            raw_cursor.execute(f"SET LOCAL ROLE {role}")
+            raw_cursor.execute("SET LOCAL ROLE luna_admin")
             raw_cursor.execute("SELECT user_id FROM token_blacklist_outstandingtoken")
             assert raw_cursor.fetchall() == []
             raw_cursor.execute("UPDATE token_blacklist_outstandingtoken SET user_id = NULL WHERE user_id = %s",

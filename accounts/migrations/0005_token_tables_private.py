@@ -1,10 +1,11 @@
 """simplejwt's token tables hold every account's refresh tokens: no request role may read or write them.
 
 Log-in and refresh act for no one yet and run as the owner, ``luna`` (accounts/api.py); revoking a user's
-tokens raises their ``auth_epoch`` instead of touching these tables. Django's account deletion still
-names the outstanding tokens in Python (their ``user`` is ``SET_NULL``): the request roles may run that
-``UPDATE … SET user_id = NULL``, which Row-Level Security with no policy for them turns into nothing, and
-the database deletes the tokens of a deleted account itself (``ON DELETE CASCADE``, as the table owner).
+tokens raises their ``auth_epoch`` instead of touching these tables. The database deletes the tokens of a
+deleted account itself (``ON DELETE CASCADE``, run as the table owner), whether ``luna_account_delete()``
+or the admin deletes it. The admin deletes in Python, where Django first sets the outstanding tokens'
+``user`` to NULL (``SET_NULL``): ``luna_admin`` may run that ``UPDATE … SET user_id = NULL`` and no more,
+and Row-Level Security with no policy for it makes the statement match no row.
 """
 
 from django.conf import settings
@@ -18,7 +19,8 @@ BLACKLISTED = "token_blacklist_blacklistedtoken"
 
 
 def _roles() -> sql.Composable:
-    return sql.SQL(", ").join(sql.Identifier(role) for role in (settings.RLS_APP_ROLE, settings.RLS_ADMIN_ROLE))
+    return sql.SQL(", ").join(sql.Identifier(role) for role in (
+        settings.RLS_APP_ROLE, settings.RLS_MODERATOR_ROLE, settings.RLS_ADMIN_ROLE))
 
 
 def _sequences(action: str) -> sql.Composable:
@@ -38,7 +40,8 @@ def private_sql() -> list[str]:
         _sequences("REVOKE ALL ON SEQUENCE %s FROM {roles}"),
         # Enabled, not forced: the owner sees every row, the request roles (no policy) none.
         sql.SQL("ALTER TABLE {o} ENABLE ROW LEVEL SECURITY").format(o=o),
-        sql.SQL("GRANT SELECT (user_id), UPDATE (user_id) ON {o} TO {roles}").format(o=o, roles=roles),
+        sql.SQL("GRANT SELECT (user_id), UPDATE (user_id) ON {o} TO {admin}").format(
+            o=o, admin=sql.Identifier(settings.RLS_ADMIN_ROLE)),
         sql.SQL(
             "DO $$ DECLARE fk text; BEGIN FOR fk IN SELECT conname FROM pg_constraint "
             "WHERE conrelid = {b_text}::regclass AND contype = 'f' "
@@ -61,7 +64,7 @@ def shared_again_sql() -> list[str]:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_user_auth_epoch"),
+        ("accounts", "0004_threat_model"),
         ("token_blacklist", "0013_alter_blacklistedtoken_options_and_more"),
     ]
 
