@@ -222,8 +222,8 @@ class TestLogoutEverywhere:
     def test_it_is_in_the_schema(self, client):
         schema = yaml.safe_load(client.get("/api/schema/").content)
         operation = schema["paths"]["/api/auth/logout-all/"]["post"]
-        assert set(operation["responses"]) == {"204", "401"} and "requestBody" not in operation
-        assert set(schema["paths"]["/api/auth/token/refresh/"]["post"]["responses"]) == {"200", "401"}
+        assert {"204", "401"} <= set(operation["responses"]) and "requestBody" not in operation
+        assert {"200", "401"} <= set(schema["paths"]["/api/auth/token/refresh/"]["post"]["responses"])
 
     def test_the_profile_page_has_a_button_that_ends_everything(self, alice):
         page_session = Client(enforce_csrf_checks=True)
