@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# A fresh checkout needs no SECRET_KEY: these commands take the keys the environment does not give from
+# the data folder, where they are generated once (luna_site/checkout_settings.py). Production does not use make.
+export DJANGO_SETTINGS_MODULE ?= luna_site.checkout_settings
 
 .PHONY: install run test lint bench migrate demo stop backup dbshell chromium screenshots
 

@@ -1,7 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from .forms import AdminPasswordChangeForm
 from .models import Usage, User
+
+# Every account's refresh tokens: no request role may read them, superusers' included (migration 0005).
+admin.site.unregister(OutstandingToken)
+admin.site.unregister(BlacklistedToken)
 
 
 class UsageInline(admin.StackedInline):
@@ -19,3 +25,4 @@ class UserAdmin(DjangoUserAdmin):
                                         "max_images_per_story", "storage_limit_mb", "email_verified_at"]}),
     )
     inlines = [UsageInline]
+    change_password_form = AdminPasswordChangeForm

@@ -1,4 +1,5 @@
-"""Account API: sign-up, the current user, export and deletion (JWT views are simplejwt's)."""
+"""Account API: sign-up, JWTs (simplejwt's views with our tokens), log out everywhere, the current user,
+export and deletion."""
 
 from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -6,13 +7,27 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from . import services
-from .serializers import MeOutput, RegisterInput, SignUpOutput
+from .rls import before_sign_in
+from .serializers import MeOutput, RegisterInput, SignUpOutput, TokenRefreshInput
 from .throttles import RegistrationThrottle
+from .tokens import TokenObtainSerializer
+
+UNAUTHORIZED = OpenApiResponse(description="Not logged in, or the token is invalid, expired or revoked")
 
 
-class RegisterApi(APIView):
+class BeforeSignInApi:
+    """Sign-up, log-in and refresh act for no one yet: they run as the owner (``before_sign_in``) even when
+    the request also carries a session cookie or a token; each keeps its writes in its own transaction."""
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        return before_sign_in(super().as_view(**initkwargs))
+
+
+class RegisterApi(BeforeSignInApi, APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [RegistrationThrottle]
@@ -25,6 +40,39 @@ class RegisterApi(APIView):
         data.is_valid(raise_exception=True)
         services.user_register(**data.validated_data, base_url=request.build_absolute_uri("/"))
         return Response({"detail": services.SIGNUP_SENT}, status=status.HTTP_202_ACCEPTED)
+
+
+class TokenObtainApi(BeforeSignInApi, TokenObtainPairView):
+    """Username and password in; an access token (minutes) and a refresh token (days) out."""
+
+    serializer_class = TokenObtainSerializer
+
+    @extend_schema(responses={200: TokenObtainSerializer, 401: UNAUTHORIZED}, summary="Log in: an access and a refresh token")
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class TokenRefreshApi(BeforeSignInApi, TokenRefreshView):
+    """A refresh token in, a new access and refresh token out. The refresh token given is blacklisted: using
+    it again answers 401, as does a token from before a password change or "log out everywhere"."""
+
+    serializer_class = TokenRefreshInput
+
+    @extend_schema(responses={200: TokenRefreshInput, 401: UNAUTHORIZED},
+                   summary="A new access and refresh token; the refresh token given never works again")
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class LogoutEverywhereApi(APIView):
+    """Ends every session and every access and refresh token of the account, the one used here included."""
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Every session and token ended"),
+                                            401: UNAUTHORIZED},
+                   summary="Log out everywhere: end every session and every token of the account")
+    def post(self, request):
+        services.user_logout_everywhere(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeApi(APIView):

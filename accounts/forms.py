@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.exceptions import ValidationError
 from django.template import loader
@@ -57,3 +58,27 @@ class QueuedPasswordResetForm(PasswordResetForm):
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
         message = loader.render_to_string(email_template_name, context)
         email_send.delay(subject=subject, message=message, recipient=to_email)
+
+
+class _PasswordSavedByService:
+    """Django's password forms save the whole user row; ours set the password through the service,
+    which writes only the password and raises the account's epoch (every other session and token ends)."""
+
+    def save(self, commit=True):
+        services.user_password_change(user=self.user, password=self.cleaned_data["new_password1"])
+        return self.user
+
+
+class PasswordChangeForm(_PasswordSavedByService, auth_forms.PasswordChangeForm):
+    pass
+
+
+class SetPasswordForm(_PasswordSavedByService, auth_forms.SetPasswordForm):
+    """The password reset link's form."""
+
+
+class AdminPasswordChangeForm(auth_forms.AdminPasswordChangeForm):
+    def save(self, commit=True):
+        usable = self.cleaned_data["set_usable_password"]
+        services.user_password_change(user=self.user, password=self.cleaned_data["password1"] if usable else None)
+        return self.user

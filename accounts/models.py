@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.crypto import salted_hmac
 
 
 class Tier(models.TextChoices):
@@ -32,6 +33,19 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["username"]
+
+    # A session is good while this hash is: Django's HMAC of the password hash, with the epoch mixed in,
+    # so raising the epoch ends every session as a password change does.
+    def get_session_auth_hash(self) -> str:
+        return self._epoch_session_hash(secret=None)
+
+    def get_session_auth_fallback_hash(self):
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._epoch_session_hash(secret=secret)
+
+    def _epoch_session_hash(self, *, secret: str | None) -> str:
+        return salted_hmac("accounts.User.get_session_auth_hash", f"{self.password}:{self.auth_epoch}",
+                           secret=secret, algorithm="sha256").hexdigest()
 
     @property
     def last_login_at(self):

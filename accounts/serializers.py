@@ -1,6 +1,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework_simplejwt.exceptions import InvalidToken
 
+from . import services
 from .models import User
 from .quotas import MB, limits_for, usage_get
 
@@ -51,3 +53,16 @@ class MeOutput(serializers.ModelSerializer):
     @extend_schema_field(UsageOutput)
     def get_usage(self, user):
         return UsageOutput(usage_get(user)).data
+
+
+class TokenRefreshInput(serializers.Serializer):
+    """A refresh token in, a new access and refresh token out; the one given never works again."""
+
+    refresh = serializers.CharField()
+    access = serializers.CharField(read_only=True)
+
+    def validate(self, attrs):
+        try:
+            return services.token_refresh(refresh=attrs["refresh"])
+        except services.TokenRefused as error:
+            raise InvalidToken(str(error)) from error

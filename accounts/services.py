@@ -1,4 +1,4 @@
-"""Account writes: sign-up, e-mail verification, export and deletion."""
+"""Account writes: sign-up, e-mail verification, passwords and revocation, API tokens, export and deletion."""
 
 from __future__ import annotations
 
@@ -7,17 +7,20 @@ import logging
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.password_validation import password_changed, validate_password
 from django.core import serializers, signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from .models import Usage, User, UserOwnedModel
 from .rls import acting_as
 from .tasks import email_send
+from .tokens import EpochRefreshToken, epoch_matches
 
 logger = logging.getLogger("luna.accounts")
 
@@ -135,6 +138,66 @@ def user_verify_email(*, token: str) -> User:
             fields.append("is_active")
         user.save(update_fields=fields)
     return user
+
+
+def user_logout_everywhere(*, user: User) -> None:
+    """End every session and every API token of the account, by raising its ``auth_epoch``.
+
+    Tokens carry the epoch they were issued in (accounts/tokens.py) and the session hash mixes it in
+    (``User.get_session_auth_hash``), so neither needs to be found and deleted one by one.
+    """
+    with acting_as(user):
+        # Only auth_epoch is written: the app role may update a few columns of its own row, no more.
+        User.objects.filter(pk=user.pk).update(auth_epoch=F("auth_epoch") + 1)
+        user.refresh_from_db(fields=["auth_epoch"])
+    logger.info("account %s logged out everywhere (epoch %s)", user.pk, user.auth_epoch)
+
+
+def user_password_change(*, user: User, password: str | None) -> None:
+    """Set the account's password (``None``: no password log-in at all) and end its sessions and tokens.
+
+    Every way of changing a password goes through here: the profile's form, the reset link, the admin.
+    The caller keeps its own session with ``update_session_auth_hash``, as Django's views do.
+    """
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
+    with acting_as(user):
+        User.objects.filter(pk=user.pk).update(password=user.password, auth_epoch=F("auth_epoch") + 1)
+        user.refresh_from_db(fields=["auth_epoch"])
+    if password is not None:
+        password_changed(password, user)
+    user._password = None  # what Model.save() would clear; nothing is left to report to the validators
+    logger.info("account %s changed its password (epoch %s)", user.pk, user.auth_epoch)
+
+
+class TokenRefused(Exception):
+    """A refresh token that is not (or no longer) good for a new pair; the API answers 401."""
+
+
+def token_refresh(*, refresh: str) -> dict[str, str]:
+    """A new access and refresh token for ``refresh``, which never works again (rotation with blacklisting).
+
+    Runs as the table owner (the request is anonymous): the token tables are no user's to read. The
+    outstanding row is locked, so two requests racing with one token get one new pair between them.
+    Raises ``TokenError`` for a bad, expired or blacklisted token, ``TokenRefused`` for one that is unknown,
+    revoked (an older epoch) or of an inactive account.
+    """
+    with transaction.atomic():
+        token = EpochRefreshToken(refresh)  # signature, expiry, type and blacklist
+        outstanding = (OutstandingToken.objects.select_for_update().order_by()  # its default order joins the user
+                       .filter(jti=token[api_settings.JTI_CLAIM]).first())
+        if outstanding is None:
+            raise TokenRefused("This refresh token was never issued here.")
+        if BlacklistedToken.objects.filter(token=outstanding).exists():  # used while we waited for the lock
+            raise TokenRefused("This refresh token was used already; log in again.")
+        user = User.objects.filter(pk=token.get(api_settings.USER_ID_CLAIM), is_active=True).first()
+        if user is None or not epoch_matches(token, user):
+            raise TokenRefused("This refresh token was revoked; log in again.")
+        BlacklistedToken.objects.create(token=outstanding)
+        fresh = EpochRefreshToken.for_user(user)
+    return {"access": str(fresh.access_token), "refresh": str(fresh)}
 
 
 def user_owned_models() -> list[type]:

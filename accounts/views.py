@@ -13,8 +13,8 @@ from django.views.decorators.http import require_POST
 from narrative_pipeline.selectors import story_list, user_total_cost
 
 from . import services
-from .rls import before_sign_in
 from .forms import DeleteAccountForm, SignUpForm
+from .rls import before_sign_in
 from .selectors import usage_summary
 from .throttles import rate_limited
 
@@ -68,6 +68,16 @@ def become_author(request):
     services.user_become_author(user=request.user)
     messages.success(request, "You are an author now: write and tune chapters in the admin.")
     return redirect("profile")
+
+
+@login_required
+@require_POST
+@before_sign_in  # it ends with a log-out (django-axes's records, closed to the app role)
+def logout_everywhere(request):
+    services.user_logout_everywhere(user=request.user)
+    logout(request)
+    messages.success(request, "You are logged out everywhere: every session and API token of your account has ended.")
+    return redirect("login")
 
 
 @login_required

@@ -35,7 +35,7 @@ def existing_sections() -> dict[str, str]:
 
 
 def main(names: list[str]) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "luna_site.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "luna_site.checkout_settings")
     django.setup()
     sections = existing_sections()
     for name in names or BENCHMARKS:

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import dj_database_url
 
+from luna_site import keys
+from luna_site.embedded import data_dir
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -24,8 +27,10 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The fallback key is only good for a local machine; production sets SECRET_KEY.
-SECRET_KEY = os.environ.get("SECRET_KEY", "luna-local-development-key-not-for-production-use-0123456789")
+# No fallback key in the source: with DEBUG off both come from the environment or the app does not start;
+# with DEBUG on (`make run`) a missing one is generated once per checkout into the data folder.
+# JWT_SIGNING_KEY signs only the API's tokens (SIMPLE_JWT below).
+SECRET_KEY, JWT_SIGNING_KEY = keys.signing_keys(debug=DEBUG, data_dir=data_dir())
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # Served over HTTPS (behind a proxy that sets X-Forwarded-Proto): set HTTPS=1.
@@ -43,6 +48,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Before accounts, whose admin takes the token tables out of the admin (no app role may read them).
+    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
@@ -199,7 +206,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "LUNA-Narrates <norepl
 # -- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.tokens.EpochJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -217,6 +224,12 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "UPDATE_LAST_LOGIN": True,
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    # A refresh token works once: refreshing returns a new one and blacklists the old (accounts/tokens.py).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Tokens carry the account's auth_epoch; a password change or "log out everywhere" raises it.
+    "AUTH_TOKEN_CLASSES": ("accounts.tokens.EpochAccessToken",),
 }
 # Zero server errors (issue 14): bodies bounded in size and depth and free of control characters, every
 # error in the schema, OPTIONS on every view, and a story's writes refused (403) to its view-only co-authors.

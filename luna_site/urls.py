@@ -3,7 +3,6 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
@@ -37,8 +36,9 @@ def marketplace_api_routes(plural: str, kind: str) -> list:
 
 api_patterns = [
     path("auth/register/", accounts_api.RegisterApi.as_view(), name="api-register"),
-    path("auth/token/", TokenObtainPairView.as_view(), name="api-token"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="api-token-refresh"),
+    path("auth/token/", accounts_api.TokenObtainApi.as_view(), name="api-token"),
+    path("auth/token/refresh/", accounts_api.TokenRefreshApi.as_view(), name="api-token-refresh"),
+    path("auth/logout-all/", accounts_api.LogoutEverywhereApi.as_view(), name="api-logout-all"),
     path("me/", accounts_api.MeApi.as_view(), name="api-me"),
     path("me/export/", accounts_api.MeExportApi.as_view(), name="api-me-export"),
     path("stories/", story_api.StoryListApi.as_view(), name="api-stories"),

@@ -23,6 +23,11 @@ def status(code: int) -> dict:
     return {"kind": "status", "code": code}
 
 
+def error(code: int, body: dict) -> dict:
+    """An error answer with the given JSON body, as a real server words it."""
+    return {"kind": "error", "code": code, "body": body}
+
+
 def hang(seconds: float) -> dict:
     return {"kind": "hang", "seconds": seconds}
 
@@ -61,6 +66,9 @@ class FakeOpenAI:
 
             def reply_status(self, reply, body):
                 self.send_json(reply["code"], {"error": {"message": f"status {reply['code']}"}})
+
+            def reply_error(self, reply, body):
+                self.send_json(reply["code"], reply["body"])
 
             def reply_raw(self, reply, body):
                 self.send_response(200)

@@ -2,7 +2,6 @@ from datetime import timedelta
 
 import jwt
 import pytest
-from django.conf import settings
 from django.core import mail
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -98,9 +97,6 @@ class TestTokens:
         token = AccessToken.for_user(alice)
         User.objects.filter(pk=alice.pk).delete()
         assert client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
-
-    def test_jwt_uses_the_configured_signing_key(self):
-        assert settings.SIMPLE_JWT.get("SIGNING_KEY", settings.SECRET_KEY) == settings.SECRET_KEY
 
 
 class TestMe:

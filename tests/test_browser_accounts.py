@@ -40,7 +40,7 @@ def test_sign_up_profile_log_out_and_in(page_at, width):
     assert page.get_by_role("heading", name="Quota usage").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than the screen
     screenshot(page, "profile", width)
-    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Log out", exact=True).click()
 
 
 def test_sign_up_errors_keep_what_was_typed(page_at):

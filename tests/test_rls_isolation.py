@@ -26,6 +26,9 @@ OWNER_WRITTEN_TABLES = {
     "guardian_userobjectpermission": "object permissions, following collaborator rows by trigger",
     "narrative_pipeline_seriesholder": "a story's hold on its base series, written by a trigger on stories",
 }
+# Tables with a user_id column that no request role may read or write at all: the owner alone, for the
+# requests that act for no one yet (log-in and token refresh; accounts migration 0005).
+OWNER_ONLY_TABLES = {"token_blacklist_outstandingtoken": "every account's refresh tokens"}
 
 
 def test_every_user_id_table_forces_rls_with_policies(db):
@@ -43,10 +46,13 @@ def test_every_user_id_table_forces_rls_with_policies(db):
         )
         rows = cursor.fetchall()
     assert {"narrative_pipeline_story", "accounts_usage", "django_admin_log"} <= {row[0] for row in rows}
-    unprotected = [row[0] for row in rows if row[0] not in OWNER_WRITTEN_TABLES and not (row[1] and row[2] and row[3])]
+    unprotected = [row[0] for row in rows if row[0] not in OWNER_WRITTEN_TABLES | OWNER_ONLY_TABLES
+                   and not (row[1] and row[2] and row[3])]
     assert unprotected == []
     owner_written = {row[0]: (row[1], row[3] > 0, row[4]) for row in rows if row[0] in OWNER_WRITTEN_TABLES}
     assert owner_written == dict.fromkeys(OWNER_WRITTEN_TABLES, (True, True, False))
+    owner_only = {row[0]: (row[1], row[3], row[4]) for row in rows if row[0] in OWNER_ONLY_TABLES}
+    assert owner_only == dict.fromkeys(OWNER_ONLY_TABLES, (True, 0, False))  # enabled, no policy, no write
 
 
 def private_tables() -> list[str]:

@@ -1,11 +1,17 @@
 """Any OpenAI-compatible chat-completions server: Ollama, vLLM, llama.cpp server, LM Studio,
 OpenRouter, OpenAI. Timeouts, retries with backoff on 429/5xx and dropped connections,
-streaming (server-sent events), and token usage from the response."""
+streaming (server-sent events), and token usage from the response.
+
+What the server says when it fails is for the operator: logged (``luna.llm``) with anything that looks
+like a key or a token redacted. Players see a plain message with no upstream text (an error body has
+been seen quoting part of an API key), nor the server's address.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator
 
@@ -17,6 +23,33 @@ from . import Completion, LLMError, LLMRequest, approximate_tokens
 logger = logging.getLogger("luna.llm")
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+# How much of an error body reaches the log.
+LOGGED_BODY_CHARS = 2000
+REDACTED = "[redacted]"
+# What looks like a secret in an upstream message: an Authorization value, an API key or a masked piece of
+# one (sk-live-abc1****wxyz), a key=value or "key": "value" pair, a password in a URL, a long random token.
+SECRET_PATTERNS = [
+    (re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=*-]+"), rf"\1 {REDACTED}"),
+    (re.compile(r"(?i)\b(?:sk|pk|rk|ak|key)[-_][\w*-]{3,}(?:\.[\w*-]+)*"), REDACTED),
+    (re.compile(r"(?i)(\b(?:api[_-]?key|access[_-]?token|token|secret|password|authorization)\b[\"']?\s*[:=]\s*[\"']?)"
+                r"[^\s\"',}]+"), rf"\1{REDACTED}"),
+    (re.compile(r"(//)[^/@\s]+@"), rf"\1{REDACTED}@"),
+    (re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[\w-]{24,}"), REDACTED),
+]
+
+
+def redact(text: str, *, secrets: tuple[str, ...] = ()) -> str:
+    """``text`` with the given secrets, and anything that looks like a key or token, replaced."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    for pattern, replacement in SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def player_message(problem: str) -> str:
+    return f"The story model's server {problem}. The operator has been told; try again later."
 
 
 class OpenAICompatibleProvider:
@@ -46,31 +79,47 @@ class OpenAICompatibleProvider:
 
     def _with_retries(self, attempt_once):
         """Run ``attempt_once`` until it succeeds, retrying what a retry can fix."""
-        last_problem = "no attempt made"
-        for attempt in range(self.max_retries + 1):
+        problem = "was not asked"
+        attempts = self.max_retries + 1
+        for attempt in range(attempts):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
                 return attempt_once()
             except httpx.TimeoutException:
-                last_problem = f"the LLM server did not answer within {self.timeout:g} s"
+                problem = f"did not answer within {self.timeout:g} s"
+                self._log("did not answer within %g s", self.timeout)
             except httpx.TransportError as error:
-                # Players see this message: the server's address is for the operator's log only.
-                logger.warning("could not reach the LLM server at %s: %r", self.base_url, error)
-                last_problem = f"could not reach the LLM server ({error.__class__.__name__})"
+                problem = "could not be reached"
+                self._log("could not be reached: %s", redact(str(error), secrets=(self.api_key,)))
             except _Retryable as retryable:
-                last_problem = str(retryable)
-        raise LLMError(f"{last_problem}; gave up after {self.max_retries + 1} attempts.")
+                problem = f"answered with an error (HTTP {retryable.status})"
+        raise LLMError(player_message(problem + (f", {attempts} times" if attempts > 1 else "")))
+
+    def _log(self, what: str, *args) -> None:
+        logger.warning("LLM server %s (model %s) " + what, redact(self.base_url), self.model, *args)
+
+    def _check(self, response: httpx.Response) -> None:
+        """Log a failed answer for the operator and raise what a player may read."""
+        if response.status_code < 400:
+            return
+        self._log("answered HTTP %s: %s", response.status_code,
+                  redact(response.text[:LOGGED_BODY_CHARS], secrets=(self.api_key,)))
+        if response.status_code in RETRY_STATUSES:
+            raise _Retryable(response.status_code)
+        raise LLMError(player_message(f"answered with an error (HTTP {response.status_code})"))
 
     def complete(self, request: LLMRequest) -> Completion:
         def once() -> Completion:
             with self._client() as client:
                 response = client.post("/chat/completions", json=self._body(request, stream=False))
-                _check(response)
+                self._check(response)
                 try:
                     data = response.json()
                     text = data["choices"][0]["message"]["content"] or ""
                 except (ValueError, KeyError, IndexError, TypeError) as error:
+                    self._log("answered with something that is not a chat completion: %s",
+                              redact(response.text[:LOGGED_BODY_CHARS], secrets=(self.api_key,)))
                     raise LLMError("The LLM server answered with something that is not a chat completion.") from error
             if not text.strip():
                 raise LLMError("The LLM server returned an empty completion.")
@@ -88,7 +137,7 @@ class OpenAICompatibleProvider:
         client = self._client()
         try:
             # Retries are only possible before the first piece reaches the reader.
-            response = self._with_retries(lambda: _open_stream(client, self._body(request, stream=True)))
+            response = self._with_retries(lambda: self._open_stream(client, self._body(request, stream=True)))
             pieces, usage, model = [], {}, self.model
             try:
                 for line in response.iter_lines():
@@ -127,25 +176,19 @@ class OpenAICompatibleProvider:
             client.close()
 
 
+    def _open_stream(self, client: httpx.Client, body: dict) -> httpx.Response:
+        response = client.send(client.build_request("POST", "/chat/completions", json=body), stream=True)
+        if response.status_code >= 400:
+            response.read()
+            response.close()
+        self._check(response)
+        return response
+
+
 class _Retryable(Exception):
-    pass
-
-
-def _check(response: httpx.Response) -> None:
-    if response.status_code in RETRY_STATUSES:
-        raise _Retryable(f"the LLM server answered HTTP {response.status_code}")
-    if response.status_code >= 400:
-        detail = response.text[:300]
-        raise LLMError(f"The LLM server refused the request (HTTP {response.status_code}): {detail}")
-
-
-def _open_stream(client: httpx.Client, body: dict) -> httpx.Response:
-    response = client.send(client.build_request("POST", "/chat/completions", json=body), stream=True)
-    if response.status_code >= 400:
-        response.read()
-        response.close()
-    _check(response)
-    return response
+    def __init__(self, status: int):
+        super().__init__(f"HTTP {status}")
+        self.status = status
 
 
 def _prompt_tokens(request: LLMRequest) -> int:
