@@ -345,12 +345,32 @@ def collaborator_access_sql(table: str, story_column: str = "story_id") -> list[
             t=t, check=granted(["view", "edit"])),
         sql.SQL("CREATE POLICY collaborator_write ON {t} FOR ALL USING ({check}) WITH CHECK ({check})").format(
             t=t, check=granted(["edit"])),
-    )]
+    )] + owner_fixed_sql(table)
+
+
+# An editor's policy lets them write a shared story's rows, but never take them: the owner column of a
+# row never changes (the owner's own policy already refuses moving a row to someone else).
+OWNER_FIXED_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION luna_owner_fixed() RETURNS trigger LANGUAGE plpgsql SET search_path = public AS $$
+BEGIN
+  IF NEW.user_id IS DISTINCT FROM OLD.user_id THEN
+    RAISE EXCEPTION 'A row''s owner never changes' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END $$"""
+
+
+def owner_fixed_sql(table: str) -> list[str]:
+    t = sql.Identifier(table)
+    return [OWNER_FIXED_FUNCTION_SQL, sql.SQL(
+        "CREATE OR REPLACE TRIGGER luna_owner_fixed BEFORE UPDATE OF user_id ON {t} "
+        "FOR EACH ROW EXECUTE FUNCTION luna_owner_fixed()").format(t=t).as_string()]
 
 
 def collaborator_access_reverse_sql(table: str) -> list[str]:
     t = sql.Identifier(table)
-    return [sql.SQL("DROP POLICY IF EXISTS collaborator_write ON {t}").format(t=t).as_string(),
+    return [sql.SQL("DROP TRIGGER IF EXISTS luna_owner_fixed ON {t}").format(t=t).as_string(),
+            sql.SQL("DROP POLICY IF EXISTS collaborator_write ON {t}").format(t=t).as_string(),
             sql.SQL("DROP POLICY IF EXISTS collaborator_read ON {t}").format(t=t).as_string()]
 
 

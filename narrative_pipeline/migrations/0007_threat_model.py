@@ -10,6 +10,8 @@ strength of a column that user can write.
   when the story took it as its base, never through the story's own ``base_series_id``.
 - Usage counters: kept by a trigger on stories (count and stored bytes), so a request, or SQL run
   for a user, cannot reset them.
+- Editors (co-authors with ``edit``) write a shared story's rows but never take them: the owner
+  column of a shared table never changes (a trigger).
 - Moderators: the role ``luna_moderator``, never the session setting ``app.moderator``; an author
   cannot restore a series the moderators hid (a guard trigger).
 """
@@ -17,7 +19,13 @@ strength of a column that user can write.
 from django.conf import settings
 from django.db import migrations
 
-from accounts.rls import CURRENT_USER_SQL, cascade_fk_sql, cascade_to_account_sql, collaborator_access_sql
+from accounts.rls import (
+    CURRENT_USER_SQL,
+    OWNER_FIXED_FUNCTION_SQL,
+    cascade_fk_sql,
+    cascade_to_account_sql,
+    collaborator_access_sql,
+)
 
 ME = CURRENT_USER_SQL
 APP, MODERATOR, ADMIN = settings.RLS_APP_ROLE, settings.RLS_MODERATOR_ROLE, settings.RLS_ADMIN_ROLE
@@ -160,6 +168,17 @@ ALTER TABLE {STORY} FORCE ROW LEVEL SECURITY;
 """
 
 
+# Every shared table, now and (through CollaboratorAccess) later: an editor never takes a row.
+OWNER_FIXED = [OWNER_FIXED_FUNCTION_SQL, """
+DO $$ DECLARE shared regclass; BEGIN
+  FOR shared IN SELECT DISTINCT format('%I', tablename)::regclass FROM pg_policies
+                WHERE schemaname = 'public' AND policyname = 'collaborator_write' LOOP
+    EXECUTE format('CREATE OR REPLACE TRIGGER luna_owner_fixed BEFORE UPDATE OF user_id ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION luna_owner_fixed()', shared);
+  END LOOP;
+END $$"""]
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("narrative_pipeline", "0006_seriesholder"),
@@ -167,5 +186,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL([OWNS_STORY, *COLLABORATOR_POLICIES, GUARDIAN_GRANTS, *HOLDERS, *SERIES_POLICIES, USAGE]),
+        migrations.RunSQL([OWNS_STORY, *COLLABORATOR_POLICIES, GUARDIAN_GRANTS, *HOLDERS, *SERIES_POLICIES, USAGE, *OWNER_FIXED]),
     ]

@@ -209,3 +209,16 @@ def test_sign_in_views_work_for_a_request_that_carries_someones_token(api_as, al
     wrong = client.post("/api/auth/token/", {"username": "alice", "password": "not it"},
                         content_type="application/json")
     assert wrong.status_code == 401, wrong.content
+
+
+@pytest.mark.parametrize("table", ["narrative_pipeline_story", "narrative_pipeline_turn", "chapters_storychapter",
+                                   "chapters_loreentry", "narrative_pipeline_character"])
+def test_an_editor_cannot_take_a_shared_storys_rows(alice, bob_story, table):
+    from narrative_pipeline.services import collaborator_add
+
+    collaborator_add(owner=bob_story.user, story=bob_story, username=alice.username, role="edit")
+    column = "id" if table == "narrative_pipeline_story" else "story_id"
+    outcome = run_as(alice.pk, (f"UPDATE {table} SET user_id = %s WHERE {column} = %s", [alice.pk, bob_story.pk]))
+    assert outcome.refused == INSUFFICIENT_PRIVILEGE
+    edited = run_as(alice.pk, ("UPDATE narrative_pipeline_story SET title = 'edited' WHERE id = %s", [bob_story.pk]))
+    assert (edited.refused, edited.rowcount) == (None, 1)  # editing stays allowed
