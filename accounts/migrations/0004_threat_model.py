@@ -6,7 +6,8 @@ user's session or log-in attempts.
 - ``accounts_user``: the app roles may not insert or delete accounts (``luna_account_delete()``
   deletes one's own, with its grants), and a guard trigger refuses any change
   they make to privilege, tier, quota, subscription and identity columns (a trigger rather than
-  column grants: Django's ``save()`` writes every column, changed or not).
+  column grants: Django's ``save()`` writes every column, changed or not); the same trigger raises
+  ``auth_epoch`` with every new password, so no way of setting one leaves old tokens working.
 - Group and permission tables, Django's and django-guardian's: the app roles read (their own
   rows, where the table has a user), never write. Only the table owner does, in definer functions
   that check the caller's right (becoming an author) or in commands run by the operator.
@@ -46,6 +47,12 @@ BEGIN
   IF current_user IN ({app}, {moderator}) AND ({changed}) THEN
     RAISE EXCEPTION 'An account''s privileges, tier, quotas, subscription and name are changed by the operator only'
       USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  -- A new password ends every session and token, whichever way it was set (a page, the admin,
+  -- manage.py changepassword, raw SQL): the epoch moves on with it (accounts/tokens.py). An account
+  -- that had no usable password ('' or Django's '!…') had nothing to log in with, so nothing to end.
+  IF NEW.password IS DISTINCT FROM OLD.password AND OLD.password <> '' AND left(OLD.password, 1) <> '!' THEN
+    NEW.auth_epoch := greatest(NEW.auth_epoch, OLD.auth_epoch + 1);
   END IF;
   RETURN NEW;
 END $$""").format(app=sql.Literal(APP), moderator=sql.Literal(MODERATOR), changed=changed)

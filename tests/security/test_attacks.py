@@ -222,3 +222,17 @@ def test_an_editor_cannot_take_a_shared_storys_rows(alice, bob_story, table):
     assert outcome.refused == INSUFFICIENT_PRIVILEGE
     edited = run_as(alice.pk, ("UPDATE narrative_pipeline_story SET title = 'edited' WHERE id = %s", [bob_story.pk]))
     assert (edited.refused, edited.rowcount) == (None, 1)  # editing stays allowed
+
+
+def test_every_new_password_ends_the_old_tokens_even_from_the_operators_command(client, alice, password, monkeypatch):
+    from django.core.management import call_command
+
+    old = client.post("/api/auth/token/", {"username": "alice", "password": password},
+                      content_type="application/json").json()["access"]
+    new_password = "another-long-password-42"
+    monkeypatch.setattr("django.contrib.auth.management.commands.changepassword.getpass.getpass",
+                        lambda prompt="": new_password)
+    call_command("changepassword", "alice", stdout=__import__("io").StringIO())
+    assert client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {old}").status_code == 401
+    alice.refresh_from_db()
+    assert alice.auth_epoch == 1 and alice.check_password(new_password)
