@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -15,6 +17,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 AGENTS = ("preprocessor", "strategist", "writer", "dreamer")
+OFFLINE = "offline"
+OFFLINE_MODEL = "luna-offline-narrator"
+# Set by ``offline_narrator()``: every agent is the offline narrator, whatever the settings and the story say.
+_offline_only: ContextVar[bool] = ContextVar("offline_only", default=False)
 
 
 @dataclass(frozen=True)
@@ -74,9 +80,22 @@ def _chosen(default: ProviderConfig, choice: dict) -> ProviderConfig:
     return ProviderConfig(provider=choice.get("provider") or default.provider, model=choice.get("model") or default.model)
 
 
+@contextmanager
+def offline_narrator():
+    """Every call made inside is the offline narrator's: the demo's turns are written the same on every
+    machine, and need no model server to be up (``make run`` starts whatever the model settings)."""
+    token = _offline_only.set(True)
+    try:
+        yield
+    finally:
+        _offline_only.reset(token)
+
+
 def config_for(agent: str, story_overrides: dict | None = None) -> ProviderConfig:
     """Settings' LLM_PROVIDER / LLM_MODEL, per agent LLM_<AGENT>_*, then the story's own choice if
     the operator allows it (a choice stored before it was disallowed is passed over)."""
+    if _offline_only.get():
+        return ProviderConfig(provider=OFFLINE, model=OFFLINE_MODEL)
     config = _operator_config(agent)
     choice = (story_overrides or {}).get(agent)
     if isinstance(choice, dict) and choice and _chosen(config, choice) in allowed_models():

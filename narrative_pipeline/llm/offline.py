@@ -13,7 +13,7 @@ import random
 import re
 from collections.abc import Iterator
 
-from . import Completion, LLMError, LLMRequest, approximate_tokens
+from . import OFFLINE, OFFLINE_MODEL, Completion, LLMError, LLMRequest, approximate_tokens
 
 MOVE = re.compile(r"\b(?:(?:go|walk|run|head|travel|return|ride|climb|sail|fly|hurry|sneak)(?:s|es)?\s+(?:back\s+)?(?:to|into|toward|towards|inside)|enter(?:s)?)\s+(?:the\s+)?([\w' -]{2,40}?)(?:[.,!?]|\s+(?:and|then|to|with)\b|$)", re.I)
 TAKE = re.compile(r"\b(?:take|takes|pick up|picks up|grab|grabs|steal|steals|find|finds)\s+(?:the\s+|a\s+|an\s+)?([\w' -]{2,30}?)(?:[.,!?]|\s+(?:from|and|then)\b|$)", re.I)
@@ -98,10 +98,10 @@ def _past(clause: str) -> str:
 
 
 class OfflineProvider:
-    name = "offline"
+    name = OFFLINE
 
-    def __init__(self, model: str = "luna-offline-narrator"):
-        self.model = model or "luna-offline-narrator"
+    def __init__(self, model: str = OFFLINE_MODEL):
+        self.model = model or OFFLINE_MODEL
 
     def complete(self, request: LLMRequest) -> Completion:
         text = self._answer(request)

@@ -6,7 +6,8 @@ from accounts.rls import acting_as
 from accounts.services import user_become_author
 from chapters import chapter_text
 from chapters.services import chapters_import
-from narrative_pipeline import orchestrator
+from narrative_pipeline import orchestrator, tasks
+from narrative_pipeline.llm import offline_narrator
 from narrative_pipeline.models import Story
 from narrative_pipeline.services import story_create
 
@@ -81,14 +82,23 @@ class Command(BaseCommand):
                 story = story_create(user=user, **fields)
                 with acting_as(user):
                     chapters_import(story_id=story.pk, user_id=user.pk, chapters=chapter_text.parse(demo["chapters"]))
-                for number, action in enumerate(demo["opening"], start=1):
-                    turn, _ = orchestrator.turn_submit(user=user, story_id=story.pk, action=action,
-                                                       idempotency_key=f"demo-opening-{number}")
-                    orchestrator.turn_generate(user=user, turn=turn)
+                self._opening(user, story, demo["opening"])
             if username == "demo":
                 user_become_author(user=user)  # the demo author of the admin's chapter editor
                 self._published(user, demo)  # something in the marketplace for demo2 to fork
             self.stdout.write(f"demo login: {username} / {DEMO_PASSWORD}")
+
+    @staticmethod
+    def _opening(user, story, actions: list[str]) -> None:
+        """The demo's opening turns and the Dreamer's work on them, here and by the offline narrator:
+        the same demo on every machine, and `make run` starts whatever the model settings (a model
+        server that is down or misconfigured never stops it)."""
+        with offline_narrator(), tasks.held():
+            for number, action in enumerate(actions, start=1):
+                turn, _ = orchestrator.turn_submit(user=user, story_id=story.pk, action=action,
+                                                   idempotency_key=f"demo-opening-{number}")
+                orchestrator.turn_generate(user=user, turn=turn)
+            tasks.run_held()
 
     @staticmethod
     def _published(user, demo) -> None:
