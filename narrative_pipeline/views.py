@@ -24,6 +24,7 @@ from chapters.selectors import chapter_panel
 from . import orchestrator, selectors, services, snapshots
 from .export import story_markdown
 from .forms import ActionForm, EditActionForm, NewStoryForm, StoryNotesForm
+from .llm.status import model_status
 
 TURNS_PER_PAGE = 20
 MAX_PROSE_CHARS = 50_000  # as the API's turn text
@@ -44,6 +45,7 @@ def story_list(request):
     return render(request, "narrative_pipeline/story_list.html", {
         "stories": selectors.story_list_with_activity(user=request.user)[:200],
         "usage_rows": usage_summary(request.user),
+        "model_status": model_status(),
     })
 
 
@@ -77,6 +79,7 @@ def _story_page(request, story, *, action_form=None, notes_form=None, status=200
         "notes_form": notes_form or StoryNotesForm.for_story(story),
         "can_play": last is None or last.status == "completed",
         "chapters": chapter_panel(story_id=story.pk),
+        "model_status": model_status(story.llm_overrides),
     }, status=status)
 
 
