@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "luna_site.settings")
 
@@ -9,3 +10,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "luna_site.settings")
 app = Celery("luna_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def embeddings_preload(**_) -> None:
+    """Each prefork child loads the embedding model as it starts, not on its first task (DESIGN §6:
+    one model per process, never loaded before the fork)."""
+    from narrative_pipeline import embeddings
+
+    embeddings.preload()

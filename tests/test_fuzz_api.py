@@ -13,6 +13,7 @@ from functools import cache
 import pytest
 import schemathesis
 from django.core import signals
+from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -21,8 +22,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-
-from luna_site.wsgi import application
 
 from .conftest import token_for
 from .factories import played_story
@@ -41,7 +40,7 @@ def openapi_document() -> dict:
 
 def load_schema():
     schema = schemathesis.openapi.from_dict(openapi_document())
-    schema.app = application
+    schema.app = get_wsgi_application()  # not luna_site.wsgi, which loads the embedding model at import
     # The server-sent events route writes its turn in a thread of its own, which cannot see this test's
     # uncommitted rows; tests/test_turn_stream.py covers it against the live server.
     return schema.exclude(path="/api/stories/{story_id}/turns/stream/")

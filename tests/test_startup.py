@@ -1,0 +1,33 @@
+"""The first turn after start is as fast as the others: web and worker processes load the embedding
+model as they start; other commands (migrate, tests) do not pay for it."""
+
+import os
+import subprocess
+import sys
+
+from luna_site.celery import embeddings_preload
+from narrative_pipeline import embeddings
+
+LOADED = "from narrative_pipeline import embeddings; print(embeddings._model is not None)"
+
+
+def _python(code: str) -> str:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "luna_site.checkout_settings"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_a_web_process_has_the_model_loaded_once_its_application_is_imported():
+    assert _python(f"import luna_site.wsgi; {LOADED}") == "True"
+    assert _python(f"import luna_site.asgi; {LOADED}") == "True"
+
+
+def test_a_command_process_does_not_load_the_model():
+    assert _python(f"import django; django.setup(); {LOADED}") == "False"
+
+
+def test_a_worker_child_loads_the_model_as_it_starts(monkeypatch):
+    monkeypatch.setattr(embeddings, "_model", None)  # as in a fresh process; the session's model comes back after
+    embeddings_preload()
+    assert embeddings._model is not None
+    assert len(embeddings.embed_one("a lamp in the window")) == 384
