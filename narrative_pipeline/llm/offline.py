@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 
 from . import OFFLINE, OFFLINE_MODEL, Completion, LLMError, LLMRequest, approximate_tokens
+from .inflection import VERBS, past, third_person
 
 MOVE = re.compile(r"\b(?:(?:go|walk|run|head|travel|return|ride|climb|sail|fly|hurry|sneak)(?:s|es)?\s+(?:back\s+)?(?:to|into|toward|towards|inside)|enter(?:s)?)\s+(?:the\s+)?([\w' -]{2,40}?)(?:[.,!?]|\s+(?:and|then|to|with)\b|$)", re.I)
 TAKE = re.compile(r"\b(?:take|takes|pick up|picks up|grab|grabs|steal|steals|find|finds)\s+(?:the\s+|a\s+|an\s+)?([\w' -]{2,30}?)(?:[.,!?]|\s+(?:from|and|then)\b|$)", re.I)
@@ -26,11 +27,17 @@ TONES = {
     "romance": "tender", "comedy": "wry", "scifi": "cool and precise", "science fiction": "cool and precise",
     "adventure": "bold", "noir": "hard-bitten",
 }
-OPENINGS = [
-    "{actor} {act_past}, and for a moment {place} seems to hold its breath.",
-    "The moment {actor_lower} {act_past}, something in {place} shifts.",
-    "{place_cap} answers {actor_lower} in its own way once {actor_lower} {act_past}.",
-    "It is not a small thing: {actor_lower} {act_past}, and {place} takes notice.",
+OPENINGS = [  # {act}: the player's action in the present tense, about {actor} ("Ada grabs the rope")
+    "{act_cap}, and for a moment {place} seems to hold its breath.",
+    "The moment {act}, something in {place} shifts.",
+    "{place_cap} answers in its own way once {act}.",
+    "It is not a small thing: {act}, and {place} takes notice.",
+]
+PLAIN_OPENINGS = [  # for an action that is not a plain "I <verb> …" sentence: never pasted as it was typed
+    "It is done, and for a moment {place} seems to hold its breath.",
+    "No sooner is the choice made than something in {place} shifts.",
+    "{place_cap} answers in its own way.",
+    "It is not a small thing, and {place} takes notice.",
 ]
 WEATHER = [
     "Light slants across {place}, catching dust that drifts like slow snow.",
@@ -50,10 +57,10 @@ NOTICED = "Something new is noticed"
 RECALLED = "What the world knows:"  # a beat carrying a lore entry the action called up
 MOODS = ["curiosity", "worry", "resolve", "suspicion", "relief", "quiet amusement"]
 OUTCOMES = [
-    "It works, though not the way {actor_lower} imagined: the attempt to {clause} sets something larger in motion.",
-    "For a heartbeat nothing happens. Then the consequences of the choice to {clause} arrive all at once.",
-    "The attempt to {clause} draws eyes, and not all of them are friendly.",
-    "There is a price to {clause}, and {place} makes sure it is paid in full.",
+    "It works, though not quite as hoped, and it sets something larger in motion.",
+    "For a heartbeat nothing happens. Then the consequences arrive all at once.",
+    "It draws eyes, and not all of them are friendly.",
+    "There is a price for it, and {place} makes sure it is paid in full.",
 ]
 DISCOVERIES = [
     "In {place}, something that was not there before catches the light: a mark scratched fresh into the stone.",
@@ -76,25 +83,59 @@ def _rng(request: LLMRequest) -> random.Random:
 
 def _clause(action: str) -> str:
     """'I open the door.' -> 'open the door' (the action as a clause about the actor)."""
-    text = action.strip().rstrip(".!?").strip()
+    text = _plain(action).strip().rstrip(".!?").strip()
     text = re.sub(r"^(?:I|we|you)\s+", "", text, flags=re.I)
     return text[:1].lower() + text[1:] if text else "wait"
 
 
-def _past(clause: str) -> str:
-    verb, _, rest = clause.partition(" ")
-    if verb.endswith("e"):
-        past = verb + "d"
-    elif verb.endswith("y") and len(verb) > 2 and verb[-2] not in "aeiou":
-        past = verb[:-1] + "ied"
-    else:
-        past = verb + "ed"
-    irregular = {"go": "went", "run": "ran", "take": "took", "see": "saw", "say": "said", "find": "found",
-                 "give": "gave", "draw": "drew", "ride": "rode", "speak": "spoke", "tell": "told", "hold": "held",
-                 "steal": "stole", "throw": "threw", "leave": "left", "sit": "sat", "stand": "stood", "get": "got",
-                 "buy": "bought", "fight": "fought", "think": "thought", "climb": "climbed", "read": "read"}
-    past = irregular.get(verb.lower(), past)
-    return f"{past} {rest}".strip()
+CARD_NAME = re.compile(r"\{\{\s*(user|char)\s*\}\}|<(USER|BOT)>", re.I)
+CARD_MACRO = re.compile(r"\{\{[^{}]*\}\}")
+
+
+def _plain(text: str, *, user: str = "you", char: str = "them") -> str:
+    """Character-card syntax rendered: {{user}} and {{char}} become names, other macros and *emphasis* marks go."""
+    text = CARD_NAME.sub(lambda match: user if (match.group(1) or match.group(2)).lower() == "user" else char, text)
+    text = CARD_MACRO.sub("", text).replace("*", "")
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+
+PERSON = {  # the player's words about themselves, told about them
+    "you": {"my": "your", "me": "you", "myself": "yourself", "mine": "yours"},
+    "name": {"my": "their", "me": "them", "myself": "themself", "mine": "theirs"},
+}
+NOT_TOLD = {"i", "we", "us", "our", "am", "can", "cannot", "can't", "will", "won't", "would", "should", "must",
+            "could", "might", "may", "shall", "don't", "didn't", "was", "were", "is", "are", "has", "had"}
+
+
+def _phrase(action: str, *, verb_form, person: dict[str, str], card: dict[str, str] | None = None) -> str | None:
+    """The action's first sentence as a verb phrase, each verb inflected by ``verb_form`` ("I grab the rope
+    and pull" → "grabs the rope and pulls"), or None when it is not a plain "I <verb> …" sentence (dialogue,
+    a question, a long paragraph): the narrator then does not repeat it."""
+    sentence = re.split(r"[.!?;:\n]", _plain(action, **(card or {})), maxsplit=1)[0].strip()
+    if not sentence or re.search(r"[\"“”«»()\[\]]", sentence):
+        return None
+    words = sentence.split()
+    if words[0].lower() in ("i", "we"):
+        words = words[1:]
+    elif words[0].lower() not in VERBS:
+        return None
+    if not words or len(words) > 14:
+        return None
+    verb_at = 1 if len(words) > 1 and words[0].lower().endswith("ly") else 0
+    told, expect_verb = [], True
+    for index, word in enumerate(words):
+        bare = word.rstrip(",").lower()
+        if bare in NOT_TOLD or not re.fullmatch(r"[\w'-]+,?", word):
+            return None
+        if index == verb_at or (expect_verb and bare in VERBS and index > verb_at):
+            if index == verb_at and not bare.isalpha():
+                return None
+            word = verb_form(bare) + ("," if word.endswith(",") else "")
+        elif bare in person:
+            word = person[bare] + ("," if word.endswith(",") else "")
+        told.append(word)
+        expect_verb = bare in ("and", "then") or word.endswith(",")
+    return " ".join(told)
 
 
 class OfflineProvider:
@@ -178,38 +219,57 @@ class OfflineProvider:
         player = next((c["name"] for c in briefing.get("characters", []) if c.get("is_player")), "You")
         others = [name for name in state.get("present_characters", []) if name != player] or [
             c["name"] for c in briefing.get("characters", []) if not c.get("is_player")][:2]
-        clause = _clause(briefing["action"])
-        fill = {
-            "actor": player, "actor_lower": player if player != "You" else "you",
-            "act_past": _past(clause), "place": place, "place_cap": place[:1].upper() + place[1:],
-        }
-        paragraphs = [rng.choice(OPENINGS).format(**fill) + " " + rng.choice(WEATHER).format(**fill)]
+        card = {"user": player if player != "You" else "you", "char": others[0] if others else "the stranger"}
+        if player == "You":
+            act = _phrase(briefing["action"], verb_form=str, person=PERSON["you"], card=card)
+            act = act and f"you {act}"
+        else:
+            act = _phrase(briefing["action"], verb_form=third_person, person=PERSON["name"], card=card)
+            act = act and f"{player} {act}"
+        fill = {"act": act or "", "act_cap": (act or "")[:1].upper() + (act or "")[1:], "place": place,
+                "place_cap": place[:1].upper() + place[1:]}
+        told: set[str] = set()
+
+        def tell(choices: list[str], **extra) -> str:
+            """A line from ``choices`` the passage has not told yet ("" when all are told)."""
+            fresh = [line for line in (choice.format(**fill, **extra) for choice in choices) if line not in told]
+            line = rng.choice(fresh) if fresh else ""
+            told.add(line)
+            return line
+
+        paragraphs = [tell(OPENINGS if act else PLAIN_OPENINGS) + " " + tell(WEATHER)]
         for index, beat in enumerate(template["beats"]):
-            description = beat["description"].strip().rstrip(".")
+            description = _plain(beat["description"], **card).rstrip(".")
             named = next((name for name in others if name.casefold() in description.casefold()), None)
             if index == 0:
-                line = rng.choice(OUTCOMES).format(clause=clause, **fill)
-            elif description.startswith(RECALLED):  # lore the action called up, told as it is written
-                line = description[len(RECALLED):].strip()
-                line = line if line.endswith((".", "!", "?", "。", "！", "？", "\"", "*")) else line + "."
-            elif named:
-                line = rng.choice(CHARACTER_LINES).format(name=named, mood=rng.choice(MOODS))
+                line = tell(OUTCOMES)
+            elif named and not description.startswith(RECALLED):
+                line = tell(CHARACTER_LINES, name=named, mood=rng.choice(MOODS))
             elif description.startswith(NOTICED):
-                line = rng.choice(DISCOVERIES).format(**fill)
-            else:  # a beat some other Strategist planned: told as it was planned
-                line = description[:1].upper() + description[1:] + "."
-            paragraphs.append(line)
+                line = tell(DISCOVERIES)
+            else:
+                if description.startswith(RECALLED):  # lore the action called up, told as it is written
+                    line = description[len(RECALLED):].strip()
+                    line = line if line.endswith((".", "!", "?", "。", "！", "？", "\"")) else line + "."
+                else:  # a beat some other Strategist planned: told as it was planned
+                    line = description[:1].upper() + description[1:] + "."
+                line = "" if line in told else line
+                told.add(line)
+            if line:
+                paragraphs.append(line)
         words = sum(len(p.split()) for p in paragraphs)
-        while words < template.get("target_length", 150) * 0.6:
-            extra = rng.choice(WEATHER + CLOSERS).format(**fill)
+        while words < template.get("target_length", 150) * 0.6 and (extra := tell(WEATHER + CLOSERS)):
             paragraphs[-1] += " " + extra
             words += len(extra.split())
-        paragraphs.append(rng.choice(CLOSERS))
+        if closer := tell(CLOSERS):
+            paragraphs.append(closer)
         return "\n\n".join(paragraphs)
 
     def _turn_summary(self, payload: dict, rng: random.Random) -> str:
         first = re.split(r"(?<=[.!?])\s", payload["prose"].strip(), maxsplit=1)[0]
-        return f"Turn {payload['number']}: the player chose to {_clause(payload['action'])}. {first}"[:400]
+        act = _phrase(payload["action"], verb_form=past, person=PERSON["name"])
+        return (f"Turn {payload['number']}: the player {act}. {first}" if act
+                else f"Turn {payload['number']}: {first}")[:400]
 
     def _arc_summary(self, payload: dict, rng: random.Random) -> str:
         pieces = [re.sub(r"^Turn \d+: ", "", summary).split(". ")[0] for summary in payload["summaries"]]
