@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 
 from accounts.rls import acting_as
 
 from .llm import Completion, LLMError, LLMRequest, cost_usd, provider_for
+from .llm.reasoning import reasoning_split
 from .models import AgentCall
+
+# How much of a call's reasoning the writers' room keeps: enough to see why, not a model's whole monologue.
+REASONING_KEPT_CHARS = 20_000
 
 
 class AgentCaller:
@@ -25,6 +30,10 @@ class AgentCaller:
         except LLMError as error:
             self._record(request.agent, provider.name, provider.model, started, error=str(error))
             raise
+        # Reasoning in the content is never an agent's answer (a summary, a plan): the agents get what is left.
+        visible, reasoning = reasoning_split(completion.text)
+        completion = dataclasses.replace(completion, text=visible,
+                                         reasoning="\n\n".join(filter(None, [completion.reasoning, reasoning])))
         self._record(request.agent, provider.name, completion.model, started, completion=completion)
         return completion
 
@@ -56,4 +65,5 @@ class AgentCaller:
                 cost_usd=cost_usd(model, completion.prompt_tokens, completion.completion_tokens) if completion else 0,
                 latency_ms=int((time.monotonic() - started) * 1000),
                 status=AgentCall.Status.ERROR if error else AgentCall.Status.OK, error=error[:2000],
+                reasoning=completion.reasoning[:REASONING_KEPT_CHARS] if completion else "",
             )

@@ -178,6 +178,8 @@ class AgentCall(UserOwnedModel):
     latency_ms = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OK)
     error = models.TextField(blank=True)
+    # What a reasoning model thought before answering, never shown to players: the writers' room shows it.
+    reasoning = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -19,6 +19,22 @@ def stream(pieces: list[str], prompt_tokens: int = 11, completion_tokens: int = 
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}}
 
 
+def sse(events: list[dict | str], *, newline: str = "\n", prefix: str = "data: ") -> dict:
+    """A stream written as given, for servers' quirks: a dict is one data event (see ``chunk``), a str a raw
+    line (a ``: ping`` keep-alive comment); ``newline`` "\\r\\n" for CRLF, ``prefix`` "data:" for no space."""
+    return {"kind": "sse", "events": events, "newline": newline, "prefix": prefix}
+
+
+def chunk(delta: dict | None = None, *, usage: dict | None = None, choices: bool = True) -> dict:
+    """One chat.completion.chunk: a delta (``None`` as a null delta), or with ``choices=False`` the
+    usage-only last chunk (``"choices": []``)."""
+    event: dict = {"object": "chat.completion.chunk",
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": None}] if choices else []}
+    if usage is not None:
+        event["usage"] = usage
+    return event
+
+
 def status(code: int) -> dict:
     return {"kind": "status", "code": code}
 
@@ -91,6 +107,18 @@ class FakeOpenAI:
                     time.sleep(reply["pause"])
                 self.wfile.write(f"data: {json.dumps({'choices': [], 'usage': reply['usage']})}\n\n".encode())
                 self.wfile.write(b"data: [DONE]\n\n")
+
+            def reply_sse(self, reply, body):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                end = reply["newline"]
+                for event in reply["events"]:
+                    line = event if isinstance(event, str) else reply["prefix"] + json.dumps({"model": body["model"],
+                                                                                            **event})
+                    self.wfile.write(f"{line}{end}{end}".encode())
+                    self.wfile.flush()
+                self.wfile.write(f"{reply['prefix']}[DONE]{end}{end}".encode())
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

@@ -41,6 +41,8 @@ class Completion:
     completion_tokens: int
     provider: str
     model: str
+    # What the model thought before answering, kept out of ``text`` (see reasoning.py): for the writers' room.
+    reasoning: str = ""
 
 
 class LLMError(Exception):

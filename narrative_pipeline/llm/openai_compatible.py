@@ -9,6 +9,7 @@ been seen quoting part of an API key), nor the server's address.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -17,8 +18,10 @@ from collections.abc import Iterator
 
 import httpx
 from django.conf import settings
+from django.core.cache import cache
 
 from . import Completion, LLMError, LLMRequest, approximate_tokens
+from .reasoning import ReasoningFilter
 
 logger = logging.getLogger("luna.llm")
 
@@ -26,6 +29,8 @@ RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 # How much of an error body reaches the log.
 LOGGED_BODY_CHARS = 2000
 REDACTED = "[redacted]"
+# How long a server's refusal of an option is remembered; servers are upgraded now and then.
+REFUSED_OPTION_SECONDS = 24 * 3600
 # What looks like a secret in an upstream message: an Authorization value, an API key or a masked piece of
 # one (sk-live-abc1****wxyz), a key=value or "key": "value" pair, a password in a URL, a long random token.
 SECRET_PATTERNS = [
@@ -135,11 +140,16 @@ class OpenAICompatibleProvider:
 
     def stream(self, request: LLMRequest) -> Iterator[str | Completion]:
         client = self._client()
+        body = self._body(request, stream=True)
+        if cache.get(self._refused_key("stream_options")):
+            del body["stream_options"]
         try:
             # Retries are only possible before the first piece reaches the reader.
-            response = self._with_retries(lambda: self._open_stream(client, self._body(request, stream=True)))
-            pieces, usage, model = [], {}, self.model
+            response = self._with_retries(lambda: self._open_stream(client, body))
+            pieces, cleaned, usage, model = [], ReasoningFilter(), {}, self.model
             try:
+                # Servers differ: CRLF or LF, "data:" with or without a space, ": ping" keep-alive comments,
+                # a last chunk with usage and no choices, deltas that are empty, null, or reasoning only.
                 for line in response.iter_lines():
                     if not line.startswith("data:"):
                         continue
@@ -153,10 +163,17 @@ class OpenAICompatibleProvider:
                     usage = event.get("usage") or usage
                     model = event.get("model") or model
                     for choice in event.get("choices") or []:
-                        piece = (choice.get("delta") or {}).get("content") or ""
+                        delta = choice.get("delta") or {}
+                        # DeepSeek and vLLM send reasoning_content, OpenRouter reasoning; some send both.
+                        cleaned.reasoning_parts.append(delta.get("reasoning_content") or delta.get("reasoning") or "")
+                        piece = cleaned.feed(delta.get("content") or "")
                         if piece:
                             pieces.append(piece)
                             yield piece
+                piece = cleaned.finish()
+                if piece:
+                    pieces.append(piece)
+                    yield piece
             except httpx.TimeoutException as error:
                 raise LLMError(f"The LLM server stopped sending for {self.timeout:g} s mid-passage.") from error
             except httpx.TransportError as error:
@@ -170,18 +187,32 @@ class OpenAICompatibleProvider:
                 text=text,
                 prompt_tokens=int(usage.get("prompt_tokens") or _prompt_tokens(request)),
                 completion_tokens=int(usage.get("completion_tokens") or approximate_tokens(text)),
-                provider=self.name, model=model,
+                provider=self.name, model=model, reasoning=cleaned.reasoning,
             )
         finally:
             client.close()
 
+    def _refused_key(self, option: str) -> str:
+        return "llm-refuses:" + hashlib.sha256(f"{option} {self.base_url} {self.model}".encode()).hexdigest()
 
     def _open_stream(self, client: httpx.Client, body: dict) -> httpx.Response:
+        response = self._send_stream(client, body)
+        if response.status_code == 400 and "stream_options" in body:
+            # Some servers refuse stream_options: ask again at once without it (usage is then estimated),
+            # and remember for this server and model so the next turn does not pay for the refusal.
+            self._log("refused stream_options (HTTP 400); streaming without it")
+            del body["stream_options"]
+            response = self._send_stream(client, body)
+            if response.status_code < 400:
+                cache.set(self._refused_key("stream_options"), True, REFUSED_OPTION_SECONDS)
+        self._check(response)
+        return response
+
+    def _send_stream(self, client: httpx.Client, body: dict) -> httpx.Response:
         response = client.send(client.build_request("POST", "/chat/completions", json=body), stream=True)
         if response.status_code >= 400:
             response.read()
             response.close()
-        self._check(response)
         return response
 
 
