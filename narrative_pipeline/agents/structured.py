@@ -237,7 +237,7 @@ def beats_normalize(beats) -> list[dict]:
     for index, beat in enumerate(beats):
         if isinstance(beat, str):
             if beat.strip():
-                normalized.append({"description": beat.strip()[:BEAT_CHARS],
+                normalized.append({"description": beat[:BEAT_CHARS],
                                    "priority": "high" if index == 0 else "medium"})
             continue
         if not isinstance(beat, dict):
@@ -248,7 +248,7 @@ def beats_normalize(beats) -> list[dict]:
         if text is None:
             continue
         priority = enum_value(beat.get("priority", beat.get("importance")), PRIORITY_SYNONYMS) or "medium"
-        normalized.append({"description": text.strip()[:BEAT_CHARS], "priority": priority})
+        normalized.append({"description": text[:BEAT_CHARS], "priority": priority})
     return normalized
 
 
@@ -275,9 +275,7 @@ def plan_normalize(data: dict) -> dict:
     if "tone" in plan:
         tone = plan["tone"]
         tone = ", ".join(str(part) for part in tone) if isinstance(tone, list) else tone
-        _set_or_drop(plan, "tone", tone.strip()[:TONE_CHARS] if isinstance(tone, str | int | float) else None)
-        if "tone" in plan:
-            plan["tone"] = str(plan["tone"])
+        _set_or_drop(plan, "tone", str(tone).strip()[:TONE_CHARS] if isinstance(tone, str | int | float) else None)
     if "state_updates" in plan:
         _set_or_drop(plan, "state_updates", _state_updates(plan["state_updates"]))
     if "chapter_beats_addressed" in plan:
@@ -302,8 +300,9 @@ def _set_or_drop(plan: dict, key: str, value) -> None:
 
 
 def _strings(value) -> list[str]:
+    """A list of names: a lone name becomes a list, numbers become text, empty entries go."""
     values = value if isinstance(value, list) else [value]
-    return [str(item).strip() for item in values if isinstance(item, str | int | float) and str(item).strip()]
+    return [str(item) for item in values if isinstance(item, str | int | float) and str(item).strip()]
 
 
 def _state_updates(value) -> dict | None:
@@ -313,7 +312,7 @@ def _state_updates(value) -> dict | None:
     cleaned = {name: _strings(updates[name]) for name in STATE_LIST_FIELDS if name in updates}
     location = updates.get("location")
     if isinstance(location, str | int | float) and str(location).strip():
-        cleaned["location"] = str(location).strip()
+        cleaned["location"] = str(location)
     return cleaned
 
 
