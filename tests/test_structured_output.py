@@ -1,6 +1,7 @@
 """Structured output from real models: the lenient parser on its own (no database), then whole turns against
 a fake server that answers as real models and servers do — every quirk costs no repair call."""
 
+import contextlib
 import json
 import uuid
 
@@ -26,6 +27,10 @@ class TestTheParser:
     @pytest.mark.parametrize("quirk", sorted(fake.QUIRKY_PLANS))
     def test_each_quirk_reads_as_the_plan_meant(self, quirk):
         assert parse_plan(fake.QUIRKY_PLANS[quirk]) == EXPECTED
+
+    def test_prose_braces_that_pair_up_around_the_object_do_not_hide_it(self):
+        text = 'I chose "brisk" }{ pacing.\n{"beats": ["Inside"]}\nI chose "brisk" }{ pacing.'
+        assert parse_plan(text).beats[0].description == "Inside"
 
     def test_a_greedy_regex_would_have_swallowed_the_prose_between_two_objects(self):
         text = '{"beats": ["draft"]} On reflection, a better plan: {"beats": ["The final beat"]} Done {ok}.'
@@ -110,6 +115,30 @@ def test_any_valid_plan_wrapped_in_fences_prose_and_reasoning_parses_to_the_same
     body = json.dumps(plan, indent=indent, ensure_ascii=False)
     answer = "\n".join([*before, f"```json\n{body}\n```" if fenced else body, after])
     assert parse_plan(answer) == ResponseTemplate.model_validate(plan)
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                           lambda children: st.lists(children, max_size=4)
+                           | st.dictionaries(st.sampled_from(["beats", "Beats", "pacing", "tone", "target_length",
+                                                              "state_updates", "description", "priority", "plan",
+                                                              "flags_set", "location", "x"]), children, max_size=5),
+                           max_leaves=20)
+
+
+@settings(max_examples=50, deadline=None)
+@given(value=JSON_VALUES, noise=st.text(max_size=60))
+def test_whatever_a_model_answers_the_parser_returns_a_plan_or_refuses_it(value, noise):
+    for answer in (json.dumps(value), noise + json.dumps(value) + noise, noise):
+        with contextlib.suppress(NoValidObject):
+            assert isinstance(parse_plan(answer), ResponseTemplate)
+
+
+def test_a_degenerate_answer_is_read_in_linear_time():
+    for degenerate in ("{" * 200_000 + '"beats" "x"' + "}" * 10, '{"a":' * 50_000 + "1" + "}" * 50_000,
+                       '"{' * 50_000):
+        with pytest.raises(NoValidObject):
+            parse_plan(degenerate)
+    assert parse_plan('{"beats": ["x"], "target_length": 1e999}').target_length == 180
 
 
 @pytest.fixture

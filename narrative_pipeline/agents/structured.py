@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from typing import TypeVar, get_args
@@ -38,6 +39,7 @@ REASONING_TAGS = "think|thinking|reasoning"
 _CLOSED_BLOCK = re.compile(rf"<({REASONING_TAGS})\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _OPENING = re.compile(rf"<({REASONING_TAGS})\b[^>]*>", re.IGNORECASE)
 _CLOSING = re.compile(rf"</({REASONING_TAGS})\s*>", re.IGNORECASE)
+MAX_UNCLOSED_SCANS, MAX_NESTED_SEARCH = 32, 3
 
 
 class NoValidObject(ValueError):
@@ -60,11 +62,15 @@ def split_reasoning(text: str) -> tuple[str, str]:
 
 def object_spans(text: str) -> Iterator[str]:
     """Top-level balanced ``{…}`` spans in order. Inside a span, braces in double-quoted strings do not count;
-    an opening brace that never closes is skipped and scanning resumes just after it."""
-    start = text.find("{")
+    an opening brace that never closes is skipped and scanning resumes just after it. Each such skip costs a
+    scan to the end, so only ``MAX_UNCLOSED_SCANS`` are made: a degenerate ``{{{{…`` stays linear."""
+    start, unclosed = text.find("{"), 0
     while start != -1:
         end = _matching_brace(text, start)
         if end is None:
+            unclosed += 1
+            if unclosed > MAX_UNCLOSED_SCANS:
+                return
             start = text.find("{", start + 1)
             continue
         yield text[start:end + 1]
@@ -93,12 +99,16 @@ def _matching_brace(text: str, start: int) -> int | None:
     return None
 
 
-def json_objects(text: str) -> Iterator[dict]:
-    """Every top-level span that reads as a JSON object, strictly or leniently, in order."""
+def json_objects(text: str, *, depth: int = 0) -> Iterator[dict]:
+    """Every top-level span that reads as a JSON object, strictly or leniently, in order. A span that does not
+    read is searched inside: prose braces around the object (``I chose }{ pacing … {plan} … "brisk" }``) pair up
+    and enclose it. ``MAX_NESTED_SEARCH`` levels deep at most, which keeps the cost linear."""
     for span in object_spans(text):
         data = lenient_loads(span)
         if isinstance(data, dict):
             yield data
+        elif depth < MAX_NESTED_SEARCH:
+            yield from json_objects(span[1:-1], depth=depth + 1)
 
 
 _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
@@ -110,11 +120,11 @@ def lenient_loads(span: str):
     """JSON, else JSON without trailing commas, else a Python literal (single quotes, True/None); ``None`` if none."""
     try:
         return json.loads(span, strict=False)  # strict=False: raw newlines inside strings
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     try:
         return json.loads(_outside_strings(span, lambda part: _TRAILING_COMMA.sub(r"\1", part)), strict=False)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     try:  # ast.literal_eval evaluates literals only: safe on any text
         return ast.literal_eval(_outside_strings(span, lambda part: _BARE_WORD.sub(
@@ -154,6 +164,8 @@ def parse(text: str, contract: type[Model], normalize: Callable[[dict], dict] = 
             except ValidationError as error:
                 if reason == "no JSON object in the answer":
                     reason = _validation_reason(error)
+            except (ValueError, TypeError, OverflowError, RecursionError):
+                continue  # a shape the reading did not foresee: the next candidate, else the repair call
     raise NoValidObject(reason)
 
 
@@ -218,7 +230,7 @@ def number_in(value) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return round(value)
+        return round(value) if math.isfinite(value) else None
     if isinstance(value, str):
         numbers = [float(found.replace(",", "")) for found in _NUMBER.findall(value)][:2]
         if numbers:
