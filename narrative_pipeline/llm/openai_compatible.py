@@ -36,8 +36,6 @@ RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 RETRY_AFTER_STATUSES = {429, 503}
 # A server asking for a longer pause is waited for this long at most: a player is waiting on the turn.
 RETRY_AFTER_CAP_SECONDS = 10.0
-# Options a server may refuse, each stepped down to the next: json_schema → json_object → none.
-RESPONSE_FORMATS = ("json_schema", "json_object")
 REFUSED_OPTIONS_SECONDS = 6 * 3600  # a server upgraded meanwhile is asked again after this
 # How much of an error body reaches the log.
 LOGGED_BODY_CHARS = 2000
