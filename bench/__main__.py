@@ -14,7 +14,7 @@ from pathlib import Path
 
 import django
 
-BENCHMARKS = ["rls_overhead", "pipeline", "chapters", "lore", "marketplace", "sync"]
+BENCHMARKS = ["rls_overhead", "pipeline", "chapters", "lore", "marketplace", "sync", "structured"]
 OUTPUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
 

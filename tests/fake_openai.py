@@ -1,5 +1,6 @@
 """A small OpenAI-compatible server on 127.0.0.1 for provider tests: real HTTP, real streaming,
-real status codes. Each request takes the next scripted reply."""
+real status codes. Each request takes the next scripted reply; ``refuses`` makes it answer HTTP 400 to
+options it does not know, as some real servers do, without taking a reply."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-def ok(text: str, prompt_tokens: int = 11, completion_tokens: int = 7) -> dict:
-    return {"kind": "ok", "text": text, "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}}
+def ok(text: str, prompt_tokens: int = 11, completion_tokens: int = 7, reasoning: str | None = None) -> dict:
+    """A chat completion; ``reasoning`` comes as ``reasoning_content`` beside the content (vLLM, DeepSeek)."""
+    return {"kind": "ok", "text": text, "reasoning": reasoning,
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}}
 
 
 def stream(pieces: list[str], prompt_tokens: int = 11, completion_tokens: int = 7, pause: float = 0.0) -> dict:
@@ -35,8 +38,8 @@ def chunk(delta: dict | None = None, *, usage: dict | None = None, choices: bool
     return event
 
 
-def status(code: int) -> dict:
-    return {"kind": "status", "code": code}
+def status(code: int, retry_after: str | None = None) -> dict:
+    return {"kind": "status", "code": code, "retry_after": retry_after}
 
 
 def error(code: int, body: dict) -> dict:
@@ -51,11 +54,56 @@ def hang(seconds: float) -> dict:
 BAD_JSON = {"kind": "raw", "body": b"<html>gateway</html>"}
 EMPTY = {"kind": "ok", "text": "", "usage": {}}
 
+# Plans as real models were seen to write them: each reads as QUIRKY_PLAN without a repair call.
+QUIRKY_PLAN = {"beats": [{"description": "The lighthouse goes dark", "priority": "high"},
+                         {"description": "Hale reaches for the rope", "priority": "medium"}],
+               "tone": "uneasy", "pacing": "brisk", "target_length": 160}
+QUIRKY_PLANS = {
+    "reasoning_block_with_a_draft": (
+        '<think>The player asks about the ship. A draft: {"beats": [{"description": "draft only"}]} — no, '
+        'darker.</think>\n{"beats": [{"description": "The lighthouse goes dark", "priority": "high"}, '
+        '{"description": "Hale reaches for the rope", "priority": "medium"}], "tone": "uneasy", "pacing": "brisk", '
+        '"target_length": 160}'),
+    "unclosed_opening_tag_dropped_by_the_template": (
+        'Okay, the user wants a plan {maybe}. Let me think.</think>{"beats": [{"description": '
+        '"The lighthouse goes dark", "priority": "high"}, {"description": "Hale reaches for the rope"}], '
+        '"tone": "uneasy", "pacing": "brisk", "target_length": 160}'),
+    "capitalised_enums_and_synonyms": (
+        '{"beats": [{"description": "The lighthouse goes dark", "priority": "Critical"}, '
+        '{"description": "Hale reaches for the rope", "priority": "Normal"}], "tone": "uneasy", "pacing": "Fast", '
+        '"target_length": 160}'),
+    "beats_as_strings": (
+        '{"beats": ["The lighthouse goes dark", "Hale reaches for the rope"], "tone": "uneasy", '
+        '"pacing": "brisk", "target_length": 160}'),
+    "trailing_commas": (
+        '{"beats": [{"description": "The lighthouse goes dark", "priority": "high",}, '
+        '{"description": "Hale reaches for the rope", "priority": "medium"},], "tone": "uneasy", "pacing": "brisk", '
+        '"target_length": 160,}'),
+    "number_in_words": (
+        '{"beats": [{"description": "The lighthouse goes dark", "priority": "high"}, '
+        '{"description": "Hale reaches for the rope", "priority": "medium"}], "tone": "uneasy", "pacing": "brisk", '
+        '"target_length": "about 160 words"}'),
+    "object_then_prose_with_braces": (
+        '{"beats": [{"description": "The lighthouse goes dark", "priority": "high"}, '
+        '{"description": "Hale reaches for the rope", "priority": "medium"}], "tone": "uneasy", "pacing": "brisk", '
+        '"target_length": 160}\nI kept the {tone} uneasy; swap {pacing} if you like.'),
+    "code_fence_and_prose": (
+        'Here is the plan:\n```json\n{"beats": [{"description": "The lighthouse goes dark", "priority": "high"}, '
+        '{"description": "Hale reaches for the rope", "priority": "medium"}], "tone": "uneasy", "pacing": "brisk", '
+        '"target_length": 160}\n```\nLet me know if you want changes.'),
+    "single_quotes_and_unknown_keys": (
+        "{'beats': [{'Description': 'The lighthouse goes dark', 'Priority': 'HIGH'}, "
+        "{'description': 'Hale reaches for the rope'}], 'tone': 'uneasy', 'pacing': 'brisk', 'target_length': '160', "
+        "'mood_board': None, 'confidence': 0.9}"),
+}
+
 
 class FakeOpenAI:
     def __init__(self):
         self.replies: deque = deque()
         self.requests: list[dict] = []
+        # Options answered with HTTP 400: "response_format" (any), "json_schema" (that type only), "stream_options".
+        self.refuses: set[str] = set()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,23 +113,34 @@ class FakeOpenAI:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                refused = server.refused_option(body)
+                if refused:
+                    self.send_json(400, {"error": {"message": f"Unrecognized request argument supplied: {refused}",
+                                                   "type": "invalid_request_error"}})
+                    return
                 reply = server.replies.popleft() if server.replies else status(500)
                 getattr(self, f"reply_{reply['kind']}")(reply, body)
 
-            def send_json(self, code, data):
+            def send_json(self, code, data, headers=None):
                 payload = json.dumps(data).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
 
             def reply_ok(self, reply, body):
+                message = {"role": "assistant", "content": reply["text"]}
+                if reply.get("reasoning"):
+                    message["reasoning_content"] = reply["reasoning"]
                 self.send_json(200, {"id": "x", "model": body["model"], "usage": reply["usage"],
-                                     "choices": [{"index": 0, "message": {"role": "assistant", "content": reply["text"]}}]})
+                                     "choices": [{"index": 0, "message": message}]})
 
             def reply_status(self, reply, body):
-                self.send_json(reply["code"], {"error": {"message": f"status {reply['code']}"}})
+                headers = {"Retry-After": reply["retry_after"]} if reply.get("retry_after") is not None else {}
+                self.send_json(reply["code"], {"error": {"message": f"status {reply['code']}"}}, headers)
 
             def reply_error(self, reply, body):
                 self.send_json(reply["code"], reply["body"])
@@ -135,3 +194,9 @@ class FakeOpenAI:
 
     def script(self, *replies: dict) -> None:
         self.replies.extend(replies)
+
+    def refused_option(self, body: dict) -> str | None:
+        response_format = (body.get("response_format") or {}).get("type")
+        if response_format and ("response_format" in self.refuses or response_format in self.refuses):
+            return "response_format"
+        return "stream_options" if "stream_options" in body and "stream_options" in self.refuses else None

@@ -151,6 +151,28 @@ def test_an_llm_adapts_a_chapter_and_bad_json_is_retried(alice, story, openai_se
     assert log.strategy == "adapt" and log.turn_number == 8
 
 
+def test_the_dreamer_reads_an_adaptation_as_real_models_write_it(alice, story, openai_server, settings):
+    """Reasoning with a draft inside, a fence, capitalised keys, beats as strings, a trailing comma, prose after."""
+    from narrative_pipeline.agents.dreamer import heal
+
+    from . import fake_openai as fake
+
+    settings.LLM_AGENTS = {**settings.LLM_AGENTS, "dreamer": {"provider": "openai", "model": "fake-model"}}
+    with acting_as(alice):
+        chapter = StoryChapter.objects.get(story=story, number=1)
+    openai_server.script(fake.ok('<think>Draft: {"narrative_instructions": "draft"}</think>\n```json\n'
+                                 '{"Narrative_Instructions": "The seal arrives by gull.", '
+                                 '"suggested_beats": ["A gull drops the seal", "Orla reads it"],}\n```\n'
+                                 'I kept {the intent}.'))
+    heal(user_id=str(alice.pk), chapter_id=str(chapter.pk), turn_number=8, tier="adapt")
+    with acting_as(alice):
+        version = chapter.versions.order_by("-number").first()
+    assert version.narrative_instructions == "The seal arrives by gull."
+    assert version.suggested_beats == [{"description": "A gull drops the seal", "priority": "high"},
+                                       {"description": "Orla reads it", "priority": "medium"}]
+    assert openai_server.requests[0]["body"]["response_format"] == {"type": "json_object"}
+
+
 @pytest.mark.parametrize(("text", "dead"), [
     ("Orla dies in the cold water.", True), ("The Abbess was killed by the tide.", True),
     ("Orla dives into the cold water.", False), ("Nobody died; Orla laughed.", False),

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from narrative_pipeline.agents.strategist import parse_template
+from narrative_pipeline.agents.structured import NoValidObject, parse_plan
 from narrative_pipeline.contracts import ResponseTemplate, StateUpdates, StoryState, StrategistBriefing
 from narrative_pipeline.llm import LLMRequest
 from narrative_pipeline.llm.offline import OfflineProvider
@@ -34,11 +34,11 @@ class TestResponseTemplate:
 
     def test_parse_finds_json_inside_prose_and_fences(self):
         text = 'Here is the plan:\n```json\n{"beats": [{"description": "A gull cries"}]}\n```'
-        assert parse_template(text).beats[0].description == "A gull cries"
+        assert parse_plan(text).beats[0].description == "A gull cries"
 
     def test_parse_rejects_non_json(self):
-        with pytest.raises(ValueError):
-            parse_template("I would rather write a poem.")
+        with pytest.raises(NoValidObject):
+            parse_plan("I would rather write a poem.")
 
 
 class TestState:
@@ -76,7 +76,7 @@ class TestActions:
 class TestOfflineNarrator:
     def plan(self) -> ResponseTemplate:
         request = LLMRequest(agent="strategist", messages=[], payload={"task": "plan", "briefing": BRIEFING.model_dump()})
-        return parse_template(OfflineProvider().complete(request).text)
+        return parse_plan(OfflineProvider().complete(request).text)
 
     def write(self, attempt: int) -> str:
         payload = {"task": "write", "template": self.plan().model_dump(), "briefing": BRIEFING.model_dump(),

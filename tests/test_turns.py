@@ -145,7 +145,7 @@ class TestFailuresAreKept:
 
     def test_twice_malformed_json_fails_the_turn_with_the_reason(self, api_as, alice, story, openai_server):
         server = openai_server
-        server.script(fake.ok("nope"), fake.ok('{"beats": "nope"}'))
+        server.script(fake.ok("nope"), fake.ok('{"beats": []}'))
         turn = play(api_as(alice), story).json()
         assert turn["status"] == "failed" and "Strategist's plan was not valid twice" in turn["error"]
 

@@ -3,7 +3,6 @@ so far every N turns, and how the characters named in the turn have changed."""
 
 from __future__ import annotations
 
-import json
 import re
 
 from django.conf import settings
@@ -20,13 +19,14 @@ from ..llm import LLMError, LLMRequest
 from ..models import Character, CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
 from ..state import mentioned
 from .prompts import DREAMER_SYSTEM, data_block
+from .structured import NoValidObject, parse_object
 
 
-def _ask(caller: AgentCaller, instruction: str, payload: dict, max_tokens: int) -> str:
+def _ask(caller: AgentCaller, instruction: str, payload: dict, max_tokens: int, *, json_mode: bool = False) -> str:
     messages = [{"role": "system", "content": DREAMER_SYSTEM},
                 {"role": "user", "content": instruction + "\n" + data_block(payload)}]
     return caller.complete(LLMRequest(agent="dreamer", messages=messages, payload=payload, max_tokens=max_tokens,
-                                      temperature=0.3)).text.strip()
+                                      json_mode=json_mode, temperature=0.3)).text.strip()
 
 
 def dream(*, user_id: str, turn_id: str) -> None:
@@ -117,11 +117,11 @@ def _suggest_chapter(user_id, caller, turn: Turn) -> None:
     payload = {"task": "suggest_chapter", "state": story.state, "title": story.title, "story_so_far": so_far or "",
                "recent": recent[::-1]}
     answer = _ask(caller, 'Propose the next chapter as JSON: {"title", "summary", "narrative_instructions", '
-                  '"suggested_beats": [{"description", "priority"}]}.', payload, 500)
+                  '"suggested_beats": [{"description", "priority"}]}.', payload, 500, json_mode=True)
     try:
-        data = json.loads(answer[answer.index("{"): answer.rindex("}") + 1])
+        data = parse_object(answer, required="title")
         title = str(data["title"]).strip()[:200]
-    except (ValueError, KeyError, TypeError) as error:
+    except NoValidObject as error:
         raise LLMError("The Dreamer's chapter suggestion was not valid JSON.") from error
     with acting_as(user_id):
         ChapterSuggestion.objects.create(
@@ -166,11 +166,12 @@ def heal(*, user_id: str, chapter_id: str, turn_number: int, tier: str) -> None:
     instruction = ("Rewrite this chapter's instructions and beats for where the story now is, keeping its intent. "
                    if tier == "adapt" else "Write a new chapter that reaches the same narrative goal by another road. ")
     answer = _ask(AgentCaller(user=user_id, story=story), instruction + 'Answer with JSON: {"title", '
-                  '"narrative_instructions", "suggested_beats": [{"description", "priority"}]}.', payload, 600)
+                  '"narrative_instructions", "suggested_beats": [{"description", "priority"}]}.', payload, 600,
+                  json_mode=True)
     try:
-        data = json.loads(answer[answer.index("{"): answer.rindex("}") + 1])
+        data = parse_object(answer, required="narrative_instructions")
         instructions = str(data["narrative_instructions"])
-    except (ValueError, KeyError, TypeError) as error:
+    except NoValidObject as error:
         raise LLMError(f"The Dreamer's {tier} of chapter {chapter.number} was not valid JSON.") from error
     with acting_as(user_id):
         if tier == "adapt":

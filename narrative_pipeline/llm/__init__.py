@@ -30,6 +30,8 @@ class LLMRequest:
     # The same request as data, for the offline narrator (HTTP providers read the messages).
     payload: dict = field(default_factory=dict)
     json_mode: bool = False
+    # The pydantic model the answer should be: servers that can are asked for JSON Schema structured output.
+    contract: type | None = None
     max_tokens: int = 800
     temperature: float = 0.8
 

@@ -1,6 +1,12 @@
 """Any OpenAI-compatible chat-completions server: Ollama, vLLM, llama.cpp server, LM Studio,
-OpenRouter, OpenAI. Timeouts, retries with backoff on 429/5xx and dropped connections,
-streaming (server-sent events), and token usage from the response.
+OpenRouter, OpenAI. Timeouts, retries with backoff on 429/5xx and dropped connections (``Retry-After``
+honoured, capped), streaming (server-sent events), and token usage from the response.
+
+Options are asked for at their best and stepped down when a server refuses them: a request with a contract
+asks for JSON Schema structured output, then a JSON object, then nothing; a streamed one asks for usage in the
+stream (``stream_options``). A server that answers HTTP 400 to an option is asked again at once without it,
+and when that works the refusal is remembered per base URL and model (in the cache, for
+``REFUSED_OPTIONS_SECONDS``) so later turns do not pay for it again.
 
 What the server says when it fails is for the operator: logged (``luna.llm``) with anything that looks
 like a key or a token redacted. Players see a plain message with no upstream text (an error body has
@@ -14,7 +20,9 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from email.utils import parsedate_to_datetime
+from functools import partial
 
 import httpx
 from django.conf import settings
@@ -26,11 +34,13 @@ from .reasoning import ReasoningFilter
 logger = logging.getLogger("luna.llm")
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+RETRY_AFTER_STATUSES = {429, 503}
+# A server asking for a longer pause is waited for this long at most: a player is waiting on the turn.
+RETRY_AFTER_CAP_SECONDS = 10.0
+REFUSED_OPTIONS_SECONDS = 6 * 3600  # a server upgraded meanwhile is asked again after this
 # How much of an error body reaches the log.
 LOGGED_BODY_CHARS = 2000
 REDACTED = "[redacted]"
-# How long a server's refusal of an option is remembered; servers are upgraded now and then.
-REFUSED_OPTION_SECONDS = 24 * 3600
 # What looks like a secret in an upstream message: an Authorization value, an API key or a masked piece of
 # one (sk-live-abc1****wxyz), a key=value or "key": "value" pair, a password in a URL, a long random token.
 SECRET_PATTERNS = [
@@ -69,14 +79,43 @@ class OpenAICompatibleProvider:
         self.max_retries = settings.LLM_MAX_RETRIES if max_retries is None else max_retries
         self.backoff = settings.LLM_RETRY_BACKOFF_SECONDS if backoff is None else backoff
 
-    def _body(self, request: LLMRequest, *, stream: bool) -> dict:
+    def _body(self, request: LLMRequest, *, stream: bool, refused: set[str]) -> dict:
+        """The request, with the best options this server has not refused."""
         body = {"model": self.model, "messages": request.messages, "max_tokens": request.max_tokens,
                 "temperature": request.temperature, "stream": stream}
-        if stream:
+        if stream and "stream_options" not in refused:
             body["stream_options"] = {"include_usage": True}
-        if request.json_mode:
+        if request.contract is not None and "json_schema" not in refused:
+            body["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": request.contract.__name__, "schema": request.contract.model_json_schema(), "strict": False}}
+        elif (request.json_mode or request.contract is not None) and "json_object" not in refused:
             body["response_format"] = {"type": "json_object"}
         return body
+
+    def _refused_key(self) -> str:
+        digest = hashlib.sha256(f"{self.base_url}\n{self.model}".encode()).hexdigest()[:32]
+        return f"llm:refused-options:{digest}"
+
+    def _send(self, request: LLMRequest, *, stream: bool, attempt: Callable[[dict], object]):
+        """``attempt(body)`` with retries; an option the server refuses (HTTP 400) is dropped and the request
+        sent again at once. A refusal is remembered only once the request without the option got through:
+        a 400 for another reason (a prompt too long) must not turn options off for everyone."""
+        remembered = set(cache.get(self._refused_key()) or ())
+        refused = set(remembered)
+        while True:
+            body = self._body(request, stream=stream, refused=refused)
+            try:
+                result = self._with_retries(partial(attempt, body))
+            except _Refused as refusal:
+                option = _refused_option(body, refusal.text)
+                if option is None:
+                    raise LLMError(player_message("answered with an error (HTTP 400)")) from None
+                refused.add(option)
+                continue
+            if refused != remembered:
+                cache.set(self._refused_key(), sorted(refused), REFUSED_OPTIONS_SECONDS)
+                self._log("refused %s; asked without, remembered", ", ".join(sorted(refused - remembered)))
+            return result
 
     def _client(self) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
@@ -85,10 +124,11 @@ class OpenAICompatibleProvider:
     def _with_retries(self, attempt_once):
         """Run ``attempt_once`` until it succeeds, retrying what a retry can fix."""
         problem = "was not asked"
-        attempts = self.max_retries + 1
+        attempts, pause = self.max_retries + 1, 0.0
         for attempt in range(attempts):
             if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+                time.sleep(pause)
+            pause = self.backoff * 2 ** attempt
             try:
                 return attempt_once()
             except httpx.TimeoutException:
@@ -99,6 +139,8 @@ class OpenAICompatibleProvider:
                 self._log("could not be reached: %s", redact(str(error), secrets=(self.api_key,)))
             except _Retryable as retryable:
                 problem = f"answered with an error (HTTP {retryable.status})"
+                if retryable.retry_after is not None:
+                    pause = min(retryable.retry_after, RETRY_AFTER_CAP_SECONDS)
         raise LLMError(player_message(problem + (f", {attempts} times" if attempts > 1 else "")))
 
     def _log(self, what: str, *args) -> None:
@@ -111,13 +153,16 @@ class OpenAICompatibleProvider:
         self._log("answered HTTP %s: %s", response.status_code,
                   redact(response.text[:LOGGED_BODY_CHARS], secrets=(self.api_key,)))
         if response.status_code in RETRY_STATUSES:
-            raise _Retryable(response.status_code)
+            raise _Retryable(response.status_code, _retry_after(response)
+                             if response.status_code in RETRY_AFTER_STATUSES else None)
+        if response.status_code == 400:
+            raise _Refused(response.text[:LOGGED_BODY_CHARS])
         raise LLMError(player_message(f"answered with an error (HTTP {response.status_code})"))
 
     def complete(self, request: LLMRequest) -> Completion:
-        def once() -> Completion:
+        def once(body: dict) -> Completion:
             with self._client() as client:
-                response = client.post("/chat/completions", json=self._body(request, stream=False))
+                response = client.post("/chat/completions", json=body)
                 self._check(response)
                 try:
                     data = response.json()
@@ -136,16 +181,13 @@ class OpenAICompatibleProvider:
                 provider=self.name, model=data.get("model") or self.model,
             )
 
-        return self._with_retries(once)
+        return self._send(request, stream=False, attempt=once)
 
     def stream(self, request: LLMRequest) -> Iterator[str | Completion]:
         client = self._client()
-        body = self._body(request, stream=True)
-        if cache.get(self._refused_key("stream_options")):
-            del body["stream_options"]
         try:
             # Retries are only possible before the first piece reaches the reader.
-            response = self._with_retries(lambda: self._open_stream(client, body))
+            response = self._send(request, stream=True, attempt=lambda body: self._open_stream(client, body))
             pieces, cleaned, usage, model = [], ReasoningFilter(), {}, self.model
             try:
                 # Servers differ: CRLF or LF, "data:" with or without a space, ": ping" keep-alive comments,
@@ -192,34 +234,54 @@ class OpenAICompatibleProvider:
         finally:
             client.close()
 
-    def _refused_key(self, option: str) -> str:
-        return "llm-refuses:" + hashlib.sha256(f"{option} {self.base_url} {self.model}".encode()).hexdigest()
-
     def _open_stream(self, client: httpx.Client, body: dict) -> httpx.Response:
-        response = self._send_stream(client, body)
-        if response.status_code == 400 and "stream_options" in body:
-            # Some servers refuse stream_options: ask again at once without it (usage is then estimated),
-            # and remember for this server and model so the next turn does not pay for the refusal.
-            self._log("refused stream_options (HTTP 400); streaming without it")
-            del body["stream_options"]
-            response = self._send_stream(client, body)
-            if response.status_code < 400:
-                cache.set(self._refused_key("stream_options"), True, REFUSED_OPTION_SECONDS)
-        self._check(response)
-        return response
-
-    def _send_stream(self, client: httpx.Client, body: dict) -> httpx.Response:
         response = client.send(client.build_request("POST", "/chat/completions", json=body), stream=True)
         if response.status_code >= 400:
             response.read()
             response.close()
+        self._check(response)
         return response
 
 
 class _Retryable(Exception):
-    def __init__(self, status: int):
+    def __init__(self, status: int, retry_after: float | None = None):
         super().__init__(f"HTTP {status}")
-        self.status = status
+        self.status, self.retry_after = status, retry_after
+
+
+class _Refused(Exception):
+    """HTTP 400: perhaps an option this server does not know (the caller decides)."""
+
+    def __init__(self, text: str):
+        super().__init__("HTTP 400")
+        self.text = text
+
+
+def _refused_option(body: dict, error_text: str) -> str | None:
+    """The option to drop after a 400: stream options if the error is about streaming, else the response
+    format, else stream options; ``None`` when the request had none left (the 400 is about something else)."""
+    text = error_text.lower()
+    response_format = (body.get("response_format") or {}).get("type")
+    if "stream_options" in body and "stream" in text and "response_format" not in text:
+        return "stream_options"
+    if response_format:
+        return response_format
+    return "stream_options" if "stream_options" in body else None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds (a number or an HTTP date), ``None`` if absent or unreadable."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
 
 
 def _prompt_tokens(request: LLMRequest) -> int:
