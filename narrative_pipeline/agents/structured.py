@@ -32,10 +32,11 @@ from typing import TypeVar, get_args
 from pydantic import BaseModel, ValidationError
 
 from ..contracts import Beat, ResponseTemplate, StateUpdates
+from ..llm.reasoning import TAG_NAMES
 
 Model = TypeVar("Model", bound=BaseModel)
 
-REASONING_TAGS = "think|thinking|reasoning"
+REASONING_TAGS = "|".join(TAG_NAMES)  # the one list of reasoning tags (llm/reasoning.py)
 _CLOSED_BLOCK = re.compile(rf"<({REASONING_TAGS})\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _OPENING = re.compile(rf"<({REASONING_TAGS})\b[^>]*>", re.IGNORECASE)
 _CLOSING = re.compile(rf"</({REASONING_TAGS})\s*>", re.IGNORECASE)
