@@ -104,11 +104,23 @@ class FakeOpenAI:
         self.requests: list[dict] = []
         # Options answered with HTTP 400: "response_format" (any), "json_schema" (that type only), "stream_options".
         self.refuses: set[str] = set()
+        # What GET /models answers: these model ids, or a reply such as ``status(401)``.
+        self.models: list[str] | dict = ["fake-model"]
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
+
+            def do_GET(self):
+                server.requests.append({"path": self.path, "auth": self.headers.get("Authorization")})
+                if self.path.rstrip("/").endswith("/models") and isinstance(server.models, list):
+                    self.send_json(200, {"object": "list", "data": [{"id": name, "object": "model"}
+                                                                     for name in server.models]})
+                elif isinstance(server.models, dict):
+                    getattr(self, f"reply_{server.models['kind']}")(server.models, {})
+                else:
+                    self.send_json(404, {"error": {"message": "not found"}})
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
