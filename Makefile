@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 # the data folder, where they are generated once (luna_site/checkout_settings.py). Production does not use make.
 export DJANGO_SETTINGS_MODULE ?= luna_site.checkout_settings
 
-.PHONY: install run test lint bench migrate demo stop backup dbshell chromium screenshots
+.PHONY: install run test lint bench migrate demo stop backup dbshell chromium screenshots llm-check
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ lint: install
 
 bench: migrate
 	$(PY) -m bench
+
+# The configured model server, per agent: `make llm-check`, or `make llm-check ARGS="--model qwen2.5"`.
+llm-check: install
+	$(PY) manage.py llm_check $(ARGS)
 
 dbshell: install
 	$(PY) manage.py dbshell
