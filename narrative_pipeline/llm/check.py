@@ -74,7 +74,7 @@ def _provider(base_url: str, api_key: str, model: str) -> OpenAICompatibleProvid
 
 
 def _server_models(base_url: str, api_key: str, shown_url: str) -> list[str] | None:
-    with _provider(base_url, api_key, "")._client() as client:
+    with _provider(base_url, api_key, "").client() as client:
         response = _request(client, "GET", "/models", shown_url=shown_url, model="")
     if response.status_code >= 400:
         return None  # some servers have no model list and still write
@@ -105,7 +105,7 @@ def _agent_check(agent: str, model: str, base_url: str, api_key: str, report: Ch
         check.problems.append(f"the server does not list a model named {model!r}; it lists: "
                               f"{', '.join(report.server_models) or 'none'}")
     body = {"model": model, "messages": PROMPT, "max_tokens": MAX_TOKENS, "temperature": 0}
-    with _provider(base_url, api_key, model)._client() as client:
+    with _provider(base_url, api_key, model).client() as client:
         def post(**options) -> httpx.Response:
             return _request(client, "POST", "/chat/completions", shown_url=report.base_url, model=model,
                             json={**body, **options})

@@ -117,7 +117,7 @@ class OpenAICompatibleProvider:
                 self._log("refused %s; asked without, remembered", ", ".join(sorted(refused - remembered)))
             return result
 
-    def _client(self) -> httpx.Client:
+    def client(self) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=httpx.Timeout(self.timeout))
 
@@ -161,7 +161,7 @@ class OpenAICompatibleProvider:
 
     def complete(self, request: LLMRequest) -> Completion:
         def once(body: dict) -> Completion:
-            with self._client() as client:
+            with self.client() as client:
                 response = client.post("/chat/completions", json=body)
                 self._check(response)
                 try:
@@ -184,7 +184,7 @@ class OpenAICompatibleProvider:
         return self._send(request, stream=False, attempt=once)
 
     def stream(self, request: LLMRequest) -> Iterator[str | Completion]:
-        client = self._client()
+        client = self.client()
         try:
             # Retries are only possible before the first piece reaches the reader.
             response = self._send(request, stream=True, attempt=lambda body: self._open_stream(client, body))
