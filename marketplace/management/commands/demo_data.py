@@ -11,6 +11,9 @@ from narrative_pipeline.llm import offline_narrator
 from narrative_pipeline.models import Story
 from narrative_pipeline.services import story_create
 
+from ... import services
+from ...models import CommunityStory
+
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS = {
     "demo": {
@@ -102,9 +105,6 @@ class Command(BaseCommand):
 
     @staticmethod
     def _published(user, demo) -> None:
-        from marketplace import services
-        from marketplace.models import CommunityStory
-
         with acting_as(user):
             story = Story.objects.get(title=demo["title"])
             if CommunityStory.objects.filter(series__source_story=story).exists():
