@@ -97,17 +97,6 @@ def acting_as(user, *, bypass: bool = False, moderator: bool = False, using: str
 MODERATORS_GROUP = "moderators"
 
 
-@contextmanager
-def moderating(using: str = DEFAULT_DB_ALIAS):
-    """Inside ``acting_as``: the same user as ``luna_moderator``, so the marketplace's moderator
-    policies apply (read reported assets, hide and restore them; DESIGN §2)."""
-    user_id = current_user_id(using)
-    if user_id is None:
-        raise RuntimeError("moderating() runs inside acting_as(moderator)")
-    with acting_as(user_id, moderator=True, using=using):
-        yield
-
-
 def is_moderator(user) -> bool:
     return bool(getattr(user, "is_staff", False)) and user.groups.filter(name=MODERATORS_GROUP).exists()
 

@@ -1,7 +1,7 @@
 """Moderation in the admin: the queue of reports, and hiding or restoring published stories.
 
 Moderators are staff in the ``moderators`` group (not superusers); their admin requests run
-under RLS with the marketplace's moderator policies on (``accounts.rls.moderating``).
+under RLS as the role ``luna_moderator``, whose policies add reports and hidden listings.
 """
 
 from django.contrib import admin, messages

@@ -159,7 +159,7 @@ def report(*, user, listing: CommunityStory, reason: str) -> Report:
 
 def moderate(*, listing: CommunityStory, hidden: bool) -> None:
     """A moderator hides (or restores) a published story: it leaves browse and cannot be newly
-    forked; existing forks keep reading it. Runs inside the moderator's ``moderating()``."""
+    forked; existing forks keep reading it. Runs as the moderator's role (``acting_as(user, moderator=True)``)."""
     if SnapshotSeries.objects.filter(pk=listing.series_id).update(is_hidden=hidden) != 1:
         raise PermissionDenied("Only moderators can hide or restore a story.")
     Report.objects.filter(community=listing, status=Report.Status.OPEN if hidden else Report.Status.HIDDEN).update(

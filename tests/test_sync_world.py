@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts.rls import acting_as, moderating
+from accounts.rls import acting_as
 from accounts.services import user_become_moderator
 from chapters import lore as chapter_lore
 from chapters import services as chapter_services
@@ -211,7 +211,7 @@ def test_a_hidden_source_or_a_deleted_author_still_syncs(api_as, alice, bob, pub
     rewritten(alice, alice_api, story, [1], "A better first.")
     moderator = UserFactory()
     user_become_moderator(user=moderator)
-    with acting_as(moderator), moderating():
+    with acting_as(moderator, moderator=True):
         assert SnapshotSeries.objects.filter(source_story=story).update(is_hidden=True) == 1
     alice.delete()
     assert not django_user_model.objects.filter(pk=alice.pk).exists()
