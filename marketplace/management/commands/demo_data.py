@@ -7,7 +7,7 @@ from accounts.services import user_become_author
 from chapters import chapter_text
 from chapters.services import chapters_import
 from narrative_pipeline import orchestrator, tasks
-from narrative_pipeline.llm import offline_narrator
+from narrative_pipeline.llm.connections import offline_narrator
 from narrative_pipeline.models import Story
 from narrative_pipeline.services import story_create
 
