@@ -35,6 +35,8 @@ LONGEST_TAG = max(len(text) for text in TAG_TEXTS)
 def _partial_tag_start(text: str, tags: tuple[str, ...]) -> int:
     """Where a trailing unfinished tag begins in ``text`` (``len(text)`` if none could)."""
     for start in range(max(0, len(text) - LONGEST_TAG + 1), len(text)):
+        if text[start] != "<":  # every tag starts with one: the cheap test first
+            continue
         tail = text[start:].lower()
         if any(tag.startswith(tail) for tag in tags):
             return start
