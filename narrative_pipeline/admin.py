@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -182,6 +184,13 @@ class ModelConnectionForm(forms.ModelForm):
         if name in connection_names_reserved():
             raise ValidationError(f"“{name}” is taken by a connection the site defines itself; choose another name.")
         return name
+
+    def clean_base_url(self):
+        base_url = self.cleaned_data["base_url"].strip().rstrip("/")
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationError("Give the server's http(s) address, e.g. http://ollama:11434/v1.")
+        return base_url
 
     def clean_offered_models(self):
         models = self.cleaned_data["offered_models"]

@@ -363,7 +363,8 @@ class ModelConnection(models.Model):
     name = models.SlugField(max_length=40, unique=True,
                             help_text="How stories and accounts refer to it; not offline or default.")
     label = models.CharField(max_length=80, help_text="What players see, e.g. “OpenRouter”.")
-    base_url = models.URLField(max_length=300, help_text="The OpenAI-compatible API's base, ending in /v1.")
+    # Not a URLField: its validator refuses hosts such as http://ollama:11434 (a container's name).
+    base_url = models.CharField(max_length=300, help_text="The OpenAI-compatible API's base, ending in /v1.")
     api_key_sealed = models.TextField(blank=True, default="")
     offered_models = models.JSONField(default=list, blank=True, help_text="The models players may choose on it.")
     prices = models.JSONField(default=dict, blank=True,

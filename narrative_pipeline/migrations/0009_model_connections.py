@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.SlugField(help_text='How stories and accounts refer to it; not offline or default.', max_length=40, unique=True)),
                 ('label', models.CharField(help_text='What players see, e.g. “OpenRouter”.', max_length=80)),
-                ('base_url', models.URLField(help_text="The OpenAI-compatible API's base, ending in /v1.", max_length=300)),
+                ('base_url', models.CharField(help_text="The OpenAI-compatible API's base, ending in /v1.", max_length=300)),
                 ('api_key_sealed', models.TextField(blank=True, default='')),
                 ('offered_models', models.JSONField(blank=True, default=list, help_text='The models players may choose on it.')),
                 ('prices', models.JSONField(blank=True, default=dict, help_text='USD per million tokens, {"model": {"input": 0.15, "output": 0.6}}.')),
