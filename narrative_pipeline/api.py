@@ -302,7 +302,11 @@ class ModelsApi(GenericAPIView):
     """The player's own model per agent: the default for every story they play (a story's ``llm_overrides``
     come first). Connections are the operator's; a player chooses among them by name."""
 
-    serializer_class = ModelsOutput
+    serializer_class = ModelsInput
+
+    def get_object(self):
+        """What a PUT changes (``OPTIONS`` describes the input through it): my choices."""
+        return selectors.models_overview(user=self.request.user)
 
     @extend_schema(responses=ModelsOutput, summary="The models on offer and my choice per agent")
     def get(self, request):

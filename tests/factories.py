@@ -65,6 +65,9 @@ def played_story(user, *, turns: int = 1, **story_fields):
     lore_files.import_file(user=user, story=story, filename="harbour.json", data=json.dumps({"entries": {"0": {
         "uid": 0, "key": ["Captain Hale", "ship"], "comment": "The missing ship",
         "content": "The Albatross sailed a week ago and never came back."}}}).encode())
+    from narrative_pipeline.services import model_choices_set
+
+    model_choices_set(user=user, agents={"dreamer": {"connection": "offline"}})
     friend = UserFactory()
     with acting_as(user):
         StoryCollaborator.objects.create(user_id=user.pk, story=story, collaborator_id=friend.pk,
