@@ -4,7 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from .contracts import MAX_ACTION_CHARS
-from .llm import AGENTS
+from .llm import AGENTS, OFFLINE
 from .orchestrator import TurnRefused, clean_action
 from .starter_worlds import STARTER_WORLDS
 
@@ -77,18 +77,39 @@ class StoryNotesForm(forms.Form):
             "inventory": _as_list(data["inventory"]), "flags": _as_list(data["flags"])}}
 
 
+AGENT_ROLES = {
+    "preprocessor": "chooses what the others read and which lore fires",
+    "strategist": "plans the passage's beats",
+    "writer": "writes the passage you read",
+    "dreamer": "summarises, remembers and steers chapters between turns",
+}
+
+
+def model_text(connection: dict, model: str) -> str:
+    """How a player reads a model: "Offline narrator", or "llama3.1 — Site default"."""
+    return "Offline narrator" if connection["name"] == OFFLINE else f"{model} — {connection['label']}"
+
+
 class ModelsForm(forms.Form):
     """A model per agent, among the connections on offer; empty is the next layer's (the account's for a
     story, the site's for an account). Values are ``connection:model`` (connection names are slugs)."""
 
     def __init__(self, *args, overview: dict, inherited: dict[str, str], chosen: dict, **kwargs):
         super().__init__(*args, **kwargs)
-        groups = [(connection["label"], [(f"{connection['name']}:{model}", model) for model in connection["models"]])
+        groups = [(connection["label"], [(f"{connection['name']}:{model}", model_text(connection, model))
+                                         for model in connection["models"]])
                   for connection in overview["connections"] if connection["models"]]
         for agent in AGENTS:
             self.fields[agent] = forms.ChoiceField(
                 label=agent.capitalize(), required=False, choices=[("", inherited[agent]), *groups],
+                help_text=AGENT_ROLES[agent],
                 initial=f"{chosen[agent]['connection']}:{chosen[agent]['model']}" if agent in chosen else "")
+
+    @staticmethod
+    def inherited_text(prefix: str, choice: dict, overview: dict) -> str:
+        connection = next((c for c in overview["connections"] if c["name"] == choice["connection"]),
+                          {"name": choice["connection"], "label": choice["connection"]})
+        return f"{prefix}: {model_text(connection, choice['model'])}"
 
     def choices(self) -> dict:
         """``{"writer": {"connection": …, "model": …}, "dreamer": None}`` from the valid form."""

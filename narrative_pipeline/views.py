@@ -316,12 +316,12 @@ def _models(request, *, story, test: bool = False):
     """The Models page, for the account (the default of every story) or for one story."""
     overview = selectors.models_overview(user=request.user, story=story)
     if story is None:
-        chosen, inherited = overview["agents"], {agent: f"Site default ({operator_choice(agent).label})"
-                                                  for agent in overview["effective"]}
+        chosen, prefix, inherited = overview["agents"], "Site default", {
+            agent: vars(operator_choice(agent)) for agent in overview["effective"]}
     else:
-        account = selectors.models_overview(user=request.user)["effective"]
-        chosen, inherited = overview["story"], {agent: f"Your default ({ModelChoice(**choice).label})"
-                                                for agent, choice in account.items()}
+        chosen, prefix, inherited = overview["story"], "Your default", selectors.models_overview(
+            user=request.user)["effective"]
+    inherited = {agent: ModelsForm.inherited_text(prefix, choice, overview) for agent, choice in inherited.items()}
     saving = request.method == "POST" and not test
     form = ModelsForm(request.POST if saving else None, overview=overview, inherited=inherited, chosen=chosen)
     if saving and form.is_valid():

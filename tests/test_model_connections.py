@@ -135,14 +135,14 @@ class TestModelsPage:
     def test_the_page_saves_a_choice_per_agent_and_the_story_page_links_to_it(self, servers, client, alice):
         client.force_login(alice)
         page = client.get(reverse("models")).content.decode()
-        assert "The Tavern GPU" in page and "tavern-70b" in page and "Site default (offline" in page
+        assert "The Tavern GPU" in page and "tavern-70b" in page and "Site default: Offline narrator" in page
         saved = client.post(reverse("models"), {"writer": "tavern:tavern-70b", "strategist": ""}, follow=True)
         assert "Models saved" in saved.content.decode()
         with acting_as(alice):
             assert ModelConnection.objects.count() == 0
         story = StoryFactory(user=alice)
         story_page = client.get(reverse("story-models", args=[story.pk])).content.decode()
-        assert "Your default (tavern · tavern-70b)" in story_page
+        assert "Your default: tavern-70b — The Tavern GPU" in story_page
         client.post(reverse("story-models", args=[story.pk]), {"writer": "default:fake-model"})
         with acting_as(alice):
             story.refresh_from_db()
