@@ -42,8 +42,10 @@ class AgentCaller:
             self._record(request.agent, choice.connection, choice.model, started, error=str(error))
             raise
         # Reasoning in the content is never an agent's answer (a summary, a plan): the agents get what is left.
+        # A JSON answer keeps it: the parser strips it by the same rule, and still finds an answer a model
+        # wrote inside a block it never closed (cut off mid-thought) before asking for a repair.
         visible, reasoning = reasoning_split(completion.text)
-        completion = dataclasses.replace(completion, text=visible,
+        completion = dataclasses.replace(completion, text=completion.text if request.json_mode else visible,
                                          reasoning="\n\n".join(filter(None, [completion.reasoning, reasoning])))
         self._record(request.agent, choice.connection, completion.model, started, completion=completion,
                      cost=connection.cost_usd(completion.model, completion.prompt_tokens, completion.completion_tokens))

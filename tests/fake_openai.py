@@ -68,6 +68,10 @@ QUIRKY_PLANS = {
         'Okay, the user wants a plan {maybe}. Let me think.</think>{"beats": [{"description": '
         '"The lighthouse goes dark", "priority": "high"}, {"description": "Hale reaches for the rope"}], '
         '"tone": "uneasy", "pacing": "brisk", "target_length": 160}'),
+    "cut_off_while_still_thinking": (
+        '<think>The player asks about the ship. The plan: {"beats": [{"description": "The lighthouse goes dark", '
+        '"priority": "high"}, {"description": "Hale reaches for the rope", "priority": "medium"}], "tone": "uneasy", '
+        '"pacing": "brisk", "target_length": 160} — that should work, but first let me'),
     "capitalised_enums_and_synonyms": (
         '{"beats": [{"description": "The lighthouse goes dark", "priority": "Critical"}, '
         '{"description": "Hale reaches for the rope", "priority": "Normal"}], "tone": "uneasy", "pacing": "Fast", '

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from ..contracts import ResponseTemplate, StrategistBriefing
 from ..llm import Completion, LLMError, LLMRequest
+from ..llm.reasoning import reasoning_split
 from .prompts import STRATEGIST_SYSTEM, data_block
 from .structured import NoValidObject, parse_plan
 
@@ -23,7 +24,7 @@ def plan(briefing: StrategistBriefing, complete: Callable[[LLMRequest], Completi
         return parse_plan(answer)
     except NoValidObject as error:
         repair = messages + [
-            {"role": "assistant", "content": answer},
+            {"role": "assistant", "content": reasoning_split(answer)[0]},  # its answer, not its thinking
             {"role": "user", "content": f"That was not a valid plan ({error}). "
                                         "Answer with the corrected JSON object only."},
         ]
