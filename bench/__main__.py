@@ -14,6 +14,8 @@ from pathlib import Path
 
 import django
 
+from luna_site import embedded
+
 BENCHMARKS = ["rls_overhead", "pipeline", "chapters", "lore", "marketplace", "sync", "structured"]
 OUTPUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
@@ -37,6 +39,7 @@ def existing_sections() -> dict[str, str]:
 def main(names: list[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "luna_site.checkout_settings")
     django.setup()
+    embedded.start_services()
     sections = existing_sections()
     for name in names or BENCHMARKS:
         module = import_module(f"bench.{name}")

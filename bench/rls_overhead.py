@@ -19,7 +19,7 @@ from luna_site import embedded
 TITLE = "RLS overhead on a user-scoped list query"
 USERS, STORIES_PER_USER, ROUNDS, WARMUP = 1_000, 100, 5_000, 500
 # What accounts.rls.acting_as sends at the start of each transaction.
-ACTING_AS_SQL = "SELECT set_config('role', 'luna_app', true), set_config('app.current_user_id', %s, true)"
+ACTING_AS_SQL = "SELECT set_config('role', %s, true), set_config('app.current_user_id', %s, true)"
 LIST_SQL = "SELECT id, title, updated_at FROM narrative_pipeline_story {where} ORDER BY updated_at DESC LIMIT 20"
 
 
@@ -29,7 +29,7 @@ def _superuser_conninfo(dbname: str) -> dict:
         if not url:
             raise SystemExit("With DATABASE_URL set, give BENCH_SUPERUSER_URL (a role that bypasses RLS).")
         return {"conninfo": url, "dbname": dbname}
-    return {"host": embedded.ensure_postgres(), "user": embedded.SUPERUSER, "dbname": dbname}
+    return {"host": settings.DATABASES["default"]["HOST"], "user": embedded.SUPERUSER, "dbname": dbname}
 
 
 def _load(conn) -> None:
@@ -78,15 +78,14 @@ def run() -> str:
             def whole_request(user_id):
                 start = time.perf_counter()
                 with app.transaction():
-                    app.execute(ACTING_AS_SQL, [str(user_id)])
+                    app.execute(ACTING_AS_SQL, [settings.RLS_APP_ROLE, str(user_id)])
                     rows = app.execute(LIST_SQL.format(where="")).fetchall()
                 assert len(rows) == 20
                 return (time.perf_counter() - start) * 1e6
 
             def under_rls(user_id):
                 with app.transaction():
-                    app.execute("SET LOCAL ROLE luna_app")
-                    app.execute("SELECT set_config('app.current_user_id', %s, true)", [str(user_id)])
+                    app.execute(ACTING_AS_SQL, [settings.RLS_APP_ROLE, str(user_id)])
                     start = time.perf_counter()
                     rows = app.execute(LIST_SQL.format(where="")).fetchall()
                     elapsed = (time.perf_counter() - start) * 1e6
@@ -118,8 +117,7 @@ def run() -> str:
                         samples[variant].append(elapsed)
             explicit, query, explicit_request, request = (_summary(samples[variant]) for variant in variants)
             with app.transaction():
-                app.execute("SET LOCAL ROLE luna_app")
-                app.execute("SELECT set_config('app.current_user_id', %s, true)", [str(picks[0])])
+                app.execute(ACTING_AS_SQL, [settings.RLS_APP_ROLE, str(picks[0])])
                 plan = "\n".join(row[0] for row in app.execute("EXPLAIN " + LIST_SQL.format(where="")))
     return f"""
 {USERS:,} users × {STORIES_PER_USER} stories = {USERS * STORIES_PER_USER:,} rows; {ROUNDS:,} rounds, random users;

@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "luna_site.settings")
 
@@ -10,6 +10,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "luna_site.settings")
 app = Celery("luna_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def services_start(**_) -> None:
+    """A worker started on its own (`celery -A luna_site worker`) starts the embedded servers it uses,
+    before it connects to the broker (settings never start them)."""
+    from luna_site import embedded
+
+    embedded.start_services()
 
 
 @worker_process_init.connect

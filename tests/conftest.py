@@ -5,6 +5,7 @@ import uuid
 import pytest
 from django.db import connection
 
+from luna_site import embedded
 from luna_site.celery import app as celery_app
 
 from .factories import TEST_PASSWORD, StoryFactory, UserFactory, played_story
@@ -15,6 +16,8 @@ TEST_QUEUE = f"luna-tests-{os.environ.get('TEST_DATABASE_NAME', 'test_luna')}"
 
 
 def pytest_configure(config):
+    # The suite starts the embedded servers itself (settings never do), before any test touches them.
+    embedded.start_services()
     # Tasks run inline unless a test asks for the session's real worker (the `celery_worker` fixture).
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_default_queue = TEST_QUEUE

@@ -8,7 +8,7 @@ import uuid
 from django.conf import settings
 from django.db import migrations, models
 
-from accounts.rls import (
+from accounts.migrations._ddl_v1 import (
     ACCOUNTS_TABLE_REVERSE_SQL,
     accounts_table_sql,
     UserOwnedTable,

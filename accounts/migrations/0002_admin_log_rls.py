@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from accounts.rls import UserOwnedTable
+from accounts.migrations._ddl_v1 import UserOwnedTable
 
 
 class Migration(migrations.Migration):

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import migrations
 from psycopg import sql
 
-from accounts.rls import CURRENT_USER_SQL, app_role_grants_sql
+from accounts.migrations._ddl_v1 import CURRENT_USER_SQL, app_role_grants_sql
 
 ME = CURRENT_USER_SQL
 APP, MODERATOR = settings.RLS_APP_ROLE, settings.RLS_MODERATOR_ROLE

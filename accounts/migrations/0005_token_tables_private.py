@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import migrations
 from psycopg import sql
 
-from accounts.rls import cascade_to_account_sql
+from accounts.migrations._ddl_v1 import cascade_to_account_sql
 
 OUTSTANDING = "token_blacklist_outstandingtoken"
 BLACKLISTED = "token_blacklist_blacklistedtoken"

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from accounts.rls import CollaboratorAccess
+from accounts.migrations._ddl_v1 import CollaboratorAccess
 
 
 class Migration(migrations.Migration):

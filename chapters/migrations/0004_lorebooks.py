@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from accounts.rls import CollaboratorAccess, UserOwnedTable
+from accounts.migrations._ddl_v1 import CollaboratorAccess, UserOwnedTable
 
 
 class Migration(migrations.Migration):

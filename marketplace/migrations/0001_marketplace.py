@@ -9,7 +9,7 @@ from django.conf import settings
 from django.conf import settings as django_settings
 from django.db import migrations, models
 
-from accounts.rls import CURRENT_USER_SQL, UserOwnedTable
+from accounts.migrations._ddl_v1 import CURRENT_USER_SQL, UserOwnedTable
 
 ME = CURRENT_USER_SQL
 ADMIN = django_settings.RLS_ADMIN_ROLE

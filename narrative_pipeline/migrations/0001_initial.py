@@ -5,7 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import migrations, models
 
-from accounts.rls import UserOwnedTable
+from accounts.migrations._ddl_v1 import UserOwnedTable
 
 
 class Migration(migrations.Migration):

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import migrations, models
 from pgvector.django import VectorExtension
 
-from accounts.rls import UserOwnedTable
+from accounts.migrations._ddl_v1 import UserOwnedTable
 
 
 class Migration(migrations.Migration):

@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from accounts.rls import (
+from accounts.migrations._ddl_v1 import (
     CURRENT_USER_SQL,
     USER_ID_BY_USERNAME_SQL,
     CollaboratorAccess,

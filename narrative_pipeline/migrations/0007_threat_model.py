@@ -19,7 +19,7 @@ strength of a column that user can write.
 from django.conf import settings
 from django.db import migrations
 
-from accounts.rls import (
+from accounts.migrations._ddl_v1 import (
     CURRENT_USER_SQL,
     OWNER_FIXED_FUNCTION_SQL,
     cascade_fk_sql,
