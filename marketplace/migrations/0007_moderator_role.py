@@ -12,6 +12,15 @@ POLICIES = [
     f'CREATE POLICY moderator_read ON marketplace_report FOR SELECT TO "{MODERATOR}" USING (true)',
     f'CREATE POLICY moderator_update ON marketplace_report FOR UPDATE TO "{MODERATOR}" USING (true) WITH CHECK (true)',
 ]
+# Back to 0006: 0001's policies on the session setting.
+REVERSE = [
+    "DROP POLICY moderator_read ON marketplace_report",
+    "DROP POLICY moderator_update ON marketplace_report",
+    "CREATE POLICY moderator_read ON marketplace_report FOR SELECT USING "
+    "(current_setting('app.moderator', true) = 'on')",
+    "CREATE POLICY moderator_update ON marketplace_report FOR UPDATE USING "
+    "(current_setting('app.moderator', true) = 'on') WITH CHECK (true)",
+]
 
 
 class Migration(migrations.Migration):
@@ -20,4 +29,4 @@ class Migration(migrations.Migration):
         ("narrative_pipeline", "0007_threat_model"),
     ]
 
-    operations = [migrations.RunSQL(POLICIES)]
+    operations = [migrations.RunSQL(POLICIES, REVERSE)]

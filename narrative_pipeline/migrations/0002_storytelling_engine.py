@@ -7,7 +7,6 @@ import pgvector.django.vector
 import uuid
 from django.conf import settings
 from django.db import migrations, models
-from pgvector.django import VectorExtension
 
 from accounts.migrations._ddl_v1 import UserOwnedTable
 
@@ -21,7 +20,9 @@ class Migration(migrations.Migration):
 
     operations = [
         # Created by the bootstrap (it needs a superuser); this only checks it is there.
-        VectorExtension(),
+        # pgvector's VectorExtension, except going back: the extension belongs to the server's superuser
+        # (the bootstrap creates it, README "Your own PostgreSQL"), which the owner role cannot drop.
+        migrations.RunSQL("CREATE EXTENSION IF NOT EXISTS vector", migrations.RunSQL.noop),
         migrations.AddField(
             model_name='story',
             name='authors_note',

@@ -179,6 +179,39 @@ DO $$ DECLARE shared regclass; BEGIN
 END $$"""]
 
 
+# Back to 0006: the session-setting policies of 0005 and the owner's single policy on co-authors come back.
+# The holder rows and the recounted usage stay (both are true of the data); the owner-fixed triggers stay too,
+# since the co-authors' policies of 0003 and 0005 create them as well (CollaboratorAccess).
+REVERSE = [
+    f"DROP POLICY series_moderate ON {SERIES}",
+    f"DROP POLICY series_moderator_read ON {SERIES}",
+    f"DROP POLICY series_read ON {SERIES}",
+    f"""CREATE POLICY series_read ON {SERIES} FOR SELECT USING (
+        (is_public AND NOT is_hidden) OR author_id = {ME}
+        OR current_setting('app.moderator', true) = 'on'
+        OR EXISTS (SELECT 1 FROM narrative_pipeline_story based WHERE based.base_series_id = {SERIES}.id))""",
+    f"""CREATE POLICY series_moderate ON {SERIES} FOR UPDATE
+        USING (current_setting('app.moderator', true) = 'on') WITH CHECK (true)""",
+    f"DROP TRIGGER narrative_series_guard ON {SERIES}",
+    "DROP FUNCTION narrative_series_guard()",
+    f"DROP TRIGGER narrative_story_usage ON {STORY}",
+    "DROP FUNCTION narrative_story_usage()",
+    f"DROP TRIGGER narrative_story_holds_series ON {STORY}",
+    "DROP FUNCTION narrative_story_holds_series()",
+    f"DROP POLICY collaborator_read ON {HOLDER}",
+    f"DROP POLICY superuser_bypass ON {HOLDER}",
+    f"DROP POLICY owner_read ON {HOLDER}",
+    f'GRANT INSERT, UPDATE, DELETE ON {HOLDER} TO "{APP}", "{MODERATOR}"',
+    f"ALTER TABLE {HOLDER} DISABLE ROW LEVEL SECURITY",
+    f"DROP TRIGGER narrative_collaborator_grants ON {COLLABORATORS}",
+    "DROP FUNCTION narrative_collaborator_grants()",
+    *(f"DROP POLICY {policy} ON {COLLABORATORS}" for policy in ("owner_read", "owner_insert", "owner_update",
+                                                                  "owner_delete")),
+    f"CREATE POLICY owner_isolation ON {COLLABORATORS} USING (user_id = {ME}) WITH CHECK (user_id = {ME})",
+    "DROP FUNCTION luna_owns_story(uuid)",
+]
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("narrative_pipeline", "0006_seriesholder"),
@@ -186,5 +219,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL([OWNS_STORY, *COLLABORATOR_POLICIES, GUARDIAN_GRANTS, *HOLDERS, *SERIES_POLICIES, USAGE, *OWNER_FIXED]),
+        migrations.RunSQL([OWNS_STORY, *COLLABORATOR_POLICIES, GUARDIAN_GRANTS, *HOLDERS, *SERIES_POLICIES, USAGE, *OWNER_FIXED],
+                          REVERSE),
     ]
