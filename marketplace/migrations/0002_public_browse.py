@@ -63,9 +63,12 @@ REVOKE ALL ON FUNCTION marketplace_browse(text, varchar[], boolean, text, text, 
 """
 
 
+BROWSE = "marketplace_browse(text, varchar[], boolean, text, text, text, text, integer, integer)"
+PAGE = "marketplace_browse_page(text, varchar[], boolean, text, text, text, boolean, text, integer, integer)"
+
+
 def owner_and_grants(apps, schema_editor):
-    signature = "marketplace_browse(text, varchar[], boolean, text, text, text, text, integer, integer)"
-    page = "marketplace_browse_page(text, varchar[], boolean, text, text, text, boolean, text, integer, integer)"
+    signature, page = BROWSE, PAGE
     with schema_editor.connection.cursor() as cursor:
         # A function's owner needs CREATE on its schema. Only `luna` can become the bypass role.
         cursor.execute(f'GRANT CREATE ON SCHEMA public TO "{settings.RLS_ADMIN_ROLE}"')
@@ -77,11 +80,21 @@ def owner_and_grants(apps, schema_editor):
             cursor.execute(f'ALTER FUNCTION {function} OWNER TO "{settings.RLS_ADMIN_ROLE}"')
 
 
+def functions_drop(apps, schema_editor):
+    """Back to 0001: the functions go (as the bypass role, which owns them), and with them its right to
+    create in the schema."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(f'SET ROLE "{settings.RLS_ADMIN_ROLE}"')
+        cursor.execute(f"DROP FUNCTION {BROWSE}; DROP FUNCTION {PAGE}")
+        cursor.execute("RESET ROLE")
+        cursor.execute(f'REVOKE CREATE ON SCHEMA public FROM "{settings.RLS_ADMIN_ROLE}"')
+
+
 class Migration(migrations.Migration):
     dependencies = [("marketplace", "0001_marketplace")]
 
     operations = [
-        migrations.RunSQL(BROWSE_SQL, reverse_sql="DROP FUNCTION IF EXISTS marketplace_browse; "
-                                                 "DROP FUNCTION IF EXISTS marketplace_browse_page"),
-        migrations.RunPython(owner_and_grants, migrations.RunPython.noop),
+        # Going back, functions_drop has dropped them already.
+        migrations.RunSQL(BROWSE_SQL, reverse_sql=migrations.RunSQL.noop),
+        migrations.RunPython(owner_and_grants, functions_drop),
     ]

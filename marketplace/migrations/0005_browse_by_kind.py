@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.conf import settings
 from django.db import migrations
 
@@ -76,7 +78,18 @@ def replace_functions(apps, schema_editor):
             cursor.execute(f'ALTER FUNCTION {function} OWNER TO "{settings.RLS_ADMIN_ROLE}"')
 
 
+def restore_functions(apps, schema_editor):
+    """Back to 0004: 0002's functions, without the kind."""
+    public_browse = import_module("marketplace.migrations.0002_public_browse")
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(f'SET ROLE "{settings.RLS_ADMIN_ROLE}"')
+        cursor.execute(f"DROP FUNCTION {BROWSE}; DROP FUNCTION {PAGE}")
+        cursor.execute("RESET ROLE")
+        cursor.execute(public_browse.BROWSE_SQL)
+    public_browse.owner_and_grants(apps, schema_editor)
+
+
 class Migration(migrations.Migration):
     dependencies = [("marketplace", "0004_assets_and_world_sync")]
 
-    operations = [migrations.RunPython(replace_functions, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(replace_functions, restore_functions)]
