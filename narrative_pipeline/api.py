@@ -385,7 +385,7 @@ class LoreImportApi(GenericAPIView):
 
 
 class LoreExportApi(GenericAPIView):
-    @extend_schema(responses={(200, "application/json"): OpenApiTypes.STR, (200, "image/png"): OpenApiTypes.BINARY},
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "image/png"): OpenApiTypes.BINARY},
                    summary="Export the story's lore, cast and chapters in a format (`?container=png` for a card "
                            "inside a PNG); the `Luna-Dropped` header lists what the format could not carry")
     def get(self, request, story_id, lore_format):
