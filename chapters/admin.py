@@ -17,8 +17,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from accounts.throttles import rate_limited
-from narrative_pipeline import embeddings, lore_files
-from narrative_pipeline.contracts import StoryState
+from core import embeddings
+from core.contracts import StoryState
+from narrative_pipeline import lore_files
 from narrative_pipeline.services import can_change_story
 
 from . import importers, lore, services

@@ -12,8 +12,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from narrative_pipeline import embeddings
-from narrative_pipeline.contracts import StoryState
+from core import embeddings
+from core.contracts import StoryState
 
 from . import services
 from .evaluation import chapter_views

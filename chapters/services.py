@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from narrative_pipeline import embeddings
+from core import embeddings
 
 from .evaluation import current_version
 from .models import ChapterProgress, ChapterVersion, StoryChapter

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from accounts.rls import acting_as
 from chapters import services as chapter_services
+from core.task_queue import queue_after_commit
 from narrative_pipeline import selectors as story_selectors
 from narrative_pipeline import storage
 from narrative_pipeline.models import (
@@ -44,7 +45,6 @@ from narrative_pipeline.models import (
     TurnOverride,
 )
 from narrative_pipeline.snapshots import entry_key, series_items, world_apply, world_items
-from narrative_pipeline.tasks import queue_after_commit
 
 from . import forks, merge, tasks
 from .models import ASSET_ITEMS, AssetKind, StoryFork, SyncConflict, SyncRun

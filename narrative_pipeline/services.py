@@ -8,10 +8,12 @@ from pydantic import ValidationError as PydanticValidationError
 
 from accounts.quotas import quota_check
 from accounts.rls import acting_as
+from core.contracts import StoryState
+from core.task_queue import queue_after_commit
 
 from . import storage
-from .contracts import StoryState
 from .models import Character, Story, Turn, empty_state
+from .tasks import dream_turn
 
 EDITABLE_FIELDS = ("title", "premise", "genre", "setting", "memory", "authors_note")
 
@@ -90,7 +92,6 @@ def story_create_from_world(*, user, world: str) -> Story:
 
 def turn_opening(*, user, story: Story, prose: str) -> Turn:
     """Turn 1 written by an author rather than the writers' room (a starter world, an import)."""
-    from .tasks import dream_turn, queue_after_commit
 
     with acting_as(user):
         turn = Turn(user_id=story.user_id, story=story, number=1, action="(The story begins.)", prose=prose,

@@ -5,10 +5,10 @@ import os
 import subprocess
 import sys
 
+from core import embeddings
 from luna_site.celery import embeddings_preload
-from narrative_pipeline import embeddings
 
-LOADED = "from narrative_pipeline import embeddings; print(embeddings._model is not None)"
+LOADED = "from core import embeddings; print(embeddings._model is not None)"
 
 
 def _python(code: str) -> str:
