@@ -7,10 +7,12 @@ from django.utils.html import format_html
 
 from accounts.quotas import QuotaExceeded
 from accounts.throttles import rate_limited
+from chapters.admin import ChapterInline, chapter_inline_save
 
 from .llm import overrides_validate
 from .models import AgentCall, Character, Story, StoryCollaborator, Turn
 from .services import can_change_story, collaborator_add, collaborator_remove
+from .story_admin_pages import story_admin_urls
 from .testplay import test_play
 
 
@@ -45,8 +47,6 @@ class StoryAdmin(admin.ModelAdmin):
     inlines = [CharacterInline]
 
     def get_inlines(self, request, obj):
-        from chapters.admin import ChapterInline  # the core knows chapters only through their admin
-
         return [CharacterInline, ChapterInline]
 
     readonly_fields = ["chapters"]
@@ -61,8 +61,6 @@ class StoryAdmin(admin.ModelAdmin):
         return allowed and (obj is None or can_change_story(request.user, obj))
 
     def get_urls(self):
-        from chapters.admin import story_admin_urls
-
         wrap = self.admin_site.admin_view
         return [path("<uuid:story_id>/test-play/", wrap(rate_limited("turns")(self.test_play_view)),
                      name="story-test-play"),
@@ -128,8 +126,6 @@ class StoryAdmin(admin.ModelAdmin):
         return render(request, "admin/narrative_pipeline/test_play.html", context)
 
     def save_formset(self, request, form, formset, change):
-        from chapters.admin import ChapterInline, chapter_inline_save
-
         if formset.model is ChapterInline.model:
             chapter_inline_save(formset)
             return

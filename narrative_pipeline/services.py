@@ -9,6 +9,7 @@ from pydantic import ValidationError as PydanticValidationError
 from accounts.quotas import quota_check
 from accounts.rls import acting_as
 from core.contracts import StoryState
+from core.permissions import may_change
 from core.task_queue import queue_after_commit
 
 from . import storage
@@ -137,4 +138,4 @@ def collaborator_remove(*, owner, grant) -> None:
 
 def can_change_story(user, story: Story) -> bool:
     """The owner, or a co-author with edit rights (django-guardian's object permission)."""
-    return story.user_id == user.pk or user.has_perm("narrative_pipeline.change_story", story)
+    return may_change(user, story)
