@@ -133,7 +133,6 @@ def _turn_fail(user, turn: Turn, error: str) -> Turn:
 
 def _turn_complete(*, user, turn: Turn, briefing: dict, template: ResponseTemplate, prose: str,
                    cast: list[tuple[str, bool]]) -> Turn:
-
     with acting_as(user):
         story = Story.objects.select_for_update().get(pk=turn.story_id)
         row = Turn.objects.select_for_update().get(pk=turn.pk)
