@@ -1,5 +1,5 @@
 """Rate limits on what costs money or lets one client flood the site: turns, rerolls, imports,
-publishing and sign-ups.
+publishing, sign-ups and model tests.
 
 Per user once signed in, per client address before (``client_address``). Counted in the shared
 Redis cache with an atomic increment, so several web processes and concurrent requests share
@@ -34,6 +34,7 @@ DOING = {
     "imports": "imported that many files",
     "publishing": "published that often",
     "registration": "signed up that often from your address",
+    "model_tests": "tested models that often",
 }
 
 
@@ -117,6 +118,10 @@ class PublishThrottle(ScopedRateThrottle):
 
 class RegistrationThrottle(ScopedRateThrottle):
     scope = "registration"
+
+
+class ModelTestThrottle(ScopedRateThrottle):
+    scope = "model_tests"  # each test sends the operator's servers a few prompts per agent
 
 
 def rate_limited(scope: str):

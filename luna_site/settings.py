@@ -271,6 +271,7 @@ THROTTLE_RATES = {
     "imports": os.environ.get("THROTTLE_IMPORTS", "60/hour"),
     "publishing": os.environ.get("THROTTLE_PUBLISHING", "30/hour"),
     "registration": os.environ.get("THROTTLE_REGISTRATION", "10/hour"),
+    "model_tests": os.environ.get("THROTTLE_MODEL_TESTS", "20/hour"),
 }
 # Outermost, so every response gets the Content-Security-Policy (luna_site/security.py);
 # Django's SecurityMiddleware and XFrameOptionsMiddleware set the other headers.
@@ -283,14 +284,21 @@ X_FRAME_OPTIONS = "DENY"
 # -- LLM providers ----------------------------------------------------------------------
 # LLM_PROVIDER: offline (deterministic, free, no network) or openai (any OpenAI-compatible
 # server: Ollama, vLLM, llama.cpp server, LM Studio, OpenRouter, OpenAI). Per agent:
-# LLM_<AGENT>_PROVIDER and LLM_<AGENT>_MODEL, agents preprocessor, strategist, writer, dreamer.
+# LLM_<AGENT>_PROVIDER and LLM_<AGENT>_MODEL, agents preprocessor, strategist, writer, dreamer;
+# LLM_<AGENT>_CONNECTION puts an agent on a named connection (docs/models.md, "Connections").
 LLM_PROVIDER = os.environ.get("LLM_PROVIDER", "offline")
 LLM_MODEL = os.environ.get("LLM_MODEL", "luna-offline-narrator")
 LLM_AGENTS = {
     agent: {"provider": os.environ.get(f"LLM_{agent.upper()}_PROVIDER", ""),
-            "model": os.environ.get(f"LLM_{agent.upper()}_MODEL", "")}
+            "model": os.environ.get(f"LLM_{agent.upper()}_MODEL", ""),
+            "connection": os.environ.get(f"LLM_{agent.upper()}_CONNECTION", "")}
     for agent in ("preprocessor", "strategist", "writer", "dreamer")
 }
+# Named connections beside the default one (LLM_BASE_URL, LLM_API_KEY), e.g.
+# {"openrouter": {"label": "OpenRouter", "base_url": "https://openrouter.ai/api/v1",
+#  "api_key_env": "OPENROUTER_API_KEY", "models": ["…"], "prices": {"…": {"input": 1, "output": 2}}}}
+LLM_CONNECTIONS = json.loads(os.environ.get("LLM_CONNECTIONS_JSON", "{}"))
+LLM_DEFAULT_CONNECTION_LABEL = os.environ.get("LLM_DEFAULT_CONNECTION_LABEL", "Site default")
 LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "http://127.0.0.1:11434/v1")  # Ollama's default
 LLM_API_KEY = os.environ.get("LLM_API_KEY", "")
 LLM_TIMEOUT_SECONDS = float(os.environ.get("LLM_TIMEOUT_SECONDS", "60"))

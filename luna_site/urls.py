@@ -10,6 +10,7 @@ from marketplace import api as marketplace_api
 from marketplace.models import AssetKind
 from narrative_pipeline import api as story_api
 from narrative_pipeline import chapter_api
+from narrative_pipeline import views as story_views
 
 from . import views as site_views
 from .security import API_DOCS_POLICY, content_security_policy
@@ -42,6 +43,8 @@ api_patterns = [
     path("auth/logout-all/", accounts_api.LogoutEverywhereApi.as_view(), name="api-logout-all"),
     path("me/", accounts_api.MeApi.as_view(), name="api-me"),
     path("me/export/", accounts_api.MeExportApi.as_view(), name="api-me-export"),
+    path("me/models/", story_api.ModelsApi.as_view(), name="api-me-models"),
+    path("me/models/test/", story_api.ModelsTestApi.as_view(), name="api-me-models-test"),
     path("stories/", story_api.StoryListApi.as_view(), name="api-stories"),
     path("stories/<uuid:story_id>/", story_api.StoryDetailApi.as_view(), name="api-story"),
     path("stories/<uuid:story_id>/characters/", story_api.CharacterListApi.as_view(), name="api-characters"),
@@ -93,6 +96,8 @@ urlpatterns = [
     path("accounts/profile/", site_views.profile, name="profile"),  # the account and its stories
     path("accounts/", include("accounts.urls")),
     path("stories/", include("narrative_pipeline.urls")),
+    path("models/", story_views.models_page, name="models"),
+    path("models/test/", story_views.models_test, name="models-test"),
     path("marketplace/", include("marketplace.urls")),
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),

@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -9,8 +11,9 @@ from accounts.quotas import QuotaExceeded
 from accounts.throttles import rate_limited
 from chapters.admin import ChapterInline, chapter_inline_save
 
-from .llm import overrides_validate
-from .models import AgentCall, Character, Story, StoryCollaborator, Turn
+from .llm.connections import choices_validate, connection_names_reserved
+from .llm.sealed import seal
+from .models import AgentCall, Character, ModelConnection, Story, StoryCollaborator, Turn
 from .services import can_change_story, collaborator_add, collaborator_remove
 from .story_admin_pages import story_admin_urls
 from .testplay import test_play
@@ -35,7 +38,7 @@ class TestPlayForm(forms.Form):
 
 class StoryAdminForm(forms.ModelForm):
     def clean_llm_overrides(self):
-        return overrides_validate(self.cleaned_data["llm_overrides"])
+        return choices_validate(self.cleaned_data["llm_overrides"])
 
 
 @admin.register(Story)
@@ -159,3 +162,83 @@ class AgentCallAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ModelConnectionForm(forms.ModelForm):
+    """The key is write-only: never rendered back (not even masked), kept when the field is left empty."""
+
+    api_key = forms.CharField(required=False, strip=True, widget=forms.PasswordInput(render_value=False),
+                              help_text="Leave empty to keep the stored key. It is stored sealed and never shown.")
+    remove_key = forms.BooleanField(required=False, help_text="Forget the stored key (for a server without one).")
+
+    class Meta:
+        model = ModelConnection
+        fields = ["name", "label", "base_url", "offered_models", "prices", "enabled"]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if name in connection_names_reserved():
+            raise ValidationError(f"“{name}” is taken by a connection the site defines itself; choose another name.")
+        return name
+
+    def clean_base_url(self):
+        base_url = self.cleaned_data["base_url"].strip().rstrip("/")
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationError("Give the server's http(s) address, e.g. http://ollama:11434/v1.")
+        return base_url
+
+    def clean_offered_models(self):
+        models = self.cleaned_data["offered_models"]
+        if not isinstance(models, list) or not all(isinstance(model, str) and model.strip() for model in models):
+            raise ValidationError('Give a list of model names, e.g. ["llama3.1:8b", "qwen3:14b"].')
+        return [model.strip() for model in models]
+
+    def clean_prices(self):
+        prices = self.cleaned_data["prices"] or {}
+        valid = isinstance(prices, dict) and all(
+            isinstance(price, dict) and set(price) <= {"input", "output"}
+            and all(isinstance(value, int | float) and value >= 0 for value in price.values())
+            for price in prices.values())
+        if not valid:
+            raise ValidationError('Give USD per million tokens per model, e.g. {"gpt-4o-mini": {"input": 0.15, '
+                                  '"output": 0.6}}.')
+        return prices
+
+    def save(self, commit=True):
+        connection = super().save(commit=False)
+        if self.cleaned_data.get("remove_key"):
+            connection.api_key_sealed = ""
+        elif self.cleaned_data.get("api_key"):
+            connection.api_key_sealed = seal(self.cleaned_data["api_key"])
+        if commit:
+            connection.save()
+        return connection
+
+
+@admin.register(ModelConnection)
+class ModelConnectionAdmin(admin.ModelAdmin):
+    """Operators only: a connection is the site's money and its servers' addresses."""
+
+    form = ModelConnectionForm
+    list_display = ["name", "label", "base_url", "enabled", "has_key", "updated_at"]
+    fields = ["name", "label", "base_url", "api_key", "remove_key", "offered_models", "prices", "enabled"]
+
+    @admin.display(boolean=True, description="key stored")
+    def has_key(self, connection):
+        return bool(connection.api_key_sealed)
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser

@@ -18,16 +18,20 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from accounts.rls import acting_as
-from accounts.throttles import ImportThrottle, RerollThrottle, TurnThrottle
+from accounts.throttles import ImportThrottle, ModelTestThrottle, RerollThrottle, TurnThrottle
 from chapters import importers
 
 from . import lore_files, orchestrator, selectors, services, snapshots
 from .export import story_markdown
+from .llm.check import choices_check, report_data
+from .llm.connections import ModelChoice
 from .serializers import (
     ArcOutput,
     CharacterInput,
     CharacterOutput,
     EditActionInput,
+    ModelsInput,
+    ModelsOutput,
     StoryInput,
     StoryOutput,
     StoryPatch,
@@ -293,6 +297,41 @@ class CostsApi(GenericAPIView):
     def get(self, request, story_id):
         story = selectors.story_get(user=request.user, story_id=story_id)
         return Response(selectors.story_costs(story=story))
+
+
+class ModelsApi(GenericAPIView):
+    """The player's own model per agent: the default for every story they play (a story's ``llm_overrides``
+    come first). Connections are the operator's; a player chooses among them by name."""
+
+    serializer_class = ModelsOutput
+
+    @extend_schema(responses=ModelsOutput, summary="The models on offer and my choice per agent")
+    def get(self, request):
+        return Response(selectors.models_overview(user=request.user))
+
+    @extend_schema(request=ModelsInput, responses=ModelsOutput,
+                   summary="Choose my model per agent (every earlier choice replaced; {} for the site's)")
+    def put(self, request):
+        data = ModelsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.model_choices_set(user=request.user, agents=data.validated_data["agents"])
+        return Response(selectors.models_overview(user=request.user))
+
+
+class ModelsTestApi(ShortTransactionsApi):
+    """The same check as ``manage.py llm_check`` and the Models page's Test button, for the models my new
+    stories would use: per connection its models, per agent latency and what the server supports."""
+
+    throttle_classes = [ModelTestThrottle]
+
+    @extend_schema(request=None, responses=inline_serializer("ModelsTest", {"servers": serializers.ListField()}),
+                   summary="Test the models I use: latency, JSON Schema, JSON mode, usage in the stream")
+    def post(self, request):
+        with acting_as(request.user):
+            effective = selectors.models_overview(user=request.user)["effective"]
+        reports = choices_check({agent: ModelChoice(**choice) for agent, choice in effective.items()},
+                                for_operator=False)
+        return Response({"servers": [report_data(report) for report in reports]})
 
 
 class ExportApi(GenericAPIView):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 
 from accounts.rls import acting_as
 
-from .llm import Completion, LLMError, LLMRequest, cost_usd, provider_for
+from . import selectors
+from .llm import Completion, LLMError, LLMRequest
+from .llm.connections import ModelChoice, choice_for, provider_for
 from .llm.reasoning import reasoning_split
 from .models import AgentCall
 
@@ -21,32 +24,42 @@ class AgentCaller:
 
     def __init__(self, *, user, story, turn=None):
         self.user, self.story, self.turn = user, story, turn
+        self._account_choices: dict | None = None
+
+    def _choice(self, agent: str) -> ModelChoice:
+        """The story's choice for ``agent``, else the player's own (the account's), else the operator's."""
+        if self._account_choices is None:
+            with acting_as(self.user):
+                self._account_choices = selectors.model_choices(user=self.user)
+        return choice_for(agent, account_choices=self._account_choices, story_overrides=self.story.llm_overrides)
 
     def complete(self, request: LLMRequest) -> Completion:
-        provider = provider_for(request.agent, self.story.llm_overrides)
-        started = time.monotonic()
+        started, choice = time.monotonic(), self._choice(request.agent)
         try:
+            provider, connection = provider_for(choice)
             completion = provider.complete(request)
         except LLMError as error:
-            self._record(request.agent, provider.name, provider.model, started, error=str(error))
+            self._record(request.agent, choice.connection, choice.model, started, error=str(error))
             raise
         # Reasoning in the content is never an agent's answer (a summary, a plan): the agents get what is left.
         visible, reasoning = reasoning_split(completion.text)
         completion = dataclasses.replace(completion, text=visible,
                                          reasoning="\n\n".join(filter(None, [completion.reasoning, reasoning])))
-        self._record(request.agent, provider.name, completion.model, started, completion=completion)
+        self._record(request.agent, choice.connection, completion.model, started, completion=completion,
+                     cost=connection.cost_usd(completion.model, completion.prompt_tokens, completion.completion_tokens))
         return completion
 
     def stream(self, request: LLMRequest) -> Iterator[str | Completion]:
-        provider = provider_for(request.agent, self.story.llm_overrides)
-        started = time.monotonic()
+        started, choice = time.monotonic(), self._choice(request.agent)
         try:
+            provider, connection = provider_for(choice)
             for piece in provider.stream(request):
                 if isinstance(piece, Completion):
-                    self._record(request.agent, provider.name, piece.model, started, completion=piece)
+                    self._record(request.agent, choice.connection, piece.model, started, completion=piece,
+                                 cost=connection.cost_usd(piece.model, piece.prompt_tokens, piece.completion_tokens))
                 yield piece
         except LLMError as error:
-            self._record(request.agent, provider.name, provider.model, started, error=str(error))
+            self._record(request.agent, choice.connection, choice.model, started, error=str(error))
             raise
 
     def record_local(self, agent: str, *, model: str, tokens: int, started: float) -> None:
@@ -55,14 +68,15 @@ class AgentCaller:
                      completion=Completion(text="", prompt_tokens=tokens, completion_tokens=0, provider="local",
                                            model=model))
 
-    def _record(self, agent, provider, model, started, *, completion: Completion | None = None, error: str = ""):
+    def _record(self, agent, provider, model, started, *, completion: Completion | None = None,
+                cost: Decimal = Decimal(0), error: str = ""):
         with acting_as(self.user):
             AgentCall.objects.create(
                 user_id=self.story.user_id, story_id=self.story.pk, turn_id=getattr(self.turn, "pk", None),
                 agent=agent, provider=provider, model=model[:120],
                 prompt_tokens=completion.prompt_tokens if completion else 0,
                 completion_tokens=completion.completion_tokens if completion else 0,
-                cost_usd=cost_usd(model, completion.prompt_tokens, completion.completion_tokens) if completion else 0,
+                cost_usd=cost,
                 latency_ms=int((time.monotonic() - started) * 1000),
                 status=AgentCall.Status.ERROR if error else AgentCall.Status.OK, error=error[:2000],
                 reasoning=completion.reasoning[:REASONING_KEPT_CHARS] if completion else "",

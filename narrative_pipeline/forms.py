@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from .contracts import MAX_ACTION_CHARS
+from .llm import AGENTS
 from .orchestrator import TurnRefused, clean_action
 from .starter_worlds import STARTER_WORLDS
 
@@ -74,3 +75,25 @@ class StoryNotesForm(forms.Form):
         return {"memory": data["memory"], "authors_note": data["authors_note"], "state": {
             "location": data["location"], "present_characters": _as_list(data["present_characters"]),
             "inventory": _as_list(data["inventory"]), "flags": _as_list(data["flags"])}}
+
+
+class ModelsForm(forms.Form):
+    """A model per agent, among the connections on offer; empty is the next layer's (the account's for a
+    story, the site's for an account). Values are ``connection:model`` (connection names are slugs)."""
+
+    def __init__(self, *args, overview: dict, inherited: dict[str, str], chosen: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        groups = [(connection["label"], [(f"{connection['name']}:{model}", model) for model in connection["models"]])
+                  for connection in overview["connections"] if connection["models"]]
+        for agent in AGENTS:
+            self.fields[agent] = forms.ChoiceField(
+                label=agent.capitalize(), required=False, choices=[("", inherited[agent]), *groups],
+                initial=f"{chosen[agent]['connection']}:{chosen[agent]['model']}" if agent in chosen else "")
+
+    def choices(self) -> dict:
+        """``{"writer": {"connection": …, "model": …}, "dreamer": None}`` from the valid form."""
+        picked = {}
+        for agent in AGENTS:
+            connection, _, model = (self.cleaned_data.get(agent) or "").partition(":")
+            picked[agent] = {"connection": connection, "model": model} if connection else None
+        return picked

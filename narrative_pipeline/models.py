@@ -170,7 +170,7 @@ class AgentCall(UserOwnedModel):
     story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="agent_calls")
     turn = models.ForeignKey(Turn, on_delete=models.SET_NULL, null=True, blank=True, related_name="agent_calls")
     agent = models.CharField(max_length=20)
-    provider = models.CharField(max_length=40)
+    provider = models.CharField(max_length=40)  # the connection's name (llm/connections.py), or "local"
     model = models.CharField(max_length=120)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
@@ -351,3 +351,39 @@ class StoryTurn(models.Model):
 
     def __str__(self):
         return f"turn {self.number}"
+
+
+class ModelConnection(models.Model):
+    """A model server the operator offers, defined in the admin (see ``llm/connections.py``).
+
+    Request roles read every column but ``api_key_sealed`` and write none (migration 0009); the sealed
+    key is read through ``luna_connection_key()``. Never shown to players: only the name, label and models.
+    """
+
+    name = models.SlugField(max_length=40, unique=True,
+                            help_text="How stories and accounts refer to it; not offline or default.")
+    label = models.CharField(max_length=80, help_text="What players see, e.g. “OpenRouter”.")
+    # Not a URLField: its validator refuses hosts such as http://ollama:11434 (a container's name).
+    base_url = models.CharField(max_length=300, help_text="The OpenAI-compatible API's base, ending in /v1.")
+    api_key_sealed = models.TextField(blank=True, default="")
+    offered_models = models.JSONField(default=list, blank=True, help_text="The models players may choose on it.")
+    prices = models.JSONField(default=dict, blank=True,
+                              help_text='USD per million tokens, {"model": {"input": 0.15, "output": 0.6}}.')
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.label or self.name
+
+
+class ModelChoices(UserOwnedModel):
+    """A user's own choice of connection and model per agent: the default for every story they play."""
+
+    agents = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user"], name="one_model_choices_per_user")]

@@ -10,9 +10,9 @@ from django.db.models import Avg, Count, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.shortcuts import get_object_or_404
 
-from .models import AgentCall, Story, StoryArc, StoryTurn, Turn
-
-AGENTS = ("preprocessor", "strategist", "writer", "dreamer")
+from .llm import AGENTS
+from .llm.connections import choice_for, choice_read, connections
+from .models import AgentCall, ModelChoices, Story, StoryArc, StoryTurn, Turn
 
 
 def story_list(*, user):
@@ -88,3 +88,27 @@ def user_total_cost(*, user) -> dict:
     totals = AgentCall.objects.filter(user_id=user.pk).aggregate(
         cost_usd=Sum("cost_usd"), tokens=Sum(F("prompt_tokens") + F("completion_tokens")), calls=Count("id"))
     return {"cost_usd": totals["cost_usd"] or Decimal(0), "tokens": totals["tokens"] or 0, "calls": totals["calls"]}
+
+
+def model_choices(*, user) -> dict:
+    """The account's own per-agent choices (``{}`` when they have made none): see ``llm/connections.py``.
+    ``user`` is a user or, in tasks, a user's id."""
+    return ModelChoices.objects.filter(user_id=getattr(user, "pk", user)).values_list("agents", flat=True).first() or {}
+
+
+def models_overview(*, user, story: Story | None = None) -> dict:
+    """For the Models page and ``/api/me/models/``: the connections offered (names, labels and models;
+    never an address or a key), the account's own choices, and what each agent uses — for ``story``
+    when given (its own choices first), else for a story with none."""
+    own = model_choices(user=user)
+    overrides = story.llm_overrides if story is not None else None
+    overview = {
+        "agents": {agent: vars(choice) for agent in AGENTS if (choice := choice_read(own.get(agent)))},
+        "effective": {agent: vars(choice_for(agent, account_choices=own, story_overrides=overrides))
+                      for agent in AGENTS},
+        "connections": [{"name": connection.name, "label": connection.label, "models": list(connection.models)}
+                        for connection in connections().values()],
+    }
+    if story is not None:
+        overview["story"] = {agent: vars(choice) for agent in AGENTS if (choice := choice_read(overrides.get(agent)))}
+    return overview

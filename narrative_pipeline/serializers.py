@@ -49,6 +49,8 @@ class StoryPatch(serializers.Serializer):
     memory = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
     authors_note = serializers.CharField(max_length=4_000, required=False, allow_blank=True)
     state = StateInput(required=False)
+    # {"writer": {"connection": "…", "model": "…"}, "dreamer": null}: checked against the offered models.
+    llm_overrides = serializers.DictField(required=False, allow_empty=True)
 
 
 class CharacterOutput(serializers.ModelSerializer):
@@ -64,7 +66,8 @@ class StoryOutput(serializers.ModelSerializer):
     class Meta:
         model = Story
         fields = ["id", "title", "premise", "genre", "setting", "memory", "authors_note", "state", "characters",
-                  "turn_count", "storage_bytes", "storage_mode", "base_turn", "created_at", "updated_at"]
+                  "llm_overrides", "turn_count", "storage_bytes", "storage_mode", "base_turn", "created_at",
+                  "updated_at"]
 
 
 class TurnInput(serializers.Serializer):
@@ -94,3 +97,26 @@ class ArcOutput(serializers.ModelSerializer):
     class Meta:
         model = StoryArc
         fields = ["first_turn", "last_turn", "summary", "created_at"]
+
+
+class ModelChoiceField(serializers.Serializer):
+    connection = serializers.CharField()
+    model = serializers.CharField()
+
+
+class ConnectionOutput(serializers.Serializer):
+    """What a player may know of a connection: never its address or key."""
+
+    name = serializers.CharField()
+    label = serializers.CharField()
+    models = serializers.ListField(child=serializers.CharField())
+
+
+class ModelsOutput(serializers.Serializer):
+    agents = serializers.DictField(child=ModelChoiceField(), help_text="Your own choices (the default of your stories).")
+    effective = serializers.DictField(child=ModelChoiceField(), help_text="What each agent uses for a new story.")
+    connections = ConnectionOutput(many=True)
+
+
+class ModelsInput(serializers.Serializer):
+    agents = serializers.DictField(help_text='{"writer": {"connection": "…", "model": "…"}}; {} for the site\'s.')

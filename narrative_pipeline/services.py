@@ -14,7 +14,8 @@ from core.permissions import may_change
 from core.task_queue import queue_after_commit
 
 from . import storage
-from .models import Character, Story, StoryCollaborator, Turn, empty_state
+from .llm.connections import choices_validate
+from .models import Character, ModelChoices, Story, StoryCollaborator, Turn, empty_state
 from .starter_worlds import STARTER_WORLDS
 from .tasks import dream_turn
 
@@ -49,8 +50,10 @@ def story_create(*, user, title: str, premise: str = "", genre: str = "", settin
     return story
 
 
-def story_update(*, user, story: Story, state: dict | None = None, **fields) -> Story:
-    """Change text fields and, key by key, the state."""
+def story_update(*, user, story: Story, state: dict | None = None, llm_overrides: dict | None = None,
+                 **fields) -> Story:
+    """Change text fields and, key by key, the state and the per-agent model choices (an agent given
+    ``null`` or ``{}`` goes back to the player's own choice)."""
     with acting_as(user):
         story = Story.objects.select_for_update().get(pk=story.pk)  # the story, then the usage row
         before = story.text_bytes()
@@ -60,11 +63,34 @@ def story_update(*, user, story: Story, state: dict | None = None, **fields) -> 
             setattr(story, name, value)
         if state is not None:
             story.state = state_merged(story.state, state)
+        if llm_overrides is not None:
+            story.llm_overrides = choices_merged(story.llm_overrides, llm_overrides)
         delta = story.text_bytes() - before
         story.storage_bytes += delta
         story.save()
         quota_check(user, storage_bytes=delta)
     return story
+
+
+def choices_merged(current: dict, changes) -> dict:
+    """Per-agent model choices with ``changes`` applied: given agents replaced, ``null`` or ``{}`` removed."""
+    try:
+        chosen = choices_validate(changes)
+    except ValidationError as error:
+        raise ValidationError({"llm_overrides": error.messages}) from None
+    cleared = {agent for agent, choice in changes.items() if choice in (None, {})}
+    return {agent: choice for agent, choice in {**(current or {}), **chosen}.items() if agent not in cleared}
+
+
+def model_choices_set(*, user, agents) -> dict:
+    """The account's own model per agent (replacing every earlier choice); ``{}`` goes back to the site's."""
+    try:
+        chosen = choices_validate(agents)
+    except ValidationError as error:
+        raise ValidationError({"agents": error.messages}) from None
+    with acting_as(user):
+        ModelChoices.objects.update_or_create(user_id=user.pk, defaults={"agents": chosen})
+    return chosen
 
 
 def story_delete(*, user, story: Story) -> None:

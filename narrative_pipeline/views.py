@@ -23,7 +23,9 @@ from chapters.selectors import chapter_panel
 
 from . import orchestrator, selectors, services, snapshots
 from .export import story_markdown
-from .forms import ActionForm, EditActionForm, NewStoryForm, StoryNotesForm
+from .forms import ActionForm, EditActionForm, ModelsForm, NewStoryForm, StoryNotesForm
+from .llm.check import choices_check
+from .llm.connections import ModelChoice, operator_choice
 from .llm.status import model_status
 
 TURNS_PER_PAGE = 20
@@ -45,7 +47,7 @@ def story_list(request):
     return render(request, "narrative_pipeline/story_list.html", {
         "stories": selectors.story_list_with_activity(user=request.user)[:200],
         "usage_rows": usage_summary(request.user),
-        "model_status": model_status(),
+        "model_status": model_status(account_choices=selectors.model_choices(user=request.user)),
     })
 
 
@@ -79,7 +81,8 @@ def _story_page(request, story, *, action_form=None, notes_form=None, status=200
         "notes_form": notes_form or StoryNotesForm.for_story(story),
         "can_play": last is None or last.status == "completed",
         "chapters": chapter_panel(story_id=story.pk),
-        "model_status": model_status(story.llm_overrides),
+        "model_status": model_status(account_choices=selectors.model_choices(user=request.user),
+                                     story_overrides=story.llm_overrides),
     }, status=status)
 
 
@@ -283,3 +286,60 @@ def story_delete(request, story_id):
         return redirect("story-list")
     return render(request, "narrative_pipeline/story_delete.html", {"story": story})
 
+
+
+@login_required
+def models_page(request):
+    return _models(request, story=None)
+
+
+@login_required
+def story_models(request, story_id):
+    return _models(request, story=_story(request, story_id))
+
+
+@login_required
+@require_POST
+@rate_limited("model_tests")
+def models_test(request):
+    return _models(request, story=None, test=True)
+
+
+@login_required
+@require_POST
+@rate_limited("model_tests")
+def story_models_test(request, story_id):
+    return _models(request, story=_story(request, story_id), test=True)
+
+
+def _models(request, *, story, test: bool = False):
+    """The Models page, for the account (the default of every story) or for one story."""
+    overview = selectors.models_overview(user=request.user, story=story)
+    if story is None:
+        chosen, inherited = overview["agents"], {agent: f"Site default ({operator_choice(agent).label})"
+                                                  for agent in overview["effective"]}
+    else:
+        account = selectors.models_overview(user=request.user)["effective"]
+        chosen, inherited = overview["story"], {agent: f"Your default ({ModelChoice(**choice).label})"
+                                                for agent, choice in account.items()}
+    saving = request.method == "POST" and not test
+    form = ModelsForm(request.POST if saving else None, overview=overview, inherited=inherited, chosen=chosen)
+    if saving and form.is_valid():
+        try:
+            if story is None:
+                services.model_choices_set(user=request.user,
+                                           agents={agent: choice for agent, choice in form.choices().items() if choice})
+            else:
+                services.story_update(user=request.user, story=story, llm_overrides=form.choices())
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+        else:
+            messages.success(request, "Models saved. The next call of each agent uses them.")
+            return redirect(reverse("story-models", args=[story.pk]) if story else reverse("models"))
+    reports = choices_check({agent: ModelChoice(**choice) for agent, choice in overview["effective"].items()},
+                            for_operator=False) if test else None
+    return render(request, "narrative_pipeline/models.html", {
+        "story": story, "form": form, "overview": overview, "reports": reports,
+        "model_status": model_status(account_choices=selectors.model_choices(user=request.user),
+                                     story_overrides=story.llm_overrides if story else None),
+    })

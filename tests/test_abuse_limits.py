@@ -332,11 +332,12 @@ class TestAuthorsChooseOnlyAllowedModels:
             return Story.objects.get(pk=story.pk).llm_overrides
 
     @pytest.mark.parametrize(("overrides", "message"), [
-        ('{"writer": {"provider": "openai", "model": "gpt-4o"}}', "openai:gpt-4o is not a model this site offers"),
+        ('{"writer": {"provider": "openai", "model": "gpt-4o"}}', "&#x27;openai&#x27; is not a connection this site"),
+        ('{"writer": {"connection": "offline", "model": "o1-pro"}}', "offline:o1-pro is not a model this site offers"),
         ('{"writer": {"model": "o1-pro"}}', "offline:o1-pro is not a model this site offers"),
         ('{"writer": {"provider": "openai", "model": "x", "base_url": "http://10.0.0.5/v1"}}',
-         "choose only a provider and a model"),
-        ('{"writer": {"api_key": "sk-mine"}}', "choose only a provider and a model"),
+         "choose a connection and a model by name"),
+        ('{"writer": {"api_key": "sk-mine"}}', "choose a connection and a model by name"),
         ('{"narrator": {"model": "luna-offline-narrator"}}', "is not an agent"),
         ('["openai"]', "Give an object per agent"),
     ])
@@ -352,7 +353,7 @@ class TestAuthorsChooseOnlyAllowedModels:
         story = StoryFactory(user=alice)
         response = self.save_overrides(author, story, '{"writer": {"provider": "openai", "model": "llama3.1"}}')
         assert response.status_code == 302, response.content.decode()[:2000]
-        assert self.stored_overrides(story) == {"writer": {"provider": "openai", "model": "llama3.1"}}
+        assert self.stored_overrides(story) == {"writer": {"connection": "default", "model": "llama3.1"}}
 
     def test_a_choice_stored_before_it_was_disallowed_is_passed_over(self, api_as, alice, settings):
         from accounts.rls import acting_as

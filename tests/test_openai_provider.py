@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from narrative_pipeline.llm import Completion, LLMError, LLMRequest, cost_usd
+from narrative_pipeline.llm import Completion, LLMError, LLMRequest
+from narrative_pipeline.llm.connections import Connection
 from narrative_pipeline.llm.openai_compatible import OpenAICompatibleProvider
 
 from . import fake_openai as fake
@@ -97,10 +98,10 @@ def test_streaming_retries_before_the_first_piece(server):
     assert list(provider(server).stream(REQUEST))[-1].text == "Late but here."
 
 
-def test_cost_from_the_price_table(settings):
-    settings.LLM_PRICES = {"priced": {"input": 2.0, "output": 8.0}}
-    assert cost_usd("priced", 1_000_000, 500_000) == 6
-    assert cost_usd("unpriced", 1000, 1000) == 0
+def test_cost_from_the_connections_price_table():
+    connection = Connection("paid", "Paid", "openai", ("priced",), prices={"priced": {"input": 2.0, "output": 8.0}})
+    assert connection.cost_usd("priced", 1_000_000, 500_000) == 6
+    assert connection.cost_usd("unpriced", 1000, 1000) == 0
 
 
 def test_request_body_is_plain_json(server):

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accounts.rls import acting_as
-from narrative_pipeline.llm.reasoning import ReasoningFilter, reasoning_split
+from narrative_pipeline.llm.reasoning import ReasoningFilter, reasoning_split, visible_and_unclosed
 from narrative_pipeline.models import AgentCall, Turn, TurnSummary
 
 from . import fake_openai as fake
@@ -64,6 +64,25 @@ def test_any_split_of_a_text_shows_what_the_whole_text_shows(text, cuts):
     bounds = sorted({0, len(text), *(cut % (len(text) + 1) for cut in cuts)})
     pieces = [text[start:end] for start, end in itertools.pairwise(bounds)]
     assert visible_of(pieces) == reasoning_split(text)
+
+
+@pytest.mark.parametrize(("text", "visible", "unclosed"), [
+    (f"<think>{SECRET}</think>{PROSE}", PROSE, ""),
+    (f"<think>done</think>{PROSE}<thinking>{SECRET}", PROSE, SECRET),  # only the block left open
+    (f"<reasoning>{SECRET}<think>x</think>y", "", f"{SECRET}<think>x</think>y"),  # tags inside it are its text
+    (f"{PROSE}</think>", PROSE, ""),
+])
+def test_the_text_of_a_block_never_closed_is_kept_apart(text, visible, unclosed):
+    assert visible_and_unclosed(text) == (visible, unclosed)
+
+
+@settings(max_examples=50, deadline=None)
+@given(text=TEXTS, cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=8))
+def test_any_split_of_a_text_leaves_the_same_block_unclosed(text, cuts):
+    bounds = sorted({0, len(text), *(cut % (len(text) + 1) for cut in cuts)})
+    cleaned = ReasoningFilter()
+    visible = "".join(cleaned.feed(text[start:end]) for start, end in itertools.pairwise(bounds)) + cleaned.finish()
+    assert (visible, cleaned.unclosed) == visible_and_unclosed(text)
 
 
 # Whole turns.

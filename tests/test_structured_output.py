@@ -15,6 +15,7 @@ from narrative_pipeline.contracts import ResponseTemplate
 from narrative_pipeline.llm import LLMError, LLMRequest
 from narrative_pipeline.llm import openai_compatible as openai_module
 from narrative_pipeline.llm.openai_compatible import OpenAICompatibleProvider
+from narrative_pipeline.llm.reasoning import reasoning_split, visible_and_unclosed
 from narrative_pipeline.models import Turn
 
 from . import fake_openai as fake
@@ -115,6 +116,26 @@ def test_any_valid_plan_wrapped_in_fences_prose_and_reasoning_parses_to_the_same
     body = json.dumps(plan, indent=indent, ensure_ascii=False)
     answer = "\n".join([*before, f"```json\n{body}\n```" if fenced else body, after])
     assert parse_plan(answer) == ResponseTemplate.model_validate(plan)
+
+
+def plan_read(answer: str) -> str:
+    try:
+        return parse_plan(answer).beats[0].description
+    except NoValidObject:
+        return "refused"
+
+
+# Tags as models and chat templates leave them: closing tags with no opening one, tags that only look like ours.
+TAGGED = st.lists(st.sampled_from(["<think>", "</think>", "<THINKING>", "</thinking>", "<reasoning>", "</reasoning>",
+                                   "<think foo>", "</think >", '{"beats": ["A"]}', '{"beats": ["B"]}', "{", "}",
+                                   "Prose {x}. ", "\n"]), max_size=8).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(answer=TAGGED.filter(lambda answer: not visible_and_unclosed(answer)[1]))
+def test_the_parser_reads_reasoning_by_the_rule_every_completion_is_cleaned_with(answer):
+    # Every completion reaches an agent already cleaned (calls.py); reading the raw answer must agree with that.
+    assert plan_read(answer) == plan_read(reasoning_split(answer)[0])
 
 
 JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

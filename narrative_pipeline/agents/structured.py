@@ -7,10 +7,9 @@ number, and leave trailing commas. Each of those used to cost a repair call and 
 
 Reading goes in three steps, each forgiving only what it can read unambiguously:
 
-1. ``split_reasoning``: reasoning is never content. Closed blocks are dropped; so is everything before a
-   closing tag that has no opening one (the server's chat template opened it). An opening tag never closed
-   (the model ran out of tokens) makes the rest reasoning; only if nothing outside it holds a valid answer is
-   the last object inside it read, which beats a repair call that would re-ask the same model.
+1. Reasoning is never content: it is taken out by the one rule for every model output,
+   ``llm/reasoning.py`` (``visible_and_unclosed``). The visible text is read first; the text of a block
+   opened and never closed only when the visible text holds no valid answer.
 2. ``json_objects``: top-level ``{…}`` spans found by scanning braces with strings and escapes respected
    (a greedy regex swallows prose between two objects), each read strictly, then with trailing commas,
    single quotes and Python literals forgiven.
@@ -32,33 +31,15 @@ from typing import TypeVar, get_args
 from pydantic import BaseModel, ValidationError
 
 from ..contracts import Beat, ResponseTemplate, StateUpdates
-from ..llm.reasoning import TAG_NAMES
+from ..llm.reasoning import visible_and_unclosed
 
 Model = TypeVar("Model", bound=BaseModel)
 
-REASONING_TAGS = "|".join(TAG_NAMES)  # the one list of reasoning tags (llm/reasoning.py)
-_CLOSED_BLOCK = re.compile(rf"<({REASONING_TAGS})\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_OPENING = re.compile(rf"<({REASONING_TAGS})\b[^>]*>", re.IGNORECASE)
-_CLOSING = re.compile(rf"</({REASONING_TAGS})\s*>", re.IGNORECASE)
 MAX_UNCLOSED_SCANS, MAX_NESTED_SEARCH = 32, 3
 
 
 class NoValidObject(ValueError):
     """No JSON object in the answer reads as the contract; ``reason`` is what the repair call is told."""
-
-
-def split_reasoning(text: str) -> tuple[str, str]:
-    """``(content, unclosed_reasoning)``: the answer without its reasoning blocks, and the text of a block
-    opened and never closed (kept apart: read only when the content holds nothing valid)."""
-    content = _CLOSED_BLOCK.sub(" ", text)
-    stray_close = _CLOSING.search(content)
-    if stray_close and not _OPENING.search(content, 0, stray_close.start()):
-        content = content[stray_close.end():]  # the template opened the block; the model only closed it
-    content = _CLOSING.sub(" ", content)
-    unclosed = _OPENING.search(content)
-    if unclosed is None:
-        return content, ""
-    return content[:unclosed.start()], content[unclosed.end():]
 
 
 def object_spans(text: str) -> Iterator[str]:
@@ -156,9 +137,9 @@ def _outside_strings(span: str, change: Callable[[str], str]) -> str:
 def parse(text: str, contract: type[Model], normalize: Callable[[dict], dict] = lambda data: data) -> Model:
     """The last JSON object in ``text`` that, read through ``normalize``, validates as ``contract``.
     Raises ``NoValidObject`` saying why the best candidate failed (for the repair call)."""
-    content, unclosed = split_reasoning(text)
+    visible, unclosed = visible_and_unclosed(text)
     reason = "no JSON object in the answer"
-    for where in (content, unclosed):
+    for where in (visible, unclosed):
         for data in reversed(list(json_objects(where))):
             try:
                 return contract.model_validate(normalize(data))
@@ -334,8 +315,8 @@ def _state_updates(value) -> dict | None:
 def parse_object(text: str, *, required: str) -> dict:
     """The last JSON object in ``text`` with a non-empty ``required`` key, keys in lower case and beats
     (``suggested_beats``) read as in a plan. Raises ``NoValidObject``."""
-    content, unclosed = split_reasoning(text)
-    for where in (content, unclosed):
+    visible, unclosed = visible_and_unclosed(text)
+    for where in (visible, unclosed):
         for data in reversed(list(json_objects(where))):
             data = _keys_normalized(data)
             if data.get(required) not in (None, "", [], {}):

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from . import OFFLINE, LLMError
+from .connections import DEFAULT, ModelChoice, api_key_read, connection_named
 from .openai_compatible import OpenAICompatibleProvider, redact
 from .reasoning import reasoning_split
 
@@ -41,7 +43,7 @@ class AgentCheck:
 
 @dataclass
 class CheckReport:
-    base_url: str  # redacted: a password in the URL is not shown
+    base_url: str  # how the server is named: its URL redacted (for the operator), or a connection's label
     server_models: list[str] | None = None  # None: the server did not list them
     problems: list[str] = field(default_factory=list)  # about the server as a whole
     agents: list[AgentCheck] = field(default_factory=list)
@@ -56,9 +58,10 @@ class _Unanswered(Exception):
     """The request got no usable answer; the message is the plain-language problem."""
 
 
-def server_check(base_url: str, api_key: str, agent_models: dict[str, str]) -> CheckReport:
-    """Check the server at ``base_url`` for each agent's model (``{"writer": "llama3.1", …}``)."""
-    report = CheckReport(base_url=redact(base_url.rstrip("/")))
+def server_check(base_url: str, api_key: str, agent_models: dict[str, str], *, shown_as: str = "") -> CheckReport:
+    """Check the server at ``base_url`` for each agent's model (``{"writer": "llama3.1", …}``). Players see
+    the server named ``shown_as`` (a connection's label), never its address."""
+    report = CheckReport(base_url=shown_as or redact(base_url.rstrip("/")))
     try:
         report.server_models = _server_models(base_url, api_key, report.base_url)
     except _Unanswered as problem:
@@ -93,7 +96,7 @@ def _request(client: httpx.Client, method: str, path: str, *, shown_url: str, mo
     except httpx.TransportError:
         raise _Unanswered(f"cannot connect to {shown_url} — is the server running?") from None
     if response.status_code in (401, 403):
-        raise _Unanswered(f"{REFUSED_KEY} (HTTP {response.status_code}) — check LLM_API_KEY")
+        raise _Unanswered(f"{REFUSED_KEY} (HTTP {response.status_code}) — check the connection's key")
     if response.status_code == 404 and model:
         raise _Unanswered(f"the server has no model named {model!r}")
     return response
@@ -165,3 +168,38 @@ def _streams_usage(client: httpx.Client, body: dict) -> bool:
     except httpx.HTTPError:
         return False
     return False
+
+
+def choices_check(effective: dict[str, ModelChoice], *, for_operator: bool) -> list[CheckReport]:
+    """One report per connection the agents use (the offline narrator needs no check). The operator is
+    shown each server's address; a player only the connection's label."""
+    agent_models: dict[str, dict[str, str]] = {}
+    for agent, choice in effective.items():
+        if choice.connection != OFFLINE:
+            agent_models.setdefault(choice.connection, {})[agent] = choice.model
+    reports = []
+    for name, models in agent_models.items():
+        connection = connection_named(name)
+        if connection is None:
+            reports.append(CheckReport(base_url=name, problems=[f"there is no connection named {name!r}"]))
+            continue
+        shown_as = "" if for_operator else connection.label
+        try:
+            api_key = api_key_read(connection)
+        except LLMError as error:
+            reports.append(CheckReport(base_url=shown_as or name, problems=[str(error)]))
+            continue
+        report = server_check(connection.base_url, api_key, models, shown_as=shown_as)
+        if for_operator and name != DEFAULT:
+            report.base_url = f"{report.base_url} (connection {name})"
+        reports.append(report)
+    return reports
+
+
+def report_data(report: CheckReport) -> dict:
+    """A report as JSON, for the API (the same words the page and the command show)."""
+    return {"server": report.base_url, "ok": report.ok, "models": report.server_models, "problems": report.problems,
+            "agents": [{"agent": check.agent, "model": check.model, "completes": check.completes,
+                        "latency_ms": check.latency_ms, "json_schema": check.json_schema,
+                        "json_mode": check.json_mode, "stream_usage": check.stream_usage,
+                        "problems": check.problems} for check in report.agents]}

@@ -8,7 +8,7 @@ from chapters import chapter_text
 from chapters.services import chapters_import
 from core import task_queue
 from narrative_pipeline import orchestrator
-from narrative_pipeline.llm import offline_narrator
+from narrative_pipeline.llm.connections import offline_narrator
 from narrative_pipeline.models import Story
 from narrative_pipeline.services import story_create
 

@@ -1,31 +1,46 @@
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from narrative_pipeline.llm import AGENTS, OFFLINE, config_for
-from narrative_pipeline.llm.check import CheckReport, server_check
+from narrative_pipeline.llm import AGENTS
+from narrative_pipeline.llm.check import CheckReport, choices_check, server_check
+from narrative_pipeline.llm.connections import DEFAULT, api_key_read, connection_named, operator_choice
 
 
 class Command(BaseCommand):
-    help = ("Check the configured OpenAI-compatible server: its models, then per agent a tiny prompt's latency and "
+    help = ("Check the model servers the agents use: their models, then per agent a tiny prompt's latency and "
             "whether JSON Schema output, JSON mode and usage in the stream work. Exit status 1 if an agent cannot "
             "complete a prompt.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--base-url", default=None, help="instead of LLM_BASE_URL")
+        parser.add_argument("--connection", default=None, help="check this connection (default: the ones the "
+                                                                "agents use; 'default' is LLM_BASE_URL)")
+        parser.add_argument("--base-url", default=None, help="instead of the connection's base URL")
         parser.add_argument("--model", default=None, help="check this model for every agent")
 
-    def handle(self, *, base_url, model, **options):
-        base_url = base_url or settings.LLM_BASE_URL
-        agent_models = {agent: model for agent in AGENTS} if model else {
-            agent: config.model for agent in AGENTS if (config := config_for(agent)).provider != OFFLINE}
-        if not agent_models:
+    def handle(self, *, connection, base_url, model, **options):
+        if connection or base_url or model:
+            reports = [self.one_server(connection or DEFAULT, base_url, model)]
+        else:
+            reports = choices_check({agent: operator_choice(agent) for agent in AGENTS}, for_operator=True)
+        if not reports:
             self.stdout.write("Every agent is on the offline narrator: no server to check "
-                              "(give --model to check one on LLM_BASE_URL).")
+                              "(give --model to check one on LLM_BASE_URL, or --connection).")
             return
-        report = server_check(base_url, settings.LLM_API_KEY, agent_models)
-        self.write_report(report)
-        if not report.ok:
+        for report in reports:
+            self.write_report(report)
+        if not all(report.ok for report in reports):
             raise CommandError("an agent cannot complete a prompt on this server: see the problems above")
+
+    def one_server(self, name: str, base_url: str | None, model: str | None) -> CheckReport:
+        found = connection_named(name)
+        if found is None:
+            raise CommandError(f"There is no connection named {name!r}.")
+        models = [model] if model else list(found.models)
+        if not models:
+            raise CommandError(f"The connection {name!r} offers no model: give --model.")
+        agent_models = {agent: model for agent in AGENTS} if model else {
+            agent: choice.model for agent in AGENTS if (choice := operator_choice(agent)).connection == name} or {
+            "writer": models[0]}
+        return server_check(base_url or found.base_url, api_key_read(found), agent_models)
 
     def write_report(self, report: CheckReport) -> None:
         self.stdout.write(f"Server: {report.base_url}")
