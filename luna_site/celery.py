@@ -16,6 +16,6 @@ app.autodiscover_tasks()
 def embeddings_preload(**_) -> None:
     """Each prefork child loads the embedding model as it starts, not on its first task (DESIGN §6:
     one model per process, never loaded before the fork)."""
-    from narrative_pipeline import embeddings
+    from core import embeddings
 
     embeddings.preload()

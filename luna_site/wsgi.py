@@ -5,6 +5,6 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "luna_site.settings")
 application = get_wsgi_application()
 
-from narrative_pipeline import embeddings  # noqa: E402 (the apps are loaded now)
+from core import embeddings  # noqa: E402 (the apps are loaded now)
 
 embeddings.preload()  # here, not on the first turn

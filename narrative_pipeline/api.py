@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from accounts.rls import acting_as
 from accounts.throttles import ImportThrottle, ModelTestThrottle, RerollThrottle, TurnThrottle
+from chapters import importers
 
 from . import lore_files, orchestrator, selectors, services, snapshots
 from .export import story_markdown
@@ -353,8 +354,6 @@ class LoreFileInput(serializers.Serializer):
                                    help_text="One of the format names; detected from the content when left out.")
 
     def validate_file(self, upload):
-        from chapters import importers
-
         try:
             importers.check_size(upload.size)  # before reading it
         except importers.FormatError as error:
