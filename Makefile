@@ -39,8 +39,10 @@ test: install chromium
 screenshots: install chromium
 	LUNA_SCREENSHOTS=docs/screenshots $(PY) -m pytest -m browser -q
 
+# ruff, then the import contracts in .importlinter (the apps' layers: docs/architecture.md).
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-logo
 
 bench: migrate
 	$(PY) -m bench

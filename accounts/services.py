@@ -7,6 +7,7 @@ import logging
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.password_validation import password_changed, validate_password
 from django.core import serializers, signing
 from django.core.exceptions import ValidationError
@@ -18,7 +19,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from .models import Usage, User, UserOwnedModel
-from .rls import acting_as
+from .rls import MODERATORS_GROUP, acting_as
 from .tasks import email_send
 from .tokens import EpochRefreshToken, epoch_matches
 
@@ -257,8 +258,6 @@ AUTHOR_PERMISSIONS = {
 def authors_group():
     """The ``authors`` group with what chapter authors may do in the admin (created when missing;
     after every ``migrate``, so ``luna_become_author()`` finds it)."""
-    from django.contrib.auth.models import Group, Permission
-
     group, _ = Group.objects.get_or_create(name="authors")
     wanted = Permission.objects.filter(
         content_type__app_label__in=AUTHOR_PERMISSIONS,
@@ -272,10 +271,6 @@ MODERATOR_PERMISSIONS = {"marketplace": ["view_communitystory", "view_report", "
 
 def moderators_group():
     """The ``moderators`` group: staff who see reports and hide or restore published stories."""
-    from django.contrib.auth.models import Group, Permission
-
-    from .rls import MODERATORS_GROUP
-
     group, _ = Group.objects.get_or_create(name=MODERATORS_GROUP)
     group.permissions.add(*Permission.objects.filter(
         content_type__app_label__in=MODERATOR_PERMISSIONS,

@@ -10,7 +10,6 @@ urlpatterns = [
     path("signup/sent/", views.signup_sent, name="signup-sent"),
     path("verify/<str:token>/", views.verify_email, name="verify-email"),
     path("verify-again/", views.resend_verification, name="resend-verification"),
-    path("profile/", views.profile, name="profile"),
     path("profile/export/", views.export_data, name="export-data"),
     path("profile/author/", views.become_author, name="become-author"),
     path("profile/delete/", views.delete_account, name="delete-account"),

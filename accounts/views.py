@@ -1,4 +1,5 @@
-"""Account pages: sign-up, e-mail confirmation, profile with quota usage, export, deletion."""
+"""Account pages: sign-up, e-mail confirmation, export, deletion. The profile, which shows the stories too,
+is wired in ``luna_site.views``."""
 
 import json
 
@@ -10,12 +11,9 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from narrative_pipeline.selectors import story_list, user_total_cost
-
 from . import services
 from .forms import DeleteAccountForm, SignUpForm
 from .rls import before_sign_in
-from .selectors import usage_summary
 from .throttles import rate_limited
 
 
@@ -50,16 +48,6 @@ def resend_verification(request):
     services.verification_email_send(user=request.user, base_url=request.build_absolute_uri("/"))
     messages.info(request, f"We sent a new confirmation link to {request.user.email}.")
     return redirect("profile")
-
-
-@login_required
-def profile(request):
-    return render(request, "accounts/profile.html", {
-        "usage_rows": usage_summary(request.user),
-        "total_cost": user_total_cost(user=request.user),
-        "stories": story_list(user=request.user)[:20],
-        "delete_form": DeleteAccountForm(user=request.user),
-    })
 
 
 @login_required

@@ -11,9 +11,10 @@ from accounts.rls import acting_as
 from bench import bench_database
 from chapters import evaluation, services
 from chapters.models import ChapterDivergenceLog, ChapterProgress
+from core import embeddings
+from core.contracts import StoryState
 from luna_site.celery import app as celery_app
-from narrative_pipeline import embeddings, orchestrator
-from narrative_pipeline.contracts import StoryState
+from narrative_pipeline import orchestrator
 from narrative_pipeline.services import story_create
 
 TITLE = "Chapters: evaluation per turn, heal latency"

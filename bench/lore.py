@@ -15,7 +15,8 @@ from accounts.rls import acting_as
 from bench import bench_database
 from chapters import activation, lore, lore_limits
 from chapters.models import Lorebook
-from narrative_pipeline import lore_files, orchestrator, tasks
+from core import task_queue
+from narrative_pipeline import lore_files, orchestrator
 from narrative_pipeline.models import Turn
 from narrative_pipeline.services import story_create
 
@@ -84,7 +85,7 @@ def _turns_ms(user, stories) -> list[list[float]]:
     """Whole turns (the writers' room with the offline provider), one in each story in turn, so a busier moment
     of the machine falls on all of them; the Dreamer runs between turns, untimed. Milliseconds per story."""
     timings = [[] for _ in stories]
-    with tasks.held():
+    with task_queue.held():
         for number in range(1, TURNS + 1):
             for story, story_timings in zip(stories, timings, strict=True):
                 started = time.perf_counter()
@@ -93,7 +94,7 @@ def _turns_ms(user, stories) -> list[list[float]]:
                 turn = orchestrator.turn_generate(user=user, turn=turn)
                 story_timings.append((time.perf_counter() - started) * 1000)
                 assert turn.status == Turn.Status.COMPLETED, turn.error
-                tasks.run_held()
+                task_queue.run_held()
     return [story_timings[WARM_UP:] for story_timings in timings]
 
 

@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 
 from accounts.rls import acting_as
 from bench import bench_database
-from narrative_pipeline import embeddings, orchestrator, tasks
+from core import embeddings, task_queue
+from narrative_pipeline import orchestrator
 from narrative_pipeline.contracts import StrategistBriefing
 from narrative_pipeline.models import Turn
 from narrative_pipeline.services import story_create
@@ -31,7 +32,7 @@ def _history_tokens(user, story, before: int) -> int:
 
 
 def _play(user, story):
-    with tasks.held():
+    with task_queue.held():
         return _play_holding_dreams(user, story)
 
 
@@ -47,7 +48,7 @@ def _play_holding_dreams(user, story):
         if number in BRIEFING_AT:
             briefings[number] = StrategistBriefing.model_validate(turn.briefing).size()
         # The Dreamer runs between turns, outside the timing, as the worker would beside the web process.
-        tasks.run_held()
+        task_queue.run_held()
     return timings, briefings
 
 

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import difflib
 import json
-import secrets
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from accounts.throttles import rate_limited
-from narrative_pipeline import embeddings, lore_files
-from narrative_pipeline.contracts import StoryState
-from narrative_pipeline.services import can_change_story
+from core.permissions import may_change
 
-from . import importers, lore, services
-from .evaluation import preview
+from . import lore, services
 from .models import ChapterSuggestion, ChapterVersion, Lorebook, LoreEntry, StoryChapter
 from .selectors import chapter_analytics
 
@@ -42,7 +36,7 @@ class ChapterForm(forms.ModelForm):
         story = cleaned.get("story")
         if story is None or self.errors:
             return cleaned
-        if not can_change_story(self.request_user, story):
+        if not may_change(self.request_user, story):
             self.add_error("story", "You may read this story but not change its chapters.")
             return cleaned
         others = [services.chapter_as_dict(c) for c in StoryChapter.objects.filter(story=story).exclude(
@@ -77,7 +71,7 @@ class StoryChapterAdmin(admin.ModelAdmin):
 
     def _move(self, request, queryset, by):
         for chapter in queryset.order_by("number" if by < 0 else "-number"):
-            if not can_change_story(request.user, chapter.story):
+            if not may_change(request.user, chapter.story):
                 self.message_user(request, f"You may not reorder “{chapter.story}”.", messages.ERROR)
                 continue
             try:
@@ -105,11 +99,11 @@ class StoryChapterAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         allowed = super().has_change_permission(request, obj)
-        return allowed and (obj is None or can_change_story(request.user, obj.story))
+        return allowed and (obj is None or may_change(request.user, obj.story))
 
     def has_delete_permission(self, request, obj=None):
         allowed = super().has_delete_permission(request, obj)
-        return allowed and (obj is None or can_change_story(request.user, obj.story))
+        return allowed and (obj is None or may_change(request.user, obj.story))
 
     @admin.display(description="version")
     def current_version(self, chapter):
@@ -169,133 +163,6 @@ class StoryChapterAdmin(admin.ModelAdmin):
             created = services.chapter_create(story_id=form.cleaned_data["story"].pk,
                                               user_id=form.cleaned_data["story"].user_id, **fields)
             obj.pk = created.pk
-
-
-class LoreUploadForm(forms.Form):
-    file = forms.FileField(help_text="A SillyTavern World Info file, a character card (JSON or PNG), a NovelAI "
-                                     "lorebook, an Agnai memory book, an Infinite Worlds world or ‹chapter-N› text.")
-    lore_format = forms.ChoiceField(label="Format", required=False, help_text="Detected from the content when left "
-                                                                              "out.")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["lore_format"].choices = [("", "Detect")] + [(name, f"{module.LABEL} ({name})") for name, module
-                                                                 in importers.FORMATS.items()]
-
-
-PENDING_UPLOAD_SECONDS = 30 * 60
-
-
-def _pending_key(request, token: str) -> str:
-    return f"lore-upload:{request.user.pk}:{token}"
-
-
-def chapters_upload_view(model_admin, request, story_id):
-    """Upload a file into a story in two steps: a preview of what it will create, then the import
-    (all or nothing, the failing entry and field named). Between the two the file waits in the cache."""
-    story = get_object_or_404(model_admin.get_queryset(request), pk=story_id)
-    if not can_change_story(request.user, story):
-        raise Http404
-    form = LoreUploadForm(request.POST or None, request.FILES or None)
-    context = {**model_admin.admin_site.each_context(request), "story": story, "opts": model_admin.model._meta,
-               "title": f"Import a file into “{story.title}”", "formats": importers.FORMATS}
-    token = request.POST.get("token", "")
-    if request.method == "POST" and token:
-        pending = cache.get(_pending_key(request, token))
-        if pending is None:
-            messages.error(request, "That upload has expired; choose the file again.")
-            return redirect("admin:story-chapters-upload", story.pk)
-        try:
-            result = lore_files.import_file(user=request.user, story=story, **pending)
-        except ValidationError as error:  # shown above a fresh upload form (an unbound form takes no errors)
-            form = LoreUploadForm()
-            messages.error(request, "; ".join(error.messages))
-        else:
-            cache.delete(_pending_key(request, token))
-            entries = sum(book["entries"] for book in result["lorebooks"])
-            messages.success(request, f"Imported {pending['filename']} ({result['format']}) into “{story.title}”: "
-                                      f"{entries} lore entries, {len(result['characters'])} character(s), "
-                                      f"chapters {result['chapters'] or 'none'}.")
-            return redirect("admin:narrative_pipeline_story_change", story.pk)
-    elif request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        try:
-            importers.check_size(upload.size)  # before reading it
-        except importers.FormatError as error:
-            form.add_error("file", str(error))
-        else:
-            pending = {"data": upload.read(), "lore_format": form.cleaned_data["lore_format"] or None,
-                       "filename": upload.name}
-            try:
-                parsed = lore_files.read(**pending)
-            except ValidationError as error:
-                form.add_error("file", "; ".join(error.messages))
-            else:
-                token = secrets.token_urlsafe(16)
-                cache.set(_pending_key(request, token), pending, PENDING_UPLOAD_SECONDS)
-                context.update(preview=lore_files.preview(parsed), token=token, filename=upload.name,
-                               title=f"Import {upload.name} into “{story.title}”?")
-                return render(request, "admin/chapters/upload_preview.html", context)
-    context["form"] = form
-    return render(request, "admin/chapters/upload.html", context)
-
-
-def chapters_download_view(model_admin, request, story_id):
-    """The story's lore, cast and chapters in a format (``?lore_format=…``, ``&container=png`` for a card)."""
-    story = get_object_or_404(model_admin.get_queryset(request), pk=story_id)
-    try:
-        return lore_files.export_response(story=story, lore_format=request.GET.get("lore_format", "chapter_text"),
-                                          container=request.GET.get("container", ""))
-    except ValidationError as error:
-        messages.error(request, "; ".join(error.messages))
-        return redirect("admin:story-chapters-upload", story.pk)
-
-
-class PreviewForm(forms.Form):
-    location = forms.CharField(required=False, max_length=200)
-    present_characters = forms.CharField(required=False, max_length=2_000, help_text="Separate with commas.")
-    inventory = forms.CharField(required=False, max_length=2_000, help_text="Separate with commas.")
-    flags = forms.CharField(required=False, max_length=2_000, help_text="Separate with commas.")
-    turn = forms.IntegerField(required=False, min_value=0)
-
-    def state(self, story_state: dict) -> StoryState:
-        data = self.cleaned_data
-        return StoryState(location=data["location"], **{
-            key: [part.strip() for part in data[key].split(",") if part.strip()]
-            for key in ("present_characters", "inventory", "flags")}) if self.is_bound else StoryState(**story_state)
-
-
-def chapters_preview_view(model_admin, request, story_id):
-    """Given a state (the story's own, or one typed in): which chapters are available, which would
-    activate, their divergence and tier, and what the Strategist would see."""
-    story = get_object_or_404(model_admin.get_queryset(request), pk=story_id)
-    turn_count = story.turns.count()
-    initial = {"location": story.state.get("location", ""), "turn": turn_count + 1, **{
-        key: ", ".join(story.state.get(key, [])) for key in ("present_characters", "inventory", "flags")}}
-    form = PreviewForm(request.POST or None, initial=initial)
-    state = form.state(story.state) if form.is_bound and form.is_valid() else StoryState(**story.state)
-    turn = (form.cleaned_data.get("turn") if form.is_bound and form.is_valid() else None) or turn_count + 1
-    moment = embeddings.embed_one(" ".join(filter(None, [state.location, *state.present_characters])))
-    views, brief = preview(story_id=story.pk, state=state, turn_number=turn, state_vector=moment)
-    context = {**model_admin.admin_site.each_context(request), "form": form, "story": story, "views": views,
-               "brief": brief, "turn": turn, "title": f"Preview the chapters of “{story.title}”",
-               "opts": model_admin.model._meta}
-    return render(request, "admin/chapters/preview.html", context)
-
-
-def story_admin_urls(model_admin) -> list:
-    """Chapter pages added to the story admin by the core (which knows no chapters): upload,
-    download, preview."""
-    wrap = model_admin.admin_site.admin_view
-    return [
-        path("<uuid:story_id>/chapters/preview/", wrap(lambda request, story_id: chapters_preview_view(
-            model_admin, request, story_id)), name="story-chapters-preview"),
-        path("<uuid:story_id>/chapters/upload/", wrap(rate_limited("imports")(
-            lambda request, story_id: chapters_upload_view(model_admin, request, story_id))),
-             name="story-chapters-upload"),
-        path("<uuid:story_id>/chapters/download/", wrap(lambda request, story_id: chapters_download_view(
-            model_admin, request, story_id)), name="story-chapters-download"),
-    ]
 
 
 @admin.register(ChapterSuggestion)
@@ -381,9 +248,7 @@ class LorebookAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "story":  # the author's own stories; none keeps the book in their library
-            from narrative_pipeline.models import Story
-
-            kwargs["queryset"] = Story.objects.filter(user_id=request.user.pk)
+            kwargs["queryset"] = db_field.related_model.objects.filter(user_id=request.user.pk)
             kwargs["help_text"] = "Leave empty to keep the book in your library for reuse (it then fires nowhere)."
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

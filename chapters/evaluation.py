@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 
-from narrative_pipeline.contracts import ChapterBrief, StoryState
+from core.contracts import StoryState
 
+from .contracts import ChapterBrief
 from .divergence import Divergence, Tier, divergence, tier
 from .models import ChapterProgress, ChapterVersion, StoryChapter
 from .triggers import evaluate, prerequisites_met

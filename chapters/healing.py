@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import F, Max
 
-from narrative_pipeline.contracts import StoryState
+from core.contracts import StoryState
 
 from .evaluation import current_version, score
 from .models import ChapterDivergenceLog, ChapterProgress, ChapterVersion, StoryChapter

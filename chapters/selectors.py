@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db.models import Avg, Count, Q
+
 from .evaluation import current_version
-from .models import ChapterProgress, ChapterSuggestion, StoryChapter
+from .models import ChapterDivergenceLog, ChapterProgress, ChapterSuggestion, StoryChapter
 
 
 @dataclass
@@ -49,10 +51,6 @@ def chapter_panel(*, story_id) -> ChapterPanel:
 def chapter_analytics(*, user_id) -> list[dict]:
     """Per chapter title over all of the user's stories: activations, completions by method,
     abandonment (reached but not completed), adaptations and average divergence."""
-    from django.db.models import Avg, Count, Q
-
-    from .models import ChapterDivergenceLog
-
     rows = (ChapterProgress.objects.filter(user_id=user_id).values("chapter__title")
             .annotate(stories=Count("story", distinct=True),
                       activations=Count("pk", filter=Q(activated_turn__isnull=False)),

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 
-from narrative_pipeline import embeddings
+from core import embeddings
 
 from .evaluation import current_version
-from .models import ChapterProgress, ChapterVersion, StoryChapter
+from .models import ChapterProgress, ChapterSuggestion, ChapterVersion, StoryChapter
 from .triggers import ConditionError, prerequisite_cycle, validate_conditions, validate_critical
 
 FIELDS = ("number", "title", "description", "summary", "required_previous_chapters", "blocked_by",
@@ -191,10 +192,6 @@ def chapters_export(*, story_id) -> list[dict]:
 
 def suggestion_accept(*, suggestion) -> StoryChapter:
     """Make a suggested chapter the story's next one."""
-    from django.db.models import Max
-
-    from .models import ChapterSuggestion
-
     if suggestion.status != ChapterSuggestion.Status.OPEN:
         _fail("—", "status", f"this suggestion is {suggestion.status} already.")
     number = (StoryChapter.objects.filter(story_id=suggestion.story_id).aggregate(top=Max("number"))["top"] or 0) + 1
@@ -212,8 +209,6 @@ def suggestion_accept(*, suggestion) -> StoryChapter:
 
 def suggestion_add(*, story_id, user_id, chapter: dict, created_turn: int):
     """Offer a chapter (another version of one, from a source sync) as a suggestion to accept or dismiss."""
-    from .models import ChapterSuggestion
-
     return ChapterSuggestion.objects.create(
         user_id=user_id, story_id=story_id, title=(chapter.get("title") or "A chapter")[:200],
         summary=chapter.get("summary", ""), narrative_instructions=chapter.get("narrative_instructions", ""),
@@ -222,8 +217,6 @@ def suggestion_add(*, story_id, user_id, chapter: dict, created_turn: int):
 
 
 def suggestion_dismiss(*, suggestion) -> None:
-    from .models import ChapterSuggestion
-
     ChapterSuggestion.objects.filter(pk=suggestion.pk, status=ChapterSuggestion.Status.OPEN).update(
         status=ChapterSuggestion.Status.DISMISSED)
 

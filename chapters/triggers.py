@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from narrative_pipeline.contracts import StoryState
+from core.contracts import StoryState
 
 CONDITION_KEYS = ("location", "character_present", "has_item", "flag", "min_turn")
 DEFAULT_CRITICAL = ("character_present",)

@@ -8,6 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "luna_site.settings")
 embedded.start_services()  # a web server started without manage.py (gunicorn, uvicorn)
 application = get_asgi_application()
 
-from narrative_pipeline import embeddings  # noqa: E402 (the apps are loaded now)
+from core import embeddings  # noqa: E402 (the apps are loaded now)
 
 embeddings.preload()  # here, not on the first turn

@@ -25,6 +25,6 @@ def services_start(**_) -> None:
 def embeddings_preload(**_) -> None:
     """Each prefork child loads the embedding model as it starts, not on its first task (DESIGN §6:
     one model per process, never loaded before the fork)."""
-    from narrative_pipeline import embeddings
+    from core import embeddings
 
     embeddings.preload()

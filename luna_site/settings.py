@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "narrative_pipeline",
     "chapters",
     "marketplace",
+    "luna_site",  # the wiring: no models, its management commands (dbshell on the embedded server)
 ]
 
 MIDDLEWARE = [
@@ -150,6 +151,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_EAGER_PROPAGATES = True  # where tasks run inline (tests), their errors are not swallowed
+CELERY_IMPORTS = ["marketplace.sync"]  # tasks beside the work they queue (autodiscovery finds tasks.py only)
 
 # Shared by every process (throttles, locks), so no state lives in one web process.
 CACHES = {

@@ -6,12 +6,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
-from chapters import api as chapter_api
 from marketplace import api as marketplace_api
 from marketplace.models import AssetKind
 from narrative_pipeline import api as story_api
+from narrative_pipeline import chapter_api
 from narrative_pipeline import views as story_views
 
+from . import views as site_views
 from .security import API_DOCS_POLICY, content_security_policy
 
 
@@ -92,6 +93,7 @@ urlpatterns = [
     path("", accounts_views.home, name="home"),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's).
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("accounts/profile/", site_views.profile, name="profile"),  # the account and its stories
     path("accounts/", include("accounts.urls")),
     path("stories/", include("narrative_pipeline.urls")),
     path("models/", story_views.models_page, name="models"),

@@ -1,7 +1,23 @@
-"""Error pages: JSON under /api/, HTML elsewhere."""
+"""Pages that show several apps (the profile: the account and its stories), and the error pages: JSON under
+/api/, HTML elsewhere."""
 
+from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import render
+
+from accounts.forms import DeleteAccountForm
+from accounts.selectors import usage_summary
+from narrative_pipeline.selectors import story_list, user_total_cost
+
+
+@login_required
+def profile(request):
+    return render(request, "accounts/profile.html", {
+        "usage_rows": usage_summary(request.user),
+        "total_cost": user_total_cost(user=request.user),
+        "stories": story_list(user=request.user)[:20],
+        "delete_form": DeleteAccountForm(user=request.user),
+    })
 
 
 def not_found(request, exception=None):

@@ -10,8 +10,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from accounts.throttles import PublishThrottle
-from narrative_pipeline import lore_files
 from narrative_pipeline import selectors as story_selectors
+from narrative_pipeline import snapshots
 from narrative_pipeline.export import snapshot_markdown
 from narrative_pipeline.models import StorySnapshot
 
@@ -190,7 +190,7 @@ class DownloadApi(AssetApi):
         if listing.kind == AssetKind.STORY:
             body, content_type, extension = snapshot_markdown(snapshot), "text/markdown; charset=utf-8", "md"
         else:
-            body, content_type, extension = lore_files.snapshot_file(
+            body, content_type, extension = snapshots.snapshot_file(
                 snapshot, "chapter_text" if listing.kind == AssetKind.CHAPTERS else "card_v2")
         response = HttpResponse(body, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{listing.pk}.{extension}"'

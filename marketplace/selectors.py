@@ -11,6 +11,7 @@ from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from narrative_pipeline.models import SnapshotItem, SnapshotSeries, StorySnapshot
+from narrative_pipeline.snapshots import series_items
 
 from .models import ASSET_ITEMS, AssetKind, CommunityStory, Licence, Rating
 
@@ -111,8 +112,6 @@ def versions(listing: CommunityStory) -> list[dict]:
 
 def version_diffs(listing: CommunityStory, version: int, limit: int = 20) -> list[dict]:
     """What ``version`` changed against the one before: a unified diff per item (the first ``limit``)."""
-    from narrative_pipeline.snapshots import series_items
-
     rows = list(SnapshotItem.objects.filter(series_id=listing.series_id, version=version)
                 .order_by("kind", "number", "key")[:limit])
     before = series_items(listing.series_id, version - 1)
@@ -138,8 +137,6 @@ def item_text(payload) -> str:
 
 def opening(listing: CommunityStory, turns: int = 3) -> list[dict]:
     """The first turns of the latest version, for the preview."""
-    from narrative_pipeline.snapshots import series_items
-
     items = series_items(listing.series_id, listing.series.latest_version, SnapshotItem.Kind.TURN)
     first = sorted(items.values(), key=lambda item: item[0])[:turns]
     return [{"number": number, "action": payload["action"], "prose": payload["prose"]} for number, payload in first]
@@ -148,8 +145,6 @@ def opening(listing: CommunityStory, turns: int = 3) -> list[dict]:
 def contents(listing: CommunityStory) -> list[dict]:
     """What a chapter set or character's latest version holds: each chapter's number, title and
     summary, or the character's card fields."""
-    from narrative_pipeline.snapshots import series_items
-
     items = series_items(listing.series_id, listing.series.latest_version, kinds=ASSET_ITEMS[listing.kind])
     ordered = [payload for _, payload in sorted(items.values(), key=lambda item: item[0])]
     if listing.kind == AssetKind.CHAPTERS:

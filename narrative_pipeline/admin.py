@@ -9,11 +9,13 @@ from django.utils.html import format_html
 
 from accounts.quotas import QuotaExceeded
 from accounts.throttles import rate_limited
+from chapters.admin import ChapterInline, chapter_inline_save
 
 from .llm.connections import choices_validate, connection_names_reserved
 from .llm.sealed import seal
 from .models import AgentCall, Character, ModelConnection, Story, StoryCollaborator, Turn
 from .services import can_change_story, collaborator_add, collaborator_remove
+from .story_admin_pages import story_admin_urls
 from .testplay import test_play
 
 
@@ -48,8 +50,6 @@ class StoryAdmin(admin.ModelAdmin):
     inlines = [CharacterInline]
 
     def get_inlines(self, request, obj):
-        from chapters.admin import ChapterInline  # the core knows chapters only through their admin
-
         return [CharacterInline, ChapterInline]
 
     readonly_fields = ["chapters"]
@@ -64,8 +64,6 @@ class StoryAdmin(admin.ModelAdmin):
         return allowed and (obj is None or can_change_story(request.user, obj))
 
     def get_urls(self):
-        from chapters.admin import story_admin_urls
-
         wrap = self.admin_site.admin_view
         return [path("<uuid:story_id>/test-play/", wrap(rate_limited("turns")(self.test_play_view)),
                      name="story-test-play"),
@@ -131,8 +129,6 @@ class StoryAdmin(admin.ModelAdmin):
         return render(request, "admin/narrative_pipeline/test_play.html", context)
 
     def save_formset(self, request, form, formset, change):
-        from chapters.admin import ChapterInline, chapter_inline_save
-
         if formset.model is ChapterInline.model:
             chapter_inline_save(formset)
             return

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from accounts.rls import acting_as
 from accounts.throttles import ImportThrottle, ModelTestThrottle, RerollThrottle, TurnThrottle
+from chapters import importers
 
 from . import lore_files, orchestrator, selectors, services, snapshots
 from .export import story_markdown
@@ -353,8 +354,6 @@ class LoreFileInput(serializers.Serializer):
                                    help_text="One of the format names; detected from the content when left out.")
 
     def validate_file(self, upload):
-        from chapters import importers
-
         try:
             importers.check_size(upload.size)  # before reading it
         except importers.FormatError as error:
@@ -385,7 +384,7 @@ class LoreImportApi(GenericAPIView):
 
 
 class LoreExportApi(GenericAPIView):
-    @extend_schema(responses={(200, "application/json"): OpenApiTypes.STR, (200, "image/png"): OpenApiTypes.BINARY},
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "image/png"): OpenApiTypes.BINARY},
                    summary="Export the story's lore, cast and chapters in a format (`?container=png` for a card "
                            "inside a PNG); the `Luna-Dropped` header lists what the format could not carry")
     def get(self, request, story_id, lore_format):

@@ -8,22 +8,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from chapters.contracts import ChapterBrief
+from core.contracts import Contract, StoryState
 
 MAX_ACTION_CHARS = 4_000
 Agent = Literal["preprocessor", "strategist", "writer", "dreamer"]
-
-
-class Contract(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StoryState(Contract):
-    location: str = ""
-    present_characters: list[str] = Field(default_factory=list)
-    inventory: list[str] = Field(default_factory=list)
-    flags: list[str] = Field(default_factory=list)
-    tracked: dict[str, str] = Field(default_factory=dict)  # named values a world tracks (Infinite Worlds)
 
 
 class PastTurn(Contract):
@@ -44,19 +35,6 @@ class CharacterNote(Contract):
     personality: str = ""
     is_player: bool = False
     latest_change: str = ""
-
-
-class ChapterBrief(Contract):
-    """The active chapter as the Strategist sees it: its current version (authors' text is data)."""
-
-    number: int
-    title: str
-    version: int
-    narrative_instructions: str = ""
-    beats: list[dict] = Field(default_factory=list)  # {"description", "priority"}
-    beats_addressed: list[str] = Field(default_factory=list)
-    divergence: float = 0.0
-    tier: Literal["none", "relax", "adapt", "alternate"] = "none"
 
 
 class LoreNote(Contract):

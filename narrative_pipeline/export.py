@@ -2,6 +2,7 @@
 
 from .models import SnapshotItem, Story, StorySnapshot
 from .selectors import story_turns
+from .snapshots import series_items
 
 
 def story_markdown(story: Story) -> str:
@@ -11,8 +12,6 @@ def story_markdown(story: Story) -> str:
 
 def snapshot_markdown(snapshot: StorySnapshot) -> str:
     """A published version: its fields and its turns as of that version."""
-    from .snapshots import series_items
-
     turns = sorted(series_items(snapshot.series_id, snapshot.version, SnapshotItem.Kind.TURN).values(),
                    key=lambda item: item[0])
     return _markdown(snapshot, [(number, payload["action"], payload["prose"]) for number, payload in turns])

@@ -182,30 +182,6 @@ def _document(story: Story) -> doc.LoreDocument:
                             chapters=chapter_services.chapters_export(story_id=story.pk), story=info)
 
 
-def snapshot_file(snapshot, lore_format: str) -> tuple[bytes, str, str]:
-    """A published version's chapters, lore and cast in a format: (bytes, content type, extension)."""
-    from .snapshots import WORLD_KINDS, entry_key, series_items
-
-    items = sorted(series_items(snapshot.series_id, snapshot.version, kinds=WORLD_KINDS).items(),
-                   key=lambda item: (item[0][0], item[1][0]))
-    payloads = {kind: [(key, payload) for (kind_of, key), (_, payload) in items if kind_of == kind]
-                for kind in WORLD_KINDS}
-    books = []
-    for book_key, fields in payloads["lorebook"]:
-        entries = [doc.Entry(**entry) for key, entry in payloads["loreentry"] if entry_key(key)[0] == book_key]
-        books.append(doc.Book(**fields, entries=entries))
-    characters = [doc.Character(**{**fields, "source_fields": doc.fields_from_text(fields["source_fields"])})
-                  for _, fields in payloads["character"]]
-    document = doc.LoreDocument(books=books, characters=characters,
-                                chapters=[chapter for _, chapter in payloads["chapter"]])
-    try:
-        written = importers.write(document, lore_format)
-    except importers.FormatError as error:
-        raise ValidationError({"format": [str(error)]}) from error
-    content_type, extension = CONTENT_TYPES.get(lore_format, ("application/json", "json"))
-    return written.text.encode("utf-8"), content_type, extension
-
-
 def export_response(*, story: Story, lore_format: str, container: str = "") -> HttpResponse:
     """The export as a download; the ``Luna-Dropped`` header lists what the format could not carry."""
     body, content_type, filename, dropped = export_file(story=story, lore_format=lore_format, container=container)

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.quotas import QuotaExceeded
 from accounts.rls import acting_as
+from core.task_queue import queue_after_commit
 
 from . import storage
 from .agents import preprocessor, strategist, writer
@@ -28,6 +29,7 @@ from .contracts import MAX_ACTION_CHARS, ResponseTemplate, StoryState
 from .llm import LLMError
 from .models import Character, Story, Turn
 from .state import next_state
+from .tasks import dream_turn
 
 logger = logging.getLogger("luna.turns")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -131,8 +133,6 @@ def _turn_fail(user, turn: Turn, error: str) -> Turn:
 
 def _turn_complete(*, user, turn: Turn, briefing: dict, template: ResponseTemplate, prose: str,
                    cast: list[tuple[str, bool]]) -> Turn:
-    from .tasks import dream_turn, queue_after_commit
-
     with acting_as(user):
         story = Story.objects.select_for_update().get(pk=turn.story_id)
         row = Turn.objects.select_for_update().get(pk=turn.pk)

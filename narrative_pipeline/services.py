@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
 from accounts.quotas import quota_check
 from accounts.rls import acting_as
+from core.contracts import StoryState
+from core.permissions import may_change
+from core.task_queue import queue_after_commit
 
 from . import storage
-from .contracts import StoryState
 from .llm.connections import choices_validate
-from .models import Character, ModelChoices, Story, Turn, empty_state
+from .models import Character, ModelChoices, Story, StoryCollaborator, Turn, empty_state
+from .starter_worlds import STARTER_WORLDS
+from .tasks import dream_turn
 
 EDITABLE_FIELDS = ("title", "premise", "genre", "setting", "memory", "authors_note")
 
@@ -104,8 +109,6 @@ def character_add(*, user, story: Story, name: str, description: str = "", perso
 
 def story_create_from_world(*, user, world: str) -> Story:
     """A story from one of the built-in starter worlds, its opening already written as turn 1."""
-    from .starter_worlds import STARTER_WORLDS
-
     if world not in STARTER_WORLDS:
         raise ValidationError({"world": [f"There is no starter world {world!r}."]})
     fields = {key: value for key, value in STARTER_WORLDS[world].items() if key != "opening"}
@@ -116,8 +119,6 @@ def story_create_from_world(*, user, world: str) -> Story:
 
 def turn_opening(*, user, story: Story, prose: str) -> Turn:
     """Turn 1 written by an author rather than the writers' room (a starter world, an import)."""
-    from .tasks import dream_turn, queue_after_commit
-
     with acting_as(user):
         turn = Turn(user_id=story.user_id, story=story, number=1, action="(The story begins.)", prose=prose,
                     idempotency_key="opening", status=Turn.Status.COMPLETED, completed_at=timezone.now(),
@@ -133,10 +134,6 @@ def collaborator_add(*, owner, story: Story, username: str, role: str):
     """Let another user into one story: ``view`` reads it, ``edit`` also changes it (chapters, cast).
 
     django-guardian's object permissions follow the collaborator row (a database trigger)."""
-    from django.db import connection
-
-    from .models import StoryCollaborator
-
     if role not in StoryCollaborator.Role.values:
         raise ValidationError({"role": ["The role is view or edit."]})
     with acting_as(owner):
@@ -162,4 +159,4 @@ def collaborator_remove(*, owner, grant) -> None:
 
 def can_change_story(user, story: Story) -> bool:
     """The owner, or a co-author with edit rights (django-guardian's object permission)."""
-    return story.user_id == user.pk or user.has_perm("narrative_pipeline.change_story", story)
+    return may_change(user, story)

@@ -23,11 +23,13 @@ from django.utils import timezone
 
 from accounts.quotas import quota_check
 from accounts.rls import acting_as
+from chapters import importers
 from chapters import lore as chapter_lore
 from chapters import services as chapter_services
+from chapters.importers import document as doc
 
 from . import storage
-from .lore_files import CHARACTER_ATTRIBUTES
+from .lore_files import CHARACTER_ATTRIBUTES, CONTENT_TYPES
 from .models import (
     Character,
     SnapshotItem,
@@ -280,3 +282,25 @@ def materialize(*, user, story: Story) -> None:
     story.save(update_fields=["base_turn", "storage_mode", "updated_at"])
     Turn.objects.bulk_create(turns, batch_size=500)
     storage.story_add(user=user, story=story, delta=sum(turn.storage_bytes for turn in turns) - freed)
+
+
+def snapshot_file(snapshot, lore_format: str) -> tuple[bytes, str, str]:
+    """A published version's chapters, lore and cast in a format: (bytes, content type, extension)."""
+    items = sorted(series_items(snapshot.series_id, snapshot.version, kinds=WORLD_KINDS).items(),
+                   key=lambda item: (item[0][0], item[1][0]))
+    payloads = {kind: [(key, payload) for (kind_of, key), (_, payload) in items if kind_of == kind]
+                for kind in WORLD_KINDS}
+    books = []
+    for book_key, fields in payloads["lorebook"]:
+        entries = [doc.Entry(**entry) for key, entry in payloads["loreentry"] if entry_key(key)[0] == book_key]
+        books.append(doc.Book(**fields, entries=entries))
+    characters = [doc.Character(**{**fields, "source_fields": doc.fields_from_text(fields["source_fields"])})
+                  for _, fields in payloads["character"]]
+    document = doc.LoreDocument(books=books, characters=characters,
+                                chapters=[chapter for _, chapter in payloads["chapter"]])
+    try:
+        written = importers.write(document, lore_format)
+    except importers.FormatError as error:
+        raise ValidationError({"format": [str(error)]}) from error
+    content_type, extension = CONTENT_TYPES.get(lore_format, ("application/json", "json"))
+    return written.text.encode("utf-8"), content_type, extension

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from accounts.rls import acting_as
 from chapters import services as chapter_services
 from chapters.models import ChapterDivergenceLog, ChapterProgress
+from core import task_queue
 
-from . import orchestrator, services, tasks
+from . import orchestrator, services
 from .models import Story
 
 WANDER = ["I wander off to the market.", "I sit in a quiet tavern and listen.", "I walk to the mill.",
@@ -57,12 +58,12 @@ def test_play(*, user, story: Story, turns: int, mode: str, keep: bool = False) 
             chapter_services.chapters_import(story_id=scratch.pk, user_id=user.pk, chapters=chapters,
                                              created_by="manual")
         actions = following_actions(chapters) if mode == "follow" else itertools.cycle(WANDER)
-        with tasks.held():
+        with task_queue.held():
             for number in range(1, turns + 1):
                 turn, _ = orchestrator.turn_submit(user=user, story_id=scratch.pk, action=next(actions),
                                                    idempotency_key=f"test-play-{uuid.uuid4().hex}")
                 turn = orchestrator.turn_generate(user=user, turn=turn)
-                tasks.run_held()
+                task_queue.run_held()
                 with acting_as(user):
                     row = (ChapterProgress.objects.filter(story=scratch).exclude(status="completed")
                            .select_related("chapter").order_by("chapter__number").first())

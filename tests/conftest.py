@@ -162,7 +162,7 @@ def browser():
 @pytest.fixture(scope="session")
 def embedding_model():
     """The session's one embedding model, loaded before a test waits on a page that needs it."""
-    from narrative_pipeline import embeddings
+    from core import embeddings
 
     return embeddings.model()
 

@@ -47,8 +47,8 @@ def played_story(user, *, turns: int = 1, **story_fields):
     from accounts.rls import acting_as
     from chapters import healing, services
     from chapters.models import ChapterSuggestion
+    from core.contracts import StoryState
     from narrative_pipeline import orchestrator
-    from narrative_pipeline.contracts import StoryState
     from narrative_pipeline.models import StoryCollaborator
 
     story = StoryFactory(user=user, state={"location": "the harbour"}, characters=[

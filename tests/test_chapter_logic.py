@@ -11,7 +11,7 @@ from chapters.triggers import (
     relaxed,
     validate_conditions,
 )
-from narrative_pipeline.contracts import StoryState
+from core.contracts import StoryState
 
 THRONE = {"location": "throne room", "character_present": "King Aldric", "has_item": "Royal Decree"}
 CAMP = StoryState(location="forest camp", present_characters=["King Aldric"], inventory=["stolen crown"])

@@ -7,7 +7,7 @@ from django.utils.html import escape
 from accounts.rls import acting_as
 from chapters import chapter_text, healing, services
 from chapters.models import ChapterProgress, StoryChapter
-from narrative_pipeline.contracts import StoryState
+from core.contracts import StoryState
 
 from .factories import StoryFactory
 

@@ -5,10 +5,10 @@ import os
 import subprocess
 import sys
 
+from core import embeddings
 from luna_site.celery import embeddings_preload
-from narrative_pipeline import embeddings
 
-LOADED = "from narrative_pipeline import embeddings; print(embeddings._model is not None)"
+LOADED = "from core import embeddings; print(embeddings._model is not None)"
 
 
 def _python(code: str) -> str:
@@ -31,3 +31,11 @@ def test_a_worker_child_loads_the_model_as_it_starts(monkeypatch):
     embeddings_preload()
     assert embeddings._model is not None
     assert len(embeddings.embed_one("a lamp in the window")) == 384
+
+
+def test_a_worker_process_knows_every_task_the_apps_queue():
+    """What a worker loads at start (autodiscovered tasks.py, CELERY_IMPORTS) includes the sync's own task."""
+    tasks = _python("import django; django.setup(); from luna_site.celery import app; "
+                    "app.loader.import_default_modules(); print(sorted(t for t in app.tasks if not t.startswith('celery.')))")
+    assert tasks == str(sorted(["accounts.tasks.email_send", "marketplace.sync.sync_fork",
+                                "narrative_pipeline.tasks.dream_turn", "narrative_pipeline.tasks.heal_chapter"]))

@@ -23,13 +23,13 @@ from .document import (
     dump_json,
     keys_value,
     load_json,
+    logic_from,
     lookup,
     number_value,
     object_of,
     overlay,
     text_value,
 )
-from .st_worldinfo import logic_from
 
 NAME = "card_v2"
 LABEL = "Character Card V2"

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from .. import json_limits
+from ..activation import SELECTIVE_LOGIC
 
 
 class FormatError(ValueError):
@@ -221,3 +222,12 @@ def object_of(value, what: str, *, entry=None) -> dict:
     if not isinstance(value, dict):
         raise FormatError(f"must be a JSON object, not {type(value).__name__}.", entry=entry, field_name=what)
     return value
+
+
+def logic_from(value, *, entry) -> str:
+    if isinstance(value, str) and value.upper() in SELECTIVE_LOGIC:
+        return value.upper()
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(SELECTIVE_LOGIC):
+        return SELECTIVE_LOGIC[value]
+    raise FormatError(f"must be 0-3 (AND_ANY, NOT_ALL, NOT_ANY, AND_ALL), not {value!r}.", entry=entry,
+                      field_name="selectiveLogic")

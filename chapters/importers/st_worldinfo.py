@@ -12,16 +12,17 @@ from __future__ import annotations
 import copy
 
 from ..activation import SELECTIVE_LOGIC
+from . import card_v2
 from .document import (
     Book,
     Entry,
-    FormatError,
     LoreDocument,
     Written,
     bool_value,
     dump_json,
     keys_value,
     load_json,
+    logic_from,
     number_value,
     object_of,
     overlay,
@@ -68,15 +69,6 @@ def detect(value) -> bool:
         for e in entries))
 
 
-def logic_from(value, *, entry) -> str:
-    if isinstance(value, str) and value.upper() in SELECTIVE_LOGIC:
-        return value.upper()
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(SELECTIVE_LOGIC):
-        return SELECTIVE_LOGIC[value]
-    raise FormatError(f"must be 0-3 (AND_ANY, NOT_ALL, NOT_ANY, AND_ALL), not {value!r}.", entry=entry,
-                      field_name="selectiveLogic")
-
-
 def read_entry(obj: dict, *, uid: str) -> Entry:
     obj = object_of(obj, "entries", entry=uid)
     logic = obj.get("selectiveLogic")
@@ -100,8 +92,6 @@ def read_entry(obj: dict, *, uid: str) -> Entry:
 def read(value, *, name: str = "") -> LoreDocument:
     value = object_of(value, "document")
     if isinstance(value["entries"], list):  # a character book: its entries are shaped as a V2 card's
-        from . import card_v2
-
         book = card_v2.read_book(value, fmt=card_v2.NAME, default_name=name or "World Info")
         book.source_format, book.source_fields["entries"] = NAME, []  # [] : written back as a list
         return LoreDocument(books=[book])
@@ -137,9 +127,7 @@ def write(document: LoreDocument) -> Written:
     if "name" in top and first is not None and first.name != top["name"]:
         top["name"] = first.name
     if top.get("entries") == []:  # a character book came in: it goes back out as one
-        from .card_v2 import book_object
-
-        return Written(dump_json(book_object(document, first)), _dropped(document, character_book=True))
+        return Written(dump_json(card_v2.book_object(document, first)), _dropped(document, character_book=True))
     entries, taken = {}, set()
     for book in books:
         for entry in book.entries:

@@ -11,10 +11,11 @@ from accounts.rls import acting_as
 from chapters import evaluation as chapter_evaluation
 from chapters import healing
 from chapters.models import ChapterSuggestion, StoryChapter
+from core import embeddings
+from core.contracts import StoryState
 
-from .. import embeddings, storage
+from .. import storage
 from ..calls import AgentCaller
-from ..contracts import StoryState
 from ..llm import LLMError, LLMRequest
 from ..models import Character, CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
 from ..state import mentioned

@@ -10,8 +10,9 @@ from pgvector.django import CosineDistance
 
 from chapters import evaluation as chapter_evaluation
 from chapters import lore as chapter_lore
+from core import embeddings
+from core.task_queue import queue_after_commit
 
-from .. import embeddings
 from ..contracts import (
     CharacterNote,
     LoreNote,
@@ -24,7 +25,7 @@ from ..contracts import (
 )
 from ..models import CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
 from ..selectors import story_turns
-from ..tasks import heal_chapter, queue_after_commit
+from ..tasks import heal_chapter
 
 # Caps that keep the briefing's size independent of the story's length: per item, and per
 # section, so a long story fills each section to the same budget as a story of twenty turns.

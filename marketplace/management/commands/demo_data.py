@@ -6,7 +6,8 @@ from accounts.rls import acting_as
 from accounts.services import user_become_author
 from chapters import chapter_text
 from chapters.services import chapters_import
-from narrative_pipeline import orchestrator, tasks
+from core import task_queue
+from narrative_pipeline import orchestrator
 from narrative_pipeline.llm.connections import offline_narrator
 from narrative_pipeline.models import Story
 from narrative_pipeline.services import story_create
@@ -96,12 +97,12 @@ class Command(BaseCommand):
         """The demo's opening turns and the Dreamer's work on them, here and by the offline narrator:
         the same demo on every machine, and `make run` starts whatever the model settings (a model
         server that is down or misconfigured never stops it)."""
-        with offline_narrator(), tasks.held():
+        with offline_narrator(), task_queue.held():
             for number, action in enumerate(actions, start=1):
                 turn, _ = orchestrator.turn_submit(user=user, story_id=story.pk, action=action,
                                                    idempotency_key=f"demo-opening-{number}")
                 orchestrator.turn_generate(user=user, turn=turn)
-            tasks.run_held()
+            task_queue.run_held()
 
     @staticmethod
     def _published(user, demo) -> None:

@@ -1,8 +1,8 @@
-"""Chapter API. The story is checked through its string model name (chapters does not import it)."""
+"""The chapter API, under the story it belongs to: it lives with the stories, which chapters (a layer
+below) do not import."""
 
 from __future__ import annotations
 
-from django.apps import apps
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -12,31 +12,32 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from narrative_pipeline import embeddings
-from narrative_pipeline.contracts import StoryState
-
-from . import services
-from .evaluation import chapter_views
-from .models import ChapterDivergenceLog, ChapterVersion, StoryChapter
-from .serializers import (
+from chapters import services
+from chapters.evaluation import chapter_views
+from chapters.models import ChapterDivergenceLog, ChapterVersion, StoryChapter
+from chapters.serializers import (
     ChapterInput,
     ChapterOutput,
     DivergenceOutput,
     PreviewInput,
     VersionOutput,
 )
+from core import embeddings
+from core.contracts import StoryState
+
+from .models import Story, Turn
 
 
 def _story(story_id):
     """The acting user's story (RLS hides everyone else's, which is then a 404 too)."""
-    story = apps.get_model("narrative_pipeline", "Story").objects.filter(pk=story_id).first()
+    story = Story.objects.filter(pk=story_id).first()
     if story is None:
         raise Http404
     return story
 
 
 def _next_turn(story) -> int:
-    return apps.get_model("narrative_pipeline", "Turn").objects.filter(story=story).count() + 1
+    return Turn.objects.filter(story=story).count() + 1
 
 
 class ChapterListApi(GenericAPIView):
