@@ -3,6 +3,8 @@ import os
 from celery import Celery
 from celery.signals import worker_init, worker_process_init
 
+from luna_site import embedded
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "luna_site.settings")
 
 # Celery's Django fixup closes each prefork child's inherited connection pool
@@ -16,8 +18,6 @@ app.autodiscover_tasks()
 def services_start(**_) -> None:
     """A worker started on its own (`celery -A luna_site worker`) starts the embedded servers it uses,
     before it connects to the broker (settings never start them)."""
-    from luna_site import embedded
-
     embedded.start_services()
 
 

@@ -254,8 +254,3 @@ def start_services() -> None:
         settings.DATABASES["default"]["HOST"] = ensure_postgres()
     if settings.EMBEDDED_REDIS:
         ensure_redis()
-
-
-if __name__ == "__main__":
-    # `python -m luna_site.embedded`: bin/run, before its web server and worker.
-    start_services()
