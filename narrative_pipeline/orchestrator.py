@@ -22,7 +22,7 @@ from accounts.quotas import QuotaExceeded
 from accounts.rls import acting_as
 from core.task_queue import queue_after_commit
 
-from . import storage
+from . import selectors, storage
 from .agents import preprocessor, strategist, writer
 from .calls import AgentCaller
 from .contracts import MAX_ACTION_CHARS, ResponseTemplate, StoryState
@@ -79,9 +79,8 @@ def turn_submit(*, user, story_id, action, idempotency_key) -> tuple[Turn, bool]
                 last = story.turns.order_by("-number").first()
                 if last is not None and last.status != Turn.Status.COMPLETED:
                     raise TurnRefused(f"Turn {last.number} is {last.status}: retry or undo it before a new action.")
-                # A story based on a snapshot goes on after the turns it reads from it.
-                number = max(last.number if last else 0, story.base_turn) + 1
-                turn = Turn.objects.create(user_id=story.user_id, story=story, number=number,
+                turn = Turn.objects.create(user_id=story.user_id, story=story,
+                                           number=selectors.turn_number_next(story=story),
                                            action=action, idempotency_key=key, state_before=story.state)
                 return turn, True
         except IntegrityError:

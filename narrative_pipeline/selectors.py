@@ -36,6 +36,13 @@ def story_get(*, user, story_id) -> Story:
     return get_object_or_404(story_list(user=user), pk=story_id)
 
 
+def turn_number_next(*, story: Story) -> int:
+    """The number of the story's next turn: after its own last turn, and after the turns a fork reads
+    from the snapshot it is based on (``base_turn``), which it does not store itself."""
+    last = Turn.objects.filter(story=story).order_by("-number").values_list("number", flat=True).first()
+    return max(last or 0, story.base_turn) + 1
+
+
 def story_turns(*, story: Story):
     """The story's turns in order, as every reader sees them: for a story based on a snapshot, the
     snapshot's turns up to its base (with its overrides) and then its own, in one query."""
