@@ -77,6 +77,13 @@ class LoreSkipped(Contract):
     titles: list[str] = Field(default_factory=list)  # the first few
 
 
+class ChapterHealing(Contract):
+    """A chapter the story moved away from, to be relaxed, adapted or replaced off the player's turn."""
+
+    chapter_id: str
+    tier: Literal["relax", "adapt", "alternate"]
+
+
 class StoryFacts(Contract):
     """What the context and the briefing both carry about the story and this turn."""
 
@@ -99,9 +106,11 @@ class StoryFacts(Contract):
 
 
 class StoryContext(StoryFacts):
-    """Everything the Preprocessor gathered for one turn, before it is cut to size."""
+    """Everything the Preprocessor gathered for one turn, before it is cut to size, and the
+    healing its chapter evaluation asks for (the orchestrator queues it; no agent sends tasks)."""
 
     story_id: str
+    healing: ChapterHealing | None = None
 
 
 class StrategistBriefing(StoryFacts):

@@ -7,6 +7,8 @@ from accounts.rls import acting_as
 from chapters import services as chapter_services
 from chapters.models import ChapterDivergenceLog, ChapterProgress, ChapterVersion, StoryChapter
 from narrative_pipeline import orchestrator
+from narrative_pipeline.agents import preprocessor
+from narrative_pipeline.models import Story
 from narrative_pipeline.services import story_update
 
 from .factories import StoryFactory
@@ -189,3 +191,21 @@ def test_a_death_in_the_story_sets_the_dead_flag(alice, story, django_capture_on
     with acting_as(alice):
         story.refresh_from_db()
     assert "dead:Orla" in story.state["flags"]
+
+
+def test_the_preprocessor_returns_the_healing_and_queues_nothing(alice, story, django_capture_on_commit_callbacks):
+    """The agent only reports the chapter to heal; the orchestrator sends it to the worker."""
+    healings = []
+    with django_capture_on_commit_callbacks() as queued:
+        for number in range(1, 30):
+            with acting_as(alice):
+                wandering = Story.objects.get(pk=story.pk)
+                wandering.state = {"location": "the market"}  # far from the harbour chapter 1 waits at
+                context = preprocessor.build_context(story=wandering, action="I haggle for apples.",
+                                                     turn_number=number)
+            healings.append(context.healing)
+    assert queued == []
+    healed = [healing for healing in healings if healing is not None]
+    with acting_as(alice):
+        first = StoryChapter.objects.get(story=story, number=1)
+    assert healed and healed[0].chapter_id == str(first.pk) and healed[0].tier in ("relax", "adapt", "alternate")
