@@ -165,3 +165,37 @@ class TurnResult(Contract):
     prose: str
     status: Literal["pending", "completed", "failed"]
     error: str = ""
+
+
+# The Dreamer's answers: what it read in a turn or a chapter, for ``dreams.py`` to store.
+
+class TurnSummaryNote(Contract):
+    """A turn in a sentence or two, and its embedding (the Preprocessor retrieves relevant past turns by it)."""
+
+    summary: str
+    embedding: list[float]
+
+
+class ArcNote(Contract):
+    """The story so far, folded up to ``last_turn``."""
+
+    first_turn: int
+    last_turn: int
+    summary: str
+
+
+class CharacterChange(Contract):
+    """How a character is after a turn."""
+
+    name: str
+    turn_number: int
+    summary: str
+
+
+class ChapterDraft(Contract):
+    """A chapter the Dreamer wrote: the next one to suggest, or one rewritten to heal (adapted, alternate)."""
+
+    title: str = ""
+    summary: str = ""
+    narrative_instructions: str = ""
+    suggested_beats: list[dict] = Field(default_factory=list)  # {"description", "priority"}, checked
