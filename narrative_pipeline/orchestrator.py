@@ -29,7 +29,7 @@ from .contracts import MAX_ACTION_CHARS, ResponseTemplate, StoryState
 from .llm import LLMError
 from .models import Character, Story, Turn
 from .state import next_state
-from .tasks import dream_turn
+from .tasks import dream_turn, heal_chapter
 
 logger = logging.getLogger("luna.turns")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -99,8 +99,11 @@ def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = N
         with acting_as(user):
             # Reroll and retry plan from the state before the turn, not the state after it.
             story.state = turn.state_before
-            briefing = preprocessor.brief(preprocessor.build_context(story=story, action=turn.action,
-                                                                     turn_number=turn.number))
+            context = preprocessor.build_context(story=story, action=turn.action, turn_number=turn.number)
+            if context.healing is not None:  # sent to the worker when the chapter's progress commits
+                queue_after_commit(heal_chapter, str(story.user_id), context.healing.chapter_id, turn.number,
+                                   context.healing.tier)
+            briefing = preprocessor.brief(context)
         caller.record_local("preprocessor", model="all-MiniLM-L6-v2", tokens=briefing.size(), started=started)
         template = strategist.plan(briefing, caller.complete)
         prose = writer.write(briefing, template, caller.stream, on_text, attempt=len(turn.alternatives) + (
