@@ -34,7 +34,6 @@ from accounts.rls import acting_as
 from chapters import services as chapter_services
 from core.task_queue import queue_after_commit
 from narrative_pipeline import selectors as story_selectors
-from narrative_pipeline import storage
 from narrative_pipeline.models import (
     SnapshotItem,
     SnapshotSeries,
@@ -42,10 +41,18 @@ from narrative_pipeline.models import (
     Story,
     StorySnapshot,
     StoryTurn,
-    Turn,
-    TurnOverride,
 )
-from narrative_pipeline.snapshots import entry_key, series_items, world_apply, world_items
+from narrative_pipeline.snapshots import (
+    entry_key,
+    series_items,
+    story_rebase,
+    turn_alternative_add,
+    turn_override_set,
+    turn_overrides_restore,
+    turns_rewrite,
+    world_apply,
+    world_items,
+)
 
 from . import forks, merge
 from .models import ASSET_ITEMS, AssetKind, StoryFork, SyncConflict, SyncRun
@@ -166,9 +173,7 @@ def _merge(*, user, record: StoryFork, run: SyncRun, changed: list[tuple[str, st
     SyncConflict.objects.bulk_create([
         SyncConflict(user_id=story.user_id, run=run, fork=record, **fields) for fields in turn_conflicts + world_conflicts],
         batch_size=500)
-    if story.base_series_id == record.series_id and story.storage_mode != StorageMode.PLAIN:
-        story.base_version = run.to_version  # the turns it reads come from the new version
-        story.save(update_fields=["base_version", "updated_at"])
+    story_rebase(story=story, series_id=record.series_id, version=run.to_version)  # turns read the new version
     record.version = run.to_version
     record.save(update_fields=["version"])
     _progress(run, len(changed), len(changed), "done")
@@ -183,14 +188,13 @@ def _merge_turns(*, user, record, story, run, keys) -> tuple[merge.MergePlan, li
     """The turns' plan, their conflicts, and how many other turns the fork changed (kept as they are)."""
     full_copy = story.storage_mode == StorageMode.FULL_COPY
     numbers = [int(key) for key in keys]
-    untouched = 0 if full_copy else TurnOverride.objects.filter(story=story).exclude(number__in=numbers).count()
+    untouched = 0 if full_copy else story_selectors.turn_overrides(story=story).exclude(number__in=numbers).count()
     if not numbers:
         return merge.MergePlan(), [], untouched
     base, source = _turn_texts(record.series_id, run.from_version, numbers), _turn_texts(
         record.series_id, run.to_version, numbers)
     if full_copy:
-        own = {turn.number: turn for turn in Turn.objects.filter(story=story, number__in=numbers)}
-        reads = {number: turn.prose for number, turn in own.items()}
+        reads = dict(story_selectors.turns_own(story=story).filter(number__in=numbers).values_list("number", "prose"))
     else:
         inherited = {number: (action, prose) for number, action, prose in story_selectors.story_turns(
             story=story).filter(number__in=numbers).exclude(origin=StoryTurn.Origin.OWN).values_list(
@@ -198,22 +202,15 @@ def _merge_turns(*, user, record, story, run, keys) -> tuple[merge.MergePlan, li
         reads = {number: prose for number, (_, prose) in inherited.items()}
     plan = merge.three_way(base, source, reads, keys=reads)
     if full_copy:  # the fork owns its turns: the source's changes are written into them
-        run.previous["turns"] = {}
-        for number, text in plan.applied.items():
-            turn = own[number]
-            run.previous["turns"][str(number)] = {"prose": turn.prose, "alternatives": turn.alternatives}
-            turn.prose = text
-            storage.turn_rewritten(user=user, story=story, turn=turn)
-            turn.save(update_fields=["prose", "storage_bytes"])
+        run.previous["turns"] = turns_rewrite(user=user, story=story, texts=dict(plan.applied))
     else:  # applied by the new base version; a turn the source removed is kept as the fork's own
         removed = [number for number in plan.kept if source.get(number) is None]
         before = {row.number: {"action": row.action, "prose": row.prose, "alternatives": row.alternatives}
-                  for row in TurnOverride.objects.filter(story=story, number__in=removed)}
+                  for row in story_selectors.turn_overrides(story=story).filter(number__in=removed)}
         run.previous["overrides"] = {str(number): before.get(number) for number in removed}
         for number in removed:
             action, prose = inherited[number]
-            TurnOverride.objects.update_or_create(user_id=story.user_id, story=story, number=number,
-                                                  defaults={"action": action, "prose": prose})
+            turn_override_set(story=story, number=number, action=action, prose=prose)
     conflicts = [{"kind": Kind.TURN, "key": str(conflict.key), "turn_number": conflict.key,
                   "base_text": conflict.base or "", "source_text": conflict.source, "fork_text": conflict.fork}
                  for conflict in plan.conflicts]
@@ -265,19 +262,13 @@ def resolve(*, user, fork_id, conflict_id, choice: str) -> SyncConflict:
 
 def _resolve_turn(*, user, story, conflict, choice) -> None:
     # The fork's text is in its own turn (a full copy, even one made since the sync) or an override.
-    holder = (Turn.objects.filter(story=story, number=conflict.turn_number).first()
-              or TurnOverride.objects.get(story=story, number=conflict.turn_number))
+    holder = story_selectors.turn_written(story=story, number=conflict.turn_number)
     resolved = merge.resolve(
         merge.Conflict(key=conflict.turn_number, base=conflict.base_text, source=conflict.source_text,
                        fork=conflict.fork_text),
         merge.ForkText(holder.prose, tuple(alternative["prose"] for alternative in holder.alternatives)), choice)
-    kept = {alternative["prose"] for alternative in holder.alternatives}
-    holder.prose = resolved.text
-    holder.alternatives = holder.alternatives + [  # like a reroll's earlier versions
-        {"prose": text, "created_at": timezone.now().isoformat()} for text in resolved.alternatives if text not in kept]
-    if isinstance(holder, Turn):
-        storage.turn_rewritten(user=user, story=story, turn=holder)
-    holder.save()
+    turn_alternative_add(user=user, story=story, number=conflict.turn_number, prose=resolved.text,
+                         alternatives=resolved.alternatives)
 
 
 def _resolve_world(*, user, story, conflict, choice) -> None:
@@ -292,7 +283,7 @@ def _resolve_world(*, user, story, conflict, choice) -> None:
         world_apply(user=user, story=story, changes={(Kind.LOREENTRY, f"{book}/{max(taken, default=-1) + 1}"): {
             **conflict.source_data, "enabled": False, "comment": f"From the source: {comment}"[:500]}})
     elif choice == "both" and conflict.kind == Kind.CHAPTER:  # the source's chapter, offered to accept
-        last = Turn.objects.filter(story=story).order_by("-number").values_list("number", flat=True).first()
+        last = story_selectors.turns_own(story=story).order_by("-number").values_list("number", flat=True).first()
         chapter_services.suggestion_add(story_id=story.pk, user_id=story.user_id, chapter=conflict.source_data,
                                         created_turn=last or story.base_turn)
 
@@ -312,23 +303,15 @@ def undo(*, user, fork_id) -> SyncRun:
             raise Conflict("Some of this sync's conflicts are resolved; their resolutions stay, so it cannot be "
                            "undone as a whole.")
         story = Story.objects.select_for_update().get(pk=record.story_id)
-        for number, before in run.previous.get("overrides", {}).items():
-            overrides = TurnOverride.objects.filter(story=story, number=int(number))
-            if before is None:
-                overrides.delete()
-            else:
-                overrides.update(**before)
-        for number, before in run.previous.get("turns", {}).items():
-            turn = Turn.objects.get(story=story, number=int(number))
-            turn.prose, turn.alternatives = before["prose"], before["alternatives"]
-            storage.turn_rewritten(user=user, story=story, turn=turn)
-            turn.save(update_fields=["prose", "alternatives", "storage_bytes"])
+        turn_overrides_restore(story=story, overrides={int(number): before for number, before
+                                                       in run.previous.get("overrides", {}).items()})
+        turns = run.previous.get("turns", {})
+        turns_rewrite(user=user, story=story, texts={int(number): before["prose"] for number, before in turns.items()},
+                      alternatives={int(number): before["alternatives"] for number, before in turns.items()})
         world_apply(user=user, story=story, changes={(kind, key): payload
                                                      for kind, key, payload in run.previous.get("world", [])})
         run.conflicts.all().delete()
-        if story.base_series_id == record.series_id and story.storage_mode != StorageMode.PLAIN:
-            story.base_version = run.from_version
-            story.save(update_fields=["base_version", "updated_at"])
+        story_rebase(story=story, series_id=record.series_id, version=run.from_version)
         record.version = run.from_version
         record.save(update_fields=["version"])
         run.status = SyncRun.Status.UNDONE

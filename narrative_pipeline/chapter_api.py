@@ -25,7 +25,8 @@ from chapters.serializers import (
 from core import embeddings
 from core.contracts import StoryState
 
-from .models import Story, Turn
+from . import selectors as story_selectors
+from .models import Story
 
 
 def _story(story_id):
@@ -34,10 +35,6 @@ def _story(story_id):
     if story is None:
         raise Http404
     return story
-
-
-def _next_turn(story) -> int:
-    return Turn.objects.filter(story=story).count() + 1
 
 
 class ChapterListApi(GenericAPIView):
@@ -111,7 +108,7 @@ class ChapterStartApi(GenericAPIView):
     @extend_schema(request=None, responses=ChapterOutput, summary="Start a chapter early (where its author allows)")
     def post(self, request, story_id, number):
         chapter = _chapter(story_id, number)
-        services.chapter_start(chapter=chapter, turn_number=_next_turn(chapter.story))
+        services.chapter_start(chapter=chapter, turn_number=story_selectors.turn_number_next(story=chapter.story))
         return Response(ChapterOutput(chapter).data)
 
 
@@ -123,7 +120,7 @@ class ChapterPreviewApi(APIView):
         data = PreviewInput(data=request.data)
         data.is_valid(raise_exception=True)
         given = dict(data.validated_data["state"])
-        turn = given.pop("turn", _next_turn(story))
+        turn = given.pop("turn", story_selectors.turn_number_next(story=story))
         state = StoryState(**{**story.state, **given})
         moment = embeddings.embed_one(" ".join(filter(None, [state.location, *state.present_characters])))
         views = chapter_views(story_id=story.pk, state=state, turn_number=turn, state_vector=moment)

@@ -55,6 +55,13 @@ class LoreSkipped(Contract):
     titles: list[str] = Field(default_factory=list)  # the first few
 
 
+class ChapterHealing(Contract):
+    """A chapter the story moved away from, to be relaxed, adapted or replaced off the player's turn."""
+
+    chapter_id: str
+    tier: Literal["relax", "adapt", "alternate"]
+
+
 class StoryFacts(Contract):
     """What the context and the briefing both carry about the story and this turn."""
 
@@ -77,9 +84,11 @@ class StoryFacts(Contract):
 
 
 class StoryContext(StoryFacts):
-    """Everything the Preprocessor gathered for one turn, before it is cut to size."""
+    """Everything the Preprocessor gathered for one turn, before it is cut to size, and the
+    healing its chapter evaluation asks for (the orchestrator queues it; no agent sends tasks)."""
 
     story_id: str
+    healing: ChapterHealing | None = None
 
 
 class StrategistBriefing(StoryFacts):
@@ -134,3 +143,37 @@ class TurnResult(Contract):
     prose: str
     status: Literal["pending", "completed", "failed"]
     error: str = ""
+
+
+# The Dreamer's answers: what it read in a turn or a chapter, for ``dreams.py`` to store.
+
+class TurnSummaryNote(Contract):
+    """A turn in a sentence or two, and its embedding (the Preprocessor retrieves relevant past turns by it)."""
+
+    summary: str
+    embedding: list[float]
+
+
+class ArcNote(Contract):
+    """The story so far, folded up to ``last_turn``."""
+
+    first_turn: int
+    last_turn: int
+    summary: str
+
+
+class CharacterChange(Contract):
+    """How a character is after a turn."""
+
+    name: str
+    turn_number: int
+    summary: str
+
+
+class ChapterDraft(Contract):
+    """A chapter the Dreamer wrote: the next one to suggest, or one rewritten to heal (adapted, alternate)."""
+
+    title: str = ""
+    summary: str = ""
+    narrative_instructions: str = ""
+    suggested_beats: list[dict] = Field(default_factory=list)  # {"description", "priority"}, checked

@@ -22,14 +22,14 @@ from accounts.quotas import QuotaExceeded
 from accounts.rls import acting_as
 from core.task_queue import queue_after_commit
 
-from . import storage
+from . import selectors, storage
 from .agents import preprocessor, strategist, writer
 from .calls import AgentCaller
 from .contracts import MAX_ACTION_CHARS, ResponseTemplate, StoryState
 from .llm import LLMError
 from .models import Character, Story, Turn
 from .state import next_state
-from .tasks import dream_turn
+from .tasks import dream_turn, heal_chapter
 
 logger = logging.getLogger("luna.turns")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -79,9 +79,8 @@ def turn_submit(*, user, story_id, action, idempotency_key) -> tuple[Turn, bool]
                 last = story.turns.order_by("-number").first()
                 if last is not None and last.status != Turn.Status.COMPLETED:
                     raise TurnRefused(f"Turn {last.number} is {last.status}: retry or undo it before a new action.")
-                # A story based on a snapshot goes on after the turns it reads from it.
-                number = max(last.number if last else 0, story.base_turn) + 1
-                turn = Turn.objects.create(user_id=story.user_id, story=story, number=number,
+                turn = Turn.objects.create(user_id=story.user_id, story=story,
+                                           number=selectors.turn_number_next(story=story),
                                            action=action, idempotency_key=key, state_before=story.state)
                 return turn, True
         except IntegrityError:
@@ -100,8 +99,11 @@ def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = N
         with acting_as(user):
             # Reroll and retry plan from the state before the turn, not the state after it.
             story.state = turn.state_before
-            briefing = preprocessor.brief(preprocessor.build_context(story=story, action=turn.action,
-                                                                     turn_number=turn.number))
+            context = preprocessor.build_context(story=story, action=turn.action, turn_number=turn.number)
+            if context.healing is not None:  # sent to the worker when the chapter's progress commits
+                queue_after_commit(heal_chapter, str(story.user_id), context.healing.chapter_id, turn.number,
+                                   context.healing.tier)
+            briefing = preprocessor.brief(context)
         caller.record_local("preprocessor", model="all-MiniLM-L6-v2", tokens=briefing.size(), started=started)
         template = strategist.plan(briefing, caller.complete)
         prose = writer.write(briefing, template, caller.stream, on_text, attempt=len(turn.alternatives) + (

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 
 from .llm import AGENTS
 from .llm.connections import choice_for, choice_read, connections
-from .models import AgentCall, ModelChoices, Story, StoryArc, StoryTurn, Turn
+from .models import AgentCall, ModelChoices, Story, StoryArc, StoryTurn, Turn, TurnOverride
 
 
 def story_list(*, user):
@@ -36,6 +36,13 @@ def story_get(*, user, story_id) -> Story:
     return get_object_or_404(story_list(user=user), pk=story_id)
 
 
+def turn_number_next(*, story: Story) -> int:
+    """The number of the story's next turn: after its own last turn, and after the turns a fork reads
+    from the snapshot it is based on (``base_turn``), which it does not store itself."""
+    last = Turn.objects.filter(story=story).order_by("-number").values_list("number", flat=True).first()
+    return max(last or 0, story.base_turn) + 1
+
+
 def story_turns(*, story: Story):
     """The story's turns in order, as every reader sees them: for a story based on a snapshot, the
     snapshot's turns up to its base (with its overrides) and then its own, in one query."""
@@ -44,6 +51,24 @@ def story_turns(*, story: Story):
 
 def turn_get(*, story: Story, number: int) -> StoryTurn:
     return get_object_or_404(story_turns(story=story), number=number)
+
+
+# Copy-on-write storage as it is stored (a sync compares and records these rows; readers use ``story_turns``).
+
+def turns_own(*, story: Story):
+    """The turns the story holds itself: all of a plain story's or a full copy's, a fork's played after its base."""
+    return Turn.objects.filter(story=story)
+
+
+def turn_overrides(*, story: Story):
+    """The story's override rows: the turns it edited of those it reads from its snapshot."""
+    return TurnOverride.objects.filter(story=story)
+
+
+def turn_written(*, story: Story, number: int) -> Turn | TurnOverride:
+    """The row holding the story's own text of turn ``number``: its own turn, else its override
+    (``TurnOverride.DoesNotExist`` when it has neither)."""
+    return turns_own(story=story).filter(number=number).first() or turn_overrides(story=story).get(number=number)
 
 
 def story_arcs(*, story: Story):

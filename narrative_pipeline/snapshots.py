@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -42,7 +43,7 @@ from .models import (
     Turn,
     TurnOverride,
 )
-from .selectors import story_turns
+from .selectors import story_turns, turn_overrides, turn_written, turns_own
 
 FULL_COPY_SHARE = 0.6  # above this share of edited turns, a fork copies its turns into its own rows
 STORY_FIELDS = ("title", "premise", "genre", "setting", "memory", "authors_note")
@@ -304,3 +305,66 @@ def snapshot_file(snapshot, lore_format: str) -> tuple[bytes, str, str]:
         raise ValidationError({"format": [str(error)]}) from error
     content_type, extension = CONTENT_TYPES.get(lore_format, ("application/json", "json"))
     return written.text.encode("utf-8"), content_type, extension
+
+
+# The writes a source sync makes (DESIGN §5: copy-on-write storage is the core's; the marketplace's
+# sync decides what changes and calls these) ---------------------------------------------------
+
+def story_rebase(*, story: Story, series_id, version: int) -> None:
+    """Base the story on ``version`` of ``series_id``: every turn it has not overridden then reads
+    that version's text. A story not based on that series (a plain one, or a story a character or
+    chapter set was taken into) keeps its base. ``story`` is locked by the caller."""
+    if story.base_series_id == series_id and story.storage_mode != StorageMode.PLAIN:
+        story.base_version = version
+        story.save(update_fields=["base_version", "updated_at"])
+
+
+def turn_override_set(*, story: Story, number: int, action: str, prose: str) -> None:
+    """Turn ``number``, read from the story's snapshot, reads ``action`` and ``prose`` from now on
+    (its override row, created or changed; its alternatives stay)."""
+    TurnOverride.objects.update_or_create(user_id=story.user_id, story=story, number=number,
+                                          defaults={"action": action, "prose": prose})
+
+
+def turn_overrides_restore(*, story: Story, overrides: dict[int, dict | None]) -> None:
+    """Put override rows back as they were: number -> ``{"action", "prose", "alternatives"}``, or
+    ``None`` for a turn that had none. A row gone since (its turns copied into the story's own) stays gone."""
+    for number, before in overrides.items():
+        rows = turn_overrides(story=story).filter(number=number)
+        if before is None:
+            rows.delete()
+        else:
+            rows.update(**before)
+
+
+def turns_rewrite(*, user, story: Story, texts: dict[int, str],
+                  alternatives: dict[int, list[dict]] | None = None) -> dict[str, dict]:
+    """The story's own turns (a full copy's) read ``texts`` (number -> prose) and, when given,
+    ``alternatives``. Returns what each held before, ``{"prose", "alternatives"}`` by number as
+    text, so the change can be undone."""
+    turns = {turn.number: turn for turn in turns_own(story=story).filter(number__in=list(texts))}
+    fields = ["prose", "storage_bytes"] if alternatives is None else ["prose", "alternatives", "storage_bytes"]
+    before = {}
+    for number, prose in texts.items():
+        turn = turns[number]
+        before[str(number)] = {"prose": turn.prose, "alternatives": turn.alternatives}
+        turn.prose = prose
+        if alternatives is not None:
+            turn.alternatives = alternatives[number]
+        storage.turn_rewritten(user=user, story=story, turn=turn)
+        turn.save(update_fields=fields)
+    return before
+
+
+def turn_alternative_add(*, user, story: Story, number: int, prose: str, alternatives: Sequence[str]) -> None:
+    """Turn ``number`` (the story's own, or its override) reads ``prose``; each text of
+    ``alternatives`` it does not keep yet is added to its alternatives, as a reroll keeps its
+    earlier versions."""
+    holder = turn_written(story=story, number=number)
+    kept = {alternative["prose"] for alternative in holder.alternatives}
+    holder.prose = prose
+    holder.alternatives = holder.alternatives + [
+        {"prose": text, "created_at": timezone.now().isoformat()} for text in alternatives if text not in kept]
+    if isinstance(holder, Turn):
+        storage.turn_rewritten(user=user, story=story, turn=holder)
+    holder.save()

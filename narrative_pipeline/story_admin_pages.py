@@ -20,7 +20,7 @@ from chapters.evaluation import preview
 from core import embeddings
 from core.contracts import StoryState
 
-from . import lore_files
+from . import lore_files, selectors
 from .services import can_change_story
 
 
@@ -122,12 +122,12 @@ def chapters_preview_view(model_admin, request, story_id):
     """Given a state (the story's own, or one typed in): which chapters are available, which would
     activate, their divergence and tier, and what the Strategist would see."""
     story = get_object_or_404(model_admin.get_queryset(request), pk=story_id)
-    turn_count = story.turns.count()
-    initial = {"location": story.state.get("location", ""), "turn": turn_count + 1, **{
+    next_turn = selectors.turn_number_next(story=story)
+    initial = {"location": story.state.get("location", ""), "turn": next_turn, **{
         key: ", ".join(story.state.get(key, [])) for key in ("present_characters", "inventory", "flags")}}
     form = PreviewForm(request.POST or None, initial=initial)
     state = form.state(story.state) if form.is_bound and form.is_valid() else StoryState(**story.state)
-    turn = (form.cleaned_data.get("turn") if form.is_bound and form.is_valid() else None) or turn_count + 1
+    turn = (form.cleaned_data.get("turn") if form.is_bound and form.is_valid() else None) or next_turn
     moment = embeddings.embed_one(" ".join(filter(None, [state.location, *state.present_characters])))
     views, brief = preview(story_id=story.pk, state=state, turn_number=turn, state_vector=moment)
     context = {**model_admin.admin_site.each_context(request), "form": form, "story": story, "views": views,

@@ -5,7 +5,7 @@ from django.db import IntegrityError, OperationalError
 
 from accounts.rls import acting_as
 
-from .agents.dreamer import dream, heal
+from . import dreams
 from .llm import LLMError
 from .models import Turn
 
@@ -16,7 +16,7 @@ logger = logging.getLogger("luna.turns")
 def dream_turn(user_id: str, turn_id: str) -> None:
     """The Dreamer's work for one committed turn, as the story's owner (RLS: the id comes with the task)."""
     try:
-        dream(user_id=user_id, turn_id=turn_id)
+        dreams.turn_dream(user_id=user_id, turn_id=turn_id)
     except IntegrityError:
         with acting_as(user_id):
             gone = not Turn.objects.filter(pk=turn_id).exists()
@@ -28,4 +28,4 @@ def dream_turn(user_id: str, turn_id: str) -> None:
 @shared_task(acks_late=True, autoretry_for=(LLMError, OperationalError), retry_backoff=True, max_retries=5)
 def heal_chapter(user_id: str, chapter_id: str, turn_number: int, tier: str) -> None:
     """A chapter the story moved away from is relaxed, adapted or replaced, off the player's turn."""
-    heal(user_id=user_id, chapter_id=chapter_id, turn_number=turn_number, tier=tier)
+    dreams.chapter_heal(user_id=user_id, chapter_id=chapter_id, turn_number=turn_number, tier=tier)

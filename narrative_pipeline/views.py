@@ -197,7 +197,7 @@ def chapter_start(request, story_id, number):
     story = _story(request, story_id)
     chapter = get_object_or_404(StoryChapter, story_id=story.pk, number=number)
     try:
-        chapter_services.chapter_start(chapter=chapter, turn_number=selectors.story_turns(story=story).count() + 1)
+        chapter_services.chapter_start(chapter=chapter, turn_number=selectors.turn_number_next(story=story))
     except ValidationError as error:
         messages.error(request, "; ".join(error.messages))
     else:

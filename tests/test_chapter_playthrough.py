@@ -7,6 +7,9 @@ from accounts.rls import acting_as
 from chapters import services as chapter_services
 from chapters.models import ChapterDivergenceLog, ChapterProgress, ChapterVersion, StoryChapter
 from narrative_pipeline import orchestrator
+from narrative_pipeline.agents import dreamer, preprocessor
+from narrative_pipeline.dreams import chapter_heal
+from narrative_pipeline.models import Story
 from narrative_pipeline.services import story_update
 
 from .factories import StoryFactory
@@ -128,7 +131,6 @@ def test_ignoring_the_chapters_heals_them(alice, story, django_capture_on_commit
 
 def test_an_llm_adapts_a_chapter_and_bad_json_is_retried(alice, story, openai_server, settings):
     """Healing with an OpenAI-compatible Dreamer (the fake server), not only the offline one."""
-    from narrative_pipeline.agents.dreamer import heal
     from narrative_pipeline.llm import LLMError
 
     from . import fake_openai as fake
@@ -138,11 +140,11 @@ def test_an_llm_adapts_a_chapter_and_bad_json_is_retried(alice, story, openai_se
         chapter = StoryChapter.objects.get(story=story, number=1)
     openai_server.script(fake.ok("I cannot do that."))
     with pytest.raises(LLMError, match="not valid JSON"):
-        heal(user_id=str(alice.pk), chapter_id=str(chapter.pk), turn_number=7, tier="adapt")
+        chapter_heal(user_id=str(alice.pk), chapter_id=str(chapter.pk), turn_number=7, tier="adapt")
     openai_server.script(fake.ok('{"narrative_instructions": "The seal arrives by gull instead.", '
                                  '"suggested_beats": [{"description": "A gull drops the seal", "priority": "high"}, '
                                  '{"description": 42}]}'))
-    heal(user_id=str(alice.pk), chapter_id=str(chapter.pk), turn_number=8, tier="adapt")
+    chapter_heal(user_id=str(alice.pk), chapter_id=str(chapter.pk), turn_number=8, tier="adapt")
     with acting_as(alice):
         version = chapter.versions.order_by("-number").first()
         log = ChapterDivergenceLog.objects.get(chapter=chapter)
@@ -153,7 +155,6 @@ def test_an_llm_adapts_a_chapter_and_bad_json_is_retried(alice, story, openai_se
 
 def test_the_dreamer_reads_an_adaptation_as_real_models_write_it(alice, story, openai_server, settings):
     """Reasoning with a draft inside, a fence, capitalised keys, beats as strings, a trailing comma, prose after."""
-    from narrative_pipeline.agents.dreamer import heal
 
     from . import fake_openai as fake
 
@@ -164,7 +165,7 @@ def test_the_dreamer_reads_an_adaptation_as_real_models_write_it(alice, story, o
                                  '{"Narrative_Instructions": "The seal arrives by gull.", '
                                  '"suggested_beats": ["A gull drops the seal", "Orla reads it"],}\n```\n'
                                  'I kept {the intent}.'))
-    heal(user_id=str(alice.pk), chapter_id=str(chapter.pk), turn_number=8, tier="adapt")
+    chapter_heal(user_id=str(alice.pk), chapter_id=str(chapter.pk), turn_number=8, tier="adapt")
     with acting_as(alice):
         version = chapter.versions.order_by("-number").first()
     assert version.narrative_instructions == "The seal arrives by gull."
@@ -178,9 +179,8 @@ def test_the_dreamer_reads_an_adaptation_as_real_models_write_it(alice, story, o
     ("Orla dives into the cold water.", False), ("Nobody died; Orla laughed.", False),
 ])
 def test_the_dreamer_knows_a_death_when_it_reads_one(text, dead):
-    from narrative_pipeline.agents.dreamer import died
 
-    assert died("Orla" if "Orla" in text else "The Abbess", text) is dead
+    assert dreamer.died("Orla" if "Orla" in text else "The Abbess", text) is dead
 
 
 def test_a_death_in_the_story_sets_the_dead_flag(alice, story, django_capture_on_commit_callbacks):
@@ -189,3 +189,21 @@ def test_a_death_in_the_story_sets_the_dead_flag(alice, story, django_capture_on
     with acting_as(alice):
         story.refresh_from_db()
     assert "dead:Orla" in story.state["flags"]
+
+
+def test_the_preprocessor_returns_the_healing_and_queues_nothing(alice, story, django_capture_on_commit_callbacks):
+    """The agent only reports the chapter to heal; the orchestrator sends it to the worker."""
+    healings = []
+    with django_capture_on_commit_callbacks() as queued:
+        for number in range(1, 30):
+            with acting_as(alice):
+                wandering = Story.objects.get(pk=story.pk)
+                wandering.state = {"location": "the market"}  # far from the harbour chapter 1 waits at
+                context = preprocessor.build_context(story=wandering, action="I haggle for apples.",
+                                                     turn_number=number)
+            healings.append(context.healing)
+    assert queued == []
+    healed = [healing for healing in healings if healing is not None]
+    with acting_as(alice):
+        first = StoryChapter.objects.get(story=story, number=1)
+    assert healed and healed[0].chapter_id == str(first.pk) and healed[0].tier in ("relax", "adapt", "alternate")

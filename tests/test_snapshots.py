@@ -2,10 +2,14 @@
 a story based on a snapshot reads like a plain one, edits are overrides, and nothing of the
 source changes."""
 
+import ast
+from pathlib import Path
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
+import marketplace
 from accounts.rls import acting_as
 from narrative_pipeline import orchestrator, selectors, snapshots
 from narrative_pipeline.export import story_markdown
@@ -164,3 +168,74 @@ def test_rls_private_series_are_invisible_and_hidden_ones_stay_readable_to_forks
         snapshots.story_from_snapshot(user=carol, snapshot=private)
     with acting_as(bob):
         assert StoryTurn.objects.filter(story_id=fork.pk).count() == 3
+
+
+# The writes a source sync makes are the core's services, usable without the marketplace.
+
+def test_story_rebase_moves_only_a_story_based_on_that_series(alice, bob, source, v1):
+    fork = snapshots.story_from_snapshot(user=bob, snapshot=v1)
+    with acting_as(alice), transaction.atomic():
+        source.title = "The Tide Book, revised"
+        source.save(update_fields=["title"])
+        turn = Turn.objects.get(story=source, number=3)
+        turn.prose = "Passage 3, revised."
+        turn.save(update_fields=["prose"])
+    v2 = snapshots.snapshot_create(user=alice, story=source, series=v1.series)
+    with acting_as(bob), transaction.atomic():
+        snapshots.story_rebase(story=fork, series_id=v2.series_id, version=v2.version)
+        assert Story.objects.get(pk=fork.pk).base_version == 2
+        assert selectors.turn_get(story=fork, number=3).prose == "Passage 3, revised."
+    plain = story_with_turns(bob, 2)
+    with acting_as(bob), transaction.atomic():
+        snapshots.story_rebase(story=plain, series_id=v2.series_id, version=v2.version)
+        assert Story.objects.get(pk=plain.pk).base_version is None
+
+
+def test_turn_overrides_are_set_and_restored_by_the_core(bob, v1):
+    fork = snapshots.story_from_snapshot(user=bob, snapshot=v1)
+    with acting_as(bob), transaction.atomic():
+        snapshots.turn_override_set(story=fork, number=4, action="Look.", prose="The fork's fourth.")
+        snapshots.turn_override_set(story=fork, number=5, action="Wait.", prose="The fork's fifth.")
+        assert selectors.turn_get(story=fork, number=4).origin == "override"
+        snapshots.turn_overrides_restore(story=fork, overrides={
+            4: None, 5: {"action": "Wait.", "prose": "The fifth, as it was.", "alternatives": []}, 6: None})
+        assert selectors.turn_get(story=fork, number=4).origin == "source"
+        assert selectors.turn_get(story=fork, number=5).prose == "The fifth, as it was."
+        assert not TurnOverride.objects.filter(story=fork, number=6).exists()  # none was made
+
+
+def test_turns_rewrite_returns_what_it_replaced_and_counts_the_bytes(bob):
+    story = story_with_turns(bob, 3)
+    with acting_as(bob), transaction.atomic():
+        used = Story.objects.get(pk=story.pk).storage_bytes
+        old = Turn.objects.get(story=story, number=2).prose
+        before = snapshots.turns_rewrite(user=bob, story=story, texts={2: "Much longer new text. " * 10})
+        assert before == {"2": {"prose": old, "alternatives": []}}
+        assert Story.objects.get(pk=story.pk).storage_bytes > used
+        snapshots.turns_rewrite(user=bob, story=story, texts={2: old}, alternatives={2: [{"prose": "kept"}]})
+        turn = Turn.objects.get(story=story, number=2)
+    assert (turn.prose, turn.alternatives) == (old, [{"prose": "kept"}])
+
+
+def test_turn_alternative_add_keeps_each_text_once(bob, v1):
+    fork = snapshots.story_from_snapshot(user=bob, snapshot=v1)
+    with acting_as(bob), transaction.atomic():
+        snapshots.turn_override_set(story=fork, number=2, action="Go.", prose="Mine.")
+        snapshots.turn_alternative_add(user=bob, story=fork, number=2, prose="Mine.", alternatives=["Theirs."])
+        snapshots.turn_alternative_add(user=bob, story=fork, number=2, prose="Theirs.", alternatives=["Theirs."])
+        override = TurnOverride.objects.get(story=fork, number=2)
+        with pytest.raises(TurnOverride.DoesNotExist):  # a turn read from the source has no text of the fork's
+            snapshots.turn_alternative_add(user=bob, story=fork, number=3, prose="x", alternatives=[])
+    assert override.prose == "Theirs." and [alt["prose"] for alt in override.alternatives] == ["Theirs."]
+
+
+def test_the_marketplace_writes_no_copy_on_write_storage_itself():
+    """DESIGN §5: turns, overrides and a story's base are written by the core's services only."""
+    for path in Path(marketplace.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 and node.module == "narrative_pipeline.models" for alias in node.names}
+        assert not names & {"Turn", "TurnOverride"}, path.name
+        assigned = [target.attr for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                    for target in node.targets if isinstance(target, ast.Attribute)]
+        assert "base_version" not in assigned, path.name

@@ -11,9 +11,9 @@ from pgvector.django import CosineDistance
 from chapters import evaluation as chapter_evaluation
 from chapters import lore as chapter_lore
 from core import embeddings
-from core.task_queue import queue_after_commit
 
 from ..contracts import (
+    ChapterHealing,
     CharacterNote,
     LoreNote,
     LoreSkipped,
@@ -25,7 +25,6 @@ from ..contracts import (
 )
 from ..models import CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
 from ..selectors import story_turns
-from ..tasks import heal_chapter
 
 # Caps that keep the briefing's size independent of the story's length: per item, and per
 # section, so a long story fills each section to the same budget as a story of twenty turns.
@@ -39,16 +38,14 @@ LORE_BUDGET, LORE_CHARS = 4_800, 1_600  # each book keeps to its own token budge
 def build_context(*, story: Story, action: str, turn_number: int) -> StoryContext:
     """Read what the writers' room needs, and evaluate the story's chapters.
 
-    Runs as the story's owner inside ``acting_as``; a chapter that needs healing is queued
-    for the Dreamer when that transaction commits.
+    Runs as the story's owner inside ``acting_as``; a chapter that needs healing comes back as
+    the context's ``healing``, for the caller to queue.
     """
     state = StoryState(**story.state)
     # One embedding of the moment (the action where it happens) serves retrieval and chapters.
     moment = embeddings.embed_one(" ".join(filter(None, [action, state.location, *state.present_characters])))
     chapter, heal = chapter_evaluation.evaluate_turn(story_id=story.pk, user_id=story.user_id, state=state,
                                                      turn_number=turn_number, state_vector=moment)
-    if heal is not None:
-        queue_after_commit(heal_chapter, str(story.user_id), str(heal[0]), turn_number, heal[1])
     latest = list(  # newest first, as far back as a lorebook may scan
         story_turns(story=story).filter(number__lt=turn_number, status=Turn.Status.COMPLETED)
         .order_by("-number").values("number", "action", "prose")[: max(settings.BRIEFING_RECENT_TURNS,
@@ -72,6 +69,7 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
         chapter=chapter,
         lore=_lore_notes(story, lore.fired),
         lore_skipped=[LoreSkipped(book=skip.book, entries=skip.entries, titles=skip.titles) for skip in lore.skipped],
+        healing=heal and ChapterHealing(chapter_id=str(heal[0]), tier=heal[1]),
     )
 
 

@@ -1,0 +1,169 @@
+"""The Dreamer's work, stored: the body of the ``dream_turn`` and ``heal_chapter`` tasks.
+
+The agent (``agents/dreamer.py``) answers with contracts; this module reads the story for it and
+writes its answers: the dead, a turn's summary and embedding, the chapter beats the passage
+addressed, the story so far every N turns, a next chapter when none is left, how the characters
+named in the turn changed, and a chapter healed. Each step checks its work is not done yet, so a
+redelivered task stops where it finished.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from accounts.rls import acting_as
+from chapters import evaluation as chapter_evaluation
+from chapters import healing
+from chapters.models import ChapterSuggestion, StoryChapter
+from core import embeddings
+from core.contracts import StoryState
+
+from . import storage
+from .agents import dreamer
+from .calls import AgentCaller
+from .contracts import ArcNote, ChapterDraft, CharacterChange, TurnSummaryNote
+from .models import Character, CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
+from .state import mentioned
+
+
+def turn_dream(*, user_id: str, turn_id: str) -> None:
+    """The Dreamer's work for one committed turn, as the story's owner."""
+    with acting_as(user_id):
+        turn = Turn.objects.select_related("story").filter(pk=turn_id, status=Turn.Status.COMPLETED).first()
+        if turn is None:
+            return  # undone, or rerolled into a newer task
+        has_summary = TurnSummary.objects.filter(turn=turn).exists()
+        cast = list(Character.objects.filter(story=turn.story, is_player=False))
+    story, caller = turn.story, AgentCaller(user=user_id, story=turn.story, turn=turn)
+    story_deaths_mark(user_id=user_id, story_id=turn.story_id,
+                      names=dreamer.deaths(names=[character.name for character in cast],
+                                           text=f"{turn.action}\n{turn.prose}"))
+    if not has_summary:
+        turn_summary_add(user_id=user_id, turn=turn,
+                         note=dreamer.turn_summary(caller, number=turn.number, action=turn.action, prose=turn.prose))
+        with acting_as(user_id):
+            # Confirm the chapter beats the Strategist says this passage addressed.
+            chapter_evaluation.record_beats_addressed(story_id=story.pk, turn_number=turn.number,
+                                                      addressed=(turn.template or {}).get("chapter_beats_addressed", []))
+    if turn.number % settings.ARC_INTERVAL_TURNS == 0:
+        _arc(user_id, caller, story, last=turn.number)
+    if turn.number % settings.CHAPTER_SUGGESTION_TURNS == 0:
+        _chapter_suggestion(user_id, caller, turn)
+    for character in cast:
+        if mentioned(character.name, turn.prose):
+            _character_change(user_id, caller, turn, character)
+
+
+def story_deaths_mark(*, user_id, story_id, names: list[str]) -> None:
+    """Each of ``names`` gets the ``dead:<name>`` flag in the story's state, once."""
+    if not names:
+        return
+    with acting_as(user_id):
+        story = Story.objects.select_for_update().get(pk=story_id)
+        flags = list(story.state.get("flags", []))
+        new = [f"dead:{name}" for name in names if f"dead:{name}" not in flags]
+        if new:
+            story.state = {**story.state, "flags": flags + new}
+            story.save(update_fields=["state", "updated_at"])
+
+
+def turn_summary_add(*, user_id, turn: Turn, note: TurnSummaryNote) -> None:
+    """Store the turn's summary, unless the turn was rewritten meanwhile or already has one."""
+    with acting_as(user_id):
+        if Turn.objects.filter(pk=turn.pk, prose=turn.prose).exists() and not TurnSummary.objects.filter(
+                turn=turn).exists():
+            TurnSummary.objects.create(user_id=turn.user_id, turn=turn, story_id=turn.story_id, number=turn.number,
+                                       summary=note.summary, embedding=note.embedding)
+            storage.dreamer_added(user=user_id, story=turn.story, turn=turn, text=note.summary, embedded=True)
+
+
+def _arc(user_id, caller: AgentCaller, story: Story, *, last: int) -> None:
+    first = last - settings.ARC_INTERVAL_TURNS + 1
+    with acting_as(user_id):
+        if StoryArc.objects.filter(story=story, first_turn=first).exists():
+            return
+        summaries = list(TurnSummary.objects.filter(story=story, number__gte=first, number__lte=last)
+                         .order_by("number").values_list("summary", flat=True))
+        previous = (StoryArc.objects.filter(story=story, last_turn__lt=first).order_by("-first_turn")
+                    .values_list("summary", flat=True).first())
+    arc_add(user_id=user_id, story=story,
+            note=dreamer.arc_summary(caller, first=first, last=last, previous=previous or "", summaries=summaries))
+
+
+def arc_add(*, user_id, story: Story, note: ArcNote) -> None:
+    """Store the story so far up to ``note.last_turn``, once per arc."""
+    with acting_as(user_id):
+        _, created = StoryArc.objects.get_or_create(user_id=story.user_id, story=story, first_turn=note.first_turn,
+                                                    defaults={"last_turn": note.last_turn, "summary": note.summary})
+        if created:
+            storage.dreamer_added(user=user_id, story=story, turn=None, text=note.summary)
+
+
+def _chapter_suggestion(user_id, caller: AgentCaller, turn: Turn) -> None:
+    """When the story has no chapter left to head to, propose the next one from the story so far."""
+    with acting_as(user_id):
+        if chapter_evaluation.heading_to(story_id=turn.story_id) is not None or ChapterSuggestion.objects.filter(
+                story_id=turn.story_id, status=ChapterSuggestion.Status.OPEN).exists():
+            return
+        story = Story.objects.get(pk=turn.story_id)
+        recent = list(TurnSummary.objects.filter(story=story).order_by("-number").values_list("summary", flat=True)[:5])
+        so_far = StoryArc.objects.filter(story=story).order_by("-first_turn").values_list("summary", flat=True).first()
+    draft = dreamer.chapter_suggestion(caller, state=story.state, title=story.title, story_so_far=so_far or "",
+                                       recent=recent[::-1])
+    chapter_suggestion_add(user_id=user_id, story=story, draft=draft, turn_number=turn.number)
+
+
+def chapter_suggestion_add(*, user_id, story: Story, draft: ChapterDraft, turn_number: int) -> None:
+    """Offer the Dreamer's next chapter to the player, who accepts it or not."""
+    with acting_as(user_id):
+        ChapterSuggestion.objects.create(
+            user_id=story.user_id, story=story, title=draft.title, summary=draft.summary,
+            narrative_instructions=draft.narrative_instructions, suggested_beats=draft.suggested_beats,
+            created_turn=turn_number)
+
+
+def _character_change(user_id, caller: AgentCaller, turn: Turn, character: Character) -> None:
+    with acting_as(user_id):
+        if CharacterSnapshot.objects.filter(character=character, turn_number=turn.number).exists():
+            return
+    character_snapshot_add(user_id=user_id, turn=turn, character=character,
+                           change=dreamer.character_change(caller, name=character.name, number=turn.number,
+                                                           prose=turn.prose))
+
+
+def character_snapshot_add(*, user_id, turn: Turn, character: Character, change: CharacterChange) -> None:
+    """Store how ``character`` is after ``turn``."""
+    with acting_as(user_id):
+        CharacterSnapshot.objects.create(user_id=turn.user_id, story_id=turn.story_id, character=character,
+                                         turn_number=change.turn_number, summary=change.summary)
+        storage.dreamer_added(user=user_id, story=turn.story, turn=None, text=change.summary)
+
+
+def chapter_heal(*, user_id: str, chapter_id: str, turn_number: int, tier: str) -> None:
+    """Heal a chapter the story moved away from: relax its conditions, or have the Dreamer adapt it
+    or write an alternate, stored by the chapters' healing services."""
+    with acting_as(user_id):
+        chapter = StoryChapter.objects.filter(pk=chapter_id).first()
+        if chapter is None:
+            return  # deleted meanwhile
+        story = Story.objects.get(pk=chapter.story_id)
+        state = StoryState(**story.state)
+    moment = embeddings.embed_one(" ".join(filter(None, [state.location, *state.present_characters])))
+    if tier == "relax":
+        with acting_as(user_id):
+            healing.relax(chapter, state=state, turn_number=turn_number, state_vector=moment)
+        return
+    text = chapter_evaluation.current_version(chapter) or chapter
+    draft = dreamer.chapter_rewrite(
+        AgentCaller(user=user_id, story=story), tier=tier, state=state, chapter_number=chapter.number,
+        story={"title": story.title, "premise": story.premise},
+        chapter={"title": chapter.title, "summary": chapter.summary,
+                 "narrative_instructions": text.narrative_instructions, "beats": text.suggested_beats})
+    with acting_as(user_id):
+        if tier == "adapt":
+            healing.adapt(chapter, state=state, turn_number=turn_number, instructions=draft.narrative_instructions,
+                          beats=draft.suggested_beats, state_vector=moment)
+        else:
+            healing.alternate(chapter, state=state, turn_number=turn_number, title=draft.title,
+                              instructions=draft.narrative_instructions, beats=draft.suggested_beats,
+                              state_vector=moment)
