@@ -4,7 +4,7 @@ Django's own middleware sets the others (settings: ``SECURE_REFERRER_POLICY``,
 ``SECURE_CONTENT_TYPE_NOSNIFF``, ``SECURE_CROSS_ORIGIN_OPENER_POLICY``, ``X_FRAME_OPTIONS``).
 The policy allows scripts, styles and everything else only from our own origin; pages and
 templates hold no inline ``<script>``, ``on…=`` handler or ``style=`` attribute
-(tests/test_security_headers.py reads every template), and htmx is told by its meta tag not to
+(tests/site/test_security_headers.py reads every template), and htmx is told by its meta tag not to
 inject its indicator styles. A view that needs another policy sets the header itself
 (``content_security_policy``), and this middleware leaves it alone.
 """

@@ -16,7 +16,7 @@ Reading goes in three steps, each forgiving only what it can read unambiguously:
 3. A contract-specific reading (``plan_normalize``) that maps what the model meant onto the contract, then
    pydantic validation. The LAST object that validates wins: models restate the final answer after drafts.
 
-Plain Python, no Django: tested and benchmarked on its own (tests/test_structured_output.py, bench/structured.py).
+Plain Python, no Django: tested and benchmarked on its own (tests/narrative_pipeline/test_structured_output.py, bench/structured.py).
 """
 
 from __future__ import annotations

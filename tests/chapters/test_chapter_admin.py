@@ -1,0 +1,190 @@
+"""Authors edit chapters in Django admin under RLS as themselves (not superusers)."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from accounts.rls import acting_as
+from accounts.services import user_become_author
+from chapters.models import StoryChapter
+
+from ..factories import StoryFactory, UserFactory, admin_import
+
+pytestmark = pytest.mark.django_db
+TEXT = "‹chapter-1› The Summons\nlocation: harbour\nbeats:\n- [high] A seal arrives\n\nOpen with a summons.\n"
+
+
+@pytest.fixture
+def author(client, alice):
+    user_become_author(user=alice)
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def story(alice):
+    return StoryFactory(user=alice, title="Alice's tale")
+
+
+def chapter_form(story, **overrides):
+    return {"story": str(story.pk), "number": "1", "title": "The Summons", "description": "", "summary": "",
+            "required_previous_chapters": "[]", "blocked_by": "[]", "trigger_conditions": '{"location": "harbour"}',
+            "critical": '["character_present"]', "narrative_instructions": "Open with a summons.",
+            "suggested_beats": '[{"description": "A seal arrives", "priority": "high"}]',
+            "allow_divergence": "on", "min_similarity_threshold": "0.4", "visibility": "shown", **overrides}
+
+
+def test_becoming_an_author_from_the_profile(client, bob):
+    client.force_login(bob)
+    client.post(reverse("become-author"))
+    bob.refresh_from_db()
+    assert bob.is_staff and not bob.is_superuser
+    assert client.get(reverse("admin:chapters_storychapter_changelist")).status_code == 200
+
+
+def test_an_author_writes_a_chapter_and_its_versions_show_a_diff(author, alice, story):
+    response = author.post(reverse("admin:chapters_storychapter_add"), chapter_form(story))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    with acting_as(alice):
+        chapter = StoryChapter.objects.get(story=story, number=1)
+        assert chapter.versions.count() == 1
+    response = author.post(reverse("admin:chapters_storychapter_change", args=[chapter.pk]),
+                           chapter_form(story, narrative_instructions="Open with a storm and a summons."))
+    assert response.status_code == 302
+    page = author.get(reverse("admin:chapters_storychapter_change", args=[chapter.pk])).content.decode()
+    assert "v2 · manual" in page and "Open with a storm and a summons." in page and "diff_" in page
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"trigger_conditions": '{"weather": "rain"}'}, "Unknown condition key"),
+    ({"trigger_conditions": '{"location": 5}'}, "location must be text"),
+    ({"required_previous_chapters": "[7]"}, "names chapter 7"),
+])
+def test_bad_chapters_are_form_errors_naming_chapter_and_field(author, alice, story, overrides, message):
+    response = author.post(reverse("admin:chapters_storychapter_add"), chapter_form(story, **overrides))
+    assert response.status_code == 200 and message in response.content.decode()
+    assert "Chapter 1" in response.content.decode()
+    with acting_as(alice):
+        assert not StoryChapter.objects.filter(story=story).exists()
+
+
+def test_upload_and_download_chapter_files(author, alice, story):
+    url = reverse("admin:story-chapters-upload", args=[story.pk])
+    bad = author.post(url, {"file": SimpleUploadedFile("c.txt", b"\xe2\x80\xb9chapter-1\xe2\x80\xba A\nmood: grim\n")})
+    assert "line 2: unknown key" in bad.content.decode()
+    assert admin_import(author, story, "c.txt", TEXT.encode()).status_code == 302
+    downloaded = author.get(reverse("admin:story-chapters-download", args=[story.pk])).content.decode()
+    assert "‹chapter-1› The Summons" in downloaded and "- [high] A seal arrives" in downloaded
+
+
+def test_an_author_sees_only_their_own_stories_and_chapters(author, story):
+    other_author = UserFactory()
+    user_become_author(user=other_author)
+    theirs = StoryFactory(user=other_author, title="Not Alice's")
+    with acting_as(other_author):
+        from chapters import chapter_text, services
+
+        (chapter,) = services.chapters_import(story_id=theirs.pk, user_id=other_author.pk,
+                                              chapters=chapter_text.parse(TEXT))
+    listing = author.get(reverse("admin:chapters_storychapter_changelist")).content.decode()
+    assert "Not Alice" not in listing
+    assert author.get(reverse("admin:chapters_storychapter_change", args=[chapter.pk])).status_code in (302, 404)
+    assert author.get(reverse("admin:story-chapters-download", args=[theirs.pk])).status_code == 404
+    assert author.get(reverse("admin:narrative_pipeline_story_changelist")).content.decode().count("Not Alice") == 0
+
+
+def test_preview_in_the_admin(author, alice, story):
+    admin_import(author, story, "c.txt", TEXT.encode())
+    page = author.post(reverse("admin:story-chapters-preview", args=[story.pk]),
+                       {"location": "the harbour", "present_characters": "", "inventory": "", "flags": "",
+                        "turn": "2"}).content.decode()
+    assert "1. The Summons (v1)" in page and "What the Strategist would see" in page and "[high] A seal arrives" in page
+    elsewhere = author.post(reverse("admin:story-chapters-preview", args=[story.pk]),
+                            {"location": "the forest", "turn": "9"}).content.decode()
+    assert "No chapter would be active in this state." in elsewhere and "location" in elsewhere
+
+
+@pytest.mark.parametrize(("mode", "healed"), [("follow", False), ("wander", True)])
+def test_test_play_charts_divergence_and_lists_adaptations(author, alice, story, settings, mode, healed):
+    settings.CHAPTER_GRACE_TURNS = 2
+    admin_import(author, story, "c.txt", TEXT.encode())
+    response = author.post(reverse("admin:story-test-play", args=[story.pk]), {"turns": "8", "mode": mode})
+    page = response.content.decode()
+    assert response.status_code == 200 and "Divergence per turn" in page and 'id="test-play-data"' in page
+    assert ("None: the chapters held." not in page) is healed
+    with acting_as(alice):
+        from narrative_pipeline.models import Story
+
+        assert not Story.objects.filter(title__startswith="[test-play]").exists()  # the scratch story is gone
+
+
+def test_chapter_analytics(author, alice, story, django_capture_on_commit_callbacks):
+    admin_import(author, story, "c.txt", TEXT.encode())
+    from narrative_pipeline import orchestrator
+
+    with django_capture_on_commit_callbacks(execute=True):
+        turn, _ = orchestrator.turn_submit(user=alice, story_id=story.pk, action="I wait at the harbour.",
+                                           idempotency_key="a")
+        orchestrator.turn_generate(user=alice, turn=turn)
+    page = author.get(reverse("admin:chapters-analytics")).content.decode()
+    assert "The Summons" in page and 'id="analytics-data"' in page
+
+
+def test_an_author_accepts_a_suggestion_in_the_admin(author, alice, story):
+    from chapters.models import ChapterSuggestion
+
+    with acting_as(alice):
+        suggestion = ChapterSuggestion.objects.create(user_id=alice.pk, story=story, title="The Tide Turns",
+                                                      summary="A storm.", created_turn=4)
+    listing = author.get(reverse("admin:chapters_chaptersuggestion_changelist")).content.decode()
+    assert "The Tide Turns" in listing
+    author.post(reverse("admin:chapters_chaptersuggestion_changelist"),
+                {"action": "accept", "_selected_action": [suggestion.pk]})
+    with acting_as(alice):
+        assert StoryChapter.objects.get(story=story).title == "The Tide Turns"
+
+
+def test_prerequisite_graph_and_chapter_inline(author, alice, story):
+    text = TEXT + "\n‹chapter-2› The Bridge\nrequires: 1\n\n‹chapter-3› The Tower\nblocked_by: 2\n"
+    admin_import(author, story, "c.txt", text.encode())
+    page = author.get(reverse("admin:chapters-graph", args=[story.pk])).content.decode()
+    assert "No cycle, and every prerequisite exists." in page and "2. The Bridge" in page
+    story_page = author.get(reverse("admin:narrative_pipeline_story_change", args=[story.pk])).content.decode()
+    assert "The Tower" in story_page and "Prerequisites" in story_page
+
+
+def test_reordering_swaps_numbers_and_rewrites_prerequisites(author, alice, story):
+    text = TEXT + "\n‹chapter-2› The Bridge\n\n‹chapter-3› The Tower\nrequires: 2\n"
+    admin_import(author, story, "c.txt", text.encode())
+    with acting_as(alice):
+        bridge = StoryChapter.objects.get(story=story, title="The Bridge")
+    author.post(reverse("admin:chapters_storychapter_changelist"),
+                {"action": "move_earlier", "_selected_action": [bridge.pk]})
+    with acting_as(alice):
+        order = dict(StoryChapter.objects.filter(story=story).values_list("title", "number"))
+        tower = StoryChapter.objects.get(story=story, title="The Tower")
+    assert order == {"The Bridge": 1, "The Summons": 2, "The Tower": 3}
+    assert tower.required_previous_chapters == [1]  # still the Bridge
+    page = author.post(reverse("admin:chapters_storychapter_changelist"),
+                       {"action": "move_earlier", "_selected_action": [bridge.pk]}, follow=True).content.decode()
+    assert "cannot move further" in page
+
+
+def test_quick_edits_in_the_story_inline_make_a_version(author, alice, story):
+    admin_import(author, story, "c.txt", TEXT.encode())
+    with acting_as(alice):
+        chapter = StoryChapter.objects.get(story=story)
+    url = reverse("admin:narrative_pipeline_story_change", args=[story.pk])
+    form = {"title": story.title, "premise": story.premise, "genre": story.genre, "setting": "", "memory": "",
+            "authors_note": "", "state": '{"location": "", "present_characters": [], "inventory": [], "flags": []}',
+            "llm_overrides": "{}",
+            "characters-TOTAL_FORMS": "0", "characters-INITIAL_FORMS": "0",
+            "chapters-TOTAL_FORMS": "1", "chapters-INITIAL_FORMS": "1", "chapters-0-id": str(chapter.pk),
+            "chapters-0-story": str(story.pk), "chapters-0-title": "The Royal Summons", "chapters-0-visibility": "title",
+            "chapters-0-allow_divergence": "on"}
+    response = author.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    with acting_as(alice):
+        chapter.refresh_from_db()
+        assert chapter.title == "The Royal Summons" and chapter.visibility == "title"
+        assert chapter.versions.count() == 2
