@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from accounts.rls import acting_as
 from accounts.throttles import ImportThrottle, ModelTestThrottle, RerollThrottle, TurnThrottle
-from chapters import importers
+from chapters.lore import importers
 
 from . import lore_files, orchestrator, selectors, services, snapshots
 from .export import story_markdown

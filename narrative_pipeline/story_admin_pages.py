@@ -15,8 +15,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 
 from accounts.throttles import rate_limited
-from chapters import importers
 from chapters.evaluation import preview
+from chapters.lore import importers
 from core import embeddings
 from core.contracts import StoryState
 

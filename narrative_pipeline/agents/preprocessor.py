@@ -9,7 +9,7 @@ from django.db import connection
 from pgvector.django import CosineDistance
 
 from chapters import evaluation as chapter_evaluation
-from chapters import lore as chapter_lore
+from chapters.lore import services as chapter_lore
 from core import embeddings
 
 from ..contracts import (
