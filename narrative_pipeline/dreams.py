@@ -148,7 +148,7 @@ def chapter_heal(*, user_id: str, chapter_id: str, turn_number: int, tier: str) 
             return  # deleted meanwhile
         story = Story.objects.get(pk=chapter.story_id)
         state = StoryState(**story.state)
-    moment = embeddings.embed_one(" ".join(filter(None, [state.location, *state.present_characters])))
+    moment = embeddings.embed_moment(state)
     if tier == "relax":
         with acting_as(user_id):
             healing.relax(chapter, state=state, turn_number=turn_number, state_vector=moment)

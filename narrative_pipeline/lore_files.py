@@ -25,7 +25,7 @@ from chapters.models import LoreSource, StoryChapter
 
 from . import quota_accounting
 from .models import Character, Story
-from .services import state_merged, story_create, turn_opening
+from .services import character_names_check, state_merged, story_create, turn_opening
 
 CHARACTER_ATTRIBUTES = ("name", "description", "personality", "scenario", "first_message", "example_messages",
                         "alternate_greetings", "system_prompt", "post_history_instructions", "is_player",
@@ -94,16 +94,11 @@ def _save(*, user, story: Story, upload: importers.Upload, filename: str, fill_s
     source = LoreSource.objects.create(user_id=story.user_id, story=story, lore_format=upload.lore_format,
                                        filename=filename[:255], text=upload.text, image=upload.image,
                                        story_fields=applied)
-    characters = []
-    taken = {name.casefold() for name in Character.objects.filter(story=story).values_list("name", flat=True)}
-    for character in document.characters:
-        if character.name.strip().casefold() in taken:
-            raise ValidationError({"file": [f"The story already has a character named {character.name!r}; "
-                                            "rename one of them first."]})
-        taken.add(character.name.strip().casefold())
-        characters.append(Character.objects.create(
-            user_id=story.user_id, story=story, source_fields=doc.fields_text(character.source_fields),
-            **{attribute: getattr(character, attribute) for attribute in CHARACTER_ATTRIBUTES}))
+    character_names_check(story=story, names=[character.name for character in document.characters], field="file")
+    characters = [Character.objects.create(
+        user_id=story.user_id, story=story, source_fields=doc.fields_text(character.source_fields),
+        **{attribute: getattr(character, attribute) for attribute in CHARACTER_ATTRIBUTES})
+        for character in document.characters]
     books = chapter_lore.books_import(story_id=story.pk, user_id=story.user_id, books=document.books, source=source)
     chapters = []
     if document.chapters:

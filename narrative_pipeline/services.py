@@ -13,7 +13,7 @@ from core.contracts import StoryState
 from core.permissions import may_change
 from core.task_queue import queue_after_commit
 
-from . import quota_accounting
+from . import quota_accounting, selectors
 from .llm.connections import choices_validate
 from .models import Character, ModelChoices, Story, StoryCollaborator, Turn, empty_state
 from .starter_worlds import STARTER_WORLDS
@@ -98,9 +98,21 @@ def story_delete(*, user, story: Story) -> None:
         Story.objects.filter(pk=story.pk).delete()  # the usage counters follow (the database's trigger)
 
 
+def character_names_check(*, story: Story, names: list[str], field: str) -> None:
+    """Refuse a name one of the story's characters has, or that comes twice in ``names`` (case and outer
+    spaces aside): two characters of one name are one character to the writers' room."""
+    taken = selectors.character_names(story=story)
+    for name in names:
+        if name.strip().casefold() in taken:
+            raise ValidationError({field: [f"The story already has a character named {name!r}; "
+                                           "rename one of them first."]})
+        taken.add(name.strip().casefold())
+
+
 def character_add(*, user, story: Story, name: str, description: str = "", personality: str = "",
                   is_player: bool = False) -> Character:
     with acting_as(user):
+        character_names_check(story=story, names=[name], field="name")
         size = len(name.encode()) + len(description.encode()) + len(personality.encode())
         quota_accounting.story_add(user=user, story=story, delta=size)
         return Character.objects.create(user_id=story.user_id, story=story, name=name.strip(),
