@@ -13,7 +13,9 @@ from django.core.exceptions import ValidationError
 
 from accounts.rls import acting_as
 from bench import bench_database
-from chapters import activation, lore, lore_limits
+from chapters.lore import activation
+from chapters.lore import limits as lore_limits
+from chapters.lore import services as lore
 from chapters.models import Lorebook
 from core import task_queue
 from narrative_pipeline import lore_files, orchestrator
@@ -178,7 +180,7 @@ def run() -> str:
     small, large = results[SIZES[0]], results[SIZES[1]]
     caps = lore_limits.limits()
     return f"""
-Lore activation per turn (`chapters.lore.lore_for_turn`, what the Preprocessor calls: the action and
+Lore activation per turn (`chapters.lore.services.lore_for_turn`, what the Preprocessor calls: the action and
 the last turns, ~6,000 characters, scanned for every entry's keys, secondary-key logic, regex keys,
 budget), median of {ROUNDS - 20} turns with the book's compiled matcher cached in the process:
 

@@ -8,7 +8,7 @@ import time
 from accounts.rls import acting_as
 from bench import bench_database
 from bench.marketplace import _story, _user
-from chapters import lore
+from chapters.lore import services as lore
 from chapters.models import LoreEntry
 from marketplace import forks, services, sync
 from narrative_pipeline import lore_files, snapshots

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django.db.models import Avg, Count, Q
 
 from .evaluation import current_version
-from .models import ChapterDivergenceLog, ChapterProgress, ChapterSuggestion, StoryChapter
+from .models import ChapterDivergenceLog, ChapterProgress, ChapterSuggestion, ChapterVersion, StoryChapter
 
 
 @dataclass
@@ -65,3 +65,19 @@ def chapter_analytics(*, user_id) -> list[dict]:
     return [{"title": row["chapter__title"], **{k: v for k, v in row.items() if k != "chapter__title"},
              "average_divergence": round(row["average_divergence"] or 0, 3),
              "adaptations": healings.get(row["chapter__title"], 0)} for row in rows]
+
+
+def story_chapters(*, story_id, excluding=None) -> list[StoryChapter]:
+    """The story's chapters in order, but the one ``excluding`` names (a chapter being edited)."""
+    return list(StoryChapter.objects.filter(story_id=story_id).exclude(pk=excluding).order_by("number"))
+
+
+def chapter_dependants(*, chapter: StoryChapter, excluding: set | frozenset = frozenset()) -> list[int]:
+    """The numbers of the story's other chapters that require or are blocked by ``chapter`` (but those whose
+    ids ``excluding`` holds: chapters deleted together with it)."""
+    return [other.number for other in story_chapters(story_id=chapter.story_id, excluding=chapter.pk)
+            if other.pk not in excluding and chapter.number in other.required_previous_chapters + other.blocked_by]
+
+
+def chapter_versions(*, chapter: StoryChapter) -> list[ChapterVersion]:
+    return list(chapter.versions.order_by("number")) if chapter.pk else []

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from core.serializers import StoryStateInput
+
 from .evaluation import current_version
 from .models import ChapterDivergenceLog, ChapterProgress, ChapterVersion, StoryChapter
 
@@ -68,12 +70,7 @@ class DivergenceOutput(serializers.ModelSerializer):
         fields = ["turn_number", "score", "breakdown", "reason", "strategy", "changes", "created_at"]
 
 
-class PreviewState(serializers.Serializer):
-    location = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    present_characters = serializers.ListField(child=serializers.CharField(max_length=120), required=False,
-                                               max_length=30)
-    inventory = serializers.ListField(child=serializers.CharField(max_length=120), required=False, max_length=100)
-    flags = serializers.ListField(child=serializers.CharField(max_length=120), required=False, max_length=200)
+class PreviewState(StoryStateInput):
     turn = serializers.IntegerField(required=False, min_value=0)
 
 

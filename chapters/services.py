@@ -13,6 +13,7 @@ from core import embeddings
 
 from .evaluation import current_version
 from .models import ChapterProgress, ChapterSuggestion, ChapterVersion, StoryChapter
+from .selectors import chapter_dependants
 from .triggers import ConditionError, prerequisite_cycle, validate_conditions, validate_critical
 
 FIELDS = ("number", "title", "description", "summary", "required_previous_chapters", "blocked_by",
@@ -150,11 +151,19 @@ def chapters_apply(*, story_id, user_id, chapters: dict[int, dict | None]) -> No
 
 
 def chapter_delete(*, chapter: StoryChapter) -> None:
-    dependants = [c.number for c in StoryChapter.objects.filter(story_id=chapter.story_id).exclude(pk=chapter.pk)
-                  if chapter.number in c.required_previous_chapters + c.blocked_by]
-    if dependants:
-        _fail(chapter.number, "number", f"chapter {dependants[0]} depends on it; change that one first.")
-    chapter.delete()
+    chapters_delete(chapters=[chapter])
+
+
+@transaction.atomic
+def chapters_delete(*, chapters: list[StoryChapter]) -> None:
+    """Delete chapters together; refused while a chapter left behind requires or is blocked by one of them."""
+    chosen = {chapter.pk for chapter in chapters}
+    for chapter in chapters:
+        dependants = chapter_dependants(chapter=chapter, excluding=chosen)
+        if dependants:
+            _fail(chapter.number, "number", f"chapter {dependants[0]} depends on it; change that one first.")
+    for chapter in chapters:
+        chapter.delete()
 
 
 @transaction.atomic

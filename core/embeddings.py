@@ -9,6 +9,8 @@ import threading
 
 from django.conf import settings
 
+from .contracts import StoryState
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download weights at run time
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -50,3 +52,9 @@ def embed(texts: list[str]) -> list[list[float]]:
 
 def embed_one(text: str) -> list[float]:
     return embed([text])[0]
+
+
+def embed_moment(state: StoryState, *, action: str = "") -> list[float]:
+    """The embedding of a moment: the action (if any), where it happens and who is there. Retrieval, the
+    chapters' divergence and their preview all compare against it."""
+    return embed_one(" ".join(filter(None, [action, state.location, *state.present_characters])))

@@ -322,7 +322,7 @@ CHAPTER_SUGGESTION_TURNS = int(os.environ.get("CHAPTER_SUGGESTION_TURNS", "5"))
 CHAPTER_GRACE_TURNS = int(os.environ.get("CHAPTER_GRACE_TURNS", "5"))
 # A source sync that merges more changed items than this runs in the worker, with its progress shown.
 SYNC_BACKGROUND_ITEMS = int(os.environ.get("SYNC_BACKGROUND_ITEMS", "500"))
-# Lore caps (chapters/lore_limits.py), checked on every write of lore: imports, the admin, syncs and forks.
+# Lore caps (chapters/lore/limits.py), checked on every write of lore: imports, the admin, syncs and forks.
 # Real SillyTavern and NovelAI books fit well inside them (the largest seen: 49 keys on an entry, 24,000 characters).
 LORE_MAX_ENTRIES_PER_BOOK = int(os.environ.get("LORE_MAX_ENTRIES_PER_BOOK", "5000"))
 LORE_MAX_BOOKS_PER_STORY = int(os.environ.get("LORE_MAX_BOOKS_PER_STORY", "50"))

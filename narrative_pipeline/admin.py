@@ -9,7 +9,7 @@ from django.utils.html import format_html
 
 from accounts.quotas import QuotaExceeded
 from accounts.throttles import rate_limited
-from chapters.admin import ChapterInline, chapter_inline_save
+from chapters.admin.chapter_editor import ChapterInline, chapter_inline_save
 
 from .llm.connections import choices_validate, connection_names_reserved
 from .llm.sealed import seal

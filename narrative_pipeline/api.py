@@ -19,9 +19,10 @@ from rest_framework.response import Response
 
 from accounts.rls import acting_as
 from accounts.throttles import ImportThrottle, ModelTestThrottle, RerollThrottle, TurnThrottle
-from chapters import importers
+from chapters.lore import importers
 
 from . import lore_files, orchestrator, selectors, services, snapshots
+from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
 from .llm.check import choices_check, report_data
 from .llm.connections import ModelChoice
@@ -110,8 +111,6 @@ class CharacterListApi(GenericAPIView):
         story = selectors.story_get(user=request.user, story_id=story_id)
         data = CharacterInput(data=request.data)
         data.is_valid(raise_exception=True)
-        if story.characters.filter(name__iexact=data.validated_data["name"].strip()).exists():
-            raise serializers.ValidationError({"name": ["This story already has a character of that name."]})
         character = services.character_add(user=request.user, story=story, **data.validated_data)
         return Response(CharacterOutput(character).data, status=status.HTTP_201_CREATED)
 
@@ -200,7 +199,7 @@ class TurnStreamApi(ShortTransactionsApi):
 
 
 class TurnTextInput(serializers.Serializer):
-    prose = serializers.CharField(max_length=50_000, trim_whitespace=False)
+    prose = serializers.CharField(max_length=MAX_PROSE_CHARS, trim_whitespace=False)
 
 
 class TurnDetailApi(GenericAPIView):

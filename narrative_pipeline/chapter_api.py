@@ -13,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chapters import services
-from chapters.evaluation import chapter_views
 from chapters.models import ChapterDivergenceLog, ChapterVersion, StoryChapter
 from chapters.serializers import (
     ChapterInput,
@@ -22,7 +21,6 @@ from chapters.serializers import (
     PreviewInput,
     VersionOutput,
 )
-from core import embeddings
 from core.contracts import StoryState
 
 from . import selectors as story_selectors
@@ -122,8 +120,7 @@ class ChapterPreviewApi(APIView):
         given = dict(data.validated_data["state"])
         turn = given.pop("turn", story_selectors.turn_number_next(story=story))
         state = StoryState(**{**story.state, **given})
-        moment = embeddings.embed_one(" ".join(filter(None, [state.location, *state.present_characters])))
-        views = chapter_views(story_id=story.pk, state=state, turn_number=turn, state_vector=moment)
+        views, _ = story_selectors.chapters_preview(story=story, state=state, turn_number=turn)
         return Response({"state": state.model_dump(), "turn": turn, "chapters": [{
             "number": view.chapter.number, "title": view.chapter.title, "version": view.version,
             "available": view.available, "active": view.active, "completed": view.completed,

@@ -14,6 +14,7 @@ from chapters.contracts import ChapterBrief
 from core.contracts import Contract, StoryState
 
 MAX_ACTION_CHARS = 4_000
+MAX_PROSE_CHARS = 50_000  # a passage, written by the model or rewritten by hand
 Agent = Literal["preprocessor", "strategist", "writer", "dreamer"]
 
 

@@ -18,7 +18,7 @@ from chapters.models import ChapterSuggestion, StoryChapter
 from core import embeddings
 from core.contracts import StoryState
 
-from . import storage
+from . import quota_accounting
 from .agents import dreamer
 from .calls import AgentCaller
 from .contracts import ArcNote, ChapterDraft, CharacterChange, TurnSummaryNote
@@ -74,7 +74,7 @@ def turn_summary_add(*, user_id, turn: Turn, note: TurnSummaryNote) -> None:
                 turn=turn).exists():
             TurnSummary.objects.create(user_id=turn.user_id, turn=turn, story_id=turn.story_id, number=turn.number,
                                        summary=note.summary, embedding=note.embedding)
-            storage.dreamer_added(user=user_id, story=turn.story, turn=turn, text=note.summary, embedded=True)
+            quota_accounting.dreamer_added(user=user_id, story=turn.story, turn=turn, text=note.summary, embedded=True)
 
 
 def _arc(user_id, caller: AgentCaller, story: Story, *, last: int) -> None:
@@ -96,7 +96,7 @@ def arc_add(*, user_id, story: Story, note: ArcNote) -> None:
         _, created = StoryArc.objects.get_or_create(user_id=story.user_id, story=story, first_turn=note.first_turn,
                                                     defaults={"last_turn": note.last_turn, "summary": note.summary})
         if created:
-            storage.dreamer_added(user=user_id, story=story, turn=None, text=note.summary)
+            quota_accounting.dreamer_added(user=user_id, story=story, turn=None, text=note.summary)
 
 
 def _chapter_suggestion(user_id, caller: AgentCaller, turn: Turn) -> None:
@@ -136,7 +136,7 @@ def character_snapshot_add(*, user_id, turn: Turn, character: Character, change:
     with acting_as(user_id):
         CharacterSnapshot.objects.create(user_id=turn.user_id, story_id=turn.story_id, character=character,
                                          turn_number=change.turn_number, summary=change.summary)
-        storage.dreamer_added(user=user_id, story=turn.story, turn=None, text=change.summary)
+        quota_accounting.dreamer_added(user=user_id, story=turn.story, turn=None, text=change.summary)
 
 
 def chapter_heal(*, user_id: str, chapter_id: str, turn_number: int, tier: str) -> None:
@@ -148,7 +148,7 @@ def chapter_heal(*, user_id: str, chapter_id: str, turn_number: int, tier: str) 
             return  # deleted meanwhile
         story = Story.objects.get(pk=chapter.story_id)
         state = StoryState(**story.state)
-    moment = embeddings.embed_one(" ".join(filter(None, [state.location, *state.present_characters])))
+    moment = embeddings.embed_moment(state)
     if tier == "relax":
         with acting_as(user_id):
             healing.relax(chapter, state=state, turn_number=turn_number, state_vector=moment)

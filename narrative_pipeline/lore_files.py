@@ -1,7 +1,7 @@
 """A story's lore and world files: import (all or nothing), preview, export, and new stories
 straight from a card or a world.
 
-The formats are read and written by ``chapters.importers``; this module puts what a file
+The formats are read and written by ``chapters.lore.importers``; this module puts what a file
 carries in its place: story fields and cast here in the core, lorebooks and chapters through
 the chapters app. Each import keeps the file as it came (``LoreSource``), so exporting
 unchanged content in the same format gives the same bytes back.
@@ -17,15 +17,15 @@ from django.db.models import Max
 from django.http import HttpResponse
 
 from accounts.rls import acting_as
-from chapters import importers
-from chapters import lore as chapter_lore
 from chapters import services as chapter_services
-from chapters.importers import document as doc
+from chapters.lore import importers
+from chapters.lore import services as chapter_lore
+from chapters.lore.importers import document as doc
 from chapters.models import LoreSource, StoryChapter
 
-from . import storage
+from . import quota_accounting
 from .models import Character, Story
-from .services import state_merged, story_create, turn_opening
+from .services import character_names_check, state_merged, story_create, turn_opening
 
 CHARACTER_ATTRIBUTES = ("name", "description", "personality", "scenario", "first_message", "example_messages",
                         "alternate_greetings", "system_prompt", "post_history_instructions", "is_player",
@@ -89,21 +89,16 @@ def import_file(*, user, story: Story, data: bytes, lore_format: str | None = No
 def _save(*, user, story: Story, upload: importers.Upload, filename: str, fill_story: bool) -> dict:
     document = upload.document
     size = len(upload.text.encode()) + len(upload.image or b"")
-    storage.story_add(user=user, story=story, delta=size)
+    quota_accounting.story_add(user=user, story=story, delta=size)
     applied = _apply_story_info(story, document.story, fill_story=fill_story)
     source = LoreSource.objects.create(user_id=story.user_id, story=story, lore_format=upload.lore_format,
                                        filename=filename[:255], text=upload.text, image=upload.image,
                                        story_fields=applied)
-    characters = []
-    taken = {name.casefold() for name in Character.objects.filter(story=story).values_list("name", flat=True)}
-    for character in document.characters:
-        if character.name.strip().casefold() in taken:
-            raise ValidationError({"file": [f"The story already has a character named {character.name!r}; "
-                                            "rename one of them first."]})
-        taken.add(character.name.strip().casefold())
-        characters.append(Character.objects.create(
-            user_id=story.user_id, story=story, source_fields=doc.fields_text(character.source_fields),
-            **{attribute: getattr(character, attribute) for attribute in CHARACTER_ATTRIBUTES}))
+    character_names_check(story=story, names=[character.name for character in document.characters], field="file")
+    characters = [Character.objects.create(
+        user_id=story.user_id, story=story, source_fields=doc.fields_text(character.source_fields),
+        **{attribute: getattr(character, attribute) for attribute in CHARACTER_ATTRIBUTES})
+        for character in document.characters]
     books = chapter_lore.books_import(story_id=story.pk, user_id=story.user_id, books=document.books, source=source)
     chapters = []
     if document.chapters:

@@ -22,7 +22,7 @@ from accounts.quotas import QuotaExceeded
 from accounts.rls import acting_as
 from core.task_queue import queue_after_commit
 
-from . import selectors, storage
+from . import quota_accounting, selectors
 from .agents import preprocessor, strategist, writer
 from .calls import AgentCaller
 from .contracts import MAX_ACTION_CHARS, ResponseTemplate, StoryState
@@ -148,7 +148,7 @@ def _turn_complete(*, user, turn: Turn, briefing: dict, template: ResponseTempla
             story.state = next_state(StoryState(**row.state_before), cast=[name for name, _ in cast], player=player,
                                      action=row.action, prose=prose, updates=template.state_updates).model_dump()
             story.save(update_fields=["state", "updated_at"])
-        storage.turn_rewritten(user=user, story=story, turn=row)
+        quota_accounting.turn_rewritten(user=user, story=story, turn=row)
         row.save()
         queue_after_commit(dream_turn, str(story.user_id), str(row.pk))
     return row
@@ -219,7 +219,7 @@ def turn_undo(*, user, story_id) -> Turn:
             raise TurnRefused("This story has no turns to undo.", code="not_found", status=404)
         story.state = turn.state_before
         story.save(update_fields=["state", "updated_at"])
-        storage.turn_remove(user=user, story=story, turn=turn)
+        quota_accounting.turn_remove(user=user, story=story, turn=turn)
         removed_id = turn.pk
         turn.delete()
         turn.pk = removed_id  # delete() clears it; the answer names the turn removed

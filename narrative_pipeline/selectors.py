@@ -10,6 +10,12 @@ from django.db.models import Avg, Count, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.shortcuts import get_object_or_404
 
+from chapters import evaluation as chapter_evaluation
+from chapters.contracts import ChapterBrief
+from chapters.evaluation import ChapterView
+from core import embeddings
+from core.contracts import StoryState
+
 from .llm import AGENTS
 from .llm.connections import choice_for, choice_read, connections
 from .models import AgentCall, ModelChoices, Story, StoryArc, StoryTurn, Turn, TurnOverride
@@ -137,3 +143,17 @@ def models_overview(*, user, story: Story | None = None) -> dict:
     if story is not None:
         overview["story"] = {agent: vars(choice) for agent in AGENTS if (choice := choice_read(overrides.get(agent)))}
     return overview
+
+
+def chapters_preview(*, story: Story, state: StoryState, turn_number: int) -> tuple[list[ChapterView],
+                                                                                     ChapterBrief | None]:
+    """What the story's chapters would do in ``state`` at ``turn_number`` (available, activating, their
+    divergence and tier) and what the Strategist would see; changes nothing. The story admin's preview page and
+    the chapter API's preview both show this."""
+    return chapter_evaluation.preview(story_id=story.pk, state=state, turn_number=turn_number,
+                                      state_vector=embeddings.embed_moment(state))
+
+
+def character_names(*, story: Story) -> set[str]:
+    """The names of the story's characters, casefolded (as ``services.character_names_check`` compares them)."""
+    return {name.strip().casefold() for name in story.characters.values_list("name", flat=True)}

@@ -1,15 +1,13 @@
 from rest_framework import serializers
 
+from core.serializers import StoryStateInput
+
 from .contracts import MAX_ACTION_CHARS
 from .models import Character, Story, StoryArc, StoryTurn
 
 
-class StateInput(serializers.Serializer):
-    location = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    present_characters = serializers.ListField(child=serializers.CharField(max_length=120), max_length=30,
-                                               required=False)
-    inventory = serializers.ListField(child=serializers.CharField(max_length=120), max_length=100, required=False)
-    flags = serializers.ListField(child=serializers.CharField(max_length=120), max_length=200, required=False)
+class StateInput(StoryStateInput):
+    """A story's state as written: unknown keys are refused (they would be kept and never read)."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict) and (unknown := set(data) - set(self.fields)):

@@ -13,7 +13,7 @@ from core.contracts import StoryState
 from core.permissions import may_change
 from core.task_queue import queue_after_commit
 
-from . import storage
+from . import quota_accounting, selectors
 from .llm.connections import choices_validate
 from .models import Character, ModelChoices, Story, StoryCollaborator, Turn, empty_state
 from .starter_worlds import STARTER_WORLDS
@@ -98,11 +98,23 @@ def story_delete(*, user, story: Story) -> None:
         Story.objects.filter(pk=story.pk).delete()  # the usage counters follow (the database's trigger)
 
 
+def character_names_check(*, story: Story, names: list[str], field: str) -> None:
+    """Refuse a name one of the story's characters has, or that comes twice in ``names`` (case and outer
+    spaces aside): two characters of one name are one character to the writers' room."""
+    taken = selectors.character_names(story=story)
+    for name in names:
+        if name.strip().casefold() in taken:
+            raise ValidationError({field: [f"The story already has a character named {name!r}; "
+                                           "rename one of them first."]})
+        taken.add(name.strip().casefold())
+
+
 def character_add(*, user, story: Story, name: str, description: str = "", personality: str = "",
                   is_player: bool = False) -> Character:
     with acting_as(user):
+        character_names_check(story=story, names=[name], field="name")
         size = len(name.encode()) + len(description.encode()) + len(personality.encode())
-        storage.story_add(user=user, story=story, delta=size)
+        quota_accounting.story_add(user=user, story=story, delta=size)
         return Character.objects.create(user_id=story.user_id, story=story, name=name.strip(),
                                         description=description, personality=personality, is_player=is_player)
 
@@ -123,8 +135,8 @@ def turn_opening(*, user, story: Story, prose: str) -> Turn:
         turn = Turn(user_id=story.user_id, story=story, number=1, action="(The story begins.)", prose=prose,
                     idempotency_key="opening", status=Turn.Status.COMPLETED, completed_at=timezone.now(),
                     state_before=story.state)
-        storage.story_add(user=user, story=story, delta=storage.turn_text_bytes(turn))
-        turn.storage_bytes = storage.turn_text_bytes(turn)
+        quota_accounting.story_add(user=user, story=story, delta=quota_accounting.turn_text_bytes(turn))
+        turn.storage_bytes = quota_accounting.turn_text_bytes(turn)
         turn.save()
         queue_after_commit(dream_turn, str(story.user_id), str(turn.pk))
     return turn

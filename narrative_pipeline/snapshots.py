@@ -24,12 +24,12 @@ from django.utils import timezone
 
 from accounts.quotas import quota_check
 from accounts.rls import acting_as
-from chapters import importers
-from chapters import lore as chapter_lore
 from chapters import services as chapter_services
-from chapters.importers import document as doc
+from chapters.lore import importers
+from chapters.lore import services as chapter_lore
+from chapters.lore.importers import document as doc
 
-from . import storage
+from . import quota_accounting
 from .lore_files import CHARACTER_ATTRIBUTES, CONTENT_TYPES
 from .models import (
     Character,
@@ -58,7 +58,7 @@ def _size(payload) -> int:
 
 def world_items(story: Story) -> dict[tuple[str, str], tuple[int, dict]]:
     """The story's world (chapters, lore books and entries, cast): (kind, key) -> (order, payload).
-    A chapter's key is its number, a book's its name (``chapters.lore.book_keys``), an entry's
+    A chapter's key is its number, a book's its name (``chapters.lore.services.book_keys``), an entry's
     "book/position", a character's its name."""
     items = {}
     for chapter in chapter_services.chapters_export(story_id=story.pk):
@@ -117,7 +117,7 @@ def world_apply(*, user, story: Story, changes: dict[tuple[str, str], dict | Non
     grown = sum(_size(payload) for payload in changes.values() if payload is not None) - sum(
         _size(before[item][1]) for item in changes if item in before)
     if grown:
-        storage.story_add(user=user, story=story, delta=grown)
+        quota_accounting.story_add(user=user, story=story, delta=grown)
 
 
 def series_items(series_id, version: int, kind: str | None = None, *, kinds=None,
@@ -211,7 +211,7 @@ def story_from_snapshot(*, user, snapshot: StorySnapshot, at_turn: int | None = 
         if snapshot.story_so_far and at_turn == snapshot.turn_count and at_turn:
             StoryArc.objects.create(user_id=user.pk, story=story, first_turn=1, last_turn=at_turn,
                                     summary=snapshot.story_so_far)
-            storage.story_add(user=user, story=story, delta=len(snapshot.story_so_far.encode()))
+            quota_accounting.story_add(user=user, story=story, delta=len(snapshot.story_so_far.encode()))
     return story
 
 
@@ -239,7 +239,7 @@ def turn_text_set(*, user, story: Story, number: int, prose: str) -> StoryTurn:
             if own.status != Turn.Status.COMPLETED:
                 raise ValidationError({"prose": [f"Turn {number} is {own.status}: retry or undo it first."]})
             own.prose = prose
-            storage.turn_rewritten(user=user, story=story, turn=own)
+            quota_accounting.turn_rewritten(user=user, story=story, turn=own)
             own.save(update_fields=["prose", "storage_bytes"])
         else:
             base = base_turn_text(story, number)
@@ -251,7 +251,7 @@ def turn_text_set(*, user, story: Story, number: int, prose: str) -> StoryTurn:
             before = 0 if created else len(override.action.encode()) + len(override.prose.encode())
             override.prose = prose
             override.save()
-            storage.story_add(user=user, story=story, delta=len(override.action.encode()) + len(prose.encode()) - before)
+            quota_accounting.story_add(user=user, story=story, delta=len(override.action.encode()) + len(prose.encode()) - before)
             _mode_after_edit(user=user, story=story)
         return story_turns(story=story).get(number=number)
 
@@ -276,13 +276,13 @@ def materialize(*, user, story: Story) -> None:
                   status=Turn.Status.COMPLETED, completed_at=now, state_before=story.state)
              for row in inherited]
     for turn in turns:
-        turn.storage_bytes = storage.turn_text_bytes(turn)
+        turn.storage_bytes = quota_accounting.turn_text_bytes(turn)
     freed = sum(len(o.action.encode()) + len(o.prose.encode()) for o in TurnOverride.objects.filter(story=story))
     TurnOverride.objects.filter(story=story).delete()
     story.base_turn, story.storage_mode = 0, StorageMode.FULL_COPY
     story.save(update_fields=["base_turn", "storage_mode", "updated_at"])
     Turn.objects.bulk_create(turns, batch_size=500)
-    storage.story_add(user=user, story=story, delta=sum(turn.storage_bytes for turn in turns) - freed)
+    quota_accounting.story_add(user=user, story=story, delta=sum(turn.storage_bytes for turn in turns) - freed)
 
 
 def snapshot_file(snapshot, lore_format: str) -> tuple[bytes, str, str]:
@@ -351,7 +351,7 @@ def turns_rewrite(*, user, story: Story, texts: dict[int, str],
         turn.prose = prose
         if alternatives is not None:
             turn.alternatives = alternatives[number]
-        storage.turn_rewritten(user=user, story=story, turn=turn)
+        quota_accounting.turn_rewritten(user=user, story=story, turn=turn)
         turn.save(update_fields=fields)
     return before
 
@@ -366,5 +366,5 @@ def turn_alternative_add(*, user, story: Story, number: int, prose: str, alterna
     holder.alternatives = holder.alternatives + [
         {"prose": text, "created_at": timezone.now().isoformat()} for text in alternatives if text not in kept]
     if isinstance(holder, Turn):
-        storage.turn_rewritten(user=user, story=story, turn=holder)
+        quota_accounting.turn_rewritten(user=user, story=story, turn=holder)
     holder.save()

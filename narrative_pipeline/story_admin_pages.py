@@ -15,9 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 
 from accounts.throttles import rate_limited
-from chapters import importers
-from chapters.evaluation import preview
-from core import embeddings
+from chapters.lore import importers
 from core.contracts import StoryState
 
 from . import lore_files, selectors
@@ -128,8 +126,7 @@ def chapters_preview_view(model_admin, request, story_id):
     form = PreviewForm(request.POST or None, initial=initial)
     state = form.state(story.state) if form.is_bound and form.is_valid() else StoryState(**story.state)
     turn = (form.cleaned_data.get("turn") if form.is_bound and form.is_valid() else None) or next_turn
-    moment = embeddings.embed_one(" ".join(filter(None, [state.location, *state.present_characters])))
-    views, brief = preview(story_id=story.pk, state=state, turn_number=turn, state_vector=moment)
+    views, brief = selectors.chapters_preview(story=story, state=state, turn_number=turn)
     context = {**model_admin.admin_site.each_context(request), "form": form, "story": story, "views": views,
                "brief": brief, "turn": turn, "title": f"Preview the chapters of “{story.title}”",
                "opts": model_admin.model._meta}

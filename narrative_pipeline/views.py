@@ -22,6 +22,7 @@ from chapters.models import ChapterSuggestion, StoryChapter
 from chapters.selectors import chapter_panel
 
 from . import orchestrator, selectors, services, snapshots
+from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
 from .forms import ActionForm, EditActionForm, ModelsForm, NewStoryForm, StoryNotesForm
 from .llm.check import choices_check
@@ -29,7 +30,6 @@ from .llm.connections import ModelChoice, operator_choice
 from .llm.status import model_status
 
 TURNS_PER_PAGE = 20
-MAX_PROSE_CHARS = 50_000  # as the API's turn text
 
 
 def _story(request, story_id):

@@ -9,7 +9,7 @@ from django.db import connection
 from pgvector.django import CosineDistance
 
 from chapters import evaluation as chapter_evaluation
-from chapters import lore as chapter_lore
+from chapters.lore import services as chapter_lore
 from core import embeddings
 
 from ..contracts import (
@@ -43,7 +43,7 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
     """
     state = StoryState(**story.state)
     # One embedding of the moment (the action where it happens) serves retrieval and chapters.
-    moment = embeddings.embed_one(" ".join(filter(None, [action, state.location, *state.present_characters])))
+    moment = embeddings.embed_moment(state, action=action)
     chapter, heal = chapter_evaluation.evaluate_turn(story_id=story.pk, user_id=story.user_id, state=state,
                                                      turn_number=turn_number, state_vector=moment)
     latest = list(  # newest first, as far back as a lorebook may scan

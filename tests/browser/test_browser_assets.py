@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.rls import acting_as
-from chapters import lore as chapter_lore
+from chapters.lore import services as chapter_lore
 from chapters.models import LoreEntry
 from marketplace import forks, services
 

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from accounts.rls import acting_as
 from accounts.services import user_become_author
-from chapters import chapter_text, services
+from chapters import chapter_markup, services
 
 from ..conftest import screenshot, wait_for_chart
 from ..factories import TEST_PASSWORD, StoryFactory, UserFactory
@@ -35,7 +35,7 @@ def test_author_edits_previews_test_plays_then_plays(page_at, settings):
         characters=[{"name": "Wren", "is_player": True}])
     with acting_as(author):
         (chapter,) = services.chapters_import(story_id=story.pk, user_id=author.pk,
-                                              chapters=chapter_text.parse(CHAPTERS))
+                                              chapters=chapter_markup.parse(CHAPTERS))
     page = page_at(1280)
     page.goto("/admin/login/")
     page.get_by_label("Username").fill(author.username)

@@ -6,7 +6,8 @@ from django.urls import reverse
 
 from accounts.rls import acting_as
 from accounts.services import user_become_author
-from chapters.models import StoryChapter
+from chapters.lore import services as lore
+from chapters.models import Lorebook, LoreEntry, StoryChapter
 
 from ..factories import StoryFactory, UserFactory, admin_import
 
@@ -52,7 +53,9 @@ def test_an_author_writes_a_chapter_and_its_versions_show_a_diff(author, alice, 
                            chapter_form(story, narrative_instructions="Open with a storm and a summons."))
     assert response.status_code == 302
     page = author.get(reverse("admin:chapters_storychapter_change", args=[chapter.pk])).content.decode()
-    assert "v2 · manual" in page and "Open with a storm and a summons." in page and "diff_" in page
+    assert "v2 · manual" in page and "<dt>Narrative instructions</dt>" in page
+    assert 'Open with a <ins class="addition">storm and a </ins>summons.' in page  # word-level, only what changed
+    assert "<dt>Title</dt>" not in page  # unchanged fields are not shown
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -82,10 +85,10 @@ def test_an_author_sees_only_their_own_stories_and_chapters(author, story):
     user_become_author(user=other_author)
     theirs = StoryFactory(user=other_author, title="Not Alice's")
     with acting_as(other_author):
-        from chapters import chapter_text, services
+        from chapters import chapter_markup, services
 
         (chapter,) = services.chapters_import(story_id=theirs.pk, user_id=other_author.pk,
-                                              chapters=chapter_text.parse(TEXT))
+                                              chapters=chapter_markup.parse(TEXT))
     listing = author.get(reverse("admin:chapters_storychapter_changelist")).content.decode()
     assert "Not Alice" not in listing
     assert author.get(reverse("admin:chapters_storychapter_change", args=[chapter.pk])).status_code in (302, 404)
@@ -188,3 +191,47 @@ def test_quick_edits_in_the_story_inline_make_a_version(author, alice, story):
         chapter.refresh_from_db()
         assert chapter.title == "The Royal Summons" and chapter.visibility == "title"
         assert chapter.versions.count() == 2
+
+
+def test_an_admin_delete_the_service_refuses_is_refused(author, alice, story):
+    admin_import(author, story, "c.txt", (TEXT + "\n‹chapter-2› The Bridge\nrequires: 1\n").encode())
+    with acting_as(alice):
+        summons, bridge = StoryChapter.objects.filter(story=story).order_by("number")
+    page = author.post(reverse("admin:chapters_storychapter_delete", args=[summons.pk]), {"post": "yes"})
+    assert "chapter 2 depends on it" in page.content.decode()
+    changelist = reverse("admin:chapters_storychapter_changelist")
+    page = author.post(changelist, {"action": "delete_selected", "_selected_action": [summons.pk], "post": "yes"})
+    assert "chapter 2 depends on it" in page.content.decode()
+    with acting_as(alice):
+        assert StoryChapter.objects.filter(story=story).count() == 2
+    # Deleting both together leaves nothing depending on them: allowed, one at a time or in bulk.
+    author.post(changelist, {"action": "delete_selected", "_selected_action": [summons.pk, bridge.pk], "post": "yes"})
+    with acting_as(alice):
+        assert not StoryChapter.objects.filter(story=story).exists()
+
+
+def test_deleting_a_lore_entry_in_the_admin_stops_it_firing(author, alice, story):
+    with acting_as(alice):
+        book = Lorebook.objects.create(user=alice, story=story, name="Beasts")
+        dragon = LoreEntry.objects.create(user=alice, story=story, lorebook=book, keys=["dragon"],
+                                          content="Dragons hoard salt.", position=0)
+        LoreEntry.objects.create(user=alice, story=story, lorebook=book, keys=["wyrm"], content="Wyrms sleep.",
+                                 position=1)
+
+    def fired(action):
+        with acting_as(alice):  # the matcher is cached per process between these calls
+            turn = lore.lore_for_turn(story_id=story.pk, action=action, recent=[], seed="s")
+        return [entry.content for entry in turn.fired]
+
+    assert fired("a dragon and a wyrm") == ["Dragons hoard salt.", "Wyrms sleep."]
+    author.post(reverse("admin:chapters_loreentry_delete", args=[dragon.pk]), {"post": "yes"})
+    assert fired("a dragon and a wyrm") == ["Wyrms sleep."]
+    with acting_as(alice):
+        wyrm = LoreEntry.objects.get(lorebook=book)
+    author.post(reverse("admin:chapters_loreentry_changelist"),
+                {"action": "delete_selected", "_selected_action": [wyrm.pk], "post": "yes"})
+    assert fired("a dragon and a wyrm") == []
+    author.post(reverse("admin:chapters_lorebook_delete", args=[book.pk]), {"post": "yes"})
+    with acting_as(alice):
+        assert not Lorebook.objects.filter(pk=book.pk).exists()
+    assert book.pk not in lore._matchers  # the process forgot the book's matcher

@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from accounts.rls import acting_as
-from chapters import chapter_text, healing, services
+from chapters import chapter_markup, healing, services
 from chapters.models import ChapterProgress, StoryChapter
 from core.contracts import StoryState
 
@@ -35,7 +35,7 @@ visibility: hidden
 def story(alice):
     story = StoryFactory(user=alice, state={"location": "the harbour"})
     with acting_as(alice):
-        services.chapters_import(story_id=story.pk, user_id=alice.pk, chapters=chapter_text.parse(TEXT))
+        services.chapters_import(story_id=story.pk, user_id=alice.pk, chapters=chapter_markup.parse(TEXT))
     return story
 
 

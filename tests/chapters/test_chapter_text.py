@@ -2,7 +2,7 @@
 
 import pytest
 
-from chapters.chapter_text import ChapterTextError, parse, write
+from chapters.chapter_markup import ChapterTextError, parse, write
 
 EXAMPLE = """‹chapter-1› The Summons
 location: Harbour

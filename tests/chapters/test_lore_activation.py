@@ -1,4 +1,4 @@
-"""Lorebook activation (chapters.activation): which entries fire for a turn. Pure Python, no database."""
+"""Lorebook activation (chapters.lore.activation): which entries fire for a turn. Pure Python, no database."""
 
 import random
 
@@ -7,8 +7,8 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chapters import activation
-from chapters.activation import SELECTIVE_LOGIC, BookMatcher, BookSettings, EntrySpec, Fired, regex_key_error
+from chapters.lore import activation
+from chapters.lore.activation import SELECTIVE_LOGIC, BookMatcher, BookSettings, EntrySpec, Fired, regex_key_error
 
 BIG = BookSettings(token_budget=100_000)
 

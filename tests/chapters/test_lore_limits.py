@@ -12,9 +12,10 @@ from django.urls import reverse
 
 from accounts.rls import acting_as
 from accounts.services import user_become_author
-from chapters import activation, importers, lore
-from chapters.importers import document as doc
-from chapters.importers import png
+from chapters.lore import activation, importers
+from chapters.lore import services as lore
+from chapters.lore.importers import document as doc
+from chapters.lore.importers import png
 from chapters.models import Lorebook, LoreEntry, LoreSource
 from narrative_pipeline import lore_files, orchestrator
 from narrative_pipeline.models import Character, Story, Turn

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from accounts.rls import acting_as
 from accounts.services import user_become_moderator
-from chapters import lore as chapter_lore
 from chapters import services as chapter_services
+from chapters.lore import services as chapter_lore
 from chapters.models import ChapterSuggestion, LoreEntry, StoryChapter
 from marketplace.models import SyncRun
 from narrative_pipeline import lore_files, snapshots

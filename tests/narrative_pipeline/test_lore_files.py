@@ -13,8 +13,9 @@ from django.core.management.base import CommandError
 from PIL import Image, PngImagePlugin
 
 from accounts.rls import acting_as
-from chapters import importers, lore
-from chapters.importers import png
+from chapters.lore import importers
+from chapters.lore import services as lore
+from chapters.lore.importers import png
 from chapters.models import Lorebook, LoreEntry, LoreSource, StoryChapter
 from narrative_pipeline.models import Character, Story, Turn
 

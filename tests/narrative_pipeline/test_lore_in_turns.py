@@ -6,7 +6,7 @@ import json
 import pytest
 
 from accounts.rls import acting_as
-from chapters import lore
+from chapters.lore import services as lore
 from chapters.models import LoreEntry
 from narrative_pipeline import lore_files, orchestrator
 from narrative_pipeline.models import Turn

@@ -4,7 +4,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.rls import acting_as
 from accounts.services import user_become_author
-from chapters import chapter_text
+from chapters import chapter_markup
 from chapters.services import chapters_import
 from core import task_queue
 from narrative_pipeline import orchestrator
@@ -85,7 +85,7 @@ class Command(BaseCommand):
                 fields = {key: value for key, value in demo.items() if key not in ("opening", "chapters")}
                 story = story_create(user=user, **fields)
                 with acting_as(user):
-                    chapters_import(story_id=story.pk, user_id=user.pk, chapters=chapter_text.parse(demo["chapters"]))
+                    chapters_import(story_id=story.pk, user_id=user.pk, chapters=chapter_markup.parse(demo["chapters"]))
                 self._opening(user, story, demo["opening"])
             if username == "demo":
                 user_become_author(user=user)  # the demo author of the admin's chapter editor

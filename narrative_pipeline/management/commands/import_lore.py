@@ -3,9 +3,9 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from chapters import importers
+from chapters.lore import importers
 from narrative_pipeline import lore_files
-from narrative_pipeline.commands import owner_and_story
+from narrative_pipeline.management.story_argument import owner_and_story
 
 
 class Command(BaseCommand):

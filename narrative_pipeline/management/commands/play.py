@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from narrative_pipeline import orchestrator
-from narrative_pipeline.commands import owner_and_story
+from narrative_pipeline.management.story_argument import owner_and_story
 from narrative_pipeline.models import Turn
 
 SCRIPT = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .. import json_limits
+from ... import json_limits
 from ..activation import SELECTIVE_LOGIC
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import chapter_text
+from ... import chapter_markup
 from .document import FormatError, LoreDocument, Written
 
 NAME = "chapter_text"
@@ -15,8 +15,8 @@ def detect(text) -> bool:
 
 def parse(text: str, *, name: str = "") -> LoreDocument:
     try:
-        return LoreDocument(chapters=chapter_text.parse(text))
-    except chapter_text.ChapterTextError as error:
+        return LoreDocument(chapters=chapter_markup.parse(text))
+    except chapter_markup.ChapterTextError as error:
         raise FormatError(str(error)) from error
 
 
@@ -26,4 +26,4 @@ def write(document: LoreDocument) -> Written:
         dropped.append(f"{document.entry_count()} lore entries: chapter text holds chapters only")
     if document.characters:
         dropped.append(f"{len(document.characters)} character(s): chapter text holds chapters only")
-    return Written(chapter_text.write(document.chapters), dropped)
+    return Written(chapter_markup.write(document.chapters), dropped)

@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 from accounts.models import User
 from accounts.rls import acting_as
 
-from .models import Story
+from ..models import Story
 
 
 def owner_and_story(username: str, story: str):

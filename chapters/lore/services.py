@@ -16,10 +16,10 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from . import lore_limits
+from ..models import Lorebook, LoreEntry, LoreSource
+from . import limits as lore_limits
 from .activation import BookMatcher, BookSettings, EntrySpec, regex_key_error
 from .importers.document import Book, Entry, FormatError, fields_from_text, fields_text
-from .models import Lorebook, LoreEntry, LoreSource
 
 ENTRY_ATTRIBUTES = ("keys", "secondary_keys", "selective_logic", "content", "comment", "constant", "order", "enabled",
                     "probability", "case_sensitive", "match_whole_words", "uid", "source_format")
@@ -256,6 +256,23 @@ def entry_save(entry: LoreEntry) -> LoreEntry:
     entry.save()
     Lorebook.objects.filter(pk=entry.lorebook_id).update(updated_at=timezone.now())
     return entry
+
+
+
+@transaction.atomic
+def entry_delete(entry: LoreEntry) -> None:
+    """Delete an entry; it stops firing on the next turn (its book's ``updated_at`` moves, so every process
+    rebuilds the book's matcher)."""
+    entry.delete()
+    Lorebook.objects.filter(pk=entry.lorebook_id).update(updated_at=timezone.now())
+
+
+@transaction.atomic
+def lorebook_delete(book: Lorebook) -> None:
+    """Delete a book with its entries; this process forgets its matcher (others never read a book that is gone)."""
+    book_id = book.pk
+    book.delete()
+    _matchers.pop(book_id, None)
 
 
 # Activation ---------------------------------------------------------------------------------

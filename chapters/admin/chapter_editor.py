@@ -1,8 +1,8 @@
-"""The authors' chapter editor in Django admin: configuration over the chapter services."""
+"""The authors' chapter editor in Django admin: configuration over the chapter services and selectors
+(the list, its reordering actions, the version history, analytics, the prerequisite graph, the story's inline)."""
 
 from __future__ import annotations
 
-import difflib
 import json
 
 from django import forms
@@ -12,13 +12,12 @@ from django.http import Http404
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 
+from core.compare import TextComparison, comparisons_html
 from core.permissions import may_change
 
-from . import lore, services
-from .models import ChapterSuggestion, ChapterVersion, Lorebook, LoreEntry, StoryChapter
-from .selectors import chapter_analytics
+from .. import selectors, services
+from ..models import ChapterVersion, StoryChapter
 
 EDITABLE = ["story", "number", "title", "description", "summary", "required_previous_chapters", "blocked_by",
             "trigger_conditions", "critical", "narrative_instructions", "suggested_beats", "allow_divergence",
@@ -39,8 +38,8 @@ class ChapterForm(forms.ModelForm):
         if not may_change(self.request_user, story):
             self.add_error("story", "You may read this story but not change its chapters.")
             return cleaned
-        others = [services.chapter_as_dict(c) for c in StoryChapter.objects.filter(story=story).exclude(
-            pk=self.instance.pk)]
+        others = [services.chapter_as_dict(c) for c in selectors.story_chapters(story_id=story.pk,
+                                                                                excluding=self.instance.pk)]
         candidate = {field: cleaned.get(field) for field in EDITABLE if field != "story"}
         candidate["suggested_beats"] = candidate["suggested_beats"] or []
         try:
@@ -52,10 +51,18 @@ class ChapterForm(forms.ModelForm):
         return cleaned
 
 
-def _version_text(version: ChapterVersion) -> list[str]:
-    beats = [f"- [{beat.get('priority', 'medium')}] {beat['description']}" for beat in version.suggested_beats]
-    return [f"title: {version.title}", f"conditions: {json.dumps(version.trigger_conditions, ensure_ascii=False)}",
-            *beats, "", *version.narrative_instructions.splitlines()]
+def _version_comparisons(before: ChapterVersion, after: ChapterVersion) -> list[TextComparison]:
+    def beats(version: ChapterVersion) -> str:
+        return "\n".join(f"[{beat.get('priority', 'medium')}] {beat['description']}"
+                         for beat in version.suggested_beats)
+
+    def conditions(version: ChapterVersion) -> str:
+        return json.dumps(version.trigger_conditions, ensure_ascii=False)
+
+    return [TextComparison("Title", before.title, after.title),
+            TextComparison("Conditions", conditions(before), conditions(after)),
+            TextComparison("Beats", beats(before), beats(after)),
+            TextComparison("Narrative instructions", before.narrative_instructions, after.narrative_instructions)]
 
 
 @admin.register(StoryChapter)
@@ -111,16 +118,15 @@ class StoryChapterAdmin(admin.ModelAdmin):
 
     @admin.display(description="Version history")
     def history(self, chapter):
-        versions = list(chapter.versions.order_by("number")) if chapter.pk else []
+        versions = selectors.chapter_versions(chapter=chapter)
         if not versions:
             return "No versions yet."
         rows = format_html_join("", "<li>v{} · {} · {}: {}</li>", (
             (v.number, v.created_by, v.created_at.strftime("%Y-%m-%d %H:%M"), v.reason) for v in versions))
-        diffs = "".join(
-            difflib.HtmlDiff(wrapcolumn=70).make_table(  # HtmlDiff escapes the texts it shows
-                _version_text(before), _version_text(after), f"v{before.number}", f"v{after.number}", context=True)
-            for before, after in zip(versions, versions[1:], strict=False))
-        return format_html("<ul>{}</ul>{}", rows, mark_safe(diffs))
+        diffs = format_html_join("", "<h4>v{} → v{}</h4>{}", (
+            (before.number, after.number, comparisons_html(_version_comparisons(before, after)))
+            for before, after in zip(versions, versions[1:], strict=False)))
+        return format_html("<ul>{}</ul>{}", rows, diffs)
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -147,13 +153,30 @@ class StoryChapterAdmin(admin.ModelAdmin):
         return render(request, "admin/chapters/graph.html", context)
 
     def analytics_view(self, request):
-        rows = chapter_analytics(user_id=request.user.pk)
+        rows = selectors.chapter_analytics(user_id=request.user.pk)
         chart = {"titles": [row["title"] for row in rows], "natural": [row["natural"] for row in rows],
                  "adapted": [row["adapted"] for row in rows], "alternate": [row["alternate"] for row in rows],
                  "open": [row["open"] for row in rows]}
         context = {**self.admin_site.each_context(request), "rows": rows, "chart": chart,
                    "title": "Chapter analytics", "opts": self.model._meta}
         return render(request, "admin/chapters/analytics.html", context)
+
+    def get_deleted_objects(self, objs, request):
+        """A chapter others depend on is shown as protected, which refuses the delete (one or many)."""
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        chosen = {chapter.pk for chapter in objs}
+        for chapter in objs:
+            dependants = selectors.chapter_dependants(chapter=chapter, excluding=chosen)
+            if dependants:
+                protected.append(f"Chapter {chapter.number} of “{chapter.story}”: chapter {dependants[0]} "
+                                 "depends on it; change that one first.")
+        return deleted, model_count, perms_needed, protected
+
+    def delete_model(self, request, obj):
+        services.chapter_delete(chapter=obj)
+
+    def delete_queryset(self, request, queryset):
+        services.chapters_delete(chapters=list(queryset))
 
     def save_model(self, request, obj, form, change):
         fields = {field: form.cleaned_data[field] for field in EDITABLE if field != "story"}
@@ -163,28 +186,6 @@ class StoryChapterAdmin(admin.ModelAdmin):
             created = services.chapter_create(story_id=form.cleaned_data["story"].pk,
                                               user_id=form.cleaned_data["story"].user_id, **fields)
             obj.pk = created.pk
-
-
-@admin.register(ChapterSuggestion)
-class ChapterSuggestionAdmin(admin.ModelAdmin):
-    list_display = ["title", "story", "status", "created_turn", "created_at"]
-    list_filter = ["status", "story"]
-    readonly_fields = ["story", "title", "summary", "narrative_instructions", "suggested_beats", "trigger_conditions",
-                       "created_turn", "status", "accepted_as"]
-    actions = ["accept"]
-
-    def has_add_permission(self, request):
-        return False
-
-    @admin.action(description="Accept as the story's next chapter")
-    def accept(self, request, queryset):
-        for suggestion in queryset:
-            try:
-                chapter = services.suggestion_accept(suggestion=suggestion)
-            except ValidationError as error:
-                self.message_user(request, "; ".join(error.messages), messages.ERROR)
-            else:
-                self.message_user(request, f"“{chapter.title}” is chapter {chapter.number} of “{suggestion.story}”.")
 
 
 class ChapterInline(admin.TabularInline):
@@ -218,85 +219,3 @@ def chapter_inline_save(formset) -> None:
             formset.changed_objects.append((form.instance, form.changed_data))
 
 
-class LorebookForm(forms.ModelForm):
-    class Meta:
-        model = Lorebook
-        fields = ["story", "name", "description", "enabled", "scan_depth", "token_budget", "recursive_scanning",
-                  "max_recursion_depth"]
-
-    def clean(self):
-        cleaned = super().clean()
-        if "story" in cleaned:  # moving the book: within the caps of the story it goes to
-            self.instance.story = cleaned["story"]
-            for problem in lore.lorebook_limit_problems(self.instance):
-                self.add_error("story", problem)
-        return cleaned
-
-
-@admin.register(Lorebook)
-class LorebookAdmin(admin.ModelAdmin):
-    form = LorebookForm
-    list_display = ["name", "story", "entry_count", "source_format", "enabled", "updated_at"]
-    list_filter = ["source_format", "enabled"]
-    search_fields = ["name", "description"]
-    fields = ["story", "name", "description", "enabled", "scan_depth", "token_budget", "recursive_scanning",
-              "max_recursion_depth", "source_format", "entries_link"]
-    readonly_fields = ["source_format", "entries_link"]
-
-    def has_add_permission(self, request):
-        return False  # books come from a file (the story's "Import a file") or the API
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "story":  # the author's own stories; none keeps the book in their library
-            kwargs["queryset"] = db_field.related_model.objects.filter(user_id=request.user.pk)
-            kwargs["help_text"] = "Leave empty to keep the book in your library for reuse (it then fires nowhere)."
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def save_model(self, request, obj, form, change):
-        lore.lorebook_save(obj)
-
-    @admin.display(description="Entries")
-    def entry_count(self, book):
-        return book.entries.count()
-
-    @admin.display(description="Entries")
-    def entries_link(self, book):
-        return format_html('<a href="{}?lorebook__id__exact={}">{} entries</a>',
-                           reverse("admin:chapters_loreentry_changelist"), book.pk, book.entries.count())
-
-
-class LoreEntryForm(forms.ModelForm):
-    class Meta:
-        model = LoreEntry
-        fields = ["comment", "keys", "secondary_keys", "selective_logic", "content", "constant", "order", "enabled",
-                  "probability", "case_sensitive", "match_whole_words"]
-
-    def clean(self):
-        cleaned = super().clean()
-        for field in ("keys", "secondary_keys"):
-            value = cleaned.get(field)
-            if value is not None and (not isinstance(value, list) or not all(isinstance(k, str) for k in value)):
-                self.add_error(field, "A list of strings, e.g. [\"dragon\", \"/wyrms?/i\"].")
-        if cleaned.get("probability") is not None and cleaned["probability"] > 100:
-            self.add_error("probability", "At most 100.")
-        if not self.errors:
-            for field, problem in lore.entry_limit_problems(
-                    lorebook=self.instance.lorebook, entry_id=self.instance.pk, keys=cleaned.get("keys") or [],
-                    secondary_keys=cleaned.get("secondary_keys") or [], content=cleaned.get("content") or ""):
-                self.add_error(field, problem)
-        return cleaned
-
-
-@admin.register(LoreEntry)
-class LoreEntryAdmin(admin.ModelAdmin):
-    form = LoreEntryForm
-    list_display = ["__str__", "lorebook", "keys", "constant", "order", "enabled"]
-    list_filter = ["lorebook", "enabled", "constant"]
-    search_fields = ["comment", "content"]
-    list_per_page = 50
-
-    def has_add_permission(self, request):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        lore.entry_save(obj)  # the book's matcher is rebuilt on the next turn

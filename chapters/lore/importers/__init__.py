@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from .. import json_limits
+from ... import json_limits
 from . import agnai_memory, card_v2, card_v3, chapter_text, iw_world, novelai_lorebook, png, st_worldinfo
 from .document import FormatError, LoreDocument, Written
 

@@ -1,0 +1,5 @@
+"""Chapters in Django admin, one module per room: the chapter editor (with the story's chapter inline), the
+Dreamer's suggestions, and the lore admin (``chapters.lore.admin``). Importing this package registers them."""
+
+from ..lore import admin as lore_admin  # noqa: F401 — registers the lore admin
+from . import chapter_editor, suggestions  # noqa: F401 — register the chapter and suggestion admins
