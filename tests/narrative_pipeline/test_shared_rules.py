@@ -10,7 +10,7 @@ from accounts.rls import acting_as
 from narrative_pipeline.contracts import MAX_PROSE_CHARS
 from narrative_pipeline.models import Turn
 
-from .factories import StoryFactory, story_with_turns
+from ..factories import StoryFactory, story_with_turns
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def test_a_character_name_the_story_has_is_refused_by_the_api(api_as, alice):
     story = StoryFactory(user=alice, characters=[{"name": "Orla"}])
     again = post(api, f"/api/stories/{story.pk}/characters/", {"name": "  orla "})  # case and spaces aside
     assert again.status_code == 400
-    # The message a file's import gives too (tests/test_lore_files.py): one check, services.character_names_check.
+    # The message a file's import gives too (tests/narrative_pipeline/test_lore_files.py): one check, services.character_names_check.
     assert again.json()["errors"] == {"name": ["The story already has a character named 'orla'; "
                                                "rename one of them first."]}
     assert post(api, f"/api/stories/{story.pk}/characters/", {"name": "Bram"}).status_code == 201
