@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from luna_site import keys
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 OLD_DEVELOPMENT_KEY = "luna-local-development-key-not-for-production-use-0123456789"
 PRINT_KEYS = "from django.conf import settings; print(settings.SECRET_KEY); print(settings.SIMPLE_JWT['SIGNING_KEY'])"
 

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from django.conf import settings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MIGRATION_FILES = sorted(REPO.glob("*/migrations/0*.py"))
 
 # What a schema is, read from the catalogue as the owner role: tables and columns, constraints, indexes,

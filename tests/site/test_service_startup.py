@@ -11,7 +11,7 @@ import pytest
 
 from luna_site import celery, embedded
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_importing_the_settings_starts_no_server(tmp_path):
