@@ -16,7 +16,7 @@ from narrative_pipeline.export import snapshot_markdown
 from narrative_pipeline.models import StorySnapshot
 
 from . import display, forks, selectors, services, sync
-from .models import AssetKind, ForkRecord, Licence, Listing, Rating, SyncConflict, SyncRun
+from .models import AssetKind, ForkRecord, Licence, Listing, Rating, SyncRun
 
 
 class ListingOutput(serializers.ModelSerializer):
@@ -104,7 +104,7 @@ class ListingDetailApi(AssetApi):
         listing = self.listing(listing_id)
         contents = {"opening": selectors.opening(listing)} if self.kind == AssetKind.STORY else {
             "contents": selectors.contents(listing)}
-        return Response({**ListingOutput(listing).data, **contents, "lineage": forks.lineage(listing),
+        return Response({**ListingOutput(listing).data, **contents, "lineage": selectors.listing_lineage(listing),
                          "author_others": ListingOutput(selectors.author_others(listing)[:10], many=True).data})
 
 
@@ -243,7 +243,7 @@ class ForkListApi(GenericAPIView):
 class SyncApi(GenericAPIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="The fork's last sync (with progress while queued)")
     def get(self, request, fork_id):
-        record = ForkRecord.objects.get(pk=fork_id)  # 404 for another user's fork
+        record = selectors.fork_record_get(fork_id)  # 404 for another user's fork
         run = record.sync_runs.order_by("-created_at").first()
         return Response({"fork_id": str(record.pk), "version": record.version,
                          "last_sync": _run_answer(run) if run else None})
@@ -270,18 +270,16 @@ class ConflictListApi(GenericAPIView):
                    responses={200: OpenApiTypes.OBJECT},
                    summary="The fork's conflicts (open ones by default): turns, chapters, lore, characters")
     def get(self, request, fork_id):
-        ForkRecord.objects.get(pk=fork_id)  # 404 for another user's fork
+        selectors.fork_record_get(fork_id)  # 404 for another user's fork
         state = request.query_params.get("state", "open")
         if state not in ("open", "resolved", "all"):
             raise serializers.ValidationError({"state": ["state is open, resolved or all."]})
-        rows = SyncConflict.objects.filter(fork_id=fork_id)
-        if state != "all":
-            rows = rows.filter(choice="") if state == "open" else rows.exclude(choice="")
+        rows = selectors.fork_conflicts(fork_id=fork_id, state=state)
         return Response({"results": [{"id": row.pk, "kind": row.kind, "key": row.key,
                                       "label": display.conflict_label(row), "turn_number": row.turn_number,
                                       "base_text": row.base_text, "source_text": row.source_text,
                                       "fork_text": row.fork_text, "choice": row.choice or None}
-                                     for row in rows.order_by("id")]})
+                                     for row in rows]})
 
 
 class ConflictResolveApi(GenericAPIView):

@@ -110,18 +110,3 @@ def branch_create(*, user, story: Story, at_turn: int) -> ForkRecord:
             user_id=user.pk, story=branched, community=parent.community if parent else None,
             series=snapshot.series, version=snapshot.version, at_turn=at_turn, source_title=story.title,
             source_author=user.username, licence=parent.licence if parent else "")
-
-
-def lineage(listing: Listing) -> list[dict]:
-    """Where a published story comes from, nearest first: each step's title, author and version."""
-    chain, seen, current = [], {listing.pk}, listing
-    while current.derived_from_id and current.derived_from_id not in seen:
-        parent = Listing.objects.filter(pk=current.derived_from_id).first()
-        if parent is None:  # no longer readable (hidden and not ours): the chain stops there
-            chain.append({"id": None, "title": "(no longer published)", "author": "", "version": None})
-            break
-        chain.append({"id": str(parent.pk), "title": parent.title, "author": parent.attribution,
-                      "version": current.derived_from_version})
-        seen.add(parent.pk)
-        current = parent
-    return chain

@@ -229,3 +229,31 @@ def story_has_chapters(story: Story) -> bool:
 
 def story_has_characters(story: Story) -> bool:
     return Character.objects.filter(story=story).exists()
+
+
+def listing_lineage(listing: Listing) -> list[dict]:
+    """Where a published story comes from, nearest first: each step's title, author and version."""
+    chain, seen, current = [], {listing.pk}, listing
+    while current.derived_from_id and current.derived_from_id not in seen:
+        parent = Listing.objects.filter(pk=current.derived_from_id).first()
+        if parent is None:  # no longer readable (hidden and not ours): the chain stops there
+            chain.append({"id": None, "title": "(no longer published)", "author": "", "version": None})
+            break
+        chain.append({"id": str(parent.pk), "title": parent.title, "author": parent.attribution,
+                      "version": current.derived_from_version})
+        seen.add(parent.pk)
+        current = parent
+    return chain
+
+
+def fork_record_get(fork_id) -> ForkRecord:
+    """A fork record the user may read (their own: under RLS another user's does not exist); else DoesNotExist."""
+    return ForkRecord.objects.get(pk=fork_id)
+
+
+def fork_conflicts(*, fork_id, state: str) -> QuerySet[SyncConflict]:
+    """A fork's conflicts as found: ``open``, ``resolved`` or ``all``."""
+    rows = SyncConflict.objects.filter(fork_id=fork_id)
+    if state != "all":
+        rows = rows.filter(choice="") if state == "open" else rows.exclude(choice="")
+    return rows.order_by("id")

@@ -44,7 +44,7 @@ def _asset_page(request, listing, *, fork_form=None, report_form=None, status=20
         "versions": [{**version, "changed": [items_counted(count, kind)
                                              for kind, count in version["changed"].items() if count]}
                      for version in selectors.versions(listing)],
-        "lineage": forks.lineage(listing),
+        "lineage": selectors.listing_lineage(listing),
         "others": selectors.author_others(listing)[:10],
         "is_author": listing.author_id == request.user.pk,
         "publish_url": listing_publish_url(listing),
