@@ -38,7 +38,7 @@ class ReportAdmin(admin.ModelAdmin):
 
 
 @admin.register(Listing)
-class CommunityStoryAdmin(admin.ModelAdmin):
+class ListingAdmin(admin.ModelAdmin):
     list_display = ["title", "kind", "author_name", "licence", "rating", "hidden", "open_reports", "updated_at"]
     list_select_related = ["series"]
     list_filter = ["series__is_hidden", "kind", "licence", "rating"]

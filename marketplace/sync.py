@@ -122,7 +122,7 @@ def _give_up_lost(record: ForkRecord) -> None:
 
 @shared_task(acks_late=True)
 def sync_fork(user_id: str, run_id: int) -> None:
-    """A large source sync, queued by ``sync``: run as the fork's owner (RLS). The worker finds this task
+    """A large source sync, queued by ``fork_sync``: run as the fork's owner (RLS). The worker finds this task
     through ``CELERY_IMPORTS`` (autodiscovery reads only ``tasks.py``)."""
     fork_sync_run(user_id=user_id, run_id=run_id)
 
