@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 from django.utils import timezone
 
+from core.errors import DomainError
+
 from .models import Tier, Usage, User
 
 MB = 1024 * 1024
@@ -35,14 +37,13 @@ TIER_LIMITS = {
 }
 
 
-class QuotaExceeded(Exception):
-    code = "quota_exceeded"
+class QuotaExceeded(DomainError):
+    """Over a limit of the user's tier: the API answers 403 with the limit's name and value."""
 
     def __init__(self, limit_name: str, limit: int, message: str):
-        super().__init__(message)
+        super().__init__("quota_exceeded", message, details={"limit": limit_name, "limit_value": limit})
         self.limit_name = limit_name
         self.limit = limit
-        self.message = message
 
 
 def effective_tier(user) -> str:

@@ -266,7 +266,7 @@ def authors_group():
     return group
 
 
-MODERATOR_PERMISSIONS = {"marketplace": ["view_communitystory", "view_report", "change_report"]}
+MODERATOR_PERMISSIONS = {"marketplace": ["view_listing", "view_report", "change_report"]}
 
 
 def moderators_group():

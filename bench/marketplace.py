@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.rls import acting_as
 from bench import bench_database
 from marketplace import forks, selectors, services
-from marketplace.models import CommunityStory
+from marketplace.models import Listing
 from narrative_pipeline import selectors as story_selectors
 from narrative_pipeline import snapshots
 from narrative_pipeline.models import SnapshotSeries, Story, StorySnapshot, Turn
@@ -50,29 +50,29 @@ def _story(user, turns: int, title: str) -> Story:
 
 
 def _fork_ms(author, reader, turns: int) -> float:
-    listing = services.publish(user=author, story=_story(author, turns, f"{turns} turns"), licence="CC-BY")
+    listing = services.listing_publish(user=author, story=_story(author, turns, f"{turns} turns"), licence="CC-BY")
     samples = []
     for _ in range(30):
         started = time.perf_counter()
-        forks.fork(user=reader, listing_id=listing.pk)
+        forks.fork_create(user=reader, listing_id=listing.pk)
         samples.append((time.perf_counter() - started) * 1000)
     return statistics.median(samples)
 
 
 def _storage(author, reader) -> tuple[int, int]:
     """(bytes of 1,000 forks with 10% of turns edited, bytes of 1,000 full copies), as quotas count them."""
-    listing = services.publish(user=author, story=_story(author, 100, "Storage"), licence="CC-BY")
+    listing = services.listing_publish(user=author, story=_story(author, 100, "Storage"), licence="CC-BY")
     rng = random.Random(1)
     fork_bytes = 0
     for index in range(FORKS):
-        record = forks.fork(user=reader, listing_id=listing.pk)
+        record = forks.fork_create(user=reader, listing_id=listing.pk)
         story = Story(pk=record.story_id, user_id=reader.pk, base_turn=100)
         for number in rng.sample(range(1, 101), 10):
             snapshots.turn_text_set(user=reader, story=story, number=number, prose=f"Fork {index} rewrote {number}.")
     with acting_as(reader):
         fork_bytes = sum(Story.objects.filter(fork_records__community=listing).values_list("storage_bytes", flat=True))
     # A full copy holds every turn: materialize one fork and count it a thousand times.
-    record = forks.fork(user=reader, listing_id=listing.pk)
+    record = forks.fork_create(user=reader, listing_id=listing.pk)
     with acting_as(reader):
         story = Story.objects.get(pk=record.story_id)
         snapshots.materialize(user=reader, story=story)
@@ -82,8 +82,8 @@ def _storage(author, reader) -> tuple[int, int]:
 
 def _read_ms(author, reader) -> tuple[float, float]:
     plain = _story(reader, 500, "Plain 500")
-    listing = services.publish(user=author, story=_story(author, 500, "Source 500"), licence="CC-BY")
-    record = forks.fork(user=reader, listing_id=listing.pk)
+    listing = services.listing_publish(user=author, story=_story(author, 500, "Source 500"), licence="CC-BY")
+    record = forks.fork_create(user=reader, listing_id=listing.pk)
     story = Story(pk=record.story_id, user_id=reader.pk, base_turn=500)
     for number in random.Random(2).sample(range(1, 501), 50):
         snapshots.turn_text_set(user=reader, story=story, number=number, prose=f"Mine, turn {number}.")
@@ -118,17 +118,17 @@ def _index_scans() -> int:
 def _browse_p95(author, reader, count: int) -> tuple[float, int]:
     """p95 of first pages of full-text + tag searches, and how often the GIN indexes were scanned."""
     rng = random.Random(count)
-    existing = CommunityStory.objects.count()
+    existing = Listing.objects.count()
     with acting_as(author):
         series = SnapshotSeries.objects.bulk_create([SnapshotSeries(author_id=author.pk, is_public=True,
                                                                     latest_version=1) for _ in range(count - existing)],
                                                     batch_size=5_000)
-        CommunityStory.objects.bulk_create([CommunityStory(
+        Listing.objects.bulk_create([Listing(
             series=row, author_id=author.pk, author_name=author.username, licence="CC-BY",
             title=" ".join(rng.sample(WORDS, 3)).title(), description=" ".join(rng.sample(WORDS, 12)),
             tags=rng.sample(TAGS, 2), genre=rng.choice(["fantasy", "horror", "mystery"]))
             for row in series], batch_size=5_000)
-        services.search_index(CommunityStory.objects.filter(search__isnull=True))
+        services.search_index_update(listings=Listing.objects.filter(search__isnull=True))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE marketplace_communitystory")
         cursor.execute("ANALYZE narrative_pipeline_snapshotseries")

@@ -21,15 +21,15 @@ WORLD_FORKS = 6
 
 def _sync_ms(author, reader, turns: int) -> tuple[float, int]:
     story = _story(author, turns, f"{turns} turns")
-    listing = services.publish(user=author, story=story, licence="CC-BY")
-    records = [forks.fork(user=reader, listing_id=listing.pk) for _ in range(FORKS)]
+    listing = services.listing_publish(user=author, story=story, licence="CC-BY")
+    records = [forks.fork_create(user=reader, listing_id=listing.pk) for _ in range(FORKS)]
     changed = max(1, turns // 100)
     for record in records:  # each fork rewrote one of the turns the author will change: a conflict
         snapshots.turn_text_set(user=reader, story=Story(pk=record.story_id, user_id=reader.pk, base_turn=turns),
                                 number=1, prose="The fork's own first turn.")
     with acting_as(author):
         Turn.objects.filter(story=story, number__lte=changed).update(prose="Rewritten by the author.")
-    services.publish(user=author, story=story, licence="CC-BY", changelog="1% rewritten")
+    services.listing_publish(user=author, story=story, licence="CC-BY", changelog="1% rewritten")
     return _median_sync_ms(reader, records, warm_up=2)
 
 
@@ -38,7 +38,7 @@ def _median_sync_ms(reader, records, *, warm_up: int) -> tuple[float, int]:
     samples = []
     for record in records:
         started = time.perf_counter()
-        run = sync.sync(user=reader, fork_id=record.pk)
+        run = sync.fork_sync(user=reader, fork_id=record.pk)
         samples.append((time.perf_counter() - started) * 1000)
     return statistics.median(samples[warm_up:]), run.applied + run.conflict_count
 
@@ -48,13 +48,13 @@ def _world_sync_ms(author, reader, entries: int) -> tuple[float, int]:
     book = {"entries": {str(uid): {"uid": uid, "key": [f"place{uid}"], "content": f"What is known of place {uid}."}
                         for uid in range(entries)}}
     lore_files.import_file(user=author, story=story, filename="world.json", data=json.dumps(book).encode())
-    listing = services.publish(user=author, story=story, licence="CC-BY")
-    records = [forks.fork(user=reader, listing_id=listing.pk) for _ in range(WORLD_FORKS)]
+    listing = services.listing_publish(user=author, story=story, licence="CC-BY")
+    records = [forks.fork_create(user=reader, listing_id=listing.pk) for _ in range(WORLD_FORKS)]
     with acting_as(author):
         for entry in LoreEntry.objects.filter(story=story, position__lt=max(1, entries // 100)):
             entry.content = "Rewritten by the author."
             lore.entry_save(entry)
-    services.publish(user=author, story=story, licence="CC-BY", changelog="1% of the lore rewritten")
+    services.listing_publish(user=author, story=story, licence="CC-BY", changelog="1% of the lore rewritten")
     return _median_sync_ms(reader, records, warm_up=1)
 
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -100,6 +100,9 @@ urlpatterns = [
     path("models/test/", story_views.models_test, name="models-test"),
     path("marketplace/", include("marketplace.urls")),
     path("api/", include(api_patterns)),
+    # The listings' admin pages were at the model's old name (``CommunityStory``): old links still lead there.
+    re_path(r"^admin/marketplace/communitystory/(?P<rest>.*)$",
+            RedirectView.as_view(url="/admin/marketplace/listing/%(rest)s", permanent=True, query_string=True)),
     path("admin/", admin.site.urls),
 ]
 

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
 from . import services
-from .models import CommunityStory, Report
+from .models import Listing, Report
 
 
 @admin.register(Report)
@@ -29,7 +29,7 @@ class ReportAdmin(admin.ModelAdmin):
 
     @admin.action(description="Hide the reported stories")
     def hide_assets(self, request, queryset):
-        for listing in CommunityStory.objects.filter(pk__in=queryset.values("community")):
+        for listing in Listing.objects.filter(pk__in=queryset.values("community")):
             _moderate(self, request, listing, hidden=True)
 
     @admin.action(description="Dismiss the reports")
@@ -37,8 +37,8 @@ class ReportAdmin(admin.ModelAdmin):
         self.message_user(request, f"Dismissed {services.reports_dismiss(reports=queryset)} report(s).")
 
 
-@admin.register(CommunityStory)
-class CommunityStoryAdmin(admin.ModelAdmin):
+@admin.register(Listing)
+class ListingAdmin(admin.ModelAdmin):
     list_display = ["title", "kind", "author_name", "licence", "rating", "hidden", "open_reports", "updated_at"]
     list_select_related = ["series"]
     list_filter = ["series__is_hidden", "kind", "licence", "rating"]
@@ -75,7 +75,7 @@ class CommunityStoryAdmin(admin.ModelAdmin):
 
 def _moderate(model_admin, request, listing, *, hidden: bool) -> None:
     try:
-        services.moderate(listing=listing, hidden=hidden)
+        services.listing_moderate(listing=listing, hidden=hidden)
     except PermissionDenied as error:
         model_admin.message_user(request, str(error), messages.ERROR)
     else:

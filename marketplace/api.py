@@ -15,8 +15,8 @@ from narrative_pipeline import snapshots
 from narrative_pipeline.export import snapshot_markdown
 from narrative_pipeline.models import StorySnapshot
 
-from . import forks, selectors, services, sync
-from .models import AssetKind, CommunityStory, Licence, Rating, StoryFork, SyncConflict, SyncRun
+from . import display, forks, selectors, services, sync
+from .models import AssetKind, ForkRecord, Licence, Listing, Rating, SyncRun
 
 
 class ListingOutput(serializers.ModelSerializer):
@@ -29,7 +29,7 @@ class ListingOutput(serializers.ModelSerializer):
     author = serializers.CharField(source="attribution", read_only=True)
 
     class Meta:
-        model = CommunityStory
+        model = Listing
         fields = ["id", "kind", "title", "description", "genre", "tags", "licence", "rating", "author", "version",
                   "likes", "forks", "downloads", "published_at", "updated_at"]
 
@@ -74,7 +74,7 @@ class AssetApi(GenericAPIView):
 
     kind = AssetKind.STORY
 
-    def listing(self, listing_id) -> CommunityStory:
+    def listing(self, listing_id) -> Listing:
         return selectors.listing_get(listing_id, kind=self.kind)
 
 
@@ -104,7 +104,7 @@ class ListingDetailApi(AssetApi):
         listing = self.listing(listing_id)
         contents = {"opening": selectors.opening(listing)} if self.kind == AssetKind.STORY else {
             "contents": selectors.contents(listing)}
-        return Response({**ListingOutput(listing).data, **contents, "lineage": forks.lineage(listing),
+        return Response({**ListingOutput(listing).data, **contents, "lineage": selectors.listing_lineage(listing),
                          "author_others": ListingOutput(selectors.author_others(listing)[:10], many=True).data})
 
 
@@ -124,7 +124,7 @@ class PublishApi(AssetApi):
         story = story_selectors.story_get(user=request.user, story_id=story_id)
         data = (CharacterPublishInput if self.kind == AssetKind.CHARACTER else PublishInput)(data=request.data)
         data.is_valid(raise_exception=True)
-        listing = services.publish(user=request.user, story=story, kind=self.kind, **data.validated_data)
+        listing = services.listing_publish(user=request.user, story=story, kind=self.kind, **data.validated_data)
         return Response({"id": str(listing.pk), "kind": listing.kind, "version": listing.series.latest_version},
                         status=status.HTTP_201_CREATED)
 
@@ -135,7 +135,7 @@ class ForkApi(AssetApi):
     def post(self, request, listing_id):
         data = ForkInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return _fork_answer(forks.fork(user=request.user, listing_id=listing_id,
+        return _fork_answer(forks.fork_create(user=request.user, listing_id=listing_id,
                                        at_turn=data.validated_data.get("at_turn")))
 
 
@@ -145,7 +145,7 @@ class TakeApi(AssetApi):
     def post(self, request, listing_id):
         data = TakeInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return _fork_answer(forks.take(user=request.user, listing_id=listing_id, kind=self.kind,
+        return _fork_answer(forks.asset_take(user=request.user, listing_id=listing_id, kind=self.kind,
                                        story_id=data.validated_data.get("story_id")))
 
 
@@ -156,7 +156,7 @@ class BranchApi(GenericAPIView):
         story = story_selectors.story_get(user=request.user, story_id=story_id)
         data = BranchInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return _fork_answer(forks.branch(user=request.user, story=story, at_turn=data.validated_data["at_turn"]))
+        return _fork_answer(forks.branch_create(user=request.user, story=story, at_turn=data.validated_data["at_turn"]))
 
 
 class LikeApi(AssetApi):
@@ -164,7 +164,7 @@ class LikeApi(AssetApi):
         description="Already liked")}, summary="Like it (once)")
     def post(self, request, listing_id):
         listing = self.listing(listing_id)
-        services.like(user=request.user, listing=listing)
+        services.listing_like(user=request.user, listing=listing)
         return Response({"likes": self.listing(listing_id).likes}, status=status.HTTP_201_CREATED)
 
 
@@ -174,7 +174,7 @@ class ReportApi(AssetApi):
         listing = self.listing(listing_id)
         data = ReportInput(data=request.data)
         data.is_valid(raise_exception=True)
-        report = services.report(user=request.user, listing=listing, reason=data.validated_data["reason"])
+        report = services.report_create(user=request.user, listing=listing, reason=data.validated_data["reason"])
         return Response({"id": report.pk, "status": report.status}, status=status.HTTP_201_CREATED)
 
 
@@ -186,7 +186,7 @@ class DownloadApi(AssetApi):
     def get(self, request, listing_id):
         listing = self.listing(listing_id)
         snapshot = StorySnapshot.objects.get(series_id=listing.series_id, version=listing.series.latest_version)
-        services.downloaded(user=request.user, listing=listing)
+        services.download_count(user=request.user, listing=listing)
         if listing.kind == AssetKind.STORY:
             body, content_type, extension = snapshot_markdown(snapshot), "text/markdown; charset=utf-8", "md"
         else:
@@ -203,7 +203,8 @@ class ResolveInput(serializers.Serializer):
 
 def _run_answer(run) -> dict:
     answer = {"id": run.pk, "from_version": run.from_version, "to_version": run.to_version, "applied": run.applied,
-              "kept": run.kept, "conflicts": run.conflict_count, "continued": run.continued, "status": run.status}
+              "kept": run.kept, "conflicts": run.conflict_count, "continued": run.continued, "status": run.status,
+              "message": display.run_message(run)}
     if run.status == SyncRun.Status.QUEUED:
         answer["progress"] = sync.progress(run)
     if run.error:
@@ -220,7 +221,7 @@ class ForkRecordOutput(serializers.ModelSerializer):
     update_available = serializers.SerializerMethodField()
 
     class Meta:
-        model = StoryFork
+        model = ForkRecord
         fields = ["fork_id", "kind", "story_id", "listing_id", "source_title", "source_author", "licence", "version",
                   "source_latest", "update_available", "at_turn", "chapter_offset", "created_at"]
 
@@ -234,7 +235,7 @@ class ForkListApi(GenericAPIView):
     @extend_schema(responses=ForkRecordOutput(many=True), summary="Your forks, branches and the chapter sets and characters you took, with whether the "
                            "source has a newer version")
     def get(self, request):
-        rows = selectors.with_source_latest(StoryFork.objects.filter(user_id=request.user.pk)).order_by("-created_at")
+        rows = selectors.fork_records_of_user(user=request.user)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(ForkRecordOutput(page, many=True).data)
 
@@ -242,7 +243,7 @@ class ForkListApi(GenericAPIView):
 class SyncApi(GenericAPIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="The fork's last sync (with progress while queued)")
     def get(self, request, fork_id):
-        record = StoryFork.objects.get(pk=fork_id)  # 404 for another user's fork
+        record = selectors.fork_record_get(fork_id)  # 404 for another user's fork
         run = record.sync_runs.order_by("-created_at").first()
         return Response({"fork_id": str(record.pk), "version": record.version,
                          "last_sync": _run_answer(run) if run else None})
@@ -252,7 +253,7 @@ class SyncApi(GenericAPIView):
                    summary="Sync the fork with its source's latest version: 200 with applied, kept and conflicts, "
                            "or 202 when it runs in the background (follow it with GET)")
     def post(self, request, fork_id):
-        run = sync.sync(user=request.user, fork_id=fork_id)
+        run = sync.fork_sync(user=request.user, fork_id=fork_id)
         queued = run.status == SyncRun.Status.QUEUED
         return Response(_run_answer(run), status=status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK)
 
@@ -261,7 +262,7 @@ class SyncUndoApi(GenericAPIView):
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 409: OpenApiResponse(
         description="Nothing to undo, a sync running, or resolutions to keep")}, summary="Undo the fork's last sync")
     def post(self, request, fork_id):
-        return Response(_run_answer(sync.undo(user=request.user, fork_id=fork_id)))
+        return Response(_run_answer(sync.sync_undo(user=request.user, fork_id=fork_id)))
 
 
 class ConflictListApi(GenericAPIView):
@@ -269,17 +270,16 @@ class ConflictListApi(GenericAPIView):
                    responses={200: OpenApiTypes.OBJECT},
                    summary="The fork's conflicts (open ones by default): turns, chapters, lore, characters")
     def get(self, request, fork_id):
-        StoryFork.objects.get(pk=fork_id)  # 404 for another user's fork
+        selectors.fork_record_get(fork_id)  # 404 for another user's fork
         state = request.query_params.get("state", "open")
         if state not in ("open", "resolved", "all"):
             raise serializers.ValidationError({"state": ["state is open, resolved or all."]})
-        rows = SyncConflict.objects.filter(fork_id=fork_id)
-        if state != "all":
-            rows = rows.filter(choice="") if state == "open" else rows.exclude(choice="")
-        return Response({"results": [{"id": row.pk, "kind": row.kind, "key": row.key, "turn_number": row.turn_number,
+        rows = selectors.fork_conflicts(fork_id=fork_id, state=state)
+        return Response({"results": [{"id": row.pk, "kind": row.kind, "key": row.key,
+                                      "label": display.conflict_label(row), "turn_number": row.turn_number,
                                       "base_text": row.base_text, "source_text": row.source_text,
                                       "fork_text": row.fork_text, "choice": row.choice or None}
-                                     for row in rows.order_by("id")]})
+                                     for row in rows]})
 
 
 class ConflictResolveApi(GenericAPIView):
@@ -289,7 +289,8 @@ class ConflictResolveApi(GenericAPIView):
     def post(self, request, fork_id, conflict_id):
         data = ResolveInput(data=request.data)
         data.is_valid(raise_exception=True)
-        conflict = sync.resolve(user=request.user, fork_id=fork_id, conflict_id=conflict_id,
+        conflict = sync.conflict_resolve(user=request.user, fork_id=fork_id, conflict_id=conflict_id,
                                 choice=data.validated_data["choice"])
         return Response({"id": conflict.pk, "kind": conflict.kind, "key": conflict.key,
-                         "turn_number": conflict.turn_number, "choice": conflict.choice})
+                         "turn_number": conflict.turn_number, "choice": conflict.choice,
+                         "message": display.resolved_message(conflict)})

@@ -20,13 +20,13 @@ from narrative_pipeline import services as story_services
 from narrative_pipeline import snapshots
 from narrative_pipeline.models import Character, SnapshotItem, SnapshotSeries, Story, StorySnapshot
 
-from .models import ASSET_ITEMS, Activity, AssetKind, CommunityStory, StoryFork
+from .models import ASSET_ITEMS, Activity, AssetKind, ForkRecord, Listing
 
 
-def _forkable(*, user, listing_id, kind: str) -> CommunityStory:
-    listing = CommunityStory.objects.select_related("series").filter(pk=listing_id, kind=kind).first()
+def _forkable(*, user, listing_id, kind: str) -> Listing:
+    listing = Listing.objects.select_related("series").filter(pk=listing_id, kind=kind).first()
     if listing is None:
-        raise CommunityStory.DoesNotExist(f"There is no such published {AssetKind(kind).label.lower()}.")
+        raise Listing.DoesNotExist(f"There is no such published {AssetKind(kind).label.lower()}.")
     if listing.series.is_hidden:
         raise PermissionDenied("This was hidden by the moderators and cannot be forked.")
     if not listing.series.is_public and listing.author_id != user.pk:
@@ -34,14 +34,14 @@ def _forkable(*, user, listing_id, kind: str) -> CommunityStory:
     return listing
 
 
-def fork(*, user, listing_id, at_turn: int | None = None) -> StoryFork:
+def fork_create(*, user, listing_id, at_turn: int | None = None) -> ForkRecord:
     """The user's fork of a published story's latest version, at its end or at ``at_turn``."""
     with acting_as(user), transaction.atomic():
         listing = _forkable(user=user, listing_id=listing_id, kind=AssetKind.STORY)
         series = listing.series
         snapshot = StorySnapshot.objects.get(series=series, version=series.latest_version)
         story = snapshots.story_from_snapshot(user=user, snapshot=snapshot, at_turn=at_turn)
-        record = StoryFork.objects.create(
+        record = ForkRecord.objects.create(
             user_id=user.pk, story=story, community=listing, series=series, version=snapshot.version,
             at_turn=story.base_turn, source_title=listing.title, source_author=listing.attribution,
             licence=listing.licence)
@@ -49,7 +49,7 @@ def fork(*, user, listing_id, at_turn: int | None = None) -> StoryFork:
     return record
 
 
-def take(*, user, listing_id, kind: str, story_id=None) -> StoryFork:
+def asset_take(*, user, listing_id, kind: str, story_id=None) -> ForkRecord:
     """The latest version of a published chapter set or character, forked into the user's story
     ``story_id`` (or a new story named after it), with lineage and sync like a story's fork."""
     with acting_as(user), transaction.atomic():
@@ -61,7 +61,7 @@ def take(*, user, listing_id, kind: str, story_id=None) -> StoryFork:
             if story is None:
                 raise Story.DoesNotExist("You have no such story.")
         last = StoryChapter.objects.filter(story=story).aggregate(last=Max("number"))["last"] or 0
-        record = StoryFork(
+        record = ForkRecord(
             user_id=user.pk, story=story, kind=kind, community=listing, series=listing.series,
             version=listing.series.latest_version, at_turn=0, chapter_offset=last if kind == AssetKind.CHAPTERS else 0,
             source_title=listing.title, source_author=listing.attribution, licence=listing.licence)
@@ -77,7 +77,7 @@ def take(*, user, listing_id, kind: str, story_id=None) -> StoryFork:
     return record
 
 
-def asset_world(record: StoryFork, version: int) -> dict[tuple[str, str], dict]:
+def asset_world(record: ForkRecord, version: int) -> dict[tuple[str, str], dict]:
     """The world items of the record's version, as its story holds them: a chapter set's chapters
     numbered after the story's own (with the prerequisites and blockers that name them)."""
     kinds = [kind for kind in ASSET_ITEMS[record.kind] if kind != SnapshotItem.Kind.TURN]
@@ -92,7 +92,7 @@ def asset_world(record: StoryFork, version: int) -> dict[tuple[str, str], dict]:
     return world
 
 
-def branch(*, user, story: Story, at_turn: int) -> StoryFork:
+def branch_create(*, user, story: Story, at_turn: int) -> ForkRecord:
     """A new story of the user's that shares ``story``'s turns up to ``at_turn`` and goes its own way.
 
     The story's private series gets a version (only what changed since its last branch is stored).
@@ -105,23 +105,8 @@ def branch(*, user, story: Story, at_turn: int) -> StoryFork:
         snapshot = snapshots.snapshot_create(user=user, story=story, series=series, changelog=f"Branch at {at_turn}.")
         title = f"{story.title} (from turn {at_turn})"
         branched = snapshots.story_from_snapshot(user=user, snapshot=snapshot, at_turn=at_turn, title=title)
-        parent = StoryFork.objects.filter(story=story, kind=AssetKind.STORY).first()  # a branch keeps its licence
-        return StoryFork.objects.create(
+        parent = ForkRecord.objects.filter(story=story, kind=AssetKind.STORY).first()  # a branch keeps its licence
+        return ForkRecord.objects.create(
             user_id=user.pk, story=branched, community=parent.community if parent else None,
             series=snapshot.series, version=snapshot.version, at_turn=at_turn, source_title=story.title,
             source_author=user.username, licence=parent.licence if parent else "")
-
-
-def lineage(listing: CommunityStory) -> list[dict]:
-    """Where a published story comes from, nearest first: each step's title, author and version."""
-    chain, seen, current = [], {listing.pk}, listing
-    while current.derived_from_id and current.derived_from_id not in seen:
-        parent = CommunityStory.objects.filter(pk=current.derived_from_id).first()
-        if parent is None:  # no longer readable (hidden and not ours): the chain stops there
-            chain.append({"id": None, "title": "(no longer published)", "author": "", "version": None})
-            break
-        chain.append({"id": str(parent.pk), "title": parent.title, "author": parent.attribution,
-                      "version": current.derived_from_version})
-        seen.add(parent.pk)
-        current = parent
-    return chain

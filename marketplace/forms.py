@@ -4,7 +4,6 @@ are the services' and selectors', whose errors the views put back on these forms
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from .models import AssetKind, Licence, Rating
 from .selectors import SORTS
@@ -90,13 +89,3 @@ class PublishForm(forms.Form):
 
     def clean_tags(self):
         return _tags(self.cleaned_data["tags"])
-
-    def add_service_error(self, error: ValidationError) -> None:
-        """A service's error, on the field it names when the form has one."""
-        if hasattr(error, "error_dict"):
-            for field, errors in error.error_dict.items():
-                for message in ValidationError(errors).messages:
-                    self.add_error(field if field in self.fields else None, message)
-        else:
-            for message in error.messages:
-                self.add_error(None, message)

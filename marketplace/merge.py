@@ -25,7 +25,7 @@ CHOICES = ("source", "mine", "both")
 
 
 @dataclass(frozen=True)
-class Conflict:
+class MergeConflict:
     key: Hashable
     base: object | None
     source: object | None
@@ -36,7 +36,7 @@ class Conflict:
 class MergePlan:
     applied: dict = field(default_factory=dict)  # key -> the source's text, taken by the fork
     kept: list = field(default_factory=list)  # keys the fork changed (or the source removed)
-    conflicts: list[Conflict] = field(default_factory=list)
+    conflicts: list[MergeConflict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,11 @@ def three_way(base: Mapping, source: Mapping, fork: Mapping, keys=None) -> Merge
         elif ours == was:
             plan.applied[key] = theirs
         elif ours != theirs:
-            plan.conflicts.append(Conflict(key=key, base=was, source=theirs, fork=ours))
+            plan.conflicts.append(MergeConflict(key=key, base=was, source=theirs, fork=ours))
     return plan
 
 
-def resolve(conflict: Conflict, current: ForkText, choice: str) -> ForkText:
+def resolve(conflict: MergeConflict, current: ForkText, choice: str) -> ForkText:
     """The fork's text after a resolution; the side that loses stays as an alternative."""
     if choice not in CHOICES:
         raise ValueError(f"The choice is one of {', '.join(CHOICES)}, not {choice!r}.")

@@ -38,7 +38,7 @@ ASSET_ITEMS = {AssetKind.STORY: ("turn", "chapter", "lorebook", "loreentry", "ch
                AssetKind.CHAPTERS: ("chapter",), AssetKind.CHARACTER: ("character",)}
 
 
-class CommunityStory(models.Model):
+class Listing(models.Model):
     """A published story, chapter set or character: the listing of a snapshot series (a chapter
     set's or a character's versions hold only those items). Readable wherever its series is (RLS)."""
 
@@ -64,7 +64,7 @@ class CommunityStory(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name_plural = "community stories"
+        db_table = "marketplace_communitystory"  # its name before it was called Listing: no data moved
         indexes = [GinIndex(fields=["search"], name="community_search"),
                    GinIndex(fields=["tags"], name="community_tags"),
                    GinIndex(name="community_title_trigram", fields=["title"], opclasses=["gin_trgm_ops"])]
@@ -82,7 +82,7 @@ class AssetCounter(models.Model):
     """Likes, forks and downloads of a listing: written only by a database trigger on ``Activity``
     (each user writes their own activity rows, never the author's), so the counts are exact."""
 
-    community = models.OneToOneField(CommunityStory, on_delete=models.CASCADE, primary_key=True,
+    community = models.OneToOneField(Listing, on_delete=models.CASCADE, primary_key=True,
                                      related_name="counter")
     likes = models.PositiveIntegerField(default=0)
     forks = models.PositiveIntegerField(default=0)
@@ -100,7 +100,7 @@ class Activity(UserOwnedModel):
         FORK = "fork"
         DOWNLOAD = "download"
 
-    community = models.ForeignKey(CommunityStory, on_delete=models.CASCADE, related_name="+")
+    community = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -114,7 +114,7 @@ class Activity(UserOwnedModel):
         return f"{self.kind} of {self.community_id}"
 
 
-class StoryFork(UserOwnedModel):
+class ForkRecord(UserOwnedModel):
     """The forker's record of a story based on a published (or their own) version, or of a chapter
     set or character taken into their story: lineage, the version last synced. The storage itself
     (``Story.storage_mode``, overrides) is the core's."""
@@ -124,7 +124,7 @@ class StoryFork(UserOwnedModel):
     kind = models.CharField(max_length=10, choices=AssetKind.choices, default=AssetKind.STORY)
     chapter_offset = models.PositiveIntegerField(
         default=0, help_text="A chapter set's chapter n is the story's chapter n + this.")
-    community = models.ForeignKey(CommunityStory, on_delete=models.SET_NULL, null=True, blank=True,
+    community = models.ForeignKey(Listing, on_delete=models.SET_NULL, null=True, blank=True,
                                   related_name="+", help_text="Empty for a branch of one's own story.")
     series = models.ForeignKey("narrative_pipeline.SnapshotSeries", on_delete=models.PROTECT, related_name="+")
     version = models.PositiveIntegerField(help_text="The version forked (later: last synced).")
@@ -135,6 +135,7 @@ class StoryFork(UserOwnedModel):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "marketplace_storyfork"  # its name before it was called ForkRecord: no data moved
         constraints = [models.UniqueConstraint(fields=["story"], condition=models.Q(kind="story"),
                                                name="one_story_fork_record_per_story")]
 
@@ -148,7 +149,7 @@ class Report(UserOwnedModel):
         HIDDEN = "hidden"  # a moderator hid the asset
         DISMISSED = "dismissed"
 
-    community = models.ForeignKey(CommunityStory, on_delete=models.CASCADE, related_name="reports")
+    community = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="reports")
     reason = models.TextField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -167,7 +168,7 @@ class SyncRun(UserOwnedModel):
         FAILED = "failed"
         UNDONE = "undone"
 
-    fork = models.ForeignKey(StoryFork, on_delete=models.CASCADE, related_name="sync_runs")
+    fork = models.ForeignKey(ForkRecord, on_delete=models.CASCADE, related_name="sync_runs")
     from_version = models.PositiveIntegerField()
     to_version = models.PositiveIntegerField()
     applied = models.PositiveIntegerField(default=0)
@@ -196,7 +197,7 @@ class SyncConflict(UserOwnedModel):
         BOTH = "both"
 
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="conflicts")
-    fork = models.ForeignKey(StoryFork, on_delete=models.CASCADE, related_name="conflicts")
+    fork = models.ForeignKey(ForkRecord, on_delete=models.CASCADE, related_name="conflicts")
     kind = models.CharField(max_length=10, default="turn", help_text="A snapshot item's kind.")
     key = models.CharField(max_length=200, default="", help_text="The item's key: a turn's or chapter's number, an entry's "
                                                      "book/position, a character's name.")

@@ -1,4 +1,5 @@
-"""Marketplace reads: browse and search, an asset's page, versions with what changed."""
+"""Marketplace reads: browse and search, an asset's page, versions with what changed, the user's listings and
+fork records, a fork's syncs and conflicts."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import json
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from narrative_pipeline.models import SnapshotItem, SnapshotSeries, StorySnapshot
+from chapters.models import StoryChapter
+from narrative_pipeline.models import Character, SnapshotItem, SnapshotSeries, Story, StorySnapshot
 from narrative_pipeline.snapshots import series_items
 
-from .models import ASSET_ITEMS, AssetKind, CommunityStory, Licence, Rating
+from .models import ASSET_ITEMS, AssetKind, ForkRecord, Licence, Listing, Rating, SyncConflict, SyncRun
 
 SORTS = ("relevance", "popular", "recent", "trending", "most_forked")
 MAX_QUERY_CHARS = 200
@@ -63,7 +65,7 @@ class PublicBrowse:
         start = index.start or 0
         stop = self.count() if index.stop is None else index.stop
         ids = self._ids(start, stop)
-        listings = {listing.pk: listing for listing in _with_counts(CommunityStory.objects.filter(pk__in=ids))}
+        listings = {listing.pk: listing for listing in _with_counts(Listing.objects.filter(pk__in=ids))}
         return [listings[pk] for pk in ids if pk in listings]
 
 
@@ -91,14 +93,14 @@ def browse(*, kind: str = AssetKind.STORY, q: str = "", genre: str = "", tags: l
                         sort=sort or ("relevance" if q else "recent"))
 
 
-def listing_get(listing_id, kind: str | None = None) -> CommunityStory:
+def listing_get(listing_id, kind: str | None = None) -> Listing:
     """A listing (of ``kind``) the user may read (public, theirs, or one they hold a fork of); else
     DoesNotExist."""
-    rows = _with_counts(CommunityStory.objects)
+    rows = _with_counts(Listing.objects)
     return (rows if kind is None else rows.filter(kind=kind)).get(pk=listing_id)
 
 
-def versions(listing: CommunityStory) -> list[dict]:
+def versions(listing: Listing) -> list[dict]:
     """Each version, newest first, with its changelog, how many turns, chapters, lore entries and
     characters it changed, and (after the first) the diffs of what it changed."""
     changed = {(row["version"], row["kind"]): row["n"] for row in SnapshotItem.objects.filter(
@@ -110,7 +112,7 @@ def versions(listing: CommunityStory) -> list[dict]:
             for snapshot in StorySnapshot.objects.filter(series_id=listing.series_id).order_by("-version")]
 
 
-def version_diffs(listing: CommunityStory, version: int, limit: int = 20) -> list[dict]:
+def version_diffs(listing: Listing, version: int, limit: int = 20) -> list[dict]:
     """What ``version`` changed against the one before: a unified diff per item (the first ``limit``)."""
     rows = list(SnapshotItem.objects.filter(series_id=listing.series_id, version=version)
                 .order_by("kind", "number", "key")[:limit])
@@ -135,14 +137,14 @@ def item_text(payload) -> str:
     return json.dumps(payload, ensure_ascii=False, indent=1, sort_keys=True)
 
 
-def opening(listing: CommunityStory, turns: int = 3) -> list[dict]:
+def opening(listing: Listing, turns: int = 3) -> list[dict]:
     """The first turns of the latest version, for the preview."""
     items = series_items(listing.series_id, listing.series.latest_version, SnapshotItem.Kind.TURN)
     first = sorted(items.values(), key=lambda item: item[0])[:turns]
     return [{"number": number, "action": payload["action"], "prose": payload["prose"]} for number, payload in first]
 
 
-def contents(listing: CommunityStory) -> list[dict]:
+def contents(listing: Listing) -> list[dict]:
     """What a chapter set or character's latest version holds: each chapter's number, title and
     summary, or the character's card fields."""
     items = series_items(listing.series_id, listing.series.latest_version, kinds=ASSET_ITEMS[listing.kind])
@@ -154,11 +156,11 @@ def contents(listing: CommunityStory) -> list[dict]:
             for character in ordered]
 
 
-def author_others(listing: CommunityStory):
+def author_others(listing: Listing):
     if listing.author_id is None:
-        return CommunityStory.objects.none()
-    return (CommunityStory.objects.filter(author_id=listing.author_id, series__is_public=True,
-                                          series__is_hidden=False).exclude(pk=listing.pk).order_by("-updated_at"))
+        return Listing.objects.none()
+    return (Listing.objects.filter(author_id=listing.author_id, series__is_public=True, series__is_hidden=False)
+            .exclude(pk=listing.pk).order_by("-updated_at"))
 
 
 def with_source_latest(forks_query):
@@ -167,3 +169,91 @@ def with_source_latest(forks_query):
     ``source_latest`` is above its ``version``: the update badge."""
     return forks_query.annotate(source_latest=Subquery(
         SnapshotSeries.objects.filter(pk=OuterRef("series_id")).values("latest_version")[:1]))
+
+
+def listing_own(*, user, story: Story, kind: str = AssetKind.STORY, character: str = "") -> Listing | None:
+    """The story's current listing of ``kind`` (its chapters, one character), if its owner has it published
+    (what ``services.listing_publish`` updates)."""
+    return (Listing.objects.select_related("series")
+            .filter(series__source_story=story, series__is_public=True, author_id=user.pk, kind=kind,
+                    character_name=character if kind == AssetKind.CHARACTER else "").first())
+
+
+def listings_of_author(*, user) -> QuerySet[Listing]:
+    """The user's listings, published or not, newest first, with their counts and latest version."""
+    return (Listing.objects.filter(author_id=user.pk).select_related("series", "counter")
+            .annotate(likes=Coalesce(F("counter__likes"), 0), forks=Coalesce(F("counter__forks"), 0),
+                      downloads=Coalesce(F("counter__downloads"), 0), version=F("series__latest_version"))
+            .order_by("-updated_at"))
+
+
+def fork_records_of_user(*, user) -> QuerySet[ForkRecord]:
+    """Every fork record of the user, newest first, with ``source_latest``."""
+    return with_source_latest(ForkRecord.objects.filter(user_id=user.pk)).order_by("-created_at")
+
+
+def fork_records_of_story(story: Story) -> QuerySet[ForkRecord]:
+    """What ``story`` was forked or branched from and the assets taken into it, oldest first."""
+    return with_source_latest(ForkRecord.objects.filter(story=story)).order_by("created_at")
+
+
+def fork_record_own(*, user, fork_id) -> ForkRecord | None:
+    """The user's own fork record (under RLS another user's does not exist either), with ``source_latest``."""
+    return (with_source_latest(ForkRecord.objects.filter(pk=fork_id, user_id=user.pk))
+            .select_related("story", "community").first())
+
+
+def sync_run_undoable(record: ForkRecord) -> SyncRun | None:
+    """The fork's last sync that did something and is not undone: what *Undo* puts back (a sync that
+    found nothing to do is nothing to undo)."""
+    return (SyncRun.objects.filter(fork=record, status=SyncRun.Status.DONE).exclude(from_version=F("to_version"))
+            .order_by("-created_at").first())
+
+
+def sync_run_latest(record: ForkRecord) -> SyncRun | None:
+    return record.sync_runs.order_by("-created_at").first()
+
+
+def sync_conflicts(record: ForkRecord) -> QuerySet[SyncConflict]:
+    """The fork's conflicts in the order of its story: by turn, then as found."""
+    return SyncConflict.objects.filter(fork=record).select_related("run").order_by("turn_number", "id")
+
+
+def story_character_names(story: Story) -> list[str]:
+    return list(Character.objects.filter(story=story).values_list("name", flat=True))
+
+
+def story_has_chapters(story: Story) -> bool:
+    return StoryChapter.objects.filter(story=story).exists()
+
+
+def story_has_characters(story: Story) -> bool:
+    return Character.objects.filter(story=story).exists()
+
+
+def listing_lineage(listing: Listing) -> list[dict]:
+    """Where a published story comes from, nearest first: each step's title, author and version."""
+    chain, seen, current = [], {listing.pk}, listing
+    while current.derived_from_id and current.derived_from_id not in seen:
+        parent = Listing.objects.filter(pk=current.derived_from_id).first()
+        if parent is None:  # no longer readable (hidden and not ours): the chain stops there
+            chain.append({"id": None, "title": "(no longer published)", "author": "", "version": None})
+            break
+        chain.append({"id": str(parent.pk), "title": parent.title, "author": parent.attribution,
+                      "version": current.derived_from_version})
+        seen.add(parent.pk)
+        current = parent
+    return chain
+
+
+def fork_record_get(fork_id) -> ForkRecord:
+    """A fork record the user may read (their own: under RLS another user's does not exist); else DoesNotExist."""
+    return ForkRecord.objects.get(pk=fork_id)
+
+
+def fork_conflicts(*, fork_id, state: str) -> QuerySet[SyncConflict]:
+    """A fork's conflicts as found: ``open``, ``resolved`` or ``all``."""
+    rows = SyncConflict.objects.filter(fork_id=fork_id)
+    if state != "all":
+        rows = rows.filter(choice="") if state == "open" else rows.exclude(choice="")
+    return rows.order_by("id")

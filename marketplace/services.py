@@ -10,17 +10,14 @@ from django.db.models import CharField, Func, Value
 
 from accounts.rls import acting_as
 from chapters.models import StoryChapter
+from core.errors import CONFLICT, DomainError
 from narrative_pipeline import snapshots
 from narrative_pipeline.models import Character, SnapshotSeries, Story
 
-from .models import ASSET_ITEMS, Activity, AssetKind, CommunityStory, Licence, Rating, Report, StoryFork
+from .models import ASSET_ITEMS, Activity, AssetKind, ForkRecord, Licence, Listing, Rating, Report
 
 MAX_TAGS, MAX_TAG_CHARS = 20, 40
 ND_LICENCES = (Licence.CC_BY_ND, Licence.ALL_RIGHTS_RESERVED)
-
-
-class Conflict(Exception):
-    """A repeat of something done once (a second like): HTTP 409."""
 
 
 def clean_tags(tags) -> list[str]:
@@ -40,24 +37,35 @@ def clean_tags(tags) -> list[str]:
     return cleaned
 
 
-def _licence_for(story: Story, licence: str, kind: str) -> tuple[str, StoryFork | None]:
+def _licence_for(story: Story, licence: str, kind: str) -> tuple[str, ForkRecord | None]:
     """The licence a story (or its chapters, a character) may be published under, given what it
     was forked from and the chapter sets and characters taken into it (DESIGN §5); and the record
     of what it derives from, for lineage."""
     if licence not in Licence.values:
         raise ValidationError({"licence": [f"The licence is one of {', '.join(Licence.values)}."]})
-    records = list(StoryFork.objects.filter(story=story).exclude(licence=""))
+    records = list(ForkRecord.objects.filter(story=story).exclude(licence=""))
     for record in records:
         if record.licence in ND_LICENCES:
             raise PermissionDenied(f"“{record.source_title}” is {record.licence}: a story using it can be played, "
                                    "not published.")
-        if record.licence == Licence.CC_BY_SA and licence != Licence.CC_BY_SA:
-            raise ValidationError({"licence": [f"“{record.source_title}” is CC-BY-SA: a story using it is published "
-                                               "under CC-BY-SA too."]})
+    share_alike = share_alike_source(records)
+    if share_alike is not None and licence != Licence.CC_BY_SA:
+        raise ValidationError({"licence": [f"“{share_alike.source_title}” is CC-BY-SA: a story using it is "
+                                           "published under CC-BY-SA too."]})
     return licence, next((record for record in records if record.kind == kind), None)
 
 
-def search_index(listings) -> None:
+def share_alike_source(records) -> ForkRecord | None:
+    """The first of a story's fork records that is CC-BY-SA: then the story is published under CC-BY-SA too."""
+    return next((record for record in records if record.licence == Licence.CC_BY_SA), None)
+
+
+def licence_offered(records) -> str:
+    """The licence the publish form offers first for a story with these fork records: the one it must take."""
+    return Licence.CC_BY if share_alike_source(records) is None else Licence.CC_BY_SA
+
+
+def search_index_update(*, listings) -> None:
     """Weighted full-text vectors: title above description and tags above genre."""
     tags = Func("tags", Value(" "), function="array_to_string", output_field=CharField())
     listings.update(search=(
@@ -65,9 +73,9 @@ def search_index(listings) -> None:
         + SearchVector(tags, weight="B", config="english") + SearchVector("genre", weight="C", config="english")))
 
 
-def publish(*, user, story: Story, kind: str = AssetKind.STORY, character: str = "", title: str = "",
+def listing_publish(*, user, story: Story, kind: str = AssetKind.STORY, character: str = "", title: str = "",
             description: str = "", genre: str = "", tags=None, licence: str = Licence.CC_BY,
-            rating: str = Rating.GENERAL, changelog: str = "") -> CommunityStory:
+            rating: str = Rating.GENERAL, changelog: str = "") -> Listing:
     """Publish the user's own story (``kind`` story), its chapter set (``chapters``) or one of its
     characters (``character``, named by ``character``), or a new version of it: an immutable
     snapshot storing only what changed since the last one. Returns the listing; its series'
@@ -85,7 +93,7 @@ def publish(*, user, story: Story, kind: str = AssetKind.STORY, character: str =
         default_title = _asset_checked(story, kind, character)
         licence, source = _licence_for(story, licence, kind)
         # Published before (even if unpublished since): the same listing gets the next version.
-        listing = CommunityStory.objects.filter(series__source_story=story, author_id=user.pk, kind=kind,
+        listing = Listing.objects.filter(series__source_story=story, author_id=user.pk, kind=kind,
                                                 character_name=character).first()
         fields = {"title": (title or default_title)[:200], "description": description, "genre": genre or story.genre,
                   "tags": tags, "licence": licence, "rating": rating}
@@ -93,7 +101,7 @@ def publish(*, user, story: Story, kind: str = AssetKind.STORY, character: str =
         if listing is None:
             snapshot = snapshots.snapshot_create(user=user, story=story, changelog=changelog or "First version.",
                                                  public=True, **items)
-            listing = CommunityStory.objects.create(
+            listing = Listing.objects.create(
                 series_id=snapshot.series_id, author_id=user.pk, author_name=user.username, kind=kind,
                 character_name=character, derived_from=source.community if source else None,
                 derived_from_version=source.version if source else None, **fields)
@@ -103,7 +111,7 @@ def publish(*, user, story: Story, kind: str = AssetKind.STORY, character: str =
                 setattr(listing, name, value)
             listing.save()
             SnapshotSeries.objects.filter(pk=listing.series_id).update(is_public=True)
-        search_index(CommunityStory.objects.filter(pk=listing.pk))
+        search_index_update(listings=Listing.objects.filter(pk=listing.pk))
         listing.refresh_from_db()
     return listing
 
@@ -123,22 +131,22 @@ def _asset_checked(story: Story, kind: str, character: str) -> str:
     return story.title
 
 
-def unpublish(*, user, listing: CommunityStory) -> None:
+def listing_unpublish(*, user, listing: Listing) -> None:
     """The author takes the story out of the marketplace; forks of it keep reading it."""
     with acting_as(user):
         if SnapshotSeries.objects.filter(pk=listing.series_id, author_id=user.pk).update(is_public=False) != 1:
             raise PermissionDenied("Only its author can unpublish a story.")
 
 
-def like(*, user, listing: CommunityStory) -> None:
+def listing_like(*, user, listing: Listing) -> None:
     try:
         with acting_as(user), transaction.atomic():
             Activity.objects.create(user_id=user.pk, community=listing, kind=Activity.Kind.LIKE)
     except IntegrityError as error:
-        raise Conflict("You already like this story.") from error
+        raise DomainError(CONFLICT, "You already like this story.") from error
 
 
-def downloaded(*, user, listing: CommunityStory) -> None:
+def download_count(*, user, listing: Listing) -> None:
     """Count a download once per user."""
     with acting_as(user), transaction.atomic():
         if not Activity.objects.filter(user_id=user.pk, community=listing, kind=Activity.Kind.DOWNLOAD).exists():
@@ -149,7 +157,7 @@ def downloaded(*, user, listing: CommunityStory) -> None:
                 pass  # the same user downloading twice at once: counted once
 
 
-def report(*, user, listing: CommunityStory, reason: str) -> Report:
+def report_create(*, user, listing: Listing, reason: str) -> Report:
     reason = (reason or "").strip() if isinstance(reason, str) else ""
     if not reason:
         raise ValidationError({"reason": ["Say what is wrong with this story."]})
@@ -157,7 +165,7 @@ def report(*, user, listing: CommunityStory, reason: str) -> Report:
         return Report.objects.create(user_id=user.pk, community=listing, reason=reason[:2_000])
 
 
-def moderate(*, listing: CommunityStory, hidden: bool) -> None:
+def listing_moderate(*, listing: Listing, hidden: bool) -> None:
     """A moderator hides (or restores) a published story: it leaves browse and cannot be newly
     forked; existing forks keep reading it. Runs as the moderator's role (``acting_as(user, moderator=True)``)."""
     if SnapshotSeries.objects.filter(pk=listing.series_id).update(is_hidden=hidden) != 1:

@@ -26,12 +26,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.db.utils import OperationalError
 from django.utils import timezone
 
 from accounts.rls import acting_as
 from chapters import services as chapter_services
+from core.errors import CONFLICT, DomainError
 from core.task_queue import queue_after_commit
 from narrative_pipeline import selectors as story_selectors
 from narrative_pipeline.models import (
@@ -55,16 +55,12 @@ from narrative_pipeline.snapshots import (
 )
 
 from . import forks, merge
-from .models import ASSET_ITEMS, AssetKind, StoryFork, SyncConflict, SyncRun
-from .selectors import item_text
-from .services import Conflict
+from .display import item_name
+from .models import ASSET_ITEMS, AssetKind, ForkRecord, SyncConflict, SyncRun
+from .selectors import item_text, sync_run_undoable
 
 Kind = SnapshotItem.Kind
 logger = logging.getLogger("luna.sync")
-# What each kind of snapshot item is called: (one, many).
-ITEM_NAMES = {Kind.TURN: ("turn", "turns"), Kind.CHAPTER: ("chapter", "chapters"),
-              Kind.LOREBOOK: ("lore book", "lore books"), Kind.LOREENTRY: ("lore entry", "lore entries"),
-              Kind.CHARACTER: ("character", "characters")}
 PROGRESS_SECONDS = 3600
 
 
@@ -77,14 +73,14 @@ def _progress(run: SyncRun, done: int, total: int, phase: str) -> None:
     cache.set(f"sync-progress:{run.pk}", {"done": done, "total": total, "phase": phase}, PROGRESS_SECONDS)
 
 
-def _locked_fork(fork_id) -> StoryFork:
+def _locked_fork(fork_id) -> ForkRecord:
     try:  # two syncs of one fork never run at once: the second is told so, not queued
-        return StoryFork.objects.select_for_update(nowait=True).get(pk=fork_id)
+        return ForkRecord.objects.select_for_update(nowait=True).get(pk=fork_id)
     except OperationalError as error:
-        raise Conflict("This fork is being synced right now; try again in a moment.") from error
+        raise DomainError(CONFLICT, "This fork is being synced right now; try again in a moment.") from error
 
 
-def _changed(record: StoryFork, version: int) -> list[tuple[str, str]]:
+def _changed(record: ForkRecord, version: int) -> list[tuple[str, str]]:
     """The items the versions after the fork's and up to ``version`` changed, of the kinds it syncs:
     a sync costs its changes, not the story."""
     rows = SnapshotItem.objects.filter(series_id=record.series_id, version__gt=record.version, version__lte=version,
@@ -92,14 +88,14 @@ def _changed(record: StoryFork, version: int) -> list[tuple[str, str]]:
     return list(rows.values_list("kind", "key").distinct())
 
 
-def sync(*, user, fork_id) -> SyncRun:
+def fork_sync(*, user, fork_id) -> SyncRun:
     """Bring the fork up to its source's latest version; a large sync is queued (status ``queued``).
-    409 (``Conflict``) while another sync of the same fork runs; a fork up to date gets an empty run."""
+    409 (``DomainError`` ``conflict``) while another sync of the same fork runs; a fork up to date gets an empty run."""
     with acting_as(user), transaction.atomic():
         record = _locked_fork(fork_id)
         _give_up_lost(record)
         if record.sync_runs.filter(status=SyncRun.Status.QUEUED).exists():
-            raise Conflict("This fork is being synced in the background; wait for it to finish.")
+            raise DomainError(CONFLICT, "This fork is being synced in the background; wait for it to finish.")
         latest = SnapshotSeries.objects.get(pk=record.series_id).latest_version  # readable: the fork is based on it
         run = SyncRun(user_id=user.pk, fork=record, from_version=record.version, to_version=latest)
         if latest <= record.version:
@@ -116,7 +112,7 @@ def sync(*, user, fork_id) -> SyncRun:
     return run
 
 
-def _give_up_lost(record: StoryFork) -> None:
+def _give_up_lost(record: ForkRecord) -> None:
     """A queued sync the worker has not run long after the broker would have redelivered it (its
     queue was lost) stops blocking the fork; if the worker gets it after all, it finds it failed."""
     lost = timezone.now() - timedelta(seconds=2 * settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
@@ -126,19 +122,19 @@ def _give_up_lost(record: StoryFork) -> None:
 
 @shared_task(acks_late=True)
 def sync_fork(user_id: str, run_id: int) -> None:
-    """A large source sync, queued by ``sync``: run as the fork's owner (RLS). The worker finds this task
+    """A large source sync, queued by ``fork_sync``: run as the fork's owner (RLS). The worker finds this task
     through ``CELERY_IMPORTS`` (autodiscovery reads only ``tasks.py``)."""
-    sync_queued(user_id=user_id, run_id=run_id)
+    fork_sync_run(user_id=user_id, run_id=run_id)
 
 
-def sync_queued(*, user_id, run_id) -> None:
+def fork_sync_run(*, user_id, run_id) -> None:
     """The worker's part of a large sync. If it fails, the fork stays as it was and the run says why."""
     try:
         with acting_as(user_id), transaction.atomic():
             run = SyncRun.objects.select_for_update().filter(pk=run_id, status=SyncRun.Status.QUEUED).first()
             if run is None:
                 return  # already done (a redelivered task)
-            record = StoryFork.objects.select_for_update().get(pk=run.fork_id)
+            record = ForkRecord.objects.select_for_update().get(pk=run.fork_id)
             if not StorySnapshot.objects.filter(series_id=record.series_id, version=run.to_version).exists():
                 raise ValidationError(f"Version {run.to_version} of the source does not exist.")
             _merge(user=user_id, record=record, run=run, changed=_changed(record, run.to_version))
@@ -154,7 +150,7 @@ def _reason(error: Exception) -> str:
     return "; ".join(messages) if messages else str(error) or error.__class__.__name__
 
 
-def _merge(*, user, record: StoryFork, run: SyncRun, changed: list[tuple[str, str]]) -> None:
+def _merge(*, user, record: ForkRecord, run: SyncRun, changed: list[tuple[str, str]]) -> None:
     story = Story.objects.select_for_update().get(pk=record.story_id)
     run.previous = {}
     turn_keys = [key for kind, key in changed if kind == Kind.TURN]
@@ -238,7 +234,7 @@ def _merge_world(*, user, record, story, run, any_changed: bool) -> tuple[merge.
 
 # Resolving and undoing ----------------------------------------------------------------------
 
-def resolve(*, user, fork_id, conflict_id, choice: str) -> SyncConflict:
+def conflict_resolve(*, user, fork_id, conflict_id, choice: str) -> SyncConflict:
     """``source`` takes the source's side, ``mine`` keeps the fork's, ``both`` keeps the fork's and
     the source's beside it (a turn's alternative, a disabled copy of a lore entry, a chapter
     suggestion). The losing side always stays: as an alternative, or on the resolved conflict."""
@@ -248,8 +244,8 @@ def resolve(*, user, fork_id, conflict_id, choice: str) -> SyncConflict:
         conflict = SyncConflict.objects.select_for_update().select_related("fork").get(pk=conflict_id,
                                                                                       fork_id=fork_id)
         if conflict.choice:
-            raise Conflict(f"The conflict on {ITEM_NAMES[conflict.kind][0]} {conflict.key} is already resolved "
-                           f"({conflict.choice}).")
+            raise DomainError(CONFLICT, f"The conflict on {item_name(conflict.kind)} {conflict.key} is already "
+                                        f"resolved ({conflict.choice}).")
         story = Story.objects.select_for_update().get(pk=conflict.fork.story_id)
         if conflict.kind == Kind.TURN:
             _resolve_turn(user=user, story=story, conflict=conflict, choice=choice)
@@ -264,7 +260,7 @@ def _resolve_turn(*, user, story, conflict, choice) -> None:
     # The fork's text is in its own turn (a full copy, even one made since the sync) or an override.
     holder = story_selectors.turn_written(story=story, number=conflict.turn_number)
     resolved = merge.resolve(
-        merge.Conflict(key=conflict.turn_number, base=conflict.base_text, source=conflict.source_text,
+        merge.MergeConflict(key=conflict.turn_number, base=conflict.base_text, source=conflict.source_text,
                        fork=conflict.fork_text),
         merge.ForkText(holder.prose, tuple(alternative["prose"] for alternative in holder.alternatives)), choice)
     turn_alternative_add(user=user, story=story, number=conflict.turn_number, prose=resolved.text,
@@ -288,20 +284,19 @@ def _resolve_world(*, user, story, conflict, choice) -> None:
                                         created_turn=last or story.base_turn)
 
 
-def undo(*, user, fork_id) -> SyncRun:
+def sync_undo(*, user, fork_id) -> SyncRun:
     """Undo the fork's last sync: its base version, turns, overrides and world go back as they were."""
     with acting_as(user), transaction.atomic():
         record = _locked_fork(fork_id)
         _give_up_lost(record)
         if record.sync_runs.filter(status=SyncRun.Status.QUEUED).exists():
-            raise Conflict("This fork is being synced in the background; wait for it to finish.")
-        run = (SyncRun.objects.filter(fork=record, status=SyncRun.Status.DONE).exclude(from_version=F("to_version"))
-               .order_by("-created_at").first())  # a sync that found nothing to do is nothing to undo
+            raise DomainError(CONFLICT, "This fork is being synced in the background; wait for it to finish.")
+        run = sync_run_undoable(record)
         if run is None:
-            raise Conflict("There is no sync of this fork to undo.")
+            raise DomainError(CONFLICT, "There is no sync of this fork to undo.")
         if run.conflicts.exclude(choice="").exists():
-            raise Conflict("Some of this sync's conflicts are resolved; their resolutions stay, so it cannot be "
-                           "undone as a whole.")
+            raise DomainError(CONFLICT, "Some of this sync's conflicts are resolved; their resolutions stay, so it "
+                                        "cannot be undone as a whole.")
         story = Story.objects.select_for_update().get(pk=record.story_id)
         turn_overrides_restore(story=story, overrides={int(number): before for number, before
                                                        in run.previous.get("overrides", {}).items()})

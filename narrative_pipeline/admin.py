@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from accounts.quotas import QuotaExceeded
 from accounts.throttles import rate_limited
 from chapters.admin.chapter_editor import ChapterInline, chapter_inline_save
+from core.forms import form_error_from
 
 from .llm.connections import choices_validate, connection_names_reserved
 from .llm.sealed import seal
@@ -83,9 +84,7 @@ class StoryAdmin(admin.ModelAdmin):
             try:
                 collaborator_add(owner=request.user, story=story, **form.cleaned_data)
             except ValidationError as error:
-                for field, problems in error.message_dict.items():
-                    for problem in problems:
-                        form.add_error(field if field in form.fields else None, problem)
+                form_error_from(form, error)
             else:
                 messages.success(request, f"“{story.title}” is shared with {form.cleaned_data['username']}.")
                 return redirect("admin:story-share", story.pk)
@@ -121,7 +120,7 @@ class StoryAdmin(admin.ModelAdmin):
             try:
                 result = test_play(user=request.user, story=story, **form.cleaned_data)
             except QuotaExceeded as error:
-                form.add_error(None, error.message)
+                form_error_from(form, error)
         context = {**self.admin_site.each_context(request), "form": form, "story": story, "result": result,
                    "title": f"Test-play “{story.title}”", "opts": self.model._meta,
                    "chart": {"turns": [p["turn"] for p in result.points],

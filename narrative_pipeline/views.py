@@ -20,6 +20,7 @@ from accounts.throttles import rate_limited
 from chapters import services as chapter_services
 from chapters.models import ChapterSuggestion, StoryChapter
 from chapters.selectors import chapter_panel
+from core.forms import form_error_from
 
 from . import orchestrator, selectors, services, snapshots
 from .contracts import MAX_PROSE_CHARS
@@ -63,7 +64,7 @@ def story_new(request):
                 story = services.story_create(user=request.user, title=data["title"], premise=data["premise"],
                                               genre=data["genre"])
         except QuotaExceeded as error:
-            form.add_error(None, error.message)
+            form_error_from(form, error)
         else:
             messages.success(request, f"“{story.title}” is ready. What do you do?")
             return _to_turn(story.pk)
@@ -234,7 +235,7 @@ def story_notes(request, story_id):
         try:
             services.story_update(user=request.user, story=story, **form.changes())
         except (ValidationError, QuotaExceeded) as error:
-            form.add_error(None, getattr(error, "message", None) or "; ".join(error.messages))
+            form_error_from(form, error)
         else:
             messages.success(request, "Saved: the writers' room will see it from the next turn.")
             return _to_turn(story.pk)
@@ -332,7 +333,7 @@ def _models(request, *, story, test: bool = False):
             else:
                 services.story_update(user=request.user, story=story, llm_overrides=form.choices())
         except ValidationError as error:
-            form.add_error(None, error.messages)
+            form_error_from(form, error)
         else:
             messages.success(request, "Models saved. The next call of each agent uses them.")
             return redirect(reverse("story-models", args=[story.pk]) if story else reverse("models"))

@@ -82,19 +82,19 @@ def played_story(user, *, turns: int = 1, **story_fields):
         from marketplace import forks, services
         from narrative_pipeline import snapshots
 
-        branch = forks.branch(user=user, story=story, at_turn=turns)
+        branch = forks.branch_create(user=user, story=story, at_turn=turns)
         snapshots.turn_text_set(user=user, story=branch.story, number=1, prose="Another telling of the first turn.")
-        listing = services.publish(user=user, story=story, licence="CC-BY")
-        services.like(user=user, listing=listing)
-        services.report(user=user, listing=listing, reason="A test report.")
+        listing = services.listing_publish(user=user, story=story, licence="CC-BY")
+        services.listing_like(user=user, listing=listing)
+        services.report_create(user=user, listing=listing, reason="A test report.")
         # The story's turn 1 rewritten and branched again: syncing the first branch meets a conflict.
         from marketplace import sync
         from narrative_pipeline.models import Turn
 
         with acting_as(user):
             Turn.objects.filter(story=story, number=1).update(prose="The first turn, as revised.")
-        forks.branch(user=user, story=story, at_turn=turns)
-        sync.sync(user=user, fork_id=branch.pk)
+        forks.branch_create(user=user, story=story, at_turn=turns)
+        sync.fork_sync(user=user, fork_id=branch.pk)
     return story
 
 

@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from core.compare import TextComparison, comparisons_html
+from core.forms import form_error_from
 from core.permissions import may_change
 
 from .. import selectors, services
@@ -45,9 +46,7 @@ class ChapterForm(forms.ModelForm):
         try:
             services.check_set(others + [candidate])
         except ValidationError as error:
-            for field, problems in error.message_dict.items():
-                for problem in problems:
-                    self.add_error(field if field in self.fields else None, problem)
+            form_error_from(self, error)
         return cleaned
 
 

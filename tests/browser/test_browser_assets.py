@@ -30,8 +30,8 @@ def rewrite_entry(user, story_id, text):
 def test_fork_a_character_into_one_s_story_and_keep_both_sides_of_a_lore_entry(page_at):
     alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
     tide = world_story(alice, turns=2)
-    story_listing = services.publish(user=alice, story=tide, licence="CC-BY")
-    services.publish(user=alice, story=tide, kind="character", character="Orla", licence="CC-BY",
+    story_listing = services.listing_publish(user=alice, story=tide, licence="CC-BY")
+    services.listing_publish(user=alice, story=tide, kind="character", character="Orla", licence="CC-BY",
                      description="A diver who knows the wrecks.")
     voyage = StoryFactory(user=bob, title="Bob's voyage")
     page = page_at(WIDTH)
@@ -60,10 +60,10 @@ def test_fork_a_character_into_one_s_story_and_keep_both_sides_of_a_lore_entry(p
     screenshot(page, "story-with-a-character", WIDTH)
 
     # A forked story whose lore entry 1 Bob and the author both rewrote.
-    record = forks.fork(user=bob, listing_id=story_listing.pk)
+    record = forks.fork_create(user=bob, listing_id=story_listing.pk)
     rewrite_entry(bob, record.story_id, "Bob's harbour: the nets dry on the wall.")
     rewrite_entry(alice, tide.pk, "The author's harbour: the bells ring at low tide.")
-    services.publish(user=alice, story=tide, licence="CC-BY", changelog="The harbour.")
+    services.listing_publish(user=alice, story=tide, licence="CC-BY", changelog="The harbour.")
     page.goto(f"/marketplace/forks/{record.pk}/sync/")
     page.get_by_role("button", name="Sync now").click()
     expect(page.locator(".messages")).to_contain_text("applied automatically")

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_find_fork_rewrite_and_play_on(page_at, width):
     alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
     story = story_with_turns(alice, 3, title="The Lantern Coast", genre="mystery")
-    services.publish(user=alice, story=story, description="Smugglers, a lighthouse and a missing keeper.",
+    services.listing_publish(user=alice, story=story, description="Smugglers, a lighthouse and a missing keeper.",
                      tags=["sea", "smugglers"], licence="CC-BY")
     page = page_at(width)
     sign_in(page, bob)

@@ -24,15 +24,15 @@ def behind_fork(alice, bob, *, republish=True):
     """A publishes 30 turns; B forks and edits turns 3 and 7; A changes 2 and 7 and publishes v2
     (unless the test publishes it in the browser)."""
     tide = story_with_turns(alice, 30, title="The Lantern Coast", genre="mystery")
-    listing = services.publish(user=alice, story=tide, licence="CC-BY", description="Smugglers and a lighthouse.")
-    record = forks.fork(user=bob, listing_id=listing.pk)
+    listing = services.listing_publish(user=alice, story=tide, licence="CC-BY", description="Smugglers and a lighthouse.")
+    record = forks.fork_create(user=bob, listing_id=listing.pk)
     for number, prose in ((3, "Bob's third: the fog rolls in."), (7, "Bob's seventh: the <b>keeper</b> hides.")):
         snapshots.turn_text_set(user=bob, story=Story(pk=record.story_id), number=number, prose=prose)
     with acting_as(alice):
         Turn.objects.filter(story=tide, number=2).update(prose="The author's better second.")
         Turn.objects.filter(story=tide, number=7).update(prose="The author's seventh: the keeper is found.")
     if republish:
-        services.publish(user=alice, story=tide, licence="CC-BY", changelog="Turns 2 and 7.")
+        services.listing_publish(user=alice, story=tide, licence="CC-BY", changelog="Turns 2 and 7.")
     return record
 
 
@@ -137,7 +137,7 @@ def test_a_background_sync_shows_its_progress_and_the_page_follows_it(page_at, s
 
     with acting_as(bob):
         queued = SyncRun.objects.get(fork_id=record.pk, status="queued")
-    sync.sync_queued(user_id=bob.pk, run_id=queued.pk)
+    sync.fork_sync_run(user_id=bob.pk, run_id=queued.pk)
     # The page polls, and reloads itself once the sync is done.
     expect(page.locator("article.conflict").get_by_role("heading", name="Turn 7")).to_be_visible()
     expect(page.locator("#sync-progress")).to_have_count(0)

@@ -11,11 +11,11 @@ import pytest
 from django.urls import reverse
 
 from accounts.rls import acting_as
+from chapters import lore as chapter_lore
 from chapters import services as chapter_services
-from chapters.lore import services as chapter_lore
 from chapters.models import ChapterSuggestion, LoreEntry, StoryChapter
 from marketplace import forks, services
-from marketplace.models import CommunityStory, StoryFork, SyncConflict, SyncRun
+from marketplace.models import ForkRecord, Listing, SyncConflict, SyncRun
 from narrative_pipeline.models import Character, Story
 
 from ..factories import StoryFactory, UserFactory
@@ -44,10 +44,10 @@ def tide_world(alice):
 @pytest.fixture
 def listings(alice, tide_world):
     """The Tide Book published three ways: the story, its chapters, and Orla."""
-    return {"story": services.publish(user=alice, story=tide_world, licence="CC-BY", description="Bells under the sea."),
-            "chapters": services.publish(user=alice, story=tide_world, kind="chapters", licence="CC-BY",
+    return {"story": services.listing_publish(user=alice, story=tide_world, licence="CC-BY", description="Bells under the sea."),
+            "chapters": services.listing_publish(user=alice, story=tide_world, kind="chapters", licence="CC-BY",
                                          description="Two chapters by the sea.", tags=["sea"]),
-            "character": services.publish(user=alice, story=tide_world, kind="character", character="Orla",
+            "character": services.listing_publish(user=alice, story=tide_world, kind="character", character="Orla",
                                           licence="CC-BY", description="A diver who knows the wrecks.")}
 
 
@@ -148,7 +148,7 @@ def test_publish_the_chapters_and_a_character_from_the_page(as_alice, alice, tid
     assert '<form method="post" class="card publish-form">' in form  # posts back to this address, kind and all
     done = publish_form(as_alice, tide_world, "?kind=chapters", title="Tide chapters", tags="sea")
     with acting_as(alice):
-        chapters = CommunityStory.objects.select_related("series").get(kind="chapters")
+        chapters = Listing.objects.select_related("series").get(kind="chapters")
     assert done.status_code == 302 and done["Location"] == f"/marketplace/{chapters.pk}/"
     assert chapters.title == "Tide chapters" and chapters.tags == ["sea"]
     again = page_of(as_alice.get(url + "?kind=chapters"))
@@ -159,13 +159,13 @@ def test_publish_the_chapters_and_a_character_from_the_page(as_alice, alice, tid
     assert 'value="Orla"' in form
     done = publish_form(as_alice, tide_world, "?kind=character", character="Orla", description="A diver.")
     with acting_as(alice):
-        orla = CommunityStory.objects.get(kind="character")
+        orla = Listing.objects.get(kind="character")
     assert done.status_code == 302 and done["Location"] == f"/marketplace/{orla.pk}/"
     assert orla.character_name == "Orla" and orla.title == "Orla"
     assert "“Orla” is published, version 1." in page_of(as_alice.get(done["Location"]))
     assert "Publish a new version of Orla" in page_of(as_alice.get(url + "?kind=character&character=Orla"))
     with acting_as(alice):  # the story itself is not published by either
-        assert not CommunityStory.objects.filter(kind="story").exists()
+        assert not Listing.objects.filter(kind="story").exists()
 
     published = page_of(as_alice.get(reverse("marketplace-published")))
     assert 'title="Kind">Chapter set</span>' in published and 'title="Kind">Character</span>' in published
@@ -186,7 +186,7 @@ def test_publishing_what_the_story_does_not_have_is_a_400_with_the_reason(as_ali
         reverse("marketplace-publish", args=[bare.pk]) + "?kind=chapters"))
     assert as_alice.get(reverse("marketplace-publish", args=[tide_world.pk]) + "?kind=lorebook").status_code == 404
     with acting_as(alice):
-        assert not CommunityStory.objects.exists()
+        assert not Listing.objects.exists()
 
 
 def test_the_story_panel_links_to_publishing_the_chapters_and_a_character(as_alice, alice, tide_world):
@@ -211,7 +211,7 @@ def test_fork_a_chapter_set_into_one_s_own_story_and_into_a_new_one(as_bob, bob,
 
     fresh = as_bob.post(fork_url(listings["chapters"]), {"story_id": ""})
     with acting_as(bob):
-        record = StoryFork.objects.get(kind="chapters", story__title="The Tide Book: the chapters")
+        record = ForkRecord.objects.get(kind="chapters", story__title="The Tide Book: the chapters")
     assert fresh["Location"] == f"/stories/{record.story_id}/"
     assert chapter_titles(bob, record.story_id) == [(1, "The Harbour"), (2, "The Lighthouse")]
 
@@ -235,7 +235,7 @@ def test_fork_a_character_and_a_name_taken_is_a_form_error(as_bob, bob, listings
     assert refused.status_code == 400 and "Select a valid choice" in page_of(refused)
     with acting_as(bob):
         assert Character.objects.filter(story=voyage).count() == 1
-        assert StoryFork.objects.filter(kind="character").count() == 1
+        assert ForkRecord.objects.filter(kind="character").count() == 1
         assert Story.objects.filter(user_id=bob.pk).count() == 1
 
 
@@ -246,20 +246,20 @@ def chapter_set_behind(alice, bob, tide_world, listing):
     """Bob takes the chapter set into his voyage and rewrites its first chapter (his chapter 2); Alice
     rewrites it too, and publishes version 2."""
     voyage = bobs_voyage(bob)
-    record = forks.take(user=bob, listing_id=listing.pk, kind="chapters", story_id=voyage.pk)
+    record = forks.asset_take(user=bob, listing_id=listing.pk, kind="chapters", story_id=voyage.pk)
     with acting_as(bob):
         chapter_services.chapter_update(chapter=StoryChapter.objects.get(story=voyage, number=2),
                                         summary="Bob's <b>harbour</b>.")
     with acting_as(alice):
         chapter_services.chapter_update(chapter=StoryChapter.objects.get(story=tide_world, number=1),
                                         summary="The author's harbour.")
-    services.publish(user=alice, story=tide_world, kind="chapters", licence="CC-BY", changelog="Chapter 1.")
+    services.listing_publish(user=alice, story=tide_world, kind="chapters", licence="CC-BY", changelog="Chapter 1.")
     return record
 
 
 def test_my_forks_lists_assets_with_their_badge_and_the_panel_too(as_bob, alice, bob, tide_world, listings):
     record = chapter_set_behind(alice, bob, tide_world, listings["chapters"])
-    orla = forks.take(user=bob, listing_id=listings["character"].pk, kind="character")
+    orla = forks.asset_take(user=bob, listing_id=listings["character"].pk, kind="character")
     mine = page_of(as_bob.get(reverse("marketplace-forks")))
     card = mine[mine.index(f'href="/stories/{record.story_id}/"'):]
     card = card[:card.index("</li>")]
@@ -311,14 +311,14 @@ def test_sync_page_resolves_a_chapter_conflict(as_bob, alice, bob, tide_world, l
 
 
 def test_world_conflicts_of_a_forked_story_are_labelled_by_kind_and_key(as_bob, alice, bob, tide_world, listings):
-    record = forks.fork(user=bob, listing_id=listings["story"].pk)
+    record = forks.fork_create(user=bob, listing_id=listings["story"].pk)
     for user, story_id, text in ((bob, record.story_id, "Bob's harbour."), (alice, tide_world.pk, "The author's harbour.")):
         with acting_as(user):
             row = LoreEntry.objects.get(story_id=story_id, position=1)
             row.content = text
             chapter_lore.entry_save(row)
             Character.objects.filter(story_id=story_id, name="Orla").update(description=f"{text} A diver.")
-    services.publish(user=alice, story=tide_world, licence="CC-BY", changelog="Lore and Orla.")
+    services.listing_publish(user=alice, story=tide_world, licence="CC-BY", changelog="Lore and Orla.")
     (message,) = messages_of(as_bob.post(sync_url(record), follow=True))
     assert "2 conflicts." in message
     page = page_of(as_bob.get(sync_url(record)))
@@ -342,12 +342,12 @@ def test_another_user_s_asset_fork_is_a_404(client, alice, bob, tide_world, list
         assert client.get(url).status_code == 404, url
     assert client.post(sync_url(record)).status_code == 404
     with acting_as(bob):
-        assert StoryFork.objects.get(pk=record.pk).version == 1
+        assert ForkRecord.objects.get(pk=record.pk).version == 1
 
 
 def test_a_background_sync_shows_its_progress_and_blocks_sync_and_undo(as_bob, alice, bob, tide_world, listings, settings,
                                                                       django_capture_on_commit_callbacks):
-    from marketplace.sync import sync_queued
+    from marketplace.sync import fork_sync_run
 
     record = chapter_set_behind(alice, bob, tide_world, listings["chapters"])
     settings.SYNC_BACKGROUND_ITEMS = 0
@@ -370,7 +370,7 @@ def test_a_background_sync_shows_its_progress_and_blocks_sync_and_undo(as_bob, a
 
     with acting_as(bob):
         run = SyncRun.objects.get(fork_id=record.pk, status="queued")
-    sync_queued(user_id=bob.pk, run_id=run.pk)
+    fork_sync_run(user_id=bob.pk, run_id=run.pk)
     finished = as_bob.get(progress_url, HTTP_HX_REQUEST="true")
     assert finished.status_code == 204 and finished["HX-Refresh"] == "true"
     assert as_bob.get(progress_url)["Location"] == sync_url(record)  # without JavaScript: the page
@@ -379,13 +379,13 @@ def test_a_background_sync_shows_its_progress_and_blocks_sync_and_undo(as_bob, a
 
 
 def test_a_failed_background_sync_shows_its_error(as_bob, alice, bob, tide_world, listings):
-    from marketplace.sync import sync_queued
+    from marketplace.sync import fork_sync_run
 
-    record = forks.fork(user=bob, listing_id=listings["story"].pk)
+    record = forks.fork_create(user=bob, listing_id=listings["story"].pk)
     with acting_as(bob):  # a version that does not exist
         run = SyncRun.objects.create(user_id=bob.pk, fork_id=record.pk, from_version=1, to_version=9,
                                      status=SyncRun.Status.QUEUED)
-    sync_queued(user_id=bob.pk, run_id=run.pk)
+    fork_sync_run(user_id=bob.pk, run_id=run.pk)
     page = page_of(as_bob.get(sync_url(record)))
     assert "The background sync with version 9 failed, and nothing changed:" in page
     assert "Syncing in the background" not in page and "Your fork is up to date" in page

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection, connections, transaction
 
 from accounts.rls import acting_as
-from marketplace.models import AssetCounter, CommunityStory, StoryFork
+from marketplace.models import AssetCounter, ForkRecord, Listing
 from narrative_pipeline import selectors
 from narrative_pipeline.models import SnapshotItem, SnapshotSeries, Story, StorySnapshot, Turn
 
@@ -176,14 +176,14 @@ def test_likes_and_downloads_count_once_per_user(alice_api, bob_api, long_tide_b
 def test_counts_are_exact_under_twenty_concurrent_likes_and_forks(alice):
     from marketplace import forks, services
 
-    listing = services.publish(user=alice, story=story_with_turns(alice, 3), licence="CC-BY")
+    listing = services.listing_publish(user=alice, story=story_with_turns(alice, 3), licence="CC-BY")
     users = [UserFactory() for _ in range(20)]
     errors = []
 
     def act(user):
         try:
-            services.like(user=user, listing=listing)
-            forks.fork(user=user, listing_id=listing.pk)
+            services.listing_like(user=user, listing=listing)
+            forks.fork_create(user=user, listing_id=listing.pk)
         except Exception as error:  # noqa: BLE001 - collected and asserted below
             errors.append(error)
         finally:
@@ -264,10 +264,10 @@ def test_bad_requests_change_nothing(alice_api, bob_api, alice, bob, long_tide_b
         response = bob_api.post(f"/api/marketplace/stories/{listing_id}/like/")
     assert response.status_code == status and message in response.json().get("detail", "")
     with acting_as(bob):
-        assert not StoryFork.objects.exists()
+        assert not ForkRecord.objects.exists()
     with acting_as(alice):
         assert StorySnapshot.objects.filter(series__source_story=long_tide_book).count() == 1
-        assert CommunityStory.objects.count() == 1
+        assert Listing.objects.count() == 1
 
 
 @pytest.mark.parametrize("q", ["'; DROP TABLE narrative_pipeline_story; --", ".*(a+)+$", "tide & | ! (", "%_\\"])
@@ -288,7 +288,7 @@ def test_unpublish_then_publish_again_revives_the_same_listing(alice_api, alice,
 
     listing_id = publish(alice_api, long_tide_book).json()["id"]
     with acting_as(alice):
-        services.unpublish(user=alice, listing=CommunityStory.objects.get(pk=listing_id))
+        services.listing_unpublish(user=alice, listing=Listing.objects.get(pk=listing_id))
     assert alice_api.get("/api/marketplace/stories/").json()["count"] == 0
     again = publish(alice_api, long_tide_book, changelog="Back.")
     assert again.json() == {"id": listing_id, "kind": "story", "version": 2}

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.rls import acting_as
 from marketplace import forks, services
-from marketplace.models import Activity, CommunityStory, Report, StoryFork
+from marketplace.models import Activity, ForkRecord, Listing, Report
 from narrative_pipeline import selectors as story_selectors
 from narrative_pipeline.models import SnapshotSeries, StorageMode, Story, Turn, TurnOverride
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def publish(user, story, **fields):
-    return services.publish(user=user, story=story, **{
+    return services.listing_publish(user=user, story=story, **{
         "description": "A harbour town and its drowned bells.", "tags": ["sea", "mystery"], "licence": "CC-BY",
         **fields})
 
@@ -114,8 +114,8 @@ def test_asset_page_shows_counts_opening_versions_lineage_escaped(as_bob, alice,
     publish(alice, story_with_turns(alice, 1, title="Alice's other tale"))
     response = fork_of(as_bob, listing)
     bob_story = Story(pk=response["Location"].split("/")[2])
-    bob_listing = services.publish(user=bob, story=bob_story, title="Bob's take", licence="CC-BY")
-    services.like(user=bob, listing=listing)
+    bob_listing = services.listing_publish(user=bob, story=bob_story, title="Bob's take", licence="CC-BY")
+    services.listing_like(user=bob, listing=listing)
 
     page = page_of(as_bob.get(reverse("marketplace-asset", args=[listing.pk])))
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -133,8 +133,8 @@ def test_asset_page_shows_counts_opening_versions_lineage_escaped(as_bob, alice,
 
     # A fork of a fork: the whole chain, nearest first.
     carol = UserFactory(username="carol")
-    carol_story = forks.fork(user=carol, listing_id=bob_listing.pk).story
-    carol_listing = services.publish(user=carol, story=carol_story, title="Carol's take")
+    carol_story = forks.fork_create(user=carol, listing_id=bob_listing.pk).story
+    carol_listing = services.listing_publish(user=carol, story=carol_story, title="Carol's take")
     lineage = page_of(as_bob.get(reverse("marketplace-asset", args=[carol_listing.pk])))
     assert lineage.index("Bob&#x27;s take</a> by bob, version 1") < lineage.index("&lt;script&gt;alert(1)")
 
@@ -152,7 +152,7 @@ def test_the_download_link_works_with_the_session_and_counts_once(as_bob, tide_l
 def test_fork_button_makes_the_fork_and_opens_it(as_bob, bob, tide_listing):
     response = fork_of(as_bob, tide_listing)
     with acting_as(bob):
-        record = StoryFork.objects.get(user_id=bob.pk)
+        record = ForkRecord.objects.get(user_id=bob.pk)
     assert response.status_code == 302 and response["Location"] == f"/stories/{record.story_id}/"
     assert record.at_turn == 5 and record.community_id == tide_listing.pk
     story_page = page_of(as_bob.get(response["Location"]))
@@ -183,7 +183,7 @@ def test_fork_at_a_bad_turn_is_a_form_error(as_bob, bob, tide_listing, at_turn, 
     response = fork_of(as_bob, tide_listing, at_turn=at_turn)
     assert response.status_code == 400 and message in page_of(response)
     with acting_as(bob):
-        assert not StoryFork.objects.exists() and not Story.objects.filter(user_id=bob.pk).exists()
+        assert not ForkRecord.objects.exists() and not Story.objects.filter(user_id=bob.pk).exists()
 
 
 def test_like_twice_says_so(as_bob, bob, tide_listing):
@@ -221,11 +221,11 @@ def test_publish_and_publish_a_new_version(as_alice, alice, tide_book):
     bad = publish_form(as_alice, tide_book, tags=",".join(f"t{n}" for n in range(21)))
     assert bad.status_code == 400 and "At most 20 tags" in page_of(bad)
     with acting_as(alice):
-        assert not CommunityStory.objects.exists()
+        assert not Listing.objects.exists()
 
     response = publish_form(as_alice, tide_book, description="Bells under the sea.", tags="Sea, mystery", rating="teen")
     with acting_as(alice):
-        listing = CommunityStory.objects.select_related("series").get()
+        listing = Listing.objects.select_related("series").get()
     assert response.status_code == 302 and response["Location"] == f"/marketplace/{listing.pk}/"
     assert listing.tags == ["sea", "mystery"] and listing.rating == "teen" and listing.series.latest_version == 1
 
@@ -237,7 +237,7 @@ def test_publish_and_publish_a_new_version(as_alice, alice, tide_book):
     done = publish_form(as_alice, tide_book, description="Bells, rewritten.", changelog="A new first passage.")
     assert done.status_code == 302
     with acting_as(alice):
-        listing = CommunityStory.objects.select_related("series").get()
+        listing = Listing.objects.select_related("series").get()
     assert listing.series.latest_version == 2 and listing.description == "Bells, rewritten."
     assert "“The Tide Book” is published, version 2." in page_of(as_alice.get(done["Location"]))
 
@@ -252,7 +252,7 @@ def test_a_fork_of_an_nd_story_cannot_be_published(as_bob, bob, alice, tide_book
     assert response.status_code == 400
     assert "a story using it can be played, not published" in page_of(response)
     with acting_as(bob):
-        assert not CommunityStory.objects.filter(author_id=bob.pk).exists()
+        assert not Listing.objects.filter(author_id=bob.pk).exists()
         assert not SnapshotSeries.objects.filter(author_id=bob.pk).exists()
 
 
@@ -266,7 +266,7 @@ def test_a_fork_of_an_sa_story_is_published_under_sa(as_bob, bob, alice, tide_bo
         assert not SnapshotSeries.objects.filter(author_id=bob.pk).exists()
     assert publish_form(as_bob, Story(pk=story_id), licence="CC-BY-SA").status_code == 302
     with acting_as(bob):
-        mine = CommunityStory.objects.get(author_id=bob.pk)
+        mine = Listing.objects.get(author_id=bob.pk)
     assert mine.licence == "CC-BY-SA" and mine.derived_from_id == listing.pk
 
 
@@ -281,7 +281,7 @@ def test_my_forks_and_my_published_and_unpublish(client, alice, bob, tide_listin
     assert "Nothing published yet" in page_of(client.get(reverse("marketplace-published")))
 
     client.force_login(alice)
-    services.like(user=bob, listing=tide_listing)
+    services.listing_like(user=bob, listing=tide_listing)
     published = page_of(client.get(reverse("marketplace-published")))
     assert "The Tide Book" in published and "1 like · 1 fork · 0 downloads" in published and "version 1" in published
     assert "Unpublish" in published and "Publish a new version" in published
@@ -334,7 +334,7 @@ def test_branch_form(as_alice, alice, tide_book):
     url = reverse("marketplace-branch", args=[tide_book.pk])
     response = as_alice.post(url, {"at_turn": 2})
     with acting_as(alice):
-        record = StoryFork.objects.get()
+        record = ForkRecord.objects.get()
         assert response["Location"] == f"/stories/{record.story_id}/" and record.at_turn == 2
         assert story_selectors.story_turns(story=record.story).count() == 2
     assert "A new story goes on from turn 2 of “The Tide Book”." in page_of(as_alice.get(response["Location"]))
@@ -342,7 +342,7 @@ def test_branch_form(as_alice, alice, tide_book):
         refused = as_alice.post(url, {"at_turn": bad}, follow=True)
         assert message in page_of(refused)
     with acting_as(alice):
-        assert StoryFork.objects.count() == 1
+        assert ForkRecord.objects.count() == 1
 
 
 def test_edit_text_on_a_fork_is_an_override(as_bob, bob, alice, tide_book, tide_listing):
@@ -377,7 +377,7 @@ def test_edit_text_on_a_plain_story_changes_the_turn(as_alice, alice, tide_book)
 def test_another_users_story_or_listing_is_a_404(as_bob, alice, bob, tide_book):
     private = story_with_turns(alice, 2, title="Alice's private story")
     listing = publish(alice, tide_book)
-    services.unpublish(user=alice, listing=listing)
+    services.listing_unpublish(user=alice, listing=listing)
     for url in (reverse("marketplace-publish", args=[private.pk]), f"/marketplace/fragments/story/{private.pk}/",
                 f"/marketplace/story/{private.pk}/", reverse("marketplace-asset", args=[listing.pk])):
         response = as_bob.get(url)
@@ -392,7 +392,7 @@ def test_another_users_story_or_listing_is_a_404(as_bob, alice, bob, tide_book):
     with acting_as(alice):
         assert Turn.objects.get(story=private, number=1).prose.startswith("Passage 1:")
     with acting_as(alice):
-        assert CommunityStory.objects.count() == 1
+        assert Listing.objects.count() == 1
     with acting_as(bob):
         assert not Report.objects.exists() and not Activity.objects.exists()
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marketplace.merge import Conflict, ForkText, apply, resolve, three_way, undo
+from marketplace.merge import ForkText, MergeConflict, apply, resolve, three_way, undo
 
 
 def test_the_issue_s_life_of_a_fork():
@@ -14,7 +14,7 @@ def test_the_issue_s_life_of_a_fork():
     plan = three_way(base, source, fork)
     assert plan.applied == {2: "turn 2, improved"}
     assert plan.kept == [3]
-    assert plan.conflicts == [Conflict(key=7, base="turn 7", source="turn 7, the author's", fork="turn 7, mine")]
+    assert plan.conflicts == [MergeConflict(key=7, base="turn 7", source="turn 7, the author's", fork="turn 7, mine")]
 
 
 def test_same_change_on_both_sides_is_no_conflict_and_upstream_removal_is_kept():
@@ -30,19 +30,19 @@ def test_an_item_added_upstream_is_added_and_one_the_fork_removed_stays_removed(
 
 
 def test_an_item_the_fork_removed_and_the_author_changed_is_a_conflict():
-    assert three_way({1: "a"}, {1: "b"}, {}).conflicts == [Conflict(key=1, base="a", source="b", fork=None)]
+    assert three_way({1: "a"}, {1: "b"}, {}).conflicts == [MergeConflict(key=1, base="a", source="b", fork=None)]
 
 
 @pytest.mark.parametrize(("choice", "text", "alternatives"), [
     ("source", "theirs", ("older", "mine")), ("mine", "mine", ("older",)), ("both", "mine", ("older", "theirs"))])
 def test_each_resolution_keeps_the_losing_side(choice, text, alternatives):
-    conflict = Conflict(key=7, base="base", source="theirs", fork="mine")
+    conflict = MergeConflict(key=7, base="base", source="theirs", fork="mine")
     assert resolve(conflict, ForkText("mine", ("older",)), choice) == ForkText(text, alternatives)
 
 
 def test_an_unknown_choice_is_refused():
     with pytest.raises(ValueError, match="source, mine, both"):
-        resolve(Conflict(key=1, base="a", source="b", fork="c"), ForkText("c"), "theirs")
+        resolve(MergeConflict(key=1, base="a", source="b", fork="c"), ForkText("c"), "theirs")
 
 
 texts = st.sampled_from(["a", "b", "c", "d"])

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def listing(alice):
-    return services.publish(user=alice, story=story_with_turns(alice, 4, title="Grey Harbour"), licence="CC-BY")
+    return services.listing_publish(user=alice, story=story_with_turns(alice, 4, title="Grey Harbour"), licence="CC-BY")
 
 
 @pytest.fixture
@@ -31,9 +31,9 @@ def moderator(client):
 
 
 def test_reports_reach_the_moderators_queue_and_hiding_keeps_forks_working(client, moderator, listing, bob):
-    fork = forks.fork(user=bob, listing_id=listing.pk)
-    services.report(user=bob, listing=listing, reason="Spam in the opening.")
-    services.report(user=UserFactory(), listing=listing, reason="Copied from elsewhere.")
+    fork = forks.fork_create(user=bob, listing_id=listing.pk)
+    services.report_create(user=bob, listing=listing, reason="Spam in the opening.")
+    services.report_create(user=UserFactory(), listing=listing, reason="Copied from elsewhere.")
     queue = client.get(reverse("admin:marketplace_report_changelist")).content.decode()
     assert "Spam in the opening." in queue and "Copied from elsewhere." in queue
     with acting_as(bob):
@@ -47,8 +47,8 @@ def test_reports_reach_the_moderators_queue_and_hiding_keeps_forks_working(clien
         story = Story.objects.get(pk=fork.story_id)
         assert selectors.story_turns(story=story).count() == 4
     with pytest.raises(PermissionDenied, match="hidden by the moderators"):
-        forks.fork(user=bob, listing_id=listing.pk)
-    client.post(reverse("admin:marketplace_communitystory_changelist"),
+        forks.fork_create(user=bob, listing_id=listing.pk)
+    client.post(reverse("admin:marketplace_listing_changelist"),
                 {"action": "restore", "_selected_action": [listing.pk]})
     assert selectors_browse_titles(bob) == ["Grey Harbour"]
 
@@ -61,7 +61,7 @@ def selectors_browse_titles(user) -> list[str]:
 
 
 def test_authors_and_players_cannot_moderate(client, listing, bob):
-    services.report(user=bob, listing=listing, reason="Not for me.")
+    services.report_create(user=bob, listing=listing, reason="Not for me.")
     author = UserFactory()
     user_become_author(user=author)
     client.force_login(author)

@@ -91,3 +91,16 @@ def test_bad_requests(life, api_as):
     assert bob_api.get(f"/api/forks/{fork_id}/conflicts/").json()["results"][0]["id"] == conflict["id"]
     up_to_date = post(bob_api, f"/api/forks/{fork_id}/sync/").json()
     assert (up_to_date["applied"], up_to_date["conflicts"]) == (0, 0)
+
+
+def test_the_api_says_what_a_sync_and_a_resolution_did_in_the_sync_pages_words(life):
+    bob_api, _, fork_id = life
+    synced = post(bob_api, f"/api/forks/{fork_id}/sync/").json()
+    assert synced["message"] == ("Synced with version 2: 1 change applied automatically, 1 kept, 1 conflict. "
+                                 "Resolve it below.")
+    (conflict,) = bob_api.get(f"/api/forks/{fork_id}/conflicts/").json()["results"]
+    assert conflict["label"] == "Turn 7"
+    resolved = post(bob_api, f"/api/forks/{fork_id}/conflicts/{conflict['id']}/resolve/", {"choice": "both"}).json()
+    assert resolved["message"] == "Turn 7 keeps your text, with the source's as an earlier version of the turn."
+    assert post(bob_api, f"/api/forks/{fork_id}/sync/").json()["message"] == (
+        "Your fork is already on the source's latest version (2): nothing to sync.")

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from accounts.rls import acting_as
 from marketplace import forks, services
-from marketplace.models import StoryFork, SyncConflict
+from marketplace.models import ForkRecord, SyncConflict
 from narrative_pipeline import selectors as story_selectors
 from narrative_pipeline import snapshots
 from narrative_pipeline.models import Story, Turn
@@ -45,8 +45,8 @@ def add_turns(user, story, numbers):
 
 def make_life(alice, bob, *, continued=0):
     tide = story_with_turns(alice, 30, title="The Tide Book")
-    listing = services.publish(user=alice, story=tide, licence="CC-BY")
-    record = forks.fork(user=bob, listing_id=listing.pk)
+    listing = services.listing_publish(user=alice, story=tide, licence="CC-BY")
+    record = forks.fork_create(user=bob, listing_id=listing.pk)
     fork_story = Story(pk=record.story_id)
     for number, prose in ((3, "Bob's third."), (7, BOBS_SEVENTH)):
         snapshots.turn_text_set(user=bob, story=fork_story, number=number, prose=prose)
@@ -55,7 +55,7 @@ def make_life(alice, bob, *, continued=0):
         Turn.objects.filter(story=tide, number=7).update(prose=AUTHORS_SEVENTH)
     if continued:
         add_turns(alice, tide, range(31, 31 + continued))
-    services.publish(user=alice, story=tide, licence="CC-BY", changelog="2 and 7")
+    services.listing_publish(user=alice, story=tide, licence="CC-BY", changelog="2 and 7")
     return record
 
 
@@ -99,7 +99,7 @@ def texts(bob, record, numbers):
 
 def version_of(bob, record) -> int:
     with acting_as(bob):
-        return StoryFork.objects.get(pk=record.pk).version
+        return ForkRecord.objects.get(pk=record.pk).version
 
 
 BADGE = "Update available: version 2"
@@ -107,8 +107,8 @@ BADGE = "Update available: version 2"
 
 def test_the_badge_shows_only_when_the_fork_is_behind(as_bob, alice, bob):
     tide = story_with_turns(alice, 4, title="The Tide Book")
-    listing = services.publish(user=alice, story=tide, licence="CC-BY")
-    record = forks.fork(user=bob, listing_id=listing.pk)
+    listing = services.listing_publish(user=alice, story=tide, licence="CC-BY")
+    record = forks.fork_create(user=bob, listing_id=listing.pk)
     fragment_url = reverse("marketplace-story-fragment", args=[record.story_id])
     mine = page_of(as_bob.get(reverse("marketplace-forks")))
     assert "The Tide Book" in mine and "Update available" not in mine
@@ -116,7 +116,7 @@ def test_the_badge_shows_only_when_the_fork_is_behind(as_bob, alice, bob):
 
     with acting_as(alice):
         Turn.objects.filter(story=tide, number=2).update(prose="A new second.")
-    services.publish(user=alice, story=tide, licence="CC-BY")
+    services.listing_publish(user=alice, story=tide, licence="CC-BY")
     link = f'<a class="badge update-badge" href="{sync_url(record)}">{BADGE}</a>'
     assert link in page_of(as_bob.get(reverse("marketplace-forks")))
     assert link in page_of(as_bob.get(fragment_url))

@@ -275,14 +275,14 @@ def test_a_queued_sync_the_worker_never_ran_stops_blocking_the_fork(api_as, alic
 
 
 def test_a_failed_background_sync_changes_nothing_and_says_why(alice, bob, api_as):
-    from marketplace.sync import sync_queued
+    from marketplace.sync import fork_sync_run
 
     alice_api, bob_api = api_as(alice), api_as(bob)
     forked = forked_story(alice_api, bob_api, story_with_turns(alice, 2, title="Two"))
     with acting_as(bob):
         run = SyncRun.objects.create(user_id=bob.pk, fork_id=forked["fork_id"], from_version=1, to_version=9,
                                      status=SyncRun.Status.QUEUED)  # a version that does not exist
-    sync_queued(user_id=bob.pk, run_id=run.pk)
+    fork_sync_run(user_id=bob.pk, run_id=run.pk)
     last = bob_api.get(f"/api/forks/{forked['fork_id']}/sync/").json()["last_sync"]
     assert last["status"] == "failed" and last["error"]
     assert bob_api.get(f"/api/stories/{forked['story_id']}/turns/1/").json()["prose"].startswith("Passage 1:")

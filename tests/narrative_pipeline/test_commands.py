@@ -8,7 +8,7 @@ from django.core.management import call_command
 from accounts.models import Usage, User
 from accounts.rls import acting_as
 from accounts.services import user_owned_models
-from marketplace.models import CommunityStory
+from marketplace.models import Listing
 from narrative_pipeline.models import Story
 
 
@@ -24,7 +24,7 @@ def test_demo_data_gives_each_demo_player_rows_and_is_repeatable(client):
             assert Story.objects.count() == 1
             assert Usage.objects.get().story_count == 1
     with acting_as(user):  # demo2 finds demo's story, its chapters and a character in the marketplace
-        assert sorted(CommunityStory.objects.values_list("kind", flat=True)) == ["chapters", "character", "story"]
+        assert sorted(Listing.objects.values_list("kind", flat=True)) == ["chapters", "character", "story"]
 
 
 @pytest.mark.django_db(transaction=True)

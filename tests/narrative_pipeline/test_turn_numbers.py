@@ -24,8 +24,8 @@ def fork(alice, bob, django_capture_on_commit_callbacks):
         story = played_story(alice, turns=2)
     with acting_as(alice):
         StoryChapter.objects.filter(story_id=story.pk).update(start_early=True)
-    listing = services.publish(user=alice, story=story, licence="CC-BY", description="Two turns in.")
-    record = forks.fork(user=bob, listing_id=listing.pk)
+    listing = services.listing_publish(user=alice, story=story, licence="CC-BY", description="Two turns in.")
+    record = forks.fork_create(user=bob, listing_id=listing.pk)
     with acting_as(bob):
         return Story.objects.get(pk=record.story_id)
 

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from accounts.models import User
 from accounts.rls import acting_as
 from accounts.services import user_become_author, user_become_moderator
-from marketplace.models import CommunityStory, Report
+from marketplace.models import Listing, Report
 from narrative_pipeline.models import SnapshotSeries
 
 from ..factories import StoryFactory, UserFactory
@@ -166,7 +166,7 @@ def test_a_holder_row_cannot_be_forged(alice, bob_story):
 
 
 def test_the_moderator_setting_grants_nothing(alice, bob_story):
-    listing = CommunityStory.objects.get()  # bob's, public; reported by bob
+    listing = Listing.objects.get()  # bob's, public; reported by bob
     with acting_as(bob_story.user_id, bypass=True):  # hidden, as a superuser in the admin could
         SnapshotSeries.objects.filter(pk=listing.series_id).update(is_hidden=True)
     outcome = run_as(alice.pk, "SELECT set_config('app.moderator', 'on', true)",
@@ -190,7 +190,7 @@ def test_moderators_are_a_role_and_see_reports(bob_story):
 
 
 def test_an_author_cannot_restore_what_the_moderators_hid(bob_story):
-    listing = CommunityStory.objects.get()
+    listing = Listing.objects.get()
     with acting_as(bob_story.user_id, bypass=True):
         SnapshotSeries.objects.filter(pk=listing.series_id).update(is_hidden=True)
     outcome = run_as(bob_story.user_id, ("UPDATE narrative_pipeline_snapshotseries SET is_hidden = false "

@@ -55,14 +55,14 @@ class PlayerWorld:
     def __init__(self, user, story):
         from accounts.rls import acting_as
         from marketplace import services
-        from marketplace.models import AssetKind, CommunityStory, StoryFork, SyncConflict
+        from marketplace.models import AssetKind, ForkRecord, Listing, SyncConflict
 
-        services.publish(user=user, story=story, kind=AssetKind.CHAPTERS, licence="CC-BY")
-        services.publish(user=user, story=story, kind=AssetKind.CHARACTER, licence="CC-BY", character="Captain Hale")
+        services.listing_publish(user=user, story=story, kind=AssetKind.CHAPTERS, licence="CC-BY")
+        services.listing_publish(user=user, story=story, kind=AssetKind.CHARACTER, licence="CC-BY", character="Captain Hale")
         self.story_id = str(story.pk)
         with acting_as(user):
-            self.listings = {listing.kind: str(listing.pk) for listing in CommunityStory.objects.filter(author=user)}
-            self.fork_id = str(StoryFork.objects.filter(user_id=user.pk).order_by("created_at").first().pk)
+            self.listings = {listing.kind: str(listing.pk) for listing in Listing.objects.filter(author=user)}
+            self.fork_id = str(ForkRecord.objects.filter(user_id=user.pk).order_by("created_at").first().pk)
             self.conflict_id = SyncConflict.objects.filter(fork_id=self.fork_id).values_list("pk", flat=True).first()
 
     def path_parameters(self, path: str, generated: dict) -> dict:

@@ -56,11 +56,11 @@ def owner_world(db, django_capture_on_commit_callbacks, settings):
 
 
 def concrete(path: str, story) -> str:
-    from marketplace.models import CommunityStory, StoryFork
+    from marketplace.models import ForkRecord, Listing
 
     with acting_as(story.user_id):
-        listing = CommunityStory.objects.filter(author_id=story.user_id).first()
-        fork = StoryFork.objects.filter(user_id=story.user_id).first()
+        listing = Listing.objects.filter(author_id=story.user_id).first()
+        fork = ForkRecord.objects.filter(user_id=story.user_id).first()
     return (path.replace("{story_id}", str(story.pk)).replace("{number}", "1").replace("{listing_id}", str(listing.pk))
             .replace("{fork_id}", str(fork.pk)).replace("{conflict_id}", "1").replace("{lore_format}", "sillytavern"))
 

@@ -59,15 +59,15 @@ def filled(route: str, values: dict) -> str | None:
 def test_every_route_answers_with_the_security_headers(client, bob, django_capture_on_commit_callbacks, settings):
     from accounts.models import User
     from accounts.rls import acting_as
-    from marketplace.models import CommunityStory, StoryFork, SyncConflict
+    from marketplace.models import ForkRecord, Listing, SyncConflict
 
     settings.ARC_INTERVAL_TURNS = 1
     with django_capture_on_commit_callbacks(execute=True):
         story = played_story(bob, title="Bob's tale", turns=2)
     User.objects.filter(pk=bob.pk).update(is_staff=True, is_superuser=True)
     with acting_as(bob):
-        fork = StoryFork.objects.order_by("created_at").first()
-        listing, conflict = CommunityStory.objects.first(), SyncConflict.objects.first()
+        fork = ForkRecord.objects.order_by("created_at").first()
+        listing, conflict = Listing.objects.first(), SyncConflict.objects.first()
     values = {"story_id": story.pk, "number": 1, "listing_id": listing.pk,
               "fork_id": fork.pk, "conflict_id": conflict.pk, "lore_format": "sillytavern",
               "token": "not-a-token", "uidb64": "x", "suggestion_id": 1, "decision": "accept",

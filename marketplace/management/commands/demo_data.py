@@ -13,7 +13,7 @@ from narrative_pipeline.models import Story
 from narrative_pipeline.services import story_create
 
 from ... import services
-from ...models import CommunityStory
+from ...models import Listing
 
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS = {
@@ -108,15 +108,15 @@ class Command(BaseCommand):
     def _published(user, demo) -> None:
         with acting_as(user):
             story = Story.objects.get(title=demo["title"])
-            if CommunityStory.objects.filter(series__source_story=story).exists():
+            if Listing.objects.filter(series__source_story=story).exists():
                 return
             npc = story.characters.filter(is_player=False).order_by("name").values_list("name", flat=True).first()
-        services.publish(user=user, story=story, description=demo.get("premise", ""), tags=["demo", "mystery"],
+        services.listing_publish(user=user, story=story, description=demo.get("premise", ""), tags=["demo", "mystery"],
                          licence="CC-BY", changelog="The demo's opening.")
-        services.publish(user=user, story=story, kind="chapters", description="The chapters of the demo's story.",
+        services.listing_publish(user=user, story=story, kind="chapters", description="The chapters of the demo's story.",
                          tags=["demo"], licence="CC-BY")  # and its chapters and a character, as assets of their own
         if npc:
-            services.publish(user=user, story=story, kind="character", character=npc, tags=["demo"], licence="CC-BY")
+            services.listing_publish(user=user, story=story, kind="character", character=npc, tags=["demo"], licence="CC-BY")
 
     @staticmethod
     def _has_story(user, title) -> bool:

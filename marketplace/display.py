@@ -1,0 +1,135 @@
+"""How the marketplace says things: the names of assets and snapshot items, what a sync did, what
+resolving a conflict did, a conflict's label and its sides. Shared by the pages (``views/``), the API
+(``api.py``) and the sync's own refusals (``sync.py``); no query and no write here."""
+
+from __future__ import annotations
+
+import json
+
+from narrative_pipeline.models import SnapshotItem
+from narrative_pipeline.snapshots import entry_key
+
+from .models import AssetKind, ForkRecord, Listing, SyncConflict, SyncRun
+
+Kind = SnapshotItem.Kind
+# What each kind of asset is called: (one, many).
+ASSET_NAMES = {AssetKind.STORY: ("story", "stories"), AssetKind.CHAPTERS: ("chapter set", "chapter sets"),
+               AssetKind.CHARACTER: ("character", "characters")}
+# What each kind of snapshot item is called: (one, many).
+ITEM_NAMES = {Kind.TURN: ("turn", "turns"), Kind.CHAPTER: ("chapter", "chapters"),
+              Kind.LOREBOOK: ("lore book", "lore books"), Kind.LOREENTRY: ("lore entry", "lore entries"),
+              Kind.CHARACTER: ("character", "characters")}
+
+# What "Keep both" does, per kind of item (``sync.conflict_resolve``).
+BOTH = {
+    "turn": "Keep both: your text stays, and the source's is added as an earlier version of the turn.",
+    "chapter": "Keep both: your chapter stays, and the source's is offered as a chapter suggestion to accept.",
+    "loreentry": "Keep both: your entry stays, and the source's is added beside it, switched off.",
+    "lorebook": "Keep both: your book's settings stay; the source's stay readable under Resolved conflicts.",
+    "character": "Keep both: your character stays; the source's version stays readable under Resolved conflicts.",
+}
+# What a resolution did: for a turn, and for a world item (``both`` depends on its kind).
+RESOLVED = {
+    "source": "Turn {n} now reads the source's text; yours is kept as an earlier version of the turn.",
+    "mine": "Turn {n} keeps your text.",
+    "both": "Turn {n} keeps your text, with the source's as an earlier version of the turn.",
+}
+RESOLVED_WORLD = {
+    "source": "{label} now takes the source's version; yours stays readable under Resolved conflicts.",
+    "mine": "{label} keeps your version.",
+    "both": {"chapter": "{label} keeps your version; the source's is offered as a chapter suggestion.",
+             "loreentry": "{label} keeps your version; the source's is beside it, switched off.",
+             "lorebook": "{label} keeps your version; the source's stays readable under Resolved conflicts.",
+             "character": "{label} keeps your version; the source's stays readable under Resolved conflicts."},
+}
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
+def items_counted(count: int, kind: str) -> str:
+    """``3 lore entries``: a number of snapshot items of ``kind``."""
+    one, many = ITEM_NAMES.get(kind, (kind, kind))
+    return f"{count:,} {one if count == 1 else many}"
+
+
+def item_name(kind: str) -> str:
+    return ITEM_NAMES.get(kind, (kind,))[0]
+
+
+def run_message(run: SyncRun) -> str:
+    """What a sync did (or will do, queued), in a sentence."""
+    if run.status == SyncRun.Status.QUEUED:
+        return (f"The sync with version {run.to_version} is large, so it runs in the background; this page "
+                "shows how far it is.")
+    if run.from_version == run.to_version:
+        return f"Your fork is already on the source's latest version ({run.to_version}): nothing to sync."
+    text = (f"Synced with version {run.to_version}: {plural(run.applied, 'change')} applied automatically, "
+            f"{run.kept:,} kept, {plural(run.conflict_count, 'conflict')}.")
+    if run.conflict_count:
+        text += " Resolve " + ("it" if run.conflict_count == 1 else "them") + " below."
+    if run.continued:
+        text += f" And the author continued the story: {plural(run.continued, 'new turn')}."
+    return text
+
+
+def undo_message(record: ForkRecord, run: SyncRun) -> str:
+    what = "its turns" if record.kind == AssetKind.STORY else f"the {ASSET_NAMES[record.kind][0]}'s items"
+    return f"The last sync is undone: your fork is back on version {run.from_version}, {what} as they were."
+
+
+def fork_message(record: ForkRecord, listing: Listing) -> str:
+    """What a fork of a story, or a chapter set or character taken into a story, made."""
+    if record.kind == AssetKind.STORY:
+        return f"Your fork of “{record.source_title}” is ready: play on from turn {record.at_turn}."
+    what = (f"The chapters of “{record.source_title}” are" if record.kind == AssetKind.CHAPTERS
+            else f"{listing.character_name or record.source_title} is")
+    return f"{what} now in your story “{record.story.title}”."
+
+
+def conflict_label(conflict: SyncConflict) -> str:
+    """``Turn 7``, ``Lore book “Places”``, ``Lore entry 2 of “Places”``."""
+    if conflict.kind == Kind.LOREENTRY:
+        book, position = entry_key(conflict.key)
+        return f"Lore entry {position} of “{book}”"
+    if conflict.kind == Kind.LOREBOOK:
+        return f"Lore book “{conflict.key}”"
+    return f"{item_name(conflict.kind).capitalize()} {conflict.key}"
+
+
+def resolved_message(conflict: SyncConflict) -> str:
+    """What resolving ``conflict`` with its ``choice`` did."""
+    if conflict.kind == Kind.TURN:
+        return RESOLVED[conflict.choice].format(n=conflict.turn_number)
+    template = RESOLVED_WORLD[conflict.choice]
+    return (template[conflict.kind] if isinstance(template, dict) else template).format(label=conflict_label(conflict))
+
+
+def shown(value) -> str:
+    """A field's value as the conflict page shows it."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ", ".join(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def conflict_described(conflict: SyncConflict) -> SyncConflict:
+    """The conflict with what its page shows: its label, what *Keep both* does and, for a world item,
+    the fields that differ on each side (the ones all three share are named once)."""
+    conflict.label, conflict.both = conflict_label(conflict), BOTH.get(conflict.kind, "")
+    conflict.noun = item_name(conflict.kind)
+    if conflict.kind == Kind.TURN:
+        return conflict
+    sides = [conflict.base_data, conflict.source_data, conflict.fork_data]
+    fields = list(dict.fromkeys(field for side in sides if side for field in side))
+    differ = [field for field in fields if len({shown((side or {}).get(field)) for side in sides}) > 1]
+    conflict.same = [field.replace("_", " ") for field in fields if field not in differ]
+    conflict.rows = [None if side is None else [(field.replace("_", " ").capitalize(), shown(side.get(field)))
+                                                for field in differ] for side in sides]
+    return conflict

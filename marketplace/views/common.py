@@ -1,0 +1,48 @@
+"""What the marketplace's pages share: finding a listing or a story for the request, the 403 page, the
+publish page's address."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import reverse
+
+from narrative_pipeline import selectors as story_selectors
+
+from .. import selectors
+from ..models import AssetKind, Listing
+
+
+def forbidden(request, error: PermissionDenied):
+    return render(request, "marketplace/forbidden.html", {"message": str(error) or "You may not do that."},
+                  status=403)
+
+
+def listing_or_404(listing_id) -> Listing:
+    try:
+        return selectors.listing_get(listing_id)
+    except Listing.DoesNotExist as missing:
+        raise Http404("There is no such published story.") from missing
+
+
+def story_or_404(request, story_id):
+    return story_selectors.story_get(user=request.user, story_id=story_id)
+
+
+def publish_url(story_id, kind: str = AssetKind.STORY, character: str = "") -> str:
+    """The publish page of a story, its chapters or one of its characters."""
+    url = reverse("marketplace-publish", args=[story_id])
+    if kind == AssetKind.CHAPTERS:
+        return f"{url}?kind=chapters"
+    if kind == AssetKind.CHARACTER:
+        return f"{url}?{urlencode({'kind': kind, 'character': character})}" if character else f"{url}?kind={kind}"
+    return url
+
+
+def listing_publish_url(listing: Listing) -> str:
+    """Where the author publishes a new version of ``listing`` (none once its story is gone)."""
+    source_story_id = listing.series.source_story_id
+    return publish_url(source_story_id, listing.kind, listing.character_name) if source_story_id else ""
