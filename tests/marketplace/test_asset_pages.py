@@ -11,8 +11,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.rls import acting_as
-from chapters import lore as chapter_lore
 from chapters import services as chapter_services
+from chapters.lore import services as chapter_lore
 from chapters.models import ChapterSuggestion, LoreEntry, StoryChapter
 from marketplace import forks, services
 from marketplace.models import ForkRecord, Listing, SyncConflict, SyncRun
