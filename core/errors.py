@@ -13,7 +13,7 @@ class DomainError(Exception):
     """Something the user asked that the domain refuses, with a message they can act on.
 
     ``code`` says what kind of refusal it is (``conflict``: done already, or something running;
-    ``quota_exceeded``: over a limit of the user's tier); ``field`` names the input it is about, if one.
+    ``quota_exceeded``: over a limit of the user's tier; ``turn_conflict``, ``not_found``: a turn request); ``field`` names the input it is about, if one.
     ``details`` are extra members of the API's answer (a quota's limit)."""
 
     def __init__(self, code: str, message: str, *, field: str | None = None, details: dict | None = None):

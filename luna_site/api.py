@@ -11,13 +11,13 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from core.errors import DomainError
-from narrative_pipeline.orchestrator import TurnRefused
 
 from .parsers import PayloadTooLarge
 
 INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for a row-level security or grant refusal
 # The HTTP status of each kind of ``DomainError`` (any other code: 400). Chosen here and nowhere else.
-DOMAIN_STATUS = {"conflict": status.HTTP_409_CONFLICT, "quota_exceeded": status.HTTP_403_FORBIDDEN}
+DOMAIN_STATUS = {"conflict": status.HTTP_409_CONFLICT, "turn_conflict": status.HTTP_409_CONFLICT,
+                 "quota_exceeded": status.HTTP_403_FORBIDDEN, "not_found": status.HTTP_404_NOT_FOUND}
 
 
 def exception_handler(exc, context):
@@ -26,9 +26,6 @@ def exception_handler(exc, context):
         set_rollback()
         return Response({"code": exc.code, "detail": exc.message, **exc.details},
                         status=DOMAIN_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST))
-    if isinstance(exc, TurnRefused):
-        set_rollback()
-        return Response({"code": exc.code, "detail": exc.message}, status=exc.status)
     if isinstance(exc, DatabaseError) and getattr(exc.__cause__, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
         # Row-level security or a column grant refused a write the view let through: still a refusal, not a
         # crash (views check first and say why; this is the net under them).

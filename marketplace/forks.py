@@ -9,7 +9,7 @@ last synced; the storage mode belongs to the story.
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
 
@@ -18,7 +18,7 @@ from chapters import services as chapter_services
 from chapters.models import StoryChapter
 from narrative_pipeline import services as story_services
 from narrative_pipeline import snapshots
-from narrative_pipeline.models import Character, SnapshotItem, SnapshotSeries, Story, StorySnapshot
+from narrative_pipeline.models import SnapshotItem, SnapshotSeries, Story, StorySnapshot
 
 from .models import ASSET_ITEMS, Activity, AssetKind, ForkRecord, Listing
 
@@ -66,11 +66,9 @@ def asset_take(*, user, listing_id, kind: str, story_id=None) -> ForkRecord:
             version=listing.series.latest_version, at_turn=0, chapter_offset=last if kind == AssetKind.CHAPTERS else 0,
             source_title=listing.title, source_author=listing.attribution, licence=listing.licence)
         items = asset_world(record, record.version)
-        taken = {name.casefold() for name in Character.objects.filter(story=story).values_list("name", flat=True)}
-        for kind_of, name in items:
-            if kind_of == SnapshotItem.Kind.CHARACTER and name.casefold() in taken:
-                raise ValidationError({"story_id": [f"Your story already has a character named {name!r}; rename "
-                                                    "one of them first."]})
+        story_services.character_names_check(
+            story=story, names=[name for kind_of, name in items if kind_of == SnapshotItem.Kind.CHARACTER],
+            field="story_id")
         snapshots.world_apply(user=user, story=story, changes=items)
         record.save()
         Activity.objects.create(user_id=user.pk, community=listing, kind=Activity.Kind.FORK)

@@ -3,7 +3,6 @@ fork records, a fork's syncs and conflicts."""
 
 from __future__ import annotations
 
-import difflib
 import json
 
 from django.core.exceptions import ValidationError
@@ -12,6 +11,7 @@ from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from chapters.models import StoryChapter
+from core.compare import unified_diff
 from narrative_pipeline.models import Character, SnapshotItem, SnapshotSeries, Story, StorySnapshot
 from narrative_pipeline.snapshots import series_items
 
@@ -121,8 +121,7 @@ def version_diffs(listing: Listing, version: int, limit: int = 20) -> list[dict]
     for row in rows:
         old = before.get((row.kind, row.key))
         old_text, new_text = item_text(old[1] if old else None), "" if row.removed else item_text(row.payload)
-        diff = "\n".join(difflib.unified_diff(old_text.splitlines(), new_text.splitlines(), f"v{version - 1}",
-                                              f"v{version}", lineterm=""))
+        diff = unified_diff(old_text, new_text, before_label=f"v{version - 1}", after_label=f"v{version}")
         diffs.append({"kind": row.kind, "key": row.key,
                       "change": "removed" if row.removed else "changed" if old else "added", "diff": diff})
     return diffs

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.quotas import QuotaExceeded
 from accounts.rls import acting_as
+from core.errors import DomainError
 from core.task_queue import queue_after_commit
 
 from . import quota_accounting, selectors
@@ -36,32 +37,32 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_KEY_CHARS = 100
 
 
-class TurnRefused(Exception):
-    """A turn request that cannot be carried out as asked (HTTP 409 or 400)."""
+class TurnRefused(DomainError):
+    """A turn request that cannot be carried out as asked: ``turn_conflict`` (the story is not in a state
+    for it), ``invalid`` (the action or key) or ``not_found`` (no such turn)."""
 
-    def __init__(self, message: str, *, code: str = "turn_conflict", status: int = 409):
-        super().__init__(message)
-        self.message, self.code, self.status = message, code, status
+    def __init__(self, message: str, *, code: str = "turn_conflict"):
+        super().__init__(code, message)
 
 
 def clean_action(action) -> str:
     if not isinstance(action, str):
-        raise TurnRefused("The action must be text.", code="invalid", status=400)
+        raise TurnRefused("The action must be text.", code="invalid")
     text = action.replace("\r\n", "\n").strip()
     if not text:
-        raise TurnRefused("Write what you do: the action is empty.", code="invalid", status=400)
+        raise TurnRefused("Write what you do: the action is empty.", code="invalid")
     if len(text) > MAX_ACTION_CHARS:
         raise TurnRefused(f"The action is {len(text):,} characters; the limit is {MAX_ACTION_CHARS:,}.",
-                          code="invalid", status=400)
+                          code="invalid")
     if CONTROL_CHARACTERS.search(text):
-        raise TurnRefused("The action contains control characters.", code="invalid", status=400)
+        raise TurnRefused("The action contains control characters.", code="invalid")
     return text
 
 
 def clean_key(key) -> str:
     if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_CHARS:
         raise TurnRefused(f"The idempotency key must be 1 to {MAX_KEY_CHARS} characters of text.",
-                          code="invalid", status=400)
+                          code="invalid")
     return key.strip()
 
 
@@ -168,7 +169,7 @@ def _own_last(story_id) -> Turn | None:
     base_turn = Story.objects.filter(pk=story_id).values_list("base_turn", flat=True).first() or 0
     if base_turn and (last is None or last.number < base_turn):
         raise TurnRefused(f"Turn {base_turn} comes from the story this one is based on: edit its text instead.",
-                          code="turn_conflict", status=409)
+                          code="turn_conflict")
     return last
 
 
@@ -176,7 +177,7 @@ def _last_turn(user, story_id, number: int | None = None) -> Turn:
     with acting_as(user):
         last = _own_last(story_id)
     if last is None:
-        raise TurnRefused("This story has no turns yet.", code="not_found", status=404)
+        raise TurnRefused("This story has no turns yet.", code="not_found")
     if number is not None and last.number != number:
         raise TurnRefused(f"Only the last turn ({last.number}) can be changed; turn {number} is not it.")
     return last
@@ -186,7 +187,7 @@ def turn_retry(*, user, story_id, number: int, on_text=None) -> Turn:
     with acting_as(user):
         turn = Turn.objects.filter(story_id=story_id, number=number).first()
     if turn is None:
-        raise TurnRefused(f"There is no turn {number}.", code="not_found", status=404)
+        raise TurnRefused(f"There is no turn {number}.", code="not_found")
     if turn.status == Turn.Status.COMPLETED:
         raise TurnRefused(f"Turn {number} is already written; reroll it for another passage.")
     return turn_generate(user=user, turn=turn, on_text=on_text)
@@ -216,7 +217,7 @@ def turn_undo(*, user, story_id) -> Turn:
         story = Story.objects.select_for_update().get(pk=story_id)
         turn = _own_last(story_id)
         if turn is None:
-            raise TurnRefused("This story has no turns to undo.", code="not_found", status=404)
+            raise TurnRefused("This story has no turns to undo.", code="not_found")
         story.state = turn.state_before
         story.save(update_fields=["state", "updated_at"])
         quota_accounting.turn_remove(user=user, story=story, turn=turn)

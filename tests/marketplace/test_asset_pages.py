@@ -228,7 +228,7 @@ def test_fork_a_character_and_a_name_taken_is_a_form_error(as_bob, bob, listings
     again = as_bob.post(url, {"story_id": str(voyage.pk)})
     page = page_of(again)
     assert again.status_code == 400
-    assert "Your story already has a character named &#x27;Orla&#x27;; rename one of them first." in page
+    assert "The story already has a character named &#x27;Orla&#x27;; rename one of them first." in page
     assert f'<option value="{voyage.pk}" selected>Bob&#x27;s voyage</option>' in page  # the choice is kept
     strangers = StoryFactory(user=UserFactory(), title="Not Bob's")
     refused = as_bob.post(url, {"story_id": str(strangers.pk)})
