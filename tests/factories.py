@@ -127,3 +127,30 @@ def story_with_turns(user, turns: int, **story_fields):
                  state_before=story.state)
             for number in range(1, turns + 1)])
     return story
+
+
+# The Tide Book's world (``world_story``): two chapters, a lorebook of three entries and Orla.
+WORLD_CHAPTERS = [
+    {"number": 1, "title": "The Harbour", "summary": "Wren arrives.", "trigger_conditions": {"location": "harbour"}},
+    {"number": 2, "title": "The Lighthouse", "summary": "The keeper's log.", "required_previous_chapters": [1],
+     "trigger_conditions": {"location": "lighthouse"}},
+]
+WORLD_LORE = {"entries": {str(uid): {"uid": uid, "key": [key], "comment": key, "content": f"What is known of the {key}."}
+                    for uid, key in enumerate(["lighthouse", "harbour", "albatross"])}}
+
+
+def world_story(user, turns=4):
+    """``story_with_turns`` with a world to publish and sync: chapters, lore and a character."""
+    import json
+
+    from accounts.rls import acting_as
+    from chapters import services as chapter_services
+    from narrative_pipeline import lore_files
+    from narrative_pipeline.models import Character
+
+    story = story_with_turns(user, turns, title="The Tide Book")
+    with acting_as(user):
+        Character.objects.create(user_id=user.pk, story=story, name="Orla", description="a diver")
+        chapter_services.chapters_import(story_id=story.pk, user_id=user.pk, chapters=[dict(c) for c in WORLD_CHAPTERS])
+    lore_files.import_file(user=user, story=story, filename="tide.json", data=json.dumps(WORLD_LORE).encode())
+    return story

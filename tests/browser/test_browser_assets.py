@@ -12,8 +12,7 @@ from chapters.models import LoreEntry
 from marketplace import forks, services
 
 from ..conftest import fits, screenshot, sign_in
-from ..factories import StoryFactory, UserFactory
-from ..marketplace.test_sync_world import world_story
+from ..factories import StoryFactory, UserFactory, world_story
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -2,7 +2,7 @@
 an asset's page, publish the chapters or a character, fork them into one's own story or a new one,
 My forks with the badge of an asset, the sync page with world conflicts and a background sync.
 
-Alice's story "The Tide Book" (tests/marketplace/test_sync_world.py's ``world_story``) has two chapters, a
+Alice's story "The Tide Book" (``tests.factories.world_story``) has two chapters, a
 lorebook of three entries and a character, Orla."""
 
 import re
@@ -18,8 +18,7 @@ from marketplace import forks, services
 from marketplace.models import ForkRecord, Listing, SyncConflict, SyncRun
 from narrative_pipeline.models import Character, Story
 
-from ..factories import StoryFactory, UserFactory
-from .test_sync_world import world_story
+from ..factories import StoryFactory, UserFactory, world_story
 
 pytestmark = pytest.mark.django_db
 

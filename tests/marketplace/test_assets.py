@@ -8,8 +8,7 @@ from chapters import services as chapter_services
 from chapters.models import StoryChapter
 from narrative_pipeline.models import Character, Story
 
-from ..factories import StoryFactory, UserFactory
-from .test_sync_world import world_story
+from ..factories import StoryFactory, UserFactory, world_story
 
 pytestmark = pytest.mark.django_db
 

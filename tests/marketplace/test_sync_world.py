@@ -14,32 +14,14 @@ from chapters.lore import services as chapter_lore
 from chapters.models import ChapterSuggestion, LoreEntry, StoryChapter
 from marketplace.models import SyncRun
 from narrative_pipeline import lore_files, snapshots
-from narrative_pipeline.models import Character, SnapshotSeries, Story, Turn
+from narrative_pipeline.models import SnapshotSeries, Story, Turn
 
-from ..factories import UserFactory, story_with_turns
+from ..factories import UserFactory, story_with_turns, world_story
 
 pytestmark = pytest.mark.django_db
 
-CHAPTERS = [
-    {"number": 1, "title": "The Harbour", "summary": "Wren arrives.", "trigger_conditions": {"location": "harbour"}},
-    {"number": 2, "title": "The Lighthouse", "summary": "The keeper's log.", "required_previous_chapters": [1],
-     "trigger_conditions": {"location": "lighthouse"}},
-]
-LORE = {"entries": {str(uid): {"uid": uid, "key": [key], "comment": key, "content": f"What is known of the {key}."}
-                    for uid, key in enumerate(["lighthouse", "harbour", "albatross"])}}
-
-
 def post(api, url, body=None):
     return api.post(url, body or {}, content_type="application/json")
-
-
-def world_story(user, turns=4):
-    story = story_with_turns(user, turns, title="The Tide Book")
-    with acting_as(user):
-        Character.objects.create(user_id=user.pk, story=story, name="Orla", description="a diver")
-        chapter_services.chapters_import(story_id=story.pk, user_id=user.pk, chapters=[dict(c) for c in CHAPTERS])
-    lore_files.import_file(user=user, story=story, filename="tide.json", data=json.dumps(LORE).encode())
-    return story
 
 
 def entry(user, story, position):
