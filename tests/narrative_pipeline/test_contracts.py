@@ -67,7 +67,7 @@ class TestActions:
     def test_bad_actions_are_refused(self, action):
         with pytest.raises(TurnRefused) as refused:
             clean_action(action)
-        assert refused.value.status == 400 and refused.value.message
+        assert refused.value.code == "invalid" and refused.value.message
 
     def test_newlines_and_unicode_are_fine(self):
         assert clean_action("  Je dis « bonjour »\r\nto the ферзь 🐉 ") == "Je dis « bonjour »\nto the ферзь 🐉"
