@@ -167,7 +167,7 @@ def run() -> str:
         browse = {count: _browse_p95(author, reader, count) for count in (500, 50_000)}
         versions_total, version_one = _versions(author)
     return f"""
-Fork time (`marketplace.forks.fork`: the fork record, the user's story based on the latest version,
+Fork time (`marketplace.forks.fork_create`: the fork record, the user's story based on the latest version,
 its chapters, lore and cast, the activity row; no turn copied), median of 30:
 
 | story forked | ms |
