@@ -3,7 +3,6 @@ import time
 import uuid
 
 import pytest
-from django.db import connection
 
 from luna_site import embedded
 from luna_site.celery import app as celery_app
@@ -67,12 +66,6 @@ def as_alice(client, alice):
     return client
 
 
-@pytest.fixture
-def as_bob(client, bob):
-    client.force_login(bob)
-    return client
-
-
 def token_for(client, user) -> str:
     response = client.post("/api/auth/token/", {"username": user.username, "password": TEST_PASSWORD},
                            content_type="application/json")
@@ -130,12 +123,6 @@ def as_app_role(cursor, user_id) -> None:
     """Raw SQL: act as the app role for one user inside the current transaction."""
     cursor.execute("SET LOCAL ROLE luna_app")
     cursor.execute("SELECT set_config('app.current_user_id', %s, true)", [str(user_id) if user_id else ""])
-
-
-@pytest.fixture
-def raw_cursor(db):
-    with connection.cursor() as cursor:
-        yield cursor
 
 
 CHROMIUM = "/usr/bin/chromium"
