@@ -11,7 +11,7 @@ from accounts.rls import acting_as
 
 from . import selectors
 from .llm import Completion, LLMError, LLMRequest
-from .llm.connections import ModelChoice, choice_for, provider_for
+from .llm.connections import ModelChoice, choices_for, provider_for
 from .llm.reasoning import reasoning_split
 from .models import AgentCall
 
@@ -24,14 +24,16 @@ class AgentCaller:
 
     def __init__(self, *, user, story, turn=None):
         self.user, self.story, self.turn = user, story, turn
-        self._account_choices: dict | None = None
+        self._choices: dict[str, ModelChoice] | None = None
 
     def _choice(self, agent: str) -> ModelChoice:
-        """The story's choice for ``agent``, else the player's own (the account's), else the operator's."""
-        if self._account_choices is None:
+        """The story's choice for ``agent``, else the player's own (the account's), else the operator's;
+        read once per caller (one turn, or one Dreamer task)."""
+        if self._choices is None:
             with acting_as(self.user):
-                self._account_choices = selectors.model_choices(user=self.user)
-        return choice_for(agent, account_choices=self._account_choices, story_overrides=self.story.llm_overrides)
+                account_choices = selectors.model_choices(user=self.user)
+            self._choices = choices_for(account_choices=account_choices, story_overrides=self.story.llm_overrides)
+        return self._choices[agent]
 
     def complete(self, request: LLMRequest) -> Completion:
         started, choice = time.monotonic(), self._choice(request.agent)

@@ -17,7 +17,7 @@ from core import embeddings
 from core.contracts import StoryState
 
 from .llm import AGENTS
-from .llm.connections import choice_for, choice_read, connections
+from .llm.connections import choice_read, choices_for, connections
 from .models import AgentCall, ModelChoices, Story, StoryArc, StoryTurn, Turn, TurnOverride
 
 
@@ -129,14 +129,17 @@ def model_choices(*, user) -> dict:
 
 def models_overview(*, user, story: Story | None = None) -> dict:
     """For the Models page and ``/api/me/models/``: the connections offered (names, labels and models;
-    never an address or a key), the account's own choices, and what each agent uses — for ``story``
-    when given (its own choices first), else for a story with none."""
+    never an address or a key), the account's own choices, what each agent uses — for ``story`` when
+    given (its own choices first), else for a story with none — and what it would use if this layer (the
+    story's, else the account's) chose nothing."""
     own = model_choices(user=user)
     overrides = story.llm_overrides if story is not None else None
+    inherited = choices_for(account_choices=own) if story is not None else choices_for()
     overview = {
         "agents": {agent: vars(choice) for agent in AGENTS if (choice := choice_read(own.get(agent)))},
-        "effective": {agent: vars(choice_for(agent, account_choices=own, story_overrides=overrides))
-                      for agent in AGENTS},
+        "effective": {agent: vars(choice) for agent, choice in
+                      choices_for(account_choices=own, story_overrides=overrides).items()},
+        "inherited": {agent: vars(choice) for agent, choice in inherited.items()},
         "connections": [{"name": connection.name, "label": connection.label, "models": list(connection.models)}
                         for connection in connections().values()],
     }

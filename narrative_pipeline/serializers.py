@@ -113,6 +113,8 @@ class ConnectionOutput(serializers.Serializer):
 class ModelsOutput(serializers.Serializer):
     agents = serializers.DictField(child=ModelChoiceField(), help_text="Your own choices (the default of your stories).")
     effective = serializers.DictField(child=ModelChoiceField(), help_text="What each agent uses for a new story.")
+    inherited = serializers.DictField(child=ModelChoiceField(),
+                                      help_text="What each agent would use with no choice of mine: the site's.")
     connections = ConnectionOutput(many=True)
 
 

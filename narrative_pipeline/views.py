@@ -27,7 +27,7 @@ from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
 from .forms import ActionForm, EditActionForm, ModelsForm, NewStoryForm, StoryNotesForm
 from .llm.check import choices_check
-from .llm.connections import ModelChoice, operator_choice
+from .llm.connections import ModelChoice
 from .llm.status import model_status
 
 TURNS_PER_PAGE = 20
@@ -316,13 +316,9 @@ def story_models_test(request, story_id):
 def _models(request, *, story, test: bool = False):
     """The Models page, for the account (the default of every story) or for one story."""
     overview = selectors.models_overview(user=request.user, story=story)
-    if story is None:
-        chosen, prefix, inherited = overview["agents"], "Site default", {
-            agent: vars(operator_choice(agent)) for agent in overview["effective"]}
-    else:
-        chosen, prefix, inherited = overview["story"], "Your default", selectors.models_overview(
-            user=request.user)["effective"]
-    inherited = {agent: ModelsForm.inherited_text(prefix, choice, overview) for agent, choice in inherited.items()}
+    chosen, prefix = (overview["agents"], "Site default") if story is None else (overview["story"], "Your default")
+    inherited = {agent: ModelsForm.inherited_text(prefix, choice, overview)
+                 for agent, choice in overview["inherited"].items()}
     saving = request.method == "POST" and not test
     form = ModelsForm(request.POST if saving else None, overview=overview, inherited=inherited, chosen=chosen)
     if saving and form.is_valid():

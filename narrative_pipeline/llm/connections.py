@@ -68,10 +68,6 @@ class ModelChoice:
     connection: str
     model: str
 
-    @property
-    def label(self) -> str:
-        return f"{self.connection} · {self.model}"
-
 
 def operator_choice(agent: str) -> ModelChoice:
     """The operator's model for ``agent``: ``LLM_<AGENT>_CONNECTION`` (a named connection), or
@@ -214,24 +210,25 @@ def offline_narrator():
         _offline_only.reset(token)
 
 
-def choice_for(agent: str, *, account_choices: dict | None = None, story_overrides: dict | None = None) -> ModelChoice:
-    """The operator's model for ``agent``, then the account's choice, then the story's, each taken only
-    while the operator still offers it (a choice stored before a model was withdrawn is passed over)."""
+def choices_for(*, account_choices: dict | None = None, story_overrides: dict | None = None) -> dict[str, ModelChoice]:
+    """Each agent's model: the operator's, then the account's choice, then the story's, each taken only while
+    the operator still offers it (a choice stored before a model was withdrawn is passed over). The
+    connections on offer are read once, and only when a choice needs them."""
     if _offline_only.get():
-        return ModelChoice(OFFLINE, OFFLINE_MODEL)
-    choice = operator_choice(agent)
-    offered = None
-    for layer in (account_choices, story_overrides):
-        picked = choice_read((layer or {}).get(agent))
-        if picked is None:
-            continue
-        offered = offered if offered is not None else connections()
-        connection = offered.get(picked.connection)
-        if connection and not picked.model and connection.models:
-            picked = ModelChoice(picked.connection, connection.models[0])
-        if connection and connection.offers(picked.model):
-            choice = picked
-    return choice
+        return {agent: ModelChoice(OFFLINE, OFFLINE_MODEL) for agent in AGENTS}
+    offered = connections() if account_choices or story_overrides else {}
+    chosen = {}
+    for agent in AGENTS:
+        choice = operator_choice(agent)
+        for layer in (account_choices, story_overrides):
+            picked = choice_read((layer or {}).get(agent))
+            connection = offered.get(picked.connection) if picked else None
+            if connection and not picked.model and connection.models:
+                picked = ModelChoice(picked.connection, connection.models[0])
+            if connection and connection.offers(picked.model):
+                choice = picked
+        chosen[agent] = choice
+    return chosen
 
 
 def provider_for(choice: ModelChoice) -> tuple[Provider, Connection]:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import httpx
 from django.core.cache import cache
 
-from . import AGENTS, OFFLINE, LLMError
-from .connections import api_key_read, choice_for, connection_named
+from . import OFFLINE, LLMError
+from .connections import api_key_read, choices_for, connection_named
 
 PROBE_TIMEOUT_SECONDS = 1.5
 PROBE_CACHE_SECONDS = 60
@@ -39,8 +39,8 @@ class ModelStatus:
 def model_status(*, account_choices: dict | None = None, story_overrides: dict | None = None) -> ModelStatus:
     """The status for a story with these choices (none: a new story's)."""
     try:
-        names = {choice_for(agent, account_choices=account_choices, story_overrides=story_overrides).connection
-                 for agent in AGENTS}
+        names = {choice.connection for choice in choices_for(account_choices=account_choices,
+                                                             story_overrides=story_overrides).values()}
     except LLMError as error:
         return ModelStatus(offline=False, problem=f"The model settings are not right ({error})")
     if names == {OFFLINE}:
