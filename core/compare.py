@@ -1,6 +1,9 @@
 """Two versions of a thing compared field by field, shaped like Wagtail's ``compare`` module: one
-``TextComparison`` per field, which says whether the field changed and shows it as a word-level diff
-(``htmldiff``, for pages) or a line diff (``unified``, to read as text)."""
+``TextComparison`` per field, which says whether the field changed and shows it as a word-level diff —
+inline (``htmldiff``), side by side (``side_by_side``: the before column with deletions marked, the after
+column with additions marked) or as a line diff (``unified``, to read as text). The one compare module of the
+chapter editor's version history, the marketplace's versions and a sync's conflicts; ``readable`` turns a
+stored value (beats, conditions, lists) into the lines a person compares."""
 
 from __future__ import annotations
 
@@ -24,20 +27,39 @@ class TextComparison:
     def has_changed(self) -> bool:
         return self.before != self.after
 
+    def _opcodes(self):
+        before, after = _TOKENS.findall(self.before), _TOKENS.findall(self.after)
+        for op, b1, b2, a1, a2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+            yield op, "".join(before[b1:b2]), "".join(after[a1:a2])
+
     def htmldiff(self) -> SafeString:
         """The after text with removed words in ``<del class="deletion">`` and added ones in
         ``<ins class="addition">``; every text is escaped."""
-        before, after = _TOKENS.findall(self.before), _TOKENS.findall(self.after)
         parts = []
-        for op, b1, b2, a1, a2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+        for op, removed, added in self._opcodes():
             if op == "equal":
-                parts.append(escape("".join(after[a1:a2])))
+                parts.append(escape(added))
                 continue
-            if b2 > b1:
-                parts.append(format_html('<del class="deletion">{}</del>', "".join(before[b1:b2])))
-            if a2 > a1:
-                parts.append(format_html('<ins class="addition">{}</ins>', "".join(after[a1:a2])))
+            if removed:
+                parts.append(format_html('<del class="deletion">{}</del>', removed))
+            if added:
+                parts.append(format_html('<ins class="addition">{}</ins>', added))
         return mark_safe("".join(parts))  # each part is escaped above
+
+    def side_by_side(self) -> tuple[SafeString, SafeString]:
+        """(the before text with the words the after one lost in ``<del>``, the after text with the words
+        it gained in ``<ins>``); every text is escaped."""
+        before, after = [], []
+        for op, removed, added in self._opcodes():
+            if op == "equal":
+                before.append(escape(removed))
+                after.append(escape(added))
+                continue
+            if removed:
+                before.append(format_html('<del class="deletion">{}</del>', removed))
+            if added:
+                after.append(format_html('<ins class="addition">{}</ins>', added))
+        return mark_safe("".join(before)), mark_safe("".join(after))  # each part is escaped above
 
     def unified(self, *, before_label: str = "before", after_label: str = "after") -> str:
         return unified_diff(self.before, self.after, before_label=before_label, after_label=after_label)
@@ -58,3 +80,62 @@ def comparisons_html(comparisons: list[TextComparison]) -> SafeString:
     return format_html('<dl class="compare">{}</dl>', format_html_join(
         "", '<dt>{}</dt><dd class="diff">{}</dd>',
         ((comparison.label, comparison.htmldiff()) for comparison in changed_fields(comparisons))))
+
+
+def side_by_side_html(comparisons: list[TextComparison], *, before_label: str, after_label: str) -> SafeString:
+    """The changed fields, each a row of two columns that wrap their text (never cut off at the right):
+    ``before_label`` with the deletions marked, ``after_label`` with the additions marked. An empty side
+    says so rather than showing nothing."""
+    def column(side: str, label: str, text: str, html: SafeString) -> SafeString:
+        shown = html if text else format_html('<span class="compare-empty">{}</span>', "(empty)")
+        return format_html('<div class="compare-{}"><span class="compare-side">{}</span>'
+                           '<div class="diff">{}</div></div>', side, label, shown)
+
+    rows = []
+    for comparison in changed_fields(comparisons):
+        before_html, after_html = comparison.side_by_side()
+        rows.append(format_html('<section class="compare-field"><h4>{}</h4><div class="compare-columns">{}{}</div>'
+                                "</section>", comparison.label,
+                                column("before", before_label, comparison.before, before_html),
+                                column("after", after_label, comparison.after, after_html)))
+    return format_html('<div class="compare-side-by-side">{}</div>', mark_safe("".join(rows)))  # rows are escaped
+
+
+def label_of(key: str) -> str:
+    """``character_present`` → ``Character present``."""
+    return key.replace("_", " ").capitalize()
+
+
+def readable(value, labels: dict[str, str] | None = None) -> str:
+    """A stored value as lines a person compares: text as it is, yes/no, a list of names joined by commas, a
+    list of beats one per line as ``[high] text``, an object one ``Label: value`` line per key (``labels``
+    names its keys, else the key in words); never JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict):
+        return "\n".join(f"{(labels or {}).get(key) or label_of(key)}: {readable(item, labels)}"
+                         for key, item in value.items() if item not in (None, "", [], {}))
+    if isinstance(value, list | tuple):
+        if all(isinstance(item, dict) and ("beat" in item or "description" in item) for item in value) and value:
+            return "\n".join(f"[{item.get('priority', 'medium')}] {item.get('beat', item.get('description', ''))}"
+                             for item in value)
+        if all(not isinstance(item, dict | list) for item in value):
+            return ", ".join(readable(item) for item in value)
+        return "\n".join(readable(item, labels) for item in value)
+    return str(value)
+
+
+def fields_compared(before: dict | None, after: dict | None, *, labels: dict[str, str] | None = None,
+                    skip: tuple[str, ...] = ()) -> list[TextComparison]:
+    """One ``TextComparison`` per field either side has (a missing side or field compares as empty), in the
+    order the fields first appear, each value ``readable``."""
+    before, after = before or {}, after or {}
+    keys = [key for key in dict.fromkeys([*before, *after]) if key not in skip]
+    return [TextComparison((labels or {}).get(key) or label_of(key), readable(before.get(key), labels),
+                           readable(after.get(key), labels)) for key in keys]

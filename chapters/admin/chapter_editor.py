@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -13,7 +11,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from core.compare import TextComparison, comparisons_html
+from core.compare import TextComparison, readable, side_by_side_html
 from core.forms import form_error_from
 from core.permissions import may_change
 
@@ -50,17 +48,18 @@ class ChapterForm(forms.ModelForm):
         return cleaned
 
 
+# What the conditions are called where an author reads them (the version diff).
+CONDITION_LABELS = {"location": "Location", "character_present": "Characters present", "has_item": "Items held",
+                    "flag": "Flags", "min_turn": "From turn"}
+
+
 def _version_comparisons(before: ChapterVersion, after: ChapterVersion) -> list[TextComparison]:
-    def beats(version: ChapterVersion) -> str:
-        return "\n".join(f"[{beat.get('priority', 'medium')}] {beat['description']}"
-                         for beat in version.suggested_beats)
-
-    def conditions(version: ChapterVersion) -> str:
-        return json.dumps(version.trigger_conditions, ensure_ascii=False)
-
+    """The fields a version keeps, as lines to compare: a beat a line (``[high] text``), a condition a line
+    (``Location: Old Bridge, North Gate``)."""
     return [TextComparison("Title", before.title, after.title),
-            TextComparison("Conditions", conditions(before), conditions(after)),
-            TextComparison("Beats", beats(before), beats(after)),
+            TextComparison("Conditions", readable(before.trigger_conditions, CONDITION_LABELS),
+                           readable(after.trigger_conditions, CONDITION_LABELS)),
+            TextComparison("Beats", readable(before.suggested_beats), readable(after.suggested_beats)),
             TextComparison("Narrative instructions", before.narrative_instructions, after.narrative_instructions)]
 
 
@@ -74,6 +73,9 @@ class StoryChapterAdmin(admin.ModelAdmin):
     search_fields = ["title", "summary"]
     readonly_fields = ["history"]
     actions = ["move_earlier", "move_later"]
+
+    class Media:
+        css = {"all": ["css/admin-extra.css"]}  # the version diff's columns
 
     def _move(self, request, queryset, by):
         for chapter in queryset.order_by("number" if by < 0 else "-number"):
@@ -123,7 +125,9 @@ class StoryChapterAdmin(admin.ModelAdmin):
         rows = format_html_join("", "<li>v{} · {} · {}: {}</li>", (
             (v.number, v.created_by, v.created_at.strftime("%Y-%m-%d %H:%M"), v.reason) for v in versions))
         diffs = format_html_join("", "<h4>v{} → v{}</h4>{}", (
-            (before.number, after.number, comparisons_html(_version_comparisons(before, after)))
+            (before.number, after.number, side_by_side_html(_version_comparisons(before, after),
+                                                             before_label=f"v{before.number}",
+                                                             after_label=f"v{after.number}"))
             for before, after in zip(versions, versions[1:], strict=False)))
         return format_html("<ul>{}</ul>{}", rows, diffs)
 

@@ -53,9 +53,29 @@ def test_an_author_writes_a_chapter_and_its_versions_show_a_diff(author, alice, 
                            chapter_form(story, narrative_instructions="Open with a storm and a summons."))
     assert response.status_code == 302
     page = author.get(reverse("admin:chapters_storychapter_change", args=[chapter.pk])).content.decode()
-    assert "v2 · manual" in page and "<dt>Narrative instructions</dt>" in page
-    assert 'Open with a <ins class="addition">storm and a </ins>summons.' in page  # word-level, only what changed
-    assert "<dt>Title</dt>" not in page  # unchanged fields are not shown
+    assert "v2 · manual" in page and "<h4>Narrative instructions</h4>" in page
+    # Side by side, word-level: v1's column as it was, v2's with only the added words marked.
+    assert ('<div class="compare-before"><span class="compare-side">v1</span><div class="diff">Open with a summons.'
+            '</div></div><div class="compare-after"><span class="compare-side">v2</span><div class="diff">Open with a '
+            '<ins class="addition">storm and a </ins>summons.</div></div>') in page
+    assert "<h4>Title</h4>" not in page  # unchanged fields are not shown
+
+
+def test_a_version_diff_reads_beats_and_conditions_as_lines_not_json(author, alice, story):
+    author.post(reverse("admin:chapters_storychapter_add"), chapter_form(story))
+    with acting_as(alice):
+        chapter = StoryChapter.objects.get(story=story, number=1)
+    response = author.post(reverse("admin:chapters_storychapter_change", args=[chapter.pk]), chapter_form(
+        story, trigger_conditions='{"location": ["Old Bridge", "North Gate"], "min_turn": 3}',
+        suggested_beats='[{"description": "A seal arrives", "priority": "high"}, '
+                        '{"description": "The king waits", "priority": "low"}]'))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    page = author.get(reverse("admin:chapters_storychapter_change", args=[chapter.pk])).content.decode()
+    assert '<div class="diff">Location: <del class="deletion">harbour</del></div>' in page
+    assert ('<div class="diff">Location: <ins class="addition">Old Bridge, North Gate\nFrom turn: 3</ins></div>'
+            in page)
+    assert '[high] A seal arrives<ins class="addition">\n[low] The king waits</ins>' in page
+    assert "{&quot;" not in page.split("Version history")[-1]  # no JSON in the history
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
