@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from core.contracts import StoryState
 
 CONDITION_KEYS = ("location", "character_present", "has_item", "flag", "min_turn")
+# What the conditions are called where an author reads them (a version diff, a sync conflict).
+CONDITION_LABELS = {"location": "Location", "character_present": "Characters present", "has_item": "Items held",
+                    "flag": "Flags", "min_turn": "From turn"}
 DEFAULT_CRITICAL = ("character_present",)
 DEAD_FLAG = "dead:"
 

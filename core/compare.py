@@ -27,10 +27,22 @@ class TextComparison:
     def has_changed(self) -> bool:
         return self.before != self.after
 
-    def _opcodes(self):
+    def _opcodes(self) -> list[tuple[str, str, str]]:
+        """(op, the before text, the after text) per run; a lone space between two changes joins them, so a
+        rewritten sentence reads as one deletion and one addition, not a word-by-word patchwork."""
         before, after = _TOKENS.findall(self.before), _TOKENS.findall(self.after)
-        for op, b1, b2, a1, a2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
-            yield op, "".join(before[b1:b2]), "".join(after[a1:a2])
+        runs = [(op, "".join(before[b1:b2]), "".join(after[a1:a2])) for op, b1, b2, a1, a2
+                in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()]
+        joined: list[tuple[str, str, str]] = []
+        for index, (op, removed, added) in enumerate(runs):
+            between_changes = 0 < index < len(runs) - 1 and runs[index + 1][0] != "equal"
+            if op == "equal" and between_changes and not removed.strip() and joined[-1][0] != "equal":
+                op = "replace"
+            if op != "equal" and joined and joined[-1][0] != "equal":
+                _, earlier_removed, earlier_added = joined.pop()
+                removed, added = earlier_removed + removed, earlier_added + added
+            joined.append((op, removed, added))
+        return joined
 
     def htmldiff(self) -> SafeString:
         """The after text with removed words in ``<del class="deletion">`` and added ones in

@@ -4,8 +4,10 @@ resolving a conflict did, a conflict's label and its sides. Shared by the pages 
 
 from __future__ import annotations
 
-import json
+from django.utils.html import conditional_escape
 
+from chapters.triggers import CONDITION_LABELS
+from core.compare import TextComparison, fields_compared, side_by_side_html
 from narrative_pipeline.models import SnapshotItem
 from narrative_pipeline.snapshots import entry_key
 
@@ -42,6 +44,11 @@ RESOLVED_WORLD = {
              "lorebook": "{label} keeps your version; the source's stays readable under Resolved conflicts.",
              "character": "{label} keeps your version; the source's stays readable under Resolved conflicts."},
 }
+
+# What a snapshot item's fields are called where a person compares them (versions, sync conflicts).
+FIELD_LABELS = {**CONDITION_LABELS, "prose": "Passage", "trigger_conditions": "Conditions", "suggested_beats": "Beats",
+                "required_previous_chapters": "Requires", "blocked_by": "Blocked by",
+                "min_similarity_threshold": "Divergence threshold"}
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:
@@ -88,14 +95,32 @@ def fork_message(record: ForkRecord, listing: Listing) -> str:
     return f"{what} now in your story “{record.story.title}”."
 
 
-def conflict_label(conflict: SyncConflict) -> str:
+def item_label(kind: str, key: str) -> str:
     """``Turn 7``, ``Lore book “Places”``, ``Lore entry 2 of “Places”``."""
-    if conflict.kind == Kind.LOREENTRY:
-        book, position = entry_key(conflict.key)
+    if kind == Kind.LOREENTRY:
+        book, position = entry_key(key)
         return f"Lore entry {position} of “{book}”"
-    if conflict.kind == Kind.LOREBOOK:
-        return f"Lore book “{conflict.key}”"
-    return f"{item_name(conflict.kind).capitalize()} {conflict.key}"
+    if kind == Kind.LOREBOOK:
+        return f"Lore book “{key}”"
+    return f"{item_name(kind).capitalize()} {key}"
+
+
+def item_fields_compared(before: dict | None, after: dict | None):
+    """Two versions of a snapshot item (a turn, chapter, lore entry or character) field by field."""
+    return fields_compared(before, after, labels=FIELD_LABELS, skip=("number", "key"))
+
+
+def conflict_label(conflict: SyncConflict) -> str:
+    return item_label(conflict.kind, conflict.key)
+
+
+def version_compared(diffs: list[dict], version: int) -> list[dict]:
+    """A version's changed items, each with its label and its changed fields side by side (``diffs`` from
+    ``selectors.version_diffs``)."""
+    return [{"label": item_label(diff["kind"], diff["key"]), "change": diff["change"],
+             "html": side_by_side_html([TextComparison(**field) for field in diff["fields"]],
+                                       before_label=f"Version {version - 1}", after_label=f"Version {version}")}
+            for diff in diffs]
 
 
 def resolved_message(conflict: SyncConflict) -> str:
@@ -106,30 +131,26 @@ def resolved_message(conflict: SyncConflict) -> str:
     return (template[conflict.kind] if isinstance(template, dict) else template).format(label=conflict_label(conflict))
 
 
-def shown(value) -> str:
-    """A field's value as the conflict page shows it."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return ", ".join(value)
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
 def conflict_described(conflict: SyncConflict) -> SyncConflict:
-    """The conflict with what its page shows: its label, what *Keep both* does and, for a world item,
-    the fields that differ on each side (the ones all three share are named once)."""
+    """The conflict with what its page shows: its label, what *Keep both* does, and its three sides (before,
+    the source's, mine), each side's changes marked word by word against the before (``core.compare``).
+    A world item shows the fields that differ, as readable lines (the ones all three share are named once)."""
     conflict.label, conflict.both = conflict_label(conflict), BOTH.get(conflict.kind, "")
     conflict.noun = item_name(conflict.kind)
     if conflict.kind == Kind.TURN:
+        conflict.base_html = conflict.base_text
+        conflict.source_html = TextComparison("", conflict.base_text, conflict.source_text).htmldiff()
+        conflict.fork_html = TextComparison("", conflict.base_text, conflict.fork_text).htmldiff()
         return conflict
     sides = [conflict.base_data, conflict.source_data, conflict.fork_data]
     fields = list(dict.fromkeys(field for side in sides if side for field in side))
-    differ = [field for field in fields if len({shown((side or {}).get(field)) for side in sides}) > 1]
-    conflict.same = [field.replace("_", " ") for field in fields if field not in differ]
-    conflict.rows = [None if side is None else [(field.replace("_", " ").capitalize(), shown(side.get(field)))
-                                                for field in differ] for side in sides]
+    base, source, mine = ({field: (side or {}).get(field) for field in fields} for side in sides)
+    theirs, yours = item_fields_compared(base, source), item_fields_compared(base, mine)  # aligned: same fields
+    differ = [index for index, (source_field, my_field) in enumerate(zip(theirs, yours, strict=True))
+              if len({source_field.before, source_field.after, my_field.after}) > 1]
+    conflict.same = [field.label.lower() for index, field in enumerate(theirs) if index not in differ]
+    conflict.rows = [None if side is None else rows for side, rows in zip(sides, [
+        [(theirs[index].label, conditional_escape(theirs[index].before)) for index in differ],
+        [(theirs[index].label, theirs[index].htmldiff()) for index in differ],
+        [(yours[index].label, yours[index].htmldiff()) for index in differ]], strict=True)]
     return conflict

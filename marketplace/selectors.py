@@ -15,6 +15,7 @@ from core.compare import unified_diff
 from narrative_pipeline.models import Character, SnapshotItem, SnapshotSeries, Story, StorySnapshot
 from narrative_pipeline.snapshots import series_items
 
+from .display import item_fields_compared
 from .models import ASSET_ITEMS, AssetKind, ForkRecord, Licence, Listing, Rating, SyncConflict, SyncRun
 
 SORTS = ("relevance", "popular", "recent", "trending", "most_forked")
@@ -113,17 +114,22 @@ def versions(listing: Listing) -> list[dict]:
 
 
 def version_diffs(listing: Listing, version: int, limit: int = 20) -> list[dict]:
-    """What ``version`` changed against the one before: a unified diff per item (the first ``limit``)."""
+    """What ``version`` changed against the one before, per item (the first ``limit``): a unified diff, and
+    the fields that changed as readable text before and after (``fields``, for a side-by-side diff)."""
     rows = list(SnapshotItem.objects.filter(series_id=listing.series_id, version=version)
                 .order_by("kind", "number", "key")[:limit])
     before = series_items(listing.series_id, version - 1)
     diffs = []
     for row in rows:
         old = before.get((row.kind, row.key))
-        old_text, new_text = item_text(old[1] if old else None), "" if row.removed else item_text(row.payload)
-        diff = unified_diff(old_text, new_text, before_label=f"v{version - 1}", after_label=f"v{version}")
+        old_payload, new_payload = old[1] if old else None, None if row.removed else row.payload
+        diff = unified_diff(item_text(old_payload), item_text(new_payload), before_label=f"v{version - 1}",
+                            after_label=f"v{version}")
+        fields = [{"label": field.label, "before": field.before, "after": field.after}
+                  for field in item_fields_compared(old_payload, new_payload) if field.has_changed()]
         diffs.append({"kind": row.kind, "key": row.key,
-                      "change": "removed" if row.removed else "changed" if old else "added", "diff": diff})
+                      "change": "removed" if row.removed else "changed" if old else "added", "diff": diff,
+                      "fields": fields})
     return diffs
 
 

@@ -17,6 +17,7 @@ from core.permissions import may_change
 
 from .. import selectors, services
 from ..models import ChapterVersion, StoryChapter
+from ..triggers import CONDITION_LABELS
 
 EDITABLE = ["story", "number", "title", "description", "summary", "required_previous_chapters", "blocked_by",
             "trigger_conditions", "critical", "narrative_instructions", "suggested_beats", "allow_divergence",
@@ -46,11 +47,6 @@ class ChapterForm(forms.ModelForm):
         except ValidationError as error:
             form_error_from(self, error)
         return cleaned
-
-
-# What the conditions are called where an author reads them (the version diff).
-CONDITION_LABELS = {"location": "Location", "character_present": "Characters present", "has_item": "Items held",
-                    "flag": "Flags", "min_turn": "From turn"}
 
 
 def _version_comparisons(before: ChapterVersion, after: ChapterVersion) -> list[TextComparison]:

@@ -17,7 +17,7 @@ from narrative_pipeline import selectors as story_selectors
 from narrative_pipeline.models import Story
 
 from .. import forks, selectors, services
-from ..display import ASSET_NAMES, fork_message, items_counted
+from ..display import ASSET_NAMES, fork_message, items_counted, version_compared
 from ..forms import ForkForm, ReportForm, TakeForm
 from ..models import AssetKind, Listing
 from .common import forbidden, listing_or_404, listing_publish_url
@@ -42,7 +42,8 @@ def _asset_page(request, listing, *, fork_form=None, report_form=None, status=20
         "opening": selectors.opening(listing) if is_story else [],
         "contents": [] if is_story else selectors.contents(listing),
         "versions": [{**version, "changed": [items_counted(count, kind)
-                                             for kind, count in version["changed"].items() if count]}
+                                             for kind, count in version["changed"].items() if count],
+                      "compared": version_compared(version["diffs"], version["version"])}
                      for version in selectors.versions(listing)],
         "lineage": selectors.listing_lineage(listing),
         "others": selectors.author_others(listing)[:10],

@@ -49,3 +49,9 @@ def test_fields_compared_covers_either_sides_fields_with_a_missing_side_empty():
                                labels={"trigger_conditions": "Conditions"}, skip=("number",))
     assert [(c.label, c.before, c.after) for c in compared] == [("Title", "", "Dawn"),
                                                                 ("Conditions", "", "Location: harbour")]
+
+
+def test_a_rewritten_sentence_is_one_deletion_and_one_addition_not_a_patchwork():
+    comparison = TextComparison("Passage", "Rain on the old roof.", "Sun over a new field.")
+    assert comparison.htmldiff() == ('<del class="deletion">Rain on the old roof</del>'
+                                     '<ins class="addition">Sun over a new field</ins>.')

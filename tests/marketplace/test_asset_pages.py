@@ -123,6 +123,21 @@ def test_a_chapter_set_s_page_shows_its_chapters_and_the_fork_form(as_bob, bob, 
     assert "Report this chapter set" in page
 
 
+def test_a_new_version_of_a_chapter_set_shows_what_changed_side_by_side(as_bob, alice, tide_world, listings):
+    with acting_as(alice):
+        harbour = StoryChapter.objects.get(story=tide_world, number=1)
+        chapter_services.chapter_update(chapter=harbour, trigger_conditions={"location": ["Old Bridge", "North Gate"]},
+                                        narrative_instructions="Open on the <old> quay.")
+    services.listing_publish(user=alice, story=tide_world, kind="chapters", licence="CC-BY",
+                             description="Two chapters by the sea.", changelog="The harbour moved.")
+    page = page_of(as_bob.get(reverse("marketplace-asset", args=[listings["chapters"].pk])))
+    compared = page[page.index("What changed, side by side"):page.index("</details>", page.index("What changed"))]
+    assert "Chapter 1" in compared and "<h4>Conditions</h4>" in compared
+    assert '<span class="compare-side">Version 1</span>' in compared
+    assert 'Location: <ins class="addition">Old Bridge, North Gate</ins>' in compared  # lines, not JSON
+    assert "&lt;old&gt; quay." in compared and "<old>" not in compared and "{&quot;" not in compared
+
+
 def test_a_character_s_page_shows_the_card(as_bob, listings):
     page = page_of(as_bob.get(reverse("marketplace-asset", args=[listings["character"].pk])))
     card = page[page.index('id="contents-heading"'):page.index('id="versions-heading"')]
@@ -292,8 +307,12 @@ def test_sync_page_resolves_a_chapter_conflict(as_bob, alice, bob, tide_world, l
     assert "<h3" in article and ">Chapter 2</h3>" in article
     assert "your chapter stays, and the source&#x27;s is offered as a chapter suggestion" in article
     base, source, mine = (article.index(f'class="conflict-side side-{side}"') for side in ("base", "source", "mine"))
-    assert base < article.index("Wren arrives.") < source < article.index("The author&#x27;s harbour.") < mine
-    assert mine < article.index("Bob&#x27;s &lt;b&gt;harbour&lt;/b&gt;.") and "<b>harbour</b>" not in page
+    # Each side marks, word by word, what it changed from the version before.
+    assert base < article.index("Wren arrives.") < source
+    assert source < article.index('<del class="deletion">Wren arrives</del><ins class="addition">The author&#x27;s '
+                                  'harbour</ins>.') < mine
+    assert mine < article.index('<ins class="addition">Bob&#x27;s &lt;b&gt;harbour&lt;/b&gt;</ins>.')
+    assert "<b>harbour</b>" not in page
     assert "Summary</dt>" in article and "other fields, the same on all three</summary>" in article and "title" in article
 
     resolved = as_bob.post(reverse("marketplace-sync-resolve", args=[record.pk, conflict.pk]), {"choice": "both"},

@@ -95,6 +95,9 @@ def test_new_versions_store_what_changed_and_forks_take_the_latest(alice_api, bo
         (2, "Turn 2 rewritten.", 1), (1, "First version.", 30)]
     (diff,) = versions[0]["diffs"]
     assert diff["change"] == "changed" and "+A better second passage." in diff["diff"] and "-Passage 2:" in diff["diff"]
+    (field,) = diff["fields"]  # only the passage changed, as readable text either side
+    assert field["label"] == "Passage" and field["before"].startswith("Passage 2:")
+    assert field["after"] == "A better second passage."
     story_id = fork(bob_api, listing_id).json()["story_id"]
     assert bob_api.get(f"/api/stories/{story_id}/turns/2/").json()["prose"] == "A better second passage."
 
