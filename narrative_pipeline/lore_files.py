@@ -38,20 +38,30 @@ def _invalid(error: importers.FormatError, field: str = "file") -> ValidationErr
     return ValidationError({field: [str(error)]})
 
 
-def read(data: bytes, *, lore_format: str | None = None, filename: str = "") -> importers.Upload:
-    """Parse and check an uploaded file without saving anything; ``ValidationError`` names the problem."""
+def read(data: bytes, *, lore_format: str | None = None, filename: str = "", story: Story | None = None
+         ) -> importers.Upload:
+    """Parse and check an uploaded file without saving anything; ``ValidationError`` names the problem. The
+    file's chapters are checked with ``story``'s own (read as the caller), which they may require."""
     try:
         upload = importers.read_upload(data, lore_format=lore_format or None, filename=filename)
         upload.warnings = [warning for book in upload.document.books for warning in chapter_lore.check_book(book)]
         if upload.document.chapters:
-            chapter_services.check_set([_with_source(c) for c in upload.document.chapters])
+            existing = [] if story is None else [chapter_services.chapter_as_dict(chapter) for chapter
+                                                 in StoryChapter.objects.filter(story=story)]
+            chapter_services.check_set(existing + _chapters_numbered(upload, story))
     except importers.FormatError as error:
         raise _invalid(error, "format" if str(error).startswith("unknown format") else "file") from error
     return upload
 
 
-def _with_source(chapter: dict) -> dict:
-    return {"source": StoryChapter.Source.IMPORTED, **chapter}
+def _chapters_numbered(upload: importers.Upload, story: Story | None) -> list[dict]:
+    """The file's chapters as they will be saved into ``story``: ‹chapter-N› text keeps its numbers; other
+    formats number theirs by position, after the story's own chapters."""
+    chapters = upload.document.chapters
+    if story is not None and upload.lore_format != "chapter_text":
+        last = StoryChapter.objects.filter(story=story).aggregate(last=Max("number"))["last"]
+        chapters = chapter_services.chapters_renumbered(chapters, last or 0)
+    return [{"source": StoryChapter.Source.IMPORTED, **chapter} for chapter in chapters]
 
 
 def preview(upload: importers.Upload) -> dict:
@@ -80,9 +90,9 @@ def _summary(upload, books, characters, chapters) -> dict:
 
 def import_file(*, user, story: Story, data: bytes, lore_format: str | None = None, filename: str = "") -> dict:
     """Import a file into a story: all of it, or (on any error) nothing, the story's lore untouched."""
-    upload = read(data, lore_format=lore_format, filename=filename)
     with acting_as(user), transaction.atomic():
         story = Story.objects.select_for_update().get(pk=story.pk)
+        upload = read(data, lore_format=lore_format, filename=filename, story=story)
         return _save(user=user, story=story, upload=upload, filename=filename, fill_story=False)
 
 
@@ -102,14 +112,10 @@ def _save(*, user, story: Story, upload: importers.Upload, filename: str, fill_s
     books = chapter_lore.books_import(story_id=story.pk, user_id=story.user_id, books=document.books, source=source)
     chapters = []
     if document.chapters:
-        chapters_in = document.chapters
-        if upload.lore_format != "chapter_text":  # positional numbers: after the story's own chapters
-            last = StoryChapter.objects.filter(story=story).aggregate(last=Max("number"))["last"]
-            chapters_in = chapter_services.chapters_renumbered(chapters_in, last or 0)
         try:
             with transaction.atomic():
                 chapters = chapter_services.chapters_import(story_id=story.pk, user_id=story.user_id,
-                                                            chapters=[_with_source(c) for c in chapters_in])
+                                                            chapters=_chapters_numbered(upload, story))
         except IntegrityError as error:
             raise ValidationError({"file": ["A chapter number in the file is already taken in this story."]}) \
                 from error

@@ -78,7 +78,7 @@ def chapters_upload_view(model_admin, request, story_id):
             pending = {"data": upload.read(), "lore_format": form.cleaned_data["lore_format"] or None,
                        "filename": upload.name}
             try:
-                parsed = lore_files.read(**pending)
+                parsed = lore_files.read(**pending, story=story)
             except ValidationError as error:
                 form.add_error("file", "; ".join(error.messages))
             else:

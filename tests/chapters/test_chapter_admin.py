@@ -91,6 +91,18 @@ def test_bad_chapters_are_form_errors_naming_chapter_and_field(author, alice, st
         assert not StoryChapter.objects.filter(story=story).exists()
 
 
+def test_an_uploaded_chapter_may_require_one_the_story_already_has(author, alice, story):
+    assert admin_import(author, story, "c3.txt", "‹chapter-3› The Gate\nlocation: gate\n\nGo.\n".encode()
+                        ).status_code == 302
+    preview = author.post(reverse("admin:story-chapters-upload", args=[story.pk]), {"file": SimpleUploadedFile(
+        "c4.txt", "‹chapter-4› Beyond\nrequires: 3\nlocation: road\n\nOn.\n".encode())})
+    assert "which does not exist" not in preview.content.decode() and 'name="token"' in preview.content.decode()
+    assert admin_import(author, story, "c4.txt", "‹chapter-4› Beyond\nrequires: 3\nlocation: road\n\nOn.\n"
+                        .encode()).status_code == 302
+    with acting_as(alice):
+        assert list(StoryChapter.objects.filter(story=story).values_list("number", flat=True)) == [3, 4]
+
+
 def test_upload_and_download_chapter_files(author, alice, story):
     url = reverse("admin:story-chapters-upload", args=[story.pk])
     bad = author.post(url, {"file": SimpleUploadedFile("c.txt", b"\xe2\x80\xb9chapter-1\xe2\x80\xba A\nmood: grim\n")})

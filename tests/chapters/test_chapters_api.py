@@ -110,6 +110,17 @@ def test_a_bad_line_rejects_the_whole_file(api, story, alice):
         assert not StoryChapter.objects.filter(story=story).exists()
 
 
+def test_a_file_may_require_a_chapter_the_story_already_has(api, story):
+    """‹chapter-4› requiring 3 is checked with the story's own chapters, not refused as naming a missing one."""
+    assert upload(api, story, "‹chapter-3› The Gate\nlocation: gate\n\nReach the gate.\n").status_code == 201
+    response = upload(api, story, "‹chapter-4› Beyond\nrequires: 3\nlocation: road\n\nGo on.\n")
+    assert response.status_code == 201, response.content
+    with acting_as(story.user):
+        assert StoryChapter.objects.get(story=story, number=4).required_previous_chapters == [3]
+    missing = upload(api, story, "‹chapter-6› Far\nrequires: 5\nlocation: sea\n\nSail.\n")
+    assert missing.status_code == 400 and "names chapter 5, which does not exist" in str(missing.json())
+
+
 def test_unknown_format_and_not_text(api, story):
     assert upload(api, story, CHAPTER_TEXT, format="novelai_lorebook").status_code == 400
     response = api.post(f"/api/stories/{story.pk}/lore/import/",
