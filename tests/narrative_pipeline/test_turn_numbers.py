@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.rls import acting_as
+from accounts.services import user_become_author
 from chapters.models import ChapterProgress, StoryChapter
 from marketplace import forks, services
 from narrative_pipeline.models import Story
@@ -54,3 +55,15 @@ def test_the_first_turn_played_on_a_fork_is_numbered_after_them(fork, bob, api_a
                                                                 "idempotency_key": uuid.uuid4().hex},
                             content_type="application/json")
     assert turn.json()["number"] == 3
+
+
+def test_the_chapters_preview_of_the_api_reads_a_fork_at_its_next_turn(fork, bob, api_as):
+    body = api_as(bob).post(f"/api/stories/{fork.pk}/chapters/preview/", {}, content_type="application/json").json()
+    assert body["turn"] == 3
+
+
+def test_the_admin_preview_of_a_fork_is_at_its_next_turn(fork, bob, client):
+    user_become_author(user=bob)
+    client.force_login(bob)
+    page = client.get(reverse("admin:story-chapters-preview", args=[fork.pk]))
+    assert page.status_code == 200 and page.context["turn"] == 3 and "<h2>Chapters at turn 3</h2>" in page.content.decode()
