@@ -17,7 +17,7 @@ from .llm.sealed import seal
 from .models import AgentCall, Character, ModelConnection, Story, StoryCollaborator, Turn
 from .services import can_change_story, collaborator_add, collaborator_remove
 from .story_admin_pages import story_admin_urls
-from .testplay import test_play
+from .testplay import OFFLINE_RUN, model_options, models_chosen, test_play, test_play_cost
 
 
 class CharacterInline(admin.TabularInline):
@@ -34,7 +34,15 @@ class ShareForm(forms.Form):
 class TestPlayForm(forms.Form):
     turns = forms.IntegerField(min_value=1, max_value=60, initial=20)
     mode = forms.ChoiceField(choices=[("follow", "Follow the chapters"), ("wander", "Wander off")])
+    model = forms.ChoiceField(required=False, initial=OFFLINE_RUN, help_text=(
+        "The offline narrator costs nothing. A model is asked once per agent (four) per turn: you see the number "
+        "of calls and an estimate of the cost before it runs."))
     keep = forms.BooleanField(required=False, help_text="Keep the scratch story to read it afterwards.")
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, options: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model"].choices = options
 
 
 class StoryAdminForm(forms.ModelForm):
@@ -114,17 +122,25 @@ class StoryAdmin(admin.ModelAdmin):
     def test_play_view(self, request, story_id):
         """N scripted turns in a scratch copy, then the divergence per turn and the adaptations."""
         story = get_object_or_404(self.get_queryset(request), pk=story_id)
-        form = TestPlayForm(request.POST or None)
-        result = None
+        form = TestPlayForm(request.POST or None, options=model_options(user=request.user, story=story))
+        result = cost = None
         if request.method == "POST" and form.is_valid():
-            try:
-                result = test_play(user=request.user, story=story, **form.cleaned_data)
-            except QuotaExceeded as error:
-                form_error_from(form, error)
+            run = {field: form.cleaned_data[field] for field in ("turns", "mode", "keep")}
+            models = models_chosen(user=request.user, story=story, option=form.cleaned_data["model"])
+            if models is not None and not form.cleaned_data["confirmed"]:
+                cost = test_play_cost(turns=run["turns"], models=models)  # shown first; the author confirms
+            else:
+                try:
+                    result = test_play(user=request.user, story=story, models=models, **run)
+                except QuotaExceeded as error:
+                    form_error_from(form, error)
         context = {**self.admin_site.each_context(request), "form": form, "story": story, "result": result,
+                   "cost": cost,
                    "title": f"Test-play “{story.title}”", "opts": self.model._meta,
                    "chart": {"turns": [p["turn"] for p in result.points],
-                             "divergence": [p["divergence"] for p in result.points]} if result else None}
+                             "divergence": [p["divergence"] for p in result.points],
+                             "no_chapter": [1 if p["chapter"] is None else None for p in result.points]}
+                   if result else None}
         return render(request, "admin/narrative_pipeline/test_play.html", context)
 
     def save_formset(self, request, form, formset, change):

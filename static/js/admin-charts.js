@@ -7,7 +7,11 @@
     const data = JSON.parse(testPlay.textContent);
     new Chart(document.getElementById("divergence-chart"), {
       type: "line",
-      data: { labels: data.turns, datasets: [{ label: "divergence", data: data.divergence, borderColor: "#4b3f9e" }] },
+      // A gap in the line and a grey bar: no chapter was current that turn (not the same as on track, 0).
+      data: { labels: data.turns, datasets: [
+        { type: "line", label: "divergence (0 on track, 1 far away)", data: data.divergence, borderColor: "#4b3f9e", spanGaps: false },
+        { type: "bar", label: "no chapter current", data: data.no_chapter, backgroundColor: "rgba(150, 150, 150, 0.35)" },
+      ] },
       options: { ...options, scales: { y: { min: 0, max: 1 } } },
     });
   }

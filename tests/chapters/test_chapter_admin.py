@@ -8,6 +8,7 @@ from accounts.rls import acting_as
 from accounts.services import user_become_author
 from chapters.lore import services as lore
 from chapters.models import Lorebook, LoreEntry, StoryChapter
+from narrative_pipeline.models import AgentCall, Story, Turn
 
 from ..factories import StoryFactory, UserFactory, admin_import
 
@@ -151,6 +152,52 @@ def test_test_play_charts_divergence_and_lists_adaptations(author, alice, story,
         from narrative_pipeline.models import Story
 
         assert not Story.objects.filter(title__startswith="[test-play]").exists()  # the scratch story is gone
+
+
+def test_test_play_tells_no_chapter_current_from_on_track_and_names_the_tier_that_fired(author, story, settings):
+    settings.CHAPTER_GRACE_TURNS = 2
+    admin_import(author, story, "c.txt", TEXT.encode())
+    followed = author.post(reverse("admin:story-test-play", args=[story.pk]), {"turns": "8", "mode": "follow"})
+    rows = followed.content.decode().split("<h2>Turns</h2>")[1]
+    assert "No chapter current" in rows  # once the only chapter is done, not a divergence of 0
+    assert followed.context["chart"]["no_chapter"][-1] == 1 and followed.context["chart"]["divergence"][-1] is None
+    wandered = author.post(reverse("admin:story-test-play", args=[story.pk]), {"turns": "8", "mode": "wander"})
+    fired = [point["tier"] for point in wandered.context["result"].points if point["tier"]]
+    assert fired and all(tier[0].isupper() and "_" not in tier for tier in fired)  # in words, the turn it fired
+    page = wandered.content.decode()
+    assert "What the chart and the table show" in page and "No chapter current</dt>" in page
+
+
+def test_test_play_runs_on_the_offline_narrator_unless_a_model_is_chosen(author, alice, story, settings):
+    settings.LLM_PROVIDER, settings.LLM_MODEL = "openai", "paid-model"
+    settings.LLM_BASE_URL, settings.LLM_MAX_RETRIES = "http://127.0.0.1:9/v1", 0  # nothing answers there
+    settings.LLM_PRICES = {"paid-model": {"input": 1.0, "output": 2.0}}
+    admin_import(author, story, "c.txt", TEXT.encode())
+    url = reverse("admin:story-test-play", args=[story.pk])
+    page = author.get(url).content.decode()
+    assert '<option value="" selected>The offline narrator' in page and 'value="default:paid-model"' in page
+
+    ran = author.post(url, {"turns": "3", "mode": "follow", "keep": "on"})
+    scratch = ran.context["result"].scratch_story_id
+    with acting_as(alice):
+        calls = AgentCall.objects.filter(story_id=scratch).exclude(provider="local")  # local: embeddings
+        assert set(calls.values_list("provider", flat=True)) == {"offline"}
+        assert Turn.objects.filter(story_id=scratch, status="completed").count() == 3
+
+    # A model: first the calls and the estimate (4 agents × 8 turns, 3,000 tokens in and 500 out a call), no run.
+    asked = author.post(url, {"turns": "8", "mode": "follow", "model": "default:paid-model"})
+    page = asked.content.decode()
+    assert asked.context["result"] is None and "<strong>32 model calls</strong>" in page
+    assert "about $0.13" in page and 'name="confirmed" value="on"' in page
+    with acting_as(alice):
+        assert not Story.objects.filter(title__startswith="[test-play]").exclude(pk=scratch).exists()
+    # Confirmed, it runs on that model (which does not answer here: the calls are the model's, not offline).
+    author.post(url, {"turns": "1", "mode": "follow", "model": "default:paid-model", "confirmed": "on",
+                      "keep": "on"})
+    with acting_as(alice):
+        kept = Story.objects.filter(title__startswith="[test-play]").exclude(pk=scratch).get()
+        assert kept.llm_overrides["writer"] == {"connection": "default", "model": "paid-model"}
+        assert "offline" not in set(AgentCall.objects.filter(story=kept).values_list("provider", flat=True))
 
 
 def test_chapter_analytics(author, alice, story, django_capture_on_commit_callbacks):
