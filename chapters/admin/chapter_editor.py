@@ -17,6 +17,7 @@ from core.permissions import may_change
 
 from .. import selectors, services
 from ..models import ChapterVersion, StoryChapter
+from ..prerequisite_graph import graph_layout
 from ..triggers import CONDITION_LABELS
 
 EDITABLE = ["story", "number", "title", "description", "summary", "required_previous_chapters", "blocked_by",
@@ -135,7 +136,8 @@ class StoryChapterAdmin(admin.ModelAdmin):
 
     def graph_view(self, request, story_id):
         """The prerequisite graph of a story's chapters: what each requires, blocks and unlocks."""
-        chapters = list(self.get_queryset(request).filter(story_id=story_id).order_by("number"))
+        chapters = list(self.get_queryset(request).filter(story_id=story_id).select_related("alternate_of", "story")
+                        .order_by("number"))
         if not chapters:
             raise Http404
         rows = [{"chapter": c,
@@ -146,7 +148,10 @@ class StoryChapterAdmin(admin.ModelAdmin):
             problem = ""
         except ValidationError as error:
             problem = "; ".join(error.messages)
-        context = {**self.admin_site.each_context(request), "rows": rows, "problem": problem,
+        graph = graph_layout([{"pk": c.pk, "number": c.number, "title": c.title, "required_previous_chapters":
+                               c.required_previous_chapters, "blocked_by": c.blocked_by,
+                               "alternate_of": c.alternate_of.number if c.alternate_of else None} for c in chapters])
+        context = {**self.admin_site.each_context(request), "rows": rows, "problem": problem, "graph": graph,
                    "story": chapters[0].story, "title": f"Chapters of “{chapters[0].story.title}”: prerequisites",
                    "opts": self.model._meta}
         return render(request, "admin/chapters/graph.html", context)

@@ -231,6 +231,14 @@ def test_prerequisite_graph_and_chapter_inline(author, alice, story):
     admin_import(author, story, "c.txt", text.encode())
     page = author.get(reverse("admin:chapters-graph", args=[story.pk])).content.decode()
     assert "No cycle, and every prerequisite exists." in page and "2. The Bridge" in page
+    drawn = page.index('<div class="prerequisite-graph">')
+    svg = page[drawn:page.index("</svg>", drawn)]
+    assert 'role="img"' in svg and "<title id=\"graph-title\">Prerequisite graph of “Alice&#x27;s tale”</title>" in svg
+    assert "chapter 2 requires chapter 1; chapter 3 is blocked by chapter 2" in svg  # the description says it too
+    assert svg.count('class="edge edge-requires"') == 1 and svg.count('class="edge edge-blocked_by"') == 1
+    assert 'stroke-dasharray="6 4"' in svg and ">2. The Bridge</text>" in svg
+    assert drawn < page.index("<th>Requires</th>")  # the table stays, below, as text
+    assert "<script" not in page[drawn:]
     story_page = author.get(reverse("admin:narrative_pipeline_story_change", args=[story.pk])).content.decode()
     assert "The Tower" in story_page and "Prerequisites" in story_page
 
