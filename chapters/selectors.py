@@ -48,10 +48,11 @@ def chapter_panel(*, story_id) -> ChapterPanel:
     return panel
 
 
-def chapter_analytics(*, user_id) -> list[dict]:
-    """Per chapter title over all of the user's stories: activations, completions by method,
-    abandonment (reached but not completed), adaptations and average divergence."""
-    rows = (ChapterProgress.objects.filter(user_id=user_id).values("chapter__title")
+def chapter_analytics(*, user_id, story_id=None, chapter_id=None) -> list[dict]:
+    """Per chapter title over all of the user's stories (or one story's, or one chapter's): activations,
+    completions by method, abandonment (reached but not completed), adaptations and average divergence."""
+    narrowed = {key: value for key, value in (("story_id", story_id), ("chapter_id", chapter_id)) if value}
+    rows = (ChapterProgress.objects.filter(user_id=user_id, **narrowed).values("chapter__title")
             .annotate(stories=Count("story", distinct=True),
                       activations=Count("pk", filter=Q(activated_turn__isnull=False)),
                       natural=Count("pk", filter=Q(completion_method="natural")),
@@ -60,7 +61,7 @@ def chapter_analytics(*, user_id) -> list[dict]:
                       open=Count("pk", filter=~Q(status="completed")),
                       average_divergence=Avg("divergence_score"))
             .order_by("chapter__title"))
-    healings = dict(ChapterDivergenceLog.objects.filter(user_id=user_id).values("chapter__title")
+    healings = dict(ChapterDivergenceLog.objects.filter(user_id=user_id, **narrowed).values("chapter__title")
                     .annotate(n=Count("pk")).values_list("chapter__title", "n"))
     return [{"title": row["chapter__title"], **{k: v for k, v in row.items() if k != "chapter__title"},
              "average_divergence": round(row["average_divergence"] or 0, 3),

@@ -106,14 +106,14 @@ class StoryAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}?story__id__exact={}">Edit chapters</a> · <a href="{}">Preview</a> · '
             '<a href="{}">Test-play</a> · <a href="{}">Import a file</a> · <a href="{}">Download chapters</a> · '
-            '<a href="{}">Share</a> · <a href="{}">Prerequisites</a>',
+            '<a href="{}">Share</a> · <a href="{}">Prerequisites</a> · <a href="{}?story={}">Analytics</a>',
             reverse("admin:chapters_storychapter_changelist"), story.pk,
             reverse("admin:story-chapters-preview", args=[story.pk]),
             reverse("admin:story-test-play", args=[story.pk]),
             reverse("admin:story-chapters-upload", args=[story.pk]),
             reverse("admin:story-chapters-download", args=[story.pk]),
             reverse("admin:story-share", args=[story.pk]),
-            reverse("admin:chapters-graph", args=[story.pk]))
+            reverse("admin:chapters-graph", args=[story.pk]), reverse("admin:chapters-analytics"), story.pk)
 
     @admin.action(description="Test-play the chapters of the selected story")
     def test_play_action(self, request, queryset):

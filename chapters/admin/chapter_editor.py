@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -23,6 +25,14 @@ from ..triggers import CONDITION_LABELS
 EDITABLE = ["story", "number", "title", "description", "summary", "required_previous_chapters", "blocked_by",
             "trigger_conditions", "critical", "narrative_instructions", "suggested_beats", "allow_divergence",
             "min_similarity_threshold", "visibility", "start_early"]
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 class ChapterForm(forms.ModelForm):
@@ -68,7 +78,7 @@ class StoryChapterAdmin(admin.ModelAdmin):
     list_filter = ["story", "visibility", "source"]
     ordering = ["story", "number"]
     search_fields = ["title", "summary"]
-    readonly_fields = ["history"]
+    readonly_fields = ["history", "analytics"]
     actions = ["move_earlier", "move_later"]
 
     class Media:
@@ -114,6 +124,15 @@ class StoryChapterAdmin(admin.ModelAdmin):
     def current_version(self, chapter):
         return chapter.versions.count()
 
+    @admin.display(description="Analytics")
+    def analytics(self, chapter):
+        if not chapter.pk:
+            return "—"
+        return format_html('<a href="{}?chapter={}">How players met this chapter</a> · '
+                           '<a href="{}?story={}">every chapter of the story</a>',
+                           reverse("admin:chapters-analytics"), chapter.pk, reverse("admin:chapters-analytics"),
+                           chapter.story_id)
+
     @admin.display(description="Version history")
     def history(self, chapter):
         versions = selectors.chapter_versions(chapter=chapter)
@@ -157,12 +176,26 @@ class StoryChapterAdmin(admin.ModelAdmin):
         return render(request, "admin/chapters/graph.html", context)
 
     def analytics_view(self, request):
-        rows = selectors.chapter_analytics(user_id=request.user.pk)
+        """Every chapter of the user's stories; ``?story=`` narrows to one story, ``?chapter=`` to one chapter."""
+        chapter, story_id = None, request.GET.get("story", "")
+        if request.GET.get("chapter"):
+            chapter = self.get_object(request, request.GET["chapter"])
+            if chapter is None:
+                raise Http404
+        elif story_id and not _is_uuid(story_id):
+            raise Http404
+        of_story = self.get_queryset(request).filter(story_id=story_id).select_related("story").first() \
+            if story_id else None
+        story = of_story.story if of_story else None
+        rows = selectors.chapter_analytics(user_id=request.user.pk, story_id=story_id or None,
+                                           chapter_id=chapter.pk if chapter else None)
         chart = {"titles": [row["title"] for row in rows], "natural": [row["natural"] for row in rows],
                  "adapted": [row["adapted"] for row in rows], "alternate": [row["alternate"] for row in rows],
                  "open": [row["open"] for row in rows]}
-        context = {**self.admin_site.each_context(request), "rows": rows, "chart": chart,
-                   "title": "Chapter analytics", "opts": self.model._meta}
+        title = (f"Analytics of chapter {chapter.number}, “{chapter.title}”" if chapter
+                 else f"Chapter analytics of “{story.title}”" if story else "Chapter analytics")
+        context = {**self.admin_site.each_context(request), "rows": rows, "chart": chart, "title": title,
+                   "narrowed": bool(story_id or chapter), "opts": self.model._meta}
         return render(request, "admin/chapters/analytics.html", context)
 
     def get_deleted_objects(self, objs, request):

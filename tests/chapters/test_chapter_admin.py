@@ -135,6 +135,7 @@ def test_preview_in_the_admin(author, alice, story):
                        {"location": "the harbour", "present_characters": "", "inventory": "", "flags": "",
                         "turn": "2"}).content.decode()
     assert "1. The Summons (v1)" in page and "What the Strategist would see" in page and "[high] A seal arrives" in page
+    assert "What the columns mean" in page and "<dt>Tier</dt>" in page and "0 is on track, 1 is far away" in page
     elsewhere = author.post(reverse("admin:story-chapters-preview", args=[story.pk]),
                             {"location": "the forest", "turn": "9"}).content.decode()
     assert "No chapter would be active in this state." in elsewhere and "location" in elsewhere
@@ -210,6 +211,34 @@ def test_chapter_analytics(author, alice, story, django_capture_on_commit_callba
         orchestrator.turn_generate(user=alice, turn=turn)
     page = author.get(reverse("admin:chapters-analytics")).content.decode()
     assert "The Summons" in page and 'id="analytics-data"' in page
+
+
+
+def test_analytics_is_linked_from_the_story_and_each_chapter_and_narrowed_to_them(
+        author, alice, story, django_capture_on_commit_callbacks):
+    admin_import(author, story, "c.txt", TEXT.encode())
+    other = StoryFactory(user=alice, title="Another tale")
+    admin_import(author, other, "c.txt", TEXT.replace("The Summons", "The Other Door").encode())
+    from narrative_pipeline import orchestrator
+
+    for each in (story, other):
+        with django_capture_on_commit_callbacks(execute=True):
+            turn, _ = orchestrator.turn_submit(user=alice, story_id=each.pk, action="I wait at the harbour.",
+                                               idempotency_key=f"a-{each.pk}")
+            orchestrator.turn_generate(user=alice, turn=turn)
+    analytics = reverse("admin:chapters-analytics")
+    story_page = author.get(reverse("admin:narrative_pipeline_story_change", args=[story.pk])).content.decode()
+    assert f'<a href="{analytics}?story={story.pk}">Analytics</a>' in story_page
+    with acting_as(alice):
+        summons = StoryChapter.objects.get(story=story, number=1)
+    chapter_page = author.get(reverse("admin:chapters_storychapter_change", args=[summons.pk])).content.decode()
+    assert f'<a href="{analytics}?chapter={summons.pk}">How players met this chapter</a>' in chapter_page
+    narrowed = author.get(f"{analytics}?story={story.pk}").content.decode()
+    assert "The Summons" in narrowed and "The Other Door" not in narrowed
+    assert "Chapter analytics of “Alice&#x27;s tale”" in narrowed
+    one = author.get(f"{analytics}?chapter={summons.pk}").content.decode()
+    assert "Analytics of chapter 1, “The Summons”" in one and "The Other Door" not in one
+    assert author.get(f"{analytics}?story=not-a-story").status_code == 404
 
 
 def test_an_author_accepts_a_suggestion_in_the_admin(author, alice, story):
