@@ -2,7 +2,8 @@
 
 Chapters stand in layers by their longest chain of prerequisites (a chapter nobody requires first is in
 layer 0; one that requires a layer-2 chapter is at least in layer 3), left to right, so every "requires"
-arrow points right. "Blocked by" arrows are drawn dashed and red; alternates are marked. A cycle (which
+arrow points right; an arrow that would cross a box goes round below them. "Blocked by" arrows are drawn
+dashed and red; alternates are marked. A cycle (which
 ``services.check_set`` refuses, but a story may hold from before) is cut where it closes, not followed.
 """
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 NODE_WIDTH, NODE_HEIGHT = 190, 52
 COLUMN_GAP, ROW_GAP, MARGIN = 70, 24, 12
+ROUTE_SPACE = 44  # under the boxes, for the arrows that go round them
 TITLE_CHARS = 24  # what fits in a box; the full title is the box's tooltip and is in the table below
 
 
@@ -76,19 +78,23 @@ def _shortened(text: str) -> str:
     return text if len(text) <= TITLE_CHARS else text[:TITLE_CHARS - 1].rstrip() + "…"
 
 
-def _edge_path(source: GraphNode, target: GraphNode) -> str:
-    """A curve from the source's right side to the target's left side (from below and above when the
-    target is not further right, so a same-layer or backward arrow stays visible)."""
-    if target.layer > source.layer:
+def _routed_below(source: GraphNode, target: GraphNode) -> bool:
+    """An arrow that would cross a box (it skips a column) or not go right goes round below the boxes."""
+    return target.layer - source.layer != 1
+
+
+def _edge_path(source: GraphNode, target: GraphNode, bottom: int) -> str:
+    """A curve from the source's right side to the target's left side, or, when ``_routed_below``, from the
+    source's bottom down under every box (``bottom``) and up into the target's bottom."""
+    if not _routed_below(source, target):
         x1, y1 = source.x + NODE_WIDTH, source.y + NODE_HEIGHT // 2
         x2, y2 = target.x, target.y + NODE_HEIGHT // 2
         bend = (x2 - x1) // 2
         return f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}"
-    below = target.y > source.y
-    x1, y1 = source.x + NODE_WIDTH // 2 + 20, source.y + (NODE_HEIGHT if below else 0)
-    x2, y2 = target.x + NODE_WIDTH // 2 - 20, target.y + (0 if below else NODE_HEIGHT)
-    lean = -(COLUMN_GAP // 2) if below else COLUMN_GAP // 2
-    return f"M{x1},{y1} C{x1 + 30},{y1 - lean} {x2 - 30},{y2 + lean} {x2},{y2}"
+    x1, y1 = source.x + NODE_WIDTH // 2 + 20, source.y + NODE_HEIGHT
+    x2, y2 = target.x + NODE_WIDTH // 2 - 20, target.y + NODE_HEIGHT
+    low = bottom + ROUTE_SPACE - 8
+    return f"M{x1},{y1} C{x1},{low} {x2},{low} {x2},{y2}"
 
 
 def graph_layout(chapters: list[dict]) -> GraphLayout:
@@ -108,12 +114,15 @@ def graph_layout(chapters: list[dict]) -> GraphLayout:
             number=chapter["number"], title=chapter["title"], label=_shortened(f"{chapter['number']}. {chapter['title']}"),
             layer=layer, x=MARGIN + layer * (NODE_WIDTH + COLUMN_GAP), y=MARGIN + row * (NODE_HEIGHT + ROW_GAP),
             alternate_of=chapter.get("alternate_of"), pk=chapter.get("pk"))
-    edges = [GraphEdge(required, chapter["number"], kind, _edge_path(nodes[required], nodes[chapter["number"]]))
-             for chapter in chapters
-             for kind, field in (("requires", "required_previous_chapters"), ("blocked_by", "blocked_by"))
-             for required in chapter.get(field) or [] if required in numbers and required != chapter["number"]]
     layers = max(layer_of.values(), default=-1) + 1
     tallest = max(rows_used.values(), default=0)
+    bottom = MARGIN + tallest * NODE_HEIGHT + max(tallest - 1, 0) * ROW_GAP
+    pairs = [(required, chapter["number"], kind) for chapter in chapters
+             for kind, field in (("requires", "required_previous_chapters"), ("blocked_by", "blocked_by"))
+             for required in chapter.get(field) or [] if required in numbers and required != chapter["number"]]
+    edges = [GraphEdge(source, target, kind, _edge_path(nodes[source], nodes[target], bottom))
+             for source, target, kind in pairs]
+    routed = any(_routed_below(nodes[source], nodes[target]) for source, target, _ in pairs)
     return GraphLayout(width=2 * MARGIN + layers * NODE_WIDTH + max(layers - 1, 0) * COLUMN_GAP,
-                       height=2 * MARGIN + tallest * NODE_HEIGHT + max(tallest - 1, 0) * ROW_GAP,
+                       height=bottom + MARGIN + (ROUTE_SPACE if routed else 0),
                        nodes=list(nodes.values()), edges=edges, layers=layers)

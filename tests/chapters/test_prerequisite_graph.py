@@ -38,3 +38,11 @@ def test_requires_arrows_point_right_blockers_are_their_own_kind_and_alternates_
 def test_an_empty_story_draws_nothing():
     graph = graph_layout([])
     assert (graph.nodes, graph.edges, graph.layers) == ([], [], 0)
+
+
+def test_an_arrow_that_skips_a_column_goes_round_below_the_boxes():
+    graph = graph_layout([chapter(1), chapter(2, requires=[1]), chapter(3, requires=[2], blocked_by=[1])])
+    skipping = next(edge for edge in graph.edges if edge.kind == "blocked_by")
+    lowest = max(int(point.split(",")[1]) for point in skipping.path.replace("M", "").replace("C", "").split())
+    assert lowest > 12 + 52 and graph.height >= lowest  # under the boxes, inside the drawing
+    assert graph_layout([chapter(1), chapter(2, requires=[1])]).height == 12 + 52 + 12  # no room needed
