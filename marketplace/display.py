@@ -133,14 +133,15 @@ def resolved_message(conflict: SyncConflict) -> str:
 
 def conflict_described(conflict: SyncConflict) -> SyncConflict:
     """The conflict with what its page shows: its label, what *Keep both* does, and its three sides (before,
-    the source's, mine), each side's changes marked word by word against the before (``core.compare``).
+    the source's, mine), the source's and mine each as it reads with the words it added to the before marked
+    (``core.compare``'s side-by-side after column).
     A world item shows the fields that differ, as readable lines (the ones all three share are named once)."""
     conflict.label, conflict.both = conflict_label(conflict), BOTH.get(conflict.kind, "")
     conflict.noun = item_name(conflict.kind)
     if conflict.kind == Kind.TURN:
         conflict.base_html = conflict.base_text
-        conflict.source_html = TextComparison("", conflict.base_text, conflict.source_text).htmldiff()
-        conflict.fork_html = TextComparison("", conflict.base_text, conflict.fork_text).htmldiff()
+        conflict.source_html = TextComparison("", conflict.base_text, conflict.source_text).side_by_side()[1]
+        conflict.fork_html = TextComparison("", conflict.base_text, conflict.fork_text).side_by_side()[1]
         return conflict
     sides = [conflict.base_data, conflict.source_data, conflict.fork_data]
     fields = list(dict.fromkeys(field for side in sides if side for field in side))
@@ -151,6 +152,6 @@ def conflict_described(conflict: SyncConflict) -> SyncConflict:
     conflict.same = [field.label.lower() for index, field in enumerate(theirs) if index not in differ]
     conflict.rows = [None if side is None else rows for side, rows in zip(sides, [
         [(theirs[index].label, conditional_escape(theirs[index].before)) for index in differ],
-        [(theirs[index].label, theirs[index].htmldiff()) for index in differ],
-        [(yours[index].label, yours[index].htmldiff()) for index in differ]], strict=True)]
+        [(theirs[index].label, theirs[index].side_by_side()[1]) for index in differ],
+        [(yours[index].label, yours[index].side_by_side()[1]) for index in differ]], strict=True)]
     return conflict

@@ -34,7 +34,7 @@ class ShareForm(forms.Form):
 class TestPlayForm(forms.Form):
     turns = forms.IntegerField(min_value=1, max_value=60, initial=20)
     mode = forms.ChoiceField(choices=[("follow", "Follow the chapters"), ("wander", "Wander off")])
-    model = forms.ChoiceField(required=False, initial=OFFLINE_RUN, help_text=(
+    model = forms.ChoiceField(label="Runs on", required=False, initial=OFFLINE_RUN, help_text=(
         "The offline narrator costs nothing. A model is asked once per agent (four) per turn: you see the number "
         "of calls and an estimate of the cost before it runs."))
     keep = forms.BooleanField(required=False, help_text="Keep the scratch story to read it afterwards.")

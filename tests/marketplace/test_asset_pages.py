@@ -307,10 +307,10 @@ def test_sync_page_resolves_a_chapter_conflict(as_bob, alice, bob, tide_world, l
     assert "<h3" in article and ">Chapter 2</h3>" in article
     assert "your chapter stays, and the source&#x27;s is offered as a chapter suggestion" in article
     base, source, mine = (article.index(f'class="conflict-side side-{side}"') for side in ("base", "source", "mine"))
-    # Each side marks, word by word, what it changed from the version before.
+    # Each side reads as it is, the words it added to the version before marked.
     assert base < article.index("Wren arrives.") < source
-    assert source < article.index('<del class="deletion">Wren arrives</del><ins class="addition">The author&#x27;s '
-                                  'harbour</ins>.') < mine
+    assert source < article.index('<ins class="addition">The author&#x27;s harbour</ins>.') < mine
+    assert "Wren arrives" not in article[source:]  # a side shows its own text, not the one it replaced
     assert mine < article.index('<ins class="addition">Bob&#x27;s &lt;b&gt;harbour&lt;/b&gt;</ins>.')
     assert "<b>harbour</b>" not in page
     assert "Summary</dt>" in article and "other fields, the same on all three</summary>" in article and "title" in article

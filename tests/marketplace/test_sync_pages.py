@@ -152,9 +152,8 @@ def test_sync_page_syncs_and_shows_the_conflict_side_by_side_escaped(as_bob, bob
                                                                'class="conflict-side side-source"',
                                                                'class="conflict-side side-mine"'))
     assert base < article.index("Passage 7: the tide turns") < source
-    # Each side marks, word by word, what it changed from the passage before.
-    assert source < article.index('<del class="deletion">Passage 7: the tide turns') < article.index(
-        '<ins class="addition">The author&#x27;s &lt;i&gt;seventh&lt;/i&gt;</ins>.') < mine
+    # Each side reads as it is, the words it added to the passage before marked.
+    assert source < article.index('<ins class="addition">The author&#x27;s &lt;i&gt;seventh&lt;/i&gt;</ins>.') < mine
     assert mine < article.index('<ins class="addition">Bob&#x27;s &lt;b&gt;seventh&lt;/b&gt;</ins>.')
     assert "<b>seventh</b>" not in page and "<i>seventh</i>" not in page
     assert f'action="{resolve_url(life, conflict.pk)}"' in article
