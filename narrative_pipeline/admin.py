@@ -17,7 +17,7 @@ from .llm.sealed import seal
 from .models import AgentCall, Character, ModelConnection, Story, StoryCollaborator, Turn
 from .services import can_change_story, collaborator_add, collaborator_remove
 from .story_admin_pages import story_admin_urls
-from .testplay import OFFLINE_RUN, model_options, models_chosen, test_play, test_play_cost
+from .testplay import OFFLINE_RUN, model_options, models_chosen, run_cost, test_play
 
 
 class CharacterInline(admin.TabularInline):
@@ -128,7 +128,7 @@ class StoryAdmin(admin.ModelAdmin):
             run = {field: form.cleaned_data[field] for field in ("turns", "mode", "keep")}
             models = models_chosen(user=request.user, story=story, option=form.cleaned_data["model"])
             if models is not None and not form.cleaned_data["confirmed"]:
-                cost = test_play_cost(turns=run["turns"], models=models)  # shown first; the author confirms
+                cost = run_cost(turns=run["turns"], models=models)  # shown first; the author confirms
             else:
                 try:
                     result = test_play(user=request.user, story=story, models=models, **run)

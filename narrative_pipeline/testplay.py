@@ -1,6 +1,6 @@
 """Test-play for authors: N scripted turns in a scratch copy of a story (same chapters, cast and state; not a
 fork), the Dreamer run inline after each turn. It runs on the offline narrator unless the author picks a model;
-a model's run is priced first (``test_play_cost``: turns × the four agents' calls at the connection's prices),
+a model's run is priced first (``run_cost``: turns × the four agents' calls at the connection's prices),
 so one click never spends a paid model's calls unseen."""
 
 from __future__ import annotations
@@ -94,13 +94,13 @@ def models_chosen(*, user, story: Story, option: str) -> dict[str, ModelChoice] 
 
 
 @dataclass(frozen=True)
-class TestPlayCost:
+class RunCost:
     calls: int
     cost_usd: Decimal
     models: str  # which models, in words
 
 
-def test_play_cost(*, turns: int, models: dict[str, ModelChoice]) -> TestPlayCost:
+def run_cost(*, turns: int, models: dict[str, ModelChoice]) -> RunCost:
     """What a run on ``models`` costs: a call per agent per turn, each of the estimated size, at its
     connection's prices (a model without a price costs 0)."""
     per_turn = Decimal(0)
@@ -109,7 +109,7 @@ def test_play_cost(*, turns: int, models: dict[str, ModelChoice]) -> TestPlayCos
         if connection is not None:
             per_turn += connection.cost_usd(choice.model, ESTIMATED_PROMPT_TOKENS, ESTIMATED_COMPLETION_TOKENS)
     names = sorted({f"{choice.connection}: {choice.model}" for choice in models.values()})
-    return TestPlayCost(calls=turns * len(models), cost_usd=per_turn * turns, models=", ".join(names))
+    return RunCost(calls=turns * len(models), cost_usd=per_turn * turns, models=", ".join(names))
 
 
 def test_play(*, user, story: Story, turns: int, mode: str, keep: bool = False,
