@@ -52,7 +52,8 @@ def _current(chapter: StoryChapter, row: ChapterProgress | None, *, state: Story
         "description": chapter.description if shown and (original or not chapter.alternate_of_id) else "",
         "reason": "" if active or not shown else plain_words.waiting_reason(text.trigger_conditions, unmet),
         "beats": _beats(text.suggested_beats, row.beats_addressed if row else []) if shown else [],
-        "adaptation": version.reason if active and version is not None and version.created_by == "dreamer" else "",
+        # the version's reason is the writers' room's wording; the notes tell the player what changed
+        "adapted": active and version is not None and version.created_by == "dreamer",
         "alternate_of": original,
         "can_start": not active and chapter.start_early,
     }
