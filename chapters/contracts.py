@@ -18,7 +18,7 @@ class ChapterBrief(Contract):
     version: int
     status: Literal["upcoming", "active"] = "active"
     narrative_instructions: str = ""
-    beats: list[dict] = Field(default_factory=list)  # {"beat", "priority"}
+    beats: list[dict] = Field(default_factory=list)  # {"beat", "priority"} (chapters.beats)
     beats_addressed: list[str] = Field(default_factory=list)
     nudge: str = ""  # a hook that brings an upcoming chapter toward the player (the ladder's first rung)
     divergence: float = 0.0

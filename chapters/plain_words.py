@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from .beats import beat_text
 from .triggers import CONDITION_KEYS
 
 
@@ -115,7 +116,7 @@ def brief_in_words(brief: dict) -> dict:
     before a field existed (status, nudge, divergence parts, healing; beats as {"description"}) still read."""
     parts = brief.get("divergence_parts") or {}
     addressed = set(brief.get("beats_addressed") or [])
-    beats = [{"beat": beat.get("beat") or beat.get("description", ""), "priority": beat.get("priority", "medium")}
+    beats = [{"beat": beat_text(beat), "priority": beat.get("priority", "medium")}
              for beat in brief.get("beats") or []]
     return {
         "number": brief.get("number"), "title": brief.get("title", ""), "version": brief.get("version", 0),
