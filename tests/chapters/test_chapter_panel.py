@@ -152,3 +152,12 @@ def test_no_suggestion_while_a_chapter_is_ahead(client, alice, story, settings, 
         client.post(reverse("story-play", args=[story.pk]), {"action": "I wait.", "idempotency_key": "k"})
     with acting_as(alice):
         assert not ChapterSuggestion.objects.filter(story=story).exists()
+
+
+def test_a_hidden_chapter_healing_before_it_begins_leaves_no_trace_on_the_page(client, alice, story):
+    client.force_login(alice)
+    with acting_as(alice):
+        vault = StoryChapter.objects.get(story=story, number=3)
+        healing.relax(vault, state=StoryState(location="the mill"), turn_number=2)
+    html = page(client, story)
+    assert "The Hidden Vault" not in html and "What changed" not in html
