@@ -61,7 +61,7 @@ def _heal_latency(user, *, items: list[str], flags: list[str]) -> tuple[str, flo
         orchestrator.turn_generate(user=user, turn=turn)
         committed = time.perf_counter()
         with acting_as(user):
-            queued = ChapterProgress.objects.filter(story=story).exclude(healing_tier="").exists()
+            queued = ChapterProgress.objects.filter(story=story).exclude(healing_rung="").exists()
         if not queued:
             continue
         while time.perf_counter() < committed + 30:
