@@ -137,7 +137,7 @@ def evaluate_turn(*, story_id, user_id, state: StoryState, turn_number: int, sta
             score=round(current.divergence.score, 4), breakdown=current.divergence.as_dict(), strategy="nudge",
             reason=f"Nudged: unmet {', '.join(current.divergence.unmet) or 'nothing'}.", changes={"hook": hook})
     heal = (current.chapter.pk, step.rung) if step.healing not in ("", "nudge") else None
-    if row.status != ChapterProgress.Status.ACTIVE and not (step.rung and hook):
+    if row.status != ChapterProgress.Status.ACTIVE and not step.rung:
         return None, heal
     return _brief(current, row, step, hook), heal
 
@@ -160,7 +160,7 @@ def preview(*, story_id, state: StoryState, turn_number: int, state_vector=None)
     chapter = _current(story_id, rows, completed)
     view = next((v for v in views if chapter is not None and v.chapter.pk == chapter.pk), None)
     row = rows.get(chapter.pk) if chapter is not None else None
-    in_force = ladder.Step(rung=row.healing_rung if row else "", applied_turn=None, triggered=False)  # type: ignore[arg-type]
+    in_force = ladder.Step(rung=row.healing_rung if row else "", applied_turn=None, triggered=False)
     brief = _brief(view, row, in_force, "") if view and (view.active or view.activates) else None
     return views, brief
 

@@ -32,12 +32,12 @@ CAP: dict[Tier, int] = {"none": -1, "relax": LADDER.index("relax"), "adapt": LAD
 class Step:
     """Where a chapter stands on the ladder after this turn."""
 
-    rung: Rung | Literal[""]  # the rung in force, "" when on track
+    rung: str  # the rung in force (one of LADDER), "" when on track
     applied_turn: int | None  # the turn that rung was applied
     triggered: bool  # the rung was applied this turn
 
     @property
-    def healing(self) -> Rung | Literal[""]:
+    def healing(self) -> str:
         return self.rung if self.triggered else ""
 
 
@@ -48,14 +48,14 @@ def climb(*, tier: Tier, impossible: bool, last_rung: str, last_turn: int | None
     started heading to it."""
     if tier == "none":
         return Step(rung="", applied_turn=None, triggered=False)  # on track: the ladder starts again
-    stay = Step(rung=last_rung, applied_turn=last_turn, triggered=False)  # type: ignore[arg-type]
+    stay = Step(rung=last_rung, applied_turn=last_turn, triggered=False)
     if turn_number - since < grace or last_rung == "alternate":
         return stay
     if impossible:  # no rung below can bring a dead character back
         return Step(rung="alternate", applied_turn=turn_number, triggered=True)
     if last_turn is not None and turn_number - last_turn < grace:
         return stay
-    following = LADDER.index(last_rung) + 1 if last_rung else 0  # type: ignore[arg-type]
+    following = LADDER.index(last_rung) + 1 if last_rung else 0
     if following > CAP[tier]:
         return stay
     return Step(rung=LADDER[following], applied_turn=turn_number, triggered=True)
@@ -63,7 +63,8 @@ def climb(*, tier: Tier, impossible: bool, last_rung: str, last_turn: int | None
 
 def nudge_hook(*, title: str, conditions: dict, unmet: list[str], state: StoryState) -> str:
     """A hook that brings the chapter toward the player, written from its unmet conditions: someone
-    it needs arrives, a message or a rumour points to its place or thing. No model call."""
+    it needs arrives, a message or a rumour points to its place or thing; else a sign pointing to the
+    chapter. No model call."""
     dead = {fold(flag[len(DEAD_FLAG):]) for flag in state.flags if fold(flag).startswith(DEAD_FLAG)}
     present = {fold(name) for name in state.present_characters}
     place = as_list(conditions["location"])[0] if "location" in unmet else ""
@@ -77,6 +78,4 @@ def nudge_hook(*, title: str, conditions: dict, unmet: list[str], state: StorySt
         return f"A message arrives asking you to come to {place}."
     if item:
         return f"A rumour tells of {item}, and where it might be found."
-    if "flag" in unmet:
-        return f"Something happens that points the way toward “{title}”."
-    return ""
+    return f"Something happens that points the way toward “{title}”."  # a flag, a turn, or only the mood

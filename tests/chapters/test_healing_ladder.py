@@ -77,7 +77,7 @@ def test_healing_off_is_the_none_tier():
     ({"location": ["cove", "beach"]}, ["location"], StoryState(), "A message arrives asking you to come to cove."),
     ({"has_item": "lantern"}, ["has_item"], StoryState(), "A rumour tells of lantern, and where it might be found."),
     ({"flag": "bell rung"}, ["flag"], StoryState(), "Something happens that points the way toward “The Bell”."),
-    ({"min_turn": 9}, ["min_turn"], StoryState(), ""),
+    ({"min_turn": 9}, ["min_turn"], StoryState(), "Something happens that points the way toward “The Bell”."),
 ])
 def test_the_nudge_hook_is_written_from_the_unmet_conditions(conditions, unmet, state, hook):
     assert nudge_hook(title="The Bell", conditions=conditions, unmet=unmet, state=state) == hook
