@@ -215,3 +215,22 @@ def test_the_preprocessor_returns_the_healing_and_queues_nothing(alice, story, d
         first = StoryChapter.objects.get(story=story, number=1)
     # The nudge needs no worker; the first healing queued is the next rung up, relax.
     assert healed and healed[0].chapter_id == str(first.pk) and healed[0].tier == "relax"
+
+
+def test_a_chapter_reached_after_its_nudge_completes_as_nudged(alice, django_capture_on_commit_callbacks, settings):
+    settings.CHAPTER_GRACE_TURNS = 2
+    story = StoryFactory(user=alice, title="The Lamp", state={"location": "the market"},
+                         characters=[{"name": "Wren", "is_player": True}])
+    with acting_as(alice):
+        chapter_services.chapters_import(story_id=story.pk, user_id=alice.pk, chapters=[
+            {"number": 1, "title": "The Lamp", "trigger_conditions": {"location": "lighthouse"}, "critical": [],
+             "suggested_beats": [{"description": "The lamp is lit", "priority": "high"}]}])
+    player = Player(alice, story, django_capture_on_commit_callbacks)
+    for action in ["I haggle for apples.", "I sit in the tavern.", "I listen to a fiddler."]:
+        player.act(action)
+    assert player.briefings[-1][1]["nudge"] == "A message arrives asking you to come to lighthouse."
+    for _ in range(5):
+        player.act("I walk to the lighthouse.")
+        if player.progress()[1][0] == "completed":
+            break
+    assert player.progress()[1] == ("completed", "nudged")
