@@ -18,7 +18,7 @@ class ChapterBrief(Contract):
     title: str
     version: int
     narrative_instructions: str = ""
-    beats: list[dict] = Field(default_factory=list)
+    beats: list[dict] = Field(default_factory=list)  # {"beat", "priority"} (chapters.beats)
     beats_addressed: list[str] = Field(default_factory=list)
     divergence: float = 0.0
     divergence_parts: dict = Field(default_factory=dict)  # Divergence.as_dict(): hard, soft, unmet, similarity, ...

@@ -34,7 +34,7 @@ def chapter_panel(*, story_id) -> ChapterPanel:
             adapted = version is not None and version.created_by == "dreamer"
             panel.active = {
                 "number": chapter.number, "title": chapter.title, "description": chapter.description,
-                "beats": [{**beat, "done": beat["description"] in row.beats_addressed} for beat in beats],
+                "beats": [{**beat, "done": beat["beat"] in row.beats_addressed} for beat in beats],
                 "adaptation": version.reason if adapted else "",
                 "alternate_of": chapter.alternate_of.title if chapter.alternate_of_id else "",
             }

@@ -156,7 +156,7 @@ def test_an_llm_adapts_a_chapter_and_bad_json_is_retried(alice, story, openai_se
         version = chapter.versions.order_by("-number").first()
         log = ChapterDivergenceLog.objects.get(chapter=chapter)
     assert version.narrative_instructions == "The seal arrives by gull instead."
-    assert version.suggested_beats == [{"description": "A gull drops the seal", "priority": "high"}]
+    assert version.suggested_beats == [{"beat": "A gull drops the seal", "priority": "high"}]
     assert log.strategy == "adapt" and log.turn_number == 8
 
 
@@ -176,8 +176,8 @@ def test_the_dreamer_reads_an_adaptation_as_real_models_write_it(alice, story, o
     with acting_as(alice):
         version = chapter.versions.order_by("-number").first()
     assert version.narrative_instructions == "The seal arrives by gull."
-    assert version.suggested_beats == [{"description": "A gull drops the seal", "priority": "high"},
-                                       {"description": "Orla reads it", "priority": "medium"}]
+    assert version.suggested_beats == [{"beat": "A gull drops the seal", "priority": "high"},
+                                       {"beat": "Orla reads it", "priority": "medium"}]
     assert openai_server.requests[0]["body"]["response_format"] == {"type": "json_object"}
 
 
@@ -224,7 +224,7 @@ def test_a_chapter_reached_after_its_nudge_completes_as_nudged(alice, django_cap
     with acting_as(alice):
         chapter_services.chapters_import(story_id=story.pk, user_id=alice.pk, chapters=[
             {"number": 1, "title": "The Lamp", "trigger_conditions": {"location": "lighthouse"}, "critical": [],
-             "suggested_beats": [{"description": "The lamp is lit", "priority": "high"}]}])
+             "suggested_beats": [{"beat": "The lamp is lit", "priority": "high"}]}])
     player = Player(alice, story, django_capture_on_commit_callbacks)
     for action in ["I haggle for apples.", "I sit in the tavern.", "I listen to a fiddler."]:
         player.act(action)

@@ -28,7 +28,7 @@ def story(alice, settings):
 def chapter_add(api, story, user, **fields) -> StoryChapter:
     body = {"number": 1, "title": "The Lamp", "summary": "Captain Hale lights the lighthouse lamp.",
             "trigger_conditions": {"location": "lighthouse", "character_present": "Captain Hale"},
-            "suggested_beats": [{"description": "Captain Hale lights the lamp", "priority": "high"}], **fields}
+            "suggested_beats": [{"beat": "Captain Hale lights the lamp", "priority": "high"}], **fields}
     response = api.post(f"/api/stories/{story.pk}/chapters/", body, content_type="application/json")
     assert response.status_code == 201, response.content
     with acting_as(user):
@@ -74,7 +74,7 @@ def test_a_chapter_the_player_walks_away_from_is_nudged_relaxed_adapted_and_kept
     assert nudged["divergence_parts"]["unmet"] == ["location", "character_present"]
     assert [turn.briefing["chapter"]["healing"] for turn in turns[3:7]] == ["", "relax", "", "adapt"]
     # The offline Strategist plays the hook.
-    assert "Old Tam arrives with news of lighthouse" in [beat["description"] for beat in turns[2].template["beats"]]
+    assert "Old Tam arrives with news of lighthouse" in [beat["beat"] for beat in turns[2].template["beats"]]
 
     # The player goes there after all: the author's chapter, adapted, is played and completes.
     with acting_as(alice):

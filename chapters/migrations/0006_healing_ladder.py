@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chapters', '0004_lorebooks'),
+        ('chapters', '0005_beats_in_seed_shape'),
     ]
 
     operations = [
