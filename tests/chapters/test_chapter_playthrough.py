@@ -234,3 +234,15 @@ def test_a_chapter_reached_after_its_nudge_completes_as_nudged(alice, django_cap
         if player.progress()[1][0] == "completed":
             break
     assert player.progress()[1] == ("completed", "nudged")
+
+
+@pytest.mark.parametrize("rung", ["relax", "alternate"])
+def test_a_redelivered_healing_takes_its_rung_once(alice, story, rung):
+    with acting_as(alice):
+        chapter = StoryChapter.objects.get(story=story, number=1)
+    for _ in range(2):
+        chapter_heal(user_id=str(alice.pk), chapter_id=str(chapter.pk), turn_number=9, tier=rung)
+    with acting_as(alice):
+        assert ChapterDivergenceLog.objects.filter(chapter=chapter).count() == 1
+        assert chapter.versions.count() == (2 if rung == "relax" else 1)
+        assert StoryChapter.objects.filter(story=story, alternate_of=chapter).count() == (rung == "alternate")
