@@ -1,4 +1,4 @@
-"""What the chapters hand the writers' room: the active chapter as the Strategist sees it."""
+"""What the chapters hand the writers' room: the chapter the story is heading to, as the Strategist sees it."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ from core.contracts import Contract
 
 
 class ChapterBrief(Contract):
-    """The chapter the Strategist is given: its current version (authors' text is data), whether it has
-    begun, how far the story is from it and what healing that called for."""
+    """The active chapter as the Strategist sees it (its current version; authors' text is data), or the
+    upcoming one being nudged toward the player, by title and hook only."""
 
+    status: Literal["upcoming", "active"] = "active"
     number: int
     title: str
     version: int
-    status: Literal["upcoming", "active"] = "active"
     narrative_instructions: str = ""
     beats: list[dict] = Field(default_factory=list)  # {"beat", "priority"} (chapters.beats)
     beats_addressed: list[str] = Field(default_factory=list)
-    nudge: str = ""  # a hook that brings an upcoming chapter toward the player (the ladder's first rung)
     divergence: float = 0.0
-    divergence_parts: dict = Field(default_factory=dict)  # Divergence.as_dict(): score, hard, soft, unmet, …
-    tier: Literal["none", "nudge", "relax", "adapt", "alternate"] = "none"
-    healing: str = ""  # the rung this turn triggered, "" when none
+    divergence_parts: dict = Field(default_factory=dict)  # Divergence.as_dict(): hard, soft, unmet, similarity, ...
+    tier: Literal["none", "nudge", "relax", "adapt", "alternate"] = "none"  # the healing ladder's rung in force
+    nudge: str = ""  # a hook that brings the chapter toward the player, while it is being nudged
+    healing: Literal["", "nudge", "relax", "adapt", "alternate"] = ""  # the rung triggered this turn

@@ -13,6 +13,8 @@ from django.utils.safestring import SafeString
 from .beats import beat_text
 from .triggers import CONDITION_KEYS
 
+CHANGED_BY_HEALING = ("relaxed", "adapted")  # completion methods of a chapter the ladder rewrote
+
 
 def _names(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value or [])
@@ -54,9 +56,9 @@ def outcome(method: str, *, replaced_by: str = "", alternate: bool = False, alte
         return f"completed, another road to “{alternate_of}”" if alternate_of else "completed, by another road"
     if method == "diverged_alternate":
         return f"replaced by another road: “{replaced_by}”" if replaced_by else "replaced by another road"
-    if method == "adapted":
+    if method in CHANGED_BY_HEALING:
         return "completed after the story changed it"
-    return "completed"
+    return "completed"  # naturally, or nudged: the chapter itself was not changed
 
 
 def began(title: str, turn: int) -> SafeString:
@@ -64,7 +66,7 @@ def began(title: str, turn: int) -> SafeString:
 
 
 def completed(title: str, method: str) -> SafeString:
-    if method == "adapted":
+    if method in CHANGED_BY_HEALING:
         return format_html("<em>{}</em> was completed, after the story changed it.", title)
     return format_html("<em>{}</em> was completed.", title)
 
