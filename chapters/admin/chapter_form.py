@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from core.permissions import may_change
 
 from .. import chapter_markup, selectors, services
+from ..json_limits import control_character_message
 from ..models import StoryChapter
 from ..triggers import CONDITION_KEYS
 
@@ -49,15 +50,20 @@ class NamesField(forms.CharField):
     def __init__(self, **kwargs):
         super().__init__(required=False, **kwargs)
 
+    @staticmethod
+    def names(value) -> list[str]:
+        parts = (value or "").split(",") if isinstance(value, str) or value is None else value
+        return [part.strip() for part in parts if part.strip()]
+
     def prepare_value(self, value):
         return value if isinstance(value, str) or value is None else ", ".join(value)
 
     def clean(self, value):
-        names = [part.strip() for part in super().clean(value).split(",") if part.strip()]
+        names = self.names(super().clean(value))
         return names[0] if len(names) == 1 else names
 
     def has_changed(self, initial, data):
-        return self.prepare_value(initial or "") != self.prepare_value(self.clean(data) or "")
+        return self.names(initial) != self.names(data)
 
 
 class BeatRowsWidget(forms.Widget):
@@ -117,7 +123,9 @@ class BeatsField(forms.Field):
             text, priority = beat_text(row).strip(), row.get("priority", "")
             if not text:
                 continue
-            if not priority:
+            if refused := control_character_message(text):
+                errors.append(f"Beats, row {number}: {refused}")
+            elif not priority:
                 errors.append(f"Beats, row {number}: choose a priority.")
             elif priority not in PRIORITIES:
                 errors.append(f"Beats, row {number}: the priority is high, medium or low, not “{priority}”.")
