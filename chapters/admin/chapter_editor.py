@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from core.compare import TextComparison, comparisons_html
 from core.permissions import may_change
 
-from .. import selectors, services
+from .. import chapter_markup, selectors, services
 from ..models import ChapterVersion, StoryChapter
 from .chapter_form import ChapterForm, ChapterTextForm, condition_rows
 
@@ -86,7 +86,13 @@ class StoryChapterAdmin(admin.ModelAdmin):
         self._move(request, queryset, +1)
 
     def get_fieldsets(self, request, obj=None):
-        return TEXT_FIELDSETS if editing_as_text(request) else FIELDSETS
+        # Readers who may not change the chapter see it whole, as text (the fields' inputs are the form's).
+        read_only = obj is not None and not self.has_change_permission(request, obj)
+        return TEXT_FIELDSETS if editing_as_text(request) or read_only else FIELDSETS
+
+    @admin.display(description="Chapter as text")
+    def chapter_text(self, chapter):
+        return format_html("<pre>{}</pre>", chapter_markup.write([services.chapter_as_dict(chapter)]))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = ChapterTextForm if editing_as_text(request) else ChapterForm

@@ -42,6 +42,7 @@ def test_view_only_coauthor_reads_but_cannot_change(client, alice, shared):
     assert "Alice&#x27;s shared tale" in client.get(reverse("admin:narrative_pipeline_story_changelist")).content.decode()
     page = client.get(reverse("admin:chapters_storychapter_change", args=[chapter.pk]))
     assert page.status_code == 200 and "The Summons" in page.content.decode() and 'name="_save"' not in page.content.decode()
+    assert "location: harbour" in page.content.decode()  # the whole chapter, read as text
     refused = client.post(reverse("admin:chapters_storychapter_change", args=[chapter.pk]), {"title": "Mine now"})
     assert refused.status_code == 403
     with connection.cursor() as cursor, transaction.atomic():
