@@ -142,12 +142,19 @@ class BeatsField(forms.Field):
             return True
 
 
+class NumbersInput(forms.TextInput):
+    """Chapter numbers typed, separated by commas; boxes posted to it (the story chosen meanwhile) are read too."""
+
+    def value_from_datadict(self, data, files, name):
+        return ", ".join(data.getlist(name)) if hasattr(data, "getlist") else data.get(name)
+
+
 class ChapterNumbersField(forms.Field):
     """Chapter numbers: boxes for the story's chapters ("3. The Bridge") when the story is known, else a
     comma-separated list."""
 
     def __init__(self, *, words: str, **kwargs):
-        super().__init__(required=False, widget=forms.TextInput, **kwargs)
+        super().__init__(required=False, widget=NumbersInput, **kwargs)
         self.words = words
 
     def offer(self, chapters: list[StoryChapter]) -> None:
@@ -160,9 +167,9 @@ class ChapterNumbersField(forms.Field):
         return ", ".join(str(number) for number in value)
 
     def to_python(self, value) -> list[int]:
-        parts = value.split(",") if isinstance(value, str) else list(value or [])
+        items = [value] if isinstance(value, str) else list(value or [])
         numbers = []
-        for part in (str(part).strip() for part in parts):
+        for part in (piece.strip() for item in items for piece in str(item).split(",")):
             if not part:
                 continue
             if not part.isdigit():
@@ -239,7 +246,7 @@ class ChapterForm(_ChapterChecks, forms.ModelForm):
         for key, (field, _, _) in CONDITIONS.items():
             self.initial.setdefault(field, conditions.get(key))
             self.initial.setdefault(f"critical_{key}", key in critical)
-        story_id = self.instance.story_id or self.initial.get("story")
+        story_id = self._story_id()
         if story_id:
             chapters = selectors.story_chapters(story_id=story_id, excluding=self.instance.pk)
             for field in ("required_previous_chapters", "blocked_by"):
@@ -249,6 +256,17 @@ class ChapterForm(_ChapterChecks, forms.ModelForm):
         else:
             for field in ("required_previous_chapters", "blocked_by"):
                 self.fields[field].help_text += " Chapter numbers, separated by commas (e.g. 1, 3)."
+
+    def _story_id(self):
+        """The chapter's story when known: saved, chosen in the post, or given in the link (``?story=ID``)."""
+        if self.instance.story_id:
+            return self.instance.story_id
+        chosen = self.data.get("story") if self.is_bound else self.initial.get("story")
+        try:
+            story = self.fields["story"].clean(chosen)
+        except ValidationError:
+            return None
+        return story.pk
 
     def chapter_fields(self) -> dict:
         data = self.cleaned_data

@@ -119,6 +119,15 @@ def test_a_new_chapter_without_a_story_takes_numbers_as_text(alice, story):
     assert typed.chapter_fields()["required_previous_chapters"] == [1, 2]
 
 
+def test_boxes_for_the_story_chosen_in_the_link_are_all_read(author, alice, story):
+    page = author.get(reverse("admin:chapters_storychapter_add") + f"?story={story.pk}").content.decode()
+    assert 'type="checkbox" name="required_previous_chapters" value="2"' in page and "2. The Bridge" in page
+    response = author.post(reverse("admin:chapters_storychapter_add") + f"?story={story.pk}", fields(story))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    with acting_as(alice):
+        assert StoryChapter.objects.get(story=story, number=3).required_previous_chapters == [1, 2]
+
+
 def test_the_text_mode_round_trips_a_chapter(alice, story):
     with acting_as(alice):
         chapter = StoryChapter.objects.get(story=story, number=2)
