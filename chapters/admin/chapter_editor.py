@@ -1,5 +1,6 @@
 """The authors' chapter editor in Django admin: configuration over the chapter services and selectors
-(the list, its reordering actions, the version history, analytics, the prerequisite graph, the story's inline)."""
+(the list, its reordering actions, the version history, analytics, the prerequisite graph, the story's inline).
+The editor's forms, fields or ‹chapter-N› text, are in ``chapter_form``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -99,6 +100,14 @@ class StoryChapterAdmin(admin.ModelAdmin):
         form = super().get_form(request, obj, change, **kwargs)
         form.request_user = request.user
         return form
+
+    def get_changeform_initial_data(self, request):
+        """A chapter added from the story's chapter list (or with ``?story=ID``) starts in that story."""
+        initial = super().get_changeform_initial_data(request)
+        story = QueryDict(request.GET.get("_changelist_filters", "")).get("story__id__exact")
+        if story and "story" not in initial:
+            initial["story"] = story
+        return initial
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "editing_as_text": editing_as_text(request)}

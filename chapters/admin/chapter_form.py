@@ -249,6 +249,8 @@ class ChapterForm(_ChapterChecks, forms.ModelForm):
         story_id = self._story_id()
         if story_id:
             chapters = selectors.story_chapters(story_id=story_id, excluding=self.instance.pk)
+            if self.initial.get("number") is None:
+                self.initial["number"] = max((chapter.number for chapter in chapters), default=0) + 1
             for field in ("required_previous_chapters", "blocked_by"):
                 self.fields[field].offer(chapters)
                 if not chapters:

@@ -120,8 +120,10 @@ def test_a_new_chapter_without_a_story_takes_numbers_as_text(alice, story):
 
 
 def test_boxes_for_the_story_chosen_in_the_link_are_all_read(author, alice, story):
-    page = author.get(reverse("admin:chapters_storychapter_add") + f"?story={story.pk}").content.decode()
-    assert 'type="checkbox" name="required_previous_chapters" value="2"' in page and "2. The Bridge" in page
+    for query in (f"?story={story.pk}", f"?_changelist_filters=story__id__exact%3D{story.pk}"):  # or from its list
+        page = author.get(reverse("admin:chapters_storychapter_add") + query).content.decode()
+        assert 'type="checkbox" name="required_previous_chapters" value="2"' in page and "2. The Bridge" in page
+        assert 'name="number" value="3"' in page  # the next free number
     response = author.post(reverse("admin:chapters_storychapter_add") + f"?story={story.pk}", fields(story))
     assert response.status_code == 302, response.content.decode()[:3000]
     with acting_as(alice):
