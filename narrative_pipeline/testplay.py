@@ -70,7 +70,7 @@ def test_play(*, user, story: Story, turns: int, mode: str, keep: bool = False) 
                 result.points.append({"turn": number, "action": turn.action,
                                       "chapter": row.chapter.number if row else None,
                                       "divergence": row.divergence_score if row else 0.0,
-                                      "tier": row.healing_tier or "none" if row else "none"})
+                                      "tier": row.healing_rung or "none" if row else "none"})
         with acting_as(user):
             result.adaptations = [
                 {"turn": log.turn_number, "chapter": log.chapter.number, "strategy": log.strategy,

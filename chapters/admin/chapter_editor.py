@@ -17,6 +17,7 @@ from core.compare import TextComparison, comparisons_html
 from core.permissions import may_change
 
 from .. import chapter_markup, selectors, services
+from ..beats import beat_text
 from ..models import ChapterVersion, StoryChapter
 from .chapter_form import ChapterForm, ChapterTextForm, condition_rows
 
@@ -40,7 +41,7 @@ def editing_as_text(request) -> bool:
 
 def _version_comparisons(before: ChapterVersion, after: ChapterVersion) -> list[TextComparison]:
     def beats(version: ChapterVersion) -> str:
-        return "\n".join(f"[{beat.get('priority', 'medium')}] {beat['description']}"
+        return "\n".join(f"[{beat.get('priority', 'medium')}] {beat_text(beat)}"
                          for beat in version.suggested_beats)
 
     def conditions(version: ChapterVersion) -> str:

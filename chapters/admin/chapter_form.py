@@ -16,11 +16,11 @@ from django.utils.html import format_html, format_html_join
 from core.permissions import may_change
 
 from .. import chapter_markup, selectors, services
+from ..beats import PRIORITIES, beat_text
 from ..json_limits import control_character_message
 from ..models import StoryChapter
 from ..triggers import CONDITION_KEYS
 
-PRIORITIES = ("high", "medium", "low")
 MAX_BEAT_ROWS = 100  # rows read from a post; a chapter with more beats is written as text or a file
 
 # Condition key -> (form field, label, help): the words an author reads for each key of DESIGN §4.
@@ -37,11 +37,6 @@ FIELD_WORDS = {"number": "Number", "trigger_conditions": "Conditions", "critical
 STRUCTURED = ["story", "number", "title", "description", "summary", "required_previous_chapters", "blocked_by",
               "narrative_instructions", "suggested_beats", "allow_divergence", "min_similarity_threshold",
               "visibility", "start_early"]
-
-
-def beat_text(beat: dict) -> str:
-    """A beat's text, in the seed's shape (``beat``) or the old one (``description``)."""
-    return beat.get("beat", beat.get("description", ""))
 
 
 class NamesField(forms.CharField):
