@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from core.permissions import may_change
 
 from .. import chapter_markup, selectors, services
-from ..beats import PRIORITIES, beat_text
+from ..beats import BEAT_CHARS, PRIORITIES, beat_text
 from ..json_limits import control_character_message
 from ..models import StoryChapter
 from ..triggers import CONDITION_KEYS
@@ -92,7 +92,7 @@ class BeatRowsWidget(forms.Widget):
 
         def row(index, beat):
             text = forms.TextInput(attrs={"id": f"{base_id}-{index}-beat", "aria-label": f"Beat {index + 1}",
-                                          "class": "vTextField"})
+                                          "class": "vTextField", "maxlength": BEAT_CHARS})
             priority = forms.Select(choices=choices, attrs={"id": f"{base_id}-{index}-priority",
                                                             "aria-label": f"Priority of beat {index + 1}"})
             return (index + 1, text.render(f"{name}-{index}-beat", beat["beat"], renderer=renderer),
@@ -120,6 +120,8 @@ class BeatsField(forms.Field):
                 continue
             if refused := control_character_message(text):
                 errors.append(f"Beats, row {number}: {refused}")
+            elif len(text) > BEAT_CHARS:
+                errors.append(f"Beats, row {number}: at most {BEAT_CHARS} characters, not {len(text)}.")
             elif not priority:
                 errors.append(f"Beats, row {number}: choose a priority.")
             elif priority not in PRIORITIES:

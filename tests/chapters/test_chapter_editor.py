@@ -97,6 +97,7 @@ def test_old_beats_read_as_beats(alice, story):
     ({"suggested_beats-0-priority": "urgent"}, "suggested_beats",
      "Beats, row 1: the priority is high, medium or low, not “urgent”."),
     ({"suggested_beats-0-beat": "The horn\x00"}, "suggested_beats", "Beats, row 1: Text contains a control character"),
+    ({"suggested_beats-1-beat": "x" * 501}, "suggested_beats", "Beats, row 2: at most 500 characters, not 501."),
     ({"required_previous_chapters": ["7"]}, "required_previous_chapters", "Requires: chapter 7 does not exist."),
     ({"blocked_by": ["3"]}, "blocked_by", "Blocked by: chapter 3 does not exist."),
     ({"number": "2"}, "number", "Number: Chapter 2: two chapters have this number."),
