@@ -100,8 +100,8 @@ class BeatRowsWidget(forms.Widget):
 
         body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                                 (row(index, beat) for index, beat in enumerate(rows)))
-        return format_html('<table class="beat-rows" data-name="{}"><thead><tr><th>#</th><th>Beat</th>'
-                           "<th>Priority</th></tr></thead><tbody>{}</tbody></table>", name, body)
+        return format_html('<div class="beat-rows-field"><table class="beat-rows"><thead><tr><th>#</th>'
+                           "<th>Beat</th><th>Priority</th></tr></thead><tbody>{}</tbody></table></div>", body)
 
 
 class BeatsField(forms.Field):
