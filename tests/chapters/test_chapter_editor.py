@@ -34,10 +34,11 @@ def author(client, alice):
 
 def fields(story, **overrides) -> dict:
     """Chapter 3 as the editor's fields post it."""
-    return {"story": str(story.pk), "number": "3", "title": "The Tower", "description": "", "summary": "",
+    return {"story": str(story.pk), "number": "3", "title": "The Tower", "description": "Up the stair.",
+            "summary": "The horn calls the fleet.", "start_early": "on",
             "locations": "Old Tower, North Gate", "critical_location": "on", "characters": "Wren",
             "critical_character_present": "on", "items": "Signal Horn", "flags": "night, storm", "min_turn": "4",
-            "required_previous_chapters": ["1", "2"], "blocked_by": [],
+            "required_previous_chapters": ["1"], "blocked_by": ["2"],
             "narrative_instructions": "Climb in the storm.",
             "suggested_beats-0-beat": "The horn sounds", "suggested_beats-0-priority": "high",
             "suggested_beats-1-beat": "Wren hesitates", "suggested_beats-1-priority": "low",
@@ -51,10 +52,11 @@ def bound(form_class, alice, data, instance=None):
     return form
 
 
-EXPECTED = {"number": 3, "title": "The Tower", "trigger_conditions": {
+EXPECTED = {"number": 3, "title": "The Tower", "description": "Up the stair.", "summary": "The horn calls the fleet.",
+            "narrative_instructions": "Climb in the storm.", "start_early": True, "trigger_conditions": {
     "location": ["Old Tower", "North Gate"], "character_present": "Wren", "has_item": "Signal Horn",
     "flag": ["night", "storm"], "min_turn": 4}, "critical": ["location", "character_present"],
-    "required_previous_chapters": [1, 2], "blocked_by": [],
+    "required_previous_chapters": [1], "blocked_by": [2],
     "suggested_beats": [{"beat": "The horn sounds", "priority": "high"}, {"beat": "Wren hesitates", "priority": "low"}],
     "min_similarity_threshold": 0.5, "visibility": "title", "allow_divergence": True}
 
@@ -115,7 +117,7 @@ def test_a_new_chapter_without_a_story_takes_numbers_as_text(alice, story):
     assert form.fields["required_previous_chapters"].widget.input_type == "text"
     assert "separated by commas" in form.fields["required_previous_chapters"].help_text
     with acting_as(alice):
-        typed = bound(ChapterForm, alice, fields(story, required_previous_chapters="2, 1"))
+        typed = bound(ChapterForm, alice, fields(story, required_previous_chapters="2, 1", blocked_by=[]))
         assert typed.is_valid(), typed.errors
     assert typed.chapter_fields()["required_previous_chapters"] == [1, 2]
 
@@ -128,7 +130,8 @@ def test_boxes_for_the_story_chosen_in_the_link_are_all_read(author, alice, stor
     response = author.post(reverse("admin:chapters_storychapter_add") + f"?story={story.pk}", fields(story))
     assert response.status_code == 302, response.content.decode()[:3000]
     with acting_as(alice):
-        assert StoryChapter.objects.get(story=story, number=3).required_previous_chapters == [1, 2]
+        tower = StoryChapter.objects.get(story=story, number=3)
+    assert tower.required_previous_chapters == [1] and tower.blocked_by == [2]
 
 
 def test_the_text_mode_round_trips_a_chapter(alice, story):
@@ -157,7 +160,7 @@ def test_text_mode_errors_name_the_line_or_the_field(alice, story, text, message
 def test_an_author_saves_the_fields_as_json(author, alice, story):
     # A new chapter's story is not known until saved: prerequisites are typed as numbers.
     response = author.post(reverse("admin:chapters_storychapter_add"),
-                           fields(story, required_previous_chapters="1, 2"))
+                           fields(story, required_previous_chapters="1", blocked_by="2"))
     assert response.status_code == 302, response.content.decode()[:3000]
     with acting_as(alice):
         chapter = StoryChapter.objects.get(story=story, number=3)
