@@ -16,12 +16,12 @@ from django.utils.html import format_html, format_html_join
 from core.permissions import may_change
 
 from .. import chapter_markup, selectors, services
-from ..beats import BEAT_CHARS, PRIORITIES, beat_text
+from ..beats import BEAT_CHARS, MAX_BEATS, PRIORITIES, beat_text
 from ..json_limits import control_character_message
 from ..models import StoryChapter
 from ..triggers import CONDITION_KEYS
 
-MAX_BEAT_ROWS = 100  # rows read from a post; a chapter with more beats is written as text or a file
+MAX_BEAT_ROWS = 5 * MAX_BEATS  # rows read from one post, empty ones included; check_set refuses > MAX_BEATS beats
 
 # Condition key -> (form field, label, help): the words an author reads for each key of DESIGN §4.
 CONDITIONS = {

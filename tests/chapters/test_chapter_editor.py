@@ -205,3 +205,12 @@ def test_a_new_chapter_written_as_text(author, alice, story):
     with acting_as(alice):
         tower = StoryChapter.objects.get(story=story, number=3)
     assert tower.required_previous_chapters == [2] and tower.trigger_conditions == {"min_turn": 3}
+
+
+def test_more_beats_than_a_chapter_holds_are_refused_by_the_service_in_words(alice, story):
+    rows = {key: value for row in range(21)
+            for key, value in ((f"suggested_beats-{row}-beat", f"Beat {row}"), (f"suggested_beats-{row}-priority", "low"))}
+    with acting_as(alice):
+        form = bound(ChapterForm, alice, fields(story, **rows))
+        assert not form.is_valid()
+    assert form.errors["suggested_beats"] == ["Beats: Chapter 3: A chapter has at most 20 beats, not 21."]
