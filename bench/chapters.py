@@ -61,12 +61,14 @@ def _heal_latency(user, *, items: list[str], flags: list[str]) -> tuple[str, flo
         orchestrator.turn_generate(user=user, turn=turn)
         committed = time.perf_counter()
         with acting_as(user):
-            queued = ChapterProgress.objects.filter(story=story).exclude(healing_tier="").exists()
+            # The nudge is written into the turn itself; the worker's healing starts at relax.
+            queued = ChapterProgress.objects.filter(story=story, healing_rung__in=("relax", "adapt", "alternate")
+                                                    ).exists()
         if not queued:
             continue
         while time.perf_counter() < committed + 30:
             with acting_as(user):
-                log = ChapterDivergenceLog.objects.filter(story=story).first()
+                log = ChapterDivergenceLog.objects.filter(story=story).exclude(strategy="nudge").first()
             if log is not None:
                 return log.strategy, (time.perf_counter() - committed) * 1000
             time.sleep(0.002)

@@ -1,8 +1,9 @@
 """Chapter evaluation for one turn (called by the Preprocessor, as the story's owner).
 
-Which chapters are available (prerequisites), which activates (conditions), the active
-chapter's divergence and the healing tier it calls for; the healing itself is queued for
-the Dreamer and never blocks the turn.
+Which chapters are available (prerequisites), which activates (conditions), the divergence of the
+chapter the story is heading to, and the healing ladder's next step for it (``ladder.py``): a nudge
+goes into the turn's briefing; relax, adapt and alternate are queued for the Dreamer and never
+block the turn.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from django.conf import settings
 
 from core.contracts import StoryState
 
+from . import ladder
 from .beats import beat_text, high_beats
 from .contracts import ChapterBrief
 from .divergence import Divergence, Tier, divergence, tier
-from .models import ChapterProgress, ChapterVersion, StoryChapter
+from .models import ChapterDivergenceLog, ChapterProgress, ChapterVersion, StoryChapter
 from .triggers import evaluate, prerequisites_met
 
 
@@ -105,11 +107,13 @@ def _current(story_id, rows: dict, completed: set[int]) -> StoryChapter | None:
 
 
 def evaluate_turn(*, story_id, user_id, state: StoryState, turn_number: int, state_vector=None):
-    """Score the chapter the story is heading to (the active one, else the next available) and
-    activate it when its conditions are met.
+    """Score the chapter the story is heading to (the active one, else the next available), activate
+    it when its conditions are met, and take the healing ladder's next step (``ladder.climb``).
 
-    Returns the ``ChapterBrief`` for the briefing (None until a chapter is active) and the
-    healing to queue, ``(chapter_id, tier)`` or None, which the caller queues once it commits.
+    Returns the ``ChapterBrief`` for the briefing (the active chapter, or the upcoming one while it
+    is nudged; else None) and the healing to queue, ``(chapter_id, rung)`` for relax, adapt or
+    alternate, or None, which the caller queues once it commits. A nudge needs no worker: its hook
+    goes into this turn's briefing and is logged here.
     """
     rows, completed = _progress(story_id)
     chapter = _current(story_id, rows, completed)
@@ -121,25 +125,33 @@ def evaluate_turn(*, story_id, user_id, state: StoryState, turn_number: int, sta
     if row.status == ChapterProgress.Status.UPCOMING and current.activates:
         row.status, row.activated_turn = ChapterProgress.Status.ACTIVE, turn_number
     row.divergence_score = round(current.divergence.score, 4)
-    # A chapter not reached yet gets some turns for the player to get there before it heals.
-    waiting = row.status == ChapterProgress.Status.UPCOMING and turn_number - row.upcoming_turn < settings.CHAPTER_GRACE_TURNS
-    current_tier = "none" if waiting else current.tier
-    heal = None
-    if current_tier != "none" and current_tier != row.healing_tier:
-        row.healing_tier = current_tier  # one healing per tier reached, not one per turn
-        heal = (current.chapter.pk, current_tier)
-    elif current_tier == "none":
-        row.healing_tier = ""
+    step = ladder.climb(tier=current.tier, impossible=bool(current.divergence.impossible),
+                        last_rung=row.healing_rung, last_turn=row.healing_turn, since=row.upcoming_turn,
+                        turn_number=turn_number, grace=settings.CHAPTER_GRACE_TURNS)
+    row.healing_rung, row.healing_turn = step.rung, step.applied_turn
     row.save()
-    if row.status != ChapterProgress.Status.ACTIVE:
+    hook = ladder.nudge_hook(title=current.chapter.title, conditions=current.conditions,
+                             unmet=current.divergence.unmet, state=state) if step.rung else ""
+    if step.healing == "nudge":
+        ChapterDivergenceLog.objects.create(
+            user_id=user_id, chapter=current.chapter, story_id=story_id, turn_number=turn_number,
+            score=round(current.divergence.score, 4), breakdown=current.divergence.as_dict(), strategy="nudge",
+            reason=f"Nudged: unmet {', '.join(current.divergence.unmet) or 'nothing'}.", changes={"hook": hook})
+    heal = (current.chapter.pk, step.rung) if step.healing not in ("", "nudge") else None
+    if row.status != ChapterProgress.Status.ACTIVE and not step.rung:
         return None, heal
-    return _brief(current, row.beats_addressed, current_tier), heal
+    return _brief(current, row, step, hook), heal
 
 
-def _brief(view: ChapterView, beats_addressed: list[str], shown_tier: Tier) -> ChapterBrief:
-    return ChapterBrief(number=view.chapter.number, title=view.chapter.title, version=view.version,
-                        narrative_instructions=view.instructions, beats=view.beats, beats_addressed=beats_addressed,
-                        divergence=round(view.divergence.score, 4), tier=shown_tier)
+def _brief(view: ChapterView, row: ChapterProgress | None, step: ladder.Step, hook: str) -> ChapterBrief:
+    """The active chapter in full; an upcoming one by title and its nudge only."""
+    active = view.active or (row is not None and row.status == ChapterProgress.Status.ACTIVE) or view.activates
+    return ChapterBrief(
+        status="active" if active else "upcoming", number=view.chapter.number, title=view.chapter.title,
+        version=view.version, narrative_instructions=view.instructions if active else "",
+        beats=view.beats if active else [], beats_addressed=row.beats_addressed if active and row else [],
+        divergence=round(view.divergence.score, 4), divergence_parts=view.divergence.as_dict(),
+        tier=step.rung or "none", nudge=hook, healing=step.healing)
 
 
 def preview(*, story_id, state: StoryState, turn_number: int, state_vector=None):
@@ -149,8 +161,8 @@ def preview(*, story_id, state: StoryState, turn_number: int, state_vector=None)
     chapter = _current(story_id, rows, completed)
     view = next((v for v in views if chapter is not None and v.chapter.pk == chapter.pk), None)
     row = rows.get(chapter.pk) if chapter is not None else None
-    brief = _brief(view, row.beats_addressed if row else [], view.tier) if view and (view.active or view.activates) \
-        else None
+    in_force = ladder.Step(rung=row.healing_rung if row else "", applied_turn=None, triggered=False)
+    brief = _brief(view, row, in_force, "") if view and (view.active or view.activates) else None
     return views, brief
 
 
@@ -166,12 +178,20 @@ def record_beats_addressed(*, story_id, turn_number: int, addressed: list[str]) 
     if required and required <= set(row.beats_addressed):
         row.status = ChapterProgress.Status.COMPLETED
         row.completed_turn = turn_number
-        healed = row.adaptation_count or row.chapter.versions.filter(created_by="dreamer").exists()
-        row.completion_method = (ChapterProgress.Method.DIVERGED_ALTERNATE if row.chapter.alternate_of_id
-                                 else ChapterProgress.Method.ADAPTED if healed
-                                 else ChapterProgress.Method.NATURAL)
+        row.completion_method = completion_method(row.chapter)
     row.save()
     return row
+
+
+def completion_method(chapter: StoryChapter) -> str:
+    """How a chapter came to complete: the highest rung of the healing ladder it went through before
+    (nudged, relaxed, adapted), else naturally. An alternate is judged by its own ladder, like any chapter."""
+    climbed = set(ChapterDivergenceLog.objects.filter(chapter=chapter).values_list("strategy", flat=True))
+    for rung, method in (("adapt", ChapterProgress.Method.ADAPTED), ("relax", ChapterProgress.Method.RELAXED),
+                         ("nudge", ChapterProgress.Method.NUDGED)):
+        if rung in climbed:
+            return method
+    return ChapterProgress.Method.NATURAL
 
 
 def heading_to(*, story_id) -> StoryChapter | None:

@@ -1,4 +1,5 @@
-"""Self-healing of a chapter the story has moved away from (DESIGN §4): relax, adapt, alternate.
+"""Self-healing of a chapter the story has moved away from (DESIGN §4): the ladder's relax, adapt and
+alternate rungs (the nudge needs no Dreamer: ``evaluation.evaluate_turn`` writes it into the briefing).
 
 The Dreamer (in Celery) decides what an adaptation or an alternate says; these functions
 check it and write it as a new ``ChapterVersion`` or chapter, with a ``ChapterDivergenceLog``
@@ -14,7 +15,7 @@ from core.contracts import StoryState
 from .beats import beats_from_model
 from .evaluation import current_version, score
 from .models import ChapterDivergenceLog, ChapterProgress, ChapterVersion, StoryChapter
-from .triggers import relaxed
+from .triggers import DEAD_FLAG, relaxed
 
 
 def _breakdown(chapter: StoryChapter, state: StoryState, turn_number: int, state_vector) -> dict:
@@ -67,16 +68,30 @@ def adapt(chapter: StoryChapter, *, state: StoryState, turn_number: int, instruc
     return version
 
 
+def fitting_conditions(state: StoryState) -> dict:
+    """Conditions an alternate can meet where the story stands: its place and the living who are there."""
+    dead = {flag[len(DEAD_FLAG):].casefold() for flag in state.flags if flag.casefold().startswith(DEAD_FLAG)}
+    present = [name for name in state.present_characters if name.strip() and name.casefold() not in dead]
+    return {**({"location": state.location} if state.location.strip() else {}),
+            **({"character_present": present} if present else {})}
+
+
 def alternate(chapter: StoryChapter, *, state: StoryState, turn_number: int, title: str, instructions: str,
               beats, state_vector=None) -> StoryChapter:
-    """A new chapter reaching the original's goal by another road; the original is left behind."""
+    """A new chapter reaching the original's goal by another road; the original is left behind.
+
+    It is written to fit the story as it stands (its conditions are the current place and the
+    characters there), and the story heads into it at once: it is the current chapter from the next
+    turn, and the ladder gives it its own grace before anything heals it."""
     breakdown = _breakdown(chapter, state, turn_number, state_vector)
     number = (StoryChapter.objects.filter(story_id=chapter.story_id).aggregate(top=Max("number"))["top"] or 0) + 1
+    conditions = fitting_conditions(state)
     replacement = StoryChapter.objects.create(
         user_id=chapter.user_id, story_id=chapter.story_id, number=number, title=title.strip()[:200] or chapter.title,
         summary=chapter.summary, description=f"An alternate path to “{chapter.title}”.",
-        required_previous_chapters=chapter.required_previous_chapters, blocked_by=[], trigger_conditions={},
-        critical=[], narrative_instructions=instructions.strip()[:8_000],
+        required_previous_chapters=chapter.required_previous_chapters, blocked_by=[], trigger_conditions=conditions,
+        critical=[key for key in chapter.critical if key in conditions],
+        narrative_instructions=instructions.strip()[:8_000],
         suggested_beats=beats_from_model(beats) or chapter.suggested_beats, allow_divergence=True,
         min_similarity_threshold=chapter.min_similarity_threshold, expected_embedding=chapter.expected_embedding,
         visibility=chapter.visibility, source=StoryChapter.Source.DREAMER, alternate_of=chapter,
@@ -85,6 +100,9 @@ def alternate(chapter: StoryChapter, *, state: StoryState, turn_number: int, tit
     ChapterProgress.objects.filter(chapter=chapter).update(
         status=ChapterProgress.Status.COMPLETED, completed_turn=turn_number,
         completion_method=ChapterProgress.Method.DIVERGED_ALTERNATE)
+    ChapterProgress.objects.create(user_id=chapter.user_id, chapter=replacement, story_id=chapter.story_id,
+                                   status=ChapterProgress.Status.ACTIVE, upcoming_turn=turn_number + 1,
+                                   activated_turn=turn_number + 1)
     reason = "; ".join(breakdown["impossible"]) or f"Divergence {breakdown['score']:.2f} is past repair."
     _log(chapter, turn_number=turn_number, breakdown=breakdown, strategy="alternate", reason=reason,
          changes={"alternate_chapter": number, "title": replacement.title})

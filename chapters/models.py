@@ -63,6 +63,8 @@ class ChapterProgress(UserOwnedModel):
 
     class Method(models.TextChoices):
         NATURAL = "natural"
+        NUDGED = "nudged"  # completed after the healing ladder's nudge, the chapter as the author wrote it
+        RELAXED = "relaxed"
         ADAPTED = "adapted"
         DIVERGED_ALTERNATE = "diverged_alternate"
 
@@ -76,7 +78,9 @@ class ChapterProgress(UserOwnedModel):
     divergence_score = models.FloatField(default=0)
     adaptation_count = models.PositiveIntegerField(default=0)
     beats_addressed = models.JSONField(default=list, blank=True)
-    healing_tier = models.CharField(max_length=10, blank=True, help_text="The tier last sent to the Dreamer.")
+    healing_rung = models.CharField(max_length=10, blank=True,
+                                    help_text="The healing ladder's rung in force: nudge, relax, adapt or alternate.")
+    healing_turn = models.PositiveIntegerField(null=True, blank=True, help_text="The turn that rung was applied.")
     updated_at = models.DateTimeField(auto_now=True)
 
 
@@ -109,7 +113,7 @@ class ChapterDivergenceLog(UserOwnedModel):
     score = models.FloatField()
     breakdown = models.JSONField(default=dict)
     reason = models.TextField(blank=True)
-    strategy = models.CharField(max_length=10)  # relax | adapt | alternate
+    strategy = models.CharField(max_length=10)  # the ladder's rung: nudge | relax | adapt | alternate
     changes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

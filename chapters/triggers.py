@@ -23,7 +23,7 @@ class ConditionError(ValueError):
     """A chapter's conditions are malformed; the message names the key."""
 
 
-def _names(value) -> list[str]:
+def as_list(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
@@ -65,30 +65,30 @@ class ConditionResult:
         return all(self.met.values())
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
 def evaluate(conditions: dict, state: StoryState, turn_number: int, *, critical=DEFAULT_CRITICAL) -> ConditionResult:
     """Which conditions the story's state meets now, and which critical ones can never be met."""
-    location = _fold(state.location)
-    present = {_fold(name) for name in state.present_characters}
-    inventory = {_fold(item) for item in state.inventory}
-    flags = {_fold(flag) for flag in state.flags}
+    location = fold(state.location)
+    present = {fold(name) for name in state.present_characters}
+    inventory = {fold(item) for item in state.inventory}
+    flags = {fold(flag) for flag in state.flags}
     dead = {flag[len(DEAD_FLAG):].strip() for flag in flags if flag.startswith(DEAD_FLAG)}
     met, impossible = {}, []
     for key, value in conditions.items():
         if key == "location":
-            met[key] = any(_fold(place) == location or (_fold(place) and _fold(place) in location)
-                           for place in _names(value))
+            met[key] = any(fold(place) == location or (fold(place) and fold(place) in location)
+                           for place in as_list(value))
         elif key == "character_present":
-            names = [_fold(name) for name in _names(value)]
+            names = [fold(name) for name in as_list(value)]
             met[key] = all(name in present for name in names)
             impossible += [f"{key}: {name} is dead" for name in names if name in dead and key in critical]
         elif key == "has_item":
-            met[key] = any(_fold(item) in inventory for item in _names(value))
+            met[key] = any(fold(item) in inventory for item in as_list(value))
         elif key == "flag":
-            met[key] = all(_fold(flag) in flags for flag in _names(value))
+            met[key] = all(fold(flag) in flags for flag in as_list(value))
         elif key == "min_turn":
             met[key] = turn_number >= value
     return ConditionResult(met=met, impossible=impossible)
@@ -129,7 +129,7 @@ def relaxed(conditions: dict, critical, state: StoryState) -> dict:
             kept[key] = value
         elif key == "has_item":
             held = [item for item in state.inventory if item]
-            kept[key] = sorted(set(_names(value)) | set(held)) if held else value
+            kept[key] = sorted(set(as_list(value)) | set(held)) if held else value
         elif key in ("flag", "min_turn"):
             kept[key] = value
     return kept

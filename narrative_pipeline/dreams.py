@@ -14,7 +14,7 @@ from django.conf import settings
 from accounts.rls import acting_as
 from chapters import evaluation as chapter_evaluation
 from chapters import healing
-from chapters.models import ChapterSuggestion, StoryChapter
+from chapters.models import ChapterDivergenceLog, ChapterSuggestion, StoryChapter
 from core import embeddings
 from core.contracts import StoryState
 
@@ -140,12 +140,14 @@ def character_snapshot_add(*, user_id, turn: Turn, character: Character, change:
 
 
 def chapter_heal(*, user_id: str, chapter_id: str, turn_number: int, tier: str) -> None:
-    """Heal a chapter the story moved away from: relax its conditions, or have the Dreamer adapt it
-    or write an alternate, stored by the chapters' healing services."""
+    """Take the healing ladder's rung ``tier`` for a chapter the story moved away from: relax its
+    conditions, or have the Dreamer adapt it or write an alternate, stored by the chapters' healing
+    services."""
     with acting_as(user_id):
         chapter = StoryChapter.objects.filter(pk=chapter_id).first()
-        if chapter is None:
-            return  # deleted meanwhile
+        if chapter is None or ChapterDivergenceLog.objects.filter(chapter=chapter, turn_number=turn_number,
+                                                                  strategy=tier).exists():
+            return  # deleted meanwhile, or a redelivered task whose rung is already taken
         story = Story.objects.get(pk=chapter.story_id)
         state = StoryState(**story.state)
     moment = embeddings.embed_moment(state)

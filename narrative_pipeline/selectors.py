@@ -11,8 +11,12 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.shortcuts import get_object_or_404
 
 from chapters import evaluation as chapter_evaluation
+from chapters import plain_words
+from chapters import selectors as chapter_selectors
 from chapters.contracts import ChapterBrief
 from chapters.evaluation import ChapterView
+from chapters.models import ChapterDivergenceLog
+from chapters.selectors import ChapterPanel
 from core import embeddings
 from core.contracts import StoryState
 
@@ -155,6 +159,30 @@ def chapters_preview(*, story: Story, state: StoryState, turn_number: int) -> tu
     the chapter API's preview both show this."""
     return chapter_evaluation.preview(story_id=story.pk, state=state, turn_number=turn_number,
                                       state_vector=embeddings.embed_moment(state))
+
+
+def story_chapter_panel(*, story: Story) -> ChapterPanel:
+    """The chapter panel beside the story, its notes dated by the story's turns (read here, as every reader
+    of turns does, through ``story_turns``)."""
+    def turn_dates(numbers: set[int]) -> dict:
+        return dict(story_turns(story=story).filter(number__in=numbers).values_list("number", "created_at"))
+
+    return chapter_selectors.chapter_panel(story_id=story.pk, state=StoryState(**story.state),
+                                           turn_number=turn_number_next(story=story), turn_dates=turn_dates)
+
+
+def turn_chapter(*, turn) -> dict | None:
+    """The chapter brief the Strategist got on this turn, in words (None when it got none)."""
+    brief = (turn.briefing or {}).get("chapter")
+    return plain_words.brief_in_words(brief) if brief else None
+
+
+def turn_healings(*, turn) -> list[dict]:
+    """The healings a turn triggered (the worker writes them after the turn, under its number)."""
+    logs = (ChapterDivergenceLog.objects.filter(story_id=turn.story_id, turn_number=turn.number)
+            .select_related("chapter").order_by("created_at", "pk"))
+    return [{"chapter": str(log.chapter), "rung": plain_words.RUNGS.get(log.strategy, log.strategy),
+             "score": log.score, "reason": log.reason} for log in logs]
 
 
 def character_names(*, story: Story) -> set[str]:

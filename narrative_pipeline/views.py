@@ -19,7 +19,6 @@ from accounts.selectors import usage_summary
 from accounts.throttles import rate_limited
 from chapters import services as chapter_services
 from chapters.models import ChapterSuggestion, StoryChapter
-from chapters.selectors import chapter_panel
 from core.forms import form_error_from
 
 from . import orchestrator, selectors, services, snapshots
@@ -81,7 +80,7 @@ def _story_page(request, story, *, action_form=None, notes_form=None, status=200
         "action_form": action_form or ActionForm(),
         "notes_form": notes_form or StoryNotesForm.for_story(story),
         "can_play": last is None or last.status == "completed",
-        "chapters": chapter_panel(story_id=story.pk),
+        "chapters": selectors.story_chapter_panel(story=story),
         "model_status": model_status(account_choices=selectors.model_choices(user=request.user),
                                      story_overrides=story.llm_overrides),
     }, status=status)
@@ -250,6 +249,7 @@ def turn_detail(request, story_id, number):
     return render(request, "narrative_pipeline/turn_detail.html", {
         "story": story, "turn": turn, "calls": selectors.turn_calls(turn=turn),
         "briefing": turn.briefing or {}, "template": turn.template or {},
+        "chapter": selectors.turn_chapter(turn=turn), "healings": selectors.turn_healings(turn=turn),
     })
 
 

@@ -1,30 +1,38 @@
 """The authors' chapter editor in Django admin: configuration over the chapter services and selectors
-(the list, its reordering actions, the version history, analytics, the prerequisite graph, the story's inline)."""
+(the list, its reordering actions, the version history, analytics, the prerequisite graph, the story's inline).
+The editor's forms, fields or ‹chapter-N› text, are in ``chapter_form``."""
 
 from __future__ import annotations
 
 import uuid
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from core.compare import TextComparison, readable, side_by_side_html
-from core.forms import form_error_from
 from core.permissions import may_change
 
-from .. import selectors, services
+from .. import chapter_markup, selectors, services
 from ..models import ChapterVersion, StoryChapter
 from ..prerequisite_graph import graph_layout
 from ..triggers import CONDITION_LABELS
+from .chapter_form import ChapterForm, ChapterTextForm, condition_rows
 
-EDITABLE = ["story", "number", "title", "description", "summary", "required_previous_chapters", "blocked_by",
-            "trigger_conditions", "critical", "narrative_instructions", "suggested_beats", "allow_divergence",
-            "min_similarity_threshold", "visibility", "start_early"]
+FIELDSETS = [
+    (None, {"fields": ["story", "number", "title", "description", "summary"]}),
+    ("When it starts", {"fields": condition_rows(), "description": (
+        "Leave a condition empty when it does not matter. Healing may relax a condition, never a critical one.")}),
+    ("Order", {"fields": ["required_previous_chapters", "blocked_by"]}),
+    ("What happens", {"fields": ["narrative_instructions", "suggested_beats"]}),
+    ("Healing and players", {"fields": ["allow_divergence", "min_similarity_threshold", "visibility",
+                                        "start_early"]}),
+    ("Versions", {"fields": ["history", "analytics"]}),
+]
+TEXT_FIELDSETS = [(None, {"fields": ["story", "chapter_text"]}), ("Versions", {"fields": ["history", "analytics"]})]
 
 
 def _is_uuid(text: str) -> bool:
@@ -35,29 +43,9 @@ def _is_uuid(text: str) -> bool:
     return True
 
 
-class ChapterForm(forms.ModelForm):
-    class Meta:
-        model = StoryChapter
-        fields = EDITABLE
-
-    def clean(self):
-        """Check the chapter with the story's others: errors name the chapter and the field."""
-        cleaned = super().clean()
-        story = cleaned.get("story")
-        if story is None or self.errors:
-            return cleaned
-        if not may_change(self.request_user, story):
-            self.add_error("story", "You may read this story but not change its chapters.")
-            return cleaned
-        others = [services.chapter_as_dict(c) for c in selectors.story_chapters(story_id=story.pk,
-                                                                                excluding=self.instance.pk)]
-        candidate = {field: cleaned.get(field) for field in EDITABLE if field != "story"}
-        candidate["suggested_beats"] = candidate["suggested_beats"] or []
-        try:
-            services.check_set(others + [candidate])
-        except ValidationError as error:
-            form_error_from(self, error)
-        return cleaned
+def editing_as_text(request) -> bool:
+    """The editor's text mode: the same page with ``?as=text``."""
+    return request.GET.get("as") == "text"
 
 
 def _version_comparisons(before: ChapterVersion, after: ChapterVersion) -> list[TextComparison]:
@@ -80,9 +68,6 @@ class StoryChapterAdmin(admin.ModelAdmin):
     search_fields = ["title", "summary"]
     readonly_fields = ["history", "analytics"]
     actions = ["move_earlier", "move_later"]
-
-    class Media:
-        css = {"all": ["css/admin-extra.css"]}  # the version diff's columns
 
     def _move(self, request, queryset, by):
         for chapter in queryset.order_by("number" if by < 0 else "-number"):
@@ -107,10 +92,32 @@ class StoryChapterAdmin(admin.ModelAdmin):
     def move_later(self, request, queryset):
         self._move(request, queryset, +1)
 
+    def get_fieldsets(self, request, obj=None):
+        # Readers who may not change the chapter see it whole, as text (the fields' inputs are the form's).
+        read_only = obj is not None and not self.has_change_permission(request, obj)
+        return TEXT_FIELDSETS if editing_as_text(request) or read_only else FIELDSETS
+
+    @admin.display(description="Chapter as text")
+    def chapter_text(self, chapter):
+        return format_html("<pre>{}</pre>", chapter_markup.write([services.chapter_as_dict(chapter)]))
+
     def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = ChapterTextForm if editing_as_text(request) else ChapterForm
         form = super().get_form(request, obj, change, **kwargs)
         form.request_user = request.user
         return form
+
+    def get_changeform_initial_data(self, request):
+        """A chapter added from the story's chapter list (or with ``?story=ID``) starts in that story."""
+        initial = super().get_changeform_initial_data(request)
+        story = QueryDict(request.GET.get("_changelist_filters", "")).get("story__id__exact")
+        if story and "story" not in initial:
+            initial["story"] = story
+        return initial
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "editing_as_text": editing_as_text(request)}
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def has_change_permission(self, request, obj=None):
         allowed = super().has_change_permission(request, obj)
@@ -216,12 +223,11 @@ class StoryChapterAdmin(admin.ModelAdmin):
         services.chapters_delete(chapters=list(queryset))
 
     def save_model(self, request, obj, form, change):
-        fields = {field: form.cleaned_data[field] for field in EDITABLE if field != "story"}
         if change:
-            services.chapter_update(chapter=obj, **{f: fields[f] for f in form.changed_data if f in fields})
+            services.chapter_update(chapter=obj, **form.changed_chapter_fields())
         else:
-            created = services.chapter_create(story_id=form.cleaned_data["story"].pk,
-                                              user_id=form.cleaned_data["story"].user_id, **fields)
+            story = form.cleaned_data["story"]
+            created = services.chapter_create(story_id=story.pk, user_id=story.user_id, **form.chapter_fields())
             obj.pk = created.pk
 
 

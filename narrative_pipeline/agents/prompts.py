@@ -12,7 +12,8 @@ Plan the next passage as a JSON object with exactly these keys:
 "state_updates": {{"location": string or null, "items_gained": [..], "items_lost": [..],
 "characters_entering": [..], "characters_leaving": [..], "flags_set": [..], "flags_cleared": [..]}},
 "chapter_beats_addressed": [..].
-The first beat answers the player's action. Answer with the JSON object only. {DATA_RULE}"""
+The first beat answers the player's action. When the chapter carries a "nudge", make it one of the beats: it
+brings that chapter toward the player. A chapter whose status is "upcoming" has not begun: do not play it yet. Answer with the JSON object only. {DATA_RULE}"""
 
 WRITER_SYSTEM = f"""You are the Writer of a writers' room for interactive fiction.
 Write the next passage in second person or the story's established voice, following the Strategist's

@@ -186,7 +186,9 @@ class OfflineProvider:
             sentence = re.split(r"(?<=[.!?。！？])\s", called["content"].strip(), maxsplit=1)[0]
             beats.insert(1, {"beat": f"{RECALLED} {sentence[:300]}", "priority": "medium"})
         chapter, addressed = briefing.get("chapter"), []
-        if chapter and chapter.get("tier") != "alternate":
+        if chapter and chapter.get("nudge"):  # the healing ladder's hook: the chapter comes toward the player
+            beats.insert(1, {"beat": chapter["nudge"].rstrip("."), "priority": "high"})
+        if chapter and chapter.get("status", "active") == "active" and chapter.get("tier") != "alternate":
             # The chapter is active (healed if it had to be): move it on by its next beat, the most important first.
             waiting = [beat for beat in chapter.get("beats", []) if beat["beat"] not in chapter["beats_addressed"]]
             waiting.sort(key=lambda beat: ("high", "medium", "low").index(beat.get("priority", "medium")))

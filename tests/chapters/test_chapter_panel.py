@@ -62,7 +62,9 @@ def test_active_chapter_with_its_beats_then_completed(client, alice, story, djan
         client.post(reverse("story-play", args=[story.pk]), {"action": "I greet the messenger.",
                                                               "idempotency_key": "k2"})
     html = page(client, story)
-    assert "Done" in html and "(natural)" in html
+    assert "Done" in html and "1. The Summons <span class=\"muted\">— completed</span>" in html
+    assert "natural" not in html  # the method's word, not its enum value
+    assert "<em>The Summons</em> was completed." in html and "<em>The Summons</em> began at turn" in html
 
 
 def test_an_adapted_chapter_says_so(client, alice, story):
@@ -74,6 +76,35 @@ def test_an_adapted_chapter_says_so(client, alice, story):
         ChapterProgress.objects.create(user_id=alice.pk, chapter=chapter, story=story, status="active",
                                        upcoming_turn=1, activated_turn=1)
     assert "The story took another road" in page(client, story)
+
+
+def test_the_chapter_under_way_is_a_checklist_with_its_changes_noted(client, alice, story):
+    client.force_login(alice)
+    with acting_as(alice):
+        chapter = StoryChapter.objects.get(story=story, number=1)
+        ChapterProgress.objects.create(user_id=alice.pk, chapter=chapter, story=story, status="active",
+                                       upcoming_turn=1, activated_turn=4)
+        services.chapter_update(chapter=chapter, suggested_beats=[
+            {"beat": "A messenger brings the king's seal", "priority": "high"},
+            {"beat": "The seal is broken", "priority": "low"}])
+        ChapterProgress.objects.filter(chapter=chapter).update(beats_addressed=["A messenger brings the king's seal"])
+    html = page(client, story)
+    assert "Now: 1. The Summons" in html
+    assert '<li class="done"><span aria-hidden="true">✓</span> <span class="visually-hidden">done:</span> ' \
+           "A messenger brings the king&#x27;s seal" in html
+    assert '<span aria-hidden="true">○</span> <span class="visually-hidden">open:</span> The seal is broken ' \
+           '<span class="priority priority-low">low</span>' in html
+    assert "What changed" in html and "Turn 4" in html and "<em>The Summons</em> began at turn 4." in html
+
+
+def test_the_chapter_ahead_says_where_it_waits(client, alice, story):
+    client.force_login(alice)
+    html = page(client, story)
+    assert "Ahead: 1. The Summons" in html and "Begins with your next turn." in html  # the story is at the harbour
+    with acting_as(alice):
+        services.chapter_update(chapter=StoryChapter.objects.get(story=story, number=1),
+                                trigger_conditions={"location": "lighthouse"})
+    assert "Waits for you at the lighthouse." in page(client, story)
 
 
 def test_start_a_chapter_early_where_allowed(client, alice, story):
@@ -121,3 +152,12 @@ def test_no_suggestion_while_a_chapter_is_ahead(client, alice, story, settings, 
         client.post(reverse("story-play", args=[story.pk]), {"action": "I wait.", "idempotency_key": "k"})
     with acting_as(alice):
         assert not ChapterSuggestion.objects.filter(story=story).exists()
+
+
+def test_a_hidden_chapter_healing_before_it_begins_leaves_no_trace_on_the_page(client, alice, story):
+    client.force_login(alice)
+    with acting_as(alice):
+        vault = StoryChapter.objects.get(story=story, number=3)
+        healing.relax(vault, state=StoryState(location="the mill"), turn_number=2)
+    html = page(client, story)
+    assert "The Hidden Vault" not in html and "What changed" not in html

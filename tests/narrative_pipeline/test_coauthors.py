@@ -42,6 +42,7 @@ def test_view_only_coauthor_reads_but_cannot_change(client, alice, shared):
     assert "Alice&#x27;s shared tale" in client.get(reverse("admin:narrative_pipeline_story_changelist")).content.decode()
     page = client.get(reverse("admin:chapters_storychapter_change", args=[chapter.pk]))
     assert page.status_code == 200 and "The Summons" in page.content.decode() and 'name="_save"' not in page.content.decode()
+    assert "location: harbour" in page.content.decode()  # the whole chapter, read as text
     refused = client.post(reverse("admin:chapters_storychapter_change", args=[chapter.pk]), {"title": "Mine now"})
     assert refused.status_code == 403
     with connection.cursor() as cursor, transaction.atomic():
@@ -59,10 +60,9 @@ def test_editing_coauthor_changes_a_chapter_as_a_new_version(client, alice, shar
     with acting_as(alice):
         chapter = StoryChapter.objects.get(story=shared)
     form = {"story": str(shared.pk), "number": "1", "title": "The Summons", "description": "", "summary": "",
-            "required_previous_chapters": "[]", "blocked_by": "[]", "trigger_conditions": '{"location": "harbour"}',
-            "critical": '["character_present"]', "narrative_instructions": "Open with thunder.",
-            "suggested_beats": '[{"description": "A seal arrives", "priority": "high"}]', "allow_divergence": "on",
-            "min_similarity_threshold": "0.4", "visibility": "shown"}
+            "locations": "harbour", "critical_character_present": "on", "narrative_instructions": "Open with thunder.",
+            "suggested_beats-0-beat": "A seal arrives", "suggested_beats-0-priority": "high",
+            "allow_divergence": "on", "min_similarity_threshold": "0.4", "visibility": "shown"}
     response = client.post(reverse("admin:chapters_storychapter_change", args=[chapter.pk]), form)
     assert response.status_code == 302, response.content.decode()[:1500]
     with acting_as(alice):

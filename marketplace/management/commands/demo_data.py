@@ -29,6 +29,8 @@ location: lighthouse
 character_present: The Stranger
 beats:
 - [high] The stranger gives a name that is not their own
+- [medium] Ada sees rope burns on the stranger's hands
+- [high] The stranger lets slip the name of the ship
 
 Let the stranger lie at first; the truth comes out in a detail about the ship.
 
@@ -38,6 +40,7 @@ location: cove
 has_item: lantern
 beats:
 - [high] The wreck's name is read from its hull
+- [high] A bell lies in the wreck's hold, its rope cut
 
 ‹chapter-3› Who Rang the Bell
 requires: 2
@@ -57,7 +60,9 @@ beats:
 location: Ash Gate
 character_present: Captain Voss
 beats:
-- [high] Voss lets Seren through, for a price
+- [high] Voss names his price for the gate
+- [medium] A guild token changes hands
+- [high] Voss lets Seren through
 
 ‹chapter-2› The Guild of Glass
 requires: 1
