@@ -69,9 +69,8 @@ def test_a_version_diff_reads_beats_and_conditions_as_lines_not_json(author, ali
     with acting_as(alice):
         chapter = StoryChapter.objects.get(story=story, number=1)
     response = author.post(reverse("admin:chapters_storychapter_change", args=[chapter.pk]), chapter_form(
-        story, trigger_conditions='{"location": ["Old Bridge", "North Gate"], "min_turn": 3}',
-        suggested_beats='[{"description": "A seal arrives", "priority": "high"}, '
-                        '{"description": "The king waits", "priority": "low"}]'))
+        story, locations="Old Bridge, North Gate", min_turn="3",
+        **{"suggested_beats-1-beat": "The king waits", "suggested_beats-1-priority": "low"}))
     assert response.status_code == 302, response.content.decode()[:2000]
     page = author.get(reverse("admin:chapters_storychapter_change", args=[chapter.pk])).content.decode()
     assert '<div class="diff">Location: <del class="deletion">harbour</del></div>' in page
