@@ -168,8 +168,8 @@ def test_a_replaced_hidden_chapter_keeps_its_title_to_itself(alice, story):
     with acting_as(alice):
         _progress(alice, story, 1, status="completed", activated_turn=1, completed_turn=2, completion_method="natural")
         _progress(alice, story, 2, status="upcoming")
-        alternate = healing.alternate(_chapter(2, story), state=StoryState(location="the harbour"), turn_number=3,
-                                      title="The Open Road", instructions="", beats=[])
+        healing.alternate(_chapter(2, story), state=StoryState(location="the harbour"), turn_number=3,
+                         title="The Open Road", instructions="", beats=[])
         panel = _panel(story)  # the alternate is current at once: shown, as a chapter that has begun
     assert panel.current["title"] == "The Open Road"
     assert "Vault" not in str(panel)
