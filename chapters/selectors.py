@@ -151,6 +151,8 @@ def chapter_analytics(*, user_id, story_id=None, chapter_id=None) -> list[dict]:
             .annotate(stories=Count("story", distinct=True),
                       activations=Count("pk", filter=Q(activated_turn__isnull=False)),
                       natural=Count("pk", filter=Q(completion_method="natural")),
+                      nudged=Count("pk", filter=Q(completion_method="nudged")),
+                      relaxed=Count("pk", filter=Q(completion_method="relaxed")),
                       adapted=Count("pk", filter=Q(completion_method="adapted")),
                       alternate=Count("pk", filter=Q(completion_method="diverged_alternate")),
                       open=Count("pk", filter=~Q(status="completed")),

@@ -7,7 +7,8 @@ from django.urls import reverse
 from accounts.rls import acting_as
 from accounts.services import user_become_author
 from chapters.lore import services as lore
-from chapters.models import Lorebook, LoreEntry, StoryChapter
+from chapters import selectors
+from chapters.models import ChapterProgress, Lorebook, LoreEntry, StoryChapter
 from narrative_pipeline.models import AgentCall, Story, Turn
 
 from ..factories import StoryFactory, UserFactory, admin_import
@@ -215,6 +216,18 @@ def test_chapter_analytics(author, alice, story, django_capture_on_commit_callba
         orchestrator.turn_generate(user=alice, turn=turn)
     page = author.get(reverse("admin:chapters-analytics")).content.decode()
     assert "The Summons" in page and 'id="analytics-data"' in page
+
+
+def test_analytics_counts_each_rung_a_chapter_completed_after(alice):
+    """Completed after a nudge or a relax is its own column, not lost between natural and adapted."""
+    with acting_as(alice):
+        for index, method in enumerate(["natural", "nudged", "relaxed", "relaxed", "adapted", "diverged_alternate"]):
+            story = StoryFactory(user=alice)
+            chapter = StoryChapter.objects.create(user=alice, story=story, number=1, title="The Lamp")
+            ChapterProgress.objects.create(user=alice, story=story, chapter=chapter, upcoming_turn=1,
+                                           status="completed", completion_method=method, completed_turn=index + 2)
+        [row] = selectors.chapter_analytics(user_id=alice.pk)
+    assert (row["natural"], row["nudged"], row["relaxed"], row["adapted"], row["alternate"]) == (1, 1, 2, 1, 1)
 
 
 
