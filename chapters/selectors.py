@@ -48,6 +48,17 @@ def chapter_panel(*, story_id) -> ChapterPanel:
     return panel
 
 
+def beats_open(*, story_id, chapter_number: int) -> list[str]:
+    """The beats of the story's chapter ``chapter_number`` not confirmed yet, in the author's order; none
+    unless the chapter is active (the Dreamer confirms beats only for the chapter being played)."""
+    row = ChapterProgress.objects.filter(story_id=story_id, chapter__number=chapter_number,
+                                         status=ChapterProgress.Status.ACTIVE).select_related("chapter").first()
+    if row is None:
+        return []
+    beats = (current_version(row.chapter) or row.chapter).suggested_beats
+    return [beat["description"] for beat in beats if beat["description"] not in row.beats_addressed]
+
+
 def chapter_analytics(*, user_id) -> list[dict]:
     """Per chapter title over all of the user's stories: activations, completions by method,
     abandonment (reached but not completed), adaptations and average divergence."""
