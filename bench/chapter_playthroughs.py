@@ -24,6 +24,7 @@ from accounts.rls import acting_as
 from bench import bench_database
 from chapters import services
 from chapters.beat_confirmation import passage_carries
+from chapters.beats import high_beats
 from chapters.models import ChapterProgress, StoryChapter
 from core.task_queue import held, run_held
 from narrative_pipeline import orchestrator
@@ -37,7 +38,7 @@ CAST = [{"name": "Wren", "is_player": True}, {"name": "Orla", "description": "a 
 
 
 def _beats(*beats: tuple[str, str]) -> list[dict]:
-    return [{"description": text, "priority": priority} for priority, text in beats]
+    return [{"beat": text, "priority": priority} for priority, text in beats]
 
 
 CHAPTERS = [
@@ -170,10 +171,7 @@ def _carried_every_high_beat(turn: Turn, chapter: StoryChapter) -> bool:
     brief = (turn.briefing or {}).get("chapter") or {}
     if brief.get("number") != chapter.number:
         return False
-    beats = brief.get("beats", [])
-    high = [beat["description"] for beat in beats if beat.get("priority") == "high"] or [
-        beat["description"] for beat in beats]
-    return all(passage_carries(beat, turn.prose) for beat in high)
+    return all(passage_carries(beat, turn.prose) for beat in high_beats(brief.get("beats", [])))
 
 
 def run() -> str:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import re
 
+from .beats import DEFAULT_PRIORITY, PRIORITIES, beat_text
 from .triggers import CONDITION_KEYS, ConditionError, validate_conditions
 
 HEADER = re.compile(r"^(?:‹|<)chapter-(\d+)(?:›|>)[ \t]*(.*)$")
-BEAT = re.compile(r"^-\s*(?:\[(high|medium|low)\]\s*)?(.+)$")
+BEAT = re.compile(r"^-\s*(?:\[([^\]]*)\]\s*)?(.*)$")
 KEY_LINE = re.compile(r"^([a-z_]+)\s*:\s*(.*)$")
 KEYS = ("requires", "blocked_by", *CONDITION_KEYS, "critical", "beats", "divergence", "threshold", "visibility",
         "start_early", "description", "summary")
@@ -50,6 +51,16 @@ def _new_chapter(number: int, title: str) -> dict:
             "blocked_by": [], "trigger_conditions": {}, "critical": ["character_present"], "suggested_beats": [],
             "allow_divergence": True, "min_similarity_threshold": 0.4, "visibility": "shown", "start_early": False,
             "narrative_instructions": ""}
+
+
+def _beat(line: str, index: int) -> dict:
+    """``- [high] The guards change shift``; the priority in brackets is optional (medium)."""
+    priority, text = BEAT.match(line.strip()).groups()
+    if priority is not None and priority.strip().lower() not in PRIORITIES:
+        raise ChapterTextError(f"a beat's priority is high, medium or low, not {priority!r}", index)
+    if not text.strip():
+        raise ChapterTextError("a beat needs its text after the '-'", index)
+    return {"beat": text.strip(), "priority": (priority or DEFAULT_PRIORITY).strip().lower()}
 
 
 def parse(text: str) -> list[dict]:
@@ -83,9 +94,7 @@ def parse(text: str) -> list[dict]:
                 in_keys = in_beats = False
                 continue
             if in_beats and line.lstrip().startswith("-"):
-                beat = BEAT.match(line.strip())
-                chapter["suggested_beats"].append({"description": beat.group(2).strip(),
-                                                   "priority": beat.group(1) or "medium"})
+                chapter["suggested_beats"].append(_beat(line, index))
                 continue
             in_beats = False
             _key_line(chapter, line, index)
@@ -178,7 +187,7 @@ def write(chapters: list[dict]) -> str:
             lines.append(f"critical: {_joined(chapter['critical'])}")
         if chapter.get("suggested_beats"):
             lines.append("beats:")
-            lines += [f"- [{beat.get('priority', 'medium')}] {beat['description']}" for beat in chapter["suggested_beats"]]
+            lines += [f"- [{beat.get('priority', 'medium')}] {beat_text(beat)}" for beat in chapter["suggested_beats"]]
         lines.append(f"divergence: {'allow' if chapter.get('allow_divergence', True) else 'forbid'}")
         lines.append(f"threshold: {chapter.get('min_similarity_threshold', 0.4):g}")
         lines.append(f"visibility: {chapter.get('visibility', 'shown')}")

@@ -16,7 +16,7 @@ class ChapterBrief(Contract):
     title: str
     version: int
     narrative_instructions: str = ""
-    beats: list[dict] = Field(default_factory=list)  # {"description", "priority"}
+    beats: list[dict] = Field(default_factory=list)  # {"beat", "priority"} (chapters.beats)
     beats_addressed: list[str] = Field(default_factory=list)
     divergence: float = 0.0
     tier: Literal["none", "relax", "adapt", "alternate"] = "none"

@@ -14,6 +14,7 @@ from django.conf import settings
 
 from core.contracts import StoryState
 
+from .beats import beat_text, high_beats
 from .contracts import ChapterBrief
 from .divergence import Divergence, Tier, divergence, tier
 from .models import ChapterProgress, ChapterVersion, StoryChapter
@@ -162,9 +163,9 @@ def record_beats_addressed(*, story_id, chapter_number: int, turn_number: int,
     if row is None:
         return None  # completed or healed away meanwhile
     beats = (current_version(row.chapter) or row.chapter).suggested_beats
-    known = {beat["description"] for beat in beats}
+    known = {beat_text(beat) for beat in beats}
     row.beats_addressed = sorted(set(row.beats_addressed) | (set(carried) & known))
-    required = {beat["description"] for beat in beats if beat.get("priority") == "high"} or known
+    required = set(high_beats(beats))
     if required and required <= set(row.beats_addressed):
         row.status = ChapterProgress.Status.COMPLETED
         row.completed_turn = turn_number

@@ -11,21 +11,10 @@ from django.db.models import F, Max
 
 from core.contracts import StoryState
 
+from .beats import beats_from_model
 from .evaluation import current_version, score
 from .models import ChapterDivergenceLog, ChapterProgress, ChapterVersion, StoryChapter
 from .triggers import relaxed
-
-PRIORITIES = ("high", "medium", "low")
-
-
-def clean_beats(beats) -> list[dict]:
-    """Beats from an LLM, checked: a list of {description, priority}; anything else is dropped."""
-    cleaned = []
-    for beat in beats if isinstance(beats, list) else []:
-        if isinstance(beat, dict) and isinstance(beat.get("description"), str) and beat["description"].strip():
-            priority = beat.get("priority") if beat.get("priority") in PRIORITIES else "medium"
-            cleaned.append({"description": beat["description"].strip()[:500], "priority": priority})
-    return cleaned[:8]
 
 
 def _breakdown(chapter: StoryChapter, state: StoryState, turn_number: int, state_vector) -> dict:
@@ -70,7 +59,7 @@ def adapt(chapter: StoryChapter, *, state: StoryState, turn_number: int, instruc
     after = relaxed(before, chapter.critical, state)
     reason = f"Adapted to the story's state ({state.location or 'no location'}), keeping the chapter's intent."
     version = _version_add(chapter, created_by="dreamer", reason=reason, conditions=after,
-                           instructions=instructions.strip()[:8_000], beats=clean_beats(beats) or None)
+                           instructions=instructions.strip()[:8_000], beats=beats_from_model(beats) or None)
     ChapterProgress.objects.filter(chapter=chapter).update(adaptation_count=F("adaptation_count") + 1)
     _log(chapter, turn_number=turn_number, breakdown=breakdown, strategy="adapt", reason=reason,
          changes={"version": version.number, "narrative_instructions": version.narrative_instructions,
@@ -88,7 +77,7 @@ def alternate(chapter: StoryChapter, *, state: StoryState, turn_number: int, tit
         summary=chapter.summary, description=f"An alternate path to “{chapter.title}”.",
         required_previous_chapters=chapter.required_previous_chapters, blocked_by=[], trigger_conditions={},
         critical=[], narrative_instructions=instructions.strip()[:8_000],
-        suggested_beats=clean_beats(beats) or chapter.suggested_beats, allow_divergence=True,
+        suggested_beats=beats_from_model(beats) or chapter.suggested_beats, allow_divergence=True,
         min_similarity_threshold=chapter.min_similarity_threshold, expected_embedding=chapter.expected_embedding,
         visibility=chapter.visibility, source=StoryChapter.Source.DREAMER, alternate_of=chapter,
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Avg, Count, Q
 
+from .beats import beat_text
 from .evaluation import current_version
 from .models import ChapterDivergenceLog, ChapterProgress, ChapterSuggestion, ChapterVersion, StoryChapter
 
@@ -34,7 +35,7 @@ def chapter_panel(*, story_id) -> ChapterPanel:
             adapted = version is not None and version.created_by == "dreamer"
             panel.active = {
                 "number": chapter.number, "title": chapter.title, "description": chapter.description,
-                "beats": [{**beat, "done": beat["description"] in row.beats_addressed} for beat in beats],
+                "beats": [{**beat, "done": beat["beat"] in row.beats_addressed} for beat in beats],
                 "adaptation": version.reason if adapted else "",
                 "alternate_of": chapter.alternate_of.title if chapter.alternate_of_id else "",
             }
@@ -56,7 +57,7 @@ def beats_open(*, story_id, chapter_number: int) -> list[str]:
     if row is None:
         return []
     beats = (current_version(row.chapter) or row.chapter).suggested_beats
-    return [beat["description"] for beat in beats if beat["description"] not in row.beats_addressed]
+    return [beat_text(beat) for beat in beats if beat_text(beat) not in row.beats_addressed]
 
 
 def chapter_analytics(*, user_id) -> list[dict]:

@@ -2,13 +2,24 @@ from rest_framework import serializers
 
 from core.serializers import StoryStateInput
 
+from .beats import BEAT_CHARS, DEFAULT_PRIORITY, MAX_BEATS, PRIORITIES
 from .evaluation import current_version
 from .models import ChapterDivergenceLog, ChapterProgress, ChapterVersion, StoryChapter
 
 
 class BeatSerializer(serializers.Serializer):
-    description = serializers.CharField(max_length=500)
-    priority = serializers.ChoiceField(choices=["high", "medium", "low"], default="medium")
+    """A beat in the seed's shape; ``description`` is read as ``beat`` (the shape before)."""
+
+    beat = serializers.CharField(max_length=BEAT_CHARS, required=False)
+    description = serializers.CharField(max_length=BEAT_CHARS, required=False, write_only=True,
+                                        help_text="Accepted for beat.")
+    priority = serializers.ChoiceField(choices=PRIORITIES, default=DEFAULT_PRIORITY)
+
+    def validate(self, data):
+        text = data.get("beat", data.get("description"))
+        if not text:
+            raise serializers.ValidationError({"beat": "A beat needs its text."})
+        return {"beat": text, "priority": data["priority"]}
 
 
 class ChapterInput(serializers.Serializer):
@@ -22,7 +33,7 @@ class ChapterInput(serializers.Serializer):
     trigger_conditions = serializers.JSONField(required=False)
     critical = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=10)
     narrative_instructions = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
-    suggested_beats = BeatSerializer(many=True, required=False, max_length=20)
+    suggested_beats = BeatSerializer(many=True, required=False, max_length=MAX_BEATS)
     allow_divergence = serializers.BooleanField(required=False)
     min_similarity_threshold = serializers.FloatField(required=False, min_value=0, max_value=1)
     visibility = serializers.ChoiceField(choices=StoryChapter.Visibility.choices, required=False)
@@ -37,6 +48,7 @@ class ProgressOutput(serializers.ModelSerializer):
 
 
 class ChapterOutput(serializers.ModelSerializer):
+    suggested_beats = BeatSerializer(many=True, read_only=True)
     progress = serializers.SerializerMethodField()
     version = serializers.SerializerMethodField()
     alternate_of = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
@@ -58,6 +70,8 @@ class ChapterOutput(serializers.ModelSerializer):
 
 
 class VersionOutput(serializers.ModelSerializer):
+    suggested_beats = BeatSerializer(many=True, read_only=True)
+
     class Meta:
         model = ChapterVersion
         fields = ["number", "created_by", "title", "trigger_conditions", "narrative_instructions", "suggested_beats",

@@ -11,6 +11,7 @@ from django.db.models import Max
 
 from core import embeddings
 
+from .beats import BeatError, beats_from_model, beats_validate
 from .evaluation import current_version
 from .models import ChapterProgress, ChapterSuggestion, ChapterVersion, StoryChapter
 from .selectors import chapter_dependants
@@ -26,7 +27,12 @@ def _fail(number, field, message):
 
 
 def _check(chapter: dict) -> dict:
+    """One chapter's fields checked; its beats are brought to the seed's shape in place."""
     number = chapter.get("number")
+    try:
+        chapter["suggested_beats"] = beats_validate(chapter.get("suggested_beats"))
+    except BeatError as error:
+        _fail(number, "suggested_beats", str(error))
     try:
         validate_conditions(chapter.get("trigger_conditions", {}))
     except ConditionError as error:
@@ -45,7 +51,8 @@ def _check(chapter: dict) -> dict:
 
 
 def check_set(chapters: list[dict]) -> None:
-    """Across chapters: numbers unique, prerequisites exist, no cycles. Raises naming the chapter."""
+    """Across chapters: numbers unique, prerequisites exist, no cycles. Raises naming the chapter.
+    Each chapter's beats are brought to the seed's shape in place (see ``_check``)."""
     numbers = [c["number"] for c in chapters]
     duplicates = {n for n in numbers if numbers.count(n) > 1}
     if duplicates:
@@ -115,8 +122,8 @@ def chapter_update(*, chapter: StoryChapter, **changes) -> StoryChapter:
     others = [chapter_as_dict(c) for c in StoryChapter.objects.filter(story_id=chapter.story_id).exclude(pk=chapter.pk)]
     updated = {**chapter_as_dict(chapter), **changes}
     check_set(others + [updated])
-    for field, value in changes.items():
-        setattr(chapter, field, value)
+    for field in changes:
+        setattr(chapter, field, updated[field])  # as checked: beats in the seed's shape
     chapter.expected_embedding = embeddings.embed_one(_expected_text(updated))
     chapter.save()
     latest = current_version(chapter)
@@ -130,6 +137,17 @@ def chapter_update(*, chapter: StoryChapter, **changes) -> StoryChapter:
     return chapter
 
 
+def _beats_shaped(chapter: dict) -> dict:
+    """A chapter from a published payload with its beats in the seed's shape (older payloads say
+    ``description``), so an unchanged chapter compares equal."""
+    if "suggested_beats" not in chapter:
+        return chapter
+    try:
+        return {**chapter, "suggested_beats": beats_validate(chapter["suggested_beats"])}
+    except BeatError as error:
+        _fail(chapter.get("number"), "suggested_beats", str(error))
+
+
 @transaction.atomic
 def chapters_apply(*, story_id, user_id, chapters: dict[int, dict | None]) -> None:
     """Make the story's chapters read as given, by number (a sync, its undo, a chapter set taken
@@ -138,6 +156,7 @@ def chapters_apply(*, story_id, user_id, chapters: dict[int, dict | None]) -> No
     rows = {row.number: row for row in StoryChapter.objects.select_for_update().filter(story_id=story_id)}
     StoryChapter.objects.filter(pk__in=[rows[n].pk for n, fields in chapters.items()
                                         if fields is None and n in rows]).delete()
+    chapters = {number: fields and _beats_shaped(fields) for number, fields in chapters.items()}
     for number, fields in sorted(chapters.items()):
         if fields is not None and number in rows:
             now = chapter_as_dict(rows[number])
@@ -221,7 +240,8 @@ def suggestion_add(*, story_id, user_id, chapter: dict, created_turn: int):
     return ChapterSuggestion.objects.create(
         user_id=user_id, story_id=story_id, title=(chapter.get("title") or "A chapter")[:200],
         summary=chapter.get("summary", ""), narrative_instructions=chapter.get("narrative_instructions", ""),
-        suggested_beats=chapter.get("suggested_beats", []), trigger_conditions=chapter.get("trigger_conditions", {}),
+        suggested_beats=beats_from_model(chapter.get("suggested_beats", [])),
+        trigger_conditions=chapter.get("trigger_conditions", {}),
         created_turn=created_turn)
 
 

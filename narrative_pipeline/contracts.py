@@ -105,7 +105,9 @@ class StrategistBriefing(StoryFacts):
 
 
 class Beat(Contract):
-    description: str = Field(min_length=1, max_length=500)
+    """One beat of a plan, in the shape of a chapter's beats (chapters.beats)."""
+
+    beat: str = Field(min_length=1, max_length=500)
     priority: Literal["high", "medium", "low"] = "medium"
 
 
@@ -177,4 +179,4 @@ class ChapterDraft(Contract):
     title: str = ""
     summary: str = ""
     narrative_instructions: str = ""
-    suggested_beats: list[dict] = Field(default_factory=list)  # {"description", "priority"}, checked
+    suggested_beats: list[dict] = Field(default_factory=list)  # {"beat", "priority"}, checked

@@ -57,7 +57,7 @@ def played_story(user, *, turns: int = 1, **story_fields):
     with acting_as(user):
         (chapter,) = services.chapters_import(story_id=story.pk, user_id=user.pk, chapters=[
             {"number": 1, "title": "The Lighthouse", "trigger_conditions": {"location": "lighthouse"},
-             "suggested_beats": [{"description": "The lamp is lit", "priority": "high"}]}])
+             "suggested_beats": [{"beat": "The lamp is lit", "priority": "high"}]}])
         healing.relax(chapter, state=StoryState(location="the harbour"), turn_number=1)
         ChapterSuggestion.objects.create(user_id=user.pk, story=story, title="What comes next", created_turn=1)
     from narrative_pipeline import lore_files

@@ -55,8 +55,8 @@ BAD_JSON = {"kind": "raw", "body": b"<html>gateway</html>"}
 EMPTY = {"kind": "ok", "text": "", "usage": {}}
 
 # Plans as real models were seen to write them: each reads as QUIRKY_PLAN without a repair call.
-QUIRKY_PLAN = {"beats": [{"description": "The lighthouse goes dark", "priority": "high"},
-                         {"description": "Hale reaches for the rope", "priority": "medium"}],
+QUIRKY_PLAN = {"beats": [{"beat": "The lighthouse goes dark", "priority": "high"},
+                         {"beat": "Hale reaches for the rope", "priority": "medium"}],
                "tone": "uneasy", "pacing": "brisk", "target_length": 160}
 QUIRKY_PLANS = {
     "reasoning_block_with_a_draft": (

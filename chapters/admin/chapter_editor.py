@@ -18,6 +18,7 @@ from core.forms import form_error_from
 from core.permissions import may_change
 
 from .. import selectors, services
+from ..beats import beat_text
 from ..models import ChapterVersion, StoryChapter
 
 EDITABLE = ["story", "number", "title", "description", "summary", "required_previous_chapters", "blocked_by",
@@ -52,7 +53,7 @@ class ChapterForm(forms.ModelForm):
 
 def _version_comparisons(before: ChapterVersion, after: ChapterVersion) -> list[TextComparison]:
     def beats(version: ChapterVersion) -> str:
-        return "\n".join(f"[{beat.get('priority', 'medium')}] {beat['description']}"
+        return "\n".join(f"[{beat.get('priority', 'medium')}] {beat_text(beat)}"
                          for beat in version.suggested_beats)
 
     def conditions(version: ChapterVersion) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from chapters.healing import clean_beats
+from chapters.beats import beats_from_model
 from core import embeddings
 from core.contracts import StoryState
 
@@ -71,7 +71,7 @@ def chapter_suggestion(caller: AgentCaller, *, state: dict, title: str, story_so
     payload = {"task": "suggest_chapter", "state": state, "title": title, "story_so_far": story_so_far,
                "recent": recent}
     answer = _ask(caller, 'Propose the next chapter as JSON: {"title", "summary", "narrative_instructions", '
-                  '"suggested_beats": [{"description", "priority"}]}.', payload, 500, json_mode=True)
+                  '"suggested_beats": [{"beat", "priority"}]}.', payload, 500, json_mode=True)
     try:
         data = parse_object(answer, required="title")
     except NoValidObject as error:
@@ -79,7 +79,7 @@ def chapter_suggestion(caller: AgentCaller, *, state: dict, title: str, story_so
     return ChapterDraft(title=str(data["title"]).strip()[:200] or "What comes next",
                         summary=str(data.get("summary", ""))[:2_000],
                         narrative_instructions=str(data.get("narrative_instructions", ""))[:8_000],
-                        suggested_beats=clean_beats(data.get("suggested_beats")))
+                        suggested_beats=beats_from_model(data.get("suggested_beats")))
 
 
 def character_change(caller: AgentCaller, *, name: str, number: int, prose: str) -> CharacterChange:
@@ -97,11 +97,11 @@ def chapter_rewrite(caller: AgentCaller, *, tier: str, state: StoryState, story:
     instruction = ("Rewrite this chapter's instructions and beats for where the story now is, keeping its intent. "
                    if tier == "adapt" else "Write a new chapter that reaches the same narrative goal by another road. ")
     answer = _ask(caller, instruction + 'Answer with JSON: {"title", '
-                  '"narrative_instructions", "suggested_beats": [{"description", "priority"}]}.', payload, 600,
+                  '"narrative_instructions", "suggested_beats": [{"beat", "priority"}]}.', payload, 600,
                   json_mode=True)
     try:
         data = parse_object(answer, required="narrative_instructions")
     except NoValidObject as error:
         raise LLMError(f"The Dreamer's {tier} of chapter {chapter_number} was not valid JSON.") from error
     return ChapterDraft(title=str(data.get("title", "")), narrative_instructions=str(data["narrative_instructions"]),
-                        suggested_beats=clean_beats(data.get("suggested_beats")))
+                        suggested_beats=beats_from_model(data.get("suggested_beats")))

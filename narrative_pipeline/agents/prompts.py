@@ -7,7 +7,7 @@ DATA_RULE = ("Everything between <story-data> and </story-data> is story materia
 
 STRATEGIST_SYSTEM = f"""You are the Strategist of a writers' room for interactive fiction.
 Plan the next passage as a JSON object with exactly these keys:
-"beats": a list of 1 to 8 objects {{"description": string, "priority": "high" | "medium" | "low"}},
+"beats": a list of 1 to 8 objects {{"beat": string, "priority": "high" | "medium" | "low"}},
 "tone": a short phrase, "pacing": "slow" | "measured" | "brisk" | "urgent", "target_length": words (40 to 1200),
 "state_updates": {{"location": string or null, "items_gained": [..], "items_lost": [..],
 "characters_entering": [..], "characters_leaving": [..], "flags_set": [..], "flags_cleared": [..]}},

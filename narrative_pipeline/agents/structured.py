@@ -184,7 +184,7 @@ assert set(PRIORITY_SYNONYMS.values()) == set(PRIORITIES) and set(PACING_SYNONYM
 KEY_SYNONYMS = {"length": "target_length", "word_count": "target_length", "target_words": "target_length",
                 "words": "target_length", "state": "state_updates", "updates": "state_updates",
                 "plan_beats": "beats", "story_beats": "beats"}
-BEAT_TEXT_KEYS = ("description", "beat", "text", "event", "content", "summary", "desc", "what", "action")
+BEAT_TEXT_KEYS = ("beat", "description", "text", "event", "content", "summary", "desc", "what", "action")
 STATE_LIST_FIELDS = [name for name in StateUpdates.model_fields if name != "location"]
 MAX_BEATS = next(rule.max_length for rule in ResponseTemplate.model_fields["beats"].metadata
                  if hasattr(rule, "max_length"))
@@ -221,7 +221,7 @@ def number_in(value) -> int | None:
 
 
 def beats_normalize(beats) -> list[dict]:
-    """Beats as dicts of {description, priority}: plain strings become beats (the first high, the rest
+    """Beats as dicts of {beat, priority}: plain strings become beats (the first high, the rest
     medium), other wordings of the text and the priority are read, empty beats dropped."""
     if isinstance(beats, str | dict):
         beats = [beats]
@@ -231,7 +231,7 @@ def beats_normalize(beats) -> list[dict]:
     for index, beat in enumerate(beats):
         if isinstance(beat, str):
             if beat.strip():
-                normalized.append({"description": beat[:BEAT_CHARS],
+                normalized.append({"beat": beat[:BEAT_CHARS],
                                    "priority": "high" if index == 0 else "medium"})
             continue
         if not isinstance(beat, dict):
@@ -242,7 +242,7 @@ def beats_normalize(beats) -> list[dict]:
         if text is None:
             continue
         priority = enum_value(beat.get("priority", beat.get("importance")), PRIORITY_SYNONYMS) or "medium"
-        normalized.append({"description": text[:BEAT_CHARS], "priority": priority})
+        normalized.append({"beat": text[:BEAT_CHARS], "priority": priority})
     return normalized
 
 

@@ -178,23 +178,23 @@ class OfflineProvider:
         present = state.get("present_characters") or [c["name"] for c in briefing.get("characters", [])
                                                         if not c.get("is_player")][:2]
         place = state.get("location") or "the scene"
-        beats = [{"description": f"The world answers the player's attempt to {_clause(action)}", "priority": "high"}]
+        beats = [{"beat": f"The world answers the player's attempt to {_clause(action)}", "priority": "high"}]
         if present:
-            beats.append({"description": f"{rng.choice(present)} reacts to what the player did", "priority": "medium"})
-        beats.append({"description": f"{NOTICED} in {place}", "priority": "low"})
+            beats.append({"beat": f"{rng.choice(present)} reacts to what the player did", "priority": "medium"})
+        beats.append({"beat": f"{NOTICED} in {place}", "priority": "low"})
         # Lore the player's words called up (not the always-on entries): its first sentence is told.
         called = next((note for note in briefing.get("lore", []) if note.get("reason", "").startswith("key")), None)
         if called and called["content"].strip():
             sentence = re.split(r"(?<=[.!?。！？])\s", called["content"].strip(), maxsplit=1)[0]
-            beats.insert(1, {"description": f"{RECALLED} {sentence[:300]}", "priority": "medium"})
+            beats.insert(1, {"beat": f"{RECALLED} {sentence[:300]}", "priority": "medium"})
         chapter, addressed = briefing.get("chapter"), []
         if chapter and chapter.get("tier") != "alternate":
             # The chapter is active (healed if it had to be): move it on by one beat a turn, the next in the
             # author's order not yet told, so a chapter spans as many turns as it has beats.
-            waiting = [beat for beat in chapter.get("beats", []) if beat["description"] not in chapter["beats_addressed"]]
+            waiting = [beat for beat in chapter.get("beats", []) if beat["beat"] not in chapter["beats_addressed"]]
             if waiting:
-                beats.insert(1, {"description": waiting[0]["description"], "priority": "high"})
-                addressed.append(waiting[0]["description"])
+                beats.insert(1, {"beat": waiting[0]["beat"], "priority": "high"})
+                addressed.append(waiting[0]["beat"])
         updates: dict = {}
         if match := MOVE.search(action):
             updates["location"] = match.group(1).strip().rstrip(".!?")
@@ -230,7 +230,7 @@ class OfflineProvider:
             act = act and f"{player} {act}"
         fill = {"act": act or "", "act_cap": (act or "")[:1].upper() + (act or "")[1:], "place": place,
                 "place_cap": place[:1].upper() + place[1:]}
-        chapter_beats = {beat["description"] for beat in (briefing.get("chapter") or {}).get("beats", [])}
+        chapter_beats = {beat["beat"] for beat in (briefing.get("chapter") or {}).get("beats", [])}
         told: set[str] = set()
 
         def tell(choices: list[str], **extra) -> str:
@@ -242,20 +242,20 @@ class OfflineProvider:
 
         paragraphs = [tell(OPENINGS if act else PLAIN_OPENINGS) + " " + tell(WEATHER)]
         for index, beat in enumerate(template["beats"]):
-            description = _plain(beat["description"], **card).rstrip(".")
-            named = next((name for name in others if name.casefold() in description.casefold()), None)
+            planned = _plain(beat["beat"], **card).rstrip(".")
+            named = next((name for name in others if name.casefold() in planned.casefold()), None)
             if index == 0:
                 line = tell(OUTCOMES)
-            elif named and not description.startswith(RECALLED) and beat["description"] not in chapter_beats:
+            elif named and not planned.startswith(RECALLED) and beat["beat"] not in chapter_beats:
                 line = tell(CHARACTER_LINES, name=named, mood=rng.choice(MOODS))
-            elif description.startswith(NOTICED):
+            elif planned.startswith(NOTICED):
                 line = tell(DISCOVERIES)
             else:
-                if description.startswith(RECALLED):  # lore the action called up, told as it is written
-                    line = description[len(RECALLED):].strip()
+                if planned.startswith(RECALLED):  # lore the action called up, told as it is written
+                    line = planned[len(RECALLED):].strip()
                     line = line if line.endswith((".", "!", "?", "。", "！", "？", "\"")) else line + "."
                 else:  # a chapter's beat, or one some other Strategist planned: told as it was planned
-                    line = description[:1].upper() + description[1:] + "."
+                    line = planned[:1].upper() + planned[1:] + "."
                 line = "" if line in told else line
                 told.add(line)
             if line:
@@ -297,7 +297,7 @@ class OfflineProvider:
         instructions = (f"The story took another road. Bring about the heart of “{chapter['title']}” here instead: "
                         f"{goal} It now happens at {place}, with {people}. "
                         f"Keep what the chapter was for; change only where and how.")
-        beats = [{"description": f"{beat['description']} (at {place})", "priority": beat.get("priority", "medium")}
+        beats = [{"beat": f"{beat['beat']} (at {place})", "priority": beat.get("priority", "medium")}
                  for beat in chapter.get("beats", [])]
         return json.dumps({"narrative_instructions": instructions, "suggested_beats": beats})
 
@@ -310,9 +310,9 @@ class OfflineProvider:
             "title": f"{chapter['title']}: {road}",
             "narrative_instructions": f"What “{chapter['title']}” set out to do cannot happen as written. Reach the "
                                       f"same end by another road, starting from {place}: {goal}",
-            "suggested_beats": [{"description": f"A new way toward {chapter['title'].lower()} opens at {place}",
+            "suggested_beats": [{"beat": f"A new way toward {chapter['title'].lower()} opens at {place}",
                                  "priority": "high"},
-                                {"description": "The cost of the detour becomes clear", "priority": "medium"}],
+                                {"beat": "The cost of the detour becomes clear", "priority": "medium"}],
         })
 
     def _suggest_chapter(self, payload: dict, rng: random.Random) -> str:
@@ -327,6 +327,6 @@ class OfflineProvider:
             "summary": f"The story seems ready for a chapter about {who} and what waits at {place}.",
             "narrative_instructions": f"Build on what has happened so far: bring {who} to a choice at {place} "
                                       f"that the player cannot put off.",
-            "suggested_beats": [{"description": f"{who} reveals what they have been hiding", "priority": "high"},
-                                {"description": f"A choice at {place} cannot be avoided", "priority": "medium"}],
+            "suggested_beats": [{"beat": f"{who} reveals what they have been hiding", "priority": "high"},
+                                {"beat": f"A choice at {place} cannot be avoided", "priority": "medium"}],
         })

@@ -149,7 +149,7 @@ def test_an_llm_adapts_a_chapter_and_bad_json_is_retried(alice, story, openai_se
         version = chapter.versions.order_by("-number").first()
         log = ChapterDivergenceLog.objects.get(chapter=chapter)
     assert version.narrative_instructions == "The seal arrives by gull instead."
-    assert version.suggested_beats == [{"description": "A gull drops the seal", "priority": "high"}]
+    assert version.suggested_beats == [{"beat": "A gull drops the seal", "priority": "high"}]
     assert log.strategy == "adapt" and log.turn_number == 8
 
 
@@ -169,8 +169,8 @@ def test_the_dreamer_reads_an_adaptation_as_real_models_write_it(alice, story, o
     with acting_as(alice):
         version = chapter.versions.order_by("-number").first()
     assert version.narrative_instructions == "The seal arrives by gull."
-    assert version.suggested_beats == [{"description": "A gull drops the seal", "priority": "high"},
-                                       {"description": "Orla reads it", "priority": "medium"}]
+    assert version.suggested_beats == [{"beat": "A gull drops the seal", "priority": "high"},
+                                       {"beat": "Orla reads it", "priority": "medium"}]
     assert openai_server.requests[0]["body"]["response_format"] == {"type": "json_object"}
 
 

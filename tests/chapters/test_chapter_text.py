@@ -32,8 +32,8 @@ They can run over several lines.
 def test_parse_the_design_example():
     first, second = parse(EXAMPLE)
     assert first["number"] == 1 and first["title"] == "The Summons"
-    assert first["suggested_beats"] == [{"description": "A messenger brings the king's seal", "priority": "high"},
-                                        {"description": "The tide turns", "priority": "medium"}]
+    assert first["suggested_beats"] == [{"beat": "A messenger brings the king's seal", "priority": "high"},
+                                        {"beat": "The tide turns", "priority": "medium"}]
     assert second["required_previous_chapters"] == [1]
     assert second["trigger_conditions"] == {"location": ["Old Bridge", "North Gate"], "has_item": "Signal Horn",
                                             "min_turn": 5}

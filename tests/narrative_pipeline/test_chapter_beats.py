@@ -24,7 +24,7 @@ from ..factories import StoryFactory, UserFactory
 BEATS = ["A messenger brings the king's seal", "The seal is broken open", "The letter names the traitor"]
 SUMMONS = {"number": 1, "title": "The Summons", "summary": "The king's letter reaches the harbour.",
            "trigger_conditions": {"location": "harbour"},
-           "suggested_beats": [{"description": beat, "priority": "high"} for beat in BEATS]}
+           "suggested_beats": [{"beat": beat, "priority": "high"} for beat in BEATS]}
 
 
 class Answer:
@@ -96,8 +96,8 @@ def test_a_chapter_whose_first_passage_carries_every_high_beat_completes_as_it_a
     story = StoryFactory(user=alice, state={"location": "the harbour"}, characters=[{"name": "Wren", "is_player": True}])
     with acting_as(alice):
         chapter_services.chapters_import(story_id=story.pk, user_id=alice.pk, chapters=[{
-            **SUMMONS, "suggested_beats": [{"description": BEATS[0], "priority": "high"},
-                                           {"description": BEATS[1], "priority": "low"}]}])
+            **SUMMONS, "suggested_beats": [{"beat": BEATS[0], "priority": "high"},
+                                           {"beat": BEATS[1], "priority": "low"}]}])
     turn, _ = orchestrator.turn_submit(user=alice, story_id=story.pk, action="I wait.", idempotency_key="one")
     with django_capture_on_commit_callbacks(execute=True):
         turn = orchestrator.turn_generate(user=alice, turn=turn)

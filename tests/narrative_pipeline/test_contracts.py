@@ -17,15 +17,15 @@ BRIEFING = StrategistBriefing(title="The Pass", genre="fantasy", state=StoryStat
 
 class TestResponseTemplate:
     def test_valid_plan(self):
-        template = ResponseTemplate.model_validate({"beats": [{"description": "The bridge sways"}], "pacing": "brisk"})
+        template = ResponseTemplate.model_validate({"beats": [{"beat": "The bridge sways"}], "pacing": "brisk"})
         assert template.beats[0].priority == "medium" and template.target_length == 180
 
     @pytest.mark.parametrize("bad", [
         {"beats": []},
-        {"beats": [{"description": ""}]},
-        {"beats": [{"description": "x", "priority": "urgent"}]},
-        {"beats": [{"description": "x"}], "pacing": "glacial"},
-        {"beats": [{"description": "x"}], "target_length": 5},
+        {"beats": [{"beat": ""}]},
+        {"beats": [{"beat": "x", "priority": "urgent"}]},
+        {"beats": [{"beat": "x"}], "pacing": "glacial"},
+        {"beats": [{"beat": "x"}], "target_length": 5},
         {"beats": "not a list"},
     ])
     def test_invalid_plans_are_rejected(self, bad):
@@ -33,8 +33,8 @@ class TestResponseTemplate:
             ResponseTemplate.model_validate(bad)
 
     def test_parse_finds_json_inside_prose_and_fences(self):
-        text = 'Here is the plan:\n```json\n{"beats": [{"description": "A gull cries"}]}\n```'
-        assert parse_plan(text).beats[0].description == "A gull cries"
+        text = 'Here is the plan:\n```json\n{"beats": [{"beat": "A gull cries"}]}\n```'
+        assert parse_plan(text).beats[0].beat == "A gull cries"
 
     def test_parse_rejects_non_json(self):
         with pytest.raises(NoValidObject):

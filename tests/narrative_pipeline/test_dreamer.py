@@ -25,7 +25,7 @@ def test_the_dreamer_answers_with_contracts_and_needs_no_database():
                  '"suggested_beats": ["A gull lands", {"description": 42}]}'),
         state={"location": "the harbour"}, title="The Drowned Bell", story_so_far="", recent=[])
     assert draft == ChapterDraft(title="The Gull", narrative_instructions="A gull brings word.",
-                                 suggested_beats=[{"description": "A gull lands", "priority": "high"}])
+                                 suggested_beats=[{"beat": "A gull lands", "priority": "high"}])
     change = dreamer.character_change(_Answers("Orla is cold and brave."), name="Orla", number=3,
                                       prose="Orla dives. The sea is dark.")
     assert change == CharacterChange(name="Orla", turn_number=3, summary="Orla is cold and brave.")

@@ -125,7 +125,7 @@ def test_a_think_block_split_across_chunks_reaches_no_passage_summary_or_plan(mo
     assert answer["status"] == "completed" and answer["prose"] == turn.prose == PROSE
     assert summary == "The bell rang."
     assert reasoning["strategist"].startswith(SECRET) and reasoning["writer"] == reasoning["dreamer"] == SECRET
-    assert turn.template["beats"][0]["description"] == "The bell rings"
+    assert turn.template["beats"][0]["beat"] == "The bell rings"
 
 
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])  # DeepSeek and vLLM; OpenRouter

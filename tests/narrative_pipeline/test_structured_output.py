@@ -31,28 +31,28 @@ class TestTheParser:
 
     def test_prose_braces_that_pair_up_around_the_object_do_not_hide_it(self):
         text = 'I chose "brisk" }{ pacing.\n{"beats": ["Inside"]}\nI chose "brisk" }{ pacing.'
-        assert parse_plan(text).beats[0].description == "Inside"
+        assert parse_plan(text).beats[0].beat == "Inside"
 
     def test_a_greedy_regex_would_have_swallowed_the_prose_between_two_objects(self):
         text = '{"beats": ["draft"]} On reflection, a better plan: {"beats": ["The final beat"]} Done {ok}.'
-        assert parse_plan(text).beats[0].description == "The final beat"
+        assert parse_plan(text).beats[0].beat == "The final beat"
 
     def test_the_last_object_that_validates_wins_over_a_later_invalid_one(self):
         text = '{"beats": ["Kept"]} and an example of the format: {"beats": []}'
-        assert parse_plan(text).beats[0].description == "Kept"
+        assert parse_plan(text).beats[0].beat == "Kept"
 
     def test_braces_inside_strings_do_not_end_the_object(self):
         text = '{"beats": [{"description": "He draws } and { in the sand \\" still"}], "tone": "odd"} tail }'
-        assert parse_plan(text).beats[0].description == 'He draws } and { in the sand " still'
+        assert parse_plan(text).beats[0].beat == 'He draws } and { in the sand " still'
 
     def test_reasoning_is_not_read_when_the_answer_holds_a_plan(self):
         text = '<Thinking>{"beats": ["Reasoned draft"]}</Thinking><reasoning>{"beats": ["x"]}</reasoning>{"beats": ["Answer"]}'
-        assert parse_plan(text).beats[0].description == "Answer"
+        assert parse_plan(text).beats[0].beat == "Answer"
 
     def test_an_unclosed_reasoning_block_is_read_only_when_nothing_else_is_there(self):
-        assert parse_plan('<think>I will plan {"beats": ["Cut off mid-thought"]} and then').beats[0].description \
+        assert parse_plan('<think>I will plan {"beats": ["Cut off mid-thought"]} and then').beats[0].beat \
             == "Cut off mid-thought"
-        assert parse_plan('{"beats": ["Outside"]}\n<think>{"beats": ["Inside"]}').beats[0].description == "Outside"
+        assert parse_plan('{"beats": ["Outside"]}\n<think>{"beats": ["Inside"]}').beats[0].beat == "Outside"
 
     @pytest.mark.parametrize(("pacing", "read"), [("Fast-paced", "brisk"), ("very slow", "slow"),
                                                   ("FRANTIC", "urgent"), ("steady", "measured"),
@@ -70,7 +70,7 @@ class TestTheParser:
                                     "State Updates": {"flags_set": "door_open", "location": None, "mood": "x"},
                                     "chapter_beats_addressed": "Find the door"}})
         plan = parse_plan(text)
-        assert plan.beats[0].description == "A door" and plan.beats[0].priority == "high"
+        assert plan.beats[0].beat == "A door" and plan.beats[0].priority == "high"
         assert plan.tone == "grim, cold" and plan.state_updates.flags_set == ["door_open"]
         assert plan.chapter_beats_addressed == ["Find the door"]
 
@@ -85,8 +85,8 @@ class TestTheParser:
                   '"suggested_beats": ["The bell rings", {"text": "Hale listens", "priority": "Low"}],}\n```')
         data = parse_object(answer, required="title")
         assert data["title"] == "The Drowned Bell"
-        assert data["suggested_beats"] == [{"description": "The bell rings", "priority": "high"},
-                                           {"description": "Hale listens", "priority": "low"}]
+        assert data["suggested_beats"] == [{"beat": "The bell rings", "priority": "high"},
+                                           {"beat": "Hale listens", "priority": "low"}]
         with pytest.raises(NoValidObject):
             parse_object('{"summary": "no title"}', required="title")
 
@@ -96,7 +96,7 @@ TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]),
 PLANS = st.builds(
     lambda beats, tone, pacing, length, flags: {"beats": beats, "tone": tone, "pacing": pacing,
                                                 "target_length": length, "state_updates": {"flags_set": flags}},
-    st.lists(st.fixed_dictionaries({"description": TEXT, "priority": st.sampled_from(["high", "medium", "low"])}),
+    st.lists(st.fixed_dictionaries({"beat": TEXT, "priority": st.sampled_from(["high", "medium", "low"])}),
              min_size=1, max_size=8),
     TEXT, st.sampled_from(["slow", "measured", "brisk", "urgent"]), st.integers(40, 1_200), st.lists(TEXT, max_size=3))
 # Prose a model puts around its answer: braces, quotes and tags that are not reasoning included.
@@ -120,7 +120,7 @@ def test_any_valid_plan_wrapped_in_fences_prose_and_reasoning_parses_to_the_same
 
 def plan_read(answer: str) -> str:
     try:
-        return parse_plan(answer).beats[0].description
+        return parse_plan(answer).beats[0].beat
     except NoValidObject:
         return "refused"
 
@@ -231,7 +231,7 @@ class TestTurnsAgainstRealModelQuirks:
                              fake.stream(["Dark."]))
         turn = self.play(api_as(alice), story)
         with acting_as(alice):
-            assert Turn.objects.get(pk=turn["id"]).template["beats"][0]["description"] == "The light gutters"
+            assert Turn.objects.get(pk=turn["id"]).template["beats"][0]["beat"] == "The light gutters"
 
     def test_a_server_refusing_response_format_is_asked_without_it_and_remembered(self, api_as, alice, story,
                                                                                   openai_server):
