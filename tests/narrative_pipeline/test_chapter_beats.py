@@ -141,3 +141,50 @@ def test_a_three_beat_chapter_spans_three_turns_through_the_api_and_the_worker(c
     assert seen == [("active", sorted(BEATS[:1]), None), ("active", sorted(BEATS[:2]), None),
                     ("completed", sorted(BEATS), 3)]
     assert progress["activated_turn"] == 1 and progress["completion_method"] == "natural"
+
+
+@pytest.mark.django_db
+def test_a_model_dreamer_is_asked_about_the_open_beats_and_its_answer_ticks_them(
+        alice, openai_server, settings, django_capture_on_commit_callbacks):
+    from .. import fake_openai as fake
+
+    settings.LLM_AGENTS = {**settings.LLM_AGENTS, "dreamer": {"provider": "openai", "model": "fake-model"}}
+    story = StoryFactory(user=alice, state={"location": "the harbour"}, characters=[{"name": "Wren", "is_player": True}])
+    with acting_as(alice):
+        chapter_services.chapters_import(story_id=story.pk, user_id=alice.pk, chapters=[dict(SUMMONS)])
+    plan = {"beats": [{"beat": "The seal is broken", "priority": "high"}], "chapter_beats_addressed": BEATS}
+    openai_server.script(fake.ok(json.dumps(plan)), fake.stream(["The seal is broken open ", "on the quay."]),
+                         fake.ok('<think>1? not told.</think>{"carried": ["2"],}'), fake.ok("The seal is opened."))
+    turn, _ = orchestrator.turn_submit(user=alice, story_id=story.pk, action="I wait.", idempotency_key="one")
+    with django_capture_on_commit_callbacks(execute=True):
+        orchestrator.turn_generate(user=alice, turn=turn)
+    user_message = openai_server.requests[2]["body"]["messages"][-1]["content"]
+    asked = json.loads(user_message.split("<story-data>")[1].split("</story-data>")[0])
+    assert asked["passage"] == "The seal is broken open on the quay."
+    assert [beat["beat"] for beat in asked["beats"]] == BEATS  # the open beats, numbered as the answer names them
+    progress = _progress(alice, story)  # the Strategist claimed all three; the Dreamer confirmed one
+    assert (progress.status, progress.beats_addressed) == ("active", [BEATS[1]])
+
+
+def test_the_offline_room_tells_one_chapter_beat_a_turn_in_the_authors_order_even_naming_someone_present():
+    from narrative_pipeline.llm import LLMRequest
+
+    beats = [{"beat": "Orla waves from the pier", "priority": "low"}, {"beat": BEATS[0], "priority": "high"}]
+    briefing = {"action": "I wait.", "state": {"location": "the harbour", "present_characters": ["Orla"]},
+                "characters": [{"name": "Wren", "is_player": True}, {"name": "Orla"}], "lore": [],
+                "chapter": {"number": 1, "title": "The Summons", "beats": beats, "beats_addressed": [],
+                            "tier": "none"}}
+    narrator = OfflineProvider()
+
+    def turn(briefing):
+        plan = json.loads(narrator.complete(LLMRequest(agent="strategist", messages=[], payload={
+            "task": "plan", "briefing": briefing})).text)
+        prose = narrator.complete(LLMRequest(agent="writer", messages=[], payload={
+            "task": "write", "template": plan, "briefing": briefing})).text
+        return plan["chapter_beats_addressed"], prose
+
+    addressed, prose = turn(briefing)  # the low beat comes first in the author's order, and names Orla
+    assert addressed == ["Orla waves from the pier"]
+    assert passage_carries("Orla waves from the pier", prose) and not passage_carries(BEATS[0], prose)
+    addressed, prose = turn({**briefing, "chapter": {**briefing["chapter"], "beats_addressed": [beats[0]["beat"]]}})
+    assert addressed == [BEATS[0]] and passage_carries(BEATS[0], prose)
