@@ -166,14 +166,17 @@ def preview(*, story_id, state: StoryState, turn_number: int, state_vector=None)
     return views, brief
 
 
-def record_beats_addressed(*, story_id, turn_number: int, addressed: list[str]) -> ChapterProgress | None:
-    """The Dreamer confirms the beats a turn addressed; all high-priority beats complete the chapter."""
-    row = ChapterProgress.objects.select_for_update().filter(story_id=story_id, status="active").first()
+def record_beats_addressed(*, story_id, chapter_number: int, turn_number: int,
+                           carried: list[str]) -> ChapterProgress | None:
+    """The beats of chapter ``chapter_number`` the Dreamer confirmed a turn's passage carried (read from the
+    prose, not from the plan); once all its high-priority beats are confirmed the chapter completes."""
+    row = ChapterProgress.objects.select_for_update().filter(
+        story_id=story_id, chapter__number=chapter_number, status=ChapterProgress.Status.ACTIVE).first()
     if row is None:
-        return None
+        return None  # completed or healed away meanwhile
     beats = (current_version(row.chapter) or row.chapter).suggested_beats
     known = {beat_text(beat) for beat in beats}
-    row.beats_addressed = sorted(set(row.beats_addressed) | (set(addressed) & known))
+    row.beats_addressed = sorted(set(row.beats_addressed) | (set(carried) & known))
     required = set(high_beats(beats))
     if required and required <= set(row.beats_addressed):
         row.status = ChapterProgress.Status.COMPLETED

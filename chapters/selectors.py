@@ -11,6 +11,7 @@ from django.db.models import Avg, Count, Q
 from core.contracts import StoryState
 
 from . import plain_words
+from .beats import beat_text
 from .evaluation import current_version, heading_to
 from .models import ChapterDivergenceLog, ChapterProgress, ChapterSuggestion, ChapterVersion, StoryChapter
 from .triggers import evaluate
@@ -141,6 +142,17 @@ def chapter_notes(*, story_id, chapters: list[StoryChapter], rows: dict, turn_da
     notes.sort(key=lambda note: (note[0], note[1]))
     return [{"turn": turn, "date": dates.get(turn) or created, "text": text}
             for turn, _, created, text in reversed(notes)]
+
+
+def beats_open(*, story_id, chapter_number: int) -> list[str]:
+    """The beats of the story's chapter ``chapter_number`` not confirmed yet, in the author's order; none
+    unless the chapter is active (the Dreamer confirms beats only for the chapter being played)."""
+    row = ChapterProgress.objects.filter(story_id=story_id, chapter__number=chapter_number,
+                                         status=ChapterProgress.Status.ACTIVE).select_related("chapter").first()
+    if row is None:
+        return []
+    beats = (current_version(row.chapter) or row.chapter).suggested_beats
+    return [beat_text(beat) for beat in beats if beat_text(beat) not in row.beats_addressed]
 
 
 def chapter_analytics(*, user_id, story_id=None, chapter_id=None) -> list[dict]:

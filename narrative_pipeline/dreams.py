@@ -2,7 +2,7 @@
 
 The agent (``agents/dreamer.py``) answers with contracts; this module reads the story for it and
 writes its answers: the dead, a turn's summary and embedding, the chapter beats the passage
-addressed, the story so far every N turns, a next chapter when none is left, how the characters
+carried, the story so far every N turns, a next chapter when none is left, how the characters
 named in the turn changed, and a chapter healed. Each step checks its work is not done yet, so a
 redelivered task stops where it finished.
 """
@@ -14,6 +14,7 @@ from django.conf import settings
 from accounts.rls import acting_as
 from chapters import evaluation as chapter_evaluation
 from chapters import healing
+from chapters import selectors as chapter_selectors
 from chapters.models import ChapterDivergenceLog, ChapterSuggestion, StoryChapter
 from core import embeddings
 from core.contracts import StoryState
@@ -38,13 +39,10 @@ def turn_dream(*, user_id: str, turn_id: str) -> None:
     story_deaths_mark(user_id=user_id, story_id=turn.story_id,
                       names=dreamer.deaths(names=[character.name for character in cast],
                                            text=f"{turn.action}\n{turn.prose}"))
+    _chapter_beats(user_id, caller, turn)
     if not has_summary:
         turn_summary_add(user_id=user_id, turn=turn,
                          note=dreamer.turn_summary(caller, number=turn.number, action=turn.action, prose=turn.prose))
-        with acting_as(user_id):
-            # Confirm the chapter beats the Strategist says this passage addressed.
-            chapter_evaluation.record_beats_addressed(story_id=story.pk, turn_number=turn.number,
-                                                      addressed=(turn.template or {}).get("chapter_beats_addressed", []))
     if turn.number % settings.ARC_INTERVAL_TURNS == 0:
         _arc(user_id, caller, story, last=turn.number)
     if turn.number % settings.CHAPTER_SUGGESTION_TURNS == 0:
@@ -52,6 +50,22 @@ def turn_dream(*, user_id: str, turn_id: str) -> None:
     for character in cast:
         if mentioned(character.name, turn.prose):
             _character_change(user_id, caller, turn, character)
+
+
+def _chapter_beats(user_id, caller: AgentCaller, turn: Turn) -> None:
+    """Confirm from the passage which open beats of the chapter it was written for it carried; the
+    Strategist's plan alone ticks nothing. Ticking is a union, so a redelivered task changes nothing."""
+    brief = (turn.briefing or {}).get("chapter")
+    if not brief:
+        return
+    with acting_as(user_id):
+        beats = chapter_selectors.beats_open(story_id=turn.story_id, chapter_number=brief["number"])
+    if not beats:
+        return
+    carried = dreamer.beats_carried(caller, passage=turn.prose, beats=beats)
+    with acting_as(user_id):
+        chapter_evaluation.record_beats_addressed(story_id=turn.story_id, chapter_number=brief["number"],
+                                                  turn_number=turn.number, carried=carried)
 
 
 def story_deaths_mark(*, user_id, story_id, names: list[str]) -> None:

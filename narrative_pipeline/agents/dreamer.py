@@ -16,7 +16,7 @@ from ..contracts import ArcNote, ChapterDraft, CharacterChange, TurnSummaryNote
 from ..llm import LLMError, LLMRequest
 from ..state import mentioned
 from .prompts import DREAMER_SYSTEM, data_block
-from .structured import NoValidObject, parse_object
+from .structured import NoValidObject, parse_carried, parse_object
 
 
 def _ask(caller: AgentCaller, instruction: str, payload: dict, max_tokens: int, *, json_mode: bool = False) -> str:
@@ -41,6 +41,20 @@ def turn_summary(caller: AgentCaller, *, number: int, action: str, prose: str) -
     summary = _ask(caller, "Summarize this turn in one or two sentences.",
                    {"task": "turn_summary", "number": number, "action": action, "prose": prose}, 120)
     return TurnSummaryNote(summary=summary, embedding=embeddings.embed_one(summary))
+
+
+def beats_carried(caller: AgentCaller, *, passage: str, beats: list[str]) -> list[str]:
+    """Which of the chapter's open ``beats`` the passage carried (told as happening), read from the prose:
+    what the Strategist planned does not count until the passage tells it."""
+    payload = {"task": "beats_carried", "passage": passage,
+               "beats": [{"number": number, "beat": beat} for number, beat in enumerate(beats, 1)]}
+    answer = _ask(caller, "Which of these chapter beats does the passage show happening? A beat only hinted at, "
+                  'planned or still to come is not carried. Answer with JSON: {"carried": [beat numbers]}.',
+                  payload, 80, json_mode=True)
+    try:
+        return parse_carried(answer, beats)
+    except NoValidObject as error:
+        raise LLMError("The Dreamer's answer on the chapter beats was not valid JSON.") from error
 
 
 def arc_summary(caller: AgentCaller, *, first: int, last: int, previous: str, summaries: list[str]) -> ArcNote:

@@ -11,9 +11,12 @@ Plan the next passage as a JSON object with exactly these keys:
 "tone": a short phrase, "pacing": "slow" | "measured" | "brisk" | "urgent", "target_length": words (40 to 1200),
 "state_updates": {{"location": string or null, "items_gained": [..], "items_lost": [..],
 "characters_entering": [..], "characters_leaving": [..], "flags_set": [..], "flags_cleared": [..]}},
-"chapter_beats_addressed": [..].
+"chapter_beats_addressed": [..] (the chapter beats this passage tells).
 The first beat answers the player's action. When the chapter carries a "nudge", make it one of the beats: it
-brings that chapter toward the player. A chapter whose status is "upcoming" has not begun: do not play it yet. Answer with the JSON object only. {DATA_RULE}"""
+brings that chapter toward the player. A chapter whose status is "upcoming" has not begun: do not play it yet.
+When a chapter is under way, move it on by its next open beat (those in its beats_addressed are told already),
+not all of its beats at once: a chapter spans several turns.
+Answer with the JSON object only. {DATA_RULE}"""
 
 WRITER_SYSTEM = f"""You are the Writer of a writers' room for interactive fiction.
 Write the next passage in second person or the story's established voice, following the Strategist's

@@ -324,3 +324,54 @@ def parse_object(text: str, *, required: str) -> dict:
                     data["suggested_beats"] = beats_normalize(data["suggested_beats"])
                 return data
     raise NoValidObject(f"no JSON object with {required!r} in the answer")
+
+
+# The Dreamer's beat confirmation -----------------------------------------------------------------------------
+
+CARRIED_KEYS = ("carried", "beats_carried", "confirmed", "addressed", "beats_addressed", "told", "beats", "done")
+
+
+def parse_carried(text: str, beats: list[str]) -> list[str]:
+    """Which of ``beats`` the Dreamer says the passage carried, in their order. Read leniently: the list under
+    ``carried`` (or a synonym) may hold beat numbers (1-based, numbers or text), the beats' texts (case, spacing
+    and end punctuation aside) or objects ``{"beat" or "number", "carried": true|false}``; an object mapping each
+    beat's text to true or false reads too. Raises ``NoValidObject`` when no object answers the question."""
+    visible, unclosed = visible_and_unclosed(text)
+    for where in (visible, unclosed):
+        for data in reversed(list(json_objects(where))):
+            data = _keys_normalized(data)
+            listed = next((data[key] for key in CARRIED_KEYS if key in data), None)
+            if listed is not None:
+                return _beats_named(listed if isinstance(listed, list) else [listed], beats)
+            by_text = {_beat_key(key): value for key, value in data.items()}
+            if any(_beat_key(beat) in by_text for beat in beats):
+                return [beat for beat in beats if _true(by_text.get(_beat_key(beat)))]
+    raise NoValidObject("no JSON object saying which beats were carried")
+
+
+def _beat_key(text: str) -> str:
+    return " ".join(re.findall(r"[^\W_]+", str(text).casefold()))
+
+
+def _true(value) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes", "carried", "done"))
+
+
+def _beats_named(items: list, beats: list[str]) -> list[str]:
+    by_text = {_beat_key(beat): beat for beat in beats}
+    named: set[str] = set()
+    for item in items:
+        if isinstance(item, dict):
+            item = _keys_normalized(item)
+            if "carried" in item and not _true(item["carried"]):
+                continue
+            item = next((item[key] for key in ("number", "index", "id", *BEAT_TEXT_KEYS) if key in item), None)
+        if isinstance(item, bool) or item is None:
+            continue
+        number = number_in(item) if isinstance(item, int | float) or re.fullmatch(r"\s*#?\d+\s*", str(item)) \
+            else None
+        if number is not None and 1 <= number <= len(beats):
+            named.add(beats[number - 1])
+        elif _beat_key(item) in by_text:
+            named.add(by_text[_beat_key(item)])
+    return [beat for beat in beats if beat in named]

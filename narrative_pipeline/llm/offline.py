@@ -13,6 +13,8 @@ import random
 import re
 from collections.abc import Iterator
 
+from chapters.beat_confirmation import passage_carries
+
 from . import OFFLINE, OFFLINE_MODEL, Completion, LLMError, LLMRequest, approximate_tokens
 from .inflection import VERBS, past, third_person
 
@@ -163,7 +165,7 @@ class OfflineProvider:
             "plan": self._plan, "write": self._write, "turn_summary": self._turn_summary,
             "arc_summary": self._arc_summary, "character_snapshot": self._character_snapshot,
             "adapt_chapter": self._adapt_chapter, "alternate_chapter": self._alternate_chapter,
-            "suggest_chapter": self._suggest_chapter,
+            "suggest_chapter": self._suggest_chapter, "beats_carried": self._beats_carried,
         }
         if task not in handlers:
             raise LLMError(f"The offline narrator has no answer for a {task!r} request.")
@@ -189,9 +191,9 @@ class OfflineProvider:
         if chapter and chapter.get("nudge"):  # the healing ladder's hook: the chapter comes toward the player
             beats.insert(1, {"beat": chapter["nudge"].rstrip("."), "priority": "high"})
         if chapter and chapter.get("status", "active") == "active" and chapter.get("tier") != "alternate":
-            # The chapter is active (healed if it had to be): move it on by its next beat, the most important first.
+            # The chapter is active (healed if it had to be): move it on by one beat a turn, the next in the
+            # author's order not yet told, so a chapter spans as many turns as it has beats.
             waiting = [beat for beat in chapter.get("beats", []) if beat["beat"] not in chapter["beats_addressed"]]
-            waiting.sort(key=lambda beat: ("high", "medium", "low").index(beat.get("priority", "medium")))
             if waiting:
                 beats.insert(1, {"beat": waiting[0]["beat"], "priority": "high"})
                 addressed.append(waiting[0]["beat"])
@@ -230,6 +232,7 @@ class OfflineProvider:
             act = act and f"{player} {act}"
         fill = {"act": act or "", "act_cap": (act or "")[:1].upper() + (act or "")[1:], "place": place,
                 "place_cap": place[:1].upper() + place[1:]}
+        chapter_beats = {beat["beat"] for beat in (briefing.get("chapter") or {}).get("beats", [])}
         told: set[str] = set()
 
         def tell(choices: list[str], **extra) -> str:
@@ -245,7 +248,7 @@ class OfflineProvider:
             named = next((name for name in others if name.casefold() in planned.casefold()), None)
             if index == 0:
                 line = tell(OUTCOMES)
-            elif named and not planned.startswith(RECALLED):
+            elif named and not planned.startswith(RECALLED) and beat["beat"] not in chapter_beats:
                 line = tell(CHARACTER_LINES, name=named, mood=rng.choice(MOODS))
             elif planned.startswith(NOTICED):
                 line = tell(DISCOVERIES)
@@ -253,7 +256,7 @@ class OfflineProvider:
                 if planned.startswith(RECALLED):  # lore the action called up, told as it is written
                     line = planned[len(RECALLED):].strip()
                     line = line if line.endswith((".", "!", "?", "。", "！", "？", "\"")) else line + "."
-                else:  # a beat some other Strategist planned: told as it was planned
+                else:  # a chapter's beat, or one some other Strategist planned: told as it was planned
                     line = planned[:1].upper() + planned[1:] + "."
                 line = "" if line in told else line
                 told.add(line)
@@ -272,6 +275,11 @@ class OfflineProvider:
         act = _phrase(payload["action"], verb_form=past, person=PERSON["name"])
         return (f"Turn {payload['number']}: the player {act}. {first}" if act
                 else f"Turn {payload['number']}: {first}")[:400]
+
+    def _beats_carried(self, payload: dict, rng: random.Random) -> str:
+        """Read from the passage, never from the plan: a beat counts when the prose tells it."""
+        return json.dumps({"carried": [beat["number"] for beat in payload["beats"]
+                                       if passage_carries(beat["beat"], payload["passage"])]})
 
     def _arc_summary(self, payload: dict, rng: random.Random) -> str:
         pieces = [re.sub(r"^Turn \d+: ", "", summary).split(". ")[0] for summary in payload["summaries"]]

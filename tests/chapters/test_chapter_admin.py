@@ -6,8 +6,8 @@ from django.urls import reverse
 
 from accounts.rls import acting_as
 from accounts.services import user_become_author
-from chapters.lore import services as lore
 from chapters import selectors
+from chapters.lore import services as lore
 from chapters.models import ChapterProgress, Lorebook, LoreEntry, StoryChapter
 from narrative_pipeline.models import AgentCall, Story, Turn
 
