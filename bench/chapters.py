@@ -45,8 +45,8 @@ def _evaluation_ms(user, count: int) -> float:
     return statistics.median(samples[20:])
 
 
-def _heal_latency(user, *, items: list[str], flags: list[str]) -> tuple[str, float]:
-    """Play until a turn queues a healing; time from that turn's commit to the new log row."""
+def _heal_latency(user, *, rung: str, items: list[str], flags: list[str]) -> tuple[str, float]:
+    """Play until a turn queues the ladder's ``rung``; time from that turn's commit to its log row."""
     story = story_create(user=user, title="Healing", characters=[{"name": "Wren", "is_player": True}],
                          state={"location": "the market", "inventory": items, "flags": flags})
     with acting_as(user):
@@ -54,26 +54,25 @@ def _heal_latency(user, *, items: list[str], flags: list[str]) -> tuple[str, flo
             {"number": 1, "title": "The Chapel", "summary": "The bell is found in the chapel.",
              "trigger_conditions": {"location": "chapel", "has_item": "lantern", "flag": "night"},
              "min_similarity_threshold": 0.2,
-             "suggested_beats": [{"description": "The bell is found", "priority": "high"}]}])
-    for number in range(1, 40):
+             "suggested_beats": [{"beat": "The bell is found", "priority": "high"}]}])
+    for number in range(1, 60):
         turn, _ = orchestrator.turn_submit(user=user, story_id=story.pk, action="I wait and watch the crowd.",
                                            idempotency_key=f"heal-{number}")
         orchestrator.turn_generate(user=user, turn=turn)
         committed = time.perf_counter()
         with acting_as(user):
-            # The nudge is written into the turn itself; the worker's healing starts at relax.
-            queued = ChapterProgress.objects.filter(story=story, healing_rung__in=("relax", "adapt", "alternate")
-                                                    ).exists()
+            # The ladder climbs a rung per grace; the nudge is written into the turn itself, not by the worker.
+            queued = ChapterProgress.objects.filter(story=story, healing_rung=rung).exists()
         if not queued:
             continue
         while time.perf_counter() < committed + 30:
             with acting_as(user):
-                log = ChapterDivergenceLog.objects.filter(story=story).exclude(strategy="nudge").first()
+                log = ChapterDivergenceLog.objects.filter(story=story, strategy=rung).first()
             if log is not None:
                 return log.strategy, (time.perf_counter() - committed) * 1000
             time.sleep(0.002)
         raise RuntimeError("the healing was queued but never done")
-    raise RuntimeError("the chapter never needed healing")
+    raise RuntimeError(f"the chapter never climbed to {rung}")
 
 
 def run() -> str:
@@ -84,8 +83,8 @@ def run() -> str:
         celery_app.conf.task_always_eager = False
         celery_app.conf.task_default_queue = "luna-bench"
         with start_worker(celery_app, pool="threads", concurrency=2, perform_ping_check=False, loglevel="WARNING"):
-            relax = _heal_latency(user, items=["lantern"], flags=["night"])  # 1 of 3 conditions unmet
-            adapt = _heal_latency(user, items=[], flags=["night"])  # 2 of 3 unmet
+            relax = _heal_latency(user, rung="relax", items=["lantern"], flags=["night"])  # 1 of 3 conditions unmet
+            adapt = _heal_latency(user, rung="adapt", items=[], flags=[])  # 3 of 3 unmet
     ratio = evaluation_ms[200] / evaluation_ms[5]
     return f"""
 Per-turn chapter evaluation (the Preprocessor's call: progress, the chapter the story is heading to,
@@ -97,9 +96,9 @@ its conditions and divergence, the activation write), median of {ROUNDS - 20} tu
 | 200 | {evaluation_ms[200]:.2f} |
 | **growth** (goal ≤ 1.5×) | **{ratio:.2f}×** |
 
-Heal latency, from the commit of the turn that queues a healing (once the {settings.CHAPTER_GRACE_TURNS}-turn
-grace for a chapter not reached yet is over) to the new version and its log row, through a real
-Celery worker on Redis with the offline Dreamer; the player's turn never waits for it:
+Heal latency, from the commit of the turn that queues a rung of the healing ladder (nudge, then relax,
+then adapt, each after a {settings.CHAPTER_GRACE_TURNS}-turn grace) to the new version and its log row, through
+a real Celery worker on Redis with the offline Dreamer; the player's turn never waits for it:
 
 | tier | ms |
 | --- | ---: |
