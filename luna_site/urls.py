@@ -91,6 +91,8 @@ api_patterns = [
 
 urlpatterns = [
     path("", accounts_views.home, name="home"),
+    path("healthz", site_views.healthz, name="healthz"),
+    path("readyz", site_views.readyz, name="readyz"),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's).
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("accounts/profile/", site_views.profile, name="profile"),  # the account and its stories
