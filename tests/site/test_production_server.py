@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
@@ -145,3 +146,20 @@ def test_a_streamed_turn_arrives_piece_by_piece_before_it_ends(served, model_ser
     finished = received[-1][1]
     assert finished["status"] == "completed"
     assert "".join(data["text"] for kind, data in received if kind == "text").strip() == finished["prose"]
+
+
+def test_concurrent_requests_on_the_thread_pool_each_see_only_their_own_user(served):
+    """Pooled connections and threads are shared by requests for different users: each sees its own stories."""
+    players = [UserFactory() for _ in range(4)]
+    titles = {player.pk: StoryFactory(user=player, title=f"The story of {player.username}").title
+              for player in players}
+    tokens = {player.pk: str(EpochAccessToken.for_user(player)) for player in players}
+
+    def seen_by(player_id) -> tuple:
+        response = served.get("/api/stories/", headers={"Authorization": f"Bearer {tokens[player_id]}"})
+        assert response.status_code == 200, response.text
+        return player_id, [story["title"] for story in response.json()["results"]]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(seen_by, [player.pk for player in players] * 10))
+    assert all(seen == [titles[player_id]] for player_id, seen in answers)
