@@ -9,18 +9,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+# What this process's environment has that production would not: the checkout's settings, DEBUG, the
+# checkout's plain static names (checkout_settings), and the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE.
+NOT_IN_PRODUCTION = ("DJANGO_SETTINGS_MODULE", "DEBUG", "HTTPS", "STATIC_MANIFEST", "DJANGO_ALLOW_ASYNC_UNSAFE")
+
+
 def production_environment(**extra: str) -> dict[str, str]:
-    """This process's environment as production would set it: the app's own settings (not the checkout's),
-    DEBUG off, keys of its own, and hashed static names (no STATIC_MANIFEST=0 from checkout_settings)."""
-    environment = {name: value for name, value in os.environ.items()
-                   if name not in ("DEBUG", "STATIC_MANIFEST", "DJANGO_SETTINGS_MODULE")}
-    return environment | {"DJANGO_SETTINGS_MODULE": "luna_site.settings", "SECRET_KEY": secrets.token_urlsafe(50),
-                          "JWT_SIGNING_KEY": secrets.token_urlsafe(50), **extra}
+    """This process's environment as production would set it, with the app's own settings (not the checkout's)."""
+    environment = {name: value for name, value in os.environ.items() if name not in NOT_IN_PRODUCTION}
+    return environment | {"DJANGO_SETTINGS_MODULE": "luna_site.settings", **extra}
 
 
 def check_deploy(environment: dict[str, str]) -> subprocess.CompletedProcess:
+    keys = {"SECRET_KEY": secrets.token_urlsafe(50), "JWT_SIGNING_KEY": secrets.token_urlsafe(50)}
     return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=REPO,
-                          env=environment, capture_output=True, text=True, timeout=300)
+                          env=environment | keys, capture_output=True, text=True, timeout=300)
 
 
 def test_check_deploy_has_no_warnings_over_https():

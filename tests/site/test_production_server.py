@@ -23,6 +23,7 @@ from accounts.tokens import EpochAccessToken
 from .. import fake_openai as fake
 from ..conftest import TEST_QUEUE
 from ..factories import StoryFactory, UserFactory
+from .test_deploy_check import production_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 REPO = Path(__file__).resolve().parents[2]
@@ -39,10 +40,7 @@ def served_environment(*, port: int, static_root: Path, llm_base_url: str) -> di
     """Production settings (not the checkout's) on the test database, with this process's signing keys so the
     test can hand the server a token; the Strategist and the Writer on the fake model server."""
     database = settings.DATABASES["default"]
-    environment = {name: value for name, value in os.environ.items()
-                   if name not in ("DEBUG", "STATIC_MANIFEST", "DJANGO_SETTINGS_MODULE", "HTTPS")}
-    return environment | {
-        "DJANGO_SETTINGS_MODULE": "luna_site.settings",
+    return production_environment(**{
         "DATABASE_URL": f"postgresql://{database['USER']}@{quote(database['HOST'], safe='')}/{database['NAME']}",
         "CELERY_QUEUE": f"{TEST_QUEUE}-served",  # its worker takes only the served app's tasks
         "PORT": str(port), "STATIC_ROOT": str(static_root),
@@ -50,7 +48,7 @@ def served_environment(*, port: int, static_root: Path, llm_base_url: str) -> di
         "LLM_BASE_URL": llm_base_url, "LLM_MAX_RETRIES": "0",
         "LLM_STRATEGIST_PROVIDER": "openai", "LLM_STRATEGIST_MODEL": "fake-model",
         "LLM_WRITER_PROVIDER": "openai", "LLM_WRITER_MODEL": "fake-model",
-    }
+    })
 
 
 def wait_until_ready(server: subprocess.Popen, client: httpx.Client, log: Path) -> None:
