@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 # the data folder, where they are generated once (luna_site/checkout_settings.py). Production does not use make.
 export DJANGO_SETTINGS_MODULE ?= luna_site.checkout_settings
 
-.PHONY: install run test lint bench migrate demo stop backup dbshell chromium screenshots llm-check
+.PHONY: install run serve test lint bench migrate demo stop backup dbshell chromium screenshots llm-check
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ demo: migrate
 
 run: demo
 	bin/run
+
+# The production way (gunicorn + Celery, DEBUG off, collected static files): bin/serve, docs/operations.md.
+serve: migrate
+	bin/serve
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update && apt-get install -y --no-install-recommends chromium; }

@@ -11,6 +11,10 @@ import os
 from luna_site import keys
 from luna_site.embedded import data_dir
 
+# A checkout names static files as they are in the source, so nothing needs `collectstatic` first;
+# bin/serve collects them and turns the hashed names on (STATIC_MANIFEST=1).
+os.environ.setdefault("STATIC_MANIFEST", "0")
+
 for _name in ("SECRET_KEY", "JWT_SIGNING_KEY"):
     if not os.environ.get(_name):
         os.environ[_name] = keys.local_key(_name, data_dir=data_dir())

@@ -32,11 +32,17 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY, JWT_SIGNING_KEY = keys.signing_keys(debug=DEBUG, data_dir=embedded.data_dir())
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
-# Served over HTTPS (behind a proxy that sets X-Forwarded-Proto): set HTTPS=1.
+# Served over HTTPS (behind a proxy that sets X-Forwarded-Proto): set HTTPS=1. Without it a plain-HTTP
+# loopback run (`make run`, `make serve`) works: no redirect, cookies not marked secure.
 HTTPS = env_bool("HTTPS", False)
 SECURE_SSL_REDIRECT = SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+# The proxy must overwrite (never pass on) a client's X-Forwarded-Proto, or a client could claim HTTPS.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+# Load balancers probe over plain HTTP inside the network: a redirect would read as "down".
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -62,6 +68,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Right after SecurityMiddleware (WhiteNoise's docs): static files skip sessions, CSRF and RLS.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "luna_site.middleware.refuse_control_characters",
@@ -141,6 +149,8 @@ else:
     REDIS_URL = f"unix://{_redis_socket}"  # redis-py's spelling
     CELERY_BROKER_URL = f"redis+socket://{_redis_socket}"  # kombu's spelling
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+# Two deployments (or a deployment and a test run) on one Redis each take only their own tasks.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -252,6 +262,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Listings' and versions' licences are one set of choices: one enum in the schema, and no warning
+    # from `manage.py check --deploy` (which must pass with none).
+    "ENUM_NAME_OVERRIDES": {"LicenceEnum": "marketplace.models.Licence"},
 }
 
 # -- Abuse limits and security headers (docs/security.md) ---------------------------------
@@ -345,7 +358,19 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+# Hashed, compressed file names, cached for a year by browsers (WhiteNoise); they need `collectstatic` first,
+# which bin/serve runs. A checkout (`make run`, the tests) names the source files as they are (checkout_settings).
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if STATIC_MANIFEST
+                    else "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Without collected files, WhiteNoise finds each file in the source folders when it is asked for.
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = not STATIC_MANIFEST
+# /readyz: how long it waits for a Celery worker on the task queue to answer.
+READYZ_WORKER_TIMEOUT_SECONDS = float(os.environ.get("READYZ_WORKER_TIMEOUT_SECONDS", "1"))
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -91,8 +92,12 @@ api_patterns = [
 
 urlpatterns = [
     path("", accounts_views.home, name="home"),
+    path("healthz", site_views.healthz, name="healthz"),
+    path("readyz", site_views.readyz, name="readyz"),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's).
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    # Lazy: with hashed static names the manifest is read on the first request, not when the URLs load
+    # (`manage.py check` runs before `collectstatic`).
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg"), permanent=True)),
     path("accounts/profile/", site_views.profile, name="profile"),  # the account and its stories
     path("accounts/", include("accounts.urls")),
     path("stories/", include("narrative_pipeline.urls")),

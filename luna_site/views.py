@@ -1,13 +1,18 @@
-"""Pages that show several apps (the profile: the account and its stories), and the error pages: JSON under
-/api/, HTML elsewhere."""
+"""Pages that show several apps (the profile: the account and its stories), the error pages (JSON under
+/api/, HTML elsewhere), and the probes a load balancer or process manager asks (/healthz, /readyz)."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.db import transaction
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
 from accounts.forms import DeleteAccountForm
 from accounts.selectors import usage_summary
 from narrative_pipeline.selectors import story_list, user_total_cost
+
+from .readiness import readiness_failures
 
 
 @login_required
@@ -30,3 +35,24 @@ def server_error(request):
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "server_error", "detail": "Something went wrong on our side."}, status=500)
     return render(request, "500.html", status=500)
+
+
+# The probes: no log-in, no throttle, and never inside a user's RLS transaction (non_atomic_requests),
+# so a probe with a session cookie still touches no database.
+@require_safe
+@never_cache
+@transaction.non_atomic_requests
+def healthz(request):
+    """The process is up and answers; nothing else is asked (a restart would not fix a database outage)."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@require_safe
+@never_cache
+@transaction.non_atomic_requests
+def readyz(request):
+    """The process can serve: database, Redis and a Celery worker answer; else 503 naming what failed."""
+    failures = readiness_failures()
+    if failures:
+        return JsonResponse({"ready": False, "failed": failures}, status=503)
+    return JsonResponse({"ready": True, "failed": {}})

@@ -17,8 +17,10 @@ def ok(text: str, prompt_tokens: int = 11, completion_tokens: int = 7, reasoning
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}}
 
 
-def stream(pieces: list[str], prompt_tokens: int = 11, completion_tokens: int = 7, pause: float = 0.0) -> dict:
-    return {"kind": "stream", "pieces": pieces, "pause": pause,
+def stream(pieces: list[str], prompt_tokens: int = 11, completion_tokens: int = 7, pause: float = 0.0,
+           release: threading.Event | None = None) -> dict:
+    """With ``release``, the stream stops after its first piece until the event is set (at most 60 s)."""
+    return {"kind": "stream", "pieces": pieces, "pause": pause, "release": release,
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}}
 
 
@@ -175,10 +177,12 @@ class FakeOpenAI:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                for piece in reply["pieces"]:
+                for index, piece in enumerate(reply["pieces"]):
                     event = {"model": body["model"], "choices": [{"index": 0, "delta": {"content": piece}}]}
                     self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
                     self.wfile.flush()
+                    if index == 0 and reply.get("release"):
+                        reply["release"].wait(timeout=60)
                     time.sleep(reply["pause"])
                 self.wfile.write(f"data: {json.dumps({'choices': [], 'usage': reply['usage']})}\n\n".encode())
                 self.wfile.write(b"data: [DONE]\n\n")

@@ -1,0 +1,163 @@
+"""bin/serve, the production way (gunicorn with threads, a Celery worker, DEBUG off, collected static files),
+started as a real process on a free loopback port against the test database: it serves a page, a static
+file by its hashed name with far-future cache headers, and a turn whose events arrive while it is written."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+from django.conf import settings
+
+from accounts.tokens import EpochAccessToken
+
+from .. import fake_openai as fake
+from ..conftest import TEST_QUEUE
+from ..factories import StoryFactory, UserFactory
+from .test_deploy_check import production_environment
+
+pytestmark = pytest.mark.django_db(transaction=True)
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT_SECONDS = 180  # collectstatic, then the embedding model loaded by the web and worker processes
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def served_environment(*, port: int, static_root: Path, llm_base_url: str) -> dict[str, str]:
+    """Production settings (not the checkout's) on the test database, with this process's signing keys so the
+    test can hand the server a token; the Strategist and the Writer on the fake model server."""
+    database = settings.DATABASES["default"]
+    return production_environment(**{
+        "DATABASE_URL": f"postgresql://{database['USER']}@{quote(database['HOST'], safe='')}/{database['NAME']}",
+        "CELERY_QUEUE": f"{TEST_QUEUE}-served",  # its worker takes only the served app's tasks
+        "PORT": str(port), "STATIC_ROOT": str(static_root),
+        "WEB_WORKERS": "1", "WEB_THREADS": "4", "CELERY_CONCURRENCY": "1",
+        "LLM_BASE_URL": llm_base_url, "LLM_MAX_RETRIES": "0",
+        "LLM_STRATEGIST_PROVIDER": "openai", "LLM_STRATEGIST_MODEL": "fake-model",
+        "LLM_WRITER_PROVIDER": "openai", "LLM_WRITER_MODEL": "fake-model",
+    })
+
+
+def wait_until_ready(server: subprocess.Popen, client: httpx.Client, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"bin/serve exited with {server.returncode}:\n{log.read_text()[-3000:]}"
+        try:
+            if client.get("/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass  # not listening yet
+        time.sleep(0.2)
+    pytest.fail(f"bin/serve not ready within {START_TIMEOUT_SECONDS} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def model_server():
+    with fake.FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def served(django_db_setup, model_server, tmp_path_factory) -> Iterator[httpx.Client]:
+    """A client of bin/serve, running for this module's tests."""
+    folder = tmp_path_factory.mktemp("served")
+    port = free_loopback_port()
+    log = folder / "serve.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            ["bin/serve"], cwd=REPO, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            env=served_environment(port=port, static_root=folder / "static", llm_base_url=model_server.base_url))
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    try:
+        wait_until_ready(server, client, log)
+        yield client
+    finally:
+        client.close()
+        os.killpg(server.pid, signal.SIGTERM)  # its own session: bin/serve, gunicorn and the worker
+        server.wait(timeout=60)
+
+
+def test_a_page_names_its_static_files_by_their_hashed_names(served):
+    response = served.get("/accounts/login/")
+    assert response.status_code == 200 and "Log in" in response.text
+    assert 'href="/static/css/luna.css"' not in response.text
+    assert "/static/css/luna." in response.text and response.headers["server"] == "gunicorn"
+
+
+def test_a_hashed_static_file_is_cached_for_a_year_and_compressed(served):
+    page = served.get("/accounts/login/").text
+    hashed = page.split('href="/static/css/luna.', 1)[1].split('"', 1)[0]
+    response = served.get(f"/static/css/luna.{hashed}", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/css")
+    cache = response.headers["cache-control"]
+    assert "immutable" in cache and int(cache.split("max-age=")[1].split(",")[0]) >= 365 * 24 * 3600
+    assert response.headers["content-encoding"] == "gzip"
+
+
+def test_the_probes_answer_through_the_production_server(served):
+    assert served.get("/healthz").text == "ok"
+    assert served.get("/readyz").json() == {"ready": True, "failed": {}}
+
+
+def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, dict]]:
+    event = None
+    for line in lines:
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            yield event, json.loads(line[6:])
+
+
+def test_a_streamed_turn_arrives_piece_by_piece_before_it_ends(served, model_server):
+    user = UserFactory()
+    story = StoryFactory(user=user, characters=[{"name": "Wren", "is_player": True}])
+    writer_released = threading.Event()
+    model_server.script(fake.ok('{"beats": [{"description": "Bells"}]}'),
+                        fake.stream(["The bell ", "rings ", "twice."], release=writer_released))
+    token = str(EpochAccessToken.for_user(user))
+    # Were the stream buffered, its first event would come only once the Writer is released, which this test
+    # does only after reading it: the read would time out (10 s, while the held Writer waits up to 60 s).
+    with served.stream("POST", f"/api/stories/{story.pk}/turns/stream/", headers={"Authorization": f"Bearer {token}"},
+                       json={"action": "I ring the bell.", "idempotency_key": "served-1"}, timeout=10) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        events = sse_events(response.iter_lines())
+        first = [next(events), next(events)]
+        # The Writer is held after its first piece, so the turn cannot have ended: the events came as written.
+        assert [kind for kind, _ in first] == ["turn", "text"] and first[1][1] == {"text": "The bell "}
+        writer_released.set()
+        received = first + list(events)
+    kinds = [kind for kind, _ in received]
+    assert kinds[-1] == "done" and kinds.count("done") == 1
+    finished = received[-1][1]
+    assert finished["status"] == "completed"
+    assert "".join(data["text"] for kind, data in received if kind == "text").strip() == finished["prose"]
+
+
+def test_concurrent_requests_on_the_thread_pool_each_see_only_their_own_user(served):
+    """Pooled connections and threads are shared by requests for different users: each sees its own stories."""
+    players = [UserFactory() for _ in range(4)]
+    titles = {player.pk: StoryFactory(user=player, title=f"The story of {player.username}").title
+              for player in players}
+    tokens = {player.pk: str(EpochAccessToken.for_user(player)) for player in players}
+
+    def seen_by(player_id) -> tuple:
+        response = served.get("/api/stories/", headers={"Authorization": f"Bearer {tokens[player_id]}"})
+        assert response.status_code == 200, response.text
+        return player_id, [story["title"] for story in response.json()["results"]]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(seen_by, [player.pk for player in players] * 10))
+    assert all(seen == [titles[player_id]] for player_id, seen in answers)
