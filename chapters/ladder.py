@@ -19,6 +19,7 @@ from typing import Literal
 from core.contracts import StoryState
 
 from .divergence import Tier
+from .plain_words import with_article
 from .triggers import DEAD_FLAG, as_list, fold
 
 Rung = Literal["nudge", "relax", "adapt", "alternate"]
@@ -67,8 +68,8 @@ def nudge_hook(*, title: str, conditions: dict, unmet: list[str], state: StorySt
     chapter. No model call."""
     dead = {fold(flag[len(DEAD_FLAG):]) for flag in state.flags if fold(flag).startswith(DEAD_FLAG)}
     present = {fold(name) for name in state.present_characters}
-    place = as_list(conditions["location"])[0] if "location" in unmet else ""
-    item = as_list(conditions["has_item"])[0] if "has_item" in unmet else ""
+    place = with_article(as_list(conditions["location"])[0]) if "location" in unmet else ""
+    item = with_article(as_list(conditions["has_item"])[0]) if "has_item" in unmet else ""
     missing = [name for name in as_list(conditions.get("character_present", []))
                if fold(name) not in present and fold(name) not in dead] if "character_present" in unmet else []
     about = place or item or title

@@ -20,7 +20,7 @@ def _names(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value or [])
 
 
-def _place(name: str) -> str:
+def with_article(name: str) -> str:
     # Authors write places as "lighthouse" or "Old Bridge": a common noun reads better with "the".
     if name[:1].islower() and not name.casefold().startswith(("the ", "a ", "an ")):
         return f"the {name}"
@@ -37,11 +37,11 @@ def waiting_reason(conditions: dict, unmet: list[str]) -> str:
     for key in sorted(unmet, key=CONDITION_KEYS.index):
         value = conditions.get(key)
         if key == "location":
-            parts.append(f"at {_joined([_place(name) for name in _names(value)], 'or')}")
+            parts.append(f"at {_joined([with_article(name) for name in _names(value)], 'or')}")
         elif key == "character_present":
             parts.append(f"with {_joined(_names(value), 'and')}")
         elif key == "has_item":
-            parts.append(f"carrying {_joined([_place(name) for name in _names(value)], 'or')}")
+            parts.append(f"carrying {_joined([with_article(name) for name in _names(value)], 'or')}")
         elif key == "flag":
             parts.append("once the moment is right")  # flags are the story's own markers, not words for players
         elif key == "min_turn":
@@ -98,7 +98,7 @@ def healed(*, strategy: str, title: str, changes: dict, breakdown: dict, reveal_
         return format_html("{} could no longer happen{}; {} takes its place.", lost, why, road)
     places = _names(((changes.get("trigger_conditions") or {}).get("before") or {}).get("location"))
     moved = "location" in (breakdown.get("unmet") or []) and places and reveal_place
-    cause = (format_html("The story moved away from {}", _joined([_place(p) for p in places], "and"))
+    cause = (format_html("The story moved away from {}", _joined([with_article(p) for p in places], "and"))
              if moved else "The story went its own way")
     if strategy == "adapt":
         return format_html("{}, so <em>{}</em> was rewritten to meet you where you are.", cause, title)

@@ -228,7 +228,7 @@ def test_a_chapter_reached_after_its_nudge_completes_as_nudged(alice, django_cap
     player = Player(alice, story, django_capture_on_commit_callbacks)
     for action in ["I haggle for apples.", "I sit in the tavern.", "I listen to a fiddler."]:
         player.act(action)
-    assert player.briefings[-1][1]["nudge"] == "A message arrives asking you to come to lighthouse."
+    assert player.briefings[-1][1]["nudge"] == "A message arrives asking you to come to the lighthouse."
     for _ in range(5):
         player.act("I walk to the lighthouse.")
         if player.progress()[1][0] == "completed":

@@ -73,9 +73,9 @@ def test_healing_off_is_the_none_tier():
 
 @pytest.mark.parametrize(("conditions", "unmet", "state", "hook"), [
     ({"location": "lighthouse", "character_present": "Captain Hale"}, ["location", "character_present"],
-     StoryState(location="market"), "Captain Hale arrives with news of lighthouse."),
-    ({"location": ["cove", "beach"]}, ["location"], StoryState(), "A message arrives asking you to come to cove."),
-    ({"has_item": "lantern"}, ["has_item"], StoryState(), "A rumour tells of lantern, and where it might be found."),
+     StoryState(location="market"), "Captain Hale arrives with news of the lighthouse."),
+    ({"location": ["cove", "beach"]}, ["location"], StoryState(), "A message arrives asking you to come to the cove."),
+    ({"has_item": "lantern"}, ["has_item"], StoryState(), "A rumour tells of the lantern, and where it might be found."),
     ({"flag": "bell rung"}, ["flag"], StoryState(), "Something happens that points the way toward “The Bell”."),
     ({"min_turn": 9}, ["min_turn"], StoryState(), "Something happens that points the way toward “The Bell”."),
 ])

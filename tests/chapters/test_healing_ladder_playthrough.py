@@ -62,19 +62,19 @@ def test_a_chapter_the_player_walks_away_from_is_nudged_relaxed_adapted_and_kept
         versions = chapter.versions.count()
         replaced = StoryChapter.objects.filter(story=story, alternate_of=chapter).exists()
     assert [(log.turn_number, log.strategy) for log in logs] == [(3, "nudge"), (5, "relax"), (7, "adapt")]
-    assert logs[0].changes == {"hook": "Old Tam arrives with news of lighthouse."}
+    assert logs[0].changes == {"hook": "Old Tam arrives with news of the lighthouse."}
     assert row.status == "upcoming" and row.healing_rung == "adapt" and versions == 3  # authored, relaxed, adapted
     assert not replaced
     # Within the first grace the Strategist hears nothing of the chapter; then it gets the hook, turn after turn.
     assert turns[0].briefing["chapter"] is None and turns[1].briefing["chapter"] is None
     nudged = turns[2].briefing["chapter"]
     assert nudged["status"] == "upcoming" and nudged["healing"] == "nudge" and nudged["tier"] == "nudge"
-    assert nudged["nudge"] == "Old Tam arrives with news of lighthouse."
+    assert nudged["nudge"] == "Old Tam arrives with news of the lighthouse."
     assert nudged["narrative_instructions"] == "" and nudged["beats"] == []  # the upcoming chapter by title only
     assert nudged["divergence_parts"]["unmet"] == ["location", "character_present"]
     assert [turn.briefing["chapter"]["healing"] for turn in turns[3:7]] == ["", "relax", "", "adapt"]
     # The offline Strategist plays the hook.
-    assert "Old Tam arrives with news of lighthouse" in [beat["beat"] for beat in turns[2].template["beats"]]
+    assert "Old Tam arrives with news of the lighthouse" in [beat["beat"] for beat in turns[2].template["beats"]]
 
     # The player goes there after all: the author's chapter, adapted, is played and completes.
     with acting_as(alice):
