@@ -216,6 +216,14 @@ def sign_in(page, user) -> None:
     page.wait_for_url("**/stories/")
 
 
+def admin_sign_in(page, user) -> None:
+    """Log in to the Django admin, as an author does."""
+    page.goto("/admin/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
 def fits(page, width: int) -> None:
     """Nothing scrolls sideways at this width."""
     assert page.evaluate("document.documentElement.scrollWidth") <= width, page.url
