@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from accounts.rls import acting_as
+from core import metrics
 
 from . import selectors
 from .llm import Completion, LLMError, LLMRequest
@@ -85,3 +86,7 @@ class AgentCaller:
                 status=AgentCall.Status.ERROR if error else AgentCall.Status.OK, error=error[:2000],
                 reasoning=completion.reasoning[:REASONING_KEPT_CHARS] if completion else "",
             )
+        status = AgentCall.Status.ERROR if error else AgentCall.Status.OK
+        metrics.AGENT_CALLS.labels(agent=agent, provider=provider, status=status).inc()
+        metrics.AGENT_LATENCY.labels(agent=agent, provider=provider).observe(time.monotonic() - started)
+        metrics.AGENT_COST.labels(agent=agent, provider=provider).inc(float(cost))
