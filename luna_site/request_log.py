@@ -155,7 +155,7 @@ def log_config(log_format: str, level: str) -> dict:
         "formatters": {"main": formatter},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "main", "filters": ["context"]}},
         "loggers": {
-            "luna": {"handlers": ["console"], "level": level, "propagate": False},
+            "luna": {"handlers": ["console"], "level": level},
             "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
             "celery": {"handlers": ["console"], "level": "INFO", "propagate": False},
         },
