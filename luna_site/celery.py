@@ -40,6 +40,13 @@ def embeddings_preload(**_) -> None:
 # -- Logs and metrics (docs/operations.md, "Logs", "Metrics") ----------------------------------------
 
 
+@worker_init.connect
+def metrics_exporter_start(**_) -> None:
+    from luna_site import metrics
+
+    metrics.worker_exporter_start()
+
+
 @setup_logging.connect
 def logging_from_settings(**_) -> None:
     """Connected, so Celery leaves logging as settings.LOGGING made it (the same JSON or text lines as the web)."""

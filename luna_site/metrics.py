@@ -14,11 +14,19 @@ import os
 
 import redis
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.http import HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
 
 from luna_site.celery import app as celery_app
@@ -99,3 +107,17 @@ def metrics_view(request):
     if not scrape_allowed(request):
         return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
     return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def worker_exporter_start() -> None:
+    """On a machine with workers and no web process to add their samples up: every worker process's samples
+    (and the queues' depth) on ``WORKER_METRICS_PORT``, bound to ``WORKER_METRICS_ADDR`` (loopback unless
+    set: this port has no token, so only the network decides who reads it). Called in the worker's main
+    process; its prefork children write to PROMETHEUS_MULTIPROC_DIR, which it therefore needs."""
+    port = os.environ.get("WORKER_METRICS_PORT")
+    if not port:
+        return
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        raise ImproperlyConfigured("WORKER_METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR: the worker's processes "
+                                   "write their samples there for the exporter to add up.")
+    start_http_server(int(port), addr=os.environ.get("WORKER_METRICS_ADDR", "127.0.0.1"), registry=registry())

@@ -1,18 +1,24 @@
 """/metrics: request, turn, agent and Celery task metrics and the queues' depth, added up over processes,
 never public, and never labelled with a user's content or ids."""
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
+import httpx
 import pytest
 import redis
 from django.conf import settings as django_settings
 
 from luna_site.celery import app as celery_app
+from narrative_pipeline.tasks import dream_turn
 
 from ..factories import StoryFactory, UserFactory
 
@@ -174,3 +180,37 @@ def test_samples_of_several_processes_add_up_in_multiprocess_mode(tmp_path):
                           capture_output=True, text=True).stdout
     assert sample(body, "luna_turns_total", outcome="completed") == 5
     assert "luna_celery_queue_depth" in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_on_a_machine_of_its_own_exports_its_processes_samples(tmp_path, monkeypatch):
+    """WORKER_METRICS_PORT: a prefork worker's main process serves what its children counted."""
+    from .test_production_server import free_loopback_port
+
+    database = django_settings.DATABASES["default"]
+    port, queue = free_loopback_port(), f"metrics-worker-{uuid.uuid4().hex}"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "WORKER_METRICS_PORT": str(port),
+           "CELERY_QUEUE": queue, "DJANGO_SETTINGS_MODULE": "luna_site.checkout_settings",
+           "DATABASE_URL": f"postgresql://{database['USER']}@{quote(database['HOST'], safe='')}/{database['NAME']}"}
+    log = tmp_path / "worker.log"
+    with log.open("w") as output:
+        worker = subprocess.Popen([str(REPO / ".venv/bin/celery"), "-A", "luna_site", "worker", "--pool=prefork",
+                                   "--concurrency=1", "--loglevel=INFO"], cwd=REPO, env=env, stdout=output,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        # A turn nobody has: the Dreamer finds nothing to do, and the run counts as a success.
+        monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
+        dream_turn.apply_async(args=[str(uuid.uuid4()), str(uuid.uuid4())], queue=queue)
+        wanted = 'luna_celery_task_runs_total{outcome="success",task="narrative_pipeline.tasks.dream_turn"} 1.0'
+        deadline, body = time.monotonic() + 120, ""
+        while wanted not in body and time.monotonic() < deadline:
+            assert worker.poll() is None, log.read_text()[-3000:]
+            with contextlib.suppress(httpx.TransportError):  # not listening yet
+                body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            time.sleep(0.2)  # the worker loads the embedding model before it takes the task
+        assert wanted in body, log.read_text()[-3000:]
+        assert f'luna_celery_queue_depth{{queue="{queue}"}} 0.0' in body
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
+        redis.Redis.from_url(django_settings.REDIS_URL).delete(queue)
