@@ -105,3 +105,19 @@ def test_a_task_queued_by_a_request_carries_its_request_id_and_user(celery_worke
     # Queued outside any request (beat, a shell): the task's own id stands in.
     result = context_seen.delay()
     assert result.get(timeout=30) == [f"task-{result.id}", ""]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_streamed_turns_writing_thread_logs_with_the_requests_ids(api_as, json_lines, settings):
+    settings.LLM_MAX_RETRIES, settings.LLM_RETRY_BACKOFF_SECONDS = 0, 0
+    settings.LLM_AGENTS = {**settings.LLM_AGENTS, "writer": {"provider": "openai", "model": "nothing-here",
+                                                             "connection": ""}}
+    settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"  # the discard port: the Writer fails, and the thread says so
+    user = UserFactory()
+    story = StoryFactory(user=user, characters=[{"name": "Wren", "is_player": True}])
+    response = api_as(user).post(f"/api/stories/{story.pk}/turns/stream/", {"action": ACTION,
+                                 "idempotency_key": uuid.uuid4().hex}, content_type="application/json")
+    assert b'"status": "failed"' in b"".join(response.streaming_content)
+    failed = next(line for line in json_lines() if line["logger"] == "luna.turns" and "failed" in line["message"])
+    assert (failed["request_id"], failed["user_id"]) == (response["X-Request-ID"], str(user.pk))
+    assert "astrolabe" not in json.dumps(json_lines())
