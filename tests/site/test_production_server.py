@@ -44,6 +44,7 @@ def served_environment(*, port: int, static_root: Path, llm_base_url: str) -> di
         "DATABASE_URL": f"postgresql://{database['USER']}@{quote(database['HOST'], safe='')}/{database['NAME']}",
         "CELERY_QUEUE": f"{TEST_QUEUE}-served",  # its worker takes only the served app's tasks
         "PORT": str(port), "STATIC_ROOT": str(static_root),
+        "PROMETHEUS_MULTIPROC_DIR": str(static_root.parent / "metrics"),  # not left in the shared data folder
         "WEB_WORKERS": "1", "WEB_THREADS": "4", "CELERY_CONCURRENCY": "1",
         "LLM_BASE_URL": llm_base_url, "LLM_MAX_RETRIES": "0",
         "LLM_STRATEGIST_PROVIDER": "openai", "LLM_STRATEGIST_MODEL": "fake-model",
