@@ -13,6 +13,7 @@ import ipaddress
 import os
 
 import redis
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -29,14 +30,12 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
-from luna_site.celery import app as celery_app
-
 REDIS_TIMEOUT_SECONDS = 1.0
 
 
 def queue_names() -> list[str]:
     """The queues this deployment's workers take: the default one and any the settings declare or route to."""
-    conf = celery_app.conf
+    conf = current_app.conf  # luna_site's app (imported by luna_site/__init__); importing it here would be a cycle
     names = {conf.task_default_queue, *(queue.name for queue in conf.task_queues or ())}
     routes = conf.task_routes if isinstance(conf.task_routes, dict) else {}
     names.update(route["queue"] for route in routes.values() if isinstance(route, dict) and "queue" in route)
