@@ -28,9 +28,12 @@ def server_conninfo() -> str:
 
 def database_dump(*, conninfo: str, target_dir: Path) -> Path:
     """The whole database (schema, RLS policies, grants, rows) into one timestamped ``.dump`` file."""
-    target_dir.mkdir(parents=True, exist_ok=True)
+    target_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = target_dir / f"luna-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.dump"
     partial = target.with_suffix(".partial")
+    # Every player's rows and the sealed connection keys: readable by this user only, from the first byte
+    # (pg_dump writes into the file as it finds it, keeping its mode).
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     subprocess.run([str(embedded.postgres_bin("pg_dump")), "--format=custom", f"--file={partial}",
                     f"--dbname={conninfo}"], check=True)
     partial.rename(target)  # a dump cut off half-way never looks like a backup

@@ -85,6 +85,7 @@ def test_a_seeded_database_comes_back_row_for_row(bob_story, alice_story, scratc
 
     dump = Path(manage("backup", "--dir", str(tmp_path), database=source))
     assert dump.parent == tmp_path and dump.suffix == ".dump" and not list(tmp_path.glob("*.partial"))
+    assert dump.stat().st_mode & 0o777 == 0o600  # every player's rows: the backup user's eyes only
     manage("restore", "--noinput", str(dump), database=scratch_database)
     assert rows_as_the_app_reads_them(scratch_database) == seeded
     assert fingerprint(scratch_database) == fingerprint(source)  # RLS forced, policies, grants, triggers
