@@ -114,6 +114,29 @@ def test_the_probes_answer_through_the_production_server(served):
     assert served.get("/readyz").json() == {"ready": True, "failed": {}}
 
 
+DREAMT = 'luna_celery_task_runs_total{outcome="success",task="narrative_pipeline.tasks.dream_turn"}'
+
+
+def metric_value(body: str, sample: str) -> float:
+    """A sample's value in a Prometheus text scrape; 0 while it has not been written."""
+    line = next((line for line in body.splitlines() if line.startswith(sample + " ")), None)
+    return float(line.split()[-1]) if line else 0.0
+
+
+def dreamt(served) -> float:
+    return metric_value(served.get("/metrics").text, DREAMT)
+
+
+def wait_until_dreamt(served, before: float) -> str:
+    """Until the served worker has run one more Dreamer task than ``before``: a task left running meets the
+    next test's flush (a deadlock); returns the scrape that showed it."""
+    deadline = time.monotonic() + 60
+    while metric_value(body := served.get("/metrics").text, DREAMT) <= before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert metric_value(body, DREAMT) > before
+    return body
+
+
 def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, dict]]:
     event = None
     for line in lines:
@@ -127,6 +150,7 @@ def test_a_streamed_turn_arrives_piece_by_piece_before_it_ends(served, model_ser
     user = UserFactory()
     story = StoryFactory(user=user, characters=[{"name": "Wren", "is_player": True}])
     writer_released = threading.Event()
+    before = dreamt(served)
     model_server.script(fake.ok('{"beats": [{"description": "Bells"}]}'),
                         fake.stream(["The bell ", "rings ", "twice."], release=writer_released))
     token = str(EpochAccessToken.for_user(user))
@@ -146,6 +170,7 @@ def test_a_streamed_turn_arrives_piece_by_piece_before_it_ends(served, model_ser
     finished = received[-1][1]
     assert finished["status"] == "completed"
     assert "".join(data["text"] for kind, data in received if kind == "text").strip() == finished["prose"]
+    wait_until_dreamt(served, before)
 
 
 def test_concurrent_requests_on_the_thread_pool_each_see_only_their_own_user(served):
@@ -172,14 +197,11 @@ def test_metrics_add_up_the_web_and_worker_processes_and_refuse_a_proxied_scrape
     story = StoryFactory(user=user, characters=[{"name": "Wren", "is_player": True}])
     model_server.script(fake.ok('{"beats": [{"description": "Gulls"}]}'), fake.stream(["Gulls ", "cry."]))
     token = str(EpochAccessToken.for_user(user))
+    before = dreamt(served)  # earlier tests' turns were dreamt too
     response = served.post(f"/api/stories/{story.pk}/turns/", headers={"Authorization": f"Bearer {token}"},
                            json={"action": "I watch the gulls.", "idempotency_key": "served-metrics"}, timeout=30)
     assert response.status_code == 201 and response.json()["status"] == "completed", response.text
-    dreamt = 'luna_celery_task_runs_total{outcome="success",task="narrative_pipeline.tasks.dream_turn"}'
-    deadline = time.monotonic() + 60
-    while dreamt not in (body := served.get("/metrics").text) and time.monotonic() < deadline:
-        time.sleep(0.2)  # the worker runs the Dreamer after the turn commits
-    assert dreamt in body
+    body = wait_until_dreamt(served, before)
     assert 'luna_turns_total{outcome="completed"}' in body
     assert 'luna_agent_calls_total{agent="writer",provider="default",status="ok"}' in body
     assert served.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
