@@ -163,6 +163,22 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_EAGER_PROPAGATES = True  # where tasks run inline (tests), their errors are not swallowed
 CELERY_IMPORTS = ["marketplace.sync"]  # tasks beside the work they queue (autodiscovery finds tasks.py only)
 
+# -- Faults: the task outbox, short broker timeouts, periodic work (docs/operations.md, "Faults") --
+# A request never waits long for a Redis that is down: its tasks stay in the outbox (accounts/task_outbox.py).
+# max_retries and interval_start: a send tries twice at once, not thrice over 2 s (kombu's default).
+CELERY_BROKER_TRANSPORT_OPTIONS |= {"socket_connect_timeout": 2, "socket_timeout": 5, "max_retries": 1,
+                                    "interval_start": 0}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
+CELERY_REDIS_SOCKET_TIMEOUT = 5
+CELERY_TASK_IGNORE_RESULT = True  # nothing reads results; no result-backend round trip per send
+# Outbox rows younger than this are still being sent after their commit; the drain leaves them.
+OUTBOX_GRACE_SECONDS = int(os.environ.get("OUTBOX_GRACE_SECONDS", "30"))
+OUTBOX_DRAIN_SECONDS = int(os.environ.get("OUTBOX_DRAIN_SECONDS", "30"))
+CELERY_BEAT_SCHEDULE = {
+    "outbox-drain": {"task": "accounts.tasks.outbox_drain", "schedule": OUTBOX_DRAIN_SECONDS},
+}
+
 # Shared by every process (throttles, locks), so no state lives in one web process.
 CACHES = {
     "default": {
