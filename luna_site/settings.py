@@ -127,6 +127,9 @@ DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
     "max_size": int(os.environ.get("DB_POOL_MAX", "10")),
     "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
 }
+# Faults: with a pool, Django has psycopg_pool check each connection as it leaves the pool (one round trip),
+# so none a PostgreSQL restart killed reaches a request: the pool drops it and connects anew.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_luna")}
 # The roles requests run as under Row-Level Security (DESIGN §2): every user's requests,
 # superusers' admin requests (whose policies let them see every row), and moderators' admin
