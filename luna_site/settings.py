@@ -178,8 +178,11 @@ CELERY_TASK_IGNORE_RESULT = True  # nothing reads results; no result-backend rou
 # Outbox rows younger than this are still being sent after their commit; the drain leaves them.
 OUTBOX_GRACE_SECONDS = int(os.environ.get("OUTBOX_GRACE_SECONDS", "30"))
 OUTBOX_DRAIN_SECONDS = int(os.environ.get("OUTBOX_DRAIN_SECONDS", "30"))
+# A turn pending this long was left by a process that died (every model call has a timeout far below it).
+TURN_PENDING_TIMEOUT_SECONDS = int(os.environ.get("TURN_PENDING_TIMEOUT_SECONDS", "600"))
 CELERY_BEAT_SCHEDULE = {
     "outbox-drain": {"task": "accounts.tasks.outbox_drain", "schedule": OUTBOX_DRAIN_SECONDS},
+    "stuck-turns-sweep": {"task": "narrative_pipeline.tasks.turns_stuck_sweep", "schedule": 60},
 }
 
 # Shared by every process (throttles, locks), so no state lives in one web process.
