@@ -6,7 +6,6 @@ import threading
 import uuid
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from accounts.rls import acting_as
