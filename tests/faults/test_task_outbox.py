@@ -1,6 +1,8 @@
 """Redis down during a turn: the turn commits and the player sees it at once; its Dreamer work waits in
 the outbox (accounts/task_outbox.py) and runs when Redis is back. The outbox under RLS, attacked as SQL."""
 
+import base64
+import json
 import time
 import uuid
 from datetime import timedelta
@@ -46,6 +48,37 @@ def test_a_turn_played_while_redis_is_down_is_saved_shown_and_dreamt_when_redis_
     with acting_as(user):
         assert [Turn.objects.get(pk=turn_id).status for turn_id in turn_ids] == [Turn.Status.COMPLETED] * 2
         assert TurnSummary.objects.filter(turn_id__in=turn_ids).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_stopped_and_started_again_gets_the_turns_tasks_from_the_outbox(broker_on, api_as, settings):
+    """A real Redis stopped and started, the web process's broker connections kept as they were."""
+    from ..conftest import TEST_QUEUE
+
+    user = UserFactory()
+    story = StoryFactory(user=user, characters=[{"name": "Wren", "is_player": True}])
+    api = api_as(user)
+
+    def play(action: str) -> str:
+        response = api.post(f"/api/stories/{story.pk}/turns/", {
+            "action": action, "idempotency_key": uuid.uuid4().hex}, content_type="application/json")
+        assert response.status_code == 201 and response.json()["status"] == "completed", response.content
+        return response.json()["id"]
+
+    def queued() -> list[list]:
+        """The args of the Dreamer tasks in the queue, oldest first (kombu's messages: base64 JSON bodies)."""
+        return [json.loads(base64.b64decode(json.loads(message)["body"]))[0]
+                for message in reversed(broker_on.client.lrange(TEST_QUEUE, 0, -1))]
+
+    sent = play("I knock.")
+    assert queued() == [[str(user.pk), sent]] and not OutboxTask.objects.exists()
+    broker_on.stop()
+    kept = play("I knock again.")
+    assert [row.args for row in OutboxTask.objects.all()] == [[str(user.pk), kept]]
+    broker_on.start()
+    assert task_outbox.outbox_drain(older_than=NOW) == 1
+    assert queued() == [[str(user.pk), sent], [str(user.pk), kept]]  # the first kept by the append-only file
+    assert not OutboxTask.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
