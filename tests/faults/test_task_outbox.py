@@ -163,3 +163,20 @@ def test_a_row_naming_no_task_is_dropped_with_an_error(alice, broker_down, caplo
     assert task_outbox.outbox_drain(older_than=NOW) == 0
     assert not OutboxTask.objects.filter(pk=row.pk).exists()
     assert "names no registered task" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sign_up_and_a_password_reset_while_redis_is_down_send_their_mail_when_it_is_back(broker_down, client,
+                                                                                            mailoutbox):
+    response = client.post("/api/auth/register/", {
+        "username": "stormy", "email": "stormy@example.com", "password": "moonlit-harbour-77",
+    }, content_type="application/json")
+    assert response.status_code == 202
+    forgetful = UserFactory(username="forgetful")
+    assert client.post("/accounts/password_reset/", {"email": forgetful.email}).status_code == 302
+    assert [row.task_name for row in OutboxTask.objects.order_by("pk")] == ["accounts.tasks.email_send"] * 2
+    assert mailoutbox == []
+
+    broker_down.back()
+    assert task_outbox.outbox_drain(older_than=NOW) == 2
+    assert [message.to for message in mailoutbox] == [["stormy@example.com"], [forgetful.email]]
