@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 
 from accounts.rls import acting_as
+from accounts.tasks import email_send
 from core import task_queue
 from luna_site.celery import app as celery_app
 from narrative_pipeline.models import StoryArc, TurnSummary
@@ -32,8 +33,9 @@ QUEUE = f"{TEST_QUEUE}-killed-{uuid.uuid4().hex[:8]}"
 # The worker under test restores unacknowledged tasks after 1 s, from keys of its own: the shared Redis's
 # other workers' tasks in flight are none of its business.
 WORKER = f"""
-import sys
+import os
 from luna_site.celery import app
+app.conf.broker_url = os.environ.get("TEST_BROKER_URL", app.conf.broker_url)
 app.conf.broker_transport_options = {{**app.conf.broker_transport_options, "visibility_timeout": 1,
     "unacked_key": "{QUEUE}-unacked", "unacked_index_key": "{QUEUE}-unacked-index",
     "unacked_mutex_key": "{QUEUE}-unacked-mutex"}}
@@ -49,13 +51,13 @@ def until(condition, what: str, timeout: float = 90.0) -> None:
         time.sleep(0.1)
 
 
-def worker_started(model_server, log: Path) -> subprocess.Popen:
+def worker_started(model_server, log: Path, **environment: str) -> subprocess.Popen:
     database = settings.DATABASES["default"]
     environment = production_environment(
         DATABASE_URL=f"postgresql://{database['USER']}@{database['HOST'].replace('/', '%2F')}/{database['NAME']}",
         CELERY_QUEUE=QUEUE, LLM_BASE_URL=model_server.base_url, LLM_MAX_RETRIES="0",
         LLM_DREAMER_PROVIDER="openai", LLM_DREAMER_MODEL="fake-model",
-        ARC_INTERVAL_TURNS="1", CHAPTER_SUGGESTION_TURNS="1000")
+        ARC_INTERVAL_TURNS="1", CHAPTER_SUGGESTION_TURNS="1000", **environment)
     with log.open("a") as output:
         return subprocess.Popen([sys.executable, "-c", WORKER], cwd=REPO, env=environment, stdout=output,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -109,3 +111,24 @@ def test_the_dreamer_task_runs_again_after_sigkill_with_no_duplicate(tmp_path):
 def arcs(user, story) -> int:
     with acting_as(user):
         return StoryArc.objects.filter(story=story).count()
+
+
+def test_a_worker_carries_on_after_redis_restarts(broker_on, tmp_path):
+    """The short broker timeouts a request needs (settings, "Faults") do not stop a worker reconnecting."""
+    log = tmp_path / "worker.log"
+
+    def mailed(subject: str) -> bool:
+        return subject in log.read_text()  # the console e-mail backend writes to the worker's output
+
+    with fake.FakeOpenAI() as model_server:
+        worker = worker_started(model_server, log, TEST_BROKER_URL=f"redis+socket://{broker_on.socket}")
+        try:
+            email_send.apply_async(args=["-", "Before the restart", "Hello.", "a@example.com"], queue=QUEUE)
+            until(lambda: mailed("Before the restart"), "the worker takes a task")
+            broker_on.stop()
+            broker_on.start()
+            email_send.apply_async(args=["-", "After the restart", "Hello.", "a@example.com"], queue=QUEUE)
+            until(lambda: mailed("After the restart"), f"the worker takes a task again\n{log.read_text()[-2000:]}")
+            assert worker.poll() is None
+        finally:
+            killed(worker)
