@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 # the data folder, where they are generated once (luna_site/checkout_settings.py). Production does not use make.
 export DJANGO_SETTINGS_MODULE ?= luna_site.checkout_settings
 
-.PHONY: install run serve test lint bench migrate demo stop backup dbshell chromium screenshots llm-check
+.PHONY: install run serve scale-check test lint bench migrate demo stop backup dbshell chromium screenshots llm-check
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ run: demo
 # The production way (gunicorn + Celery, DEBUG off, collected static files): bin/serve, docs/operations.md.
 serve: migrate
 	bin/serve
+
+# Scale-out shown (issue 18): PostgreSQL and Redis as separate TCP servers, 2 web + 2 worker nodes, players
+# driven, no turn lost or doubled, every Dreamer task once. Minutes; not part of `make test`. bench/scale_check.py.
+scale-check: install
+	$(PY) -m bench.scale_check $(ARGS)
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update && apt-get install -y --no-install-recommends chromium; }

@@ -13,6 +13,31 @@ app = Celery("luna_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Each kind of work has its own queue, named from the deployment's CELERY_QUEUE, so a slow kind (a long
+# source sync, a stuck SMTP server, a burst of healing) never holds up another: bin/serve gives each queue
+# its own worker. The Dreamer's work takes CELERY_QUEUE itself. docs/operations.md, "Scale-out".
+QUEUE_SUFFIXES = {
+    "narrative_pipeline.tasks.dream_turn": "",
+    "narrative_pipeline.tasks.heal_chapter": ".heal",
+    "marketplace.sync.sync_fork": ".sync",
+    "accounts.tasks.email_send": ".email",
+}
+
+
+def deployment_queues() -> list[str]:
+    """Every queue of this deployment (CELERY_QUEUE, read when asked: the tests change it after start)."""
+    prefix = app.conf.task_default_queue
+    return [prefix + suffix for suffix in dict.fromkeys(QUEUE_SUFFIXES.values())]
+
+
+def task_queue(name: str, args, kwargs, options, task=None, **_) -> dict | None:
+    """Celery's router: the queue a task is sent to."""
+    suffix = QUEUE_SUFFIXES.get(name)
+    return None if suffix is None else {"queue": app.conf.task_default_queue + suffix}
+
+
+app.conf.task_routes = (task_queue,)
+
 
 @worker_init.connect
 def services_start(**_) -> None:

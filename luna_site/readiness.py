@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection
 
 from luna_site.celery import app as celery_app
+from luna_site.celery import deployment_queues
 
 logger = logging.getLogger("luna.readiness")
 REDIS_TIMEOUT_SECONDS = 1.0
@@ -40,14 +41,15 @@ def redis_failure() -> str | None:
 
 
 def worker_failure() -> str | None:
-    """A worker counts only if it consumes the task queue (CELERY_QUEUE): a worker of another deployment on
-    the same Redis answers pings too, and would not run our tasks."""
-    queue = celery_app.conf.task_default_queue
+    """Every queue of the deployment needs a worker consuming it (CELERY_QUEUE and the queues named from it):
+    a worker of another deployment on the same Redis answers pings too, and would not run our tasks."""
     timeout = settings.READYZ_WORKER_TIMEOUT_SECONDS
     replies = celery_app.control.inspect(timeout=timeout).active_queues() or {}
-    if any(consumed["name"] == queue for queues in replies.values() for consumed in queues):
+    consumed = {queue["name"] for queues in replies.values() for queue in queues}
+    missing = [queue for queue in deployment_queues() if queue not in consumed]
+    if not missing:
         return None
-    return f"no worker on queue {queue!r} answered within {timeout:g} s"
+    return f"no worker on {'queue' if len(missing) == 1 else 'queues'} {', '.join(map(repr, missing))} answered within {timeout:g} s"
 
 
 def readiness_failures() -> dict[str, str]:

@@ -372,6 +372,10 @@ LORE_MAX_CONTENT_LENGTH = int(os.environ.get("LORE_MAX_CONTENT_LENGTH", "50000")
 LORE_TURN_BUDGET_MS = float(os.environ.get("LORE_TURN_BUDGET_MS", "20"))
 EMBEDDING_BATCH_SIZE = int(os.environ.get("EMBEDDING_BATCH_SIZE", "32"))
 EMBEDDING_THREADS = int(os.environ.get("EMBEDDING_THREADS", "1"))
+# The embedding service (manage.py embedding_server, started by bin/serve) that holds the model, so web and
+# worker processes never load torch; empty: each process loads the model itself (make run, the tests).
+EMBEDDING_URL = os.environ.get("EMBEDDING_URL", "")
+EMBEDDING_TIMEOUT_SECONDS = float(os.environ.get("EMBEDDING_TIMEOUT_SECONDS", "10"))
 
 # -- Internationalization and static files ----------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.quotas import QuotaExceeded
 from accounts.rls import acting_as
 from accounts.task_outbox import queue_after_commit
+from core.embeddings import EmbeddingError
 from core.errors import DomainError
 
 from . import quota_accounting, selectors
@@ -111,7 +112,7 @@ def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = N
             1 if turn.prose else 0))
         if not prose:
             raise LLMError("The Writer returned an empty passage.")
-    except LLMError as error:
+    except (LLMError, EmbeddingError) as error:  # the model server or the embedding service: Retry
         return _turn_fail(user, turn, str(error))
     except Exception:
         _turn_fail(user, turn, "Something went wrong on our side; your action is kept. Try again.")

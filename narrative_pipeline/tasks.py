@@ -4,6 +4,7 @@ from celery import shared_task
 from django.db import IntegrityError, OperationalError
 
 from accounts.rls import acting_as
+from core.embeddings import EmbeddingError
 
 from . import dreams, stuck_turns
 from .llm import LLMError
@@ -12,7 +13,7 @@ from .models import Turn
 logger = logging.getLogger("luna.turns")
 
 
-@shared_task(acks_late=True, autoretry_for=(LLMError, OperationalError), retry_backoff=True, max_retries=5)
+@shared_task(acks_late=True, autoretry_for=(LLMError, EmbeddingError, OperationalError), retry_backoff=True, max_retries=5)
 def dream_turn(user_id: str, turn_id: str) -> None:
     """The Dreamer's work for one committed turn, as the story's owner (RLS: the id comes with the task)."""
     try:
@@ -25,7 +26,7 @@ def dream_turn(user_id: str, turn_id: str) -> None:
         logger.info("turn %s was undone or deleted while the Dreamer worked on it", turn_id)
 
 
-@shared_task(acks_late=True, autoretry_for=(LLMError, OperationalError), retry_backoff=True, max_retries=5)
+@shared_task(acks_late=True, autoretry_for=(LLMError, EmbeddingError, OperationalError), retry_backoff=True, max_retries=5)
 def heal_chapter(user_id: str, chapter_id: str, turn_number: int, tier: str) -> None:
     """A chapter the story moved away from is relaxed, adapted or replaced, off the player's turn."""
     dreams.chapter_heal(user_id=user_id, chapter_id=chapter_id, turn_number=turn_number, tier=tier)

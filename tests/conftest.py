@@ -6,6 +6,7 @@ import pytest
 
 from luna_site import embedded
 from luna_site.celery import app as celery_app
+from luna_site.celery import deployment_queues
 
 from .factories import TEST_PASSWORD, StoryFactory, UserFactory, played_story
 
@@ -92,8 +93,10 @@ def _session_worker(django_db_setup, django_db_blocker):
     from celery.contrib.testing.worker import start_worker
 
     with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(TEST_QUEUE)
-    with django_db_blocker.unblock(), start_worker(celery_app, pool="threads", concurrency=2,
+        for queue in deployment_queues():
+            conn.default_channel.queue_purge(queue)
+    # It takes every queue of the test's deployment (the Dreamer's, healing, syncs, e-mail).
+    with django_db_blocker.unblock(), start_worker(celery_app, pool="threads", concurrency=2, queues=deployment_queues(),
                                                    perform_ping_check=False, loglevel="WARNING") as worker:
         yield worker
 
@@ -114,7 +117,7 @@ def wait_for_idle_worker(timeout: float = 60.0) -> None:
 
     deadline = time.monotonic() + timeout
     with celery_app.connection_for_read() as conn:
-        while (conn.default_channel.client.llen(TEST_QUEUE) or state.active_requests
+        while (any(conn.default_channel.client.llen(queue) for queue in deployment_queues()) or state.active_requests
                or state.reserved_requests) and time.monotonic() < deadline:
             time.sleep(0.05)
 
@@ -214,6 +217,14 @@ def sign_in(page, user) -> None:
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/stories/")
+
+
+def admin_sign_in(page, user) -> None:
+    """Log in to the Django admin, as an author does."""
+    page.goto("/admin/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
 
 
 def fits(page, width: int) -> None:

@@ -10,8 +10,8 @@ from accounts.rls import acting_as
 from accounts.services import user_become_author
 from chapters import chapter_markup, services
 
-from ..conftest import screenshot, wait_for_chart
-from ..factories import TEST_PASSWORD, StoryFactory, UserFactory
+from ..conftest import admin_sign_in, screenshot, wait_for_chart
+from ..factories import StoryFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CHAPTERS = """‹chapter-1› The Chapel at Night
@@ -37,10 +37,7 @@ def test_author_edits_previews_test_plays_then_plays(page_at, settings):
         (chapter,) = services.chapters_import(story_id=story.pk, user_id=author.pk,
                                               chapters=chapter_markup.parse(CHAPTERS))
     page = page_at(1280)
-    page.goto("/admin/login/")
-    page.get_by_label("Username").fill(author.username)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    admin_sign_in(page, author)
 
     page.goto(f"/admin/chapters/storychapter/{chapter.pk}/change/")
     page.get_by_label("Narrative instructions").fill("Lead the player into the drowned chapel by moonlight.")

@@ -11,8 +11,8 @@ from accounts.services import user_become_author
 from chapters import chapter_markup, services
 from chapters.models import StoryChapter
 
-from ..conftest import screenshot
-from ..factories import TEST_PASSWORD, StoryFactory, UserFactory
+from ..conftest import admin_sign_in, screenshot
+from ..factories import StoryFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CHAPTERS = "‹chapter-1› The Summons\nlocation: harbour\n\nOpen with a summons.\n"
@@ -25,10 +25,7 @@ def test_an_author_writes_a_chapter_without_json(page_at):
     with acting_as(author):
         services.chapters_import(story_id=story.pk, user_id=author.pk, chapters=chapter_markup.parse(CHAPTERS))
     page = page_at(1280)
-    page.goto("/admin/login/")
-    page.get_by_label("Username").fill(author.username)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    admin_sign_in(page, author)
 
     # From the story, so the editor offers its chapters by number and title.
     page.goto(f"/admin/chapters/storychapter/add/?story={story.pk}")

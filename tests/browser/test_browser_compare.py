@@ -8,8 +8,8 @@ from accounts.rls import acting_as
 from accounts.services import user_become_author
 from chapters import chapter_markup, services
 
-from ..conftest import screenshot
-from ..factories import TEST_PASSWORD, StoryFactory, UserFactory
+from ..conftest import admin_sign_in, screenshot
+from ..factories import StoryFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CHAPTERS = """‹chapter-1› The Harbour
@@ -46,10 +46,7 @@ def test_versions_side_by_side_wrap_and_the_graph_is_drawn(page_at, width):
         services.chapter_update(chapter=harbour, narrative_instructions=LONG,
                                 trigger_conditions={"location": ["Old Bridge", "North Gate"]})
     page = page_at(width)
-    page.goto("/admin/login/")
-    page.get_by_label("Username").fill(author.username)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    admin_sign_in(page, author)
 
     page.goto(f"/admin/chapters/storychapter/{harbour.pk}/change/")
     after = page.locator(".compare-field", has_text="Narrative instructions").locator(".compare-after")

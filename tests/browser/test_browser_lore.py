@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 
 from accounts.services import user_become_author
 
-from ..conftest import screenshot
-from ..factories import TEST_PASSWORD, StoryFactory, UserFactory
+from ..conftest import admin_sign_in, screenshot
+from ..factories import StoryFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CARD = Path(__file__).parent.parent / "data" / "lore" / "card_v2" / "sillytavern_seraphina_v2_with_book.png"
@@ -22,10 +22,7 @@ def test_import_a_card_play_with_its_lore_and_download_it_back(page_at, tmp_path
     story = StoryFactory(user=author, title="Eldoria", state={"location": "the glade"},
                          characters=[{"name": "Wren", "is_player": True}])
     page = page_at(1280)
-    page.goto("/admin/login/")
-    page.get_by_label("Username").fill(author.username)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    admin_sign_in(page, author)
 
     page.goto(f"/admin/narrative_pipeline/story/{story.pk}/change/")
     page.get_by_role("link", name="Import a file").click()

@@ -5,8 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from ..conftest import screenshot, wait_for_chart
-from ..factories import TEST_PASSWORD, StoryFactory, UserFactory
+from ..conftest import screenshot, sign_in, wait_for_chart
+from ..factories import StoryFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # Keeps what the streaming passage showed before the page reloads onto the finished turn.
@@ -18,14 +18,6 @@ document.addEventListener("DOMContentLoaded", () => {
   }).observe(document.body, {subtree: true, childList: true, characterData: true});
 });
 """
-
-
-def sign_in(page, user):
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/stories/")
 
 
 def play(page, action):

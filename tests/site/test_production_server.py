@@ -51,6 +51,7 @@ def served_environment(*, port: int, static_root: Path, llm_base_url: str) -> di
         "DATABASE_URL": f"postgresql://{database['USER']}@{quote(database['HOST'], safe='')}/{database['NAME']}",
         "CELERY_QUEUE": f"{TEST_QUEUE}-served",  # its worker takes only the served app's tasks
         "PORT": str(port), "STATIC_ROOT": str(static_root),
+        "EMBEDDING_BIND": f"127.0.0.1:{free_loopback_port()}",  # its own embedding service, never another run's
         "WEB_WORKERS": "1", "WEB_THREADS": "4", "CELERY_CONCURRENCY": "1",
         "LLM_BASE_URL": llm_base_url, "LLM_MAX_RETRIES": "0",
         "LLM_STRATEGIST_PROVIDER": "openai", "LLM_STRATEGIST_MODEL": "fake-model",
@@ -172,10 +173,12 @@ def test_concurrent_requests_on_the_thread_pool_each_see_only_their_own_user(ser
     assert all(seen == [titles[player_id]] for player_id, seen in answers)
 
 
-def served_celery(served, role: str) -> psutil.Process:
-    """bin/serve's Celery ``worker`` or ``beat`` main process (the one bin/respawn started)."""
+def served_celery(served, role: str, name: str = "") -> psutil.Process:
+    """bin/serve's Celery ``worker`` or ``beat`` main process (the one bin/respawn started); a worker by the
+    start of its node name (``dream.``: the Dreamer's queue)."""
     (process,) = [child for child in served.bin_serve.children(recursive=True)
-                  if child.cmdline()[2:5] == ["-A", "luna_site", role] and "respawn" in child.parent().cmdline()[1]]
+                  if child.cmdline()[2:5] == ["-A", "luna_site", role] and "respawn" in child.parent().cmdline()[1]
+                  and any(argument.startswith(name) for argument in child.cmdline()[5:])]
     return process
 
 
@@ -200,7 +203,7 @@ def summarized(user, turn) -> bool:
 
 def test_a_worker_killed_with_sigkill_is_started_again(served):
     """Last in this module: it kills the served worker (nothing restarted it before bin/respawn)."""
-    killed = served_celery(served, "worker")
+    killed = served_celery(served, "worker", "dream.")
     killed.kill()
     killed.wait(timeout=10)
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -211,4 +214,4 @@ def test_a_worker_killed_with_sigkill_is_started_again(served):
             break
         assert time.monotonic() < deadline, f"no worker answered again: {ready}"
         time.sleep(0.2)
-    assert served_celery(served, "worker").pid != killed.pid
+    assert served_celery(served, "worker", "dream.").pid != killed.pid
