@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 # the data folder, where they are generated once (luna_site/checkout_settings.py). Production does not use make.
 export DJANGO_SETTINGS_MODULE ?= luna_site.checkout_settings
 
-.PHONY: install run serve scale-check test lint bench migrate demo stop backup dbshell chromium screenshots llm-check
+.PHONY: install run serve scale-check test lint bench migrate demo stop backup restore dbshell chromium screenshots llm-check
 
 install: $(STAMP)
 
@@ -63,8 +63,14 @@ llm-check: install
 dbshell: install
 	$(PY) manage.py dbshell
 
+# Backups (docs/operations.md, "Backups"): pg_dump of every row, as a role that bypasses RLS; restore replaces
+# the database with a dump in one transaction (stop the app first): `make restore DUMP=.data/backups/luna-….dump`.
 backup: install
-	$(PY) -c "from luna_site import embedded; print(embedded.backup())"
+	$(PY) manage.py backup
+
+restore: install
+	@test -n "$(DUMP)" || { echo "usage: make restore DUMP=path/to/luna-….dump" >&2; exit 2; }
+	$(PY) manage.py restore "$(DUMP)"
 
 stop: install
 	$(PY) -c "from luna_site import embedded; embedded.stop_redis(); embedded.stop_postgres()"

@@ -1,7 +1,14 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import (
+    before_task_publish,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_init,
+)
 
 from luna_site import embedded
 
@@ -56,3 +63,40 @@ def embeddings_preload(**_) -> None:
     from core import embeddings
 
     embeddings.preload()
+
+
+# -- Logs and metrics (docs/operations.md, "Logs", "Metrics") ----------------------------------------
+
+
+@worker_init.connect
+def metrics_exporter_start(**_) -> None:
+    from luna_site import metrics
+
+    metrics.worker_exporter_start()
+
+
+@setup_logging.connect
+def logging_from_settings(**_) -> None:
+    """Connected, so Celery leaves logging as settings.LOGGING made it (the same JSON or text lines as the web)."""
+
+
+@before_task_publish.connect
+def task_context_pass(**kwargs) -> None:
+    from luna_site import request_log
+
+    request_log.task_headers_add(**kwargs)
+
+
+@task_prerun.connect
+def task_context_and_timer(**kwargs) -> None:
+    from luna_site import request_log, task_metrics
+
+    request_log.task_context_set(**kwargs)
+    task_metrics.task_started(**kwargs)
+
+
+@task_postrun.connect
+def task_counted(**kwargs) -> None:
+    from luna_site import task_metrics
+
+    task_metrics.task_finished(**kwargs)

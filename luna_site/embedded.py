@@ -19,7 +19,6 @@ import subprocess
 import time
 import warnings
 from dataclasses import dataclass
-from datetime import UTC
 from pathlib import Path
 
 import fasteners
@@ -225,26 +224,6 @@ def stop_redis() -> None:
         # The server closes the connection as it shuts down.
         with contextlib.suppress(redis.ConnectionError):
             redis.Redis(unix_socket_path=str(socket_path)).shutdown(nosave=True)
-
-
-def backup(target_dir: Path | None = None) -> Path:
-    """pg_dump of the embedded database as the server's superuser.
-
-    Under FORCE RLS the owner ``luna`` would dump no user rows, and the system pg_dump
-    is older than the server, so this uses the package's own pg_dump.
-    """
-    from datetime import datetime
-
-    socket_dir = ensure_postgres()
-    database = names_from_settings().database
-    target_dir = target_dir or data_dir() / "backups"
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / f"luna-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.dump"
-    subprocess.run(
-        [str(postgres_bin("pg_dump")), "-h", socket_dir, "-U", SUPERUSER, "-Fc", "-f", str(target), database],
-        check=True,
-    )
-    return target
 
 
 # -- Starting them ------------------------------------------------------------------------

@@ -21,5 +21,6 @@ graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 # Only these addresses' X-Forwarded-* headers are believed (the reverse proxy; loopback by default).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
-accesslog = "-"
+# With JSON logs the app writes each request's line itself (request id, user id, the route, never the path).
+accesslog = None if os.environ.get("LOG_FORMAT") == "json" else "-"
 errorlog = "-"

@@ -10,6 +10,7 @@ from pathlib import Path
 import dj_database_url
 
 from luna_site import embedded, keys
+from luna_site.request_log import log_config as request_log_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -42,7 +43,7 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
 # The proxy must overwrite (never pass on) a client's X-Forwarded-Proto, or a client could claim HTTPS.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
 # Load balancers probe over plain HTTP inside the network: a redirect would read as "down".
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -398,11 +399,15 @@ WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = not STATIC_MANIFEST
 # /readyz: how long it waits for a Celery worker on the task queue to answer.
 READYZ_WORKER_TIMEOUT_SECONDS = float(os.environ.get("READYZ_WORKER_TIMEOUT_SECONDS", "1"))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {
-        "luna": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    },
-}
+# -- Logs and metrics (docs/operations.md, "Logs", "Metrics") ---------------------------------------
+# LOG_FORMAT: text (readable, `make run`) or json (one object a line with request_id and user_id; bin/serve).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+LOGGING = request_log_config(LOG_FORMAT, os.environ.get("LOG_LEVEL", "INFO"))
+INSTALLED_APPS += ["django_prometheus"]
+# Outermost: the request id and the request metrics cover everything after them; the RLS middleware stays last.
+MIDDLEWARE = ["luna_site.request_log.RequestContextMiddleware", "django_prometheus.middleware.PrometheusBeforeMiddleware",
+              *MIDDLEWARE[:-1], "django_prometheus.middleware.PrometheusAfterMiddleware", MIDDLEWARE[-1]]
+# /metrics answers these addresses (or CIDR ranges) when no proxy forwarded the request, and anyone sending
+# "Authorization: Bearer <METRICS_BEARER_TOKEN>" (empty: no token accepted).
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+METRICS_BEARER_TOKEN = os.environ.get("METRICS_BEARER_TOKEN", "")

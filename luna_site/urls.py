@@ -14,6 +14,7 @@ from narrative_pipeline import chapter_api
 from narrative_pipeline import views as story_views
 
 from . import views as site_views
+from .metrics import metrics_view
 from .security import API_DOCS_POLICY, content_security_policy
 
 
@@ -94,6 +95,7 @@ urlpatterns = [
     path("", accounts_views.home, name="home"),
     path("healthz", site_views.healthz, name="healthz"),
     path("readyz", site_views.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's).
     # Lazy: with hashed static names the manifest is read on the first request, not when the URLs load
     # (`manage.py check` runs before `collectstatic`).

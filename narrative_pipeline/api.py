@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import queue
 import threading
@@ -182,7 +183,9 @@ class TurnStreamApi(ShortTransactionsApi):
             finally:
                 connections.close_all()
 
-        threading.Thread(target=write_turn, name=f"turn-{turn.pk}", daemon=True).start()
+        # In the request's context: its log lines and the tasks it queues keep the request's id.
+        threading.Thread(target=contextvars.copy_context().run, args=(write_turn,), name=f"turn-{turn.pk}",
+                         daemon=True).start()
 
         def stream():
             yield _sse("turn", TurnOutput(turn).data)

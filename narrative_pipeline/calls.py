@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from accounts.rls import acting_as
+from core import metrics
 
 from . import selectors
 from .llm import Completion, LLMError, LLMRequest
@@ -74,14 +75,16 @@ class AgentCaller:
 
     def _record(self, agent, provider, model, started, *, completion: Completion | None = None,
                 cost: Decimal = Decimal(0), error: str = ""):
+        seconds, status = time.monotonic() - started, AgentCall.Status.ERROR if error else AgentCall.Status.OK
         with acting_as(self.user):
             AgentCall.objects.create(
                 user_id=self.story.user_id, story_id=self.story.pk, turn_id=getattr(self.turn, "pk", None),
                 agent=agent, provider=provider, model=model[:120],
                 prompt_tokens=completion.prompt_tokens if completion else 0,
                 completion_tokens=completion.completion_tokens if completion else 0,
-                cost_usd=cost,
-                latency_ms=int((time.monotonic() - started) * 1000),
-                status=AgentCall.Status.ERROR if error else AgentCall.Status.OK, error=error[:2000],
+                cost_usd=cost, latency_ms=int(seconds * 1000), status=status, error=error[:2000],
                 reasoning=completion.reasoning[:REASONING_KEPT_CHARS] if completion else "",
             )
+        metrics.AGENT_CALLS.labels(agent=agent, provider=provider, status=status).inc()
+        metrics.AGENT_LATENCY.labels(agent=agent, provider=provider).observe(seconds)
+        metrics.AGENT_COST.labels(agent=agent, provider=provider).inc(float(cost))

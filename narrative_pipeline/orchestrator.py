@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.quotas import QuotaExceeded
 from accounts.rls import acting_as
 from accounts.task_outbox import queue_after_commit
+from core import metrics
 from core.embeddings import EmbeddingError
 from core.errors import DomainError
 
@@ -131,6 +132,7 @@ def _turn_fail(user, turn: Turn, error: str) -> Turn:
             row.status = Turn.Status.FAILED
         row.error = error[:2000]
         row.save(update_fields=["status", "error"])
+    metrics.TURNS.labels(outcome="failed").inc()
     logger.info("turn %s of story %s failed: %s", row.number, row.story_id, error)
     return row
 
@@ -153,6 +155,7 @@ def _turn_complete(*, user, turn: Turn, briefing: dict, template: ResponseTempla
         quota_accounting.turn_rewritten(user=user, story=story, turn=row)
         row.save()
         queue_after_commit(dream_turn, str(story.user_id), str(row.pk))
+    metrics.TURNS.labels(outcome="completed").inc()
     return row
 
 

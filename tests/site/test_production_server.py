@@ -52,6 +52,7 @@ def served_environment(*, port: int, static_root: Path, llm_base_url: str) -> di
         "CELERY_QUEUE": f"{TEST_QUEUE}-served",  # its worker takes only the served app's tasks
         "PORT": str(port), "STATIC_ROOT": str(static_root),
         "EMBEDDING_BIND": f"127.0.0.1:{free_loopback_port()}",  # its own embedding service, never another run's
+        "PROMETHEUS_MULTIPROC_DIR": str(static_root.parent / "metrics"),  # not left in the shared data folder
         "WEB_WORKERS": "1", "WEB_THREADS": "4", "CELERY_CONCURRENCY": "1",
         "LLM_BASE_URL": llm_base_url, "LLM_MAX_RETRIES": "0",
         "LLM_STRATEGIST_PROVIDER": "openai", "LLM_STRATEGIST_MODEL": "fake-model",
@@ -171,6 +172,26 @@ def test_concurrent_requests_on_the_thread_pool_each_see_only_their_own_user(ser
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(seen_by, [player.pk for player in players] * 10))
     assert all(seen == [titles[player_id]] for player_id, seen in answers)
+
+
+def test_metrics_add_up_the_web_and_worker_processes_and_refuse_a_proxied_scrape(served, model_server):
+    """bin/serve's web and worker processes write to one PROMETHEUS_MULTIPROC_DIR: the web's /metrics shows
+    the turn the web process wrote and the Dreamer task a worker process ran."""
+    user = UserFactory()
+    story = StoryFactory(user=user, characters=[{"name": "Wren", "is_player": True}])
+    model_server.script(fake.ok('{"beats": [{"description": "Gulls"}]}'), fake.stream(["Gulls ", "cry."]))
+    token = str(EpochAccessToken.for_user(user))
+    response = served.post(f"/api/stories/{story.pk}/turns/", headers={"Authorization": f"Bearer {token}"},
+                           json={"action": "I watch the gulls.", "idempotency_key": "served-metrics"}, timeout=30)
+    assert response.status_code == 201 and response.json()["status"] == "completed", response.text
+    dreamt = 'luna_celery_task_runs_total{outcome="success",task="narrative_pipeline.tasks.dream_turn"}'
+    deadline = time.monotonic() + 60
+    while dreamt not in (body := served.get("/metrics").text) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the worker runs the Dreamer after the turn commits
+    assert dreamt in body
+    assert 'luna_turns_total{outcome="completed"}' in body
+    assert 'luna_agent_calls_total{agent="writer",provider="default",status="ok"}' in body
+    assert served.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
 
 
 def served_celery(served, role: str, name: str = "") -> psutil.Process:
