@@ -48,8 +48,9 @@ def outbox_send(row: OutboxTask) -> bool:
         OutboxTask.objects.filter(pk=row.pk).delete()
         return False
     try:
-        # No publish retries: a request must not wait for Redis; the drain retries later.
-        task.apply_async(args=row.args, retry=False)
+        # No publish retries: a request must not wait for Redis; the drain retries later. No result either
+        # (nobody holds the outbox's AsyncResult): subscribing for one would retry a Redis that is down ~20 s.
+        task.apply_async(args=row.args, retry=False, ignore_result=True)
     except (BrokerUnavailable, OSError) as error:
         logger.warning("broker unavailable, task %s %s stays in the outbox: %s", row.pk, row.task_name, error)
         OutboxTask.objects.filter(pk=row.pk).update(attempts=row.attempts + 1)

@@ -175,7 +175,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS |= {"socket_connect_timeout": 2, "socket_timeout
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 CELERY_REDIS_SOCKET_TIMEOUT = 5
-CELERY_TASK_IGNORE_RESULT = True  # nothing reads results; no result-backend round trip per send
 # Outbox rows younger than this are still being sent after their commit; the drain leaves them.
 OUTBOX_GRACE_SECONDS = int(os.environ.get("OUTBOX_GRACE_SECONDS", "30"))
 OUTBOX_DRAIN_SECONDS = int(os.environ.get("OUTBOX_DRAIN_SECONDS", "30"))

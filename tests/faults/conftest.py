@@ -17,10 +17,13 @@ from ..accounts.conftest import raw_cursor  # noqa: F401 (the attacks' cursor)
 
 
 def _broker_at(url: str) -> None:
-    celery_app.conf.broker_url = url
-    # The app caches its broker connections and producers: drop them so the next send dials ``url``.
+    """Broker and result backend at ``url``, as when both are one Redis (settings)."""
+    celery_app.conf.broker_url = celery_app.conf.result_backend = url
+    # The app caches its broker connections, producers and backend: drop them so the next send dials ``url``.
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    celery_app._backend_cache = None
+    celery_app._local.__dict__.pop("backend", None)
 
 
 @pytest.fixture
