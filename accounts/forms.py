@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.template import loader
 
 from . import services
+from .task_outbox import queue_after_commit
 from .tasks import email_send
 
 
@@ -51,13 +52,13 @@ class DeleteAccountForm(forms.Form):
 
 
 class QueuedPasswordResetForm(PasswordResetForm):
-    """Django's reset form, its e-mail sent by the Celery worker."""
+    """Django's reset form, its e-mail sent by the Celery worker (through the task outbox)."""
 
     def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email,
                   html_email_template_name=None):
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
         message = loader.render_to_string(email_template_name, context)
-        email_send.delay(subject=subject, message=message, recipient=to_email)
+        queue_after_commit(email_send, str(context["user"].pk), subject, message, to_email)
 
 
 class _PasswordSavedByService:

@@ -82,3 +82,22 @@ class Usage(UserOwnedModel):
 
     def __str__(self):
         return f"usage of {self.user_id}"
+
+
+class OutboxTask(models.Model):
+    """A Celery task to send, written in the transaction whose rows it reads (``accounts/task_outbox.py``):
+    committed with them, deleted only once the broker has taken it, so a Redis outage delays it, never loses it.
+
+    In accounts, the lowest app with tables, so every app above may queue work; every task takes the
+    acting user's id first, and a check constraint (migration 0006) holds ``args[0]`` to the row's owner.
+    """
+
+    # Not a UserOwnedModel: plumbing, not the user's data (no export); the database cascades the same way.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, related_name="+")
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.task_name}{tuple(self.args)}"

@@ -70,10 +70,29 @@ def acting_as(user, *, bypass: bool = False, moderator: bool = False, using: str
     exit: releasing a savepoint does not undo ``SET LOCAL``, so the previous role and id are
     set back by hand.
     """
-    connection = connections[using]
     state = _ActingState(role=_role(bypass=bypass, moderator=moderator), user_id=_user_id(user))
     if bypass:
         logger.warning("RLS bypass for superuser %s", state.user_id)
+    with _acting(state, using):
+        yield
+
+
+# The user id periodic upkeep acts with: no account has it, and the admin role's policies ignore it.
+UPKEEP_USER_ID = "00000000-0000-0000-0000-000000000000"
+
+
+@contextmanager
+def acting_for_upkeep(job: str, *, using: str = DEFAULT_DB_ALIAS):
+    """Run periodic upkeep over every user's rows (the stuck-turn sweeper) as the admin role, logged.
+    Never for a request: upkeep code takes no user input."""
+    logger.info("RLS bypass for upkeep: %s", job)
+    with _acting(_ActingState(role=settings.RLS_ADMIN_ROLE, user_id=UPKEEP_USER_ID), using):
+        yield
+
+
+@contextmanager
+def _acting(state: _ActingState, using: str):
+    connection = connections[using]
     with transaction.atomic(using=using):
         previous = getattr(connection, "luna_acting_state", None)
         _apply(connection, state)

@@ -20,6 +20,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from .models import Usage, User, UserOwnedModel
 from .rls import MODERATORS_GROUP, acting_as
+from .task_outbox import queue_after_commit
 from .tasks import email_send
 from .tokens import EpochRefreshToken, epoch_matches
 
@@ -101,7 +102,8 @@ def signup_attempt_email_send(*, email: str, base_url: str) -> None:
         f"address, which has an account already.\n\n{what_now}",
         "recipient": user.email,
     }
-    transaction.on_commit(lambda: email_send.delay(**email_message))
+    queue_after_commit(email_send, str(user.pk), email_message["subject"], email_message["message"],
+                       email_message["recipient"])
 
 
 def verification_token(user: User) -> str:
@@ -116,7 +118,7 @@ def verification_email_send(*, user: User, base_url: str) -> None:
         "If you did not sign up, ignore this message.",
         "recipient": user.email,
     }
-    transaction.on_commit(lambda: email_send.delay(**email))
+    queue_after_commit(email_send, str(user.pk), email["subject"], email["message"], email["recipient"])
 
 
 def user_verify_email(*, token: str) -> User:

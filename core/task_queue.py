@@ -1,23 +1,17 @@
-"""Celery work queued with the transaction that asks for it: sent once the rows it reads are committed, or
-held to run here (an admin test-play, the demo data and the benchmarks need the results at once)."""
+"""Celery work held to run here rather than sent (an admin test-play, the demo data and the benchmarks
+need the results at once). Sending is ``accounts.task_outbox.queue_after_commit``, which asks ``held_tasks``
+first."""
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-
-from django.db import transaction
 
 # Where queued work goes: None sends it to the worker; a list collects it for the caller.
 _held: ContextVar[list | None] = ContextVar("held_tasks", default=None)
 
 
-def queue_after_commit(task, *args) -> None:
-    """Send the task to the worker once the transaction commits, or hold it for ``run_held``
-    (which runs on the same connection, so it sees the rows even before they commit)."""
-    held = _held.get()
-    if held is not None:
-        held.append((task, args))
-    else:
-        transaction.on_commit(lambda: task.delay(*args))
+def held_tasks() -> list | None:
+    """The list queued tasks are held in, or None when they are sent."""
+    return _held.get()
 
 
 @contextmanager
@@ -31,7 +25,8 @@ def held():
 
 
 def run_held() -> int:
-    """Run the held tasks here, in order, including those they queue; how many ran."""
+    """Run the held tasks here, in order, including those they queue (on the same connection, so they
+    see the rows even before they commit); how many ran."""
     queue, ran = _held.get(), 0
     while queue:
         task, args = queue.pop(0)

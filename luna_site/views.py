@@ -1,6 +1,8 @@
 """Pages that show several apps (the profile: the account and its stories), the error pages (JSON under
 /api/, HTML elsewhere), and the probes a load balancer or process manager asks (/healthz, /readyz)."""
 
+import sys
+
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
@@ -12,6 +14,7 @@ from accounts.forms import DeleteAccountForm
 from accounts.selectors import usage_summary
 from narrative_pipeline.selectors import story_list, user_total_cost
 
+from .disk_full import disk_full_response, is_disk_full
 from .readiness import readiness_failures
 
 
@@ -32,6 +35,10 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    # Called while Django handles the uncaught exception, wherever it was raised (RLS runs views in process_view).
+    error = sys.exc_info()[1]
+    if is_disk_full(error):
+        return disk_full_response(request, error)
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "server_error", "detail": "Something went wrong on our side."}, status=500)
     return render(request, "500.html", status=500)

@@ -30,9 +30,9 @@ from django.db.utils import OperationalError
 from django.utils import timezone
 
 from accounts.rls import acting_as
+from accounts.task_outbox import queue_after_commit
 from chapters import services as chapter_services
 from core.errors import CONFLICT, DomainError
-from core.task_queue import queue_after_commit
 from narrative_pipeline import selectors as story_selectors
 from narrative_pipeline.models import (
     SnapshotItem,

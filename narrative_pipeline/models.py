@@ -115,6 +115,9 @@ class Turn(UserOwnedModel):
             models.UniqueConstraint(fields=["story", "number"], name="turn_number_unique_per_story"),
             models.UniqueConstraint(fields=["story", "idempotency_key"], name="turn_key_unique_per_story"),
         ]
+        # The stuck-turn sweeper's scan (narrative_pipeline/stuck_turns.py): pending turns only, a handful.
+        indexes = [models.Index(fields=["created_at"], condition=models.Q(status="pending"),
+                                name="turn_pending_since")]
 
     def __str__(self):
         return f"turn {self.number}"

@@ -20,10 +20,10 @@ from django.utils import timezone
 
 from accounts.quotas import QuotaExceeded
 from accounts.rls import acting_as
+from accounts.task_outbox import queue_after_commit
 from core import metrics
 from core.embeddings import EmbeddingError
 from core.errors import DomainError
-from core.task_queue import queue_after_commit
 
 from . import quota_accounting, selectors
 from .agents import preprocessor, strategist, writer

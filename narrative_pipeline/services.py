@@ -9,9 +9,9 @@ from pydantic import ValidationError as PydanticValidationError
 
 from accounts.quotas import quota_check
 from accounts.rls import acting_as
+from accounts.task_outbox import queue_after_commit
 from core.contracts import StoryState
 from core.permissions import may_change
-from core.task_queue import queue_after_commit
 
 from . import quota_accounting, selectors
 from .llm.connections import choices_validate

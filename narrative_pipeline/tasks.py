@@ -6,7 +6,7 @@ from django.db import IntegrityError, OperationalError
 from accounts.rls import acting_as
 from core.embeddings import EmbeddingError
 
-from . import dreams
+from . import dreams, stuck_turns
 from .llm import LLMError
 from .models import Turn
 
@@ -30,3 +30,9 @@ def dream_turn(user_id: str, turn_id: str) -> None:
 def heal_chapter(user_id: str, chapter_id: str, turn_number: int, tier: str) -> None:
     """A chapter the story moved away from is relaxed, adapted or replaced, off the player's turn."""
     dreams.chapter_heal(user_id=user_id, chapter_id=chapter_id, turn_number=turn_number, tier=tier)
+
+
+@shared_task(ignore_result=True)
+def turns_stuck_sweep() -> int:
+    """Celery beat: turns left pending by a process that died are failed, their actions kept for Retry."""
+    return stuck_turns.turns_stuck_fail()

@@ -53,6 +53,11 @@ def hang(seconds: float) -> dict:
     return {"kind": "hang", "seconds": seconds}
 
 
+def held(text: str, release: threading.Event) -> dict:
+    """``ok(text)``, answered only once ``release`` is set (at most 60 s): a call caught mid-way."""
+    return {**ok(text), "kind": "held", "release": release}
+
+
 BAD_JSON = {"kind": "raw", "body": b"<html>gateway</html>"}
 EMPTY = {"kind": "ok", "text": "", "usage": {}}
 
@@ -172,6 +177,10 @@ class FakeOpenAI:
             def reply_hang(self, reply, body):
                 time.sleep(reply["seconds"])
                 self.send_json(200, {"choices": [{"message": {"content": "too late"}}]})
+
+            def reply_held(self, reply, body):
+                reply["release"].wait(60)
+                self.reply_ok(reply, body)
 
             def reply_stream(self, reply, body):
                 self.send_response(200)

@@ -77,8 +77,9 @@ class TestLogIn:
 
 
 class TestPasswordReset:
-    def test_reset_by_email(self, client, alice):
-        client.post("/accounts/password_reset/", {"email": "alice@example.com"})
+    def test_reset_by_email(self, client, alice, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):  # sent once the outbox row commits
+            client.post("/accounts/password_reset/", {"email": "alice@example.com"})
         assert len(mail.outbox) == 1
         form_url = client.get(link_in(mail.outbox[0]), follow=True).redirect_chain[-1][0]
         response = client.post(form_url, {"new_password1": "a-brand-new-secret-9", "new_password2": "a-brand-new-secret-9"},

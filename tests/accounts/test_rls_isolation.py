@@ -29,6 +29,9 @@ OWNER_WRITTEN_TABLES = {
 # Tables with a user_id column that no request role may read or write at all: the owner alone, for the
 # requests that act for no one yet (log-in and token refresh; accounts migration 0005).
 OWNER_ONLY_TABLES = {"token_blacklist_outstandingtoken": "every account's refresh tokens"}
+# Tables a request role inserts its own rows into and reads them back, and the owner sends and deletes
+# (RLS enabled, not forced; no update or delete by a request role; tests/faults attacks it).
+OWNER_SENT_TABLES = {"accounts_outboxtask": "Celery tasks waiting for the broker"}
 
 
 def test_every_user_id_table_forces_rls_with_policies(db):
@@ -46,13 +49,15 @@ def test_every_user_id_table_forces_rls_with_policies(db):
         )
         rows = cursor.fetchall()
     assert {"narrative_pipeline_story", "accounts_usage", "django_admin_log"} <= {row[0] for row in rows}
-    unprotected = [row[0] for row in rows if row[0] not in OWNER_WRITTEN_TABLES | OWNER_ONLY_TABLES
+    unprotected = [row[0] for row in rows if row[0] not in OWNER_WRITTEN_TABLES | OWNER_ONLY_TABLES | OWNER_SENT_TABLES
                    and not (row[1] and row[2] and row[3])]
     assert unprotected == []
     owner_written = {row[0]: (row[1], row[3] > 0, row[4]) for row in rows if row[0] in OWNER_WRITTEN_TABLES}
     assert owner_written == dict.fromkeys(OWNER_WRITTEN_TABLES, (True, True, False))
     owner_only = {row[0]: (row[1], row[3], row[4]) for row in rows if row[0] in OWNER_ONLY_TABLES}
     assert owner_only == dict.fromkeys(OWNER_ONLY_TABLES, (True, 0, False))  # enabled, no policy, no write
+    owner_sent = {row[0]: (row[1], row[2], row[3] > 0) for row in rows if row[0] in OWNER_SENT_TABLES}
+    assert owner_sent == dict.fromkeys(OWNER_SENT_TABLES, (True, False, True))
 
 
 def private_tables() -> list[str]:

@@ -15,10 +15,17 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
+import psutil
 import pytest
 from django.conf import settings
 
+from accounts.models import OutboxTask
+from accounts.rls import acting_as
 from accounts.tokens import EpochAccessToken
+from core import task_queue
+from narrative_pipeline.models import TurnSummary
+from narrative_pipeline.services import turn_opening
+from narrative_pipeline.tasks import dream_turn
 
 from .. import fake_openai as fake
 from ..conftest import TEST_QUEUE
@@ -50,6 +57,7 @@ def served_environment(*, port: int, static_root: Path, llm_base_url: str) -> di
         "LLM_BASE_URL": llm_base_url, "LLM_MAX_RETRIES": "0",
         "LLM_STRATEGIST_PROVIDER": "openai", "LLM_STRATEGIST_MODEL": "fake-model",
         "LLM_WRITER_PROVIDER": "openai", "LLM_WRITER_MODEL": "fake-model",
+        "OUTBOX_DRAIN_SECONDS": "1", "OUTBOX_GRACE_SECONDS": "0",  # beat drains the outbox at once
     })
 
 
@@ -83,6 +91,7 @@ def served(django_db_setup, model_server, tmp_path_factory) -> Iterator[httpx.Cl
             ["bin/serve"], cwd=REPO, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
             env=served_environment(port=port, static_root=folder / "static", llm_base_url=model_server.base_url))
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    client.bin_serve = psutil.Process(server.pid)
     try:
         wait_until_ready(server, client, log)
         yield client
@@ -205,3 +214,47 @@ def test_metrics_add_up_the_web_and_worker_processes_and_refuse_a_proxied_scrape
     assert 'luna_turns_total{outcome="completed"}' in body
     assert 'luna_agent_calls_total{agent="writer",provider="default",status="ok"}' in body
     assert served.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
+
+
+def served_celery(served, role: str, name: str = "") -> psutil.Process:
+    """bin/serve's Celery ``worker`` or ``beat`` main process (the one bin/respawn started); a worker by the
+    start of its node name (``dream.``: the Dreamer's queue)."""
+    (process,) = [child for child in served.bin_serve.children(recursive=True)
+                  if child.cmdline()[2:5] == ["-A", "luna_site", role] and "respawn" in child.parent().cmdline()[1]
+                  and any(argument.startswith(name) for argument in child.cmdline()[5:])]
+    return process
+
+
+def test_beat_drains_the_outbox_into_the_served_worker(served):
+    """A task a Redis outage left in the outbox is sent by bin/serve's beat and run by its worker."""
+    user = UserFactory()
+    story = StoryFactory(user=user, characters=[{"name": "Wren", "is_player": True}])
+    with task_queue.held():  # not sent: as if Redis was down at the commit
+        turn = turn_opening(user=user, story=story, prose="The bell rings twice over the harbour.")
+    OutboxTask.objects.create(user=user, task_name=dream_turn.name, args=[str(user.pk), str(turn.pk)])
+    deadline = time.monotonic() + 60
+    while OutboxTask.objects.exists() or not summarized(user, turn):
+        assert time.monotonic() < deadline, "the outbox was not drained into the worker"
+        time.sleep(0.1)
+    assert served_celery(served, "beat").is_running()
+
+
+def summarized(user, turn) -> bool:
+    with acting_as(user):
+        return TurnSummary.objects.filter(turn=turn).exists()
+
+
+def test_a_worker_killed_with_sigkill_is_started_again(served):
+    """Last in this module: it kills the served worker (nothing restarted it before bin/respawn)."""
+    killed = served_celery(served, "worker", "dream.")
+    killed.kill()
+    killed.wait(timeout=10)
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while True:
+        assert served.bin_serve.is_running()
+        ready = served.get("/readyz").json()
+        if ready["ready"]:
+            break
+        assert time.monotonic() < deadline, f"no worker answered again: {ready}"
+        time.sleep(0.2)
+    assert served_celery(served, "worker", "dream.").pid != killed.pid

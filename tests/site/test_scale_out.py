@@ -24,12 +24,16 @@ ROUTES = {
     "narrative_pipeline.tasks.heal_chapter": ".heal",
     "marketplace.sync.sync_fork": ".sync",
     "accounts.tasks.email_send": ".email",
+    "accounts.tasks.outbox_drain": "",
+    "narrative_pipeline.tasks.turns_stuck_sweep": "",
 }
 ARGUMENTS = {  # what each task is sent with (nobody runs them here)
     "narrative_pipeline.tasks.dream_turn": (["user", "turn"], {}),
     "narrative_pipeline.tasks.heal_chapter": (["user", "chapter", 3, "relax"], {}),
     "marketplace.sync.sync_fork": (["user", 7], {}),
-    "accounts.tasks.email_send": ([], {"subject": "s", "message": "m", "recipient": "a@example.org"}),
+    "accounts.tasks.email_send": (["user", "s", "m", "a@example.org"], {}),
+    "accounts.tasks.outbox_drain": ([], {}),
+    "narrative_pipeline.tasks.turns_stuck_sweep": ([], {}),
 }
 
 

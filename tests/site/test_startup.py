@@ -37,5 +37,17 @@ def test_a_worker_process_knows_every_task_the_apps_queue():
     """What a worker loads at start (autodiscovered tasks.py, CELERY_IMPORTS) includes the sync's own task."""
     tasks = _python("import django; django.setup(); from luna_site.celery import app; "
                     "app.loader.import_default_modules(); print(sorted(t for t in app.tasks if not t.startswith('celery.')))")
-    assert tasks == str(sorted(["accounts.tasks.email_send", "marketplace.sync.sync_fork",
-                                "narrative_pipeline.tasks.dream_turn", "narrative_pipeline.tasks.heal_chapter"]))
+    assert tasks == str(sorted(["accounts.tasks.email_send", "accounts.tasks.outbox_drain", "marketplace.sync.sync_fork",
+                                "narrative_pipeline.tasks.dream_turn", "narrative_pipeline.tasks.heal_chapter",
+                                "narrative_pipeline.tasks.turns_stuck_sweep"]))
+
+
+def test_every_periodic_task_is_one_a_worker_knows():
+    """Beat sends tasks by name: a misspelt one would be refused by every worker, silently for the operator."""
+    import ast
+
+    from django.conf import settings
+
+    known = _python("import django; django.setup(); from luna_site.celery import app; "
+                    "app.loader.import_default_modules(); print(sorted(app.tasks))")
+    assert {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} <= set(ast.literal_eval(known))
