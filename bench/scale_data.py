@@ -20,7 +20,7 @@ from narrative_pipeline.models import Story, Turn
 
 TITLE = "Scale data: story list, story page, browse and RLS at thousands of users"
 SMALL = 20
-USERS = int(os.environ.get("SCALE_USERS", "5000"))
+USERS = int(os.environ.get("SCALE_USERS", "1000"))
 REQUESTS = 200
 
 

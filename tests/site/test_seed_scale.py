@@ -1,5 +1,7 @@
 """`manage.py seed_scale`: the counts asked for, each user's rows their own under RLS, a second run adds nothing."""
 
+from io import StringIO
+
 from django.core.management import call_command
 
 from accounts.models import Usage, User
@@ -10,7 +12,7 @@ from narrative_pipeline.models import Story, Turn
 
 
 def _seed(users: int = 2) -> None:
-    call_command("seed_scale", users=users, stories=2, turns=3, stdout=open("/dev/null", "w"))
+    call_command("seed_scale", users=users, stories=2, turns=3, stdout=StringIO())
 
 
 def test_each_user_gets_stories_turns_chapters_and_a_fork_seen_only_by_them(db):
