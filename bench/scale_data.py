@@ -22,6 +22,7 @@ TITLE = "Scale data: story list, story page, browse and RLS at thousands of user
 SMALL = 20
 USERS = int(os.environ.get("SCALE_USERS", "1000"))
 REQUESTS = 200
+SIGNED_IN = 20  # users signed in during a measurement
 
 
 def _p50_p95(samples: list[float]) -> tuple[float, float]:
@@ -29,21 +30,23 @@ def _p50_p95(samples: list[float]) -> tuple[float, float]:
 
 
 def _pages(rng: random.Random) -> dict[str, tuple[float, float]]:
-    """p50 and p95 ms of each page, as random seeded users signed in with a session."""
+    """p50 and p95 ms of each page, as SIGNED_IN random seeded users signed in with a session (as
+    many at every size, each client warmed up once, so only the data's size differs)."""
     names = list(User.objects.filter(username__startswith=scale_data.USERNAME_PREFIX + "0")
                  .values_list("username", flat=True))
-    clients = {}
+    players = []
+    for name in rng.sample(names, SIGNED_IN):
+        user, client = User.objects.get(username=name), Client()
+        client.force_login(user)
+        client.get("/stories/")
+        with acting_as(user):
+            own = Story.objects.filter(base_series__isnull=True).values_list("pk", flat=True).first()
+            fork = Story.objects.filter(base_series__isnull=False).values_list("pk", flat=True).first()
+        players.append((client, own, fork))
     samples: dict[str, list[float]] = {"story list (HTML)": [], "story list (API)": [], "story page (own story)": [],
                                        "story page (a fork)": [], "browse (API, full-text)": []}
     for _ in range(REQUESTS):
-        user = User.objects.get(username=rng.choice(names))
-        client = clients.get(user.pk)
-        if client is None:
-            client = clients[user.pk] = Client()
-            client.force_login(user)
-        with acting_as(user):
-            own = Story.objects.filter(base_series__isnull=True).order_by("?").values_list("pk", flat=True).first()
-            fork = Story.objects.filter(base_series__isnull=False).values_list("pk", flat=True).first()
+        client, own, fork = rng.choice(players)
         for name, url in (("story list (HTML)", "/stories/"), ("story list (API)", "/api/stories/"),
                           ("story page (own story)", f"/stories/{own}/"), ("story page (a fork)", f"/stories/{fork}/"),
                           ("browse (API, full-text)", "/api/marketplace/stories/?q=bells")):
@@ -113,7 +116,7 @@ fork of one published 50-turn story. At {large['users']:,} users: {large['storie
 {large['turns']:,} turn rows, database {large['bytes'] / 1e9:.2f} GB ({per_user / 1e3:.0f} kB a user),
 seeded in {large['seed_s']:.0f} s ({seed_per_user * 1000:.0f} ms a user, each in its own RLS transaction).
 
-Pages through the test client (session sign-in, all middleware, RLS; no network), random users,
+Pages through the test client (session sign-in, all middleware, RLS; no network), {SIGNED_IN} random users\n(each warmed up with one request),
 p50 / p95 ms of {REQUESTS - 10}:
 
 | request | {small['users']} users | {large['users']:,} users | p95 growth |
