@@ -62,6 +62,6 @@ Every query of the path is an index lookup of one row or of the world's items
 (`snapshot_item_once_per_version`: series, kind, key, version; EXPLAIN ANALYZE at 10,000 turns:
 the world read touches 2 buffers, the turn after `at_turn` 5); no turn is read or counted.
 The growth measured in issue 18 (10 → 400 turns: 24.8 → 30.8 ms) does not show on this code with the
-sizes interleaved; measured one size after the other, the later size pays for the rows the earlier
-forks added (in a first run here the middle-turn fork read 1.28× before interleaving, 0.99× after).
+sizes interleaved. Measured one size after the other, the later sizes ran slower (here the fork at the
+middle turn: 11.3 → 14.5 ms, 1.28×, with 20 samples each); interleaved, 0.99×: the order, not the turns.
 """
