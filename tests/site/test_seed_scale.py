@@ -2,13 +2,19 @@
 
 from io import StringIO
 
-from django.core.management import call_command
+import pytest
+from django.core.management import CommandError, call_command
 
 from accounts.models import Usage, User
 from accounts.rls import acting_as
 from chapters.models import StoryChapter
 from marketplace.models import ForkRecord
 from narrative_pipeline.models import Story, Turn
+
+
+@pytest.fixture(autouse=True)
+def _debug(settings):
+    settings.DEBUG = True
 
 
 def _seed(users: int = 2) -> None:
@@ -42,3 +48,10 @@ def test_a_second_run_adds_only_the_users_missing(db):
     for user in User.objects.filter(username__startswith="scale-0"):
         with acting_as(user):
             assert Story.objects.count() == 2
+
+
+def test_it_refuses_without_debug_for_its_users_share_a_known_password(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG=1"):
+        _seed()
+    assert not User.objects.filter(username__startswith="scale-").exists()

@@ -1,6 +1,7 @@
 import time
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from luna_site import scale_data
 
@@ -8,7 +9,7 @@ from luna_site import scale_data
 class Command(BaseCommand):
     help = ("Synthetic data for measurements at scale: --users users (scale-00001 …), each with --stories stories "
             "(one a fork of a seeded published story) of --turns turns and 2 chapters each. Users already there are "
-            "skipped: running it again finishes an interrupted run and adds nothing twice.")
+            "skipped: running it again finishes an interrupted run and adds nothing twice. Only with DEBUG=1.")
 
     def add_arguments(self, parser):
         parser.add_argument("--users", type=int, required=True)
@@ -16,6 +17,9 @@ class Command(BaseCommand):
         parser.add_argument("--turns", type=int, default=50)
 
     def handle(self, *, users, stories, turns, **options):
+        if not settings.DEBUG:
+            # Every seeded user has the same known password: never on a server people use.
+            raise CommandError("seed_scale creates users with a known password: it runs only with DEBUG=1.")
         started = time.monotonic()
 
         def progress(done: int) -> None:
