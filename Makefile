@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 # the data folder, where they are generated once (luna_site/checkout_settings.py). Production does not use make.
 export DJANGO_SETTINGS_MODULE ?= luna_site.checkout_settings
 
-.PHONY: install run serve scale-check test lint bench migrate demo stop backup restore dbshell chromium screenshots llm-check
+.PHONY: install run serve scale-check test lint bench load migrate demo stop backup restore dbshell chromium screenshots llm-check
 
 install: $(STAMP)
 
@@ -55,6 +55,11 @@ lint: install
 
 bench: migrate
 	$(PY) -m bench
+
+# Load through bin/serve on loopback (LOAD_PLAYERS=50 players x LOAD_TURNS=20 turns, at 1+1 and 2+2
+# processes; minutes, not part of `make test`): its section of BENCHMARKS.md. docs/operations.md, "Load".
+load: migrate
+	$(PY) -m bench load
 
 # The configured model server, per agent: `make llm-check`, or `make llm-check ARGS="--model qwen2.5"`.
 llm-check: install
