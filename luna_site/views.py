@@ -12,6 +12,7 @@ from django.views.decorators.http import require_safe
 
 from accounts.forms import DeleteAccountForm
 from accounts.selectors import usage_summary
+from core.embeddings import EmbeddingError
 from narrative_pipeline.selectors import story_list, user_total_cost
 
 from .disk_full import disk_full_response, is_disk_full
@@ -39,9 +40,19 @@ def server_error(request):
     error = sys.exc_info()[1]
     if is_disk_full(error):
         return disk_full_response(request, error)
+    if isinstance(error, EmbeddingError):  # a chapter import or preview while the embedding service is down
+        return _unavailable(request, "The service that reads the story's meaning is not answering, so nothing "
+                                     "was saved. Please try again in a moment.")
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "server_error", "detail": "Something went wrong on our side."}, status=500)
     return render(request, "500.html", status=500)
+
+
+def _unavailable(request, message: str) -> HttpResponse:
+    """503: a service the request needs is down; the request's transaction was rolled back."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "unavailable", "detail": message}, status=503)
+    return HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
 
 
 # The probes: no log-in, no throttle, and never inside a user's RLS transaction (non_atomic_requests),

@@ -87,6 +87,20 @@ def test_an_unreachable_service_is_an_embedding_error(settings, unused_tcp_port)
         embeddings.embed_one("the bell")
 
 
+@pytest.mark.django_db
+def test_a_chapter_added_while_the_service_is_down_is_a_503_and_nothing_is_saved(
+        api_as, alice, settings, unused_tcp_port):
+    story = StoryFactory(user=alice)
+    settings.EMBEDDING_URL = f"http://127.0.0.1:{unused_tcp_port}"
+    api = api_as(alice)
+    api.raise_request_exception = False  # the site's own 500 handler answers, as in production
+    response = api.post(f"/api/stories/{story.pk}/chapters/", {"number": 1, "title": "The Lamp"},
+                        content_type="application/json")
+    assert response.status_code == 503 and response.json()["code"] == "unavailable", response.content
+    settings.EMBEDDING_URL = ""
+    assert api.get(f"/api/stories/{story.pk}/chapters/").json()["results"] == []
+
+
 @pytest.fixture
 def unused_tcp_port():
     from .test_production_server import free_loopback_port
