@@ -31,6 +31,7 @@ QUEUE_SUFFIXES = {
     # Beat's upkeep (docs/operations.md, "Faults"): quick, and the outbox feeds mostly the Dreamer anyway.
     "accounts.tasks.outbox_drain": "",
     "narrative_pipeline.tasks.turns_stuck_sweep": "",
+    "marketplace.sync.syncs_lost_sweep": "",
 }
 
 

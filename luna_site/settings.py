@@ -183,6 +183,7 @@ TURN_PENDING_TIMEOUT_SECONDS = int(os.environ.get("TURN_PENDING_TIMEOUT_SECONDS"
 CELERY_BEAT_SCHEDULE = {
     "outbox-drain": {"task": "accounts.tasks.outbox_drain", "schedule": OUTBOX_DRAIN_SECONDS},
     "stuck-turns-sweep": {"task": "narrative_pipeline.tasks.turns_stuck_sweep", "schedule": 60},
+    "lost-syncs-sweep": {"task": "marketplace.sync.syncs_lost_sweep", "schedule": 300},
 }
 
 # Shared by every process (throttles, locks), so no state lives in one web process.

@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.utils import OperationalError
 from django.utils import timezone
 
-from accounts.rls import acting_as
+from accounts.rls import acting_as, acting_for_upkeep
 from accounts.task_outbox import queue_after_commit
 from chapters import services as chapter_services
 from core.errors import CONFLICT, DomainError
@@ -112,12 +112,30 @@ def fork_sync(*, user, fork_id) -> SyncRun:
     return run
 
 
+LOST_SYNC_ERROR = "The worker never ran this sync; it was given up. Sync again."
+
+
+def _lost_before():
+    return timezone.now() - timedelta(seconds=2 * settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
+
+
 def _give_up_lost(record: ForkRecord) -> None:
     """A queued sync the worker has not run long after the broker would have redelivered it (its
     queue was lost) stops blocking the fork; if the worker gets it after all, it finds it failed."""
-    lost = timezone.now() - timedelta(seconds=2 * settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
-    record.sync_runs.filter(status=SyncRun.Status.QUEUED, created_at__lt=lost).update(
-        status=SyncRun.Status.FAILED, error="The worker never ran this sync; it was given up. Sync again.")
+    record.sync_runs.filter(status=SyncRun.Status.QUEUED, created_at__lt=_lost_before()).update(
+        status=SyncRun.Status.FAILED, error=LOST_SYNC_ERROR)
+
+
+@shared_task
+def syncs_lost_sweep() -> int:
+    """Celery beat: every user's lost queued syncs given up (as ``_give_up_lost`` does for one fork when its
+    owner syncs again), so the fork's page stops saying "syncing" and offers Sync again; how many."""
+    with acting_for_upkeep("lost syncs"):
+        lost = SyncRun.objects.filter(status=SyncRun.Status.QUEUED, created_at__lt=_lost_before())
+        given_up = lost.update(status=SyncRun.Status.FAILED, error=LOST_SYNC_ERROR)
+    if given_up:
+        logger.warning("%d queued syncs were never run by a worker; given up", given_up)
+    return given_up
 
 
 @shared_task(acks_late=True)

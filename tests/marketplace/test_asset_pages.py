@@ -6,9 +6,11 @@ Alice's story "The Tide Book" (``tests.factories.world_story``) has two chapters
 lorebook of three entries and a character, Orla."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.rls import acting_as
 from chapters import services as chapter_services
@@ -407,3 +409,20 @@ def test_a_failed_background_sync_shows_its_error(as_bob, alice, bob, tide_world
     page = page_of(as_bob.get(sync_url(record)))
     assert "The background sync with version 9 failed, and nothing changed:" in page
     assert "Syncing in the background" not in page and "Your fork is up to date" in page
+
+
+def test_beat_gives_up_every_users_lost_syncs_and_leaves_a_recent_one(alice, bob, tide_world, listings):
+    """A queued sync no worker ran past twice the visibility timeout is failed by the periodic sweep (not only
+    when its owner syncs again); one just queued is left to its worker."""
+    from marketplace.sync import LOST_SYNC_ERROR, syncs_lost_sweep
+
+    record = forks.fork_create(user=bob, listing_id=listings["story"].pk)
+    with acting_as(bob):
+        lost, recent = (SyncRun.objects.create(user_id=bob.pk, fork_id=record.pk, from_version=1, to_version=2,
+                                               status=SyncRun.Status.QUEUED) for _ in range(2))
+        SyncRun.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(days=1))
+    assert syncs_lost_sweep() == 1
+    with acting_as(bob):
+        assert SyncRun.objects.get(pk=lost.pk).status == "failed"
+        assert SyncRun.objects.get(pk=lost.pk).error == LOST_SYNC_ERROR
+        assert SyncRun.objects.get(pk=recent.pk).status == "queued"

@@ -26,6 +26,7 @@ ROUTES = {
     "accounts.tasks.email_send": ".email",
     "accounts.tasks.outbox_drain": "",
     "narrative_pipeline.tasks.turns_stuck_sweep": "",
+    "marketplace.sync.syncs_lost_sweep": "",
 }
 ARGUMENTS = {  # what each task is sent with (nobody runs them here)
     "narrative_pipeline.tasks.dream_turn": (["user", "turn"], {}),
@@ -34,6 +35,7 @@ ARGUMENTS = {  # what each task is sent with (nobody runs them here)
     "accounts.tasks.email_send": (["user", "s", "m", "a@example.org"], {}),
     "accounts.tasks.outbox_drain": ([], {}),
     "narrative_pipeline.tasks.turns_stuck_sweep": ([], {}),
+    "marketplace.sync.syncs_lost_sweep": ([], {}),
 }
 
 

@@ -39,7 +39,7 @@ def test_a_worker_process_knows_every_task_the_apps_queue():
                     "app.loader.import_default_modules(); print(sorted(t for t in app.tasks if not t.startswith('celery.')))")
     assert tasks == str(sorted(["accounts.tasks.email_send", "accounts.tasks.outbox_drain", "marketplace.sync.sync_fork",
                                 "narrative_pipeline.tasks.dream_turn", "narrative_pipeline.tasks.heal_chapter",
-                                "narrative_pipeline.tasks.turns_stuck_sweep"]))
+                                "narrative_pipeline.tasks.turns_stuck_sweep", "marketplace.sync.syncs_lost_sweep"]))
 
 
 def test_every_periodic_task_is_one_a_worker_knows():
