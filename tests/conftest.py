@@ -230,3 +230,18 @@ def admin_sign_in(page, user) -> None:
 def fits(page, width: int) -> None:
     """Nothing scrolls sideways at this width."""
     assert page.evaluate("document.documentElement.scrollWidth") <= width, page.url
+
+
+def axe_violations(page, impacts=("serious", "critical")) -> list[str]:
+    """axe-core's violations of the given impacts on the page as it is now, one line each.
+
+    axe is evaluated over the DevTools protocol, which the page's Content-Security-Policy does not apply to,
+    so the page is checked exactly as served."""
+    from pathlib import Path
+
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate((Path(__file__).parent / "vendor" / "axe.min.js").read_text())
+    found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+                          ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))")
+    return [f"{page.url}: {v['id']} ({v['impact']}) at {', '.join(v['nodes'][:3])}"
+            for v in found if v["impact"] in impacts]

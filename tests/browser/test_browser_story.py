@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from ..conftest import screenshot, sign_in, wait_for_chart
+from ..conftest import axe_violations, screenshot, sign_in, wait_for_chart
 from ..factories import StoryFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -144,3 +144,24 @@ def test_a_passage_that_fails_shows_the_error_and_a_retry(page_at, openai_server
     openai_server.script(fake.ok('{"beats": [{"description": "The bridge holds"}]}'), fake.stream(["It ", "holds."]))
     turn.get_by_role("button", name="Retry").click()
     expect(page.locator("article.turn").last.locator(".prose")).to_have_text("It holds.")
+
+
+@pytest.mark.parametrize("width", [1280, 360], ids=["desktop", "phone"])
+def test_player_pages_have_no_serious_accessibility_violations(page_at, width):
+    user = UserFactory()
+    StoryFactory(user=user)
+    page = page_at(width)
+    found = []
+    for path in ("/", "/accounts/login/", "/accounts/signup/"):
+        page.goto(path)
+        found += axe_violations(page)
+    sign_in(page, user)
+    page.get_by_role("link", name=re.compile("Story")).first.click()
+    story_url = page.url
+    play(page, "I look around.")
+    for path in ("/stories/", "/stories/new/", story_url, story_url + "turns/1/", story_url + "costs/",
+                 story_url + "models/", "/accounts/profile/", "/models/", "/marketplace/"):
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        found += axe_violations(page)
+    assert found == []
