@@ -7,6 +7,7 @@ it drains. CPU and resident memory of every process of the server are read with 
 1 web + 1 worker and at 2 web + 2 workers. `make load` runs it; not part of `make test`.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -105,10 +106,19 @@ def _wait_up(server: subprocess.Popen) -> None:
 
 
 def _processes(server: subprocess.Popen) -> dict[int, tuple[str, psutil.Process]]:
+    """The server's Python processes by role; bin/respawn's shells are left out, and Celery's pool
+    processes are found as they start (called again while the players play)."""
     found = {}
     for process in psutil.Process(server.pid).children(recursive=True):
-        command = " ".join(process.cmdline())
-        role = "web" if "gunicorn" in command else "worker" if "celery" in command else ""
+        try:
+            command = process.cmdline()
+        except psutil.Error:
+            continue
+        if not command or "python" not in Path(command[0]).name:
+            continue
+        text = " ".join(command)
+        role = ("embedding service" if "embedding_server" in text else "web" if "gunicorn" in text
+                else "beat" if " beat" in text else "worker" if "celery" in text else "")
         if role:
             found[process.pid] = (role, process)
     return found
@@ -148,9 +158,12 @@ def _round(database: str, web: int, workers: int, listing_id: str) -> dict:
         for player in players:
             player.start()
         while any(player.is_alive() for player in players):
-            for pid, (_, process) in processes.items():
-                peak_rss[pid] = max(peak_rss[pid], process.memory_info().rss)
-            time.sleep(0.5)
+            for pid, found in _processes(server).items():
+                processes.setdefault(pid, found)
+                cpu_before.setdefault(pid, 0.0)
+                with contextlib.suppress(psutil.Error):  # a process that has just exited
+                    peak_rss[pid] = max(peak_rss.get(pid, 0), found[1].memory_info().rss)
+            time.sleep(0.2)
         load_s = time.monotonic() - started
         backlog_at_end = _backlog(broker, queue)
         while _backlog(broker, queue) and time.monotonic() - started < load_s + 600:
@@ -159,7 +172,10 @@ def _round(database: str, web: int, workers: int, listing_id: str) -> dict:
         wall = time.monotonic() - started
         usage = {}
         for pid, (role, process) in processes.items():
-            cpu = sum(process.cpu_times()[:2]) - cpu_before[pid]
+            try:
+                cpu = sum(process.cpu_times()[:2]) - cpu_before[pid]
+            except psutil.Error:
+                continue
             usage.setdefault(role, []).append((cpu / wall * 100, peak_rss[pid] / 2**20))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
