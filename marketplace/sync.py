@@ -77,15 +77,19 @@ def _locked_fork(fork_id) -> ForkRecord:
         raise DomainError(CONFLICT, "This fork is being synced right now; try again in a moment.") from error
 
 
-def fork_sync(*, user, fork_id) -> SyncRun:
+def fork_sync(*, user, fork_id, to_version: int | None = None) -> SyncRun:
     """Bring the fork up to its source's latest version; a large sync is queued (status ``queued``).
-    409 (``DomainError`` ``conflict``) while another sync of the same fork runs; a fork up to date gets an empty run."""
+    409 (``DomainError`` ``conflict``) while another sync of the same fork runs, or when ``to_version`` (the
+    version a preview showed) is no longer the latest; a fork up to date gets an empty run."""
     with acting_as(user), transaction.atomic():
         record = _locked_fork(fork_id)
         _give_up_lost(record)
         if record.sync_runs.filter(status=SyncRun.Status.QUEUED).exists():
             raise DomainError(CONFLICT, "This fork is being synced in the background; wait for it to finish.")
         latest = SnapshotSeries.objects.get(pk=record.series_id).latest_version  # readable: the fork is based on it
+        if to_version is not None and to_version != latest:
+            raise DomainError(CONFLICT, f"The source is on version {latest} now, not the {to_version} the preview "
+                                        "showed; look at what the sync would change again.")
         run = SyncRun(user_id=user.pk, fork=record, from_version=record.version, to_version=latest)
         if latest <= record.version:
             run.save()
