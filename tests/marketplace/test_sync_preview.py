@@ -216,3 +216,12 @@ def test_another_user_can_neither_preview_a_fork_nor_read_its_results(alice, bob
     client.force_login(carol)
     assert client.get(reverse("marketplace-sync-preview", args=[record.pk])).status_code == 404
     assert client.get(reverse("marketplace-sync", args=[record.pk])).status_code == 404
+
+
+def test_a_fork_up_to_date_previews_nothing_to_sync(alice, bob, client):
+    record = make_life(alice, bob)
+    sync.fork_sync(user=bob, fork_id=record.pk)
+    assert sync_plan.sync_preview(user=bob, fork_id=record.pk)["items"] == []
+    client.force_login(bob)
+    page = page_of(client.get(reverse("marketplace-sync-preview", args=[record.pk])))
+    assert "already on the source's latest version: nothing to sync" in page and ">Apply<" not in page
