@@ -150,6 +150,7 @@ def test_the_pages_preview_then_apply_then_name_the_results(alice, bob, client):
     preview = page_of(client.get(reverse("marketplace-sync-preview", args=[record.pk])))
     assert "<strong>Turn 2</strong>: will update" in preview
     assert "<strong>Turn 7</strong>: conflict: you and the author both changed it" in preview
+    assert "Only you changed 1 other item: yours stays as you wrote it." in preview
     assert 'name="to_version" value="2"' in preview and ">Apply<" in preview and ">Cancel<" in preview
     with acting_as(bob):
         assert not SyncRun.objects.filter(fork=record).exists()
