@@ -82,6 +82,7 @@ api_patterns = [
     *marketplace_api_routes("characters", AssetKind.CHARACTER),
     path("forks/", marketplace_api.ForkListApi.as_view(), name="api-forks"),
     path("forks/<uuid:fork_id>/sync/", marketplace_api.SyncApi.as_view(), name="api-fork-sync"),
+    path("forks/<uuid:fork_id>/sync/preview/", marketplace_api.SyncPreviewApi.as_view(), name="api-fork-sync-preview"),
     path("forks/<uuid:fork_id>/sync/undo/", marketplace_api.SyncUndoApi.as_view(), name="api-fork-sync-undo"),
     path("forks/<uuid:fork_id>/conflicts/", marketplace_api.ConflictListApi.as_view(), name="api-fork-conflicts"),
     path("forks/<uuid:fork_id>/conflicts/<int:conflict_id>/resolve/", marketplace_api.ConflictResolveApi.as_view(),

@@ -179,6 +179,9 @@ class SyncRun(UserOwnedModel):
     # "alternatives"} or null}, "turns": {number: {"prose", "alternatives"}} (a full copy's own turns),
     # "world": [[kind, key, payload or null], ...]}.
     previous = models.JSONField(default=dict)
+    # What it did, item by item, as its results name them: [{"kind", "key", "change", "label"}], change being
+    # update, add, removed (the author removed it, the fork kept it) or conflict (``sync_plan.plan_items``).
+    items = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DONE)
     error = models.TextField(blank=True, help_text="Why a background sync failed.")
     created_at = models.DateTimeField(auto_now_add=True)

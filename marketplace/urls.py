@@ -12,6 +12,7 @@ urlpatterns = [
     # Loaded by the core story page with htmx (the core never imports the marketplace).
     path("fragments/story/<uuid:story_id>/", story_panel.story_fragment, name="marketplace-story-fragment"),
     path("forks/<uuid:fork_id>/sync/", sync_pages.sync_page, name="marketplace-sync"),
+    path("forks/<uuid:fork_id>/sync/preview/", sync_pages.sync_preview, name="marketplace-sync-preview"),
     path("forks/<uuid:fork_id>/sync/undo/", sync_pages.sync_undo, name="marketplace-sync-undo"),
     # Polled by the sync page (htmx) while a sync runs in the background.
     path("forks/<uuid:fork_id>/sync/progress/", sync_pages.sync_progress, name="marketplace-sync-progress"),
