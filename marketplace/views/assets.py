@@ -20,7 +20,7 @@ from .. import forks, selectors, services
 from ..display import ASSET_NAMES, fork_message, items_counted, version_compared
 from ..forms import ForkForm, ReportForm, TakeForm
 from ..models import AssetKind, Listing
-from .common import forbidden, listing_or_404, listing_publish_url
+from .common import forbidden, listing_or_404, listing_publish_url, open_to_visitors
 
 # The download of each kind: its API route and what the link calls the format.
 DOWNLOADS = {AssetKind.STORY: ("api-marketplace-download", "Markdown"),
@@ -28,7 +28,9 @@ DOWNLOADS = {AssetKind.STORY: ("api-marketplace-download", "Markdown"),
              AssetKind.CHARACTER: ("api-marketplace-download-characters", "Character Card V2")}
 
 
-def _take_form(request, data=None) -> TakeForm:
+def _take_form(request, data=None) -> TakeForm | None:
+    if not request.user.is_authenticated:
+        return None  # a visitor is offered the log-in instead
     return TakeForm(data, stories=story_selectors.story_list(user=request.user).only("id", "title")[:200])
 
 
@@ -47,7 +49,7 @@ def _asset_page(request, listing, *, fork_form=None, report_form=None, status=20
                      for version in selectors.versions(listing)],
         "lineage": selectors.listing_lineage(listing),
         "others": selectors.author_others(listing)[:10],
-        "is_author": listing.author_id == request.user.pk,
+        "is_author": request.user.is_authenticated and listing.author_id == request.user.pk,
         "publish_url": listing_publish_url(listing),
         "download_url": reverse(download, args=[listing.pk]), "download_format": download_format,
         "fork_form": fork_form or (ForkForm() if is_story else _take_form(request)),
@@ -55,7 +57,7 @@ def _asset_page(request, listing, *, fork_form=None, report_form=None, status=20
     }, status=status)
 
 
-@login_required
+@open_to_visitors
 def asset(request, listing_id):
     return _asset_page(request, listing_or_404(listing_id))
 

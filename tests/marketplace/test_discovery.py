@@ -1,0 +1,91 @@
+"""Discovery for visitors and new players: the marketplace readable without an account (public listings
+only, under RLS), licence names as Creative Commons writes them, typo-tolerant search, listing covers, the
+landing page, the first screen after sign-up and the update badge on My stories."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from accounts.rls import acting_anonymously, acting_as
+from marketplace import services
+from marketplace.models import Listing
+from narrative_pipeline.models import SnapshotSeries
+
+from ..factories import story_with_turns
+
+pytestmark = pytest.mark.django_db
+
+
+def publish(user, story, **fields):
+    return services.listing_publish(user=user, story=story, **{
+        "description": "A harbour town and its drowned bells.", "tags": ["sea", "mystery"], "licence": "CC-BY",
+        **fields})
+
+
+def page_of(response) -> str:
+    return response.content.decode()
+
+
+def titles(response) -> list[str]:
+    return re.findall(r'<h2><a href="/marketplace/[0-9a-f-]+/">([^<]*)</a></h2>', page_of(response))
+
+
+@pytest.fixture
+def tide_listing(alice):
+    return publish(alice, story_with_turns(alice, 3, title="The Tide Book", genre="fantasy"))
+
+
+@pytest.fixture
+def hidden_listing(alice):
+    listing = publish(alice, story_with_turns(alice, 1, title="The Hidden Harbour"))
+    with acting_as(alice, bypass=True):  # as a moderator would
+        SnapshotSeries.objects.filter(listing__id=listing.pk).update(is_hidden=True)
+    return listing
+
+
+@pytest.fixture
+def unpublished_listing(alice):
+    listing = publish(alice, story_with_turns(alice, 1, title="The Private Harbour"))
+    services.listing_unpublish(user=alice, listing=listing)
+    return listing
+
+
+# -- A visitor reads the marketplace -------------------------------------------------------------
+
+
+def test_a_visitor_browses_public_listings_only(client, tide_listing, hidden_listing, unpublished_listing):
+    response = client.get(reverse("marketplace"))
+    assert response.status_code == 200 and titles(response) == ["The Tide Book"]
+    assert page_of(client.get(reverse("marketplace"), {"q": "harbour"})).count("Harbour") == 0
+
+
+def test_a_visitor_reads_a_listing_and_is_sent_to_log_in_to_fork(client, tide_listing):
+    url = reverse("marketplace-asset", args=[tide_listing.pk])
+    page = page_of(client.get(url))
+    assert "The opening" in page and "The Tide Book" in page
+    assert f'href="/accounts/login/?next={url}"' in page and "Log in to fork" in page
+    assert 'action="/marketplace/' not in page  # no fork, like or report form for a visitor
+    refused = client.post(reverse("marketplace-fork", args=[tide_listing.pk]))
+    assert refused.status_code == 302 and refused["Location"].startswith(reverse("login"))
+    assert not Listing.objects.filter(derived_from=tide_listing).exists()
+
+
+def test_a_visitor_cannot_open_a_hidden_or_unpublished_listing(client, hidden_listing, unpublished_listing):
+    for listing in (hidden_listing, unpublished_listing):
+        assert client.get(reverse("marketplace-asset", args=[listing.pk])).status_code == 404
+
+
+def test_the_visitors_role_sees_only_public_rows_even_with_raw_sql(tide_listing, hidden_listing,
+                                                                     unpublished_listing, alice_story):
+    """The attack: code running for a visitor runs arbitrary SQL; it is the app role with no user."""
+    with acting_anonymously(), connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, current_setting('app.current_user_id', true)")
+        assert cursor.fetchone() == ("luna_app", "")
+        cursor.execute("SELECT title FROM marketplace_communitystory ORDER BY title")
+        assert cursor.fetchall() == [("The Tide Book",)]
+        cursor.execute("SELECT count(*) FROM narrative_pipeline_story")
+        assert cursor.fetchone() == (0,)
+        cursor.execute("UPDATE marketplace_communitystory SET title = 'Defaced'")
+        assert cursor.rowcount == 0
