@@ -89,3 +89,13 @@ def test_the_visitors_role_sees_only_public_rows_even_with_raw_sql(tide_listing,
         assert cursor.fetchone() == (0,)
         cursor.execute("UPDATE marketplace_communitystory SET title = 'Defaced'")
         assert cursor.rowcount == 0
+
+
+# -- Licence names ------------------------------------------------------------------------------
+
+
+def test_licences_read_as_creative_commons_writes_them(client, alice):
+    publish(alice, story_with_turns(alice, 1, title="Shared Tides"), licence="CC-BY-SA")
+    page = page_of(client.get(reverse("marketplace")))
+    assert "CC BY-SA 4.0" in page and "Cc By" not in page and ">CC-BY-SA<" not in page
+    assert '<option value="CC-BY-ND">CC BY-ND 4.0</option>' in page  # the licence filter too
