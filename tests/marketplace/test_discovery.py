@@ -99,3 +99,59 @@ def test_licences_read_as_creative_commons_writes_them(client, alice):
     page = page_of(client.get(reverse("marketplace")))
     assert "CC BY-SA 4.0" in page and "Cc By" not in page and ">CC-BY-SA<" not in page
     assert '<option value="CC-BY-ND">CC BY-ND 4.0</option>' in page  # the licence filter too
+
+
+# -- Typo tolerance -----------------------------------------------------------------------------
+
+# (what a player types, the listing it must find): one- and two-letter slips in title and tag words.
+MISSPELLINGS = [
+    ("lighthuose", "The Lighthouse Keeper"),      # two letters swapped
+    ("lihgthouse", "The Lighthouse Keeper"),
+    ("ligthouse", "The Lighthouse Keeper"),       # a letter missing
+    ("lighthousse", "The Lighthouse Keeper"),     # a letter too many
+    ("lighthoose", "The Lighthouse Keeper"),      # a letter wrong
+    ("lightouse keeper", "The Lighthouse Keeper"),
+    ("keepr", "The Lighthouse Keeper"),
+    ("strangr", "A Stranger in Gullhaven"),       # a tag word: "stranger"
+    ("strnger", "A Stranger in Gullhaven"),
+    ("stranegr", "A Stranger in Gullhaven"),
+    ("gulhaven", "A Stranger in Gullhaven"),
+    ("gullhavne", "A Stranger in Gullhaven"),
+    ("cluckwork", "Clockwork Orchards"),
+    ("clokwork orchrds", "Clockwork Orchards"),
+    ("orchadrs", "Clockwork Orchards"),
+    ("automatns", "Clockwork Orchards"),           # a tag word: "automatons"
+    ("harbor", "Harbour Lights"),
+]
+# Words near no title or tag word of these listings: a typo search must not flood the page.
+UNRELATED = ["orange", "keeper of bees", "clockmaker", "garden", "orbit", "xylophone"]
+
+
+@pytest.fixture
+def shelf(alice):
+    for title, tags in (("The Lighthouse Keeper", ["sea", "solitude"]),
+                        ("A Stranger in Gullhaven", ["stranger", "mystery"]),
+                        ("Clockwork Orchards", ["automatons", "steampunk"]),
+                        ("Harbour Lights", ["sea"])):
+        publish(alice, story_with_turns(alice, 1, title=title), tags=tags, description="")
+
+
+@pytest.mark.parametrize("typed, expected", MISSPELLINGS)
+def test_one_and_two_letter_misspellings_find_the_listing(client, shelf, typed, expected):
+    assert titles(client.get(reverse("marketplace"), {"q": typed})) == [expected]
+
+
+@pytest.mark.parametrize("typed", UNRELATED)
+def test_words_near_nothing_find_nothing(client, shelf, typed):
+    assert titles(client.get(reverse("marketplace"), {"q": typed})) == []
+
+
+def test_a_hidden_listings_words_help_no_one_find_it(client, shelf, hidden_listing):
+    assert titles(client.get(reverse("marketplace"), {"q": "hiden"})) == []
+
+
+def test_the_lexicon_is_closed_to_the_request_roles(shelf, alice):
+    with acting_as(alice), connection.cursor() as cursor:
+        cursor.execute("SELECT has_table_privilege('marketplace_searchword', 'SELECT'), "
+                       "has_function_privilege('marketplace_typo_tsquery(text)', 'EXECUTE')")
+        assert cursor.fetchone() == (False, False)
