@@ -5,10 +5,12 @@ landing page, the first screen after sign-up and the update badge on My stories.
 import re
 
 import pytest
+from django.core import mail
 from django.db import connection
 from django.urls import reverse
 
 from accounts.rls import acting_anonymously, acting_as
+from accounts.services import verification_token
 from marketplace import services
 from marketplace.models import Listing
 from narrative_pipeline.models import SnapshotSeries
@@ -155,3 +157,25 @@ def test_the_lexicon_is_closed_to_the_request_roles(shelf, alice):
         cursor.execute("SELECT has_table_privilege('marketplace_searchword', 'SELECT'), "
                        "has_function_privilege('marketplace_typo_tsquery(text)', 'EXECUTE')")
         assert cursor.fetchone() == (False, False)
+
+
+# -- The first screen after sign-up --------------------------------------------------------------
+
+
+def test_after_sign_up_and_confirming_the_address_the_first_screen_is_new_story(
+        client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_up = client.post("/accounts/signup/", {"username": "wren", "email": "wren@example.com",
+                                                      "password": "moonlit-harbour-77",
+                                                      "password_again": "moonlit-harbour-77"})
+    assert signed_up.status_code == 302
+    link = re.search(r"https?://[^/\s]+(/\S+)", mail.outbox[-1].body).group(1)
+    confirmed = client.get(link)
+    assert confirmed["Location"] == "/accounts/login/?next=%2Fstories%2Fnew%2F"
+    logged_in = client.post(confirmed["Location"], {"username": "wren", "password": "moonlit-harbour-77"})
+    assert logged_in.status_code == 302 and logged_in["Location"] == "/stories/new/"
+
+
+def test_confirming_while_signed_in_opens_new_story(client, alice):
+    client.force_login(alice)
+    assert client.get(f"/accounts/verify/{verification_token(alice)}/")["Location"] == "/stories/new/"
