@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -17,6 +17,7 @@ from narrative_pipeline import selectors as story_selectors
 from narrative_pipeline.models import Story
 
 from .. import forks, selectors, services
+from ..covers import title_card_svg
 from ..display import ASSET_NAMES, fork_message, items_counted, version_compared
 from ..forms import ForkForm, ReportForm, TakeForm
 from ..models import AssetKind, Listing
@@ -60,6 +61,17 @@ def _asset_page(request, listing, *, fork_form=None, report_form=None, status=20
 @open_to_visitors
 def asset(request, listing_id):
     return _asset_page(request, listing_or_404(listing_id))
+
+
+@open_to_visitors
+def cover(request, listing_id):
+    """The listing's title card (SVG), for the cards of browse and the landing page."""
+    listing = listing_or_404(listing_id)
+    response = HttpResponse(title_card_svg(title=listing.title, genre=listing.genre, kind=listing.kind),
+                            content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=3600"
+    response["Content-Security-Policy"] = "default-src 'none'"  # an image: no script, no fetch, even opened alone
+    return response
 
 
 @login_required

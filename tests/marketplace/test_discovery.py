@@ -179,3 +179,54 @@ def test_after_sign_up_and_confirming_the_address_the_first_screen_is_new_story(
 def test_confirming_while_signed_in_opens_new_story(client, alice):
     client.force_login(alice)
     assert client.get(f"/accounts/verify/{verification_token(alice)}/")["Location"] == "/stories/new/"
+
+
+# -- Covers -------------------------------------------------------------------------------------
+
+
+def test_a_listing_without_a_picture_has_a_generated_title_card(client, alice):
+    listing = publish(alice, story_with_turns(alice, 1, title='<script>alert("x")</script> & the Tide'),
+                      genre="horror")
+    response = client.get(reverse("marketplace-cover", args=[listing.pk]))
+    svg = page_of(response)
+    assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+    assert response["Content-Security-Policy"] == "default-src 'none'"
+    assert "<script" not in svg and "&lt;script&gt;" in svg and "&amp; the Tide" in svg
+    assert svg == page_of(client.get(reverse("marketplace-cover", args=[listing.pk])))  # the same every time
+    browse = page_of(client.get(reverse("marketplace")))
+    assert f'src="/marketplace/{listing.pk}/cover.svg"' in browse
+
+
+def test_title_cards_differ_by_title_and_keep_within_the_card():
+    from marketplace.covers import MAX_LINES, cover_hues, title_lines
+
+    assert cover_hues("The Tide Book", "fantasy") != cover_hues("Iron Roads", "fantasy")
+    lines = title_lines("A very long title that goes on and on past the edge of any card at all")
+    assert len(lines) == MAX_LINES and lines[-1].endswith("…")
+
+
+def test_no_cover_for_a_hidden_listing(client, hidden_listing):
+    assert client.get(reverse("marketplace-cover", args=[hidden_listing.pk])).status_code == 404
+
+
+# -- Starter worlds as cards ----------------------------------------------------------------------
+
+
+def test_new_story_shows_starter_worlds_as_cards_that_are_plain_radio_choices(client, alice):
+    from narrative_pipeline.starter_worlds import STARTER_WORLDS
+
+    client.force_login(alice)
+    page = page_of(client.get(reverse("story-new")))
+    assert page.count('type="radio" name="world"') == len(STARTER_WORLDS) + 1
+    assert "Keep the lighthouse on an island" in page and "<strong>Captain Hale</strong>" in page
+    assert "The bell rings at dusk, three slow strokes" in page and "You are Wren" in page
+    refused = page_of(client.post(reverse("story-new"), {"world": "iron-court", "title": ""}))  # kept when re-shown
+    assert refused == "" or 'value="iron-court" id="id_world_iron-court" checked' in refused
+
+
+def test_first_lines_never_stop_inside_a_quotation():
+    from narrative_pipeline.starter_worlds import first_lines
+
+    assert first_lines('The drone speaks: "Welcome. I am ANSEL." Then silence. Then more.') == (
+        'The drone speaks: "Welcome. I am ANSEL."')
+    assert first_lines('"Stop. Please. Now." She runs.', sentences=1) == '"Stop. Please. Now."'
