@@ -91,7 +91,3 @@ def delete_account(request):
         messages.success(request, "Your account and all your private data are deleted.")
         return redirect("home")
     return render(request, "accounts/delete.html", {"form": form})
-
-
-def home(request):
-    return render(request, "home.html")

@@ -230,3 +230,21 @@ def test_first_lines_never_stop_inside_a_quotation():
     assert first_lines('The drone speaks: "Welcome. I am ANSEL." Then silence. Then more.') == (
         'The drone speaks: "Welcome. I am ANSEL."')
     assert first_lines('"Stop. Please. Now." She runs.', sentences=1) == '"Stop. Please. Now."'
+
+
+# -- The landing page ---------------------------------------------------------------------------
+
+
+def test_the_landing_page_shows_a_sample_and_the_marketplace_to_a_visitor(client, tide_listing, hidden_listing):
+    page = page_of(client.get("/"))
+    assert "Read a little: The Tide Book" in page and "by alice, from the marketplace" in page
+    assert f'href="/marketplace/{tide_listing.pk}/"' in page and "Hidden Harbour" not in page
+    assert 'href="/accounts/signup/"' in page and "Sign up and start a story" in page
+
+
+def test_with_nothing_published_the_sample_is_a_starter_worlds_opening(client, alice):
+    page = page_of(client.get("/"))
+    assert "Read a little: The Drowned Bell" in page and "The bell rings at dusk" in page
+    assert "the first story in the marketplace could be yours" in page
+    client.force_login(alice)
+    assert 'href="/stories/new/">Start a story</a>' in page_of(client.get("/"))
