@@ -6,7 +6,6 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import api as accounts_api
-from accounts import views as accounts_views
 from marketplace import api as marketplace_api
 from marketplace.models import AssetKind
 from marketplace.views import landing

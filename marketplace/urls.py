@@ -11,6 +11,8 @@ urlpatterns = [
     path("story/<uuid:story_id>/", story_panel.story_panel, name="marketplace-story"),
     # Loaded by the core story page with htmx (the core never imports the marketplace).
     path("fragments/story/<uuid:story_id>/", story_panel.story_fragment, name="marketplace-story-fragment"),
+    # Loaded by the core's My stories page with htmx: the update badges.
+    path("fragments/updates/", story_panel.story_updates_fragment, name="marketplace-updates-fragment"),
     path("forks/<uuid:fork_id>/sync/", sync_pages.sync_page, name="marketplace-sync"),
     path("forks/<uuid:fork_id>/sync/undo/", sync_pages.sync_undo, name="marketplace-sync-undo"),
     # Polled by the sync page (htmx) while a sync runs in the background.

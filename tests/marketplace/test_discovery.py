@@ -248,3 +248,33 @@ def test_with_nothing_published_the_sample_is_a_starter_worlds_opening(client, a
     assert "the first story in the marketplace could be yours" in page
     client.force_login(alice)
     assert 'href="/stories/new/">Start a story</a>' in page_of(client.get("/"))
+
+
+# -- The update badge on My stories -------------------------------------------------------------
+
+
+def test_my_stories_loads_an_update_badge_for_a_fork_behind_its_source(client, alice, bob):
+    from marketplace import forks
+    from narrative_pipeline.models import Turn
+
+    tide = story_with_turns(alice, 3, title="The Tide Book")
+    listing = publish(alice, tide)
+    record = forks.fork_create(user=bob, listing_id=listing.pk)
+    client.force_login(bob)
+    stories = page_of(client.get(reverse("story-list")))
+    assert f'id="story-updates-{record.story_id}"' in stories and 'hx-get="/marketplace/fragments/updates/"' in stories
+    fragment_url = reverse("marketplace-updates-fragment")
+    assert "Update available" not in page_of(client.get(fragment_url))
+
+    with acting_as(alice):
+        Turn.objects.filter(story=tide, number=2).update(prose="A new second.")
+    publish(alice, tide)
+    fragment = page_of(client.get(fragment_url))
+    assert (f'<span id="story-updates-{record.story_id}" hx-swap-oob="innerHTML"><a class="badge update-badge" '
+            f'href="/marketplace/forks/{record.pk}/sync/">Update available: version 2</a></span>') in fragment
+    client.force_login(alice)  # alice forked nothing: no badge of bob's reaches her
+    assert "Update available" not in page_of(client.get(fragment_url))
+
+
+def test_the_update_badges_need_a_login(client):
+    assert client.get(reverse("marketplace-updates-fragment")).status_code == 302
