@@ -16,7 +16,8 @@ SAMPLE_TURNS = 3
 
 
 def _sample(popular: list) -> dict:
-    """A few passages to read: the opening of the most liked public story, else a starter world's opening."""
+    """A few passages to read: the opening of the most liked public story (else the newest), else a starter
+    world's opening."""
     for listing in popular:
         passages = selectors.opening(listing, turns=SAMPLE_TURNS)
         if passages:
@@ -28,6 +29,9 @@ def _sample(popular: list) -> dict:
 
 @open_to_visitors
 def home(request):
-    newest = list(selectors.browse(kind=AssetKind.STORY, sort="recent")[:LANDING_LISTINGS])
-    popular = list(selectors.browse(kind=AssetKind.STORY, sort="popular")[:LANDING_LISTINGS])
-    return render(request, "home.html", {"newest": newest, "popular": popular, "sample": _sample(popular)})
+    popular = [listing for listing in selectors.browse(kind=AssetKind.STORY, sort="popular")[:LANDING_LISTINGS]
+               if listing.likes or listing.forks]  # liked or forked at least once
+    shown = {listing.pk for listing in popular}
+    newest = [listing for listing in selectors.browse(kind=AssetKind.STORY, sort="recent")[:LANDING_LISTINGS * 2]
+              if listing.pk not in shown][:LANDING_LISTINGS]  # what the most liked do not already show
+    return render(request, "home.html", {"newest": newest, "popular": popular, "sample": _sample(popular or newest)})
