@@ -6,9 +6,9 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import api as accounts_api
-from accounts import views as accounts_views
 from marketplace import api as marketplace_api
 from marketplace.models import AssetKind
+from marketplace.views import landing
 from narrative_pipeline import api as story_api
 from narrative_pipeline import chapter_api
 from narrative_pipeline import views as story_views
@@ -93,7 +93,7 @@ api_patterns = [
 ]
 
 urlpatterns = [
-    path("", accounts_views.home, name="home"),
+    path("", landing.home, name="home"),
     path("healthz", site_views.healthz, name="healthz"),
     path("readyz", site_views.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),

@@ -12,11 +12,14 @@ from accounts.models import UserOwnedModel
 
 
 class Licence(models.TextChoices):
-    CC_BY = "CC-BY"
-    CC_BY_SA = "CC-BY-SA"
-    CC_BY_NC = "CC-BY-NC"
-    CC_BY_ND = "CC-BY-ND"
-    ALL_RIGHTS_RESERVED = "all-rights-reserved"
+    """The licences a listing may take; each label is the licence's name as Creative Commons writes it,
+    the one place every page, form and the admin take it from."""
+
+    CC_BY = "CC-BY", "CC BY 4.0"
+    CC_BY_SA = "CC-BY-SA", "CC BY-SA 4.0"
+    CC_BY_NC = "CC-BY-NC", "CC BY-NC 4.0"
+    CC_BY_ND = "CC-BY-ND", "CC BY-ND 4.0"
+    ALL_RIGHTS_RESERVED = "all-rights-reserved", "All rights reserved"
 
 
 class Rating(models.TextChoices):

@@ -28,6 +28,7 @@ from .forms import ActionForm, EditActionForm, ModelsForm, NewStoryForm, StoryNo
 from .llm.check import choices_check
 from .llm.connections import ModelChoice
 from .llm.status import model_status
+from .starter_worlds import starter_world_cards
 
 TURNS_PER_PAGE = 20
 
@@ -67,7 +68,7 @@ def story_new(request):
         else:
             messages.success(request, f"“{story.title}” is ready. What do you do?")
             return _to_turn(story.pk)
-    return render(request, "narrative_pipeline/story_new.html", {"form": form})
+    return render(request, "narrative_pipeline/story_new.html", {"form": form, "starter_worlds": starter_world_cards()})
 
 
 def _story_page(request, story, *, action_form=None, notes_form=None, status=200):

@@ -34,7 +34,7 @@ def test_find_fork_rewrite_and_play_on(page_at, width):
     expect(card).to_contain_text("0 likes · 0 forks · 0 downloads")
     expect(card.locator(".tags")).to_contain_text("smugglers")
     fits(page, width)
-    screenshot(page, "marketplace-browse", width)
+    screenshot(page, "marketplace-search", width)
 
     card.get_by_role("link", name="The Lantern Coast").click()
     expect(page.get_by_role("heading", name="The Lantern Coast", level=1)).to_be_visible()
