@@ -55,7 +55,6 @@ def test_play_a_starter_world(page_at, width):
     assert page.locator("article.turn").count() == 4
     expect(page.locator(".state")).to_contain_text("end of the pier")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    screenshot(page, "story", width)
 
     # Reroll: the first passage stays browsable among the alternatives.
     first_passage = page.locator("article.turn").last.locator(".prose").first.inner_text()

@@ -182,6 +182,33 @@ def test_a_streamed_turn_arrives_piece_by_piece_before_it_ends(served, model_ser
     wait_until_dreamt(served, before)
 
 
+def test_a_stop_reaches_the_writer_on_another_thread_and_the_dreamer_runs_on_the_shorter_turn(served, model_server):
+    """The Stop is a second request (another of gunicorn's threads, or another worker): the Writer's loop reads
+    its flag from Redis, ends the stream with what was shown, and the turn completes as any other."""
+    user = UserFactory()
+    story = StoryFactory(user=user, characters=[{"name": "Wren", "is_player": True}])
+    writer_released = threading.Event()
+    before = dreamt(served)
+    model_server.script(fake.ok('{"beats": [{"description": "Bells"}]}'),
+                        fake.stream(["The bell ", "rings ", "twice."], release=writer_released))
+    headers = {"Authorization": f"Bearer {EpochAccessToken.for_user(user)}"}
+    try:
+        with served.stream("POST", f"/api/stories/{story.pk}/turns/stream/", headers=headers,
+                           json={"action": "I ring the bell.", "idempotency_key": "served-stop"}, timeout=10) as response:
+            events = (event for event in sse_events(response.iter_lines()) if event[0] != "stage")
+            number = next(events)[1]["number"]
+            assert next(events) == ("text", {"text": "The bell "})
+            assert served.post(f"/api/stories/{story.pk}/turns/{number}/stop/", headers=headers).status_code == 202
+            writer_released.set()
+            received = list(events)
+    finally:
+        writer_released.set()
+    assert [kind for kind, _ in received] == ["done"]
+    done = received[0][1]
+    assert done["stopped"] is True and done["status"] == "completed" and done["prose"] == "The bell"
+    wait_until_dreamt(served, before)
+
+
 def test_concurrent_requests_on_the_thread_pool_each_see_only_their_own_user(served):
     """Pooled connections and threads are shared by requests for different users: each sees its own stories."""
     players = [UserFactory() for _ in range(4)]
