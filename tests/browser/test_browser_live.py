@@ -50,6 +50,7 @@ def start_turn(page, action):
 def test_the_passage_appears_as_it_is_written_then_the_turn_is_put_in_place(page_at, width, held_writer):
     user, story, page = open_story(page_at, width)
     page.evaluate("window.__samePage = true")
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
     start_turn(page, "I ring the bell.")
     expect(page.locator("#writing-status")).to_have_text(re.compile(r"^Writing… \d+ s — the Writer is writing$"))
     expect(page.get_by_role("button", name="Stop")).to_be_visible()
@@ -60,6 +61,7 @@ def test_the_passage_appears_as_it_is_written_then_the_turn_is_put_in_place(page
     expect(page.locator("#turn-1").get_by_role("button", name="Reroll")).to_be_visible()
     expect(page.locator("#action-form textarea")).to_have_value("")
     expect(page.locator("#writing-status")).to_be_hidden()
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
     assert page.evaluate("window.__samePage") is True
 
 
