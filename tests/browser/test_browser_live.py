@@ -155,3 +155,23 @@ def test_the_story_opens_at_the_newest_passage_with_the_action_box_in_view(page_
         page.get_by_text("Chapters, state and more").click()
     expect(state).to_be_visible()
     assert axe_violations(page) == []
+
+
+def test_without_javascript_the_form_posts_and_the_drawer_is_open(browser, live_server, embedding_model):
+    user = UserFactory()
+    story = StoryFactory(user=user, title="Plain Tide", characters=[{"name": "Wren", "is_player": True}])
+    context = browser.new_context(viewport={"width": 360, "height": 740}, base_url=live_server.url,
+                                  java_script_enabled=False)
+    try:
+        page = context.new_page()
+        sign_in(page, user)
+        page.goto(f"/stories/{story.pk}/")
+        expect(page.locator("#story-state")).to_be_visible()  # the drawer is open without the script
+        expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+        page.locator("#action-form textarea").fill("I walk to the pier.")
+        with page.expect_navigation():
+            page.locator("#action-form").get_by_role("button", name="Play").click()
+        assert page.url.endswith("#turn-1")
+        expect(page.locator("#turn-1 .prose")).not_to_be_empty()
+    finally:
+        context.close()
