@@ -58,6 +58,7 @@ api_patterns = [
     path("stories/<uuid:story_id>/turns/<int:number>/reroll/", story_api.TurnRerollApi.as_view(),
          name="api-turn-reroll"),
     path("stories/<uuid:story_id>/turns/<int:number>/edit/", story_api.TurnEditApi.as_view(), name="api-turn-edit"),
+    path("stories/<uuid:story_id>/turns/<int:number>/stop/", story_api.TurnStopApi.as_view(), name="api-turn-stop"),
     path("stories/<uuid:story_id>/arcs/", story_api.ArcListApi.as_view(), name="api-arcs"),
     path("stories/<uuid:story_id>/costs/", story_api.CostsApi.as_view(), name="api-costs"),
     path("stories/<uuid:story_id>/export/", story_api.ExportApi.as_view(), name="api-export"),

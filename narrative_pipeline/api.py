@@ -22,11 +22,12 @@ from accounts.rls import acting_as
 from accounts.throttles import ImportThrottle, ModelTestThrottle, RerollThrottle, TurnThrottle
 from chapters.lore import importers
 
-from . import lore_files, orchestrator, selectors, services, snapshots
+from . import lore_files, orchestrator, selectors, services, snapshots, turn_stops
 from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
 from .llm.check import choices_check, report_data
 from .llm.connections import ModelChoice
+from .models import Turn
 from .serializers import (
     ArcOutput,
     CharacterInput,
@@ -154,33 +155,48 @@ class EventStreamRenderer(BaseRenderer):
         return _sse("error", data).encode()
 
 
+# Who works at each stage of a turn, for the page's "Writing… n s".
+STAGE_AGENTS = {"planning": "Strategist", "writing": "Writer"}
+
+
 class TurnStreamApi(ShortTransactionsApi):
     serializer_class = TurnOutput
     renderer_classes = [JSONRenderer, EventStreamRenderer]
     throttle_classes = [TurnThrottle]
 
     @extend_schema(request=TurnInput, responses={(200, "text/event-stream"): OpenApiTypes.STR},
-                   summary="Play a turn as server-sent events: `turn` (pending), `text` pieces, then `done`")
+                   summary="Play a turn as server-sent events: `turn` (pending), `stage` ({stage, agent}: planning "
+                           "by the Strategist, writing by the Writer), `text` pieces, then `done` (the turn, with "
+                           "`stopped` true when the player's Stop cut it short)")
     def post(self, request, story_id):
         data = TurnInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = request.user
         turn, created = orchestrator.turn_submit(user=user, story_id=story_id, **data.validated_data)
         events: queue.Queue = queue.Queue()
+        stopped = threading.Event()
+
+        def stop_requested() -> bool:
+            if turn_stops.turn_stop_requested(turn_id=turn.pk):
+                stopped.set()
+            return stopped.is_set()
 
         def write_turn():
             # Its own thread, so a client that disconnects mid-passage loses nothing: the turn
             # is still written and committed.
             try:
                 result = orchestrator.turn_generate(
-                    user=user, turn=turn, on_text=lambda piece: events.put(("text", {"text": piece}))
+                    user=user, turn=turn, on_text=lambda piece: events.put(("text", {"text": piece})),
+                    on_stage=lambda stage: events.put(("stage", {"stage": stage, "agent": STAGE_AGENTS[stage]})),
+                    stop_requested=stop_requested,
                 ) if created else turn
-                events.put(("done", TurnOutput(result).data))
+                events.put(("done", {**TurnOutput(result).data, "stopped": stopped.is_set()}))
             except Exception:
-                events.put(("done", {**TurnOutput(turn).data, "status": "failed",
+                events.put(("done", {**TurnOutput(turn).data, "status": "failed", "stopped": stopped.is_set(),
                                      "error": "Something went wrong on our side; your action is kept. Retry it."}))
                 raise
             finally:
+                turn_stops.turn_stop_clear(turn_id=turn.pk)
                 connections.close_all()
 
         # In the request's context: its log lines and the tasks it queues keep the request's id.
@@ -195,10 +211,33 @@ class TurnStreamApi(ShortTransactionsApi):
                 if event == "done":
                     return
 
+        # Each event is written and flushed as it is yielded: no middleware here buffers a streaming response
+        # (no GZipMiddleware; WhiteNoise only answers /static/), runserver and gunicorn's gthread workers
+        # send each piece at once (tests/site/test_production_server.py), and X-Accel-Buffering stops nginx.
         response = StreamingHttpResponse(stream(), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         return response
+
+
+class TurnStopApi(ShortTransactionsApi):
+    serializer_class = TurnOutput
+
+    @extend_schema(request=None, responses={202: None, 409: OpenApiResponse(description="The turn is not being written")},
+                   summary="Stop the Writer of a turn being streamed: the stream ends with the passage written so far "
+                           "(`done` with `stopped` true); undo the turn to discard it")
+    def post(self, request, story_id, number):
+        story = self.story(story_id)
+        if not services.can_change_story(request.user, story):
+            raise PermissionDenied("You may read this story but not change it.")
+        with acting_as(request.user):
+            turn = Turn.objects.filter(story=story, number=number).first()
+        if turn is None:
+            raise orchestrator.TurnRefused(f"There is no turn {number}.", code="not_found")
+        if turn.status != Turn.Status.PENDING:
+            raise orchestrator.TurnRefused(f"Turn {number} is not being written.")
+        turn_stops.turn_stop_request(turn_id=turn.pk)
+        return Response(status=status.HTTP_202_ACCEPTED)
 
 
 class TurnTextInput(serializers.Serializer):

@@ -169,6 +169,7 @@ class AgentCall(UserOwnedModel):
     class Status(models.TextChoices):
         OK = "ok"
         ERROR = "error"
+        STOPPED = "stopped"  # the player stopped the Writer mid-passage; its tokens so far are counted
 
     story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="agent_calls")
     turn = models.ForeignKey(Turn, on_delete=models.SET_NULL, null=True, blank=True, related_name="agent_calls")

@@ -91,8 +91,13 @@ def turn_submit(*, user, story_id, action, idempotency_key) -> tuple[Turn, bool]
     raise TurnRefused("This turn is being submitted twice at once; try again.")
 
 
-def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = None) -> Turn:
-    """Run the writers' room for ``turn`` (pending, failed, or completed to reroll) and commit."""
+def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = None,
+                  on_stage: Callable[[str], None] | None = None,
+                  stop_requested: Callable[[], bool] | None = None) -> Turn:
+    """Run the writers' room for ``turn`` (pending, failed, or completed to reroll) and commit.
+
+    ``on_stage`` hears "planning" (the Strategist) then "writing" (the Writer); ``stop_requested`` is asked
+    between the Writer's pieces: once it says yes the turn completes with what was written by then."""
     with acting_as(user):
         story = Story.objects.get(pk=turn.story_id)
         cast = list(Character.objects.filter(story=story).values_list("name", "is_player"))
@@ -108,11 +113,19 @@ def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = N
                                    context.healing.tier)
             briefing = preprocessor.brief(context)
         caller.record_local("preprocessor", model="all-MiniLM-L6-v2", tokens=briefing.size(), started=started)
+        if on_stage is not None:
+            on_stage("planning")
         template = strategist.plan(briefing, caller.complete)
-        prose = writer.write(briefing, template, caller.stream, on_text, attempt=len(turn.alternatives) + (
-            1 if turn.prose else 0))
+        if stop_requested is not None and stop_requested():
+            raise LLMError("You stopped this turn before the Writer began.")
+        if on_stage is not None:
+            on_stage("writing")
+        passage = writer.write(briefing, template, caller.stream, on_text, stop_requested=stop_requested,
+                               attempt=len(turn.alternatives) + (1 if turn.prose else 0))
+        prose = passage.text
         if not prose:
-            raise LLMError("The Writer returned an empty passage.")
+            raise LLMError("You stopped this turn before the Writer wrote anything." if passage.stopped
+                           else "The Writer returned an empty passage.")
     except (LLMError, EmbeddingError) as error:  # the model server or the embedding service: Retry
         return _turn_fail(user, turn, str(error))
     except Exception:
