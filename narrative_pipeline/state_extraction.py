@@ -28,8 +28,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .llm.inflection import VERBS
-
 WORD = r"[A-Za-z][\w'’-]*"
 
 # Where a noun phrase ends: prepositions, conjunctions, subordinators, and the next verb's particles.
@@ -138,6 +136,23 @@ LEAVING_WORDS = (r"leaves|left|departs|departed|walks away|walked away|walks off
 COME_ALONG = (r"follows|followed|follow|comes with|came with|comes along|came along|tags along|tagged along|"
               r"goes with|went with|walks with|walked with|keeps pace|kept pace|at my side|by my side|in tow|"
               r"joins me|joined me|trails|trailed|hurries after|hurried after")
+
+
+# Words that start a new clause after a comma or "and" ("bread, then open the door"): the verbs above and
+# the everyday ones, so a list of things ("bread, a lamp and rope") is not cut.
+VERBS = {word for verbs in (GAIN_VERBS, LOSE_VERBS, MOVE_VERBS) for word in re.findall(r"[a-z]+", verbs)} - {
+    "my", "me", "for", "up", "out", "down", "off", "away", "behind", "her", "his", "their", "our", "way"} | {
+    "look", "looks", "say", "says", "ask", "asks", "tell", "tells", "open", "opens", "close", "closes", "wait",
+    "waits", "watch", "watches", "call", "calls", "shout", "shouts", "pull", "pulls", "push", "pushes", "draw",
+    "draws", "attack", "attacks", "hide", "hides", "search", "searches", "listen", "listens", "nod", "nods", "smile",
+    "smiles", "turn", "turns", "sit", "sits", "stand", "stands", "kneel", "kneels", "read", "reads", "write",
+    "writes", "light", "lights", "check", "checks", "greet", "greets", "thank", "thanks", "try", "tries", "start",
+    "starts", "leave", "leaves", "hold", "holds", "put", "puts", "set", "sets", "show", "shows", "lock", "locks",
+    "unlock", "unlocks", "fight", "fights", "strike", "strikes", "cut", "cuts", "tie", "ties", "whisper",
+    "whispers", "sing", "sings", "laugh", "laughs", "shrug", "shrugs", "wave", "waves", "knock", "knocks",
+    "examine", "examines", "inspect", "inspects", "study", "studies", "bow", "bows", "rest", "rests", "sleep",
+    "sleeps", "pray", "prays", "hug", "hugs", "kiss", "kisses", "stare", "stares", "meet", "meets", "see", "sees",
+    "stop", "stops", "warn", "warns", "offer", "pay", "tip", "count", "counts"}
 
 
 @dataclass(frozen=True)
@@ -303,8 +318,7 @@ def _things_listed(rest: str, scene: Scene) -> list[str]:
 
 
 def _looks_like_verb(word: str) -> bool:
-    bare = word.lower()
-    return bare in VERBS or (bare.endswith("s") and bare[:-1] in VERBS) or (bare.endswith("ed") and bare[:-2] in VERBS)
+    return word.lower() in VERBS
 
 
 def _held(rest: str, scene: Scene) -> list[str]:
