@@ -63,13 +63,17 @@ BODY_PARTS = {
     "jaw", "ear", "ears", "nose", "cheek", "lips", "mouth", "chest", "waist", "back", "ankle", "ankles",
     "palm", "fist", "collar", "sleeve", "sleeves", "cloak-hem", "hem", "heart", "eyes", "eye", "body", "thumb",
 }
+# Nouns that end like a participle ("the lantern hanging by the door" ends at "hanging"; "a signet ring" does not).
+ING_NOUNS = {"ring", "earring", "string", "wing", "sling", "thing", "ceiling", "building", "clothing", "painting",
+             "drawing", "stocking", "bedding", "pudding", "lining", "carving", "offering", "binding", "writing",
+             "wedding", "king", "spring", "bearing", "herring", "icing", "fishing", "sewing", "kindling", "stuffing"}
 # What is held on to, not carried off.
 SCENERY = {"railing", "rail", "rails", "door", "doorframe", "wall", "walls", "ledge", "edge", "handle", "helm",
            "wheel", "mast", "table", "floor", "ground", "banister", "bannister", "tree", "branch", "rope-ladder",
            "ladder", "rigging", "bar", "counter", "post", "pillar", "gate", "window", "shore", "water", "air"}
 # Nouns that follow "take/get/find/make" without being things ("take a look", "find my way").
 NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "seat", "moment", "chance", "turn",
-              "rest", "nap", "walk", "stroll", "bath", "aim", "cover", "note", "notice", "care", "time", "place",
+              "rest", "nap", "walk", "stroll", "bath", "aim", "cover", "notice", "care", "time", "place",
               "part", "stock", "sip", "swig", "bite", "way", "courage", "heart", "hold", "advantage", "offence",
               "offense", "comfort", "pity", "charge", "lead", "leave", "pause", "risk", "shelter", "refuge",
               "revenge", "thoughts", "bearings", "chances", "lesson", "promise", "deal", "oath", "vow",
@@ -152,7 +156,7 @@ VERBS = {word for verbs in (GAIN_VERBS, LOSE_VERBS, MOVE_VERBS) for word in re.f
     "whispers", "sing", "sings", "laugh", "laughs", "shrug", "shrugs", "wave", "waves", "knock", "knocks",
     "examine", "examines", "inspect", "inspects", "study", "studies", "bow", "bows", "rest", "rests", "sleep",
     "sleeps", "pray", "prays", "hug", "hugs", "kiss", "kisses", "stare", "stares", "meet", "meets", "see", "sees",
-    "stop", "stops", "warn", "warns", "offer", "pay", "tip", "count", "counts"}
+    "board", "boards", "enter", "enters", "reach", "reaches", "stop", "stops", "warn", "warns", "offer", "pay", "tip", "count", "counts"}
 
 
 @dataclass(frozen=True)
@@ -189,8 +193,8 @@ def _clauses(text: str) -> list[str]:
             continue
         sentence = re.sub(r"[\"“”]", "", sentence).rstrip(".!")
         # A comma ends a clause only before a new doer or verb: "bread, a lamp and rope" is one list.
-        parts = re.split(r",\s*(?:and\s+|then\s+)?(?=(?:I|we|then|and)\b|[A-Za-z]+\b)|\s+(?:and then|then)\s+",
-                         sentence)
+        parts = re.split(r",\s*(?:and\s+|then\s+)?(?=(?:I|we|then|and)\b|[A-Za-z]+\b)|\s+(?:and then|then)\s+|"
+                         r"\s+and\s+(?=I\b|we\b)|\s+and\s+(?=(?:" + "|".join(sorted(VERBS)) + r")\b)", sentence)
         merged: list[str] = []
         for part in parts:
             first = (_words(part) or [""])[0]
@@ -208,11 +212,15 @@ def _words(phrase: str) -> list[str]:
 
 def _cut(phrase: str, *, keep_of: bool) -> list[str]:
     """The phrase's words up to the first stop word ("of" kept inside an item: "a bottle of wine")."""
-    words = []
-    for word in _words(phrase):
+    words: list[str] = []
+    tokens = _words(re.split(r"[,;:()]", phrase, maxsplit=1)[0])
+    for index, word in enumerate(tokens):
         bare = word.lower()
         if bare in PHRASE_STOPS or (bare == "of" and not keep_of):
             break
+        following = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
+        if words and bare.endswith("ing") and following in PHRASE_STOPS and bare not in ING_NOUNS:
+            break  # "the lantern hanging by the door": the participle starts a clause
         words.append(word)
     return words
 
@@ -232,6 +240,8 @@ def _is_person(words: list[str], scene: Scene) -> bool:
 
 def _thing(phrase: str, scene: Scene) -> str | None:
     """The phrase as the name of a thing ("a cheap fishing rod before dawn" → "fishing rod"), or None."""
+    if re.match(r"\s*note\s+of\b", phrase, re.I):
+        return None  # "take note of"
     words = _cut(phrase, keep_of=True)
     while words and words[-1].lower() == "of":
         words.pop()
@@ -257,6 +267,8 @@ def _is_player_doing(prefix: str, scene: Scene) -> bool:
     """Whether the clause before the verb is the player acting now ("I", "we", nothing, the player's name)."""
     if NOT_DONE.search(prefix):
         return False
+    if re.search(r"\b(?:I|we|We)\b", prefix):
+        return True  # "Orla and I go …": the player is among the doers
     words = [word.lower() for word in _words(prefix)]
     others = [name for name in _names_in(prefix, [*scene.cast, *scene.present]) if name != scene.player]
     return not (others or any(word in ("he", "she", "they", "it") for word in words))
@@ -374,10 +386,10 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
     """Known characters the player does something to or with in a clause that is really done."""
     named = []
     for clause in clauses:
-        if NOT_DONE.search(clause) and not re.search(r"\bwith\b", clause, re.I):
-            continue
         for name in _names_in(clause, scene.cast):
             before = fold(clause)[:fold(clause).find(fold(name))]
+            if NOT_DONE.search(before):
+                continue
             if re.search(r"(?:about|of|for|remember|miss|mourn|from|behind|leave|away|without|after|"
                          r"send|sends|dismiss|dismisses|like|letter to|word to|message to)\s+(?:\w+\s+)?$", before):
                 continue
