@@ -1,0 +1,99 @@
+"""The deterministic state rules (narrative_pipeline/state_extraction.py) and the held-out suite."""
+
+import pytest
+
+from bench.state_extraction import case_results, load_cases, scores
+from narrative_pipeline.contracts import StateUpdates, StoryState
+from narrative_pipeline.state import next_state
+from narrative_pipeline.state_extraction import Scene, state_change
+
+SCENE = Scene(location="Ash Gate", present=("Captain Voss",), inventory=("signet ring", "brass lantern"),
+              cast=("Orla", "Captain Voss"), player="Ilse", places=("Ash Gate", "the docks"))
+
+
+def test_the_held_out_suite_scores_at_least_0_9_precision_and_recall_per_field():
+    scene, cases = load_cases()
+    assert len(cases) >= 60
+    for field, (precision, recall, *_) in scores(case_results(scene, cases)).items():
+        assert precision >= 0.9 and recall >= 0.9, field
+
+
+class TestRegressions:
+    def test_a_grabbed_arm_is_not_an_item_and_the_clause_after_it_is_cut(self):
+        change = state_change("I grab Orla's arm before she can dive", scene=SCENE)
+        assert change.items_gained == [] and change.entering == ["Orla"]
+
+    def test_buying_adds_the_thing_without_its_price_word(self):
+        assert state_change("I buy a cheap fishing rod", scene=SCENE).items_gained == ["fishing rod"]
+
+    def test_walking_on_moves_the_location_and_leaves_the_old_company_behind(self):
+        state = StoryState(location="Ash Gate", present_characters=["Captain Voss"])
+        for action, place in [("I walk to the docks", "the docks"), ("I head down to the beach", "the beach"),
+                              ("I wade out into the sea", "the sea")]:
+            state = next_state(state, cast=["Ilse", "Captain Voss"], player="Ilse", action=action,
+                               prose="Captain Voss watches closely.", updates=StateUpdates())
+            assert state.location == place
+            assert state.present_characters == []
+
+
+class TestItems:
+    @pytest.mark.parametrize("action", ["I take a deep breath", "I grab the railing", "I take Orla's hand",
+                                        "I grab him", "I pick up the guard", "I find my way out",
+                                        "I don't take the key", "Should I buy the sword?", "I want to buy a horse",
+                                        "Orla takes the key", "I get up"])
+    def test_what_is_not_a_thing_or_not_done_adds_nothing(self, action):
+        assert state_change(action, scene=SCENE).items_gained == []
+
+    def test_a_list_of_things_is_each_gained(self):
+        change = state_change("I buy bread, a lamp and some rope from the vendor", scene=SCENE)
+        assert change.items_gained == ["bread", "lamp", "rope"]
+
+    def test_being_given_something_gains_it(self):
+        assert state_change("Orla hands me a sealed letter", scene=SCENE).items_gained == ["sealed letter"]
+
+    def test_only_held_things_are_lost_by_their_held_name(self):
+        assert state_change("I drop the lantern", scene=SCENE).items_lost == ["brass lantern"]
+        assert state_change("I give Orla the signet ring", scene=SCENE).items_lost == ["signet ring"]
+        assert state_change("I drop the sword", scene=SCENE).items_lost == []
+
+
+class TestLocation:
+    def test_a_known_place_keeps_its_spelling(self):
+        assert state_change("I run back to the DOCKS", scene=SCENE).location == "the docks"
+
+    @pytest.mark.parametrize("action, place", [("I make my way to the old mill", "the old mill"),
+                                               ("At dusk I arrive at the lighthouse", "the lighthouse"),
+                                               ("I enter the chapel", "the chapel"),
+                                               ("I sail toward the island", "the island")])
+    def test_movement_verbs_set_a_new_place(self, action, place):
+        assert state_change(action, scene=SCENE).location == place
+
+    @pytest.mark.parametrize("action", ["I go to sleep", "I think about going to the docks",
+                                        "I walk over to Orla", "Orla runs to the well", "I look at the harbour"])
+    def test_no_movement_of_the_player_to_a_place_changes_nothing(self, action):
+        assert state_change(action, scene=SCENE).location is None
+
+
+class TestPresence:
+    def test_those_who_come_along_stay_present(self):
+        for action in ["I walk to the docks with Captain Voss", "I walk to the docks and Captain Voss follows",
+                       "We walk to the docks", "Captain Voss and I walk to the docks"]:
+            assert state_change(action, scene=SCENE).leaving == [], action
+
+    def test_arriving_and_leaving_in_the_passage_count(self):
+        change = state_change("I wait", scene=SCENE, prose="Orla walks in. Captain Voss leaves without a word.")
+        assert change.entering == ["Orla"] and change.leaving == ["Captain Voss"]
+
+    def test_leaving_someone_behind_and_talking_about_someone(self):
+        assert state_change("I leave Captain Voss behind", scene=SCENE).leaving == ["Captain Voss"]
+        assert state_change("I ask Captain Voss about Orla", scene=SCENE).entering == []
+
+    def test_naming_a_present_character_in_the_passage_does_not_keep_them_after_a_move(self):
+        change = state_change("I walk to the docks", scene=SCENE, prose="Captain Voss watches you go.")
+        assert change.leaving == ["Captain Voss"]
+
+
+def test_the_strategists_updates_still_apply_on_top():
+    state = next_state(StoryState(location="Ash Gate"), cast=["Orla"], player=None, action="I walk to the docks",
+                       prose="", updates=StateUpdates(location="the harbour wall", items_gained=["rope"]))
+    assert state.location == "the harbour wall" and state.inventory == ["rope"]
