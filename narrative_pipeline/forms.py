@@ -77,6 +77,27 @@ class StoryNotesForm(forms.Form):
             "inventory": _as_list(data["inventory"]), "flags": _as_list(data["flags"])}}
 
 
+class StoryStateForm(forms.Form):
+    """The State card's values, fixed by the player in place (an empty list field empties it)."""
+
+    location = forms.CharField(max_length=200, required=False)
+    present_characters = _list_field("Present")
+    inventory = _list_field("Inventory")
+    flags = _list_field("Flags")
+
+    @classmethod
+    def for_story(cls, story, data=None):
+        state = story.state
+        return cls(data, auto_id="state-%s", initial={
+            "location": state.get("location", ""), "present_characters": ", ".join(state.get("present_characters", [])),
+            "inventory": ", ".join(state.get("inventory", [])), "flags": ", ".join(state.get("flags", []))})
+
+    def changes(self) -> dict:
+        data = self.cleaned_data
+        return {"location": data["location"].strip(), "present_characters": _as_list(data["present_characters"]),
+                "inventory": _as_list(data["inventory"]), "flags": _as_list(data["flags"])}
+
+
 AGENT_ROLES = {
     "preprocessor": "chooses what the others read and which lore fires",
     "strategist": "plans the passage's beats",

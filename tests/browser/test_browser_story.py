@@ -52,7 +52,7 @@ def test_play_a_starter_world(page_at, width):
         expect(last.locator(".action")).to_contain_text(action)
         assert streamed and streamed.strip()[:40] in last.locator(".prose").inner_text().replace("\n", " ")
     assert page.locator("article.turn").count() == 4
-    expect(page.locator(".state")).to_contain_text("end of the pier")
+    expect(page.locator("#state-location")).to_have_value(re.compile("end of the pier"))
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     screenshot(page, "story", width)
 

@@ -1,11 +1,15 @@
 """The deterministic state rules (narrative_pipeline/state_extraction.py) and the held-out suite."""
 
 import pytest
+from django.urls import reverse
 
+from accounts.rls import acting_as
 from bench.state_extraction import case_results, load_cases, scores
 from narrative_pipeline.contracts import StateUpdates, StoryState
 from narrative_pipeline.state import next_state
 from narrative_pipeline.state_extraction import Scene, state_change
+
+from ..factories import StoryFactory, UserFactory
 
 SCENE = Scene(location="Ash Gate", present=("Captain Voss",), inventory=("signet ring", "brass lantern"),
               cast=("Orla", "Captain Voss"), player="Ilse", places=("Ash Gate", "the docks"))
@@ -97,3 +101,48 @@ def test_the_strategists_updates_still_apply_on_top():
     state = next_state(StoryState(location="Ash Gate"), cast=["Orla"], player=None, action="I walk to the docks",
                        prose="", updates=StateUpdates(location="the harbour wall", items_gained=["rope"]))
     assert state.location == "the harbour wall" and state.inventory == ["rope"]
+
+
+@pytest.mark.django_db
+class TestStateCard:
+    """The State card's values are a form: the player fixes a wrong location, cast or inventory in place."""
+
+    @pytest.fixture
+    def player(self, client, alice):
+        client.force_login(alice)
+        return client
+
+    def test_the_card_shows_the_state_as_editable_values(self, player, alice):
+        story = StoryFactory(user=alice, state={"location": "Ash Gate", "present_characters": ["Captain Voss"],
+                                                "inventory": ["Orla's arm before she can dive"], "flags": []})
+        page = player.get(reverse("story-detail", args=[story.pk])).content.decode()
+        assert f'action="{reverse("story-state", args=[story.pk])}"' in page
+        assert 'id="state-location"' in page and 'value="Ash Gate"' in page
+        assert 'value="Orla&#x27;s arm before she can dive"' in page
+
+    def test_fixing_the_state_saves_it_and_keeps_memory(self, player, alice):
+        story = StoryFactory(user=alice, memory="Never trust the ferryman.",
+                             state={"location": "Ash Gate", "present_characters": ["Captain Voss"],
+                                    "inventory": ["Orla's arm before she can dive", "rope"], "flags": ["night"]})
+        response = player.post(reverse("story-state", args=[story.pk]),
+                               {"location": "the sea", "present_characters": "", "inventory": "rope, fishing rod",
+                                "flags": "night"})
+        assert response.status_code == 302 and response["Location"].endswith("#state")
+        with acting_as(alice):
+            story.refresh_from_db()
+        assert story.state["location"] == "the sea" and story.state["present_characters"] == []
+        assert story.state["inventory"] == ["rope", "fishing rod"] and story.state["flags"] == ["night"]
+        assert story.memory == "Never trust the ferryman."
+
+    def test_a_bad_value_is_shown_in_place_and_changes_nothing(self, player, alice):
+        story = StoryFactory(user=alice, state={"location": "Ash Gate"})
+        response = player.post(reverse("story-state", args=[story.pk]), {"location": "x" * 201, "inventory": "rope"})
+        page = response.content.decode()
+        assert response.status_code == 400 and "at most 200 characters" in page and 'value="rope"' in page
+        with acting_as(alice):
+            story.refresh_from_db()
+        assert story.state["location"] == "Ash Gate"
+
+    def test_another_players_state_cannot_be_changed(self, player):
+        other = StoryFactory(user=UserFactory(), state={"location": "Ash Gate"})
+        assert player.post(reverse("story-state", args=[other.pk]), {"location": "mine"}).status_code == 404
