@@ -44,7 +44,7 @@ class TestPlaying:
         api = api_as(alice)
         play(api, story, "I walk to the lighthouse and take the lantern.")
         state = api.get(f"/api/stories/{story.pk}/").json()["state"]
-        assert state["location"] == "lighthouse" and state["inventory"] == ["lantern"]
+        assert state["location"] == "the lighthouse" and state["inventory"] == ["lantern"]
 
     def test_writers_room_is_recorded_on_the_turn(self, api_as, alice, story):
         api = api_as(alice)
