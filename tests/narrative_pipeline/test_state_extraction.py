@@ -146,3 +146,29 @@ class TestStateCard:
     def test_another_players_state_cannot_be_changed(self, player):
         other = StoryFactory(user=UserFactory(), state={"location": "Ash Gate"})
         assert player.post(reverse("story-state", args=[other.pk]), {"location": "mine"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_issues_journey_through_the_offline_narrator_and_the_dreamer(client, alice, settings,
+                                                                          django_capture_on_commit_callbacks):
+    """#19: the state after walking to the docks, the beach and the sea is the sea, with nobody left from the
+    Ash Gate, and the Dreamer's next chapter is set where the story now is."""
+    from chapters.models import ChapterSuggestion
+
+    settings.CHAPTER_SUGGESTION_TURNS = 5
+    story = StoryFactory(user=alice, state={"location": "the Ash Gate", "present_characters": ["Captain Voss"],
+                                            "inventory": ["signet ring"]},
+                         characters=[{"name": "Seren", "is_player": True}, {"name": "Captain Voss"}, {"name": "Orla"}])
+    client.force_login(alice)
+    actions = ["I grab Orla's arm before she can dive", "I buy a cheap fishing rod", "I walk to the docks",
+               "I head down to the beach", "I wade out into the sea"]
+    for number, action in enumerate(actions, 1):
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(reverse("story-play", args=[story.pk]), {"action": action, "idempotency_key": f"k{number}"})
+    with acting_as(alice):
+        story.refresh_from_db()
+        suggestion = ChapterSuggestion.objects.get(story=story)
+    assert story.state["location"] == "the sea" and story.state["present_characters"] == []
+    assert story.state["inventory"] == ["signet ring", "fishing rod"]
+    text = f"{suggestion.title} {suggestion.summary} {suggestion.narrative_instructions}"
+    assert "Ash Gate" not in text and "Captain Voss" not in text
