@@ -70,7 +70,7 @@ def test_play_a_starter_world(page_at, width):
     assert page.locator("article.turn").count() == 3
 
     # Edit the memory; the next turn's writers' room shows it.
-    page.get_by_text("Edit memory, author's note and state").click()
+    page.get_by_text("Edit memory and author's note").click()
     page.get_by_label("Memory").fill("Orla's brother drowned on the night the bell last rang.")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Saved: the writers' room will see it")).to_be_visible()
