@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from .contracts import StateUpdates, StoryState
-from .state_extraction import Scene, state_change
+from .state_extraction import COMPANION_FLAG, Scene, companions_in, state_change
 
 
 def mentioned(name: str, text: str) -> bool:
@@ -35,13 +35,16 @@ def next_state(state: StoryState, *, cast: list[str], player: str | None, action
     """The state after a turn: the deterministic change read from the action and the passage
     (``state_extraction``), then the Strategist's ``updates`` on top."""
     scene = Scene(location=state.location, present=tuple(state.present_characters), inventory=tuple(state.inventory),
-                  cast=tuple(name for name in cast if name != player), player=player, places=places)
+                  cast=tuple(name for name in cast if name != player), player=player, places=places,
+                  companions=companions_in(state.flags))
     change = state_change(action, scene=scene, prose=prose)
     present = _with(_without(list(state.present_characters), change.leaving), change.entering)
     present = _without(_with(present, updates.characters_entering), updates.characters_leaving)
     inventory = _without(_with(state.inventory, change.items_gained), change.items_lost)
     inventory = _without(_with(inventory, updates.items_gained), updates.items_lost)
-    flags = _without(_with(state.flags, updates.flags_set), updates.flags_cleared)
+    flags = _without(_with(state.flags, [COMPANION_FLAG + name for name in change.companions_joining]),
+                     [COMPANION_FLAG + name for name in change.companions_parting])
+    flags = _without(_with(flags, updates.flags_set), updates.flags_cleared)
     location = (updates.location or "").strip() or change.location or state.location
     return StoryState(location=location[:200], present_characters=present[:30], inventory=inventory[:100],
                       flags=flags[:200], tracked=state.tracked)

@@ -18,7 +18,9 @@ doing changes nothing):
 - **Presence**: a known character the player acts on or with is present; "X arrives / walks in / joins"
   (in the action or the passage) brings them in, "X leaves / I leave X behind / I send X away" takes
   them out; when the player moves somewhere new, the characters who were there stay behind unless they
-  come along ("with Orla", "Orla follows", "we …").
+  come along ("with Orla", "Orla follows", "we …"). Who came along on a move, or was asked to ("I ask
+  Orla to come with me"), is a companion (a ``companion:<name>`` flag) and follows every move until they
+  leave or are left behind.
 
 No database and no model: the same action, state and passage always give the same change.
 """
@@ -169,6 +171,7 @@ class Scene:
     cast: tuple[str, ...] = ()  # known characters other than the player
     player: str | None = None
     places: tuple[str, ...] = ()  # known places (chapter locations, lore); the current location is known too
+    companions: tuple[str, ...] = ()  # who goes where the player goes, until they part (``companion:`` flags)
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,15 @@ class StateChange:
     items_lost: list[str] = field(default_factory=list)
     entering: list[str] = field(default_factory=list)
     leaving: list[str] = field(default_factory=list)
+    companions_joining: list[str] = field(default_factory=list)
+    companions_parting: list[str] = field(default_factory=list)
+
+
+COMPANION_FLAG = "companion:"  # a state flag per companion, as the Dreamer's "dead:" flags: the player sees and edits it
+
+
+def companions_in(flags) -> tuple[str, ...]:
+    return tuple(flag[len(COMPANION_FLAG):] for flag in flags if flag.startswith(COMPANION_FLAG))
 
 
 def fold(text: str) -> str:
@@ -427,6 +439,19 @@ def _coming_along(action: str, scene: Scene) -> list[str]:
     return along
 
 
+def _invited(action: str, scene: Scene) -> list[str]:
+    """Characters who agree or are asked to go with the player from now on ("I ask Orla to come with me")."""
+    invited = []
+    for sentence in re.split(r"(?<=[.!?;])\s+", fold(action)):
+        for name in scene.cast:
+            key = re.escape(fold(name))
+            found = re.search(rf"(?<![\w']){key}(?:'s)?\s+(?:\w+\s+)?(?:to\s+)?(?:(?:come|go|walk|travel|ride|sail)s?\s+"
+                              rf"(?:along\s+)?with|(?:follow|join)s?)\s+(?:me|us)\b", sentence)
+            if found and not re.search(r"\b(?:not|don't|never|refuse|refuses|won't)\b", sentence[:found.start()]):
+                invited.append(name)
+    return invited
+
+
 def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     """What ``action`` (and the passage written for it, ``prose``) changes in the state described by ``scene``."""
     clauses = _clauses(action)
@@ -436,8 +461,11 @@ def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     present = [name for name in scene.present if name != scene.player]
     arriving, departing = _arrivals_and_departures(action, scene)
     prose_arriving, prose_departing = _arrivals_and_departures(prose, scene)
-    along = _coming_along(action, scene)
-    stay = set(along) if not re.search(r"\b(?:we|us|our)\b", fold(action)) else set(present) | set(along)
+    invited = _invited(action, scene)
+    along = _unique([*_coming_along(action, scene), *invited])
+    stay = set(along) | (set(scene.companions) & set(present))
+    if re.search(r"\b(?:we|us|our)\b", fold(action)):
+        stay |= set(present)
     gone = set(departing) | set(prose_departing)
     if moved:
         gone |= {name for name in present if name not in stay}
@@ -445,9 +473,14 @@ def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     coming = [name for name in _unique([*along, *arriving, *prose_arriving, *_people_acted_on(clauses, scene)])
               if name != scene.player and (name not in gone or name in arriving or name in prose_arriving)]
     gone -= set(coming)
+    # Whoever came along on a move, or was asked to, goes with the player from now on; leaving parts them.
+    joining = [name for name in _unique([*(along if moved else []), *invited])
+               if name not in scene.companions and name not in gone and name != scene.player]
+    parting = [name for name in scene.companions if name in gone or name in departing or name in prose_departing]
     return StateChange(location=location if moved else None, items_gained=gained, items_lost=lost,
                        entering=[name for name in coming if name not in present],
-                       leaving=[name for name in present if name in gone])
+                       leaving=[name for name in present if name in gone],
+                       companions_joining=joining, companions_parting=parting)
 
 
 def _unique(values: list[str]) -> list[str]:

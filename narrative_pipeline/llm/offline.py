@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from chapters.beat_confirmation import passage_carries
 
-from ..state_extraction import Scene, state_change
+from ..state_extraction import Scene, companions_in, state_change
 from . import OFFLINE, OFFLINE_MODEL, Completion, LLMError, LLMRequest, approximate_tokens
 from .inflection import VERBS, past, third_person
 
@@ -144,6 +144,7 @@ def _change(briefing: dict):
     player = next((c["name"] for c in characters if c.get("is_player")), None)
     scene = Scene(location=state.get("location", ""), present=tuple(state.get("present_characters", [])),
                   inventory=tuple(state.get("inventory", [])), player=player,
+                  companions=companions_in(state.get("flags", [])),
                   cast=tuple(c["name"] for c in characters if not c.get("is_player")))
     return state_change(briefing["action"], scene=scene)
 

@@ -97,6 +97,35 @@ class TestPresence:
         assert change.leaving == ["Captain Voss"]
 
 
+class TestCompanions:
+    CAST = ["Wren", "Orla", "Captain Hale"]
+
+    def walk(self, state: StoryState, *actions: str) -> StoryState:
+        for action in actions:
+            state = next_state(state, cast=self.CAST, player="Wren", action=action, prose="", updates=StateUpdates())
+        return state
+
+    def test_one_asked_to_come_along_follows_every_move_until_they_leave(self):
+        state = self.walk(StoryState(location="the lighthouse", present_characters=["Orla", "Captain Hale"]),
+                          "I ask Orla to come with me.", "I walk to the market.", "I walk to the mill.")
+        assert state.location == "the mill" and state.present_characters == ["Orla"]
+        assert state.flags == ["companion:Orla"]
+        state = self.walk(state, "Orla leaves.", "I walk to the cove.")
+        assert state.present_characters == [] and state.flags == []
+
+    def test_coming_along_on_a_move_makes_a_companion_and_leaving_them_behind_parts(self):
+        state = self.walk(StoryState(location="the inn", present_characters=["Orla"]),
+                          "I walk to the docks with Orla", "I head to the beach")
+        assert state.present_characters == ["Orla"]
+        state = self.walk(state, "I leave Orla behind and head to the sea")
+        assert state.location == "the sea" and state.present_characters == [] and state.flags == []
+
+    def test_a_refused_invitation_and_a_chat_with_someone_make_no_companion(self):
+        state = self.walk(StoryState(location="the inn", present_characters=["Orla"]),
+                          "I don't ask Orla to come with me", "I talk with Captain Hale", "I walk to the docks")
+        assert state.present_characters == [] and state.flags == []
+
+
 def test_the_strategists_updates_still_apply_on_top():
     state = next_state(StoryState(location="Ash Gate"), cast=["Orla"], player=None, action="I walk to the docks",
                        prose="", updates=StateUpdates(location="the harbour wall", items_gained=["rope"]))
