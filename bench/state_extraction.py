@@ -4,7 +4,8 @@
 A fact is a location reached, an item gained or lost ("+ rope", "- brass lantern"), or a character
 entering or leaving; names are compared case-folded without a leading "the". Precision = facts found that
 were expected / facts found; recall = facts expected that were found / facts expected (1.0 when there is
-nothing to find). The cases were written before the rules were run on them and are not tuned one by one.
+nothing to find). The first suite was written before the rules were run on it, and the general fixes its first
+run called for were made; the second was written after those fixes and is not tuned on: it is the held-out figure.
 """
 
 import json
@@ -28,9 +29,9 @@ def _facts(location, gained, lost, entering, leaving) -> dict[str, set]:
             "presence": {("+", _name(name)) for name in entering} | {("-", _name(name)) for name in leaving}}
 
 
-def load_cases() -> tuple[dict, list[dict]]:
-    data = json.loads(CASES.read_text())
-    return data["scene"], data["cases"]
+def load_suites() -> list[dict]:
+    """The suites, each with its ``name``, ``scene`` and ``cases``."""
+    return json.loads(CASES.read_text())["suites"]
 
 
 def case_results(scene_data: dict, cases: list[dict]) -> list[tuple[dict, dict, dict]]:
@@ -60,13 +61,20 @@ def scores(results) -> dict[str, tuple[float, float, int, int, int]]:
 
 
 def run() -> str:
-    scene, cases = load_cases()
-    results = case_results(scene, cases)
-    lines = [f"{len(cases)} cases (tests/data/state_cases.json), offline rules, no model.", "",
-             "| field | precision | recall | right / found / expected |", "|---|---|---|---|"]
-    for field, (precision, recall, hits, found, expected) in scores(results).items():
-        lines.append(f"| {field} | {precision:.2f} | {recall:.2f} | {hits} / {found} / {expected} |")
-    misses = [case["action"] for case, expected, found in results if expected != found]
-    lines += ["", f"Cases not exactly right: {len(misses)} of {len(cases)}"
-              + (": " + "; ".join(f"“{action}”" for action in misses) if misses else ".")]
+    suites = load_suites()
+    lines = [f"{sum(len(suite['cases']) for suite in suites)} cases in {len(suites)} suites "
+             "(tests/data/state_cases.json), offline rules, no model.", ""]
+    everything = []
+    for suite in suites:
+        results = case_results(suite["scene"], suite["cases"])
+        everything += results
+        lines += [f"**{suite['name']}** ({len(suite['cases'])} cases)", "",
+                  "| field | precision | recall | right / found / expected |", "|---|---|---|---|"]
+        for field, (precision, recall, hits, found, expected) in scores(results).items():
+            lines.append(f"| {field} | {precision:.2f} | {recall:.2f} | {hits} / {found} / {expected} |")
+        misses = [case["action"] for case, expected, found in results if expected != found]
+        lines += ["", f"Not exactly right: {len(misses)} of {len(results)}"
+                  + (": " + "; ".join(f"“{action}”" for action in misses) if misses else "."), ""]
+    lines += ["**all**", "", "| field | precision | recall |", "|---|---|---|"]
+    lines += [f"| {field} | {precision:.2f} | {recall:.2f} |" for field, (precision, recall, *_) in scores(everything).items()]
     return "\n".join(lines)

@@ -39,7 +39,10 @@ PHRASE_STOPS = {
     "where", "from", "for", "at", "in", "into", "on", "onto", "off", "by", "behind", "under", "over",
     "near", "beside", "toward", "towards", "through", "across", "along", "up", "down", "out", "around",
     "against", "inside", "outside", "between", "past", "like", "than", "instead", "again", "back", "away",
-    "here", "there", "now", "quickly", "slowly", "carefully", "quietly", "too", "also",
+    "here", "there", "now", "quickly", "slowly", "carefully", "quietly", "too", "also", "tomorrow", "tonight",
+    "today", "later", "soon", "yesterday",
+    # a subject pronoun starts a relative clause: "the key I find in the drawer"
+    "i", "he", "she", "we", "they", "you",
 }
 DETERMINERS = {"a", "an", "the", "some", "any", "my", "our", "your", "his", "her", "their", "its", "this",
                "that", "these", "those", "one", "two", "three", "four", "five", "few", "several", "another",
@@ -81,7 +84,8 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
               "revenge", "thoughts", "bearings", "chances", "lesson", "promise", "deal", "oath", "vow",
               "ready", "up", "out", "off", "away", "back", "down", "over", "closer", "nearer", "angry", "lost",
               "free", "loose", "dressed", "going", "moving", "started", "sleep", "drink", "break", "shot",
-              "interest", "idea", "answer", "answers", "news", "word", "sense", "feeling", "glimpse", "sight"}
+              "interest", "idea", "answer", "answers", "news", "word", "sense", "feeling", "glimpse", "sight",
+              "pace", "speed", "slack", "trail", "scent"}
 NOT_PLACES = {"sleep", "bed", "work", "war", "pieces", "waste", "help", "rest", "aid", "safety", "cover",
               "meet", "see", "find", "look", "fetch", "get", "buy", "talk", "speak", "ask", "fight", "hide", "wait",
               "join", "warn", "stop", "greet", "check", "investigate", "explore", "search"}
@@ -91,6 +95,7 @@ NOT_DONE = re.compile(
     r"\b(?:not|don't|dont|do not|doesn't|didn't|never|won't|wouldn't|can't|cannot|couldn't|shouldn't|refuse|"
     r"refuses|decline|declines|want|wants|wish|wishes|hope|hopes|plan|plans|intend|intends|consider|considers|"
     r"wonder|wonders|think about|thinking|imagine|imagines|pretend|pretends|would|could|might|should|may|if|"
+    r"will|shall|i'll|we'll|going to|gonna|tomorrow|later|"
     r"unless|whether|almost|nearly|try not|ask \w+ to|tell \w+ to|beg \w+ to|let \w+|without)\b", re.I)
 
 GAIN_VERBS = (r"take|takes|took|grab|grabs|grabbed|snatch|snatches|snatched|pick up|picks up|picked up|buy|buys|"
@@ -120,9 +125,12 @@ MOVE_VERBS = (r"walk|walks|walked|go|goes|went|head|heads|headed|run|runs|ran|sa
               r"set off|set out|sets off|sets out|hike|hikes|hiked|trek|treks|trekked|wade|wades|waded|"
               r"slip|slips|slipped|dash|dashes|dashed|sprint|sprints|sprinted|limp|limps|limped|crawl|crawls|"
               r"crawled|creep|creeps|crept|hurtle|venture|ventures|ventured|come|comes|came|get|gets|got|"
-              r"move on|push on|press on|follow \w+|lead \w+|jump|jumps|jumped|leap|leaps|leapt|tramp|trudge|"
+              r"move on|push on|press on|follow \w+|lead \w+|follow|follows|followed|jump|jumps|jumped|leap|leaps|leapt|tramp|trudge|"
               r"trudges|trudged|steer|steers|steered|paddle|paddles|paddled|cross|crosses|crossed|skip|hop")
-MOVE_PREPOSITIONS = (r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|straight|all the way|"
+ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
+          r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway")
+MOVE_PREPOSITIONS = (r"(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+)?"  # a route before the place: "the stairs to the lamp room"
+                     r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|straight|all the way|"
                      r"onward|onwards|ahead|further|quickly|slowly|carefully|quietly)\s+)*"
                      r"(?:to|into|toward|towards|onto|on to|inside|in to|through|along|across|up|down|over|"
                      r"out to|round to|around to|as far as)")
@@ -322,7 +330,8 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
                                   rest, flags=re.I)
                     lost.extend(_held(rest, scene))
                     break
-    return _unique(gained), _unique(lost)
+    held = {fold(item) for item in scene.inventory}
+    return [item for item in _unique(gained) if fold(item) not in held], _unique(lost)
 
 
 def _things_listed(rest: str, scene: Scene) -> list[str]:
@@ -402,7 +411,8 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
             before = fold(clause)[:fold(clause).find(fold(name))]
             if NOT_DONE.search(before):
                 continue
-            if re.search(r"(?:about|of|for|remember|miss|mourn|from|behind|leave|away|without|after|"
+            if re.search(r"(?:about|of|for|remember|miss|mourn|from|behind|leave|away|without|after|where|why|how|"
+                         r"whether|what|when|if|"
                          r"send|sends|dismiss|dismisses|like|letter to|word to|message to)\s+(?:\w+\s+)?$", before):
                 continue
             if re.match(rf"\s*(?:{LEAVING_WORDS})\b", fold(clause)[len(before) + len(fold(name)):]):
