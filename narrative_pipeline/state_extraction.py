@@ -75,7 +75,7 @@ ING_NOUNS = {"ring", "earring", "string", "wing", "sling", "thing", "ceiling", "
 # What is held on to, not carried off.
 SCENERY = {"railing", "rail", "rails", "door", "doorframe", "wall", "walls", "ledge", "edge", "handle", "helm",
            "wheel", "mast", "table", "floor", "ground", "banister", "bannister", "tree", "branch", "rope-ladder",
-           "ladder", "rigging", "bar", "counter", "post", "pillar", "gate", "window", "shore", "water", "air"}
+           "ladder", "rigging", "counter", "post", "pillar", "gate", "window", "shore", "water", "air"}
 # Nouns that follow "take/get/find/make" without being things ("take a look", "find my way").
 NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "seat", "moment", "chance", "turn",
               "rest", "nap", "walk", "stroll", "bath", "aim", "cover", "notice", "care", "time", "place",
@@ -85,8 +85,10 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
               "ready", "up", "out", "off", "away", "back", "down", "over", "closer", "nearer", "angry", "lost",
               "free", "loose", "dressed", "going", "moving", "started", "sleep", "drink", "break", "shot",
               "interest", "idea", "answer", "answers", "news", "word", "sense", "feeling", "glimpse", "sight",
-              "pace", "speed", "slack", "trail", "scent"}
-NOT_PLACES = {"sleep", "bed", "work", "war", "pieces", "waste", "help", "rest", "aid", "safety", "cover",
+              "pace", "speed", "slack", "trail", "scent", "advice", "counsel", "point", "side", "offer",
+              "suggestion", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
+              "shuttle", "stairs", "staircase", "escalator", "cab", "coach", "carriage", "tube"}
+NOT_PLACES = {"walk", "swim", "drink", "run", "sleep", "bed", "work", "war", "pieces", "waste", "help", "rest", "aid", "safety", "cover",
               "meet", "see", "find", "look", "fetch", "get", "buy", "talk", "speak", "ask", "fight", "hide", "wait",
               "join", "warn", "stop", "greet", "check", "investigate", "explore", "search"}
 
@@ -105,7 +107,9 @@ GAIN_VERBS = (r"take|takes|took|grab|grabs|grabbed|snatch|snatches|snatched|pick
               r"retrieved|fetch|fetches|fetched|pluck|plucks|plucked|scoop up|scoops up|gather up|get|gets|got|"
               r"help myself to|pilfer|pilfers|swipe|swipes|fish out|pull out|pulls out|dig up|digs up|"
               r"trade \w+(?: \w+)? for|trades \w+(?: \w+)? for|swap \w+(?: \w+)? for|swaps \w+(?: \w+)? for|"
-              r"exchange \w+(?: \w+)? for|pay for|pays for|paid for|keep|keeps|kept|win|wins|won|earn|earns|earned")
+              r"exchange \w+(?: \w+)? for|pay for|pays for|paid for|keep|keeps|kept|win|wins|won|earn|earns|earned|"
+              r"scavenge|scavenges|scavenged|salvage|salvages|salvaged|pull|pulls|pulled|yank|yanks|yanked|"
+              r"prise|prises|prised|pry|pries|pried|unhook|unhooks|unhooked")
 GIVEN_TO_ME = (r"(?:give|gives|gave|hand|hands|handed|pass|passes|passed|toss|tosses|tossed|throw|throws|threw|"
                r"offer|offers|offered|sell|sells|sold|lend|lends|lent|slip|slips|slipped) me|"
                r"(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered)")
@@ -115,7 +119,7 @@ LOSE_VERBS = (r"drop|drops|dropped|give away|give|gives|gave|hand over|hand|hand
               r"pawn|pawns|pawned|trade|trades|traded|swap|swaps|swapped|exchange|exchanges|exchanged|"
               r"break|breaks|broke|burn|burns|burned|burnt|pay|pays|paid|put down|set down|lay down|"
               r"offer|offers|offered|surrender|surrenders|lend|lends|lent|plant|plants|bury|buries|buried|"
-              r"shatter|shatters|shattered|consume|consumes|consumed")
+              r"shatter|shatters|shattered|consume|consumes|consumed|leave|leaves|left|stash|stashes|stashed")
 MOVE_VERBS = (r"walk|walks|walked|go|goes|went|head|heads|headed|run|runs|ran|sail|sails|sailed|climb|climbs|"
               r"climbed|ride|rides|rode|travel|travels|travelled|traveled|return|returns|returned|hurry|hurries|"
               r"hurried|sneak|sneaks|sneaked|snuck|stroll|strolls|strolled|wander|wanders|wandered|march|marches|"
@@ -126,14 +130,22 @@ MOVE_VERBS = (r"walk|walks|walked|go|goes|went|head|heads|headed|run|runs|ran|sa
               r"slip|slips|slipped|dash|dashes|dashed|sprint|sprints|sprinted|limp|limps|limped|crawl|crawls|"
               r"crawled|creep|creeps|crept|hurtle|venture|ventures|ventured|come|comes|came|get|gets|got|"
               r"move on|push on|press on|follow \w+|lead \w+|follow|follows|followed|jump|jumps|jumped|leap|leaps|leapt|tramp|trudge|"
-              r"trudges|trudged|steer|steers|steered|paddle|paddles|paddled|cross|crosses|crossed|skip|hop")
+              r"trudges|trudged|steer|steers|steered|paddle|paddles|paddled|cross|crosses|crossed|skip|hop|float|floats|"
+              r"floated|drift|drifts|drifted|glide|glides|glided|squeeze|squeezes|squeezed|stumble|stumbles|"
+              r"stumbled|scramble|scrambles|scrambled|slide|slides|slid|shuffle|shuffles|shuffled|tiptoe|tiptoes|"
+              r"tiptoed|stride|strides|strode|rush|rushes|rushed|bolt|bolts|bolted|roll|rolls|rolled|"
+              r"take the (?:lift|elevator|train|tram|bus|shuttle|ferry|stairs|staircase|tube|cab|coach)|"
+              r"takes the (?:lift|elevator|train|tram|bus|shuttle|ferry|stairs|staircase|tube|cab|coach)")
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
-          r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway")
-MOVE_PREPOSITIONS = (r"(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+)?"  # a route before the place: "the stairs to the lamp room"
+          r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
+          r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft")
+MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+)?"  # a route before the place: "the stairs to the lamp room"
                      r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|straight|all the way|"
                      r"onward|onwards|ahead|further|quickly|slowly|carefully|quietly)\s+)*"
                      r"(?:to|into|toward|towards|onto|on to|inside|in to|through|along|across|up|down|over|"
                      r"out to|round to|around to|as far as)")
+HEAD_FOR = (r"(?:head|heads|headed|heading|make|makes|made|making|set off|set out|sets off|sets out|bolt|bolts|"
+            r"bolted|run|runs|ran|strike out|strikes out)\s+for")
 ARRIVE = r"(?:arrive|arrives|arrived|arriving|end up|ends up|ended up|find myself|found myself) (?:at|in|on)"
 ENTER = r"(?:enter|enters|entered|reach|reaches|reached|board|boards|boarded|climb into|duck into|slip into)"
 
@@ -204,10 +216,14 @@ def fold(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("’", "'")).strip().casefold()
 
 
+# A sentence ends at . ! ? but not after a title's abbreviation ("Dr. Okafor").
+ABBREVIATION_SAFE_END = r"(?<!\bDr\.)(?<!\bMr\.)(?<!Mrs\.)(?<!\bMs\.)(?<!\bSt\.)(?<!\bLt\.)(?<!Sgt\.)(?<=[.!?])\s+"
+
+
 def _clauses(text: str) -> list[str]:
     """Sentences cut at "," ";" "and"/"then" before a new verb; a question is not an action."""
     clauses = []
-    for sentence in re.split(r"(?<=[.!?])\s+|\n+|;", text.replace("’", "'")):
+    for sentence in re.split(ABBREVIATION_SAFE_END + r"|\n+|;", text.replace("’", "'")):
         sentence = sentence.strip()
         if not sentence or sentence.endswith("?"):
             continue
@@ -314,6 +330,8 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
         for prefix, rest, verb in _verb_matches(clause, GAIN_VERBS):
             if not _is_player_doing(prefix, scene):
                 continue
+            if verb.startswith(("pull", "yank", "pri", "pry")) and not re.search(r"\b(?:from|out of|off)\b", rest):
+                continue  # "pull the lever" is no getting; "pull a chip from the console" is
             if verb.startswith(("get", "got")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
                 continue  # "get up", "get to the docks", "get angry": only "get a/the …" is getting a thing
             if verb.startswith(("trade", "swap", "exchange")):
@@ -389,7 +407,7 @@ def _place(phrase: str, scene: Scene) -> str | None:
 
 def _location(clauses: list[str], scene: Scene) -> str | None:
     location = None
-    moves = (rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
+    moves = (rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|{HEAD_FOR}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
              rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in)\s+")
     for clause in clauses:
         for match in re.finditer(rf"(?<![\w'])(?:{moves})", clause, re.I):
@@ -415,8 +433,12 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
                          r"whether|what|when|if|"
                          r"send|sends|dismiss|dismisses|like|letter to|word to|message to)\s+(?:\w+\s+)?$", before):
                 continue
-            if re.match(rf"\s*(?:{LEAVING_WORDS})\b", fold(clause)[len(before) + len(fold(name)):]):
+            after = fold(clause)[len(before) + len(fold(name)):]
+            if re.match(rf"\s*(?:{LEAVING_WORDS})\b", after):
                 continue
+            owned = re.match(r"'s?\s+((?:[\w-]+\s+){0,2}?[\w-]+)\b", after)
+            if owned and not set(owned.group(1).split()) & BODY_PARTS:
+                continue  # "Okafor's journal" is about Okafor's things; "Orla's arm" is Orla, here
             named.append(name)
     return named
 
@@ -426,9 +448,11 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
     folded = fold(text)
     for name in scene.cast:
         key = re.escape(fold(name))
-        if re.search(rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{ARRIVAL_WORDS})\b", folded):
+        if re.search(rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{ARRIVAL_WORDS}|(?!was\b|has\b|does\b)\w{{3,}}s in(?:to)?)\b",
+                     folded):
             arriving.append(name)
-        if re.search(rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{LEAVING_WORDS})\b", folded) or re.search(
+        if re.search(rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{LEAVING_WORDS}|(?!was\b|has\b|does\b)\w{{3,}}s (?:away|off))\b",
+                     folded) or re.search(
                 rf"\b(?:leave|leaves|left|send|sends|sent|dismiss|dismisses|dismissed|abandon|abandons|ditch|"
                 rf"ditches|wave goodbye to|say goodbye to|bid farewell to|part ways with|slip away from|"
                 rf"lose|lost)\s+{key}(?![\w])", folded):
