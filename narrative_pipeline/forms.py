@@ -52,29 +52,40 @@ class ActionForm(EditActionForm):
 
 
 class StoryNotesForm(forms.Form):
+    """The memory and the author's note (the state has its own form, on the State card)."""
+
     memory = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=20_000, required=False,
                              help_text="Always in the briefing: what must never be forgotten.")
     authors_note = forms.CharField(label="Author's note", widget=forms.Textarea(attrs={"rows": 3}), max_length=4_000,
                                    required=False, help_text="Guidance for style and direction.")
+
+    @classmethod
+    def for_story(cls, story, data=None):
+        return cls(data, initial={"memory": story.memory, "authors_note": story.authors_note})
+
+    def changes(self) -> dict:
+        return {"memory": self.cleaned_data["memory"], "authors_note": self.cleaned_data["authors_note"]}
+
+
+class StoryStateForm(forms.Form):
+    """The State card's values, fixed by the player in place (an empty list field empties it)."""
+
     location = forms.CharField(max_length=200, required=False)
-    present_characters = _list_field("Present characters")
+    present_characters = _list_field("Present")
     inventory = _list_field("Inventory")
     flags = _list_field("Flags")
 
     @classmethod
     def for_story(cls, story, data=None):
         state = story.state
-        return cls(data, initial={
-            "memory": story.memory, "authors_note": story.authors_note, "location": state.get("location", ""),
-            "present_characters": ", ".join(state.get("present_characters", [])),
-            "inventory": ", ".join(state.get("inventory", [])), "flags": ", ".join(state.get("flags", [])),
-        })
+        return cls(data, auto_id="state-%s", label_suffix="", initial={
+            "location": state.get("location", ""), "present_characters": ", ".join(state.get("present_characters", [])),
+            "inventory": ", ".join(state.get("inventory", [])), "flags": ", ".join(state.get("flags", []))})
 
     def changes(self) -> dict:
         data = self.cleaned_data
-        return {"memory": data["memory"], "authors_note": data["authors_note"], "state": {
-            "location": data["location"], "present_characters": _as_list(data["present_characters"]),
-            "inventory": _as_list(data["inventory"]), "flags": _as_list(data["flags"])}}
+        return {"location": data["location"].strip(), "present_characters": _as_list(data["present_characters"]),
+                "inventory": _as_list(data["inventory"]), "flags": _as_list(data["flags"])}
 
 
 AGENT_ROLES = {

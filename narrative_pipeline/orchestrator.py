@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.quotas import QuotaExceeded
 from accounts.rls import acting_as
 from accounts.task_outbox import queue_after_commit
+from chapters import selectors as chapter_selectors
 from core import metrics
 from core.embeddings import EmbeddingError
 from core.errors import DomainError
@@ -163,13 +164,24 @@ def _turn_complete(*, user, turn: Turn, briefing: dict, template: ResponseTempla
         player = next((name for name, is_player in cast if is_player), None)
         if _is_last(row):
             story.state = next_state(StoryState(**row.state_before), cast=[name for name, _ in cast], player=player,
-                                     action=row.action, prose=prose, updates=template.state_updates).model_dump()
+                                     action=row.action, prose=prose, updates=template.state_updates,
+                                     places=_known_places(story.pk)).model_dump()
             story.save(update_fields=["state", "updated_at"])
         quota_accounting.turn_rewritten(user=user, story=story, turn=row)
         row.save()
         queue_after_commit(dream_turn, str(story.user_id), str(row.pk))
     metrics.TURNS.labels(outcome="completed").inc()
     return row
+
+
+def _known_places(story_id) -> tuple[str, ...]:
+    """The places the story's chapters name: a movement to one keeps the author's spelling, so it meets the
+    chapter's condition."""
+    places: list[str] = []
+    for chapter in chapter_selectors.story_chapters(story_id=story_id):
+        location = chapter.trigger_conditions.get("location") or []
+        places += [location] if isinstance(location, str) else [place for place in location if isinstance(place, str)]
+    return tuple(dict.fromkeys(places))
 
 
 def _is_last(turn: Turn) -> bool:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("<uuid:story_id>/", views.story_detail, name="story-detail"),
     path("<uuid:story_id>/play/", views.story_play, name="story-play"),
     path("<uuid:story_id>/notes/", views.story_notes, name="story-notes"),
+    path("<uuid:story_id>/state/", views.story_state, name="story-state"),
     path("<uuid:story_id>/undo/", views.turn_undo, name="turn-undo"),
     path("<uuid:story_id>/costs/", views.story_costs, name="story-costs"),
     path("<uuid:story_id>/models/", views.story_models, name="story-models"),

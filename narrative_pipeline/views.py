@@ -24,7 +24,7 @@ from core.forms import form_error_from
 from . import orchestrator, selectors, services, snapshots
 from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
-from .forms import ActionForm, EditActionForm, ModelsForm, NewStoryForm, StoryNotesForm
+from .forms import ActionForm, EditActionForm, ModelsForm, NewStoryForm, StoryNotesForm, StoryStateForm
 from .llm.check import choices_check
 from .llm.connections import ModelChoice
 from .llm.status import model_status
@@ -71,7 +71,7 @@ def story_new(request):
     return render(request, "narrative_pipeline/story_new.html", {"form": form, "starter_worlds": starter_world_cards()})
 
 
-def _story_page(request, story, *, action_form=None, notes_form=None, status=200):
+def _story_page(request, story, *, action_form=None, notes_form=None, state_form=None, status=200):
     turns = selectors.story_turns(story=story)
     paginator = Paginator(turns, TURNS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page") or paginator.num_pages)
@@ -80,6 +80,7 @@ def _story_page(request, story, *, action_form=None, notes_form=None, status=200
         "story": story, "page": page, "last_turn": last,
         "action_form": action_form or ActionForm(),
         "notes_form": notes_form or StoryNotesForm.for_story(story),
+        "state_form": state_form or StoryStateForm.for_story(story),
         "can_play": last is None or last.status == "completed",
         "chapters": selectors.story_chapter_panel(story=story),
         "model_status": model_status(account_choices=selectors.model_choices(user=request.user),
@@ -240,6 +241,23 @@ def story_notes(request, story_id):
             messages.success(request, "Saved: the writers' room will see it from the next turn.")
             return _to_turn(story.pk)
     return _story_page(request, story, notes_form=form, status=400)
+
+
+@login_required
+@require_POST
+def story_state(request, story_id):
+    """The State card fixed in place: the next turn starts from what the player wrote."""
+    story = _story(request, story_id)
+    form = StoryStateForm.for_story(story, request.POST)
+    if form.is_valid():
+        try:
+            services.story_update(user=request.user, story=story, state=form.changes())
+        except (ValidationError, QuotaExceeded) as error:
+            form_error_from(form, error)
+        else:
+            messages.success(request, "State saved: the next turn starts from it.")
+            return redirect(reverse("story-detail", args=[story.pk]) + "#story-state")
+    return _story_page(request, story, state_form=form, status=400)
 
 
 @login_required

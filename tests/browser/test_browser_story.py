@@ -53,7 +53,7 @@ def test_play_a_starter_world(page_at, width):
         expect(last.locator(".action")).to_contain_text(action)
         assert streamed and streamed.strip()[:40] in last.locator(".prose").inner_text().replace("\n", " ")
     assert page.locator("article.turn").count() == 4
-    expect(page.locator(".state")).to_contain_text("end of the pier")
+    expect(page.locator("#state-location")).to_have_value(re.compile("end of the pier"))
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
     # Reroll: the first passage stays browsable among the alternatives.
@@ -72,7 +72,7 @@ def test_play_a_starter_world(page_at, width):
     # Edit the memory; the next turn's writers' room shows it. On a phone it is in the drawer.
     if width < 600:
         page.get_by_text("Chapters, state and more").click()
-    page.get_by_text("Edit memory, author's note and state").click()
+    page.get_by_text("Edit memory and author's note").click()
     page.get_by_label("Memory").fill("Orla's brother drowned on the night the bell last rang.")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Saved: the writers' room will see it")).to_be_visible()
