@@ -40,7 +40,8 @@
     buttons.forEach((button) => { button.disabled = true; });
     form.setAttribute("aria-busy", "true");
     try {
-      const response = await fetch(form.action, {
+      // getAttribute: the edit form has a field named "action", which shadows form.action.
+      const response = await fetch(form.getAttribute("action"), {
         method: "POST", body: new FormData(form, submitter), credentials: "same-origin",
         headers: {"X-Turn-Tools": "1"},
       });
