@@ -22,7 +22,7 @@ from .models import Character, Story, Turn, UndoneTurn
 from .orchestrator import TurnRefused
 from .state import next_state
 from .tasks import dream_turn
-from .versions import version_chosen
+from .versions import alternatives_numbered, version_chosen
 
 
 def _state_after(story: Story, turn: Turn) -> dict:
@@ -51,8 +51,9 @@ def turn_version_choose(*, user, story_id, number: int, version: int):
         except LookupError:
             raise TurnRefused(f"Turn {number} has versions 1 to {len(shown.alternatives) + 1}; "
                               f"{version} is not one of them.", code="invalid") from None
-        if not Turn.objects.filter(story=story, number=number).exists():  # read from a snapshot: override it
-            snapshots.turn_text_set(user=user, story=story, number=number, prose=prose)
+        if alternatives_numbered(shown.alternatives)[1] == version:
+            return shown  # already the passage: nothing to write
+        # A turn read from a snapshot has versions only once it has its override (a sync's "both").
         holder = selectors.turn_written(story=story, number=number)
         holder.prose, holder.alternatives = prose, alternatives
         if isinstance(holder, Turn):

@@ -275,3 +275,43 @@ class TestPages:
             branch = Story.objects.get(title__contains="before an edit")
             assert reverse("story-detail", args=[branch.pk]) in page
             assert list(Turn.objects.filter(story=story).values_list("number", flat=True)) == [1, 2]
+
+
+class TestStoriesBasedOnASnapshot:
+    """A branch or a fork reads its first turns from a snapshot: choosing there writes the story's own
+    override and leaves the source as it was; its action cannot be edited in place."""
+
+    @pytest.fixture
+    def branch(self, alice):
+        from narrative_pipeline import snapshots
+
+        source = story_with_turns(alice, 3)
+        snapshot = snapshots.snapshot_create(user=alice, story=source)
+        return source, snapshots.story_from_snapshot(user=alice, snapshot=snapshot)
+
+    def test_choosing_a_version_of_an_overridden_turn_changes_the_override_only(self, api_as, alice, branch):
+        from narrative_pipeline import snapshots
+        from narrative_pipeline.models import TurnOverride
+
+        source, story = branch
+        source_text = turn_row(alice, source, 2).prose
+        with acting_as(alice):  # a sync resolved with "both": the fork's text, the source's as a version
+            TurnOverride.objects.create(user_id=alice.pk, story=story, number=2, action="Action 2.", prose="Mine.")
+            snapshots.turn_alternative_add(user=alice, story=story, number=2, prose="Mine.", alternatives=["Theirs."])
+        body = choose(api_as(alice), story, 2, 1).json()
+        assert body["prose"] == "Theirs." and [alt["prose"] for alt in body["alternatives"]] == ["Mine."]
+        assert turn_row(alice, source, 2).prose == source_text
+
+    def test_choosing_the_current_version_of_a_snapshot_turn_writes_nothing(self, api_as, alice, branch):
+        from narrative_pipeline.models import TurnOverride
+
+        _, story = branch
+        assert choose(api_as(alice), story, 2, 1).status_code == 200
+        with acting_as(alice):
+            assert not TurnOverride.objects.filter(story=story).exists()
+
+    def test_an_action_read_from_the_snapshot_cannot_be_edited(self, api_as, alice, branch):
+        _, story = branch
+        refused = api_as(alice).post(f"/api/stories/{story.pk}/turns/2/edit/", {"action": "Other."},
+                                     content_type="application/json")
+        assert refused.status_code == 409 and "based on" in refused.json()["detail"]
