@@ -8,6 +8,7 @@ from django.db import connection
 from django.urls import reverse
 
 from accounts.rls import acting_as
+from narrative_pipeline import orchestrator, turn_history
 from narrative_pipeline.models import Story, Turn, UndoneTurn
 from narrative_pipeline.services import collaborator_add
 from narrative_pipeline.versions import alternatives_numbered, version_chosen, versions
@@ -166,6 +167,18 @@ class TestRedo:
         assert api_as(bob).post(f"/api/stories/{story.pk}/turns/redo/").status_code == 404
         with acting_as(alice):
             assert UndoneTurn.objects.filter(story=story).count() == 1
+
+    def test_a_co_author_who_may_edit_can_undo_and_the_owner_redo(self, api_as, alice, story):
+        play(api_as(alice), story, "One.")
+        editor = UserFactory()
+        collaborator_add(owner=alice, story=story, username=editor.username, role="edit")
+        # The story API and pages are the owner's; a co-author changes turns through the services (the admin).
+        assert orchestrator.turn_undo(user=editor, story_id=story.pk).number == 1
+        # (A co-author's redo would queue the Dreamer as the owner, which the task outbox's RLS refuses, as
+        # for a co-author's reroll: the undone row is the owner's, so the owner redoes it.)
+        assert turn_history.turn_redo(user=alice, story_id=story.pk).action == "One."
+        with acting_as(alice):
+            assert Turn.objects.filter(story=story).count() == 1 and not UndoneTurn.objects.exists()
 
     def test_undone_turns_are_invisible_to_another_user_as_raw_sql(self, api_as, alice, bob, story):
         api = api_as(alice)
