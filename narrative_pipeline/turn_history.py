@@ -18,7 +18,7 @@ from core.contracts import StoryState
 
 from . import orchestrator, quota_accounting, selectors, snapshots
 from .contracts import StateUpdates
-from .models import Character, Story, Turn, UndoneTurn
+from .models import Character, Story, StoryTurn, Turn, UndoneTurn
 from .orchestrator import TurnRefused
 from .state import next_state
 from .tasks import dream_turn
@@ -34,7 +34,7 @@ def _state_after(story: Story, turn: Turn) -> dict:
                       action=turn.action, prose=turn.prose, updates=updates).model_dump()
 
 
-def turn_version_choose(*, user, story_id, number: int, version: int):
+def turn_version_choose(*, user, story_id, number: int, version: int) -> StoryTurn:
     """Turn ``number`` reads its version ``version`` (see ``versions.py``); the passage it replaces is
     kept among its alternatives, so nothing is lost. On the story's last turn the state follows the
     chosen passage; the Dreamer summarizes it again. Returns the turn as readers see it."""
