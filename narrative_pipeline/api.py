@@ -22,7 +22,7 @@ from accounts.rls import acting_as
 from accounts.throttles import ImportThrottle, ModelTestThrottle, RerollThrottle, TurnThrottle
 from chapters.lore import importers
 
-from . import lore_files, orchestrator, selectors, services, snapshots, turn_stops
+from . import lore_files, orchestrator, selectors, services, snapshots, turn_history, turn_stops
 from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
 from .llm.check import choices_check, report_data
@@ -290,29 +290,84 @@ class TurnRerollApi(TurnChangeApi):
     change = orchestrator.turn_reroll
 
 
+class TurnEditOutput(TurnOutput):
+    branch = serializers.SerializerMethodField(
+        help_text="When an earlier turn was edited: the branch that keeps the story as it was, and the turns "
+                  "it kept ({id, title, turns: [first, last]}); null for the last turn.")
+
+    class Meta(TurnOutput.Meta):
+        fields = TurnOutput.Meta.fields + ["branch"]
+
+    def get_branch(self, turn) -> dict | None:
+        edited = self.context["edited"]
+        if edited.branch is None:
+            return None
+        return {"id": str(edited.branch.pk), "title": edited.branch.title, "turns": [edited.kept_from, edited.kept_to]}
+
+
+def _may_change(request, story_id):
+    story = selectors.story_get(user=request.user, story_id=story_id)
+    if not services.can_change_story(request.user, story):
+        raise PermissionDenied("You may read this story but not change it.")
+    return story
+
+
 class TurnEditApi(ShortTransactionsApi):
-    serializer_class = TurnOutput
+    serializer_class = TurnEditOutput
     throttle_classes = [TurnThrottle]
 
-    @extend_schema(request=EditActionInput, responses={200: TurnOutput, 409: OpenApiResponse(description="The turn is not in a state for this (a turn pending or failed, not the last)")},
-                   summary="Change the last turn's action and write it again")
+    @extend_schema(request=EditActionInput, responses={200: TurnEditOutput, 409: OpenApiResponse(description="The turn is not in a state for this (a turn pending or failed, not the story's own)")},
+                   summary="Change any turn's action and write it again (an earlier turn's later turns are kept in a branch)")
     def post(self, request, story_id, number):
-        self.story(story_id)
+        with acting_as(request.user):
+            _may_change(request, story_id)
         data = EditActionInput(data=request.data)
         data.is_valid(raise_exception=True)
-        turn = orchestrator.turn_edit_action(user=request.user, story_id=story_id, number=number,
-                                             **data.validated_data)
-        return Response(TurnOutput(turn).data)
+        edited = turn_history.turn_action_edit(user=request.user, story_id=story_id, number=number,
+                                               **data.validated_data)
+        with acting_as(request.user):
+            turn = selectors.turn_get(story=selectors.story_get(user=request.user, story_id=story_id), number=number)
+        return Response(TurnEditOutput(turn, context={"edited": edited}).data)
 
 
 class TurnUndoApi(GenericAPIView):
     serializer_class = TurnOutput
 
     @extend_schema(responses={200: TurnOutput, 409: OpenApiResponse(description="The turn is not in a state for this (a turn pending or failed, not the last)")},
-                   summary="Undo the last turn (answers with the turn removed)")
+                   summary="Undo the last turn (answers with the turn removed; it can be redone until the next action)")
     def delete(self, request, story_id):
         selectors.story_get(user=request.user, story_id=story_id)
         return Response(TurnOutput(orchestrator.turn_undo(user=request.user, story_id=story_id)).data)
+
+
+class TurnRedoApi(GenericAPIView):
+    serializer_class = TurnOutput
+
+    @extend_schema(request=None, responses={200: TurnOutput, 404: OpenApiResponse(description="No undone turn to bring back")},
+                   summary="Redo the turn undone last (until the next action is played)")
+    def post(self, request, story_id):
+        _may_change(request, story_id)
+        turn = turn_history.turn_redo(user=request.user, story_id=story_id)
+        story = selectors.story_get(user=request.user, story_id=story_id)
+        return Response(TurnOutput(selectors.turn_get(story=story, number=turn.number)).data)
+
+
+class VersionInput(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, help_text="The version's number, 1 for the first written.")
+
+
+class TurnChooseApi(GenericAPIView):
+    serializer_class = TurnOutput
+
+    @extend_schema(request=VersionInput, responses={200: TurnOutput, 400: OpenApiResponse(description="No such version")},
+                   summary="Make one version of a passage the one the story reads (the replaced one stays in `alternatives`)")
+    def post(self, request, story_id, number):
+        _may_change(request, story_id)
+        data = VersionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        turn = turn_history.turn_version_choose(user=request.user, story_id=story_id, number=number,
+                                                version=data.validated_data["version"])
+        return Response(TurnOutput(turn).data)
 
 
 class ArcListApi(GenericAPIView):

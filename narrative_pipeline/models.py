@@ -123,6 +123,24 @@ class Turn(UserOwnedModel):
         return f"turn {self.number}"
 
 
+class UndoneTurn(UserOwnedModel):
+    """A turn the player undid, kept so it can be redone until the story's next action.
+
+    ``turn`` holds the turn row's fields as they were; ``state_after`` the story's state before the
+    undo put it back, which a redo restores. Undoing several turns keeps each; a redo brings back the
+    lowest-numbered (the one that follows the story's last turn)."""
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="undone_turns")
+    number = models.PositiveIntegerField()
+    turn = models.JSONField()
+    state_after = models.JSONField(default=empty_state)
+    undone_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["story", "number"]
+        constraints = [models.UniqueConstraint(fields=["story", "number"], name="undone_turn_once_per_number")]
+
+
 class TurnSummary(UserOwnedModel):
     turn = models.OneToOneField(Turn, on_delete=models.CASCADE, related_name="summary")
     story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="turn_summaries")

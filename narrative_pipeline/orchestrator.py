@@ -10,11 +10,13 @@ A failure leaves the action saved as a failed turn with its error, to retry.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 from collections.abc import Callable
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError
 from django.utils import timezone
 
@@ -31,7 +33,7 @@ from .agents import preprocessor, strategist, writer
 from .calls import AgentCaller
 from .contracts import MAX_ACTION_CHARS, ResponseTemplate, StoryState
 from .llm import LLMError
-from .models import Character, Story, Turn
+from .models import Character, Story, Turn, UndoneTurn
 from .state import next_state
 from .tasks import dream_turn, heal_chapter
 
@@ -83,6 +85,7 @@ def turn_submit(*, user, story_id, action, idempotency_key) -> tuple[Turn, bool]
                 last = story.turns.order_by("-number").first()
                 if last is not None and last.status != Turn.Status.COMPLETED:
                     raise TurnRefused(f"Turn {last.number} is {last.status}: retry or undo it before a new action.")
+                UndoneTurn.objects.filter(story=story).delete()  # a new action ends what a redo could bring back
                 turn = Turn.objects.create(user_id=story.user_id, story=story,
                                            number=selectors.turn_number_next(story=story),
                                            action=action, idempotency_key=key, state_before=story.state)
@@ -240,13 +243,21 @@ def turn_edit_action(*, user, story_id, number: int, action, on_text=None) -> Tu
     return turn_generate(user=user, turn=turn, on_text=on_text)
 
 
+UNDONE_FIELDS = ("id", "number", "action", "prose", "idempotency_key", "status", "error", "alternatives", "briefing",
+                 "template", "retrieved_turns", "state_before", "created_at", "completed_at")
+
+
 def turn_undo(*, user, story_id) -> Turn:
-    """Remove the last turn and put the story's state back as it was before it."""
+    """Remove the last turn and put the story's state back as it was before it. The turn is kept as
+    an ``UndoneTurn`` until the next action, so a redo can bring it back."""
     with acting_as(user):
         story = Story.objects.select_for_update().get(pk=story_id)
         turn = _own_last(story_id)
         if turn is None:
             raise TurnRefused("This story has no turns to undo.", code="not_found")
+        fields = json.loads(json.dumps({name: getattr(turn, name) for name in UNDONE_FIELDS}, cls=DjangoJSONEncoder))
+        UndoneTurn.objects.update_or_create(user_id=story.user_id, story=story, number=turn.number,
+                                            defaults={"turn": fields, "state_after": story.state})
         story.state = turn.state_before
         story.save(update_fields=["state", "updated_at"])
         quota_accounting.turn_remove(user=user, story=story, turn=turn)

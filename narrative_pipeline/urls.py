@@ -10,6 +10,7 @@ urlpatterns = [
     path("<uuid:story_id>/notes/", views.story_notes, name="story-notes"),
     path("<uuid:story_id>/state/", views.story_state, name="story-state"),
     path("<uuid:story_id>/undo/", views.turn_undo, name="turn-undo"),
+    path("<uuid:story_id>/redo/", views.turn_redo, name="turn-redo"),
     path("<uuid:story_id>/costs/", views.story_costs, name="story-costs"),
     path("<uuid:story_id>/models/", views.story_models, name="story-models"),
     path("<uuid:story_id>/models/test/", views.story_models_test, name="story-models-test"),
@@ -23,4 +24,5 @@ urlpatterns = [
     path("<uuid:story_id>/turns/<int:number>/retry/", views.turn_retry, name="turn-retry"),
     path("<uuid:story_id>/turns/<int:number>/edit/", views.turn_edit, name="turn-edit"),
     path("<uuid:story_id>/turns/<int:number>/text/", views.turn_text, name="turn-text"),
+    path("<uuid:story_id>/turns/<int:number>/choose/", views.turn_choose, name="turn-choose"),
 ]

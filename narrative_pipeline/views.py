@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
@@ -21,7 +22,7 @@ from chapters import services as chapter_services
 from chapters.models import ChapterSuggestion, StoryChapter
 from core.forms import form_error_from
 
-from . import orchestrator, selectors, services, snapshots
+from . import orchestrator, selectors, services, snapshots, turn_history
 from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
 from .forms import ActionForm, EditActionForm, ModelsForm, NewStoryForm, StoryNotesForm, StoryStateForm
@@ -37,10 +38,34 @@ def _story(request, story_id):
     return selectors.story_get(user=request.user, story_id=story_id)
 
 
-def _to_turn(story_id, number=None):
+def _to_turn(story_id, number=None, anchor=None):
     """The story page, at the page and anchor of turn ``number`` when given (turns are numbered 1…n)."""
     url = reverse("story-detail", args=[story_id])
-    return redirect(f"{url}?page={(number - 1) // TURNS_PER_PAGE + 1}#turn-{number}" if number else url)
+    if not number:
+        return redirect(url)
+    return redirect(f"{url}?page={(number - 1) // TURNS_PER_PAGE + 1}#{anchor or f'turn-{number}'}")
+
+
+TURN_TOOLS_HEADER = "X-Turn-Tools"  # sent by static/js/turns.js, which updates the page in place
+
+
+def _turn_answer(request, story_id, number=None, *, anchor=None):
+    """After a turn tool: the story page at the turn (no JavaScript), or for turns.js the articles from
+    the turn before ``number`` to the story's last, the notice and the state, to swap in place."""
+    if TURN_TOOLS_HEADER not in request.headers:
+        return _to_turn(story_id, number, anchor)
+    with acting_as(request.user):
+        story = _story(request, story_id)
+        turns = selectors.story_turns(story=story)
+        last = turns.last()
+        first = min(number or 1, last.number if last else 1) - 1
+        return render(request, "narrative_pipeline/_turns_update.html", {
+            "story": story, "turns": list(turns.filter(number__gte=max(first, 1))), "last_turn": last,
+            "redo_number": turn_history.turn_redo_number(story=story),
+            "turn_notices": list(messages.get_messages(request)),
+            "can_play": last is None or last.status == "completed",
+            "notes_form": StoryNotesForm.for_story(story), "state_form": StoryStateForm.for_story(story),
+        })
 
 
 @login_required
@@ -82,6 +107,7 @@ def _story_page(request, story, *, action_form=None, notes_form=None, state_form
         "notes_form": notes_form or StoryNotesForm.for_story(story),
         "state_form": state_form or StoryStateForm.for_story(story),
         "can_play": last is None or last.status == "completed",
+        "redo_number": turn_history.turn_redo_number(story=story),
         "chapters": selectors.story_chapter_panel(story=story),
         "model_status": model_status(account_choices=selectors.model_choices(user=request.user),
                                      story_overrides=story.llm_overrides),
@@ -124,10 +150,10 @@ def _change_turn(request, story_id, change, **arguments):
         turn = change(user=request.user, story_id=story.pk, **arguments)
     except orchestrator.TurnRefused as refused:
         messages.error(request, refused.message)
-        return _to_turn(story.pk)
+        return _turn_answer(request, story.pk, arguments.get("number"))
     if turn.status == "failed" or turn.error:
         messages.error(request, f"Turn {turn.number} could not be written: {turn.error}")
-    return _to_turn(story.pk, turn.number)
+    return _turn_answer(request, story.pk, turn.number)
 
 
 @login_required
@@ -151,12 +177,26 @@ def turn_retry(request, story_id, number):
 @require_POST
 @rate_limited("turns")
 def turn_edit(request, story_id, number):
+    """Change the action of any turn; an earlier turn's later turns are kept in a branch first."""
     form = EditActionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "; ".join(form.errors["action"]))
-        return _to_turn(story_id, number)
-    return _change_turn(request, story_id, orchestrator.turn_edit_action, number=number,
-                        action=form.cleaned_data["action"])
+        return _turn_answer(request, story_id, number)
+    with acting_as(request.user):
+        story = _story(request, story_id)
+    try:
+        edited = turn_history.turn_action_edit(user=request.user, story_id=story.pk, number=number,
+                                               action=form.cleaned_data["action"])
+    except orchestrator.TurnRefused as refused:
+        messages.error(request, refused.message)
+        return _turn_answer(request, story.pk, number)
+    if edited.branch is not None:
+        messages.info(request, format_html(
+            "Turns {}–{} were kept in the branch <a href=\"{}\">‘{}’</a>.", edited.kept_from, edited.kept_to,
+            reverse("story-detail", args=[edited.branch.pk]), edited.branch.title))
+    if edited.turn.status == "failed" or edited.turn.error:
+        messages.error(request, f"Turn {edited.turn.number} could not be written: {edited.turn.error}")
+    return _turn_answer(request, story.pk, number)
 
 
 @login_required
@@ -177,20 +217,54 @@ def turn_text(request, story_id, number):
         messages.error(request, error.message)
     else:
         messages.success(request, f"Turn {turn.number} has its new text.")
-    return _to_turn(story.pk, number)
+    return _turn_answer(request, story.pk, number)
 
 
 @login_required
 @require_POST
 def turn_undo(request, story_id):
+    """Undo the last turn; the page's notice then says so and offers to redo it."""
     story = _story(request, story_id)
     try:
         turn = orchestrator.turn_undo(user=request.user, story_id=story.pk)
     except orchestrator.TurnRefused as refused:
         messages.error(request, refused.message)
-    else:
-        messages.info(request, f"Turn {turn.number} is undone.")
-    return _to_turn(story.pk)
+        return _turn_answer(request, story.pk)
+    return _turn_answer(request, story.pk, turn.number - 1 or None, anchor="turn-notice")
+
+
+@login_required
+@require_POST
+def turn_redo(request, story_id):
+    story = _story(request, story_id)
+    if not services.can_change_story(request.user, story):
+        messages.error(request, "You may read this story but not change it.")
+        return _turn_answer(request, story.pk)
+    try:
+        turn = turn_history.turn_redo(user=request.user, story_id=story.pk)
+    except orchestrator.TurnRefused as refused:
+        messages.error(request, refused.message)
+        return _turn_answer(request, story.pk)
+    messages.info(request, f"Turn {turn.number} is back.")
+    return _turn_answer(request, story.pk, turn.number)
+
+
+@login_required
+@require_POST
+def turn_choose(request, story_id, number):
+    """Make one version of a passage the one the story reads (the replaced one stays a version)."""
+    story = _story(request, story_id)
+    if not services.can_change_story(request.user, story):
+        messages.error(request, "You may read this story but not change it.")
+        return _turn_answer(request, story.pk)
+    try:
+        version = int(request.POST.get("version", ""))
+        turn_history.turn_version_choose(user=request.user, story_id=story.pk, number=number, version=version)
+    except ValueError:
+        messages.error(request, "Choose a version by its number.")
+    except orchestrator.TurnRefused as refused:
+        messages.error(request, refused.message)
+    return _turn_answer(request, story.pk, number)
 
 
 @login_required
