@@ -15,14 +15,16 @@ from chapters import plain_words
 from chapters import selectors as chapter_selectors
 from chapters.contracts import ChapterBrief
 from chapters.evaluation import ChapterView
-from chapters.models import ChapterDivergenceLog
+from chapters.lore.macros import macros_filled
+from chapters.lore import services as chapter_lore
+from chapters.models import ChapterDivergenceLog, Lorebook, LoreEntry
 from chapters.selectors import ChapterPanel
 from core import embeddings
 from core.contracts import StoryState
 
 from .llm import AGENTS
 from .llm.connections import choice_read, choices_for, connections
-from .models import AgentCall, ModelChoices, Story, StoryArc, StoryTurn, Turn, TurnOverride
+from .models import AgentCall, Character, ModelChoices, Story, StoryArc, StoryTurn, Turn, TurnOverride
 
 
 def story_list(*, user):
@@ -188,3 +190,62 @@ def turn_healings(*, turn) -> list[dict]:
 def character_names(*, story: Story) -> set[str]:
     """The names of the story's characters, casefolded (as ``services.character_names_check`` compares them)."""
     return {name.strip().casefold() for name in story.characters.values_list("name", flat=True)}
+
+
+# The cast beside the story ---------------------------------------------------------------------
+
+def cast_names(*, story: Story) -> dict[str, str]:
+    """The names card macros stand for (``macros_filled(text, **cast_names(story=…))``): ``user`` is the player
+    character ("you" without one); ``char`` is a card's own character first, else the first other one."""
+    cast = list(story.characters.values_list("name", "is_player", "source_format"))
+    player = next((name for name, is_player, _ in cast if is_player), "you")
+    others = sorted((not source_format.startswith("card"), name) for name, is_player, source_format in cast
+                    if not is_player)
+    return {"user": player, "char": others[0][1] if others else "the narrator"}
+
+
+def story_cast(*, story: Story) -> list[dict]:
+    """The story's characters for the Cast card: name, role, description with its macros filled, and
+    whether a portrait (a PNG card's image) can be shown."""
+    names = cast_names(story=story)
+    return [{"id": row["id"], "name": row["name"], "is_player": row["is_player"],
+             "description": macros_filled(row["description"], **names),
+             "has_portrait": row["portrait_source_id"] is not None}
+            for row in story.characters.order_by("-is_player", "name").values(
+                "id", "name", "is_player", "description", "portrait_source_id")]
+
+
+def character_portrait(*, story: Story, character_id: int) -> bytes | None:
+    """The PNG a character came from (its card's image), or None; RLS shows only the acting user's."""
+    image = (Character.objects.filter(story=story, pk=character_id, portrait_source__isnull=False)
+             .values_list("portrait_source__image", flat=True).first())
+    return bytes(image) if image else None
+
+
+def lore_recent_texts(*, story: Story, before: int) -> list[str]:
+    """The latest completed turns' text before turn ``before``, newest first, as far back as a lorebook scans:
+    what lore activation reads besides the action (the Preprocessor and the player's key tester alike)."""
+    rows = (story_turns(story=story).filter(number__lt=before, status=Turn.Status.COMPLETED).order_by("-number")
+            .values("action", "prose")[: chapter_lore.MAX_SCAN_DEPTH])
+    return [f"{row['action']}\n{row['prose']}" for row in rows]
+
+
+def lore_tested(*, story: Story, action: str):
+    """What ``action`` would fire as the story's next turn, as the Preprocessor will compute it (same recent
+    turns, same probability seed): ``TurnLore`` with the fired entries, those the budget cut, those not checked."""
+    number = turn_number_next(story=story)
+    return chapter_lore.lore_for_turn(story_id=story.pk, action=action, seed=f"{story.pk}:{number}",
+                                      recent=lore_recent_texts(story=story, before=number))
+
+
+def story_lorebooks(*, story: Story) -> list[dict]:
+    """The story's books with their entries, content's macros filled for reading, in the books' own order."""
+    names = cast_names(story=story)
+    books = list(Lorebook.objects.filter(story=story).order_by("created_at", "id").values("id", "name", "enabled",
+                                                                                          "token_budget"))
+    entries: dict[int, list[dict]] = {book["id"]: [] for book in books}
+    for entry in LoreEntry.objects.filter(story=story).order_by("lorebook", "position").values(
+            "id", "lorebook_id", "comment", "keys", "content", "enabled", "constant"):
+        entry["shown"] = macros_filled(entry["content"], **names)
+        entries[entry["lorebook_id"]].append(entry)
+    return [{**book, "entries": entries[book["id"]]} for book in books]

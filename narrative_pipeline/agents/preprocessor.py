@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 
 from django.conf import settings
 from django.db import connection
@@ -10,6 +9,7 @@ from pgvector.django import CosineDistance
 
 from chapters import evaluation as chapter_evaluation
 from chapters.lore import services as chapter_lore
+from chapters.lore.macros import macros_filled
 from core import embeddings
 
 from ..contracts import (
@@ -24,14 +24,13 @@ from ..contracts import (
     StrategistBriefing,
 )
 from ..models import CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
-from ..selectors import story_turns
+from ..selectors import cast_names, lore_recent_texts, story_turns
 
 # Caps that keep the briefing's size independent of the story's length: per item, and per
 # section, so a long story fills each section to the same budget as a story of twenty turns.
 PROSE_CHARS, SUMMARY_CHARS, ARC_CHARS, NOTE_CHARS, MEMORY_CHARS, MAX_CHARACTERS = 1_200, 400, 900, 300, 2_000, 12
 RECENT_BUDGET = 2_400  # the last turns' prose, newest first
 LONG_MEMORY_BUDGET = 1_600  # the story so far, then the most relevant older turns
-MACRO = re.compile(r"\{\{(user|char)\}\}", re.IGNORECASE)
 LORE_BUDGET, LORE_CHARS = 4_800, 1_600  # each book keeps to its own token budget; this caps them together
 
 
@@ -46,14 +45,10 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
     moment = embeddings.embed_moment(state, action=action)
     chapter, heal = chapter_evaluation.evaluate_turn(story_id=story.pk, user_id=story.user_id, state=state,
                                                      turn_number=turn_number, state_vector=moment)
-    latest = list(  # newest first, as far back as a lorebook may scan
-        story_turns(story=story).filter(number__lt=turn_number, status=Turn.Status.COMPLETED)
-        .order_by("-number").values("number", "action", "prose")[: max(settings.BRIEFING_RECENT_TURNS,
-                                                                         chapter_lore.MAX_SCAN_DEPTH)]
-    )
-    recent = latest[: settings.BRIEFING_RECENT_TURNS][::-1]
+    recent = list(story_turns(story=story).filter(number__lt=turn_number, status=Turn.Status.COMPLETED)
+                  .order_by("-number").values("number", "action", "prose")[: settings.BRIEFING_RECENT_TURNS])[::-1]
     lore = chapter_lore.lore_for_turn(story_id=story.pk, action=action, seed=f"{story.pk}:{turn_number}",
-                                      recent=[f"{row['action']}\n{row['prose']}" for row in latest])
+                                      recent=lore_recent_texts(story=story, before=turn_number))
     oldest_recent = recent[0]["number"] if recent else turn_number
     # The latest arc is the story so far (each arc folds in the one before), so one is enough.
     arcs = list(StoryArc.objects.filter(story=story, last_turn__lt=turn_number)
@@ -74,20 +69,11 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
 
 
 def _lore_notes(story: Story, fired) -> list[LoreNote]:
-    """Fired entries as briefing notes, with the card macros ``{{user}}`` and ``{{char}}`` filled in
-    from the cast (the player character; the first other character, a card's own)."""
+    """Fired entries as briefing notes, with the card macros ``{{user}}`` and ``{{char}}`` filled in."""
     if not fired:
         return []  # no cast to read
-    cast = list(story.characters.values_list("name", "is_player", "source_format"))
-    player = next((name for name, is_player, _ in cast if is_player), "you")
-    others = sorted((name for name, is_player, fmt in cast if not is_player), key=lambda name: not any(
-        n == name and fmt.startswith("card") for n, _, fmt in cast))
-    lead = others[0] if others else "the narrator"
-
-    def filled(text: str) -> str:
-        return MACRO.sub(lambda match: player if match.group(1).lower() == "user" else lead, text)
-
-    return [LoreNote(book=hit.book, title=hit.title, content=filled(hit.content), reason=hit.reason)
+    names = cast_names(story=story)
+    return [LoreNote(book=hit.book, title=hit.title, content=macros_filled(hit.content, **names), reason=hit.reason)
             for hit in fired]
 
 
@@ -106,12 +92,12 @@ def _relevant_turns(story: Story, moment: list[float], *, before: int) -> list[R
 
 
 def _characters(story: Story) -> list[CharacterNote]:
-    notes = []
+    notes, names = [], cast_names(story=story)
     for character in story.characters.all()[:MAX_CHARACTERS]:
         latest = (CharacterSnapshot.objects.filter(character=character).order_by("-turn_number")
                   .values_list("summary", flat=True).first())
-        notes.append(CharacterNote(name=character.name, description=character.description,
-                                   personality=character.personality, is_player=character.is_player,
+        notes.append(CharacterNote(name=character.name, description=macros_filled(character.description, **names),
+                                   personality=macros_filled(character.personality, **names), is_player=character.is_player,
                                    latest_change=latest or ""))
     return notes
 
