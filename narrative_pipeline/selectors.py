@@ -15,8 +15,8 @@ from chapters import plain_words
 from chapters import selectors as chapter_selectors
 from chapters.contracts import ChapterBrief
 from chapters.evaluation import ChapterView
-from chapters.lore.macros import macros_filled
 from chapters.lore import services as chapter_lore
+from chapters.lore.macros import macros_filled
 from chapters.models import ChapterDivergenceLog, Lorebook, LoreEntry
 from chapters.selectors import ChapterPanel
 from core import embeddings
