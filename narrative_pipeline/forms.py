@@ -126,7 +126,7 @@ class ModelsForm(forms.Form):
 
 
 class LoreFileForm(forms.Form):
-    file = forms.FileField(label="Import a file", help_text=LORE_FILE_HELP)
+    file = forms.FileField(label="Card or world file", help_text=LORE_FILE_HELP)
 
 
 class LoreEntryForm(forms.Form):
