@@ -129,10 +129,8 @@ def lore_entry_edit(request, story_id, entry_id):
     form = LoreEntryForm(request.POST or None, initial={
         "comment": entry.comment, "keys": ", ".join(entry.keys), "content": entry.content, "enabled": entry.enabled})
     if request.method == "POST" and form.is_valid():
-        for attribute in ("comment", "keys", "content", "enabled"):
-            setattr(entry, attribute, form.cleaned_data[attribute])
         try:
-            chapter_lore.entry_save(entry)
+            chapter_lore.entry_update(entry=entry, changes=form.cleaned_data)
         except (ValidationError, importers.FormatError) as error:
             form.add_error(None, "; ".join(getattr(error, "messages", None) or [str(error)]))
         else:
@@ -146,8 +144,7 @@ def lore_entry_edit(request, story_id, entry_id):
 @require_POST
 def lore_entry_toggle(request, story_id, entry_id):
     story, entry = _entry(request, story_id, entry_id)
-    entry.enabled = not entry.enabled
-    chapter_lore.entry_save(entry)
+    chapter_lore.entry_update(entry=entry, changes={"enabled": not entry.enabled})
     messages.info(request, f"“{entry.comment or ', '.join(entry.keys)}” is {'on' if entry.enabled else 'off'}.")
     return redirect(_lore_url(story.pk, f"#entry-{entry.pk}"))
 

@@ -259,6 +259,17 @@ def entry_save(entry: LoreEntry) -> LoreEntry:
 
 
 
+PLAYER_EDITABLE = ("comment", "keys", "content", "enabled")
+
+
+def entry_update(*, entry: LoreEntry, changes: dict) -> LoreEntry:
+    """A player's edit of an entry (its title, keys, content, on/off), within the caps (``entry_save``)."""
+    for attribute in PLAYER_EDITABLE:
+        if attribute in changes:
+            setattr(entry, attribute, changes[attribute])
+    return entry_save(entry)
+
+
 @transaction.atomic
 def entry_delete(entry: LoreEntry) -> None:
     """Delete an entry; it stops firing on the next turn (its book's ``updated_at`` moves, so every process

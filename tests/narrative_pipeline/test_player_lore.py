@@ -181,3 +181,26 @@ def test_macros_are_filled_in_the_greeting_and_the_briefing(alice):
         context = build_context(story=story, action="I enter the glade", turn_number=1)
     assert context.lore[0].content == "Seraphina guards the glade for Wren."
     assert next(c for c in context.characters if c.name == "Seraphina").description == "Seraphina heals Wren."
+
+
+def test_the_api_lists_patches_and_tests_entries(as_alice, alice, api_as, bob):
+    story = new_story_from_card(as_alice, alice)
+    api = api_as(alice)
+    entries = api.get(f"/api/stories/{story.pk}/lore/entries/").json()
+    glade = next(entry for entry in entries if "glade" in entry["keys"])
+    patched = api.patch(f"/api/stories/{story.pk}/lore/entries/{glade['id']}/",
+                        {"keys": ["glade", "clearing"], "content": "{{char}} waits here.", "enabled": True},
+                        content_type="application/json")
+    assert patched.status_code == 200 and patched.json()["shown"] == "Seraphina waits here."
+    with acting_as(alice):
+        Lorebook.objects.filter(story=story).update(token_budget=450)
+    tested = api.post(f"/api/stories/{story.pk}/lore/test/", {"action": "the forest, then the clearing"},
+                      content_type="application/json").json()
+    assert any(hit["reason"] == 'key "forest"' for hit in tested["fired"])
+    assert any(hit["reason"] == 'key "clearing"' for hit in tested["cut"])
+    refused = api.patch(f"/api/stories/{story.pk}/lore/entries/{glade['id']}/", {"content": "x\x00"}, content_type="application/json")
+    assert refused.status_code == 400
+    stranger = api_as(bob)
+    assert stranger.get(f"/api/stories/{story.pk}/lore/entries/").status_code == 404
+    assert stranger.patch(f"/api/stories/{story.pk}/lore/entries/{glade['id']}/", {"enabled": False},
+                          content_type="application/json").status_code == 404
