@@ -168,12 +168,16 @@ def _apply_story_info(story: Story, info: doc.StoryInfo | None, *, fill_story: b
     return [attribute for attribute in changed if attribute != "state"]
 
 
-def story_from_file(*, user, data: bytes, lore_format: str | None = None, filename: str = "") -> Story:
+def story_from_file(*, user, data: bytes, lore_format: str | None = None, filename: str = "",
+                    lore_only_title: str = "") -> Story:
     """A new story from a character card or a world: the card's character (or the world's cast),
-    its lore and chapters, and the first message (or the world's background) as turn 1."""
+    its lore and chapters, and the first message (or the world's background) as turn 1. A file of lore
+    alone (World Info, a NovelAI or Agnai book) starts a story only given ``lore_only_title``."""
     upload = read(data, lore_format=lore_format, filename=filename)
     document = upload.document
-    if not document.characters and document.story is None:
+    if not document.characters and document.story is None and lore_only_title.strip():
+        document.story = doc.StoryInfo(title=lore_only_title.strip())
+    elif not document.characters and document.story is None:
         raise ValidationError({"file": [f"A {importers.FORMATS[upload.lore_format].LABEL} holds no character "
                                         "or world to start a story from; import it into a story instead."]})
     info = document.story or doc.StoryInfo()

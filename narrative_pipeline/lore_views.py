@@ -31,18 +31,22 @@ def _pending_key(request, token: str) -> str:
     return f"player-lore-upload:{request.user.pk}:{token}"
 
 
-def upload_pending(request, upload, *, story=None) -> tuple[str, dict]:
+def upload_pending(request, upload, *, story=None, title: str = "") -> tuple[str, dict]:
     """Read an uploaded file (``ValidationError`` if it is bad, nothing kept); keep it for the confirmation
-    step. Returns the token naming it and the preview of what it would create."""
+    step. Returns the token naming it and the preview of what it would create. Without ``story`` the file
+    starts a new story: a file of lore alone is then named by ``title``, else by the file's name."""
     try:
         importers.check_size(upload.size)  # before reading it
     except importers.FormatError as error:
         raise ValidationError({"file": [str(error)]}) from error
     pending = {"data": upload.read(), "filename": upload.name}
     parsed = lore_files.read(**pending, story=story)
+    if story is None:
+        lore_only = not parsed.document.characters and parsed.document.story is None
+        pending["lore_only_title"] = (title or upload.name.rsplit(".", 1)[0])[:200] if lore_only else ""
     token = secrets.token_urlsafe(16)
     cache.set(_pending_key(request, token), pending, PENDING_UPLOAD_SECONDS)
-    return token, lore_files.preview(parsed, story=story)
+    return token, {**lore_files.preview(parsed, story=story), "new_title": pending.get("lore_only_title", "")}
 
 
 def upload_taken(request, token: str) -> dict | None:

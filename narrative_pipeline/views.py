@@ -63,7 +63,7 @@ def story_new(request):
         data = form.cleaned_data
         try:
             if data["file"]:
-                token, preview = lore_views.upload_pending(request, data["file"])
+                token, preview = lore_views.upload_pending(request, data["file"], title=data["title"])
                 return render(request, "narrative_pipeline/story_new.html", {
                     "form": form, "preview": preview, "token": token, "filename": data["file"].name})
             if data["world"]:

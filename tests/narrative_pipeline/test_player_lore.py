@@ -204,3 +204,14 @@ def test_the_api_lists_patches_and_tests_entries(as_alice, alice, api_as, bob):
     assert stranger.get(f"/api/stories/{story.pk}/lore/entries/").status_code == 404
     assert stranger.patch(f"/api/stories/{story.pk}/lore/entries/{glade['id']}/", {"enabled": False},
                           content_type="application/json").status_code == 404
+
+
+def test_a_world_info_file_starts_a_story_named_by_the_player(as_alice, alice):
+    path = DATA / "st_worldinfo" / "chub_hogwarts_sillytavern_export.json"
+    preview = as_alice.post("/stories/new/", {"title": "Year one", "file": SimpleUploadedFile(path.name,
+                                                                                          path.read_bytes())})
+    assert preview.status_code == 200 and "the new story “Year one” starts with it" in preview.content.decode()
+    response = as_alice.post("/stories/new/", {"token": preview.context["token"]})
+    with acting_as(alice):
+        story = Story.objects.get(pk=response.url.split("/")[2])
+        assert story.title == "Year one" and Lorebook.objects.filter(story=story).count() == 1
