@@ -190,10 +190,14 @@ def story_from_file(*, user, data: bytes, lore_format: str | None = None, filena
         with acting_as(user):
             story = Story.objects.select_for_update().get(pk=story.pk)
             _save(user=user, story=story, upload=upload, filename=filename, fill_story=True)
+        with acting_as(user):  # the player reads the greeting and the premise with the cast's names
+            names = cast_names(story=story)
+            premise = macros_filled(story.premise, **names)
+            if premise != story.premise:
+                story.premise = premise
+                story.save(update_fields=["premise"])
         if opening.strip():
-            with acting_as(user):
-                opening = macros_filled(opening, **cast_names(story=story))
-            turn_opening(user=user, story=story, prose=opening)
+            turn_opening(user=user, story=story, prose=macros_filled(opening, **names))
     return story
 
 

@@ -52,26 +52,25 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
     # The latest arc is the story so far (each arc folds in the one before), so one is enough.
     arcs = list(StoryArc.objects.filter(story=story, last_turn__lt=turn_number)
                 .order_by("-first_turn").values_list("summary", flat=True)[:1])
+    names = cast_names(story=story)  # a card's macros, filled wherever the writers read them
     return StoryContext(
-        story_id=str(story.pk), title=story.title, premise=story.premise, genre=story.genre,
-        setting=story.setting, memory=story.memory, authors_note=story.authors_note,
+        story_id=str(story.pk), title=story.title, premise=macros_filled(story.premise, **names), genre=story.genre,
+        setting=macros_filled(story.setting, **names), memory=macros_filled(story.memory, **names),
+        authors_note=macros_filled(story.authors_note, **names),
         state=state, turn_number=turn_number, action=action,
         recent_turns=[PastTurn(**row) for row in recent],
         relevant_turns=_relevant_turns(story, moment, before=oldest_recent),
         arc_summaries=arcs,
-        characters=_characters(story),
+        characters=_characters(story, names),
         chapter=chapter,
-        lore=_lore_notes(story, lore.fired),
+        lore=_lore_notes(lore.fired, names),
         lore_skipped=[LoreSkipped(book=skip.book, entries=skip.entries, titles=skip.titles) for skip in lore.skipped],
         healing=heal and ChapterHealing(chapter_id=str(heal[0]), tier=heal[1]),
     )
 
 
-def _lore_notes(story: Story, fired) -> list[LoreNote]:
+def _lore_notes(fired, names: dict[str, str]) -> list[LoreNote]:
     """Fired entries as briefing notes, with the card macros ``{{user}}`` and ``{{char}}`` filled in."""
-    if not fired:
-        return []  # no cast to read
-    names = cast_names(story=story)
     return [LoreNote(book=hit.book, title=hit.title, content=macros_filled(hit.content, **names), reason=hit.reason)
             for hit in fired]
 
@@ -90,8 +89,8 @@ def _relevant_turns(story: Story, moment: list[float], *, before: int) -> list[R
                          similarity=round(max(0.0, 1 - row["distance"]), 4)) for row in rows]
 
 
-def _characters(story: Story) -> list[CharacterNote]:
-    notes, names = [], cast_names(story=story)
+def _characters(story: Story, names: dict[str, str]) -> list[CharacterNote]:
+    notes = []
     for character in story.characters.all()[:MAX_CHARACTERS]:
         latest = (CharacterSnapshot.objects.filter(character=character).order_by("-turn_number")
                   .values_list("summary", flat=True).first())

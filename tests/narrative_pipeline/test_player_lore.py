@@ -2,6 +2,7 @@
 import with duplicate books flagged), the key tester (fired, and cut by the budget), the cast's portraits kept
 to their owner, and card macros filled wherever text reaches a player or a model."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from accounts.rls import acting_as
 from chapters.lore.activation import BookMatcher, BookSettings, EntrySpec
 from chapters.lore.macros import macros_filled
 from chapters.models import Lorebook, LoreEntry
+from narrative_pipeline import lore_files
 from narrative_pipeline.agents.preprocessor import build_context
 from narrative_pipeline.models import Character, Story, Turn
 
@@ -175,12 +177,26 @@ def test_macros_are_filled_in_the_greeting_and_the_briefing(alice):
                                                                 {"name": "Seraphina"}])
     with acting_as(alice):
         Character.objects.filter(story=story, name="Seraphina").update(description="{{char}} heals <USER>.")
+        Story.objects.filter(pk=story.pk).update(premise="{{user}} wakes in {{char}}'s cottage.")
+        story.refresh_from_db()
         book = Lorebook.objects.create(user_id=alice.pk, story=story, name="Places")
         LoreEntry.objects.create(user_id=alice.pk, story=story, lorebook=book, position=0, keys=["glade"],
                                  content="<BOT> guards the glade for {{user}}.")
         context = build_context(story=story, action="I enter the glade", turn_number=1)
     assert context.lore[0].content == "Seraphina guards the glade for Wren."
     assert next(c for c in context.characters if c.name == "Seraphina").description == "Seraphina heals Wren."
+    assert context.premise == "Wren wakes in Seraphina's cottage."
+
+
+def test_a_card_greeting_and_premise_read_with_names(alice):
+    card = {"spec": "chara_card_v2", "spec_version": "2.0", "data": {
+        "name": "Mira", "description": "", "personality": "", "scenario": "{{user}} meets <BOT> at the well.",
+        "first_mes": "*{{char}} waves at {{user}}.*", "mes_example": ""}}
+    story = lore_files.story_from_file(user=alice, data=json.dumps(card).encode(), filename="mira.json")
+    with acting_as(alice):
+        story.refresh_from_db()
+        assert story.premise == "you meets Mira at the well."
+        assert Turn.objects.get(story=story, number=1).prose == "*Mira waves at you.*"
 
 
 def test_the_api_lists_patches_and_tests_entries(as_alice, alice, api_as, bob):
