@@ -4,6 +4,7 @@
 neighbours), so that later storage (forks) changes one place.
 """
 
+from dataclasses import replace
 from decimal import Decimal
 
 from django.db.models import Avg, Count, F, OuterRef, Subquery, Sum, Value
@@ -230,12 +231,35 @@ def lore_recent_texts(*, story: Story, before: int) -> list[str]:
     return [f"{row['action']}\n{row['prose']}" for row in rows]
 
 
-def lore_tested(*, story: Story, action: str):
+LORE_BUDGET, LORE_CHARS = 4_800, 1_600  # each book keeps to its own token budget; this caps them together
+BRIEFING_FULL = "the briefing's room for lore was full"
+BOOK_BUDGET_SPENT = "its book's token budget was spent"
+
+
+def briefing_lore_fits(contents: list[str]) -> int:
+    """How many of the fired entries (most important first, as filled) fit the briefing's room for lore; each
+    is cut to ``min(LORE_CHARS, what is left)``."""
+    left = LORE_BUDGET
+    for count, content in enumerate(contents):
+        if left < 80:
+            return count
+        left -= min(len(content), LORE_CHARS, left)
+    return len(contents)
+
+
+def lore_tested(*, story: Story, action: str) -> chapter_lore.TurnLore:
     """What ``action`` would fire as the story's next turn, as the Preprocessor will compute it (same recent
-    turns, same probability seed): ``TurnLore`` with the fired entries, those the budget cut, those not checked."""
+    turns, same probability seed, same room in the briefing): ``TurnLore`` with the fired entries, those cut
+    (by a book's budget or the briefing's room, the reason saying which), those not checked in time."""
     number = turn_number_next(story=story)
-    return chapter_lore.lore_for_turn(story_id=story.pk, action=action, seed=f"{story.pk}:{number}",
+    lore = chapter_lore.lore_for_turn(story_id=story.pk, action=action, seed=f"{story.pk}:{number}",
                                       recent=lore_recent_texts(story=story, before=number))
+    names = cast_names(story=story)
+    fits = briefing_lore_fits([macros_filled(hit.content, **names) for hit in lore.fired])
+    return chapter_lore.TurnLore(
+        fired=lore.fired[:fits], skipped=lore.skipped,
+        cut=[replace(hit, reason=f"{hit.reason}; {BOOK_BUDGET_SPENT}") for hit in lore.cut]
+        + [replace(hit, reason=f"{hit.reason}; {BRIEFING_FULL}") for hit in lore.fired[fits:]])
 
 
 def story_lorebooks(*, story: Story) -> list[dict]:

@@ -14,6 +14,7 @@ from core import embeddings
 from ..contracts import (
     ChapterHealing,
     CharacterNote,
+    LoreCut,
     LoreNote,
     LoreSkipped,
     PastTurn,
@@ -23,14 +24,23 @@ from ..contracts import (
     StrategistBriefing,
 )
 from ..models import CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
-from ..selectors import cast_names, lore_recent_texts, story_turns
+from ..selectors import (
+    BOOK_BUDGET_SPENT,
+    BRIEFING_FULL,
+    LORE_BUDGET,
+    LORE_CHARS,
+    briefing_lore_fits,
+    cast_names,
+    lore_recent_texts,
+    story_turns,
+)
 
 # Caps that keep the briefing's size independent of the story's length: per item, and per
 # section, so a long story fills each section to the same budget as a story of twenty turns.
 PROSE_CHARS, SUMMARY_CHARS, ARC_CHARS, NOTE_CHARS, MEMORY_CHARS, MAX_CHARACTERS = 1_200, 400, 900, 300, 2_000, 12
+MAX_LORE_CUT = 20  # the writers' room lists this many cut entries at most (the briefing stays bounded)
 RECENT_BUDGET = 2_400  # the last turns' prose, newest first
 LONG_MEMORY_BUDGET = 1_600  # the story so far, then the most relevant older turns
-LORE_BUDGET, LORE_CHARS = 4_800, 1_600  # each book keeps to its own token budget; this caps them together
 
 
 def build_context(*, story: Story, action: str, turn_number: int) -> StoryContext:
@@ -65,6 +75,8 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
         chapter=chapter,
         lore=_lore_notes(lore.fired, names),
         lore_skipped=[LoreSkipped(book=skip.book, entries=skip.entries, titles=skip.titles) for skip in lore.skipped],
+        lore_cut=[LoreCut(book=hit.book, title=hit.title, reason=f"{hit.reason}; {BOOK_BUDGET_SPENT}")
+                  for hit in lore.cut],
         healing=heal and ChapterHealing(chapter_id=str(heal[0]), tier=heal[1]),
     )
 
@@ -130,13 +142,20 @@ def _long_memory_within_budget(arcs: list[str], relevant: list[RelevantTurn]):
 
 def _lore_within_budget(notes: list[LoreNote]) -> list[LoreNote]:
     kept, left = [], LORE_BUDGET
-    for note in notes:
-        if left < 80:
-            break
+    for note in notes[: briefing_lore_fits([note.content for note in notes])]:
         content = _cut(note.content, min(LORE_CHARS, left))
         kept.append(note.model_copy(update={"content": content, "title": _cut(note.title, NOTE_CHARS)}))
         left -= len(content)
     return kept
+
+
+def _lore_cut(context: StoryContext) -> list[LoreCut]:
+    """The entries that matched but did not reach the writers: cut by their book's budget, or by the briefing's."""
+    fits = briefing_lore_fits([note.content for note in context.lore])
+    over = [LoreCut(book=note.book, title=note.title, reason=f"{note.reason}; {BRIEFING_FULL}")
+            for note in context.lore[fits:]]
+    return [cut.model_copy(update={"book": _cut(cut.book, NOTE_CHARS), "title": _cut(cut.title, NOTE_CHARS)})
+            for cut in context.lore_cut + over][:MAX_LORE_CUT]
 
 
 def brief(context: StoryContext) -> StrategistBriefing:
@@ -160,4 +179,5 @@ def brief(context: StoryContext) -> StrategistBriefing:
         lore_skipped=[skip.model_copy(update={"book": _cut(skip.book, NOTE_CHARS),
                                               "titles": [_cut(title, NOTE_CHARS) for title in skip.titles]})
                       for skip in context.lore_skipped],
+        lore_cut=_lore_cut(context),
     )
