@@ -60,6 +60,7 @@ def _flat(books: list[dict]) -> list[dict]:
 
 class LoreEntryListApi(GenericAPIView):
     serializer_class = LoreEntryOutput
+    pagination_class = None  # a story's entries are capped (chapters.lore.limits): one list, no pages
 
     @extend_schema(responses=LoreEntryOutput(many=True), summary="The story's lore entries, book by book")
     def get(self, request, story_id):
