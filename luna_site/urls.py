@@ -10,7 +10,7 @@ from marketplace import api as marketplace_api
 from marketplace.models import AssetKind
 from marketplace.views import landing
 from narrative_pipeline import api as story_api
-from narrative_pipeline import chapter_api
+from narrative_pipeline import chapter_api, lore_api
 from narrative_pipeline import views as story_views
 
 from . import views as site_views
@@ -80,6 +80,11 @@ api_patterns = [
     # Not `format`: DRF reserves that name (DESIGN §6).
     path("stories/<uuid:story_id>/lore/export/<str:lore_format>/", story_api.LoreExportApi.as_view(),
          name="api-lore-export"),
+    # #19 lore in play: the player's entries and key tester
+    path("stories/<uuid:story_id>/lore/entries/", lore_api.LoreEntryListApi.as_view(), name="api-lore-entries"),
+    path("stories/<uuid:story_id>/lore/entries/<int:entry_id>/", lore_api.LoreEntryApi.as_view(),
+         name="api-lore-entry"),
+    path("stories/<uuid:story_id>/lore/test/", lore_api.LoreTestApi.as_view(), name="api-lore-test"),
     path("stories/<uuid:story_id>/branch/", marketplace_api.BranchApi.as_view(), name="api-story-branch"),
     *marketplace_api_routes("stories", AssetKind.STORY),
     *marketplace_api_routes("chapters", AssetKind.CHAPTERS),

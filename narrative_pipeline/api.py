@@ -448,6 +448,9 @@ class LoreFileInput(serializers.Serializer):
     file = serializers.FileField()
     format = serializers.CharField(required=False, allow_blank=True, max_length=40,
                                    help_text="One of the format names; detected from the content when left out.")
+    duplicates = serializers.ChoiceField(choices=list(lore_files.DUPLICATE_CHOICES), default="import",
+                                         help_text="A book whose entries are already in one of the story's: merge it "
+                                                   "into that book, skip it, or import it anyway.")
 
     def validate_file(self, upload):
         try:
@@ -475,7 +478,8 @@ class LoreImportApi(GenericAPIView):
         story = selectors.story_get(user=request.user, story_id=story_id)
         if not services.can_change_story(request.user, story):
             raise PermissionDenied("You may read this story but not change it.")
-        result = lore_files.import_file(user=request.user, story=story, **_lore_file(request))
+        result = lore_files.import_file(user=request.user, story=story, **_lore_file(request),
+                                        duplicates=request.data.get("duplicates", "import"))
         return Response(result, status=status.HTTP_201_CREATED)
 
 

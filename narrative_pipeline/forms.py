@@ -17,6 +17,10 @@ def _as_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+LORE_FILE_HELP = ("A character card (PNG or JSON, V2/V3), a SillyTavern World Info file, a NovelAI lorebook, an "
+                  "Agnai memory book or an Infinite Worlds world. You see what it holds before anything is created.")
+
+
 class NewStoryForm(forms.Form):
     world = forms.ChoiceField(
         label="Start from", required=False, widget=forms.RadioSelect,
@@ -25,11 +29,12 @@ class NewStoryForm(forms.Form):
     title = forms.CharField(max_length=200, required=False)
     premise = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=20_000, required=False)
     genre = forms.CharField(max_length=60, required=False)
+    file = forms.FileField(label="Or start from a file", required=False, help_text=LORE_FILE_HELP)
 
     def clean(self):
         cleaned = super().clean()
-        if not cleaned.get("world") and not cleaned.get("title"):
-            self.add_error("title", "Give your story a title, or pick a starter world.")
+        if not cleaned.get("world") and not cleaned.get("title") and not cleaned.get("file"):
+            self.add_error("title", "Give your story a title, pick a starter world, or choose a file.")
         return cleaned
 
 
@@ -129,3 +134,22 @@ class ModelsForm(forms.Form):
             connection, _, model = (self.cleaned_data.get(agent) or "").partition(":")
             picked[agent] = {"connection": connection, "model": model} if connection else None
         return picked
+
+
+class LoreFileForm(forms.Form):
+    file = forms.FileField(label="Card or world file", help_text=LORE_FILE_HELP)
+
+
+class LoreEntryForm(forms.Form):
+    comment = forms.CharField(label="Title", max_length=2_000, required=False)
+    keys = forms.CharField(max_length=4_000, required=False, help_text="Separate with commas; /regex/flags works.")
+    content = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), max_length=100_000, required=False)
+    enabled = forms.BooleanField(required=False)
+
+    def clean_keys(self):
+        return _as_list(self.cleaned_data["keys"])
+
+
+class LoreTestForm(forms.Form):
+    action = forms.CharField(label="Try an action", max_length=MAX_ACTION_CHARS,
+                             widget=forms.TextInput(attrs={"placeholder": "I walk into the glade"}))

@@ -73,6 +73,9 @@ class Character(UserOwnedModel):
     source_format = models.CharField(max_length=20, blank=True)
     source_fields = models.TextField(blank=True, default="",
                                      help_text="The card's own fields, as JSON text in their original order.")
+    # The PNG card the character was imported from: its image is the character's portrait.
+    portrait_source = models.ForeignKey("chapters.LoreSource", on_delete=models.SET_NULL, null=True, blank=True,
+                                        related_name="portrait_characters")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

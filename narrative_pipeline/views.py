@@ -22,7 +22,7 @@ from chapters import services as chapter_services
 from chapters.models import ChapterSuggestion, StoryChapter
 from core.forms import form_error_from
 
-from . import orchestrator, selectors, services, snapshots, turn_history
+from . import lore_files, lore_views, orchestrator, selectors, services, snapshots, turn_history
 from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
 from .forms import ActionForm, EditActionForm, ModelsForm, NewStoryForm, StoryNotesForm, StoryStateForm
@@ -79,21 +79,55 @@ def story_list(request):
 
 @login_required
 def story_new(request):
-    form = NewStoryForm(request.POST or None)
+    """A premise, a starter world, or a file (a card or a world): a file is shown first as a preview of what it
+    holds, then created on "Create story" (it waits in the cache between the two)."""
+    token = request.POST.get("token", "")
+    if request.method == "POST" and token:
+        return _story_new_from_file(request, token)
+    form = NewStoryForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
+            if data["file"]:
+                token, preview = lore_views.upload_pending(request, data["file"], title=data["title"])
+                return _story_new_page(request, form, preview=preview, token=token, filename=data["file"].name)
             if data["world"]:
                 story = services.story_create_from_world(user=request.user, world=data["world"])
             else:
                 story = services.story_create(user=request.user, title=data["title"], premise=data["premise"],
                                               genre=data["genre"])
+        except ValidationError as error:
+            form.add_error("file", "; ".join(error.messages))
         except QuotaExceeded as error:
             form_error_from(form, error)
         else:
             messages.success(request, f"“{story.title}” is ready. What do you do?")
             return _to_turn(story.pk)
-    return render(request, "narrative_pipeline/story_new.html", {"form": form, "starter_worlds": starter_world_cards()})
+    return _story_new_page(request, form, status=400 if form.errors else 200)
+
+
+def _story_new_page(request, form, *, status=200, **preview):
+    return render(request, "narrative_pipeline/story_new.html",
+                  {"form": form, "starter_worlds": starter_world_cards(), **preview}, status=status)
+
+
+def _story_new_from_file(request, token: str):
+    pending = lore_views.upload_taken(request, token)
+    form = NewStoryForm()
+    if pending is None:
+        messages.error(request, "That upload has expired; choose the file again.")
+        return redirect("story-new")
+    try:
+        story = lore_files.story_from_file(user=request.user, **pending)
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
+        return _story_new_page(request, form, status=400)
+    except QuotaExceeded as error:
+        messages.error(request, error.message)
+        return _story_new_page(request, form, status=400)
+    lore_views.upload_done(request, token)
+    messages.success(request, f"“{story.title}” is ready. What do you do?")
+    return _to_turn(story.pk)
 
 
 def _story_page(request, story, *, action_form=None, notes_form=None, state_form=None, status=200):

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 
 from chapters.beat_confirmation import passage_carries
+from chapters.lore.macros import macros_filled
 
 from ..state_extraction import Scene, companions_in, state_change
 from . import OFFLINE, OFFLINE_MODEL, Completion, LLMError, LLMRequest, approximate_tokens
@@ -88,13 +89,12 @@ def _clause(action: str) -> str:
     return text[:1].lower() + text[1:] if text else "wait"
 
 
-CARD_NAME = re.compile(r"\{\{\s*(user|char)\s*\}\}|<(USER|BOT)>", re.I)
 CARD_MACRO = re.compile(r"\{\{[^{}]*\}\}")
 
 
 def _plain(text: str, *, user: str = "you", char: str = "them") -> str:
     """Character-card syntax rendered: {{user}} and {{char}} become names, other macros and *emphasis* marks go."""
-    text = CARD_NAME.sub(lambda match: user if (match.group(1) or match.group(2)).lower() == "user" else char, text)
+    text = macros_filled(text, user=user, char=char)
     text = CARD_MACRO.sub("", text).replace("*", "")
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
