@@ -36,6 +36,8 @@ def open_story(page_at, width, title="Tidewater", height=900):
     page = page_at(width, height)
     sign_in(page, user)
     page.get_by_role("link", name=title).click()
+    # story.js is deferred: until it has run, Play would post the form without it (and wait on the held model).
+    page.wait_for_url(f"**/stories/{story.pk}/")
     return user, story, page
 
 
@@ -134,6 +136,7 @@ def test_the_story_opens_at_the_newest_passage_with_the_action_box_in_view(page_
     page = page_at(width, 740 if width < 600 else 900)
     sign_in(page, user)
     page.get_by_role("link", name="Long Tide").click()
+    page.wait_for_url(f"**/stories/{story.pk}/")  # loaded: story.js (deferred) has scrolled to the newest passage
     newest, action_box = page.locator("#turn-8"), page.locator("#action-form textarea")
     expect(newest).to_be_visible()
     assert in_view(page, newest.locator(".action")) and in_view(page, action_box)
