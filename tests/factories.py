@@ -78,8 +78,17 @@ def played_story(user, *, turns: int = 1, **story_fields):
         turn, _ = orchestrator.turn_submit(user=user, story_id=story.pk, action=actions[number % len(actions)],
                                            idempotency_key=f"turn-{number}")
         orchestrator.turn_generate(user=user, turn=turn)
-    from narrative_pipeline.models import UndoneTurn
+    from narrative_pipeline.models import Character, CharacterSnapshot, Turn, UndoneTurn
 
+    with acting_as(user):  # the Dreamer notes Hale only if the narrator's prose named him: make sure of one
+        hale, first = Character.objects.get(story=story, name="Captain Hale"), Turn.objects.get(story=story, number=1)
+        has_snapshot = CharacterSnapshot.objects.filter(character=hale).exists()
+    if not has_snapshot:
+        from narrative_pipeline import dreams
+        from narrative_pipeline.contracts import CharacterChange
+
+        dreams.character_snapshot_add(user_id=user.pk, turn=first, character=hale, change=CharacterChange(
+            name=hale.name, turn_number=1, summary="Captain Hale keeps the missing ship to himself."))
     with acting_as(user):  # an undone turn kept for redo (past the next number, so no Redo is offered)
         UndoneTurn.objects.create(user_id=user.pk, story=story, number=turns + 2,
                                   turn={"number": turns + 2, "action": "I turn back."}, state_after=story.state)
@@ -94,7 +103,6 @@ def played_story(user, *, turns: int = 1, **story_fields):
         services.report_create(user=user, listing=listing, reason="A test report.")
         # The story's turn 1 rewritten and branched again: syncing the first branch meets a conflict.
         from marketplace import sync
-        from narrative_pipeline.models import Turn
 
         with acting_as(user):
             Turn.objects.filter(story=story, number=1).update(prose="The first turn, as revised.")

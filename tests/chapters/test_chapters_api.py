@@ -91,7 +91,8 @@ def test_duplicate_number_is_refused(api, story):
 def test_import_and_export_round_trip(api, story, alice):
     response = upload(api, story, CHAPTER_TEXT)
     assert response.status_code == 201 and response.json() == {"format": "chapter_text", "chapters": [1, 2],
-                                                      "lorebooks": [], "characters": [], "warnings": []}
+                                                      "lorebooks": [], "characters": [], "warnings": [],
+                                                      "merged": {}, "skipped_books": []}
     exported = api.get(f"/api/stories/{story.pk}/lore/export/chapter_text/")
     assert exported.status_code == 200
     other = StoryFactory(user=alice)

@@ -74,17 +74,17 @@ class TestChoosingAVersion:
     def test_an_earlier_version_becomes_the_passage_and_the_replaced_one_is_kept(self, api_as, alice, story):
         api = api_as(alice)
         play(api, story)
-        set_versions(alice, story, 1, "The harbour is quiet.", [{"prose": "Captain Hale steps off the ferry."}])
+        set_versions(alice, story, 1, "The harbour is quiet.", [{"prose": "Captain Hale arrives on the ferry."}])
         answer = choose(api, story, 1, 1)
         assert answer.status_code == 200, answer.content
         body = answer.json()
-        assert body["prose"] == "Captain Hale steps off the ferry."
+        assert body["prose"] == "Captain Hale arrives on the ferry."
         assert [alt["prose"] for alt in body["alternatives"]] == ["The harbour is quiet."]
 
     def test_on_the_last_turn_the_state_follows_the_chosen_passage(self, api_as, alice, story):
         api = api_as(alice)
         play(api, story)
-        set_versions(alice, story, 1, "The harbour is quiet.", [{"prose": "Captain Hale steps off the ferry."}])
+        set_versions(alice, story, 1, "The harbour is quiet.", [{"prose": "Captain Hale arrives on the ferry."}])
         choose(api, story, 1, 1)
         assert "Captain Hale" in api.get(f"/api/stories/{story.pk}/").json()["state"]["present_characters"]
         choose(api, story, 1, 2)
