@@ -86,7 +86,7 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
               "free", "loose", "dressed", "going", "moving", "started", "sleep", "drink", "break", "shot",
               "interest", "idea", "answer", "answers", "news", "word", "sense", "feeling", "glimpse", "sight",
               "pace", "speed", "slack", "trail", "scent", "advice", "counsel", "point", "side", "offer",
-              "suggestion", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
+              "suggestion", "round", "rounds", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
               "shuttle", "stairs", "staircase", "escalator", "cab", "coach", "carriage", "tube"}
 NOT_PLACES = {"walk", "swim", "drink", "run", "sleep", "bed", "work", "war", "pieces", "waste", "help", "rest", "aid", "safety", "cover",
               "meet", "see", "find", "look", "fetch", "get", "buy", "talk", "speak", "ask", "fight", "hide", "wait",
@@ -104,7 +104,7 @@ GAIN_VERBS = (r"take|takes|took|grab|grabs|grabbed|snatch|snatches|snatched|pick
               r"bought|purchase|purchases|purchased|receive|receives|received|pocket|pockets|pocketed|collect|"
               r"collects|collected|steal|steals|stole|acquire|acquires|acquired|obtain|obtains|obtained|find|finds|"
               r"found|accept|accepts|accepted|borrow|borrows|borrowed|loot|loots|looted|retrieve|retrieves|"
-              r"retrieved|fetch|fetches|fetched|pluck|plucks|plucked|scoop up|scoops up|gather up|get|gets|got|"
+              r"retrieved|stash|stashes|stashed|fetch|fetches|fetched|pluck|plucks|plucked|scoop up|scoops up|gather up|get|gets|got|"
               r"help myself to|pilfer|pilfers|swipe|swipes|fish out|pull out|pulls out|dig up|digs up|"
               r"trade \w+(?: \w+)? for|trades \w+(?: \w+)? for|swap \w+(?: \w+)? for|swaps \w+(?: \w+)? for|"
               r"exchange \w+(?: \w+)? for|pay for|pays for|paid for|keep|keeps|kept|win|wins|won|earn|earns|earned|"
@@ -113,13 +113,19 @@ GAIN_VERBS = (r"take|takes|took|grab|grabs|grabbed|snatch|snatches|snatched|pick
 GIVEN_TO_ME = (r"(?:give|gives|gave|hand|hands|handed|pass|passes|passed|toss|tosses|tossed|throw|throws|threw|"
                r"offer|offers|offered|sell|sells|sold|lend|lends|lent|slip|slips|slipped) me|"
                r"(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered)")
+# "Tessa presses a charm into my hand", "Orla tosses the key to me": the thing comes between verb and me.
+PUT_IN_MY_HAND = re.compile(
+    r"(?<![\w'])(?:press|presses|pressed|slip|slips|slipped|hand|hands|handed|toss|tosses|tossed|pass|passes|passed|"
+    r"put|puts|push|pushes|pushed|drop|drops|dropped|throw|throws|threw|give|gives|gave|tuck|tucks|tucked|"
+    r"place|places|placed|thrust|thrusts)\s+(.+?)\s+(?:(?:into|in|onto|on|to) (?:my|our) "
+    r"(?:hand|hands|palm|palms|grip|lap|pocket|satchel|pack|bag)|to me|to us|my way)\b", re.I)
 LOSE_VERBS = (r"drop|drops|dropped|give away|give|gives|gave|hand over|hand|hands|handed|sell|sells|sold|lose|"
               r"loses|lost|throw away|throw|throws|threw|toss|tosses|tossed|discard|discards|discarded|"
               r"use up|used up|eat|eats|ate|drink|drinks|drank|spend|spends|spent|abandon|leave behind|"
               r"pawn|pawns|pawned|trade|trades|traded|swap|swaps|swapped|exchange|exchanges|exchanged|"
               r"break|breaks|broke|burn|burns|burned|burnt|pay|pays|paid|put down|set down|lay down|"
               r"offer|offers|offered|surrender|surrenders|lend|lends|lent|plant|plants|bury|buries|buried|"
-              r"shatter|shatters|shattered|consume|consumes|consumed|leave|leaves|left|stash|stashes|stashed")
+              r"shatter|shatters|shattered|consume|consumes|consumed|leave|leaves|left")
 MOVE_VERBS = (r"walk|walks|walked|go|goes|went|head|heads|headed|run|runs|ran|sail|sails|sailed|climb|climbs|"
               r"climbed|ride|rides|rode|travel|travels|travelled|traveled|return|returns|returned|hurry|hurries|"
               r"hurried|sneak|sneaks|sneaked|snuck|stroll|strolls|strolled|wander|wanders|wandered|march|marches|"
@@ -129,7 +135,9 @@ MOVE_VERBS = (r"walk|walks|walked|go|goes|went|head|heads|headed|run|runs|ran|sa
               r"set off|set out|sets off|sets out|hike|hikes|hiked|trek|treks|trekked|wade|wades|waded|"
               r"slip|slips|slipped|dash|dashes|dashed|sprint|sprints|sprinted|limp|limps|limped|crawl|crawls|"
               r"crawled|creep|creeps|crept|hurtle|venture|ventures|ventured|come|comes|came|get|gets|got|"
-              r"move on|push on|press on|follow \w+|lead \w+|follow|follows|followed|jump|jumps|jumped|leap|leaps|leapt|tramp|trudge|"
+              r"move on|push on|press on|push|pushes|pushed|shove|shoves|shoved|edge|edges|edged|weave|weaves|wove|"
+              r"amble|ambles|ambled|saunter|saunters|sauntered|stalk|stalks|stalked|stomp|stomps|stomped|plod|plods|"
+              r"plodded|hasten|hastens|hastened|pick my way|thread my way|elbow my way|follow \w+|lead \w+|follow|follows|followed|jump|jumps|jumped|leap|leaps|leapt|tramp|trudge|"
               r"trudges|trudged|steer|steers|steered|paddle|paddles|paddled|cross|crosses|crossed|skip|hop|float|floats|"
               r"floated|drift|drifts|drifted|glide|glides|glided|squeeze|squeezes|squeezed|stumble|stumbles|"
               r"stumbled|scramble|scrambles|scrambled|slide|slides|slid|shuffle|shuffles|shuffled|tiptoe|tiptoes|"
@@ -139,8 +147,9 @@ MOVE_VERBS = (r"walk|walks|walked|go|goes|went|head|heads|headed|run|runs|ran|sa
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
           r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
           r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft")
-MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+)?"  # a route before the place: "the stairs to the lamp room"
-                     r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|straight|all the way|"
+MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|between)\s+(?:(?:the|a|an|my)\s+)?[\w'-]+\s+|"  # what is crossed on the way: "through the crowd toward the stage"
+                     r"(?:(?:through|across|along|up|down|over|past|via)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+))?"  # a route before the place: "the stairs to the lamp room"
+                     r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|upstairs|downstairs|straight|all the way|"
                      r"onward|onwards|ahead|further|quickly|slowly|carefully|quietly)\s+)*"
                      r"(?:to|into|toward|towards|onto|on to|inside|in to|through|along|across|up|down|over|"
                      r"out to|round to|around to|as far as)")
