@@ -229,6 +229,9 @@ def fold(text: str) -> str:
 ABBREVIATION_SAFE_END = r"(?<!\bDr\.)(?<!\bMr\.)(?<!Mrs\.)(?<!\bMs\.)(?<!\bSt\.)(?<!\bLt\.)(?<!Sgt\.)(?<=[.!?])\s+"
 
 
+SUBORDINATORS = ("while", "whilst", "as", "before", "after", "when", "once")
+
+
 def _clauses(text: str) -> list[str]:
     """Sentences cut at "," ";" "and"/"then" before a new verb; a question is not an action."""
     clauses = []
@@ -238,12 +241,14 @@ def _clauses(text: str) -> list[str]:
             continue
         sentence = re.sub(r"[\"“”]", "", sentence).rstrip(".!")
         # A comma ends a clause only before a new doer or verb: "bread, a lamp and rope" is one list.
+        # "while I go to the mill" is the player's own doing inside someone else's: its own clause.
         parts = re.split(r",\s*(?:and\s+|then\s+)?(?=(?:I|we|then|and)\b|[A-Za-z]+\b)|\s+(?:and then|then)\s+|"
-                         r"\s+and\s+(?=I\b|we\b)|\s+and\s+(?=(?:" + "|".join(sorted(VERBS)) + r")\b)", sentence)
+                         r"\s+and\s+(?=I\b|we\b)|\s+and\s+(?=(?:" + "|".join(sorted(VERBS)) + r")\b)|"
+                         rf"\s+(?=(?:{'|'.join(SUBORDINATORS)})\s+(?:I|we)\b)", sentence)
         merged: list[str] = []
         for part in parts:
             first = (_words(part) or [""])[0]
-            if merged and not (first in ("I", "we", "We") or _looks_like_verb(first)):
+            if merged and not (first in ("I", "we", "We") or first.lower() in SUBORDINATORS or _looks_like_verb(first)):
                 merged[-1] += ", " + part
             else:
                 merged.append(part)
@@ -334,13 +339,17 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             if not NOT_DONE.search(prefix):
                 gained.extend(_things_listed(rest, scene))
                 taken = True
+        for put in PUT_IN_MY_HAND.finditer(clause):
+            if not NOT_DONE.search(clause[:put.start()]) and not re.search(r"\b(?:I|we)\b", clause[:put.start()], re.I):
+                gained.extend(_things_listed(put.group(1), scene))
+                taken = True
         if taken:
             continue
         for prefix, rest, verb in _verb_matches(clause, GAIN_VERBS):
             if not _is_player_doing(prefix, scene):
                 continue
-            if verb.startswith(("pull", "yank", "pri", "pry")) and not re.search(r"\b(?:from|out of|off)\b", rest):
-                continue  # "pull the lever" is no getting; "pull a chip from the console" is
+            if verb.startswith(("pull", "yank", "pri", "pry", "loot")) and not re.search(r"\b(?:from|out of|off)\b", rest):
+                continue  # "pull the lever", "loot the pack" is no getting; "pull a chip from the console" is
             if verb.startswith(("get", "got")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
                 continue  # "get up", "get to the docks", "get angry": only "get a/the …" is getting a thing
             if verb.startswith(("trade", "swap", "exchange")):
@@ -350,8 +359,11 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             gained.extend(_things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene))
             break
         else:
-            for prefix, rest, _ in _verb_matches(clause, LOSE_VERBS):
+            for prefix, rest, verb in _verb_matches(clause, LOSE_VERBS):
                 if _is_player_doing(prefix, scene):
+                    paid_with = re.search(r"\bwith\b(.+)", rest)
+                    if verb.startswith(("pay", "paid")) and paid_with:
+                        rest = paid_with.group(1)  # "pay the innkeeper with my purse": the purse is what goes
                     # "give Orla the key": the person who receives is skipped.
                     rest = re.sub(rf"^\s*(?:{'|'.join(re.escape(name) for name in scene.cast) or 'x^'})\s+", " ",
                                   rest, flags=re.I)
@@ -469,6 +481,30 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
     return arriving, departing
 
 
+def _pronouns_named(text: str, scene: Scene) -> str:
+    """``text`` with "he", "she", "they" as the last character named before them in the same sentence or the one
+    before ("I wave to Hale as he walks away" → "… as Hale walks away"); a pronoun with no name before it stays."""
+    if not scene.cast:
+        return text
+    names = "|".join(re.escape(name) for name in sorted(scene.cast, key=len, reverse=True))
+    sentences = []
+    last_named = None
+    for sentence in re.split(ABBREVIATION_SAFE_END, text):
+        named_here = None
+
+        def name_for(match: re.Match) -> str:
+            nonlocal named_here
+            if match.group("name"):
+                named_here = match.group("name")
+                return match.group(0)
+            return named_here or last_named or match.group(0)
+
+        sentences.append(re.sub(rf"(?<![\w'])(?:(?P<name>{names})|(?:he|she|they))(?![\w'])", name_for, sentence,
+                                flags=re.I))
+        last_named = named_here
+    return " ".join(sentences)
+
+
 def _coming_along(action: str, scene: Scene) -> list[str]:
     folded = fold(action)
     along = []
@@ -502,8 +538,8 @@ def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     location = _location(clauses, scene)
     moved = location is not None and fold(location) != fold(scene.location)
     present = [name for name in scene.present if name != scene.player]
-    arriving, departing = _arrivals_and_departures(action, scene)
-    prose_arriving, prose_departing = _arrivals_and_departures(prose, scene)
+    arriving, departing = _arrivals_and_departures(_pronouns_named(action, scene), scene)
+    prose_arriving, prose_departing = _arrivals_and_departures(_pronouns_named(prose, scene), scene)
     invited = _invited(action, scene)
     along = _unique([*_coming_along(action, scene), *invited])
     stay = set(along) | (set(scene.companions) & set(present))
