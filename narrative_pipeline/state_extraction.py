@@ -487,20 +487,18 @@ def _pronouns_named(text: str, scene: Scene) -> str:
     if not scene.cast:
         return text
     names = "|".join(re.escape(name) for name in sorted(scene.cast, key=len, reverse=True))
+    mention = re.compile(rf"(?<![\w'])(?:(?P<name>{names})|(?:he|she|they))(?![\w'])", re.I)
     sentences = []
     last_named = None
     for sentence in re.split(ABBREVIATION_SAFE_END, text):
-        named_here = None
-
-        def name_for(match: re.Match) -> str:
-            nonlocal named_here
+        named = last_named  # the sentence before may name who "he" is
+        named_here, written, position = None, [], 0
+        for match in mention.finditer(sentence):
             if match.group("name"):
-                named_here = match.group("name")
-                return match.group(0)
-            return named_here or last_named or match.group(0)
-
-        sentences.append(re.sub(rf"(?<![\w'])(?:(?P<name>{names})|(?:he|she|they))(?![\w'])", name_for, sentence,
-                                flags=re.I))
+                named = named_here = match.group("name")
+            written += [sentence[position:match.start()], match.group(0) if match.group("name") else named or match.group(0)]
+            position = match.end()
+        sentences.append("".join([*written, sentence[position:]]))
         last_named = named_here
     return " ".join(sentences)
 
