@@ -1,24 +1,27 @@
 """What a turn changes in the story's state, read deterministically from the player's action (DESIGN §3).
 
 Three rules, each about one field, all plain regular expressions over the action's clauses (a clause
-ends at punctuation, "and", "then"; a clause that is negated, a wish, a question or someone else's
-doing changes nothing):
+ends at punctuation, "and", "then", and before "while/as/before/after … I"; a clause that is negated, a
+wish, a question or someone else's doing changes nothing):
 
-- **Items** come only from verbs of getting (take, grab, pick up, buy, receive, pocket, find, steal,
-  "X gives me", "I am handed" …) and are lost only through verbs of parting (drop, give, sell, lose,
-  throw away, use up, eat …; a loss counts only for something the inventory holds). The object is cut
+- **Items** come only from verbs of getting (take, grab, pick up, buy, receive, pocket, stash, find, steal,
+  "X gives me", "I am handed", "X presses … into my hand / tosses … to me" …; what is looted is where things
+  come from, not a thing) and are lost only through verbs of parting (drop, give, sell, lose, throw away,
+  use up, eat, "pay … with" …; a loss counts only for something the inventory holds). The object is cut
   at the first preposition, conjunction or subordinator ("before", "while", "to", "with", "that" …),
   loses its determiners and price/quality words ("a cheap fishing rod" → "fishing rod"), and is refused
   when it is not a thing: a person (a known name, a pronoun, a title), a body part, scenery held on to,
   or an abstract noun ("a look", "a breath", "my way").
-- **Location** comes only from verbs of movement (walk, go, head, run, sail, climb, ride, return …
-  to/into/toward/onto/along/through…, "make my way to", "arrive at", "enter", "reach"). A place the
+- **Location** comes only from verbs of movement (walk, go, head, run, sail, climb, ride, return, push,
+  weave … to/into/toward/onto/along/through/upstairs to…, past what is crossed on the way: "through the crowd
+  toward the stage"; "make my way to", "arrive at", "enter", "reach"). A place the
   story knows (a chapter's location, the current one) keeps its own spelling; a new one keeps the
   words the player wrote ("the docks").
 - **Presence**: a known character the player acts on or with is present; "X arrives / walks in / joins"
   (in the action or the passage) brings them in, "X leaves / I leave X behind / I send X away" takes
-  them out; when the player moves somewhere new, the characters who were there stay behind unless they
-  come along ("with Orla", "Orla follows", "we …"). Who came along on a move, or was asked to ("I ask
+  them out ("he", "she", "they" being the character named last in that sentence or the one before);
+  when the player moves somewhere new, the characters who were there stay behind unless they come along
+  ("with Orla", "Orla follows", "we …"). Who came along on a move, or was asked to ("I ask
   Orla to come with me"), is a companion (a ``companion:<name>`` flag) and follows every move until they
   leave or are left behind.
 
