@@ -165,7 +165,8 @@ ARRIVAL_WORDS = (r"arrives|arrived|enters|entered|walks in|walked in|comes in|ca
                  r"appears|appeared|shows up|showed up|turns up|turned up|joins (?:me|us|you)|joined (?:me|us|you)|"
                  r"steps out of|stepped out of|emerges|emerged|catches up|caught up|returns|returned|"
                  r"comes back|came back|is waiting|was waiting|approaches|approached|walks up|walked up|"
-                 r"comes over|came over|bursts in|burst in|strides in|strode in|climbs aboard|climbed aboard")
+                 r"comes over|came over|bursts in|burst in|strides in|strode in|climbs aboard|climbed aboard|"
+                 r"steps off|stepped off|disembarks|disembarked|comes ashore|came ashore|comes aboard|came aboard")
 LEAVING_WORDS = (r"leaves|left|departs|departed|walks away|walked away|walks off|walked off|goes away|went away|"
                  r"storms off|stormed off|storms out|stormed out|walks out|walked out|heads off|headed off|"
                  r"disappears|disappeared|vanishes|vanished|is gone|was gone|slips away|slipped away|"

@@ -105,6 +105,9 @@ class TestPresence:
         change = state_change("I wait", scene=SCENE, prose="Orla walks in. Captain Voss leaves without a word.")
         assert change.entering == ["Orla"] and change.leaving == ["Captain Voss"]
 
+    def test_stepping_off_a_boat_in_the_passage_is_arriving(self):
+        assert state_change("I wait", scene=SCENE, prose="Orla steps off the ferry.").entering == ["Orla"]
+
     def test_he_or_she_is_the_character_named_last_in_the_sentence_or_the_one_before(self):
         assert state_change("I wave to Captain Voss as he walks away", scene=SCENE).leaving == ["Captain Voss"]
         assert state_change("I wave at the guard as he walks away", scene=SCENE).leaving == []
