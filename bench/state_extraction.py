@@ -5,8 +5,8 @@ A fact is a location reached, an item gained or lost ("+ rope", "- brass lantern
 entering or leaving; names are compared case-folded without a leading "the". Precision = facts found that
 were expected / facts found; recall = facts expected that were found / facts expected (1.0 when there is
 nothing to find). Each suite was written before the rules were run on it; general fixes followed the
-first runs of the first three, so only the last suite is still held out (BENCHMARKS.md gives every suite's
-first-run figures).
+first runs of the first four, so only the last suite is still held out (FIRST_RUNS keeps every suite's
+first-run figures, which no later run can recompute).
 """
 
 import json
@@ -61,21 +61,45 @@ def scores(results) -> dict[str, tuple[float, float, int, int, int]]:
     return table
 
 
+# Each suite's figures the first time the rules met it (precision / recall for location, items, presence).
+FIRST_RUNS = {
+    "first": ("0.95 / 0.83", "0.93 / 0.93", "1.00 / 0.97"),
+    "second": ("0.88 / 0.78", "0.77 / 0.91", "0.88 / 0.83"),
+    "third": ("1.00 / 0.50", "0.60 / 0.38", "1.00 / 0.44"),
+    "fourth": ("1.00 / 0.50", "0.78 / 0.78", "1.00 / 0.67"),
+    "fifth": ("1.00 / 0.67", "1.00 / 0.75", "0.94 / 0.70"),
+}
+HELD_OUT = "fifth"
+
+
+def _row(name: str, count: int, table) -> str:
+    return f"| {name} ({count}) | " + " | ".join(
+        f"{precision:.2f} / {recall:.2f}" for precision, recall, *_ in table.values()) + " |"
+
+
 def run() -> str:
     suites = load_suites()
+    header = ["| suite (cases) | location P / R | items P / R | presence P / R |", "|---|---|---|---|"]
     lines = [f"{sum(len(suite['cases']) for suite in suites)} cases in {len(suites)} suites "
-             "(tests/data/state_cases.json), offline rules, no model.", ""]
-    everything = []
+             "(tests/data/state_cases.json), offline rules, no model. P = precision, R = recall.", "", *header]
+    everything, misses = [], []
     for suite in suites:
         results = case_results(suite["scene"], suite["cases"])
         everything += results
-        lines += [f"**{suite['name']}** ({len(suite['cases'])} cases)", "",
-                  "| field | precision | recall | right / found / expected |", "|---|---|---|---|"]
-        for field, (precision, recall, hits, found, expected) in scores(results).items():
-            lines.append(f"| {field} | {precision:.2f} | {recall:.2f} | {hits} / {found} / {expected} |")
-        misses = [case["action"] for case, expected, found in results if expected != found]
-        lines += ["", f"Not exactly right: {len(misses)} of {len(results)}"
-                  + (": " + "; ".join(f"“{action}”" for action in misses) if misses else "."), ""]
-    lines += ["**all**", "", "| field | precision | recall |", "|---|---|---|"]
-    lines += [f"| {field} | {precision:.2f} | {recall:.2f} |" for field, (precision, recall, *_) in scores(everything).items()]
+        lines.append(_row(suite["name"], len(results), scores(results)))
+        wrong = [case["action"] for case, expected, found in results if expected != found]
+        misses.append(f"- **{suite['name']}**: {len(wrong)} of {len(results)}"
+                      + (": " + "; ".join(f"“{action}”" for action in wrong) if wrong else ""))
+    lines += [_row("all", len(everything), scores(everything)), "", "Not exactly right:", "", *misses, ""]
+    lines += [f"**Held out: the {HELD_OUT} suite.** Each suite was written before the rules were run on it, and "
+              "general fixes (never a rule for one case) followed the first runs of the suites before it, so their "
+              f"figures above are on phrasing the rules have seen. The {HELD_OUT} was never tuned on: its row above "
+              "is the honest figure for phrasing no rule has met, next to its first run (before the fixes that the "
+              "fourth's misses prompted):", "", *header]
+    lines += [f"| {name} first run | " + " | ".join(figures) + " |" for name, figures in FIRST_RUNS.items()]
+    held_out = next(scores(case_results(suite["scene"], suite["cases"])) for suite in suites if suite["name"] == HELD_OUT)
+    short = [f"{field} {kind} {value:.2f}" for field, (precision, recall, *_) in held_out.items()
+             for kind, value in (("precision", precision), ("recall", recall)) if value < 0.9]
+    lines += ["", f"On the held-out {HELD_OUT} suite " + (f"below the 0.9 goal: {', '.join(short)}; the misses "
+              "are phrasing no rule has met yet (listed above)." if short else "every field meets the 0.9 goal.")]
     return "\n".join(lines)

@@ -1,24 +1,27 @@
 """What a turn changes in the story's state, read deterministically from the player's action (DESIGN §3).
 
 Three rules, each about one field, all plain regular expressions over the action's clauses (a clause
-ends at punctuation, "and", "then"; a clause that is negated, a wish, a question or someone else's
-doing changes nothing):
+ends at punctuation, "and", "then", and before "while/as/before/after … I"; a clause that is negated, a
+wish, a question or someone else's doing changes nothing):
 
-- **Items** come only from verbs of getting (take, grab, pick up, buy, receive, pocket, find, steal,
-  "X gives me", "I am handed" …) and are lost only through verbs of parting (drop, give, sell, lose,
-  throw away, use up, eat …; a loss counts only for something the inventory holds). The object is cut
+- **Items** come only from verbs of getting (take, grab, pick up, buy, receive, pocket, stash, find, steal,
+  "X gives me", "I am handed", "X presses … into my hand / tosses … to me" …; what is looted is where things
+  come from, not a thing) and are lost only through verbs of parting (drop, give, sell, lose, throw away,
+  use up, eat, "pay … with" …; a loss counts only for something the inventory holds). The object is cut
   at the first preposition, conjunction or subordinator ("before", "while", "to", "with", "that" …),
   loses its determiners and price/quality words ("a cheap fishing rod" → "fishing rod"), and is refused
   when it is not a thing: a person (a known name, a pronoun, a title), a body part, scenery held on to,
   or an abstract noun ("a look", "a breath", "my way").
-- **Location** comes only from verbs of movement (walk, go, head, run, sail, climb, ride, return …
-  to/into/toward/onto/along/through…, "make my way to", "arrive at", "enter", "reach"). A place the
+- **Location** comes only from verbs of movement (walk, go, head, run, sail, climb, ride, return, push,
+  weave … to/into/toward/onto/along/through/upstairs to…, past what is crossed on the way: "through the crowd
+  toward the stage"; "make my way to", "arrive at", "enter", "reach"). A place the
   story knows (a chapter's location, the current one) keeps its own spelling; a new one keeps the
   words the player wrote ("the docks").
 - **Presence**: a known character the player acts on or with is present; "X arrives / walks in / joins"
   (in the action or the passage) brings them in, "X leaves / I leave X behind / I send X away" takes
-  them out; when the player moves somewhere new, the characters who were there stay behind unless they
-  come along ("with Orla", "Orla follows", "we …"). Who came along on a move, or was asked to ("I ask
+  them out ("he", "she", "they" being the character named last in that sentence or the one before);
+  when the player moves somewhere new, the characters who were there stay behind unless they come along
+  ("with Orla", "Orla follows", "we …"). Who came along on a move, or was asked to ("I ask
   Orla to come with me"), is a companion (a ``companion:<name>`` flag) and follows every move until they
   leave or are left behind.
 
@@ -86,7 +89,7 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
               "free", "loose", "dressed", "going", "moving", "started", "sleep", "drink", "break", "shot",
               "interest", "idea", "answer", "answers", "news", "word", "sense", "feeling", "glimpse", "sight",
               "pace", "speed", "slack", "trail", "scent", "advice", "counsel", "point", "side", "offer",
-              "suggestion", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
+              "suggestion", "round", "rounds", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
               "shuttle", "stairs", "staircase", "escalator", "cab", "coach", "carriage", "tube"}
 NOT_PLACES = {"walk", "swim", "drink", "run", "sleep", "bed", "work", "war", "pieces", "waste", "help", "rest", "aid", "safety", "cover",
               "meet", "see", "find", "look", "fetch", "get", "buy", "talk", "speak", "ask", "fight", "hide", "wait",
@@ -104,7 +107,7 @@ GAIN_VERBS = (r"take|takes|took|grab|grabs|grabbed|snatch|snatches|snatched|pick
               r"bought|purchase|purchases|purchased|receive|receives|received|pocket|pockets|pocketed|collect|"
               r"collects|collected|steal|steals|stole|acquire|acquires|acquired|obtain|obtains|obtained|find|finds|"
               r"found|accept|accepts|accepted|borrow|borrows|borrowed|loot|loots|looted|retrieve|retrieves|"
-              r"retrieved|fetch|fetches|fetched|pluck|plucks|plucked|scoop up|scoops up|gather up|get|gets|got|"
+              r"retrieved|stash|stashes|stashed|fetch|fetches|fetched|pluck|plucks|plucked|scoop up|scoops up|gather up|get|gets|got|"
               r"help myself to|pilfer|pilfers|swipe|swipes|fish out|pull out|pulls out|dig up|digs up|"
               r"trade \w+(?: \w+)? for|trades \w+(?: \w+)? for|swap \w+(?: \w+)? for|swaps \w+(?: \w+)? for|"
               r"exchange \w+(?: \w+)? for|pay for|pays for|paid for|keep|keeps|kept|win|wins|won|earn|earns|earned|"
@@ -113,13 +116,19 @@ GAIN_VERBS = (r"take|takes|took|grab|grabs|grabbed|snatch|snatches|snatched|pick
 GIVEN_TO_ME = (r"(?:give|gives|gave|hand|hands|handed|pass|passes|passed|toss|tosses|tossed|throw|throws|threw|"
                r"offer|offers|offered|sell|sells|sold|lend|lends|lent|slip|slips|slipped) me|"
                r"(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered)")
+# "Tessa presses a charm into my hand", "Orla tosses the key to me": the thing comes between verb and me.
+PUT_IN_MY_HAND = re.compile(
+    r"(?<![\w'])(?:press|presses|pressed|slip|slips|slipped|hand|hands|handed|toss|tosses|tossed|pass|passes|passed|"
+    r"put|puts|push|pushes|pushed|drop|drops|dropped|throw|throws|threw|give|gives|gave|tuck|tucks|tucked|"
+    r"place|places|placed|thrust|thrusts)\s+(.+?)\s+(?:(?:into|in|onto|on|to) (?:my|our) "
+    r"(?:hand|hands|palm|palms|grip|lap|pocket|satchel|pack|bag)|to me|to us|my way)\b", re.I)
 LOSE_VERBS = (r"drop|drops|dropped|give away|give|gives|gave|hand over|hand|hands|handed|sell|sells|sold|lose|"
               r"loses|lost|throw away|throw|throws|threw|toss|tosses|tossed|discard|discards|discarded|"
               r"use up|used up|eat|eats|ate|drink|drinks|drank|spend|spends|spent|abandon|leave behind|"
               r"pawn|pawns|pawned|trade|trades|traded|swap|swaps|swapped|exchange|exchanges|exchanged|"
               r"break|breaks|broke|burn|burns|burned|burnt|pay|pays|paid|put down|set down|lay down|"
               r"offer|offers|offered|surrender|surrenders|lend|lends|lent|plant|plants|bury|buries|buried|"
-              r"shatter|shatters|shattered|consume|consumes|consumed|leave|leaves|left|stash|stashes|stashed")
+              r"shatter|shatters|shattered|consume|consumes|consumed|leave|leaves|left")
 MOVE_VERBS = (r"walk|walks|walked|go|goes|went|head|heads|headed|run|runs|ran|sail|sails|sailed|climb|climbs|"
               r"climbed|ride|rides|rode|travel|travels|travelled|traveled|return|returns|returned|hurry|hurries|"
               r"hurried|sneak|sneaks|sneaked|snuck|stroll|strolls|strolled|wander|wanders|wandered|march|marches|"
@@ -129,7 +138,9 @@ MOVE_VERBS = (r"walk|walks|walked|go|goes|went|head|heads|headed|run|runs|ran|sa
               r"set off|set out|sets off|sets out|hike|hikes|hiked|trek|treks|trekked|wade|wades|waded|"
               r"slip|slips|slipped|dash|dashes|dashed|sprint|sprints|sprinted|limp|limps|limped|crawl|crawls|"
               r"crawled|creep|creeps|crept|hurtle|venture|ventures|ventured|come|comes|came|get|gets|got|"
-              r"move on|push on|press on|follow \w+|lead \w+|follow|follows|followed|jump|jumps|jumped|leap|leaps|leapt|tramp|trudge|"
+              r"move on|push on|press on|push|pushes|pushed|shove|shoves|shoved|edge|edges|edged|weave|weaves|wove|"
+              r"amble|ambles|ambled|saunter|saunters|sauntered|stalk|stalks|stalked|stomp|stomps|stomped|plod|plods|"
+              r"plodded|hasten|hastens|hastened|pick my way|thread my way|elbow my way|follow \w+|lead \w+|follow|follows|followed|jump|jumps|jumped|leap|leaps|leapt|tramp|trudge|"
               r"trudges|trudged|steer|steers|steered|paddle|paddles|paddled|cross|crosses|crossed|skip|hop|float|floats|"
               r"floated|drift|drifts|drifted|glide|glides|glided|squeeze|squeezes|squeezed|stumble|stumbles|"
               r"stumbled|scramble|scrambles|scrambled|slide|slides|slid|shuffle|shuffles|shuffled|tiptoe|tiptoes|"
@@ -139,8 +150,9 @@ MOVE_VERBS = (r"walk|walks|walked|go|goes|went|head|heads|headed|run|runs|ran|sa
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
           r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
           r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft")
-MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+)?"  # a route before the place: "the stairs to the lamp room"
-                     r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|straight|all the way|"
+MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|between)\s+(?:(?:the|a|an|my)\s+)?[\w'-]+\s+|"  # what is crossed on the way: "through the crowd toward the stage"
+                     r"(?:(?:through|across|along|up|down|over|past|via)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+))?"  # a route before the place: "the stairs to the lamp room"
+                     r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|upstairs|downstairs|straight|all the way|"
                      r"onward|onwards|ahead|further|quickly|slowly|carefully|quietly)\s+)*"
                      r"(?:to|into|toward|towards|onto|on to|inside|in to|through|along|across|up|down|over|"
                      r"out to|round to|around to|as far as)")
@@ -153,7 +165,8 @@ ARRIVAL_WORDS = (r"arrives|arrived|enters|entered|walks in|walked in|comes in|ca
                  r"appears|appeared|shows up|showed up|turns up|turned up|joins (?:me|us|you)|joined (?:me|us|you)|"
                  r"steps out of|stepped out of|emerges|emerged|catches up|caught up|returns|returned|"
                  r"comes back|came back|is waiting|was waiting|approaches|approached|walks up|walked up|"
-                 r"comes over|came over|bursts in|burst in|strides in|strode in|climbs aboard|climbed aboard")
+                 r"comes over|came over|bursts in|burst in|strides in|strode in|climbs aboard|climbed aboard|"
+                 r"steps off|stepped off|disembarks|disembarked|comes ashore|came ashore|comes aboard|came aboard")
 LEAVING_WORDS = (r"leaves|left|departs|departed|walks away|walked away|walks off|walked off|goes away|went away|"
                  r"storms off|stormed off|storms out|stormed out|walks out|walked out|heads off|headed off|"
                  r"disappears|disappeared|vanishes|vanished|is gone|was gone|slips away|slipped away|"
@@ -220,6 +233,9 @@ def fold(text: str) -> str:
 ABBREVIATION_SAFE_END = r"(?<!\bDr\.)(?<!\bMr\.)(?<!Mrs\.)(?<!\bMs\.)(?<!\bSt\.)(?<!\bLt\.)(?<!Sgt\.)(?<=[.!?])\s+"
 
 
+SUBORDINATORS = ("while", "whilst", "as", "before", "after", "when", "once")
+
+
 def _clauses(text: str) -> list[str]:
     """Sentences cut at "," ";" "and"/"then" before a new verb; a question is not an action."""
     clauses = []
@@ -229,12 +245,14 @@ def _clauses(text: str) -> list[str]:
             continue
         sentence = re.sub(r"[\"“”]", "", sentence).rstrip(".!")
         # A comma ends a clause only before a new doer or verb: "bread, a lamp and rope" is one list.
+        # "while I go to the mill" is the player's own doing inside someone else's: its own clause.
         parts = re.split(r",\s*(?:and\s+|then\s+)?(?=(?:I|we|then|and)\b|[A-Za-z]+\b)|\s+(?:and then|then)\s+|"
-                         r"\s+and\s+(?=I\b|we\b)|\s+and\s+(?=(?:" + "|".join(sorted(VERBS)) + r")\b)", sentence)
+                         r"\s+and\s+(?=I\b|we\b)|\s+and\s+(?=(?:" + "|".join(sorted(VERBS)) + r")\b)|"
+                         rf"\s+(?=(?:{'|'.join(SUBORDINATORS)})\s+(?:I|we)\b)", sentence)
         merged: list[str] = []
         for part in parts:
             first = (_words(part) or [""])[0]
-            if merged and not (first in ("I", "we", "We") or _looks_like_verb(first)):
+            if merged and not (first in ("I", "we", "We") or first.lower() in SUBORDINATORS or _looks_like_verb(first)):
                 merged[-1] += ", " + part
             else:
                 merged.append(part)
@@ -325,13 +343,17 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             if not NOT_DONE.search(prefix):
                 gained.extend(_things_listed(rest, scene))
                 taken = True
+        for put in PUT_IN_MY_HAND.finditer(clause):
+            if not NOT_DONE.search(clause[:put.start()]) and not re.search(r"\b(?:I|we)\b", clause[:put.start()], re.I):
+                gained.extend(_things_listed(put.group(1), scene))
+                taken = True
         if taken:
             continue
         for prefix, rest, verb in _verb_matches(clause, GAIN_VERBS):
             if not _is_player_doing(prefix, scene):
                 continue
-            if verb.startswith(("pull", "yank", "pri", "pry")) and not re.search(r"\b(?:from|out of|off)\b", rest):
-                continue  # "pull the lever" is no getting; "pull a chip from the console" is
+            if verb.startswith(("pull", "yank", "pri", "pry", "loot")) and not re.search(r"\b(?:from|out of|off)\b", rest):
+                continue  # "pull the lever", "loot the pack" is no getting; "pull a chip from the console" is
             if verb.startswith(("get", "got")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
                 continue  # "get up", "get to the docks", "get angry": only "get a/the …" is getting a thing
             if verb.startswith(("trade", "swap", "exchange")):
@@ -341,8 +363,11 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             gained.extend(_things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene))
             break
         else:
-            for prefix, rest, _ in _verb_matches(clause, LOSE_VERBS):
+            for prefix, rest, verb in _verb_matches(clause, LOSE_VERBS):
                 if _is_player_doing(prefix, scene):
+                    paid_with = re.search(r"\bwith\b(.+)", rest)
+                    if verb.startswith(("pay", "paid")) and paid_with:
+                        rest = paid_with.group(1)  # "pay the innkeeper with my purse": the purse is what goes
                     # "give Orla the key": the person who receives is skipped.
                     rest = re.sub(rf"^\s*(?:{'|'.join(re.escape(name) for name in scene.cast) or 'x^'})\s+", " ",
                                   rest, flags=re.I)
@@ -460,6 +485,28 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
     return arriving, departing
 
 
+def _pronouns_named(text: str, scene: Scene) -> str:
+    """``text`` with "he", "she", "they" as the last character named before them in the same sentence or the one
+    before ("I wave to Hale as he walks away" → "… as Hale walks away"); a pronoun with no name before it stays."""
+    if not scene.cast:
+        return text
+    names = "|".join(re.escape(name) for name in sorted(scene.cast, key=len, reverse=True))
+    mention = re.compile(rf"(?<![\w'])(?:(?P<name>{names})|(?:he|she|they))(?![\w'])", re.I)
+    sentences = []
+    last_named = None
+    for sentence in re.split(ABBREVIATION_SAFE_END, text):
+        named = last_named  # the sentence before may name who "he" is
+        named_here, written, position = None, [], 0
+        for match in mention.finditer(sentence):
+            if match.group("name"):
+                named = named_here = match.group("name")
+            written += [sentence[position:match.start()], match.group(0) if match.group("name") else named or match.group(0)]
+            position = match.end()
+        sentences.append("".join([*written, sentence[position:]]))
+        last_named = named_here
+    return " ".join(sentences)
+
+
 def _coming_along(action: str, scene: Scene) -> list[str]:
     folded = fold(action)
     along = []
@@ -493,8 +540,8 @@ def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     location = _location(clauses, scene)
     moved = location is not None and fold(location) != fold(scene.location)
     present = [name for name in scene.present if name != scene.player]
-    arriving, departing = _arrivals_and_departures(action, scene)
-    prose_arriving, prose_departing = _arrivals_and_departures(prose, scene)
+    arriving, departing = _arrivals_and_departures(_pronouns_named(action, scene), scene)
+    prose_arriving, prose_departing = _arrivals_and_departures(_pronouns_named(prose, scene), scene)
     invited = _invited(action, scene)
     along = _unique([*_coming_along(action, scene), *invited])
     stay = set(along) | (set(scene.companions) & set(present))

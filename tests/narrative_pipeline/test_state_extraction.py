@@ -56,6 +56,18 @@ class TestItems:
     def test_being_given_something_gains_it(self):
         assert state_change("Orla hands me a sealed letter", scene=SCENE).items_gained == ["sealed letter"]
 
+    @pytest.mark.parametrize("action, things", [("Orla presses a coin into my hand", ["coin"]),
+                                                ("Orla tosses the key to me", ["key"]),
+                                                ("I toss the key to Orla", []),
+                                                ("I loot the crate and find a knife", ["knife"]),
+                                                ("I stash a knife in my boot", ["knife"]),
+                                                ("I buy a round of ale", [])])
+    def test_what_is_put_in_my_hand_or_kept_is_gained_and_what_is_looted_is_a_source(self, action, things):
+        assert state_change(action, scene=SCENE).items_gained == things
+
+    def test_paying_with_something_loses_it(self):
+        assert state_change("I pay Orla with the signet ring", scene=SCENE).items_lost == ["signet ring"]
+
     def test_only_held_things_are_lost_by_their_held_name(self):
         assert state_change("I drop the lantern", scene=SCENE).items_lost == ["brass lantern"]
         assert state_change("I give Orla the signet ring", scene=SCENE).items_lost == ["signet ring"]
@@ -69,7 +81,11 @@ class TestLocation:
     @pytest.mark.parametrize("action, place", [("I make my way to the old mill", "the old mill"),
                                                ("At dusk I arrive at the lighthouse", "the lighthouse"),
                                                ("I enter the chapel", "the chapel"),
-                                               ("I sail toward the island", "the island")])
+                                               ("I sail toward the island", "the island"),
+                                               ("I push through the crowd toward the stage", "the stage"),
+                                               ("I elbow my way through the market to the quay", "the quay"),
+                                               ("I go upstairs to my room", "my room"),
+                                               ("I tell Orla to wait while I go to the old mill", "the old mill")])
     def test_movement_verbs_set_a_new_place(self, action, place):
         assert state_change(action, scene=SCENE).location == place
 
@@ -88,6 +104,15 @@ class TestPresence:
     def test_arriving_and_leaving_in_the_passage_count(self):
         change = state_change("I wait", scene=SCENE, prose="Orla walks in. Captain Voss leaves without a word.")
         assert change.entering == ["Orla"] and change.leaving == ["Captain Voss"]
+
+    def test_stepping_off_a_boat_in_the_passage_is_arriving(self):
+        assert state_change("I wait", scene=SCENE, prose="Orla steps off the ferry.").entering == ["Orla"]
+
+    def test_he_or_she_is_the_character_named_last_in_the_sentence_or_the_one_before(self):
+        assert state_change("I wave to Captain Voss as he walks away", scene=SCENE).leaving == ["Captain Voss"]
+        assert state_change("I wave at the guard as he walks away", scene=SCENE).leaving == []
+        change = state_change("I nod", scene=SCENE, prose="Captain Voss grunts. He leaves without a word.")
+        assert change.leaving == ["Captain Voss"]
 
     def test_leaving_someone_behind_and_talking_about_someone(self):
         assert state_change("I leave Captain Voss behind", scene=SCENE).leaving == ["Captain Voss"]
