@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from chapters.contracts import ChapterBrief
+from chapters.contracts import ChapterBrief, KnowledgeBrief
 from core.contracts import Contract, StoryState
 
 MAX_ACTION_CHARS = 4_000
@@ -82,6 +82,7 @@ class StoryFacts(Contract):
     chapter: ChapterBrief | None = None
     lore: list[LoreNote] = Field(default_factory=list)
     lore_skipped: list[LoreSkipped] = Field(default_factory=list)
+    knowledge: KnowledgeBrief = KnowledgeBrief()  # per point of view (issue #20, chapters.knowledge)
 
 
 class StoryContext(StoryFacts):
@@ -96,8 +97,9 @@ class StrategistBriefing(StoryFacts):
     """What the Strategist sees: bounded in size whatever the story's length."""
 
     def for_agents(self) -> dict:
-        """What the Strategist and the Writer are given: the briefing without the writers' room's report."""
-        return self.model_dump(exclude={"lore_skipped"})
+        """What the Strategist and the Writer are given: the briefing without the writers' room's report
+        (lore not checked, secrets withheld from whom)."""
+        return self.model_dump(exclude={"lore_skipped": True, "knowledge": {"withheld"}})
 
     def size(self) -> int:
         """Approximate tokens: characters of its JSON divided by four."""

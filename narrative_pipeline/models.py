@@ -73,6 +73,12 @@ class Character(UserOwnedModel):
     source_format = models.CharField(max_length=20, blank=True)
     source_fields = models.TextField(blank=True, default="",
                                      help_text="The card's own fields, as JSON text in their original order.")
+    # Who knows what (issue #20, ``chapters.knowledge``): the factions this character belongs to, and who knows
+    # its description and personality (empty: everyone) until ``reveal_when`` holds.
+    factions = models.JSONField(default=list, blank=True, help_text='Tags such as "smugglers".')
+    known_by = models.JSONField(default=list, blank=True,
+                                help_text='Who knows its description: names, "faction:<tag>", "player"; empty: all.')
+    reveal_when = models.JSONField(default=dict, blank=True, help_text="Conditions that make it common knowledge.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -25,6 +25,7 @@ from ..contracts import (
 )
 from ..models import CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
 from ..selectors import story_turns
+from . import points_of_view
 
 # Caps that keep the briefing's size independent of the story's length: per item, and per
 # section, so a long story fills each section to the same budget as a story of twenty turns.
@@ -58,6 +59,8 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
     # The latest arc is the story so far (each arc folds in the one before), so one is enough.
     arcs = list(StoryArc.objects.filter(story=story, last_turn__lt=turn_number)
                 .order_by("-first_turn").values_list("summary", flat=True)[:1])
+    # Who knows what (issue #20): secrets reach the agents only in their knowers' blocks, marked for the narrator.
+    knowledge = points_of_view.knowledge_for(story=story, state=state, turn_number=turn_number)
     return StoryContext(
         story_id=str(story.pk), title=story.title, premise=story.premise, genre=story.genre,
         setting=story.setting, memory=story.memory, authors_note=story.authors_note,
@@ -65,9 +68,10 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
         recent_turns=[PastTurn(**row) for row in recent],
         relevant_turns=_relevant_turns(story, moment, before=oldest_recent),
         arc_summaries=arcs,
-        characters=_characters(story),
+        characters=points_of_view.characters_told(_characters(story), knowledge),
         chapter=chapter,
-        lore=_lore_notes(story, lore.fired),
+        lore=points_of_view.lore_told(_lore_notes(story, lore.fired), knowledge),
+        knowledge=knowledge,
         lore_skipped=[LoreSkipped(book=skip.book, entries=skip.entries, titles=skip.titles) for skip in lore.skipped],
         healing=heal and ChapterHealing(chapter_id=str(heal[0]), tier=heal[1]),
     )
@@ -176,4 +180,5 @@ def brief(context: StoryContext) -> StrategistBriefing:
         lore_skipped=[skip.model_copy(update={"book": _cut(skip.book, NOTE_CHARS),
                                               "titles": [_cut(title, NOTE_CHARS) for title in skip.titles]})
                       for skip in context.lore_skipped],
+        knowledge=context.knowledge,
     )
