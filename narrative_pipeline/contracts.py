@@ -182,3 +182,10 @@ class ChapterDraft(Contract):
     summary: str = ""
     narrative_instructions: str = ""
     suggested_beats: list[dict] = Field(default_factory=list)  # {"beat", "priority"}, checked
+
+
+class Learned(Contract):
+    """A character learned a fact in a turn (the Dreamer reads it from the prose; the turn is the evidence)."""
+
+    character: str
+    fact: str

@@ -11,6 +11,7 @@ but must not state.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from core.contracts import StoryState
@@ -146,3 +147,26 @@ def knowledge_brief(facts: list[Fact], cast: list[Member], present: list[str], r
 
 def label(text: str) -> str:
     return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1].rstrip() + "…"
+
+
+# Learning, read from a passage (the Dreamer's deterministic rule; a model answers the same question) ----------
+
+LEARNS = re.compile(r"(?<![\w'])(?P<who>[A-Z][\w'-]*(?: [A-Z][\w'-]*)?)\s+(?:now\s+)?(?:learns|learned|has learned|"
+                    r"knows|finds out|found out|discovers|discovered|realizes|realised|realises|realized)\s+that\s+"
+                    r"(?P<fact>[^.!?\n]{3,300})")
+
+
+def learned_from_passage(passage: str, present: list[str], secrets: list[str]) -> list[tuple[str, str]]:
+    """``(character, fact)`` pairs a passage teaches: a character in the scene "learns that …" (any fact;
+    that sentence teaches only them), and everyone in the scene learns a secret the rest of the passage states."""
+    in_scene = {fold(name): name for name in present}
+    pairs = []
+    for match in LEARNS.finditer(passage):
+        who = in_scene.get(fold(match.group("who")))
+        if who is not None:
+            pairs.append((who, match.group("fact").strip()))
+    aloud = LEARNS.sub(" ", passage)
+    for secret in secrets:
+        if mentions(aloud, secret):
+            pairs += [(name, secret) for name in present]
+    return list(dict.fromkeys(pairs))
