@@ -137,3 +137,18 @@ def test_everyone_means_common_knowledge():
     assert rules.knows(fact, rules.Member(name="Orla", factions=("smugglers",)))
     assert not rules.knows(fact, rules.Member(name="Bram"))
     assert rules.knows(rules.Fact(id=2, text=BELL, known_by=("player",)), rules.Member(name="Wren", is_player=True))
+
+
+def test_the_writers_room_shows_which_secrets_were_withheld_from_whom(alice, story, as_alice, api_as):
+    with acting_as(alice):
+        knowledge.knowledge_add(story_id=story.pk, user_id=alice.pk, fact=BELL, known_by=["Orla"],
+                                reveal_when={"min_turn": 2})
+    play(alice, story, "I ask who rang the bell.", "a")
+    page = as_alice.get(f"/stories/{story.pk}/turns/1/").content.decode()
+    assert "Secrets withheld this turn" in page
+    assert f"<strong>{BELL}</strong> — withheld from Wren, Bram" in page
+    play(alice, story, "I ask again.", "b")
+    assert "Revealed this turn, now common knowledge" in as_alice.get(f"/stories/{story.pk}/turns/2/").content.decode()
+    turn = api_as(alice).get(f"/api/stories/{story.pk}/turns/1/").json()
+    assert {item["label"]: item["withheld_from"] for item in turn["briefing"]["knowledge"]["withheld"]}[BELL] == [
+        "Wren", "Bram"]
