@@ -73,3 +73,26 @@ def test_raw_sql_as_another_user_cannot_read_insert_or_update_facts(alice, bob, 
     assert taken.refused == INSUFFICIENT_PRIVILEGE
     with acting_as(alice):
         assert Knowledge.objects.get(pk=fact.pk).known_by == ["Orla"]
+
+
+def test_co_authors_read_the_facts_and_only_editors_change_them(api_as, alice, alice_story):
+    from narrative_pipeline.services import collaborator_add
+
+    from ..factories import UserFactory
+
+    reader, editor = UserFactory(), UserFactory()
+    collaborator_add(owner=alice, story=alice_story, username=reader.username, role="view")
+    collaborator_add(owner=alice, story=alice_story, username=editor.username, role="edit")
+    with acting_as(alice):
+        fact = knowledge.knowledge_add(story_id=alice_story.pk, user_id=alice.pk, fact="Hale rang it", known_by=["Orla"])
+    assert [row["fact"] for row in api_as(reader).get(url(alice_story)).json()["results"]] == ["Hale rang it"]
+    refused = api_as(reader).patch(url(alice_story, fact.pk), {"fact": "changed"}, content_type="application/json")
+    assert refused.status_code == 403 and refused.json()["code"] == "read_only"
+    assert api_as(reader).post(url(alice_story), {"fact": "theirs"}, content_type="application/json").status_code == 403
+    changed = api_as(editor).patch(url(alice_story, fact.pk), {"fact": "Hale rang it twice"},
+                                   content_type="application/json")
+    assert changed.status_code == 200
+    added = api_as(editor).post(url(alice_story), {"fact": "The editor's fact"}, content_type="application/json")
+    assert added.status_code == 201
+    with acting_as(alice):  # a co-author's fact belongs to the story's owner, like every row of the story
+        assert Knowledge.objects.get(fact="The editor's fact").user_id == alice.pk
