@@ -15,6 +15,8 @@ from chapters import plain_words
 from chapters import selectors as chapter_selectors
 from chapters.contracts import ChapterBrief
 from chapters.evaluation import ChapterView
+from chapters.knowledge import selectors as knowledge_selectors
+from chapters.knowledge.rules import Member
 from chapters.models import ChapterDivergenceLog
 from chapters.selectors import ChapterPanel
 from core import embeddings
@@ -188,3 +190,10 @@ def turn_healings(*, turn) -> list[dict]:
 def character_names(*, story: Story) -> set[str]:
     """The names of the story's characters, casefolded (as ``services.character_names_check`` compares them)."""
     return {name.strip().casefold() for name in story.characters.values_list("name", flat=True)}
+
+
+def story_what_you_know(*, story: Story) -> list:
+    """The facts the player character knows (issue #20): never a secret of others before its reveal."""
+    player = story.characters.filter(is_player=True).only("name", "factions").first()
+    member = Member(name=player.name if player else "", is_player=True, factions=tuple(player.factions if player else ()))
+    return knowledge_selectors.knowledge_known_to(story_id=story.pk, member=member)

@@ -35,3 +35,24 @@ def test_the_turn_page_shows_the_secrets_withheld_from_whom(page_at, width):
     assert axe_violations(page) == []
     withheld.scroll_into_view_if_needed()
     screenshot(page, "writers-room-withheld-secrets", width)
+
+
+@pytest.mark.parametrize("width", [1280, 360], ids=["desktop", "phone"])
+def test_the_story_page_shows_what_you_know(page_at, width):
+    user = UserFactory()
+    story = StoryFactory(user=user, title="The Bell", characters=[{"name": "Wren", "is_player": True}, {"name": "Orla"}])
+    with acting_as(user):
+        knowledge.knowledge_add(story_id=story.pk, user_id=user.pk, fact="Wren kept the key to the tower",
+                                known_by=["player"])
+        knowledge.knowledge_add(story_id=story.pk, user_id=user.pk, fact="The bell was rung by Hale at midnight",
+                                known_by=["Orla"])
+    page = page_at(width)
+    sign_in(page, user)
+    page.goto(f"/stories/{story.pk}/")
+    panel = page.get_by_role("region", name="What you know")
+    expect(panel).to_contain_text("Wren kept the key to the tower")
+    expect(panel).not_to_contain_text("The bell was rung by Hale")
+    fits(page, width)
+    assert axe_violations(page) == []
+    panel.scroll_into_view_if_needed()
+    screenshot(page, "story-what-you-know", width)
