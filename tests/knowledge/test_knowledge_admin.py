@@ -44,3 +44,23 @@ def test_malformed_knowers_and_reveals_are_form_errors_in_words(author, alice, f
     assert response.status_code == 200 and message in response.content.decode()
     with acting_as(alice):
         assert not Knowledge.objects.exists()
+
+
+def test_a_lore_entry_keeps_its_secret_for_those_who_know_it(alice):
+    import json
+
+    from chapters.lore.admin import LoreEntryForm
+    from chapters.models import LoreEntry
+    from narrative_pipeline import lore_files
+
+    story = StoryFactory(user=alice)
+    book = {"entries": {"0": {"uid": 0, "key": ["bell"], "comment": "The bell", "content": "Hale rang it."}}}
+    lore_files.import_file(user=alice, story=story, data=json.dumps(book).encode(), filename="bell.json")
+    with acting_as(alice):
+        entry = LoreEntry.objects.get(story=story)
+        fields = {"comment": "The bell", "keys": '["bell"]', "secondary_keys": "[]", "selective_logic": "AND_ANY",
+                  "content": "Hale rang it.", "order": 100, "enabled": True, "probability": 100}
+        saved = LoreEntryForm({**fields, "known_by": '["Orla"]', "reveal_when": '{"min_turn": 3}'}, instance=entry)
+        assert saved.is_valid(), saved.errors
+        refused = LoreEntryForm({**fields, "known_by": "[]", "reveal_when": '{"tide": "high"}'}, instance=entry)
+        assert not refused.is_valid() and "Unknown condition key" in str(refused.errors["reveal_when"])
