@@ -4,7 +4,8 @@ A fact's ``known_by`` lists character names, faction tags (``faction:smugglers``
 ``factions``), ``player`` (the player character) or ``everyone``; empty means everyone. ``reveal_when`` is a
 chapter trigger condition (``chapters.triggers``: location, character_present, has_item, flag, min_turn — the
 same evaluator, one rule in one place) plus ``chapter_completed`` (a chapter number or a list of them, all
-completed). A fact is common knowledge when everyone knows it or once it is revealed; until then it is a
+completed) and ``chapter_beat`` (a beat's text or a list of them: revealed once the Dreamer confirmed a passage
+told each, so a chapter beat reveals it). A fact is common knowledge when everyone knows it or once it is revealed; until then it is a
 secret: only its knowers' blocks carry it, and the narrator sees it marked as a secret it may foreshadow
 but must not state.
 """
@@ -20,8 +21,9 @@ from ..contracts import CharacterKnowledge, KnowledgeBrief, SecretNote, Withheld
 from ..triggers import CONDITION_KEYS, ConditionError, evaluate, fold, validate_conditions
 
 EVERYONE, PLAYER, FACTION = "everyone", "player", "faction:"
-CHAPTER_COMPLETED = "chapter_completed"
-REVEAL_KEYS = (*CONDITION_KEYS, CHAPTER_COMPLETED)
+CHAPTER_COMPLETED, CHAPTER_BEAT = "chapter_completed", "chapter_beat"
+CHAPTER_KEYS = (CHAPTER_COMPLETED, CHAPTER_BEAT)
+REVEAL_KEYS = (*CONDITION_KEYS, *CHAPTER_KEYS)
 SECRET_MARK = "secret — may foreshadow, must not state"
 MAX_FACT_CHARS, MAX_KNOWERS, MAX_FACTS_PER_BLOCK, LABEL_CHARS = 1_000, 50, 16, 80
 
@@ -53,11 +55,16 @@ def reveal_validate(reveal_when) -> dict:
         return {}
     if not isinstance(reveal_when, dict):
         raise KnowledgeError("reveal_when must be an object of condition keys.")
-    conditions = {key: value for key, value in reveal_when.items() if key != CHAPTER_COMPLETED}
+    conditions = {key: value for key, value in reveal_when.items() if key not in CHAPTER_KEYS}
     try:
         validate_conditions(conditions)
     except ConditionError as error:
-        raise KnowledgeError(f"reveal_when: {error} (or {CHAPTER_COMPLETED}).") from error
+        raise KnowledgeError(f"reveal_when: {error} (or {', '.join(CHAPTER_KEYS)}).") from error
+    if CHAPTER_BEAT in reveal_when:
+        beats = reveal_when[CHAPTER_BEAT]
+        beats = [beats] if isinstance(beats, str) else beats
+        if not isinstance(beats, list) or not beats or not all(isinstance(b, str) and b.strip() for b in beats):
+            raise KnowledgeError(f"{CHAPTER_BEAT} must be a beat's text or a list of them.")
     if CHAPTER_COMPLETED in reveal_when:
         chapters = reveal_when[CHAPTER_COMPLETED]
         chapters = [chapters] if isinstance(chapters, int) else chapters
@@ -75,14 +82,19 @@ def fact_validate(fact) -> str:
     return fact.strip()
 
 
-def reveal_holds(reveal_when: dict, state: StoryState, turn_number: int, completed: set[int]) -> bool:
-    """Whether the fact's reveal condition holds now (never, without one)."""
+def reveal_holds(reveal_when: dict, state: StoryState, turn_number: int, completed: set[int],
+                 beats_told: set[str] = frozenset()) -> bool:
+    """Whether the fact's reveal condition holds now (never, without one); ``beats_told``: the chapter beats the
+    Dreamer confirmed a passage told (folded)."""
     if not reveal_when:
         return False
-    conditions = {key: value for key, value in reveal_when.items() if key != CHAPTER_COMPLETED}
+    conditions = {key: value for key, value in reveal_when.items() if key not in CHAPTER_KEYS}
     chapters = reveal_when.get(CHAPTER_COMPLETED, [])
     chapters = [chapters] if isinstance(chapters, int) else chapters
-    return evaluate(conditions, state, turn_number).all_met and all(number in completed for number in chapters)
+    beats = reveal_when.get(CHAPTER_BEAT, [])
+    beats = [beats] if isinstance(beats, str) else beats
+    return (evaluate(conditions, state, turn_number).all_met and all(number in completed for number in chapters)
+            and all(fold(beat) in beats_told for beat in beats))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from core.contracts import StoryState
 from ..contracts import KnowledgeBrief
 from ..models import ChapterProgress, Knowledge, LoreEntry
 from . import rules
-from .rules import CHAPTER_COMPLETED, Fact, Member
+from .rules import CHAPTER_KEYS, Fact, Member
 
 logger = logging.getLogger("luna.knowledge")
 MIRRORED = (Knowledge.Source.LORE_ENTRY, Knowledge.Source.CHARACTER)
@@ -108,12 +108,18 @@ def lore_sources(story_id) -> list[SourceFact]:
             for entry in entries.only("pk", "content", "known_by", "reveal_when") if entry.content.strip()]
 
 
-def _completed(story_id) -> set[int]:
-    return set(ChapterProgress.objects.filter(story_id=story_id, status=ChapterProgress.Status.COMPLETED)
-               .values_list("chapter__number", flat=True))
+def _chapters_told(story_id) -> tuple[set[int], set[str]]:
+    """The story's completed chapters (numbers) and the chapter beats the Dreamer confirmed told (folded)."""
+    completed, beats = set(), set()
+    for number, status, addressed in ChapterProgress.objects.filter(story_id=story_id).values_list(
+            "chapter__number", "status", "beats_addressed"):
+        if status == ChapterProgress.Status.COMPLETED:
+            completed.add(number)
+        beats |= {rules.fold(beat) for beat in addressed}
+    return completed, beats
 
 
-def _reveal(row: Knowledge, state: StoryState, turn_number: int, completed: set[int]) -> bool:
+def _reveal(row: Knowledge, state: StoryState, turn_number: int, told: tuple[set[int], set[str]]) -> bool:
     """Update the row's reveal for this turn; True when it becomes common knowledge in this turn.
 
     A reveal stands once an earlier turn made it; one made in this turn or a later one (a reroll, a turn
@@ -123,9 +129,9 @@ def _reveal(row: Knowledge, state: StoryState, turn_number: int, completed: set[
         return False
     if row.revealed_at_turn is not None and row.revealed_at_turn < turn_number:
         return False
-    holds = rules.reveal_holds(row.reveal_when, state, turn_number, completed)
+    holds = rules.reveal_holds(row.reveal_when, state, turn_number, *told)
     if holds:
-        by = "chapter" if set(row.reveal_when) == {CHAPTER_COMPLETED} else "condition"
+        by = "chapter" if set(row.reveal_when) <= set(CHAPTER_KEYS) else "condition"
         if (row.revealed_at_turn, row.revealed_by) != (turn_number, by):
             row.revealed_at_turn, row.revealed_by = turn_number, by
             row.save(update_fields=["revealed_at_turn", "revealed_by", "updated_at"])
@@ -144,10 +150,10 @@ def knowledge_for_turn(*, story_id, user_id, state: StoryState, turn_number: int
     entries and characters that carry ``known_by`` (``sources``; the lore ones are read here), reveal each
     secret whose ``reveal_when`` first holds, and brief each point of view (``rules.knowledge_brief``)."""
     _mirror(story_id, user_id, [*lore_sources(story_id), *sources])
-    completed = _completed(story_id)
+    told = _chapters_told(story_id)
     facts, revealed_now = [], []
     for row in Knowledge.objects.select_for_update().filter(story_id=story_id).order_by("id"):
-        now = _reveal(row, state, turn_number, completed)
+        now = _reveal(row, state, turn_number, told)
         revealed = row.revealed_at_turn is not None and row.revealed_at_turn <= turn_number
         fact = Fact(id=row.pk, text=row.fact, known_by=tuple(row.known_by), revealed=revealed)
         facts.append(fact)

@@ -123,7 +123,7 @@ def test_learning_adds_the_learner_to_a_known_fact_once(alice, story):
 
 @pytest.mark.parametrize(("known_by", "reveal_when"), [
     ("Orla", {"weather": "rain"}), (["faction:"], {}), ([1], {}), ([], {"chapter_completed": "two"}),
-    ([], {"min_turn": -1}), ([], ["flag"]),
+    ([], {"min_turn": -1}), ([], ["flag"]), ([], {"chapter_beat": [""]}),
 ])
 def test_malformed_audiences_and_reveals_are_refused(alice, story, known_by, reveal_when):
     with acting_as(alice), pytest.raises(rules.KnowledgeError):
@@ -152,3 +152,23 @@ def test_the_writers_room_shows_which_secrets_were_withheld_from_whom(alice, sto
     turn = api_as(alice).get(f"/api/stories/{story.pk}/turns/1/").json()
     assert {item["label"]: item["withheld_from"] for item in turn["briefing"]["knowledge"]["withheld"]}[BELL] == [
         "Wren", "Bram"]
+
+
+def test_a_chapter_beat_told_reveals_a_secret_on_the_next_turn(alice, story):
+    from chapters import services as chapters
+    from narrative_pipeline import dreams
+
+    with acting_as(alice):
+        chapters.chapters_import(story_id=story.pk, user_id=alice.pk, chapters=[
+            {"number": 1, "title": "The Confession", "trigger_conditions": {"location": "square"},
+             "suggested_beats": [{"beat": "Hale confesses in the square", "priority": "high"},
+                                 {"beat": "The crowd turns on Hale", "priority": "high"}]}])
+        fact = knowledge.knowledge_add(story_id=story.pk, user_id=alice.pk, fact=BELL, known_by=["Orla"],
+                                       reveal_when={"chapter_beat": "Hale confesses in the square"})
+    first = play(alice, story, "I wait in the square.", "a")
+    assert "Hale confesses in the square" in first.prose and first.briefing["knowledge"]["revealed"] == []
+    dreams.turn_dream(user_id=str(alice.pk), turn_id=str(first.pk))  # confirms the beat from the prose
+    second = play(alice, story, "I listen.", "b")
+    with acting_as(alice):
+        row = Knowledge.objects.get(pk=fact.pk)
+    assert (row.revealed_at_turn, row.revealed_by) == (2, "chapter") and second.briefing["knowledge"]["revealed"] == [BELL]
