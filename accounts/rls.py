@@ -77,6 +77,15 @@ def acting_as(user, *, bypass: bool = False, moderator: bool = False, using: str
         yield
 
 
+@contextmanager
+def acting_anonymously(*, using: str = DEFAULT_DB_ALIAS):
+    """Run the block for a visitor with no account: the app role with no user id, so the policies
+    show only what is public (the marketplace's public listings) and nothing owned by anyone. Never the
+    owner role: the pages a visitor may read run under the same RLS as everyone's."""
+    with _acting(_ActingState(role=settings.RLS_APP_ROLE, user_id=""), using):
+        yield
+
+
 # The user id periodic upkeep acts with: no account has it, and the admin role's policies ignore it.
 UPKEEP_USER_ID = "00000000-0000-0000-0000-000000000000"
 

@@ -2,6 +2,7 @@
 is wired in ``luna_site.views``."""
 
 import json
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -9,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from . import services
@@ -39,7 +41,10 @@ def verify_email(request, token):
         return render(request, "registration/verify_failed.html", {"message": error.messages[0]}, status=400)
     messages.success(request, f"Thank you: {user.email} is confirmed."
                               + ("" if request.user.is_authenticated else " Log in to begin."))
-    return redirect("profile" if request.user.is_authenticated else "login")
+    # A new player's first screen is the start of a story, not the profile's quota tables.
+    if request.user.is_authenticated:
+        return redirect("story-new")
+    return redirect(f"{reverse('login')}?{urlencode({'next': reverse('story-new')})}")
 
 
 @login_required
@@ -86,7 +91,3 @@ def delete_account(request):
         messages.success(request, "Your account and all your private data are deleted.")
         return redirect("home")
     return render(request, "accounts/delete.html", {"form": form})
-
-
-def home(request):
-    return render(request, "home.html")

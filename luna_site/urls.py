@@ -6,11 +6,11 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import api as accounts_api
-from accounts import views as accounts_views
 from marketplace import api as marketplace_api
 from marketplace.models import AssetKind
+from marketplace.views import landing
 from narrative_pipeline import api as story_api
-from narrative_pipeline import chapter_api, knowledge_api
+from narrative_pipeline import chapter_api, knowledge_api, lore_api
 from narrative_pipeline import views as story_views
 
 from . import views as site_views
@@ -58,6 +58,10 @@ api_patterns = [
     path("stories/<uuid:story_id>/turns/<int:number>/reroll/", story_api.TurnRerollApi.as_view(),
          name="api-turn-reroll"),
     path("stories/<uuid:story_id>/turns/<int:number>/edit/", story_api.TurnEditApi.as_view(), name="api-turn-edit"),
+    path("stories/<uuid:story_id>/turns/<int:number>/stop/", story_api.TurnStopApi.as_view(), name="api-turn-stop"),
+    path("stories/<uuid:story_id>/turns/redo/", story_api.TurnRedoApi.as_view(), name="api-turn-redo"),
+    path("stories/<uuid:story_id>/turns/<int:number>/choose/", story_api.TurnChooseApi.as_view(),
+         name="api-turn-choose"),
     path("stories/<uuid:story_id>/arcs/", story_api.ArcListApi.as_view(), name="api-arcs"),
     path("stories/<uuid:story_id>/costs/", story_api.CostsApi.as_view(), name="api-costs"),
     path("stories/<uuid:story_id>/export/", story_api.ExportApi.as_view(), name="api-export"),
@@ -80,12 +84,18 @@ api_patterns = [
     # Not `format`: DRF reserves that name (DESIGN §6).
     path("stories/<uuid:story_id>/lore/export/<str:lore_format>/", story_api.LoreExportApi.as_view(),
          name="api-lore-export"),
+    # #19 lore in play: the player's entries and key tester
+    path("stories/<uuid:story_id>/lore/entries/", lore_api.LoreEntryListApi.as_view(), name="api-lore-entries"),
+    path("stories/<uuid:story_id>/lore/entries/<int:entry_id>/", lore_api.LoreEntryApi.as_view(),
+         name="api-lore-entry"),
+    path("stories/<uuid:story_id>/lore/test/", lore_api.LoreTestApi.as_view(), name="api-lore-test"),
     path("stories/<uuid:story_id>/branch/", marketplace_api.BranchApi.as_view(), name="api-story-branch"),
     *marketplace_api_routes("stories", AssetKind.STORY),
     *marketplace_api_routes("chapters", AssetKind.CHAPTERS),
     *marketplace_api_routes("characters", AssetKind.CHARACTER),
     path("forks/", marketplace_api.ForkListApi.as_view(), name="api-forks"),
     path("forks/<uuid:fork_id>/sync/", marketplace_api.SyncApi.as_view(), name="api-fork-sync"),
+    path("forks/<uuid:fork_id>/sync/preview/", marketplace_api.SyncPreviewApi.as_view(), name="api-fork-sync-preview"),
     path("forks/<uuid:fork_id>/sync/undo/", marketplace_api.SyncUndoApi.as_view(), name="api-fork-sync-undo"),
     path("forks/<uuid:fork_id>/conflicts/", marketplace_api.ConflictListApi.as_view(), name="api-fork-conflicts"),
     path("forks/<uuid:fork_id>/conflicts/<int:conflict_id>/resolve/", marketplace_api.ConflictResolveApi.as_view(),
@@ -96,7 +106,7 @@ api_patterns = [
 ]
 
 urlpatterns = [
-    path("", accounts_views.home, name="home"),
+    path("", landing.home, name="home"),
     path("healthz", site_views.healthz, name="healthz"),
     path("readyz", site_views.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),

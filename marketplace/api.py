@@ -15,7 +15,7 @@ from narrative_pipeline import snapshots
 from narrative_pipeline.export import snapshot_markdown
 from narrative_pipeline.models import StorySnapshot
 
-from . import display, forks, selectors, services, sync
+from . import display, forks, selectors, services, sync, sync_plan
 from .models import AssetKind, ForkRecord, Licence, Listing, Rating, SyncRun
 
 
@@ -204,7 +204,7 @@ class ResolveInput(serializers.Serializer):
 def _run_answer(run) -> dict:
     answer = {"id": run.pk, "from_version": run.from_version, "to_version": run.to_version, "applied": run.applied,
               "kept": run.kept, "conflicts": run.conflict_count, "continued": run.continued, "status": run.status,
-              "message": display.run_message(run)}
+              "message": display.run_message(run), "items": run.items}
     if run.status == SyncRun.Status.QUEUED:
         answer["progress"] = sync.progress(run)
     if run.error:
@@ -250,12 +250,25 @@ class SyncApi(GenericAPIView):
 
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT,
                                             409: OpenApiResponse(description="A sync of this fork is running")},
-                   summary="Sync the fork with its source's latest version: 200 with applied, kept and conflicts, "
-                           "or 202 when it runs in the background (follow it with GET)")
+                   summary="Sync the fork with its source's latest version: 200 with applied, kept, conflicts and the "
+                           "named items, or 202 when it runs in the background (follow it with GET); with `to_version` "
+                           "(from the preview), 409 if the source has moved on since")
     def post(self, request, fork_id):
-        run = sync.fork_sync(user=request.user, fork_id=fork_id)
+        previewed = request.data.get("to_version")
+        if previewed is not None and not isinstance(previewed, int):
+            raise serializers.ValidationError({"to_version": ["to_version is a version number."]})
+        run = sync.fork_sync(user=request.user, fork_id=fork_id, to_version=previewed)
         queued = run.status == SyncRun.Status.QUEUED
         return Response(_run_answer(run), status=status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK)
+
+
+class SyncPreviewApi(GenericAPIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="What a sync would change, item by item, written "
+                   "nowhere: `items` ({kind, key, change: update/add/removed/conflict, label}) and `to_version` (post "
+                   "it to the sync to apply exactly this version)")
+    def get(self, request, fork_id):
+        selectors.fork_record_get(fork_id)  # 404 for another user's fork
+        return Response(sync_plan.sync_preview(user=request.user, fork_id=fork_id))
 
 
 class SyncUndoApi(GenericAPIView):

@@ -105,6 +105,37 @@ def item_label(kind: str, key: str) -> str:
     return f"{item_name(kind).capitalize()} {key}"
 
 
+# What a sync does to an item (``sync_plan.plan_items``): in the preview, and in its results.
+PLANNED_CHANGES = {"update": ("will update", "Updated"), "add": ("will add", "Added"),
+                   "removed": ("the author removed it; yours stays", "Removed by the author, yours kept"),
+                   "conflict": ("conflict: you and the author both changed it", "Conflicts")}
+
+
+def item_named(kind: str, key: str, payload: dict | None) -> str:
+    """``Chapter 3 ‘The Lamp’``, ``Lore entry ‘Glade’``, ``Character ‘Orla’``: an item's label with the name
+    a player knows it by (a chapter's title, a lore entry's comment or keys)."""
+    payload = payload or {}
+    if kind == Kind.CHAPTER and payload.get("title"):
+        return f"Chapter {key} ‘{payload['title']}’"
+    if kind == Kind.LOREENTRY:
+        name = payload.get("comment") or ", ".join(payload.get("keys") or [])
+        return f"Lore entry ‘{name}’" if name else item_label(kind, key)
+    if kind == Kind.CHARACTER:
+        return f"Character ‘{key}’"
+    return item_label(kind, key)
+
+
+def planned_item(kind: str, key: str, change: str, payload: dict | None) -> dict:
+    return {"kind": kind, "key": key, "change": change, "label": item_named(kind, key, payload)}
+
+
+def items_grouped(items: list[dict]) -> list[dict]:
+    """A sync's named items by what happened to them, as its results read: ``[{"change", "heading", "labels"}]``."""
+    return [{"change": change, "heading": PLANNED_CHANGES[change][1],
+             "labels": [item["label"] for item in items if item["change"] == change]}
+            for change in PLANNED_CHANGES if any(item["change"] == change for item in items)]
+
+
 def item_fields_compared(before: dict | None, after: dict | None):
     """Two versions of a snapshot item (a turn, chapter, lore entry or character) field by field."""
     return fields_compared(before, after, labels=FIELD_LABELS, skip=("number", "key"))

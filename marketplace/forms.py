@@ -27,7 +27,7 @@ class BrowseForm(forms.Form):
     tags_mode = forms.CharField(label="Match", required=False, widget=forms.Select(
         choices=[("any", "any tag"), ("all", "all tags")]))
     licence = forms.CharField(required=False, widget=forms.Select(
-        choices=[("", "Any licence")] + [(value, value) for value in Licence.values]))
+        choices=[("", "Any licence"), *Licence.choices]))
     rating = forms.CharField(required=False, widget=forms.Select(
         choices=[("", "Any rating")] + [(value, value.capitalize()) for value in Rating.values]))
     sort = forms.CharField(label="Sort by", required=False, widget=forms.Select(

@@ -12,11 +12,14 @@ from accounts.models import UserOwnedModel
 
 
 class Licence(models.TextChoices):
-    CC_BY = "CC-BY"
-    CC_BY_SA = "CC-BY-SA"
-    CC_BY_NC = "CC-BY-NC"
-    CC_BY_ND = "CC-BY-ND"
-    ALL_RIGHTS_RESERVED = "all-rights-reserved"
+    """The licences a listing may take; each label is the licence's name as Creative Commons writes it,
+    the one place every page, form and the admin take it from."""
+
+    CC_BY = "CC-BY", "CC BY 4.0"
+    CC_BY_SA = "CC-BY-SA", "CC BY-SA 4.0"
+    CC_BY_NC = "CC-BY-NC", "CC BY-NC 4.0"
+    CC_BY_ND = "CC-BY-ND", "CC BY-ND 4.0"
+    ALL_RIGHTS_RESERVED = "all-rights-reserved", "All rights reserved"
 
 
 class Rating(models.TextChoices):
@@ -179,6 +182,9 @@ class SyncRun(UserOwnedModel):
     # "alternatives"} or null}, "turns": {number: {"prose", "alternatives"}} (a full copy's own turns),
     # "world": [[kind, key, payload or null], ...]}.
     previous = models.JSONField(default=dict)
+    # What it did, item by item, as its results name them: [{"kind", "key", "change", "label"}], change being
+    # update, add, removed (the author removed it, the fork kept it) or conflict (``sync_plan.plan_items``).
+    items = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DONE)
     error = models.TextField(blank=True, help_text="Why a background sync failed.")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -215,6 +215,17 @@ def sync_run_undoable(record: ForkRecord) -> SyncRun | None:
             .order_by("-created_at").first())
 
 
+def sync_undo_ends_with(record: ForkRecord, run_id: int) -> bool:
+    """Whether resolving a conflict of the sync ``run_id`` would end *Undo the last sync*: it is the sync undo
+    puts back and none of its conflicts is resolved yet (resolutions stay, so undo stops at the first)."""
+    run = sync_run_undoable(record)
+    return run is not None and run.pk == run_id and not run.conflicts.exclude(choice="").exists()
+
+
+def sync_conflict_own(record: ForkRecord, conflict_id: int) -> SyncConflict | None:
+    return SyncConflict.objects.filter(pk=conflict_id, fork=record).first()
+
+
 def sync_run_latest(record: ForkRecord) -> SyncRun | None:
     return record.sync_runs.order_by("-created_at").first()
 

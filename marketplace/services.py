@@ -46,12 +46,12 @@ def _licence_for(story: Story, licence: str, kind: str) -> tuple[str, ForkRecord
     records = list(ForkRecord.objects.filter(story=story).exclude(licence=""))
     for record in records:
         if record.licence in ND_LICENCES:
-            raise PermissionDenied(f"“{record.source_title}” is {record.licence}: a story using it can be played, "
+            raise PermissionDenied(f"“{record.source_title}” is {record.get_licence_display()}: a story using it can be played, "
                                    "not published.")
     share_alike = share_alike_source(records)
     if share_alike is not None and licence != Licence.CC_BY_SA:
-        raise ValidationError({"licence": [f"“{share_alike.source_title}” is CC-BY-SA: a story using it is "
-                                           "published under CC-BY-SA too."]})
+        raise ValidationError({"licence": [f"“{share_alike.source_title}” is CC BY-SA 4.0: a story using it is "
+                                           "published under CC BY-SA 4.0 too."]})
     return licence, next((record for record in records if record.kind == kind), None)
 
 

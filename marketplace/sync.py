@@ -37,14 +37,11 @@ from narrative_pipeline import selectors as story_selectors
 from narrative_pipeline.models import (
     SnapshotItem,
     SnapshotSeries,
-    StorageMode,
     Story,
     StorySnapshot,
-    StoryTurn,
 )
 from narrative_pipeline.snapshots import (
     entry_key,
-    series_items,
     story_rebase,
     turn_alternative_add,
     turn_override_set,
@@ -54,9 +51,9 @@ from narrative_pipeline.snapshots import (
     world_items,
 )
 
-from . import forks, merge
+from . import merge, sync_plan
 from .display import item_name
-from .models import ASSET_ITEMS, AssetKind, ForkRecord, SyncConflict, SyncRun
+from .models import AssetKind, ForkRecord, SyncConflict, SyncRun
 from .selectors import item_text, sync_run_undoable
 
 Kind = SnapshotItem.Kind
@@ -80,28 +77,24 @@ def _locked_fork(fork_id) -> ForkRecord:
         raise DomainError(CONFLICT, "This fork is being synced right now; try again in a moment.") from error
 
 
-def _changed(record: ForkRecord, version: int) -> list[tuple[str, str]]:
-    """The items the versions after the fork's and up to ``version`` changed, of the kinds it syncs:
-    a sync costs its changes, not the story."""
-    rows = SnapshotItem.objects.filter(series_id=record.series_id, version__gt=record.version, version__lte=version,
-                                       kind__in=ASSET_ITEMS[record.kind]).exclude(kind=Kind.TURN, number__gt=record.at_turn)
-    return list(rows.values_list("kind", "key").distinct())
-
-
-def fork_sync(*, user, fork_id) -> SyncRun:
+def fork_sync(*, user, fork_id, to_version: int | None = None) -> SyncRun:
     """Bring the fork up to its source's latest version; a large sync is queued (status ``queued``).
-    409 (``DomainError`` ``conflict``) while another sync of the same fork runs; a fork up to date gets an empty run."""
+    409 (``DomainError`` ``conflict``) while another sync of the same fork runs, or when ``to_version`` (the
+    version a preview showed) is no longer the latest; a fork up to date gets an empty run."""
     with acting_as(user), transaction.atomic():
         record = _locked_fork(fork_id)
         _give_up_lost(record)
         if record.sync_runs.filter(status=SyncRun.Status.QUEUED).exists():
             raise DomainError(CONFLICT, "This fork is being synced in the background; wait for it to finish.")
         latest = SnapshotSeries.objects.get(pk=record.series_id).latest_version  # readable: the fork is based on it
+        if to_version is not None and to_version != latest:
+            raise DomainError(CONFLICT, f"The source is on version {latest} now, not the {to_version} the preview "
+                                        "showed; look at what the sync would change again.")
         run = SyncRun(user_id=user.pk, fork=record, from_version=record.version, to_version=latest)
         if latest <= record.version:
             run.save()
             return run
-        changed = _changed(record, latest)
+        changed = sync_plan.changed_items(record, latest)
         if len(changed) > settings.SYNC_BACKGROUND_ITEMS:
             run.status = SyncRun.Status.QUEUED
             run.save()
@@ -155,7 +148,7 @@ def fork_sync_run(*, user_id, run_id) -> None:
             record = ForkRecord.objects.select_for_update().get(pk=run.fork_id)
             if not StorySnapshot.objects.filter(series_id=record.series_id, version=run.to_version).exists():
                 raise ValidationError(f"Version {run.to_version} of the source does not exist.")
-            _merge(user=user_id, record=record, run=run, changed=_changed(record, run.to_version))
+            _merge(user=user_id, record=record, run=run, changed=sync_plan.changed_items(record, run.to_version))
     except Exception as error:  # noqa: BLE001 — any failure: rolled back, and the player is told why
         logger.exception("Source sync %s failed", run_id)
         with acting_as(user_id):
@@ -172,12 +165,14 @@ def _merge(*, user, record: ForkRecord, run: SyncRun, changed: list[tuple[str, s
     story = Story.objects.select_for_update().get(pk=record.story_id)
     run.previous = {}
     turn_keys = [key for kind, key in changed if kind == Kind.TURN]
-    turns, turn_conflicts, untouched = _merge_turns(user=user, record=record, story=story, run=run, keys=turn_keys)
+    turns, turn_conflicts = _merge_turns(user=user, record=record, story=story, run=run, keys=turn_keys)
     _progress(run, len(turn_keys), len(changed), "world")
     world, world_conflicts = _merge_world(user=user, record=record, story=story, run=run,
                                           any_changed=len(turn_keys) < len(changed))
-    run.applied = len(turns.applied) + len(world.applied)
-    run.kept = untouched + len(turns.kept) + len(world.kept)
+    # The named results, from the same plans the preview shows (``sync_plan.plan_items``).
+    run.items = sync_plan.plan_items(turns, world)
+    run.applied = len(turns.plan.applied) + (len(world.plan.applied) if world else 0)
+    run.kept = turns.untouched + len(turns.plan.kept) + (len(world.plan.kept) if world else 0)
     run.conflict_count = len(turn_conflicts) + len(world_conflicts)
     if record.kind == AssetKind.STORY:
         source_count = StorySnapshot.objects.get(series_id=record.series_id, version=run.to_version).turn_count
@@ -193,61 +188,42 @@ def _merge(*, user, record: ForkRecord, run: SyncRun, changed: list[tuple[str, s
     _progress(run, len(changed), len(changed), "done")
 
 
-def _turn_texts(series_id, version: int, numbers) -> dict[int, str]:
-    items = series_items(series_id, version, Kind.TURN, numbers=numbers)
-    return {number: payload["prose"] for (_, _), (number, payload) in items.items()}
-
-
-def _merge_turns(*, user, record, story, run, keys) -> tuple[merge.MergePlan, list[dict], int]:
-    """The turns' plan, their conflicts, and how many other turns the fork changed (kept as they are)."""
-    full_copy = story.storage_mode == StorageMode.FULL_COPY
-    numbers = [int(key) for key in keys]
-    untouched = 0 if full_copy else story_selectors.turn_overrides(story=story).exclude(number__in=numbers).count()
-    if not numbers:
-        return merge.MergePlan(), [], untouched
-    base, source = _turn_texts(record.series_id, run.from_version, numbers), _turn_texts(
-        record.series_id, run.to_version, numbers)
-    if full_copy:
-        reads = dict(story_selectors.turns_own(story=story).filter(number__in=numbers).values_list("number", "prose"))
-    else:
-        inherited = {number: (action, prose) for number, action, prose in story_selectors.story_turns(
-            story=story).filter(number__in=numbers).exclude(origin=StoryTurn.Origin.OWN).values_list(
-            "number", "action", "prose")}
-        reads = {number: prose for number, (_, prose) in inherited.items()}
-    plan = merge.three_way(base, source, reads, keys=reads)
-    if full_copy:  # the fork owns its turns: the source's changes are written into them
+def _merge_turns(*, user, record, story, run, keys) -> tuple[sync_plan.TurnPlan, list[dict]]:
+    """The turns' plan (with how many other turns the fork changed, kept as they are) and their conflicts."""
+    planned = sync_plan.turn_plan(record=record, story=story, from_version=run.from_version,
+                                  to_version=run.to_version, keys=keys)
+    plan = planned.plan
+    if not keys:
+        return planned, []
+    if planned.full_copy:  # the fork owns its turns: the source's changes are written into them
         run.previous["turns"] = turns_rewrite(user=user, story=story, texts=dict(plan.applied))
     else:  # applied by the new base version; a turn the source removed is kept as the fork's own
-        removed = [number for number in plan.kept if source.get(number) is None]
+        removed = [number for number in plan.kept if planned.source.get(number) is None]
         before = {row.number: {"action": row.action, "prose": row.prose, "alternatives": row.alternatives}
                   for row in story_selectors.turn_overrides(story=story).filter(number__in=removed)}
         run.previous["overrides"] = {str(number): before.get(number) for number in removed}
         for number in removed:
-            action, prose = inherited[number]
+            action, prose = planned.inherited[number]
             turn_override_set(story=story, number=number, action=action, prose=prose)
     conflicts = [{"kind": Kind.TURN, "key": str(conflict.key), "turn_number": conflict.key,
                   "base_text": conflict.base or "", "source_text": conflict.source, "fork_text": conflict.fork}
                  for conflict in plan.conflicts]
-    return plan, conflicts, untouched
+    return planned, conflicts
 
 
-def _merge_world(*, user, record, story, run, any_changed: bool) -> tuple[merge.MergePlan, list[dict]]:
+def _merge_world(*, user, record, story, run, any_changed: bool) -> tuple[sync_plan.WorldPlan | None, list[dict]]:
     if not any_changed:
-        return merge.MergePlan(), []
-    base, source = forks.asset_world(record, run.from_version), forks.asset_world(record, run.to_version)
-    kinds = ASSET_ITEMS[record.kind]
-    current = world_items(story)
-    ours = {item: payload for item, (_, payload) in current.items() if item[0] in kinds}
-    # A whole story's world is the fork's to extend; a chapter set or character covers its own items only.
-    keys = None if record.kind == AssetKind.STORY else set(base) | set(source)
-    plan = merge.three_way(base, source, ours, keys=keys)
-    run.previous["world"] = [[kind, key, ours.get((kind, key))] for kind, key in plan.applied]
-    world_apply(user=user, story=story, changes=dict(plan.applied), current=current)
+        return None, []
+    planned = sync_plan.world_plan(record=record, story=story, from_version=run.from_version,
+                                   to_version=run.to_version)
+    plan = planned.plan
+    run.previous["world"] = [[kind, key, planned.ours.get((kind, key))] for kind, key in plan.applied]
+    world_apply(user=user, story=story, changes=dict(plan.applied), current=planned.current)
     conflicts = [{"kind": kind, "key": key, "base_data": conflict.base, "source_data": conflict.source,
                   "fork_data": conflict.fork, "base_text": item_text(conflict.base),
                   "source_text": item_text(conflict.source), "fork_text": item_text(conflict.fork)}
                  for conflict in plan.conflicts for kind, key in [conflict.key]]
-    return plan, conflicts
+    return planned, conflicts
 
 
 # Resolving and undoing ----------------------------------------------------------------------

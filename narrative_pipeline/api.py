@@ -22,11 +22,12 @@ from accounts.rls import acting_as
 from accounts.throttles import ImportThrottle, ModelTestThrottle, RerollThrottle, TurnThrottle
 from chapters.lore import importers
 
-from . import lore_files, orchestrator, selectors, services, snapshots
+from . import lore_files, orchestrator, selectors, services, snapshots, turn_history, turn_stops
 from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
 from .llm.check import choices_check, report_data
 from .llm.connections import ModelChoice
+from .models import Turn
 from .serializers import (
     ArcOutput,
     CharacterInput,
@@ -154,33 +155,48 @@ class EventStreamRenderer(BaseRenderer):
         return _sse("error", data).encode()
 
 
+# Who works at each stage of a turn, for the page's "Writing… n s".
+STAGE_AGENTS = {"planning": "Strategist", "writing": "Writer"}
+
+
 class TurnStreamApi(ShortTransactionsApi):
     serializer_class = TurnOutput
     renderer_classes = [JSONRenderer, EventStreamRenderer]
     throttle_classes = [TurnThrottle]
 
     @extend_schema(request=TurnInput, responses={(200, "text/event-stream"): OpenApiTypes.STR},
-                   summary="Play a turn as server-sent events: `turn` (pending), `text` pieces, then `done`")
+                   summary="Play a turn as server-sent events: `turn` (pending), `stage` ({stage, agent}: planning "
+                           "by the Strategist, writing by the Writer), `text` pieces, then `done` (the turn, with "
+                           "`stopped` true when the player's Stop cut it short)")
     def post(self, request, story_id):
         data = TurnInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = request.user
         turn, created = orchestrator.turn_submit(user=user, story_id=story_id, **data.validated_data)
         events: queue.Queue = queue.Queue()
+        stopped = threading.Event()
+
+        def stop_requested() -> bool:
+            if turn_stops.turn_stop_requested(turn_id=turn.pk):
+                stopped.set()
+            return stopped.is_set()
 
         def write_turn():
             # Its own thread, so a client that disconnects mid-passage loses nothing: the turn
             # is still written and committed.
             try:
                 result = orchestrator.turn_generate(
-                    user=user, turn=turn, on_text=lambda piece: events.put(("text", {"text": piece}))
+                    user=user, turn=turn, on_text=lambda piece: events.put(("text", {"text": piece})),
+                    on_stage=lambda stage: events.put(("stage", {"stage": stage, "agent": STAGE_AGENTS[stage]})),
+                    stop_requested=stop_requested,
                 ) if created else turn
-                events.put(("done", TurnOutput(result).data))
+                events.put(("done", {**TurnOutput(result).data, "stopped": stopped.is_set()}))
             except Exception:
-                events.put(("done", {**TurnOutput(turn).data, "status": "failed",
+                events.put(("done", {**TurnOutput(turn).data, "status": "failed", "stopped": stopped.is_set(),
                                      "error": "Something went wrong on our side; your action is kept. Retry it."}))
                 raise
             finally:
+                turn_stops.turn_stop_clear(turn_id=turn.pk)
                 connections.close_all()
 
         # In the request's context: its log lines and the tasks it queues keep the request's id.
@@ -195,10 +211,33 @@ class TurnStreamApi(ShortTransactionsApi):
                 if event == "done":
                     return
 
+        # Each event is written and flushed as it is yielded: no middleware here buffers a streaming response
+        # (no GZipMiddleware; WhiteNoise only answers /static/), runserver and gunicorn's gthread workers
+        # send each piece at once (tests/site/test_production_server.py), and X-Accel-Buffering stops nginx.
         response = StreamingHttpResponse(stream(), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         return response
+
+
+class TurnStopApi(ShortTransactionsApi):
+    serializer_class = TurnOutput
+
+    @extend_schema(request=None, responses={202: None, 409: OpenApiResponse(description="The turn is not being written")},
+                   summary="Stop the Writer of a turn being streamed: the stream ends with the passage written so far "
+                           "(`done` with `stopped` true); undo the turn to discard it")
+    def post(self, request, story_id, number):
+        story = self.story(story_id)
+        if not services.can_change_story(request.user, story):
+            raise PermissionDenied("You may read this story but not change it.")
+        with acting_as(request.user):
+            turn = Turn.objects.filter(story=story, number=number).first()
+        if turn is None:
+            raise orchestrator.TurnRefused(f"There is no turn {number}.", code="not_found")
+        if turn.status != Turn.Status.PENDING:
+            raise orchestrator.TurnRefused(f"Turn {number} is not being written.")
+        turn_stops.turn_stop_request(turn_id=turn.pk)
+        return Response(status=status.HTTP_202_ACCEPTED)
 
 
 class TurnTextInput(serializers.Serializer):
@@ -251,29 +290,84 @@ class TurnRerollApi(TurnChangeApi):
     change = orchestrator.turn_reroll
 
 
+class TurnEditOutput(TurnOutput):
+    branch = serializers.SerializerMethodField(
+        help_text="When an earlier turn was edited: the branch that keeps the story as it was, and the turns "
+                  "it kept ({id, title, turns: [first, last]}); null for the last turn.")
+
+    class Meta(TurnOutput.Meta):
+        fields = TurnOutput.Meta.fields + ["branch"]
+
+    def get_branch(self, turn) -> dict | None:
+        edited = self.context["edited"]
+        if edited.branch is None:
+            return None
+        return {"id": str(edited.branch.pk), "title": edited.branch.title, "turns": [edited.kept_from, edited.kept_to]}
+
+
+def _may_change(request, story_id):
+    story = selectors.story_get(user=request.user, story_id=story_id)
+    if not services.can_change_story(request.user, story):
+        raise PermissionDenied("You may read this story but not change it.")
+    return story
+
+
 class TurnEditApi(ShortTransactionsApi):
-    serializer_class = TurnOutput
+    serializer_class = TurnEditOutput
     throttle_classes = [TurnThrottle]
 
-    @extend_schema(request=EditActionInput, responses={200: TurnOutput, 409: OpenApiResponse(description="The turn is not in a state for this (a turn pending or failed, not the last)")},
-                   summary="Change the last turn's action and write it again")
+    @extend_schema(request=EditActionInput, responses={200: TurnEditOutput, 409: OpenApiResponse(description="The turn is not in a state for this (a turn pending or failed, not the story's own)")},
+                   summary="Change any turn's action and write it again (an earlier turn's later turns are kept in a branch)")
     def post(self, request, story_id, number):
-        self.story(story_id)
+        with acting_as(request.user):
+            _may_change(request, story_id)
         data = EditActionInput(data=request.data)
         data.is_valid(raise_exception=True)
-        turn = orchestrator.turn_edit_action(user=request.user, story_id=story_id, number=number,
-                                             **data.validated_data)
-        return Response(TurnOutput(turn).data)
+        edited = turn_history.turn_action_edit(user=request.user, story_id=story_id, number=number,
+                                               **data.validated_data)
+        with acting_as(request.user):
+            turn = selectors.turn_get(story=selectors.story_get(user=request.user, story_id=story_id), number=number)
+        return Response(TurnEditOutput(turn, context={"edited": edited}).data)
 
 
 class TurnUndoApi(GenericAPIView):
     serializer_class = TurnOutput
 
     @extend_schema(responses={200: TurnOutput, 409: OpenApiResponse(description="The turn is not in a state for this (a turn pending or failed, not the last)")},
-                   summary="Undo the last turn (answers with the turn removed)")
+                   summary="Undo the last turn (answers with the turn removed; it can be redone until the next action)")
     def delete(self, request, story_id):
         selectors.story_get(user=request.user, story_id=story_id)
         return Response(TurnOutput(orchestrator.turn_undo(user=request.user, story_id=story_id)).data)
+
+
+class TurnRedoApi(GenericAPIView):
+    serializer_class = TurnOutput
+
+    @extend_schema(request=None, responses={200: TurnOutput, 404: OpenApiResponse(description="No undone turn to bring back")},
+                   summary="Redo the turn undone last (until the next action is played)")
+    def post(self, request, story_id):
+        _may_change(request, story_id)
+        turn = turn_history.turn_redo(user=request.user, story_id=story_id)
+        story = selectors.story_get(user=request.user, story_id=story_id)
+        return Response(TurnOutput(selectors.turn_get(story=story, number=turn.number)).data)
+
+
+class VersionInput(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, help_text="The version's number, 1 for the first written.")
+
+
+class TurnChooseApi(GenericAPIView):
+    serializer_class = TurnOutput
+
+    @extend_schema(request=VersionInput, responses={200: TurnOutput, 400: OpenApiResponse(description="No such version")},
+                   summary="Make one version of a passage the one the story reads (the replaced one stays in `alternatives`)")
+    def post(self, request, story_id, number):
+        _may_change(request, story_id)
+        data = VersionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        turn = turn_history.turn_version_choose(user=request.user, story_id=story_id, number=number,
+                                                version=data.validated_data["version"])
+        return Response(TurnOutput(turn).data)
 
 
 class ArcListApi(GenericAPIView):
@@ -354,6 +448,9 @@ class LoreFileInput(serializers.Serializer):
     file = serializers.FileField()
     format = serializers.CharField(required=False, allow_blank=True, max_length=40,
                                    help_text="One of the format names; detected from the content when left out.")
+    duplicates = serializers.ChoiceField(choices=list(lore_files.DUPLICATE_CHOICES), default="import",
+                                         help_text="A book whose entries are already in one of the story's: merge it "
+                                                   "into that book, skip it, or import it anyway.")
 
     def validate_file(self, upload):
         try:
@@ -381,7 +478,8 @@ class LoreImportApi(GenericAPIView):
         story = selectors.story_get(user=request.user, story_id=story_id)
         if not services.can_change_story(request.user, story):
             raise PermissionDenied("You may read this story but not change it.")
-        result = lore_files.import_file(user=request.user, story=story, **_lore_file(request))
+        result = lore_files.import_file(user=request.user, story=story, **_lore_file(request),
+                                        duplicates=request.data.get("duplicates", "import"))
         return Response(result, status=status.HTTP_201_CREATED)
 
 

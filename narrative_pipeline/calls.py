@@ -11,7 +11,7 @@ from accounts.rls import acting_as
 from core import metrics
 
 from . import selectors
-from .llm import Completion, LLMError, LLMRequest
+from .llm import Completion, LLMError, LLMRequest, approximate_tokens
 from .llm.connections import ModelChoice, choices_for, provider_for
 from .llm.reasoning import reasoning_split
 from .models import AgentCall
@@ -56,15 +56,33 @@ class AgentCaller:
 
     def stream(self, request: LLMRequest) -> Iterator[str | Completion]:
         started, choice = time.monotonic(), self._choice(request.agent)
+        written: list[str] = []
         try:
             provider, connection = provider_for(choice)
-            for piece in provider.stream(request):
+            pieces = provider.stream(request)
+            for piece in pieces:
                 if isinstance(piece, Completion):
                     self._record(request.agent, choice.connection, piece.model, started, completion=piece,
                                  cost=connection.cost_usd(piece.model, piece.prompt_tokens, piece.completion_tokens))
+                else:
+                    written.append(piece)
                 yield piece
         except LLMError as error:
             self._record(request.agent, choice.connection, choice.model, started, error=str(error))
+            raise
+        except GeneratorExit:
+            if isinstance(piece, Completion):
+                raise  # closed after its last piece: already recorded
+            # The reader stopped (the player's Stop): the model's stream is closed now, so no more tokens are
+            # asked for, and the call is recorded as stopped with what it sent (counted, as the server would).
+            pieces.close()
+            text = "".join(written)
+            prompt_tokens = approximate_tokens("\n".join(str(m.get("content", "")) for m in request.messages))
+            stopped = Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=approximate_tokens(text),
+                                 provider=choice.connection, model=choice.model)
+            self._record(request.agent, choice.connection, choice.model, started, completion=stopped,
+                         cost=connection.cost_usd(choice.model, stopped.prompt_tokens, stopped.completion_tokens),
+                         status=AgentCall.Status.STOPPED)
             raise
 
     def record_local(self, agent: str, *, model: str, tokens: int, started: float) -> None:
@@ -74,8 +92,9 @@ class AgentCaller:
                                            model=model))
 
     def _record(self, agent, provider, model, started, *, completion: Completion | None = None,
-                cost: Decimal = Decimal(0), error: str = ""):
-        seconds, status = time.monotonic() - started, AgentCall.Status.ERROR if error else AgentCall.Status.OK
+                cost: Decimal = Decimal(0), error: str = "", status: str = ""):
+        seconds = time.monotonic() - started
+        status = status or (AgentCall.Status.ERROR if error else AgentCall.Status.OK)
         with acting_as(self.user):
             AgentCall.objects.create(
                 user_id=self.story.user_id, story_id=self.story.pk, turn_id=getattr(self.turn, "pk", None),

@@ -63,6 +63,15 @@ class ChapterHealing(Contract):
     tier: Literal["relax", "adapt", "alternate"]
 
 
+class LoreCut(Contract):
+    """An entry whose keys matched but that the writers did not get: its book's token budget, or the briefing's
+    room for lore, was spent on more important entries. For the writers' room, not the agents."""
+
+    book: str
+    title: str = ""
+    reason: str  # why it matched, then why it was cut
+
+
 class StoryFacts(Contract):
     """What the context and the briefing both carry about the story and this turn."""
 
@@ -82,6 +91,7 @@ class StoryFacts(Contract):
     chapter: ChapterBrief | None = None
     lore: list[LoreNote] = Field(default_factory=list)
     lore_skipped: list[LoreSkipped] = Field(default_factory=list)
+    lore_cut: list[LoreCut] = Field(default_factory=list)
     knowledge: KnowledgeBrief = KnowledgeBrief()  # per point of view (issue #20, chapters.knowledge)
 
 
@@ -98,8 +108,8 @@ class StrategistBriefing(StoryFacts):
 
     def for_agents(self) -> dict:
         """What the Strategist and the Writer are given: the briefing without the writers' room's report
-        (lore not checked, secrets withheld from whom)."""
-        return self.model_dump(exclude={"lore_skipped": True, "knowledge": {"withheld"}})
+        (lore not checked or cut, secrets withheld from whom)."""
+        return self.model_dump(exclude={"lore_skipped": True, "lore_cut": True, "knowledge": {"withheld"}})
 
     def size(self) -> int:
         """Approximate tokens: characters of its JSON divided by four."""

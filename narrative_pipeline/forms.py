@@ -17,6 +17,10 @@ def _as_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+LORE_FILE_HELP = ("A character card (PNG or JSON, V2/V3), a SillyTavern World Info file, a NovelAI lorebook, an "
+                  "Agnai memory book or an Infinite Worlds world. You see what it holds before anything is created.")
+
+
 class NewStoryForm(forms.Form):
     world = forms.ChoiceField(
         label="Start from", required=False, widget=forms.RadioSelect,
@@ -25,11 +29,12 @@ class NewStoryForm(forms.Form):
     title = forms.CharField(max_length=200, required=False)
     premise = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=20_000, required=False)
     genre = forms.CharField(max_length=60, required=False)
+    file = forms.FileField(label="Or start from a file", required=False, help_text=LORE_FILE_HELP)
 
     def clean(self):
         cleaned = super().clean()
-        if not cleaned.get("world") and not cleaned.get("title"):
-            self.add_error("title", "Give your story a title, or pick a starter world.")
+        if not cleaned.get("world") and not cleaned.get("title") and not cleaned.get("file"):
+            self.add_error("title", "Give your story a title, pick a starter world, or choose a file.")
         return cleaned
 
 
@@ -52,29 +57,40 @@ class ActionForm(EditActionForm):
 
 
 class StoryNotesForm(forms.Form):
+    """The memory and the author's note (the state has its own form, on the State card)."""
+
     memory = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=20_000, required=False,
                              help_text="Always in the briefing: what must never be forgotten.")
     authors_note = forms.CharField(label="Author's note", widget=forms.Textarea(attrs={"rows": 3}), max_length=4_000,
                                    required=False, help_text="Guidance for style and direction.")
+
+    @classmethod
+    def for_story(cls, story, data=None):
+        return cls(data, initial={"memory": story.memory, "authors_note": story.authors_note})
+
+    def changes(self) -> dict:
+        return {"memory": self.cleaned_data["memory"], "authors_note": self.cleaned_data["authors_note"]}
+
+
+class StoryStateForm(forms.Form):
+    """The State card's values, fixed by the player in place (an empty list field empties it)."""
+
     location = forms.CharField(max_length=200, required=False)
-    present_characters = _list_field("Present characters")
+    present_characters = _list_field("Present")
     inventory = _list_field("Inventory")
     flags = _list_field("Flags")
 
     @classmethod
     def for_story(cls, story, data=None):
         state = story.state
-        return cls(data, initial={
-            "memory": story.memory, "authors_note": story.authors_note, "location": state.get("location", ""),
-            "present_characters": ", ".join(state.get("present_characters", [])),
-            "inventory": ", ".join(state.get("inventory", [])), "flags": ", ".join(state.get("flags", [])),
-        })
+        return cls(data, auto_id="state-%s", label_suffix="", initial={
+            "location": state.get("location", ""), "present_characters": ", ".join(state.get("present_characters", [])),
+            "inventory": ", ".join(state.get("inventory", [])), "flags": ", ".join(state.get("flags", []))})
 
     def changes(self) -> dict:
         data = self.cleaned_data
-        return {"memory": data["memory"], "authors_note": data["authors_note"], "state": {
-            "location": data["location"], "present_characters": _as_list(data["present_characters"]),
-            "inventory": _as_list(data["inventory"]), "flags": _as_list(data["flags"])}}
+        return {"location": data["location"].strip(), "present_characters": _as_list(data["present_characters"]),
+                "inventory": _as_list(data["inventory"]), "flags": _as_list(data["flags"])}
 
 
 AGENT_ROLES = {
@@ -118,3 +134,22 @@ class ModelsForm(forms.Form):
             connection, _, model = (self.cleaned_data.get(agent) or "").partition(":")
             picked[agent] = {"connection": connection, "model": model} if connection else None
         return picked
+
+
+class LoreFileForm(forms.Form):
+    file = forms.FileField(label="Card or world file", help_text=LORE_FILE_HELP)
+
+
+class LoreEntryForm(forms.Form):
+    comment = forms.CharField(label="Title", max_length=2_000, required=False)
+    keys = forms.CharField(max_length=4_000, required=False, help_text="Separate with commas; /regex/flags works.")
+    content = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), max_length=100_000, required=False)
+    enabled = forms.BooleanField(required=False)
+
+    def clean_keys(self):
+        return _as_list(self.cleaned_data["keys"])
+
+
+class LoreTestForm(forms.Form):
+    action = forms.CharField(label="Try an action", max_length=MAX_ACTION_CHARS,
+                             widget=forms.TextInput(attrs={"placeholder": "I walk into the glade"}))

@@ -21,10 +21,12 @@ from chapters import services as chapter_services
 from chapters.lore import importers
 from chapters.lore import services as chapter_lore
 from chapters.lore.importers import document as doc
-from chapters.models import LoreSource, StoryChapter
+from chapters.lore.macros import macros_filled
+from chapters.models import Lorebook, LoreSource, StoryChapter
 
 from . import quota_accounting
 from .models import Character, Story
+from .selectors import cast_names
 from .services import character_names_check, state_merged, story_create, turn_opening
 
 CHARACTER_ATTRIBUTES = ("name", "description", "personality", "scenario", "first_message", "example_messages",
@@ -64,10 +66,17 @@ def _chapters_numbered(upload: importers.Upload, story: Story | None) -> list[di
     return [{"source": StoryChapter.Source.IMPORTED, **chapter} for chapter in chapters]
 
 
-def preview(upload: importers.Upload) -> dict:
-    """What an import would create, for the admin's confirmation step."""
+DUPLICATE_CHOICES = {"merge": "Merge into the book already there", "skip": "Skip it",
+                     "import": "Import anyway (its entries fire twice)"}
+
+
+def preview(upload: importers.Upload, *, story: Story | None = None) -> dict:
+    """What an import would create, for the confirmation step: with ``story``, also the file's books
+    that duplicate one of the story's (``chapter_lore.books_duplicated``), for the player to choose."""
     document = upload.document
+    duplicates = [] if story is None else chapter_lore.books_duplicated(story_id=story.pk, books=document.books)
     return {
+        "duplicates": [asdict(duplicate) for duplicate in duplicates],
         "format": upload.lore_format, "label": importers.FORMATS[upload.lore_format].LABEL,
         "story": asdict(document.story) if document.story else None,
         "books": [{"name": book.name, "entries": [{"title": entry.comment, "keys": entry.keys,
@@ -88,12 +97,27 @@ def _summary(upload, books, characters, chapters) -> dict:
             "warnings": getattr(upload, "warnings", [])}
 
 
-def import_file(*, user, story: Story, data: bytes, lore_format: str | None = None, filename: str = "") -> dict:
-    """Import a file into a story: all of it, or (on any error) nothing, the story's lore untouched."""
+def import_file(*, user, story: Story, data: bytes, lore_format: str | None = None, filename: str = "",
+                duplicates: str = "import") -> dict:
+    """Import a file into a story: all of it, or (on any error) nothing, the story's lore untouched.
+    A book that duplicates one of the story's is merged into it, skipped or imported anyway
+    (``duplicates``: a key of ``DUPLICATE_CHOICES``)."""
+    if duplicates not in DUPLICATE_CHOICES:
+        raise ValidationError({"duplicates": [f"Choose one of {', '.join(DUPLICATE_CHOICES)}."]})
     with acting_as(user), transaction.atomic():
         story = Story.objects.select_for_update().get(pk=story.pk)
         upload = read(data, lore_format=lore_format, filename=filename, story=story)
-        return _save(user=user, story=story, upload=upload, filename=filename, fill_story=False)
+        found = [] if duplicates == "import" else chapter_lore.books_duplicated(story_id=story.pk,
+                                                                               books=upload.document.books)
+        doubled = {duplicate.position: duplicate for duplicate in found}
+        books = upload.document.books
+        upload.document.books = [book for position, book in enumerate(books) if position not in doubled]
+        summary = _save(user=user, story=story, upload=upload, filename=filename, fill_story=False)
+        summary["merged"] = {duplicate.existing_name: chapter_lore.book_entries_merge(
+            lorebook=Lorebook.objects.get(pk=duplicate.existing_id), book=books[duplicate.position])
+            for duplicate in found if duplicates == "merge"}
+        summary["skipped_books"] = [duplicate.name for duplicate in found if duplicates == "skip"]
+        return summary
 
 
 def _save(*, user, story: Story, upload: importers.Upload, filename: str, fill_story: bool) -> dict:
@@ -105,8 +129,10 @@ def _save(*, user, story: Story, upload: importers.Upload, filename: str, fill_s
                                        filename=filename[:255], text=upload.text, image=upload.image,
                                        story_fields=applied)
     character_names_check(story=story, names=[character.name for character in document.characters], field="file")
+    portrait = source if upload.image and upload.lore_format in importers.CARD_FORMATS else None
     characters = [Character.objects.create(
         user_id=story.user_id, story=story, source_fields=doc.fields_text(character.source_fields),
+        portrait_source=portrait if not character.is_player else None,
         **{attribute: getattr(character, attribute) for attribute in CHARACTER_ATTRIBUTES})
         for character in document.characters]
     books = chapter_lore.books_import(story_id=story.pk, user_id=story.user_id, books=document.books, source=source)
@@ -142,12 +168,16 @@ def _apply_story_info(story: Story, info: doc.StoryInfo | None, *, fill_story: b
     return [attribute for attribute in changed if attribute != "state"]
 
 
-def story_from_file(*, user, data: bytes, lore_format: str | None = None, filename: str = "") -> Story:
+def story_from_file(*, user, data: bytes, lore_format: str | None = None, filename: str = "",
+                    lore_only_title: str = "") -> Story:
     """A new story from a character card or a world: the card's character (or the world's cast),
-    its lore and chapters, and the first message (or the world's background) as turn 1."""
+    its lore and chapters, and the first message (or the world's background) as turn 1. A file of lore
+    alone (World Info, a NovelAI or Agnai book) starts a story only given ``lore_only_title``."""
     upload = read(data, lore_format=lore_format, filename=filename)
     document = upload.document
-    if not document.characters and document.story is None:
+    if not document.characters and document.story is None and lore_only_title.strip():
+        document.story = doc.StoryInfo(title=lore_only_title.strip())
+    elif not document.characters and document.story is None:
         raise ValidationError({"file": [f"A {importers.FORMATS[upload.lore_format].LABEL} holds no character "
                                         "or world to start a story from; import it into a story instead."]})
     info = document.story or doc.StoryInfo()
@@ -160,8 +190,14 @@ def story_from_file(*, user, data: bytes, lore_format: str | None = None, filena
         with acting_as(user):
             story = Story.objects.select_for_update().get(pk=story.pk)
             _save(user=user, story=story, upload=upload, filename=filename, fill_story=True)
+        with acting_as(user):  # the player reads the greeting and the premise with the cast's names
+            names = cast_names(story=story)
+            premise = macros_filled(story.premise, **names)
+            if premise != story.premise:
+                story.premise = premise
+                story.save(update_fields=["premise"])
         if opening.strip():
-            turn_opening(user=user, story=story, prose=opening)
+            turn_opening(user=user, story=story, prose=macros_filled(opening, **names))
     return story
 
 

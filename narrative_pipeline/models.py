@@ -73,6 +73,9 @@ class Character(UserOwnedModel):
     source_format = models.CharField(max_length=20, blank=True)
     source_fields = models.TextField(blank=True, default="",
                                      help_text="The card's own fields, as JSON text in their original order.")
+    # The PNG card the character was imported from: its image is the character's portrait.
+    portrait_source = models.ForeignKey("chapters.LoreSource", on_delete=models.SET_NULL, null=True, blank=True,
+                                        related_name="portrait_characters")
     # Who knows what (issue #20, ``chapters.knowledge``): the factions this character belongs to, and who knows
     # its description and personality (empty: everyone) until ``reveal_when`` holds.
     factions = models.JSONField(default=list, blank=True, help_text='Tags such as "smugglers".')
@@ -129,6 +132,24 @@ class Turn(UserOwnedModel):
         return f"turn {self.number}"
 
 
+class UndoneTurn(UserOwnedModel):
+    """A turn the player undid, kept so it can be redone until the story's next action.
+
+    ``turn`` holds the turn row's fields as they were; ``state_after`` the story's state before the
+    undo put it back, which a redo restores. Undoing several turns keeps each; a redo brings back the
+    lowest-numbered (the one that follows the story's last turn)."""
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="undone_turns")
+    number = models.PositiveIntegerField()
+    turn = models.JSONField()
+    state_after = models.JSONField(default=empty_state)
+    undone_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["story", "number"]
+        constraints = [models.UniqueConstraint(fields=["story", "number"], name="undone_turn_once_per_number")]
+
+
 class TurnSummary(UserOwnedModel):
     turn = models.OneToOneField(Turn, on_delete=models.CASCADE, related_name="summary")
     story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="turn_summaries")
@@ -175,6 +196,7 @@ class AgentCall(UserOwnedModel):
     class Status(models.TextChoices):
         OK = "ok"
         ERROR = "error"
+        STOPPED = "stopped"  # the player stopped the Writer mid-passage; its tokens so far are counted
 
     story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="agent_calls")
     turn = models.ForeignKey(Turn, on_delete=models.SET_NULL, null=True, blank=True, related_name="agent_calls")

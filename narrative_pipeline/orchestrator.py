@@ -10,17 +10,20 @@ A failure leaves the action saved as a failed turn with its error, to retry.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 from collections.abc import Callable
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError
 from django.utils import timezone
 
 from accounts.quotas import QuotaExceeded
 from accounts.rls import acting_as
 from accounts.task_outbox import queue_after_commit
+from chapters import selectors as chapter_selectors
 from core import metrics
 from core.embeddings import EmbeddingError
 from core.errors import DomainError
@@ -30,7 +33,7 @@ from .agents import preprocessor, strategist, writer
 from .calls import AgentCaller
 from .contracts import MAX_ACTION_CHARS, ResponseTemplate, StoryState
 from .llm import LLMError
-from .models import Character, Story, Turn
+from .models import Character, Story, Turn, UndoneTurn
 from .state import next_state
 from .tasks import dream_turn, heal_chapter
 
@@ -82,6 +85,7 @@ def turn_submit(*, user, story_id, action, idempotency_key) -> tuple[Turn, bool]
                 last = story.turns.order_by("-number").first()
                 if last is not None and last.status != Turn.Status.COMPLETED:
                     raise TurnRefused(f"Turn {last.number} is {last.status}: retry or undo it before a new action.")
+                UndoneTurn.objects.filter(story=story).delete()  # a new action ends what a redo could bring back
                 turn = Turn.objects.create(user_id=story.user_id, story=story,
                                            number=selectors.turn_number_next(story=story),
                                            action=action, idempotency_key=key, state_before=story.state)
@@ -91,8 +95,13 @@ def turn_submit(*, user, story_id, action, idempotency_key) -> tuple[Turn, bool]
     raise TurnRefused("This turn is being submitted twice at once; try again.")
 
 
-def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = None) -> Turn:
-    """Run the writers' room for ``turn`` (pending, failed, or completed to reroll) and commit."""
+def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = None,
+                  on_stage: Callable[[str], None] | None = None,
+                  stop_requested: Callable[[], bool] | None = None) -> Turn:
+    """Run the writers' room for ``turn`` (pending, failed, or completed to reroll) and commit.
+
+    ``on_stage`` hears "planning" (the Strategist) then "writing" (the Writer); ``stop_requested`` is asked
+    between the Writer's pieces: once it says yes the turn completes with what was written by then."""
     with acting_as(user):
         story = Story.objects.get(pk=turn.story_id)
         cast = list(Character.objects.filter(story=story).values_list("name", "is_player"))
@@ -108,11 +117,19 @@ def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = N
                                    context.healing.tier)
             briefing = preprocessor.brief(context)
         caller.record_local("preprocessor", model="all-MiniLM-L6-v2", tokens=briefing.size(), started=started)
+        if on_stage is not None:
+            on_stage("planning")
         template = strategist.plan(briefing, caller.complete)
-        prose = writer.write(briefing, template, caller.stream, on_text, attempt=len(turn.alternatives) + (
-            1 if turn.prose else 0))
+        if stop_requested is not None and stop_requested():
+            raise LLMError("You stopped this turn before the Writer began.")
+        if on_stage is not None:
+            on_stage("writing")
+        passage = writer.write(briefing, template, caller.stream, on_text, stop_requested=stop_requested,
+                               attempt=len(turn.alternatives) + (1 if turn.prose else 0))
+        prose = passage.text
         if not prose:
-            raise LLMError("The Writer returned an empty passage.")
+            raise LLMError("You stopped this turn before the Writer wrote anything." if passage.stopped
+                           else "The Writer returned an empty passage.")
     except (LLMError, EmbeddingError) as error:  # the model server or the embedding service: Retry
         return _turn_fail(user, turn, str(error))
     except Exception:
@@ -150,13 +167,24 @@ def _turn_complete(*, user, turn: Turn, briefing: dict, template: ResponseTempla
         player = next((name for name, is_player in cast if is_player), None)
         if _is_last(row):
             story.state = next_state(StoryState(**row.state_before), cast=[name for name, _ in cast], player=player,
-                                     action=row.action, prose=prose, updates=template.state_updates).model_dump()
+                                     action=row.action, prose=prose, updates=template.state_updates,
+                                     places=_known_places(story.pk)).model_dump()
             story.save(update_fields=["state", "updated_at"])
         quota_accounting.turn_rewritten(user=user, story=story, turn=row)
         row.save()
         queue_after_commit(dream_turn, str(story.user_id), str(row.pk))
     metrics.TURNS.labels(outcome="completed").inc()
     return row
+
+
+def _known_places(story_id) -> tuple[str, ...]:
+    """The places the story's chapters name: a movement to one keeps the author's spelling, so it meets the
+    chapter's condition."""
+    places: list[str] = []
+    for chapter in chapter_selectors.story_chapters(story_id=story_id):
+        location = chapter.trigger_conditions.get("location") or []
+        places += [location] if isinstance(location, str) else [place for place in location if isinstance(place, str)]
+    return tuple(dict.fromkeys(places))
 
 
 def _is_last(turn: Turn) -> bool:
@@ -215,13 +243,21 @@ def turn_edit_action(*, user, story_id, number: int, action, on_text=None) -> Tu
     return turn_generate(user=user, turn=turn, on_text=on_text)
 
 
+UNDONE_FIELDS = ("id", "number", "action", "prose", "idempotency_key", "status", "error", "alternatives", "briefing",
+                 "template", "retrieved_turns", "state_before", "created_at", "completed_at")
+
+
 def turn_undo(*, user, story_id) -> Turn:
-    """Remove the last turn and put the story's state back as it was before it."""
+    """Remove the last turn and put the story's state back as it was before it. The turn is kept as
+    an ``UndoneTurn`` until the next action, so a redo can bring it back."""
     with acting_as(user):
         story = Story.objects.select_for_update().get(pk=story_id)
         turn = _own_last(story_id)
         if turn is None:
             raise TurnRefused("This story has no turns to undo.", code="not_found")
+        fields = json.loads(json.dumps({name: getattr(turn, name) for name in UNDONE_FIELDS}, cls=DjangoJSONEncoder))
+        UndoneTurn.objects.update_or_create(user_id=story.user_id, story=story, number=turn.number,
+                                            defaults={"turn": fields, "state_after": story.state})
         story.state = turn.state_before
         story.save(update_fields=["state", "updated_at"])
         quota_accounting.turn_remove(user=user, story=story, turn=turn)

@@ -4,6 +4,7 @@
 neighbours), so that later storage (forks) changes one place.
 """
 
+from dataclasses import replace
 from decimal import Decimal
 
 from django.db.models import Avg, Count, F, OuterRef, Subquery, Sum, Value
@@ -17,14 +18,16 @@ from chapters.contracts import ChapterBrief
 from chapters.evaluation import ChapterView
 from chapters.knowledge import selectors as knowledge_selectors
 from chapters.knowledge.rules import Member
-from chapters.models import ChapterDivergenceLog
+from chapters.lore import services as chapter_lore
+from chapters.lore.macros import macros_filled
+from chapters.models import ChapterDivergenceLog, Lorebook, LoreEntry
 from chapters.selectors import ChapterPanel
 from core import embeddings
 from core.contracts import StoryState
 
 from .llm import AGENTS
 from .llm.connections import choice_read, choices_for, connections
-from .models import AgentCall, ModelChoices, Story, StoryArc, StoryTurn, Turn, TurnOverride
+from .models import AgentCall, Character, ModelChoices, Story, StoryArc, StoryTurn, Turn, TurnOverride
 
 
 def story_list(*, user):
@@ -197,3 +200,85 @@ def story_what_you_know(*, story: Story) -> list:
     player = story.characters.filter(is_player=True).only("name", "factions").first()
     member = Member(name=player.name if player else "", is_player=True, factions=tuple(player.factions if player else ()))
     return knowledge_selectors.knowledge_known_to(story_id=story.pk, member=member)
+
+
+# The cast beside the story ---------------------------------------------------------------------
+
+def cast_names(*, story: Story) -> dict[str, str]:
+    """The names card macros stand for (``macros_filled(text, **cast_names(story=…))``): ``user`` is the player
+    character ("you" without one); ``char`` is a card's own character first, else the first other one."""
+    cast = list(story.characters.values_list("name", "is_player", "source_format"))
+    player = next((name for name, is_player, _ in cast if is_player), "you")
+    others = sorted((not source_format.startswith("card"), name) for name, is_player, source_format in cast
+                    if not is_player)
+    return {"user": player, "char": others[0][1] if others else "the narrator"}
+
+
+def story_cast(*, story: Story) -> list[dict]:
+    """The story's characters for the Cast card: name, role, description with its macros filled, and
+    whether a portrait (a PNG card's image) can be shown."""
+    names = cast_names(story=story)
+    return [{"id": row["id"], "name": row["name"], "is_player": row["is_player"],
+             "description": macros_filled(row["description"], **names),
+             "has_portrait": row["portrait_source_id"] is not None}
+            for row in story.characters.order_by("-is_player", "name").values(
+                "id", "name", "is_player", "description", "portrait_source_id")]
+
+
+def character_portrait(*, story: Story, character_id: int) -> bytes | None:
+    """The PNG a character came from (its card's image), or None; RLS shows only the acting user's."""
+    image = (Character.objects.filter(story=story, pk=character_id, portrait_source__isnull=False)
+             .values_list("portrait_source__image", flat=True).first())
+    return bytes(image) if image else None
+
+
+def lore_recent_texts(*, story: Story, before: int) -> list[str]:
+    """The latest completed turns' text before turn ``before``, newest first, as far back as a lorebook scans:
+    what lore activation reads besides the action (the Preprocessor and the player's key tester alike)."""
+    rows = (story_turns(story=story).filter(number__lt=before, status=Turn.Status.COMPLETED).order_by("-number")
+            .values("action", "prose")[: chapter_lore.MAX_SCAN_DEPTH])
+    return [f"{row['action']}\n{row['prose']}" for row in rows]
+
+
+LORE_BUDGET, LORE_CHARS = 4_800, 1_600  # each book keeps to its own token budget; this caps them together
+BRIEFING_FULL = "the briefing's room for lore was full"
+BOOK_BUDGET_SPENT = "its book's token budget was spent"
+
+
+def briefing_lore_fits(contents: list[str]) -> int:
+    """How many of the fired entries (most important first, as filled) fit the briefing's room for lore; each
+    is cut to ``min(LORE_CHARS, what is left)``."""
+    left = LORE_BUDGET
+    for count, content in enumerate(contents):
+        if left < 80:
+            return count
+        left -= min(len(content), LORE_CHARS, left)
+    return len(contents)
+
+
+def lore_tested(*, story: Story, action: str) -> chapter_lore.TurnLore:
+    """What ``action`` would fire as the story's next turn, as the Preprocessor will compute it (same recent
+    turns, same probability seed, same room in the briefing): ``TurnLore`` with the fired entries, those cut
+    (by a book's budget or the briefing's room, the reason saying which), those not checked in time."""
+    number = turn_number_next(story=story)
+    lore = chapter_lore.lore_for_turn(story_id=story.pk, action=action, seed=f"{story.pk}:{number}",
+                                      recent=lore_recent_texts(story=story, before=number))
+    names = cast_names(story=story)
+    fits = briefing_lore_fits([macros_filled(hit.content, **names) for hit in lore.fired])
+    return chapter_lore.TurnLore(
+        fired=lore.fired[:fits], skipped=lore.skipped,
+        cut=[replace(hit, reason=f"{hit.reason}; {BOOK_BUDGET_SPENT}") for hit in lore.cut]
+        + [replace(hit, reason=f"{hit.reason}; {BRIEFING_FULL}") for hit in lore.fired[fits:]])
+
+
+def story_lorebooks(*, story: Story) -> list[dict]:
+    """The story's books with their entries, content's macros filled for reading, in the books' own order."""
+    names = cast_names(story=story)
+    books = list(Lorebook.objects.filter(story=story).order_by("created_at", "id").values("id", "name", "enabled",
+                                                                                          "token_budget"))
+    entries: dict[int, list[dict]] = {book["id"]: [] for book in books}
+    for entry in LoreEntry.objects.filter(story=story).order_by("lorebook", "position").values(
+            "id", "lorebook_id", "comment", "keys", "content", "enabled", "constant"):
+        entry["shown"] = macros_filled(entry["content"], **names)
+        entries[entry["lorebook_id"]].append(entry)
+    return [{**book, "entries": entries[book["id"]]} for book in books]

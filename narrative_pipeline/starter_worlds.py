@@ -1,4 +1,7 @@
-"""Built-in worlds a player can start a story from: a cast, a setting and an opening passage."""
+"""Built-in worlds a player can start a story from: a cast, a setting and an opening passage, and the
+blurb that sells each on its card (New story, the landing page)."""
+
+import re
 
 STARTER_WORLDS = {
     "drowned-bell": {
@@ -53,3 +56,40 @@ STARTER_WORLDS = {
                    "\"Welcome to Kestrel. I am ANSEL. I am afraid the crew cannot meet you.\"",
     },
 }
+
+
+# What each world's card says to a player choosing it (the premise above is what the writers' room reads).
+STARTER_BLURBS = {
+    "drowned-bell": "Keep the lighthouse on an island where a drowned chapel's bell has begun to ring. Who is "
+                    "ringing it, and why does the harbour master look so guilty?",
+    "iron-court": "Walk back into the city that killed your father, disguised as a glass-seller, and find out who "
+                  "still remembers your face.",
+    "last-signal": "A relay station at the edge of the system has gone silent. You are the engineer sent aboard; "
+                   "only its polite AI answers.",
+}
+
+FIRST_LINES_SENTENCES = 2
+
+
+def first_lines(opening: str, sentences: int = FIRST_LINES_SENTENCES) -> str:
+    """The first sentences of an opening passage: a taste of it on a card."""
+    first_paragraph = opening.strip().split("\n\n")[0]
+    taken: list[str] = []
+    for part in re.split(r"(?<=[.!?\"”])\s+(?=[A-Z“\"])", first_paragraph):
+        taken.append(part)
+        if len(taken) >= sentences and " ".join(taken).count('"') % 2 == 0:  # never stop inside a quotation
+            break
+    return " ".join(taken)
+
+
+def starter_world_cards() -> list[dict]:
+    """Each starter world as its card shows it: key, title, genre, blurb, who the player is, the rest of the
+    cast (name and a few words), the opening's first lines and the whole opening."""
+    cards = []
+    for key, world in STARTER_WORLDS.items():
+        player = next((person for person in world["characters"] if person.get("is_player")), None)
+        cards.append({
+            "key": key, "title": world["title"], "genre": world["genre"], "blurb": STARTER_BLURBS[key],
+            "player": player, "cast": [person for person in world["characters"] if not person.get("is_player")],
+            "first_lines": first_lines(world["opening"]), "opening": world["opening"]})
+    return cards

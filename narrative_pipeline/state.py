@@ -1,7 +1,8 @@
 """The story's state after a turn: deterministic, not left to the LLM alone (DESIGN §3).
 
-Names the story knows (its cast) are matched in the action and the prose; the Strategist's
-``state_updates`` are applied on top.
+The change read from the action and the passage (``state_extraction``: items from verbs of getting and
+parting, location from verbs of movement, presence from arriving and leaving) comes first; the
+Strategist's ``state_updates`` are applied on top.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 
 from .contracts import StateUpdates, StoryState
+from .state_extraction import COMPANION_FLAG, Scene, companions_in, state_change
 
 
 def mentioned(name: str, text: str) -> bool:
@@ -29,15 +31,20 @@ def _with(items: list[str], added: list[str]) -> list[str]:
 
 
 def next_state(state: StoryState, *, cast: list[str], player: str | None, action: str, prose: str,
-               updates: StateUpdates) -> StoryState:
-    present = list(state.present_characters)
-    # Cast members named in this turn are in the scene (the player character is always there).
-    present = _with(present, [name for name in cast if name != player and (mentioned(name, prose)
-                                                                           or mentioned(name, action))])
-    present = _with(present, updates.characters_entering)
-    present = _without(present, updates.characters_leaving)
-    inventory = _without(_with(state.inventory, updates.items_gained), updates.items_lost)
-    flags = _without(_with(state.flags, updates.flags_set), updates.flags_cleared)
-    location = (updates.location or "").strip() or state.location
+               updates: StateUpdates, places: tuple[str, ...] = ()) -> StoryState:
+    """The state after a turn: the deterministic change read from the action and the passage
+    (``state_extraction``), then the Strategist's ``updates`` on top."""
+    scene = Scene(location=state.location, present=tuple(state.present_characters), inventory=tuple(state.inventory),
+                  cast=tuple(name for name in cast if name != player), player=player, places=places,
+                  companions=companions_in(state.flags))
+    change = state_change(action, scene=scene, prose=prose)
+    present = _with(_without(list(state.present_characters), change.leaving), change.entering)
+    present = _without(_with(present, updates.characters_entering), updates.characters_leaving)
+    inventory = _without(_with(state.inventory, change.items_gained), change.items_lost)
+    inventory = _without(_with(inventory, updates.items_gained), updates.items_lost)
+    flags = _without(_with(state.flags, [COMPANION_FLAG + name for name in change.companions_joining]),
+                     [COMPANION_FLAG + name for name in change.companions_parting])
+    flags = _without(_with(flags, updates.flags_set), updates.flags_cleared)
+    location = (updates.location or "").strip() or change.location or state.location
     return StoryState(location=location[:200], present_characters=present[:30], inventory=inventory[:100],
                       flags=flags[:200], tracked=state.tracked)

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
@@ -21,13 +22,14 @@ from chapters import services as chapter_services
 from chapters.models import ChapterSuggestion, StoryChapter
 from core.forms import form_error_from
 
-from . import orchestrator, selectors, services, snapshots
+from . import lore_files, lore_views, orchestrator, selectors, services, snapshots, turn_history
 from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
-from .forms import ActionForm, EditActionForm, ModelsForm, NewStoryForm, StoryNotesForm
+from .forms import ActionForm, EditActionForm, ModelsForm, NewStoryForm, StoryNotesForm, StoryStateForm
 from .llm.check import choices_check
 from .llm.connections import ModelChoice
 from .llm.status import model_status
+from .starter_worlds import starter_world_cards
 
 TURNS_PER_PAGE = 20
 
@@ -36,10 +38,34 @@ def _story(request, story_id):
     return selectors.story_get(user=request.user, story_id=story_id)
 
 
-def _to_turn(story_id, number=None):
+def _to_turn(story_id, number=None, anchor=None):
     """The story page, at the page and anchor of turn ``number`` when given (turns are numbered 1…n)."""
     url = reverse("story-detail", args=[story_id])
-    return redirect(f"{url}?page={(number - 1) // TURNS_PER_PAGE + 1}#turn-{number}" if number else url)
+    if not number:
+        return redirect(url)
+    return redirect(f"{url}?page={(number - 1) // TURNS_PER_PAGE + 1}#{anchor or f'turn-{number}'}")
+
+
+TURN_TOOLS_HEADER = "X-Turn-Tools"  # sent by static/js/turns.js, which updates the page in place
+
+
+def _turn_answer(request, story_id, number=None, *, anchor=None):
+    """After a turn tool: the story page at the turn (no JavaScript), or for turns.js the articles from
+    the turn before ``number`` to the story's last, the notice and the state, to swap in place."""
+    if TURN_TOOLS_HEADER not in request.headers:
+        return _to_turn(story_id, number, anchor)
+    with acting_as(request.user):
+        story = _story(request, story_id)
+        turns = selectors.story_turns(story=story)
+        last = turns.last()
+        first = min(number or 1, last.number if last else 1) - 1
+        return render(request, "narrative_pipeline/_turns_update.html", {
+            "story": story, "turns": list(turns.filter(number__gte=max(first, 1))), "last_turn": last,
+            "redo_number": turn_history.turn_redo_number(story=story),
+            "turn_notices": list(messages.get_messages(request)),
+            "can_play": last is None or last.status == "completed",
+            "notes_form": StoryNotesForm.for_story(story), "state_form": StoryStateForm.for_story(story),
+        })
 
 
 @login_required
@@ -53,24 +79,58 @@ def story_list(request):
 
 @login_required
 def story_new(request):
-    form = NewStoryForm(request.POST or None)
+    """A premise, a starter world, or a file (a card or a world): a file is shown first as a preview of what it
+    holds, then created on "Create story" (it waits in the cache between the two)."""
+    token = request.POST.get("token", "")
+    if request.method == "POST" and token:
+        return _story_new_from_file(request, token)
+    form = NewStoryForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
+            if data["file"]:
+                token, preview = lore_views.upload_pending(request, data["file"], title=data["title"])
+                return _story_new_page(request, form, preview=preview, token=token, filename=data["file"].name)
             if data["world"]:
                 story = services.story_create_from_world(user=request.user, world=data["world"])
             else:
                 story = services.story_create(user=request.user, title=data["title"], premise=data["premise"],
                                               genre=data["genre"])
+        except ValidationError as error:
+            form.add_error("file", "; ".join(error.messages))
         except QuotaExceeded as error:
             form_error_from(form, error)
         else:
             messages.success(request, f"“{story.title}” is ready. What do you do?")
             return _to_turn(story.pk)
-    return render(request, "narrative_pipeline/story_new.html", {"form": form})
+    return _story_new_page(request, form, status=400 if form.errors else 200)
 
 
-def _story_page(request, story, *, action_form=None, notes_form=None, status=200):
+def _story_new_page(request, form, *, status=200, **preview):
+    return render(request, "narrative_pipeline/story_new.html",
+                  {"form": form, "starter_worlds": starter_world_cards(), **preview}, status=status)
+
+
+def _story_new_from_file(request, token: str):
+    pending = lore_views.upload_taken(request, token)
+    form = NewStoryForm()
+    if pending is None:
+        messages.error(request, "That upload has expired; choose the file again.")
+        return redirect("story-new")
+    try:
+        story = lore_files.story_from_file(user=request.user, **pending)
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
+        return _story_new_page(request, form, status=400)
+    except QuotaExceeded as error:
+        messages.error(request, error.message)
+        return _story_new_page(request, form, status=400)
+    lore_views.upload_done(request, token)
+    messages.success(request, f"“{story.title}” is ready. What do you do?")
+    return _to_turn(story.pk)
+
+
+def _story_page(request, story, *, action_form=None, notes_form=None, state_form=None, status=200):
     turns = selectors.story_turns(story=story)
     paginator = Paginator(turns, TURNS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page") or paginator.num_pages)
@@ -79,7 +139,9 @@ def _story_page(request, story, *, action_form=None, notes_form=None, status=200
         "story": story, "page": page, "last_turn": last,
         "action_form": action_form or ActionForm(),
         "notes_form": notes_form or StoryNotesForm.for_story(story),
+        "state_form": state_form or StoryStateForm.for_story(story),
         "can_play": last is None or last.status == "completed",
+        "redo_number": turn_history.turn_redo_number(story=story),
         "chapters": selectors.story_chapter_panel(story=story),
         "what_you_know": selectors.story_what_you_know(story=story),
         "model_status": model_status(account_choices=selectors.model_choices(user=request.user),
@@ -123,10 +185,10 @@ def _change_turn(request, story_id, change, **arguments):
         turn = change(user=request.user, story_id=story.pk, **arguments)
     except orchestrator.TurnRefused as refused:
         messages.error(request, refused.message)
-        return _to_turn(story.pk)
+        return _turn_answer(request, story.pk, arguments.get("number"))
     if turn.status == "failed" or turn.error:
         messages.error(request, f"Turn {turn.number} could not be written: {turn.error}")
-    return _to_turn(story.pk, turn.number)
+    return _turn_answer(request, story.pk, turn.number)
 
 
 @login_required
@@ -150,12 +212,26 @@ def turn_retry(request, story_id, number):
 @require_POST
 @rate_limited("turns")
 def turn_edit(request, story_id, number):
+    """Change the action of any turn; an earlier turn's later turns are kept in a branch first."""
     form = EditActionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "; ".join(form.errors["action"]))
-        return _to_turn(story_id, number)
-    return _change_turn(request, story_id, orchestrator.turn_edit_action, number=number,
-                        action=form.cleaned_data["action"])
+        return _turn_answer(request, story_id, number)
+    with acting_as(request.user):
+        story = _story(request, story_id)
+    try:
+        edited = turn_history.turn_action_edit(user=request.user, story_id=story.pk, number=number,
+                                               action=form.cleaned_data["action"])
+    except orchestrator.TurnRefused as refused:
+        messages.error(request, refused.message)
+        return _turn_answer(request, story.pk, number)
+    if edited.branch is not None:
+        messages.info(request, format_html(
+            "Turns {}–{} were kept in the branch <a href=\"{}\">‘{}’</a>.", edited.kept_from, edited.kept_to,
+            reverse("story-detail", args=[edited.branch.pk]), edited.branch.title))
+    if edited.turn.status == "failed" or edited.turn.error:
+        messages.error(request, f"Turn {edited.turn.number} could not be written: {edited.turn.error}")
+    return _turn_answer(request, story.pk, number)
 
 
 @login_required
@@ -176,20 +252,54 @@ def turn_text(request, story_id, number):
         messages.error(request, error.message)
     else:
         messages.success(request, f"Turn {turn.number} has its new text.")
-    return _to_turn(story.pk, number)
+    return _turn_answer(request, story.pk, number)
 
 
 @login_required
 @require_POST
 def turn_undo(request, story_id):
+    """Undo the last turn; the page's notice then says so and offers to redo it."""
     story = _story(request, story_id)
     try:
         turn = orchestrator.turn_undo(user=request.user, story_id=story.pk)
     except orchestrator.TurnRefused as refused:
         messages.error(request, refused.message)
-    else:
-        messages.info(request, f"Turn {turn.number} is undone.")
-    return _to_turn(story.pk)
+        return _turn_answer(request, story.pk)
+    return _turn_answer(request, story.pk, turn.number - 1 or None, anchor="turn-notice")
+
+
+@login_required
+@require_POST
+def turn_redo(request, story_id):
+    story = _story(request, story_id)
+    if not services.can_change_story(request.user, story):
+        messages.error(request, "You may read this story but not change it.")
+        return _turn_answer(request, story.pk)
+    try:
+        turn = turn_history.turn_redo(user=request.user, story_id=story.pk)
+    except orchestrator.TurnRefused as refused:
+        messages.error(request, refused.message)
+        return _turn_answer(request, story.pk)
+    messages.info(request, f"Turn {turn.number} is back.")
+    return _turn_answer(request, story.pk, turn.number)
+
+
+@login_required
+@require_POST
+def turn_choose(request, story_id, number):
+    """Make one version of a passage the one the story reads (the replaced one stays a version)."""
+    story = _story(request, story_id)
+    if not services.can_change_story(request.user, story):
+        messages.error(request, "You may read this story but not change it.")
+        return _turn_answer(request, story.pk)
+    try:
+        version = int(request.POST.get("version", ""))
+        turn_history.turn_version_choose(user=request.user, story_id=story.pk, number=number, version=version)
+    except ValueError:
+        messages.error(request, "Choose a version by its number.")
+    except orchestrator.TurnRefused as refused:
+        messages.error(request, refused.message)
+    return _turn_answer(request, story.pk, number)
 
 
 @login_required
@@ -240,6 +350,23 @@ def story_notes(request, story_id):
             messages.success(request, "Saved: the writers' room will see it from the next turn.")
             return _to_turn(story.pk)
     return _story_page(request, story, notes_form=form, status=400)
+
+
+@login_required
+@require_POST
+def story_state(request, story_id):
+    """The State card fixed in place: the next turn starts from what the player wrote."""
+    story = _story(request, story_id)
+    form = StoryStateForm.for_story(story, request.POST)
+    if form.is_valid():
+        try:
+            services.story_update(user=request.user, story=story, state=form.changes())
+        except (ValidationError, QuotaExceeded) as error:
+            form_error_from(form, error)
+        else:
+            messages.success(request, "State saved: the next turn starts from it.")
+            return redirect(reverse("story-detail", args=[story.pk]) + "#story-state")
+    return _story_page(request, story, state_form=form, status=400)
 
 
 @login_required

@@ -83,6 +83,11 @@ def played_story(user, *, turns: int = 1, **story_fields):
         turn, _ = orchestrator.turn_submit(user=user, story_id=story.pk, action=actions[number % len(actions)],
                                            idempotency_key=f"turn-{number}")
         orchestrator.turn_generate(user=user, turn=turn)
+    from narrative_pipeline.models import UndoneTurn
+
+    with acting_as(user):  # an undone turn kept for redo (past the next number, so no Redo is offered)
+        UndoneTurn.objects.create(user_id=user.pk, story=story, number=turns + 2,
+                                  turn={"number": turns + 2, "action": "I turn back."}, state_after=story.state)
     if turns >= 2:  # a branch with an edited turn (copy-on-write rows), published, liked and reported
         from marketplace import forks, services
         from narrative_pipeline import snapshots

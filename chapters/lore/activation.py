@@ -37,7 +37,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import thread_time
 
 import regex
@@ -94,6 +94,7 @@ class Fired:
 class Activation:
     fired: list[Fired]        # as ``BookMatcher.activate`` returns them
     skipped: list[EntrySpec]  # by id: entries whose keys could not all be checked in time (none fired)
+    cut: list[Fired] = field(default_factory=list)  # matched, but left out: the book's token budget was spent
 
 
 def regex_key_error(key: str) -> str | None:
@@ -369,7 +370,8 @@ class BookMatcher:
         return self._result(fired, skipped - refused)
 
     def _result(self, fired: dict[int, Fired], skipped: set[int]) -> Activation:
-        return Activation(fired=self._within_budget(fired),
+        kept, cut = self._within_budget(fired)
+        return Activation(fired=kept, cut=cut,
                           skipped=[self._entries[index].spec for index in sorted(skipped - fired.keys())])
 
     def _reason(self, index: int, scan: _Scan, depth: int, waiting: set[int]) -> str | None:
@@ -414,17 +416,17 @@ class BookMatcher:
         return Fired(id=spec.id, comment=spec.comment, content=spec.content, order=spec.order, reason=reason,
                      depth=depth)
 
-    def _within_budget(self, fired: dict[int, Fired]) -> list[Fired]:
-        """Most important first, as many as fit the budget (stopping at the first that does not); prompt order."""
-        ranked = sorted(fired.items(), key=lambda item: (not self._entries[item[0]].spec.constant, -item[1].order,
-                                                         item[1].depth, item[1].id))
-        kept, used = [], 0
-        for _, entry in ranked:
+    def _within_budget(self, fired: dict[int, Fired]) -> tuple[list[Fired], list[Fired]]:
+        """Most important first, as many as fit the budget (stopping at the first that does not), in prompt
+        order; and the rest, the ones the budget cut, most important first (a player's tester shows them)."""
+        ranked = [entry for _, entry in sorted(fired.items(), key=lambda item: (
+            not self._entries[item[0]].spec.constant, -item[1].order, item[1].depth, item[1].id))]
+        used = 0
+        for count, entry in enumerate(ranked):
             used += approx_tokens(entry.content)
             if used > self.settings.token_budget:
-                break
-            kept.append(entry)
-        return sorted(kept, key=lambda entry: (entry.order, entry.id))
+                return sorted(ranked[:count], key=lambda entry: (entry.order, entry.id)), ranked[count:]
+        return sorted(ranked, key=lambda entry: (entry.order, entry.id)), []
 
 
 class _Scan:

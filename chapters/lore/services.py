@@ -7,7 +7,7 @@ fields) calls into this module, never the other way round.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import thread_time
 
 from django.conf import settings
@@ -259,6 +259,17 @@ def entry_save(entry: LoreEntry) -> LoreEntry:
 
 
 
+PLAYER_EDITABLE = ("comment", "keys", "content", "enabled")
+
+
+def entry_update(*, entry: LoreEntry, changes: dict) -> LoreEntry:
+    """A player's edit of an entry (its title, keys, content, on/off), within the caps (``entry_save``)."""
+    for attribute in PLAYER_EDITABLE:
+        if attribute in changes:
+            setattr(entry, attribute, changes[attribute])
+    return entry_save(entry)
+
+
 @transaction.atomic
 def entry_delete(entry: LoreEntry) -> None:
     """Delete an entry; it stops firing on the next turn (its book's ``updated_at`` moves, so every process
@@ -299,6 +310,7 @@ class SkippedLore:
 class TurnLore:
     fired: list[FiredEntry]
     skipped: list[SkippedLore]
+    cut: list[FiredEntry] = field(default_factory=list)  # matched, but over their book's token budget
 
 
 SKIPPED_TITLES = 5
@@ -341,7 +353,7 @@ def lore_for_turn(*, story_id, action: str, recent: list[str], seed: str) -> Tur
         "id", "name", "updated_at", "scan_depth", "token_budget", "recursive_scanning", "max_recursion_depth"))
     matchers = [_matcher(book) for book in books]
     deadline = thread_time() + settings.LORE_TURN_BUDGET_MS / 1000
-    fired, skipped = [], []
+    fired, skipped, cut = [], [], []
     for left, (book, matcher) in enumerate(zip(books, matchers, strict=True)):
         now = thread_time()
         texts = [action, *recent[: book["scan_depth"]]]
@@ -349,7 +361,75 @@ def lore_for_turn(*, story_id, action: str, recent: list[str], seed: str) -> Tur
         for hit in result.fired:
             fired.append(FiredEntry(book=book["name"], entry_id=hit.id, title=hit.comment, content=hit.content,
                                     reason=hit.reason))
+        cut += [FiredEntry(book=book["name"], entry_id=hit.id, title=hit.comment, content=hit.content,
+                           reason=hit.reason) for hit in result.cut]
         if result.skipped:
             skipped.append(SkippedLore(book=book["name"], entries=len(result.skipped),
                                        titles=[entry.comment for entry in result.skipped[:SKIPPED_TITLES]]))
-    return TurnLore(fired=fired, skipped=skipped)
+    return TurnLore(fired=fired, skipped=skipped, cut=cut)
+
+
+# Duplicate books ------------------------------------------------------------------------------
+
+DUPLICATE_SHARE = 0.8  # a book is a duplicate when this share of its entries is already in one of the story's books
+
+
+def _entry_fingerprint(keys, content: str) -> tuple:
+    return tuple(sorted(key.strip().casefold() for key in keys if key.strip())), " ".join(content.split())
+
+
+@dataclass(frozen=True)
+class DuplicateBook:
+    """A book of a file whose entries are mostly already in a book of the story (a card's embedded book
+    imported again as World Info, say): importing it as it is would fire everything twice."""
+
+    position: int       # the book's place in the file
+    name: str
+    existing_id: int    # the story's book that already holds them
+    existing_name: str
+    shared: int         # how many of the file book's entries that book holds
+    entries: int
+
+
+def books_duplicated(*, story_id, books: list[Book]) -> list[DuplicateBook]:
+    """The file's books that duplicate one of the story's books (``DUPLICATE_SHARE`` of their entries)."""
+    held: dict[int, set[tuple]] = {}
+    names = dict(Lorebook.objects.filter(story_id=story_id).values_list("id", "name"))
+    for book_id, keys, content in LoreEntry.objects.filter(story_id=story_id).values_list(
+            "lorebook_id", "keys", "content"):
+        held.setdefault(book_id, set()).add(_entry_fingerprint(keys, content))
+    duplicates = []
+    for position, book in enumerate(books):
+        mine = {_entry_fingerprint(entry.keys, entry.content) for entry in book.entries}
+        if not mine:
+            continue
+        best = max(held.items(), key=lambda item: (len(mine & item[1]), -item[0]), default=None)
+        if best is not None and len(mine & best[1]) >= DUPLICATE_SHARE * len(mine):
+            duplicates.append(DuplicateBook(position=position, name=book.name, existing_id=best[0],
+                                            existing_name=names[best[0]], shared=len(mine & best[1]),
+                                            entries=len(mine)))
+    return duplicates
+
+
+@transaction.atomic
+def book_entries_merge(*, lorebook: Lorebook, book: Book) -> int:
+    """Add to ``lorebook`` the entries of ``book`` it does not hold yet (same keys and content); returns how many."""
+    held = {_entry_fingerprint(keys, content) for keys, content in lorebook.entries.values_list("keys", "content")}
+    new = [entry for entry in book.entries if _entry_fingerprint(entry.keys, entry.content) not in held]
+    if not new:
+        return 0
+    problems = story_limit_problems(story_id=lorebook.story_id, books=0, entries=len(new))
+    regex_keys = lore_limits.regex_keys([(entry.keys, entry.secondary_keys) for entry in new]
+                                        + list(lorebook.entries.values_list("keys", "secondary_keys")))
+    problems += lore_limits.book_problems(name=lorebook.name, entries=lorebook.entries.count() + len(new),
+                                          regex_keys=len(regex_keys))
+    if problems:
+        raise ValidationError({"file": problems})
+    start = (lorebook.entries.order_by("-position").values_list("position", flat=True).first() or 0) + 1
+    LoreEntry.objects.bulk_create([
+        LoreEntry(user_id=lorebook.user_id, lorebook=lorebook, story_id=lorebook.story_id, position=start + offset,
+                  source_fields=fields_text(entry.source_fields),
+                  **{attribute: getattr(entry, attribute) for attribute in ENTRY_ATTRIBUTES})
+        for offset, entry in enumerate(new)], batch_size=500)
+    Lorebook.objects.filter(pk=lorebook.pk).update(updated_at=timezone.now())
+    return len(new)

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('chapters', '0006_healing_ladder'),
-        ('narrative_pipeline', '0013_character_knowledge'),
+        ('narrative_pipeline', '0016_character_knowledge'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

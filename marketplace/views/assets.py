@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -17,10 +17,11 @@ from narrative_pipeline import selectors as story_selectors
 from narrative_pipeline.models import Story
 
 from .. import forks, selectors, services
+from ..covers import title_card_svg
 from ..display import ASSET_NAMES, fork_message, items_counted, version_compared
 from ..forms import ForkForm, ReportForm, TakeForm
 from ..models import AssetKind, Listing
-from .common import forbidden, listing_or_404, listing_publish_url
+from .common import forbidden, listing_or_404, listing_publish_url, open_to_visitors
 
 # The download of each kind: its API route and what the link calls the format.
 DOWNLOADS = {AssetKind.STORY: ("api-marketplace-download", "Markdown"),
@@ -28,7 +29,9 @@ DOWNLOADS = {AssetKind.STORY: ("api-marketplace-download", "Markdown"),
              AssetKind.CHARACTER: ("api-marketplace-download-characters", "Character Card V2")}
 
 
-def _take_form(request, data=None) -> TakeForm:
+def _take_form(request, data=None) -> TakeForm | None:
+    if not request.user.is_authenticated:
+        return None  # a visitor is offered the log-in instead
     return TakeForm(data, stories=story_selectors.story_list(user=request.user).only("id", "title")[:200])
 
 
@@ -47,7 +50,7 @@ def _asset_page(request, listing, *, fork_form=None, report_form=None, status=20
                      for version in selectors.versions(listing)],
         "lineage": selectors.listing_lineage(listing),
         "others": selectors.author_others(listing)[:10],
-        "is_author": listing.author_id == request.user.pk,
+        "is_author": request.user.is_authenticated and listing.author_id == request.user.pk,
         "publish_url": listing_publish_url(listing),
         "download_url": reverse(download, args=[listing.pk]), "download_format": download_format,
         "fork_form": fork_form or (ForkForm() if is_story else _take_form(request)),
@@ -55,9 +58,20 @@ def _asset_page(request, listing, *, fork_form=None, report_form=None, status=20
     }, status=status)
 
 
-@login_required
+@open_to_visitors
 def asset(request, listing_id):
     return _asset_page(request, listing_or_404(listing_id))
+
+
+@open_to_visitors
+def cover(request, listing_id):
+    """The listing's title card (SVG), for the cards of browse and the landing page."""
+    listing = listing_or_404(listing_id)
+    response = HttpResponse(title_card_svg(title=listing.title, genre=listing.genre, kind=listing.kind),
+                            content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=3600"
+    response["Content-Security-Policy"] = "default-src 'none'"  # an image: no script, no fetch, even opened alone
+    return response
 
 
 @login_required

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import render
@@ -13,12 +12,13 @@ from .. import selectors, services
 from ..display import ASSET_NAMES
 from ..forms import BrowseForm
 from ..models import AssetKind
+from .common import open_to_visitors
 
 CARDS_PER_PAGE = 20
 BROWSE_TABS = ((AssetKind.STORY, "Stories"), (AssetKind.CHAPTERS, "Chapter sets"), (AssetKind.CHARACTER, "Characters"))
 
 
-@login_required
+@open_to_visitors
 def browse(request):
     form = BrowseForm(request.GET)
     error, page = "", None

@@ -3,6 +3,7 @@ publish page's address."""
 
 from __future__ import annotations
 
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
@@ -10,10 +11,26 @@ from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 
+from accounts.rls import acting_anonymously
 from narrative_pipeline import selectors as story_selectors
 
 from .. import selectors
 from ..models import AssetKind, Listing
+
+
+def open_to_visitors(view):
+    """A page anyone may read: a visitor without an account reads it as the app role with no user, so
+    RLS shows only public, visible listings (DESIGN §2); a signed-in user reads it as themselves."""
+    @wraps(view)
+    def readable(request, *args, **kwargs):
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        with acting_anonymously():
+            response = view(request, *args, **kwargs)
+            if hasattr(response, "render") and callable(response.render):
+                response = response.render()  # templates query lazily: inside the anonymous transaction
+            return response
+    return readable
 
 
 def forbidden(request, error: PermissionDenied):

@@ -38,6 +38,15 @@ def story_fragment(request, story_id):
 
 
 @login_required
+def story_updates_fragment(request):
+    """What the core's My stories page loads with htmx: an update badge for each story whose fork or taken
+    asset has a newer version at its source (swapped in by id), and a line linking to My forks."""
+    updates = [record for record in selectors.fork_records_of_user(user=request.user)
+               if record.source_latest and record.source_latest > record.version]
+    return render(request, "marketplace/_story_updates.html", {"updates": updates})
+
+
+@login_required
 def story_panel(request, story_id):
     """The same, as a page: where the story page's link leads without JavaScript."""
     return render(request, "marketplace/story_panel.html", _panel_context(request, story_or_404(request, story_id)))

@@ -1,5 +1,5 @@
-"""A fork against its source: the sync page with its conflicts, *Sync now*, its progress in the
-background, resolving a conflict and undoing the last sync."""
+"""A fork against its source: the sync page with its conflicts, *Sync now* (first a preview of what it
+would change, then *Apply*), its progress in the background, resolving a conflict and undoing the last sync."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError, error_text
 
-from .. import selectors, sync
-from ..display import conflict_described, resolved_message, run_message, undo_message
+from .. import selectors, sync, sync_plan
+from ..display import PLANNED_CHANGES, conflict_described, items_grouped, resolved_message, run_message, undo_message
 from ..models import ForkRecord, SyncConflict, SyncRun
 
 RESOLVED_SHOWN = 50
@@ -34,26 +35,45 @@ def _progress(run: SyncRun) -> dict:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def sync_page(request, fork_id):
-    """The fork against its source: GET shows it with its open conflicts; POST is *Sync now*."""
+    """The fork against its source: GET shows it with its open conflicts; POST is *Apply* (of the preview)."""
     record = _own_fork(request, fork_id)
     if request.method == "POST":
         return _sync_now(request, record)
+    return render(request, "marketplace/sync.html", _page(record))
+
+
+@login_required
+@require_GET
+def sync_preview(request, fork_id):
+    """*Sync now*: the sync page with what the sync would change, item by item, and *Apply* / *Cancel*."""
+    record = _own_fork(request, fork_id)
+    preview = sync_plan.sync_preview(user=request.user, fork_id=record.pk)
+    preview["changes"] = [{**item, "change_text": PLANNED_CHANGES[item["change"]][0]} for item in preview["items"]]
+    return render(request, "marketplace/sync.html", {**_page(record), "preview": preview})
+
+
+def _page(record: ForkRecord) -> dict:
     run = selectors.sync_run_undoable(record)
     latest = selectors.sync_run_latest(record)
     queued = latest if latest is not None and latest.status == SyncRun.Status.QUEUED else None
     conflicts = selectors.sync_conflicts(record)
-    return render(request, "marketplace/sync.html", {
+    undo_blocked = run is not None and run.conflicts.exclude(choice="").exists()
+    open_conflicts = [conflict_described(conflict) for conflict in conflicts.filter(choice="")]
+    for conflict in open_conflicts:  # resolving it ends whole-sync undo: the page says so and asks to confirm
+        conflict.ends_undo = run is not None and not undo_blocked and conflict.run_id == run.pk
+    return {
         "fork": record,
         "story": record.story,
         "behind": record.source_latest is not None and record.source_latest > record.version,
-        "conflicts": [conflict_described(conflict) for conflict in conflicts.filter(choice="")],
+        "conflicts": open_conflicts,
         "resolved": [conflict_described(conflict)
                      for conflict in conflicts.exclude(choice="").order_by("-resolved_at")[:RESOLVED_SHOWN]],
         "last_run": run,
-        "undo_blocked": run is not None and run.conflicts.exclude(choice="").exists(),
+        "results": items_grouped(run.items) if run is not None else [],
+        "undo_blocked": undo_blocked,
         "queued": queued, "progress": _progress(queued) if queued else None,
         "failed": latest if latest is not None and latest.status == SyncRun.Status.FAILED else None,
-    })
+    }
 
 
 @login_required
@@ -88,6 +108,13 @@ def _sync_now(request, record):
 def sync_resolve(request, fork_id, conflict_id):
     record = _own_fork(request, fork_id)
     choice = request.POST.get("choice", "")
+    conflict = selectors.sync_conflict_own(record, conflict_id)
+    if conflict is None:
+        raise Http404("There is no such conflict.")
+    if not conflict.choice and selectors.sync_undo_ends_with(record, conflict.run_id) and request.POST.get("ends_undo") != "yes":
+        messages.error(request, "Resolving this ends ‘Undo the last sync’ for this sync: tick the box to confirm, "
+                                "then choose again.")
+        return redirect(reverse("marketplace-sync", args=[record.pk]) + f"#conflict-{conflict_id}")
     try:
         conflict = sync.conflict_resolve(user=request.user, fork_id=record.pk, conflict_id=conflict_id,
                                          choice=choice)

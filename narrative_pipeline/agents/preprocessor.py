@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
 from django.db import connection
 from pgvector.django import CosineDistance
 
 from chapters import evaluation as chapter_evaluation
 from chapters.lore import services as chapter_lore
+from chapters.lore.macros import macros_filled
 from core import embeddings
 
 from ..contracts import (
     ChapterHealing,
     CharacterNote,
+    LoreCut,
     LoreNote,
     LoreSkipped,
     PastTurn,
@@ -24,16 +24,24 @@ from ..contracts import (
     StrategistBriefing,
 )
 from ..models import CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
-from ..selectors import story_turns
+from ..selectors import (
+    BOOK_BUDGET_SPENT,
+    BRIEFING_FULL,
+    LORE_BUDGET,
+    LORE_CHARS,
+    briefing_lore_fits,
+    cast_names,
+    lore_recent_texts,
+    story_turns,
+)
 from . import points_of_view
 
 # Caps that keep the briefing's size independent of the story's length: per item, and per
 # section, so a long story fills each section to the same budget as a story of twenty turns.
 PROSE_CHARS, SUMMARY_CHARS, ARC_CHARS, NOTE_CHARS, MEMORY_CHARS, MAX_CHARACTERS = 1_200, 400, 900, 300, 2_000, 12
+MAX_LORE_CUT = 20  # the writers' room lists this many cut entries at most (the briefing stays bounded)
 RECENT_BUDGET = 2_400  # the last turns' prose, newest first
 LONG_MEMORY_BUDGET = 1_600  # the story so far, then the most relevant older turns
-MACRO = re.compile(r"\{\{(user|char)\}\}", re.IGNORECASE)
-LORE_BUDGET, LORE_CHARS = 4_800, 1_600  # each book keeps to its own token budget; this caps them together
 
 
 def build_context(*, story: Story, action: str, turn_number: int) -> StoryContext:
@@ -47,51 +55,39 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
     moment = embeddings.embed_moment(state, action=action)
     chapter, heal = chapter_evaluation.evaluate_turn(story_id=story.pk, user_id=story.user_id, state=state,
                                                      turn_number=turn_number, state_vector=moment)
-    latest = list(  # newest first, as far back as a lorebook may scan
-        story_turns(story=story).filter(number__lt=turn_number, status=Turn.Status.COMPLETED)
-        .order_by("-number").values("number", "action", "prose")[: max(settings.BRIEFING_RECENT_TURNS,
-                                                                         chapter_lore.MAX_SCAN_DEPTH)]
-    )
-    recent = latest[: settings.BRIEFING_RECENT_TURNS][::-1]
+    recent = list(story_turns(story=story).filter(number__lt=turn_number, status=Turn.Status.COMPLETED)
+                  .order_by("-number").values("number", "action", "prose")[: settings.BRIEFING_RECENT_TURNS])[::-1]
     lore = chapter_lore.lore_for_turn(story_id=story.pk, action=action, seed=f"{story.pk}:{turn_number}",
-                                      recent=[f"{row['action']}\n{row['prose']}" for row in latest])
+                                      recent=lore_recent_texts(story=story, before=turn_number))
     oldest_recent = recent[0]["number"] if recent else turn_number
     # The latest arc is the story so far (each arc folds in the one before), so one is enough.
     arcs = list(StoryArc.objects.filter(story=story, last_turn__lt=turn_number)
                 .order_by("-first_turn").values_list("summary", flat=True)[:1])
+    names = cast_names(story=story)  # a card's macros, filled wherever the writers read them
     # Who knows what (issue #20): secrets reach the agents only in their knowers' blocks, marked for the narrator.
     knowledge = points_of_view.knowledge_for(story=story, state=state, turn_number=turn_number)
     return StoryContext(
-        story_id=str(story.pk), title=story.title, premise=story.premise, genre=story.genre,
-        setting=story.setting, memory=story.memory, authors_note=story.authors_note,
+        story_id=str(story.pk), title=story.title, premise=macros_filled(story.premise, **names), genre=story.genre,
+        setting=macros_filled(story.setting, **names), memory=macros_filled(story.memory, **names),
+        authors_note=macros_filled(story.authors_note, **names),
         state=state, turn_number=turn_number, action=action,
         recent_turns=[PastTurn(**row) for row in recent],
         relevant_turns=_relevant_turns(story, moment, before=oldest_recent),
         arc_summaries=arcs,
-        characters=points_of_view.characters_told(_characters(story), knowledge),
+        characters=points_of_view.characters_told(_characters(story, names), knowledge),
         chapter=chapter,
-        lore=points_of_view.lore_told(_lore_notes(story, lore.fired), knowledge),
+        lore=points_of_view.lore_told(_lore_notes(lore.fired, names), knowledge),
         knowledge=knowledge,
         lore_skipped=[LoreSkipped(book=skip.book, entries=skip.entries, titles=skip.titles) for skip in lore.skipped],
+        lore_cut=[LoreCut(book=hit.book, title=hit.title, reason=f"{hit.reason}; {BOOK_BUDGET_SPENT}")
+                  for hit in lore.cut],
         healing=heal and ChapterHealing(chapter_id=str(heal[0]), tier=heal[1]),
     )
 
 
-def _lore_notes(story: Story, fired) -> list[LoreNote]:
-    """Fired entries as briefing notes, with the card macros ``{{user}}`` and ``{{char}}`` filled in
-    from the cast (the player character; the first other character, a card's own)."""
-    if not fired:
-        return []  # no cast to read
-    cast = list(story.characters.values_list("name", "is_player", "source_format"))
-    player = next((name for name, is_player, _ in cast if is_player), "you")
-    others = sorted((name for name, is_player, fmt in cast if not is_player), key=lambda name: not any(
-        n == name and fmt.startswith("card") for n, _, fmt in cast))
-    lead = others[0] if others else "the narrator"
-
-    def filled(text: str) -> str:
-        return MACRO.sub(lambda match: player if match.group(1).lower() == "user" else lead, text)
-
-    return [LoreNote(book=hit.book, title=hit.title, content=filled(hit.content), reason=hit.reason)
+def _lore_notes(fired, names: dict[str, str]) -> list[LoreNote]:
+    """Fired entries as briefing notes, with the card macros ``{{user}}`` and ``{{char}}`` filled in."""
+    return [LoreNote(book=hit.book, title=hit.title, content=macros_filled(hit.content, **names), reason=hit.reason)
             for hit in fired]
 
 
@@ -109,13 +105,13 @@ def _relevant_turns(story: Story, moment: list[float], *, before: int) -> list[R
                          similarity=round(max(0.0, 1 - row["distance"]), 4)) for row in rows]
 
 
-def _characters(story: Story) -> list[CharacterNote]:
+def _characters(story: Story, names: dict[str, str]) -> list[CharacterNote]:
     notes = []
     for character in story.characters.all()[:MAX_CHARACTERS]:
         latest = (CharacterSnapshot.objects.filter(character=character).order_by("-turn_number")
                   .values_list("summary", flat=True).first())
-        notes.append(CharacterNote(name=character.name, description=character.description,
-                                   personality=character.personality, is_player=character.is_player,
+        notes.append(CharacterNote(name=character.name, description=macros_filled(character.description, **names),
+                                   personality=macros_filled(character.personality, **names), is_player=character.is_player,
                                    latest_change=latest or ""))
     return notes
 
@@ -150,13 +146,20 @@ def _long_memory_within_budget(arcs: list[str], relevant: list[RelevantTurn]):
 
 def _lore_within_budget(notes: list[LoreNote]) -> list[LoreNote]:
     kept, left = [], LORE_BUDGET
-    for note in notes:
-        if left < 80:
-            break
+    for note in notes[: briefing_lore_fits([note.content for note in notes])]:
         content = _cut(note.content, min(LORE_CHARS, left))
         kept.append(note.model_copy(update={"content": content, "title": _cut(note.title, NOTE_CHARS)}))
         left -= len(content)
     return kept
+
+
+def _lore_cut(context: StoryContext) -> list[LoreCut]:
+    """The entries that matched but did not reach the writers: cut by their book's budget, or by the briefing's."""
+    fits = briefing_lore_fits([note.content for note in context.lore])
+    over = [LoreCut(book=note.book, title=note.title, reason=f"{note.reason}; {BRIEFING_FULL}")
+            for note in context.lore[fits:]]
+    return [cut.model_copy(update={"book": _cut(cut.book, NOTE_CHARS), "title": _cut(cut.title, NOTE_CHARS)})
+            for cut in context.lore_cut + over][:MAX_LORE_CUT]
 
 
 def brief(context: StoryContext) -> StrategistBriefing:
@@ -180,5 +183,6 @@ def brief(context: StoryContext) -> StrategistBriefing:
         lore_skipped=[skip.model_copy(update={"book": _cut(skip.book, NOTE_CHARS),
                                               "titles": [_cut(title, NOTE_CHARS) for title in skip.titles]})
                       for skip in context.lore_skipped],
+        lore_cut=_lore_cut(context),
         knowledge=context.knowledge,
     )

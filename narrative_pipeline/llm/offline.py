@@ -15,13 +15,12 @@ from collections.abc import Iterator
 
 from chapters.beat_confirmation import passage_carries
 from chapters.knowledge.rules import learned_from_passage
+from chapters.lore.macros import macros_filled
 
+from ..state_extraction import Scene, companions_in, state_change
 from . import OFFLINE, OFFLINE_MODEL, Completion, LLMError, LLMRequest, approximate_tokens
 from .inflection import VERBS, past, third_person
 
-MOVE = re.compile(r"\b(?:(?:go|walk|run|head|travel|return|ride|climb|sail|fly|hurry|sneak)(?:s|es)?\s+(?:back\s+)?(?:to|into|toward|towards|inside)|enter(?:s)?)\s+(?:the\s+)?([\w' -]{2,40}?)(?:[.,!?]|\s+(?:and|then|to|with)\b|$)", re.I)
-TAKE = re.compile(r"\b(?:take|takes|pick up|picks up|grab|grabs|steal|steals|find|finds)\s+(?:the\s+|a\s+|an\s+)?([\w' -]{2,30}?)(?:[.,!?]|\s+(?:from|and|then)\b|$)", re.I)
-DROP = re.compile(r"\b(?:drop|drops|give|gives|lose|loses|throw|throws)\s+(?:away\s+)?(?:the\s+|a\s+|an\s+)?([\w' -]{2,30}?)(?:[.,!?]|\s+(?:to|and|then)\b|$)", re.I)
 URGENT = re.compile(r"\b(attack|fight|run|flee|shout|strike|chase|escape|draw)\w*", re.I)
 QUIET = re.compile(r"\b(look|listen|wait|rest|read|study|think|remember|ask|talk|whisper)\w*", re.I)
 
@@ -91,13 +90,12 @@ def _clause(action: str) -> str:
     return text[:1].lower() + text[1:] if text else "wait"
 
 
-CARD_NAME = re.compile(r"\{\{\s*(user|char)\s*\}\}|<(USER|BOT)>", re.I)
 CARD_MACRO = re.compile(r"\{\{[^{}]*\}\}")
 
 
 def _plain(text: str, *, user: str = "you", char: str = "them") -> str:
     """Character-card syntax rendered: {{user}} and {{char}} become names, other macros and *emphasis* marks go."""
-    text = CARD_NAME.sub(lambda match: user if (match.group(1) or match.group(2)).lower() == "user" else char, text)
+    text = macros_filled(text, user=user, char=char)
     text = CARD_MACRO.sub("", text).replace("*", "")
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
@@ -141,6 +139,26 @@ def _phrase(action: str, *, verb_form, person: dict[str, str], card: dict[str, s
     return " ".join(told)
 
 
+def _change(briefing: dict):
+    """What the action changes in the state, read by the same rules the turn's commit applies."""
+    state, characters = briefing.get("state", {}), briefing.get("characters", [])
+    player = next((c["name"] for c in characters if c.get("is_player")), None)
+    scene = Scene(location=state.get("location", ""), present=tuple(state.get("present_characters", [])),
+                  inventory=tuple(state.get("inventory", [])), player=player,
+                  companions=companions_in(state.get("flags", [])),
+                  cast=tuple(c["name"] for c in characters if not c.get("is_player")))
+    return state_change(briefing["action"], scene=scene)
+
+
+def _present_after(briefing: dict, change) -> list[str]:
+    """Who is in the scene once the action is done; with nobody there, two of the cast may step in, but never
+    one the action just left behind."""
+    present = [name for name in briefing.get("state", {}).get("present_characters", []) if name not in change.leaving]
+    present += [name for name in change.entering if name not in present]
+    return present or [c["name"] for c in briefing.get("characters", [])
+                       if not c.get("is_player") and c["name"] not in change.leaving][:2]
+
+
 class OfflineProvider:
     name = OFFLINE
 
@@ -177,9 +195,9 @@ class OfflineProvider:
         briefing = payload["briefing"]
         action = briefing["action"]
         state = briefing.get("state", {})
-        present = state.get("present_characters") or [c["name"] for c in briefing.get("characters", [])
-                                                        if not c.get("is_player")][:2]
-        place = state.get("location") or "the scene"
+        change = _change(briefing)
+        present = _present_after(briefing, change)
+        place = change.location or state.get("location") or "the scene"
         beats = [{"beat": f"The world answers the player's attempt to {_clause(action)}", "priority": "high"}]
         if present:
             beats.append({"beat": f"{rng.choice(present)} reacts to what the player did", "priority": "medium"})
@@ -199,13 +217,9 @@ class OfflineProvider:
             if waiting:
                 beats.insert(1, {"beat": waiting[0]["beat"], "priority": "high"})
                 addressed.append(waiting[0]["beat"])
-        updates: dict = {}
-        if match := MOVE.search(action):
-            updates["location"] = match.group(1).strip().rstrip(".!?")
-        if match := TAKE.search(action):
-            updates["items_gained"] = [match.group(1).strip()]
-        if match := DROP.search(action):
-            updates["items_lost"] = [match.group(1).strip()]
+        updates = {key: value for key, value in {
+            "location": change.location, "items_gained": change.items_gained, "items_lost": change.items_lost,
+            "characters_entering": change.entering, "characters_leaving": change.leaving}.items() if value}
         pacing = "urgent" if URGENT.search(action) else "slow" if QUIET.search(action) else "measured"
         genre = (briefing.get("genre") or "").lower()
         plan = {
@@ -223,8 +237,7 @@ class OfflineProvider:
         state = briefing.get("state", {})
         place = (template.get("state_updates") or {}).get("location") or state.get("location") or "the room"
         player = next((c["name"] for c in briefing.get("characters", []) if c.get("is_player")), "You")
-        others = [name for name in state.get("present_characters", []) if name != player] or [
-            c["name"] for c in briefing.get("characters", []) if not c.get("is_player")][:2]
+        others = [name for name in _present_after(briefing, _change(briefing)) if name != player]
         card = {"user": player if player != "You" else "you", "char": others[0] if others else "the stranger"}
         if player == "You":
             act = _phrase(briefing["action"], verb_form=str, person=PERSON["you"], card=card)

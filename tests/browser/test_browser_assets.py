@@ -64,7 +64,9 @@ def test_fork_a_character_into_one_s_story_and_keep_both_sides_of_a_lore_entry(p
     rewrite_entry(alice, tide.pk, "The author's harbour: the bells ring at low tide.")
     services.listing_publish(user=alice, story=tide, licence="CC-BY", changelog="The harbour.")
     page.goto(f"/marketplace/forks/{record.pk}/sync/")
-    page.get_by_role("button", name="Sync now").click()
+    page.get_by_role("button", name="Sync now").click()  # first what it would change, then Apply
+    expect(page.locator(".sync-plan")).to_contain_text("Lore entry ‘harbour’: conflict")
+    page.get_by_role("button", name="Apply").click()
     expect(page.locator(".messages")).to_contain_text("applied automatically")
     expect(page.locator(".messages")).to_contain_text("1 conflict")
     conflict = page.locator("article.conflict")
@@ -79,6 +81,7 @@ def test_fork_a_character_into_one_s_story_and_keep_both_sides_of_a_lore_entry(p
     fits(page, WIDTH)
     screenshot(page, "sync-lore-conflict", WIDTH)
 
+    conflict.get_by_label("I understand: resolving ends ‘Undo the last sync’").check()
     conflict.get_by_role("button", name="Keep both").click()
     expect(page.locator(".messages")).to_contain_text(
         "Lore entry 1 of “tide” keeps your version; the source's is beside it, switched off.")

@@ -59,6 +59,8 @@ def test_the_checklist_and_a_change_note_at_each_width(page_at, player, width, t
     page = page_at(width, 900 if width > 600 else 740)
     sign_in(page, user)
     page.goto(f"/stories/{story.pk}/")
+    if width == 360:  # on a phone the panel is in the drawer
+        page.get_by_text("Chapters, state and more").click()
     check_panel(page)
     page.locator(".chapters").scroll_into_view_if_needed()
     page.screenshot(path=str(tmp_path / f"chapter-panel-{width}.png"), full_page=True)

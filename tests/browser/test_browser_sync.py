@@ -1,5 +1,6 @@
-"""A player's fork falls behind its source: they see the badge, sync, resolve the conflict and play
-on, on a phone (the three texts stacked) and on a laptop (side by side)."""
+"""A player's fork falls behind its source: they see the badge, look at what a sync would change item by item,
+apply it, read its named results, resolve the conflict (told first that it ends whole-sync undo, the three choices
+alike) and play on, on a phone (the three texts stacked) and on a laptop (side by side)."""
 
 import re
 
@@ -12,7 +13,7 @@ from marketplace.models import SyncRun
 from narrative_pipeline import snapshots
 from narrative_pipeline.models import Story, Turn
 
-from ..conftest import fits, screenshot, sign_in
+from ..conftest import axe_violations, fits, screenshot, sign_in
 from ..factories import UserFactory, story_with_turns
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -65,8 +66,22 @@ def test_see_the_update_sync_resolve_and_play_on(page_at, width):
     expect(page.locator(".sync-versions")).to_contain_text("version 1")
     expect(page.locator(".sync-versions")).to_contain_text("version 2")
     page.get_by_role("button", name="Sync now").click()
+    page.wait_for_url(re.compile(rf"/marketplace/forks/{record.pk}/sync/preview/"))
+    plan = page.locator(".sync-plan li")
+    expect(plan).to_have_text(["Turn 2: will update", "Turn 7: conflict: you and the author both changed it"])
+    expect(page.locator(".sync-preview")).to_contain_text("Nothing has changed yet.")
+    expect(page.get_by_role("link", name="Cancel")).to_be_visible()
+    assert axe_violations(page) == []
+    fits(page, width)
+    screenshot(page, "sync-preview", width)
+    page.get_by_role("button", name="Apply").click()
     expect(page.locator(".messages")).to_contain_text("1 change applied automatically, 1 kept, 1 conflict")
     expect(page.get_by_role("button", name="Sync now")).to_have_count(0)
+    results = page.locator(".sync-results")
+    expect(results).to_contain_text("Updated: Turn 2")
+    expect(results).to_contain_text("Conflicts: Turn 7")
+    expect(page.locator(".open-conflicts")).to_have_text(re.compile(r"^1 conflict to resolve"))
+    expect(page.get_by_text("up to date")).to_have_count(0)
 
     conflict = page.locator("article.conflict")
     expect(conflict).to_have_count(1)
@@ -82,16 +97,25 @@ def test_see_the_update_sync_resolve_and_play_on(page_at, width):
     else:  # side by side, in one row
         assert boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"]
         assert boxes[0]["y"] == boxes[1]["y"] == boxes[2]["y"]
-    for name in ("Keep the source's", "Keep mine", "Keep both"):
-        expect(conflict.get_by_role("button", name=name)).to_be_visible()
+    buttons = [conflict.get_by_role("button", name=name) for name in ("Keep mine", "Keep the source's", "Keep both")]
+    looks = [button.evaluate("b => { const s = getComputedStyle(b); return [s.backgroundColor, s.color, s.borderColor, "
+                             "s.fontWeight, b.className]; }") for button in buttons]
+    assert looks[0] == looks[1] == looks[2]  # equals: none filled, none the default
+    expect(conflict.locator(".ends-undo")).to_have_text(re.compile("^Resolving this ends ‘Undo the last sync’ for this sync"))
     expect(page.get_by_role("button", name="Undo the last sync")).to_be_visible()
+    violations = axe_violations(page)
+    assert violations == [], violations
     fits(page, width)
     screenshot(page, "sync-page", width)
 
+    buttons[2].click()  # not confirmed: the browser asks for the box first, and nothing is resolved
+    expect(conflict).to_be_visible()
+    conflict.get_by_label("I understand: resolving ends ‘Undo the last sync’").check()
     conflict.get_by_role("button", name="Keep both").click()
     expect(page.locator(".messages")).to_contain_text("Turn 7 keeps your text, with the source's")
     expect(page.locator("article.conflict")).to_have_count(0)
     expect(page.get_by_text("No conflicts to resolve.")).to_be_visible()
+    expect(page.locator(".ok")).to_have_text("Your fork is up to date with its source.")
     fits(page, width)
     screenshot(page, "sync-resolved", width)
 
@@ -100,8 +124,8 @@ def test_see_the_update_sync_resolve_and_play_on(page_at, width):
     expect(page.locator("#marketplace-panel")).to_contain_text("Forked from The Lantern Coast by alice, version 2")
     expect(page.locator("#marketplace-panel")).not_to_contain_text("Update available")
     page.locator("#action-form textarea").fill("I climb the lighthouse stairs.")
-    with page.expect_navigation():
-        page.locator("#action-form").get_by_role("button", name="Play").click()
+    page.locator("#action-form").get_by_role("button", name="Play").click()
+    expect(page.locator("#turns[aria-busy]")).to_have_count(0)  # the turn put in place
     page.wait_for_load_state()
     last = page.locator("article.turn").last
     expect(last).to_have_id("turn-31")
@@ -129,6 +153,7 @@ def test_a_background_sync_shows_its_progress_and_the_page_follows_it(page_at, s
     sign_in(page, bob)
     page.goto(f"/marketplace/forks/{record.pk}/sync/")
     page.get_by_role("button", name="Sync now").click()
+    page.get_by_role("button", name="Apply").click()
     expect(page.locator(".messages")).to_contain_text("runs in the background")
     expect(page.locator("#sync-progress")).to_contain_text("Syncing in the background: 0 of 2")
     expect(page.get_by_role("button", name="Sync now")).to_be_disabled()

@@ -317,7 +317,7 @@ def test_sync_page_resolves_a_chapter_conflict(as_bob, alice, bob, tide_world, l
     assert "<b>harbour</b>" not in page
     assert "Summary</dt>" in article and "other fields, the same on all three</summary>" in article and "title" in article
 
-    resolved = as_bob.post(reverse("marketplace-sync-resolve", args=[record.pk, conflict.pk]), {"choice": "both"},
+    resolved = as_bob.post(reverse("marketplace-sync-resolve", args=[record.pk, conflict.pk]), {"choice": "both", "ends_undo": "yes"},
                            follow=True)
     assert messages_of(resolved) == ["Chapter 2 keeps your version; the source's is offered as a chapter suggestion."]
     page = page_of(resolved)
@@ -347,7 +347,7 @@ def test_world_conflicts_of_a_forked_story_are_labelled_by_kind_and_key(as_bob, 
     assert "Content</dt>" in page and "Description</dt>" in page
     with acting_as(bob):
         entry_conflict = SyncConflict.objects.get(fork_id=record.pk, kind="loreentry")
-    done = as_bob.post(reverse("marketplace-sync-resolve", args=[record.pk, entry_conflict.pk]), {"choice": "both"},
+    done = as_bob.post(reverse("marketplace-sync-resolve", args=[record.pk, entry_conflict.pk]), {"choice": "both", "ends_undo": "yes"},
                        follow=True)
     assert messages_of(done) == ["Lore entry 1 of “tide” keeps your version; the source's is beside it, switched off."]
     with acting_as(bob):

@@ -261,7 +261,7 @@ def test_a_fork_of_an_sa_story_is_published_under_sa(as_bob, bob, alice, tide_bo
     story_id = fork_of(as_bob, listing)["Location"].split("/")[2]
     assert '<option value="CC-BY-SA" selected>' in page_of(as_bob.get(reverse("marketplace-publish", args=[story_id])))
     refused = publish_form(as_bob, Story(pk=story_id), licence="CC-BY")
-    assert refused.status_code == 400 and "a story using it is published under CC-BY-SA too" in page_of(refused)
+    assert refused.status_code == 400 and "a story using it is published under CC BY-SA 4.0 too" in page_of(refused)
     with acting_as(bob):
         assert not SnapshotSeries.objects.filter(author_id=bob.pk).exists()
     assert publish_form(as_bob, Story(pk=story_id), licence="CC-BY-SA").status_code == 302
@@ -398,7 +398,8 @@ def test_another_users_story_or_listing_is_a_404(as_bob, alice, bob, tide_book):
 
 
 def test_pages_need_a_login(client, tide_book):
-    for url in (reverse("marketplace"), reverse("marketplace-forks"), reverse("marketplace-published"),
+    """All but browse and a listing's page, which visitors read (tests/marketplace/test_discovery.py)."""
+    for url in (reverse("marketplace-forks"), reverse("marketplace-published"),
                 reverse("marketplace-publish", args=[tide_book.pk]), f"/marketplace/fragments/story/{tide_book.pk}/"):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), url

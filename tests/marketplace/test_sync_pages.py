@@ -143,7 +143,8 @@ def test_sync_page_syncs_and_shows_the_conflict_side_by_side_escaped(as_bob, bob
     assert "1 change applied automatically, 1 kept, 1 conflict." in message
     assert "continued" not in message
     page = page_of(response)
-    assert "Sync now" not in page and "Your fork is up to date with its source." in page
+    # A conflict is open, so the fork is not "up to date" (#19): the page counts what is left to resolve.
+    assert "Sync now" not in page and "1 conflict to resolve" in page and "up to date" not in page
     conflict = open_conflict(bob, life)
     assert conflict.turn_number == 7
     article = page[page.index(f'id="conflict-{conflict.pk}"'):]
@@ -186,7 +187,7 @@ def test_syncing_an_up_to_date_fork_says_so(as_bob, life):
 def test_each_resolution_button(as_bob, bob, life, choice, turn7, alternatives, said):
     synced(as_bob, life)
     conflict = open_conflict(bob, life)
-    response = as_bob.post(resolve_url(life, conflict.pk), {"choice": choice}, follow=True)
+    response = as_bob.post(resolve_url(life, conflict.pk), {"choice": choice, "ends_undo": "yes"}, follow=True)
     assert response.redirect_chain == [(sync_url(life), 302)]
     (message,) = messages_of(response)
     assert message.startswith(said)
@@ -208,7 +209,7 @@ def test_each_resolution_button(as_bob, bob, life, choice, turn7, alternatives, 
 def test_an_unknown_choice_is_a_message_and_changes_nothing(as_bob, bob, life):
     synced(as_bob, life)
     conflict = open_conflict(bob, life)
-    for data in ({"choice": "theirs"}, {}):
+    for data in ({"choice": "theirs", "ends_undo": "yes"}, {"ends_undo": "yes"}):
         response = as_bob.post(resolve_url(life, conflict.pk), data, follow=True)
         assert messages_of(response) == ["The choice is one of source, mine, both."]
         assert f'id="conflict-{conflict.pk}"' in page_of(response)

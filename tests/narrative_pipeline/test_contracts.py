@@ -45,7 +45,7 @@ class TestState:
     def test_updates_and_names_in_the_prose(self):
         state = StoryState(location="the Pass", inventory=["letter"], flags=["night"])
         updated = next_state(state, cast=["Ilse", "The Ferryman", "Orla"], player="Ilse",
-                             action="I call for the ferryman", prose="The Ferryman raises his lamp.",
+                             action="I call for the ferryman", prose="The Ferryman steps out of the fog.",
                              updates=StateUpdates(location="the river", items_gained=["rope"], items_lost=["LETTER"],
                                                   flags_cleared=["night"], flags_set=["crossing"]))
         assert updated == StoryState(location="the river", present_characters=["The Ferryman"], inventory=["rope"],
@@ -85,7 +85,7 @@ class TestOfflineNarrator:
 
     def test_plans_are_valid_and_read_the_action(self):
         plan = self.plan()
-        assert plan.state_updates.location == "old bridge"
+        assert plan.state_updates.location == "the old bridge"
         assert plan.state_updates.items_gained == ["rope"]
         assert plan.beats[0].priority == "high"
 

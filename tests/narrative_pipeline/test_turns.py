@@ -44,7 +44,7 @@ class TestPlaying:
         api = api_as(alice)
         play(api, story, "I walk to the lighthouse and take the lantern.")
         state = api.get(f"/api/stories/{story.pk}/").json()["state"]
-        assert state["location"] == "lighthouse" and state["inventory"] == ["lantern"]
+        assert state["location"] == "the lighthouse" and state["inventory"] == ["lantern"]
 
     def test_writers_room_is_recorded_on_the_turn(self, api_as, alice, story):
         api = api_as(alice)
@@ -179,7 +179,7 @@ class TestChangingTurns:
     def test_undo_removes_the_turn_and_restores_the_state(self, api_as, alice, story):
         api = api_as(alice)
         play(api, story, "I walk to the lighthouse.")
-        assert api.get(f"/api/stories/{story.pk}/").json()["state"]["location"] == "lighthouse"
+        assert api.get(f"/api/stories/{story.pk}/").json()["state"]["location"] == "the lighthouse"
         undone = api.delete(f"/api/stories/{story.pk}/turns/last/")
         assert undone.status_code == 200 and undone.json()["number"] == 1
         body = api.get(f"/api/stories/{story.pk}/").json()
@@ -201,7 +201,7 @@ class TestChangingTurns:
         edited = api.post(f"/api/stories/{story.pk}/turns/1/edit/", {"action": "I walk to the chapel."},
                           content_type="application/json").json()
         assert edited["action"] == "I walk to the chapel." and first["prose"] in [a["prose"] for a in edited["alternatives"]]
-        assert api.get(f"/api/stories/{story.pk}/").json()["state"]["location"] == "chapel"
+        assert api.get(f"/api/stories/{story.pk}/").json()["state"]["location"] == "the chapel"
 
     def test_turn_lists_are_paginated_oldest_first(self, api_as, alice, story):
         api = api_as(alice)

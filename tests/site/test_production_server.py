@@ -168,7 +168,7 @@ def test_a_streamed_turn_arrives_piece_by_piece_before_it_ends(served, model_ser
     with served.stream("POST", f"/api/stories/{story.pk}/turns/stream/", headers={"Authorization": f"Bearer {token}"},
                        json={"action": "I ring the bell.", "idempotency_key": "served-1"}, timeout=10) as response:
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
-        events = sse_events(response.iter_lines())
+        events = (event for event in sse_events(response.iter_lines()) if event[0] != "stage")
         first = [next(events), next(events)]
         # The Writer is held after its first piece, so the turn cannot have ended: the events came as written.
         assert [kind for kind, _ in first] == ["turn", "text"] and first[1][1] == {"text": "The bell "}
@@ -179,6 +179,33 @@ def test_a_streamed_turn_arrives_piece_by_piece_before_it_ends(served, model_ser
     finished = received[-1][1]
     assert finished["status"] == "completed"
     assert "".join(data["text"] for kind, data in received if kind == "text").strip() == finished["prose"]
+    wait_until_dreamt(served, before)
+
+
+def test_a_stop_reaches_the_writer_on_another_thread_and_the_dreamer_runs_on_the_shorter_turn(served, model_server):
+    """The Stop is a second request (another of gunicorn's threads, or another worker): the Writer's loop reads
+    its flag from Redis, ends the stream with what was shown, and the turn completes as any other."""
+    user = UserFactory()
+    story = StoryFactory(user=user, characters=[{"name": "Wren", "is_player": True}])
+    writer_released = threading.Event()
+    before = dreamt(served)
+    model_server.script(fake.ok('{"beats": [{"description": "Bells"}]}'),
+                        fake.stream(["The bell ", "rings ", "twice."], release=writer_released))
+    headers = {"Authorization": f"Bearer {EpochAccessToken.for_user(user)}"}
+    try:
+        with served.stream("POST", f"/api/stories/{story.pk}/turns/stream/", headers=headers,
+                           json={"action": "I ring the bell.", "idempotency_key": "served-stop"}, timeout=10) as response:
+            events = (event for event in sse_events(response.iter_lines()) if event[0] != "stage")
+            number = next(events)[1]["number"]
+            assert next(events) == ("text", {"text": "The bell "})
+            assert served.post(f"/api/stories/{story.pk}/turns/{number}/stop/", headers=headers).status_code == 202
+            writer_released.set()
+            received = list(events)
+    finally:
+        writer_released.set()
+    assert [kind for kind, _ in received] == ["done"]
+    done = received[0][1]
+    assert done["stopped"] is True and done["status"] == "completed" and done["prose"] == "The bell"
     wait_until_dreamt(served, before)
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('narrative_pipeline', '0012_turn_pending_since_index'),
+        ('narrative_pipeline', '0015_character_portrait_source'),
     ]
 
     operations = [

@@ -1,0 +1,526 @@
+"""What a turn changes in the story's state, read deterministically from the player's action (DESIGN §3).
+
+Three rules, each about one field, all plain regular expressions over the action's clauses (a clause
+ends at punctuation, "and", "then"; a clause that is negated, a wish, a question or someone else's
+doing changes nothing):
+
+- **Items** come only from verbs of getting (take, grab, pick up, buy, receive, pocket, find, steal,
+  "X gives me", "I am handed" …) and are lost only through verbs of parting (drop, give, sell, lose,
+  throw away, use up, eat …; a loss counts only for something the inventory holds). The object is cut
+  at the first preposition, conjunction or subordinator ("before", "while", "to", "with", "that" …),
+  loses its determiners and price/quality words ("a cheap fishing rod" → "fishing rod"), and is refused
+  when it is not a thing: a person (a known name, a pronoun, a title), a body part, scenery held on to,
+  or an abstract noun ("a look", "a breath", "my way").
+- **Location** comes only from verbs of movement (walk, go, head, run, sail, climb, ride, return …
+  to/into/toward/onto/along/through…, "make my way to", "arrive at", "enter", "reach"). A place the
+  story knows (a chapter's location, the current one) keeps its own spelling; a new one keeps the
+  words the player wrote ("the docks").
+- **Presence**: a known character the player acts on or with is present; "X arrives / walks in / joins"
+  (in the action or the passage) brings them in, "X leaves / I leave X behind / I send X away" takes
+  them out; when the player moves somewhere new, the characters who were there stay behind unless they
+  come along ("with Orla", "Orla follows", "we …"). Who came along on a move, or was asked to ("I ask
+  Orla to come with me"), is a companion (a ``companion:<name>`` flag) and follows every move until they
+  leave or are left behind.
+
+No database and no model: the same action, state and passage always give the same change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+WORD = r"[A-Za-z][\w'’-]*"
+
+# Where a noun phrase ends: prepositions, conjunctions, subordinators, and the next verb's particles.
+PHRASE_STOPS = {
+    "and", "or", "but", "then", "before", "after", "while", "when", "whilst", "as", "because", "so", "until",
+    "if", "though", "although", "unless", "once", "to", "with", "without", "that", "which", "who", "whom",
+    "where", "from", "for", "at", "in", "into", "on", "onto", "off", "by", "behind", "under", "over",
+    "near", "beside", "toward", "towards", "through", "across", "along", "up", "down", "out", "around",
+    "against", "inside", "outside", "between", "past", "like", "than", "instead", "again", "back", "away",
+    "here", "there", "now", "quickly", "slowly", "carefully", "quietly", "too", "also", "tomorrow", "tonight",
+    "today", "later", "soon", "yesterday",
+    # a subject pronoun starts a relative clause: "the key I find in the drawer"
+    "i", "he", "she", "we", "they", "you",
+}
+DETERMINERS = {"a", "an", "the", "some", "any", "my", "our", "your", "his", "her", "their", "its", "this",
+               "that", "these", "those", "one", "two", "three", "four", "five", "few", "several", "another",
+               "each", "every", "all", "both", "many", "more", "much", "little", "extra", "spare"}
+# Words about price or worth, not about the thing: dropped so one thing has one name.
+WORTH_WORDS = {"cheap", "expensive", "pricey", "costly", "nice", "fine", "good", "decent", "shoddy", "new",
+               "cheapest", "best", "overpriced", "bargain", "second-hand", "secondhand"}
+PRONOUNS = {"i", "me", "myself", "you", "yourself", "he", "him", "himself", "she", "her", "herself", "it", "itself",
+            "we", "us", "they", "them", "themselves", "someone", "somebody", "anyone", "everyone", "nobody",
+            "something", "anything", "everything", "nothing", "one", "everybody", "what", "whatever"}
+PERSON_NOUNS = {
+    "man", "woman", "men", "women", "boy", "girl", "child", "children", "kid", "baby", "person", "people",
+    "guard", "guards", "captain", "soldier", "sailor", "merchant", "stranger", "friend", "innkeeper",
+    "barkeep", "bartender", "priest", "king", "queen", "prince", "princess", "lord", "lady", "sir", "madam",
+    "mother", "father", "brother", "sister", "wife", "husband", "son", "daughter", "thief", "beggar", "crowd",
+    "doctor", "officer", "knight", "wizard", "witch", "mage", "monk", "nun", "servant", "master", "mistress",
+    "fisherman", "fishermen", "shopkeeper", "vendor", "trader", "pilot", "commander", "sergeant", "lieutenant",
+    "old", "elder", "companion", "ally", "enemy", "foe", "dog", "cat", "horse",
+}
+BODY_PARTS = {
+    "arm", "arms", "hand", "hands", "wrist", "wrists", "shoulder", "shoulders", "leg", "legs", "foot", "feet",
+    "head", "hair", "face", "neck", "throat", "finger", "fingers", "elbow", "elbows", "knee", "knees", "chin",
+    "jaw", "ear", "ears", "nose", "cheek", "lips", "mouth", "chest", "waist", "back", "ankle", "ankles",
+    "palm", "fist", "collar", "sleeve", "sleeves", "cloak-hem", "hem", "heart", "eyes", "eye", "body", "thumb",
+}
+# Nouns that end like a participle ("the lantern hanging by the door" ends at "hanging"; "a signet ring" does not).
+ING_NOUNS = {"ring", "earring", "string", "wing", "sling", "thing", "ceiling", "building", "clothing", "painting",
+             "drawing", "stocking", "bedding", "pudding", "lining", "carving", "offering", "binding", "writing",
+             "wedding", "king", "spring", "bearing", "herring", "icing", "fishing", "sewing", "kindling", "stuffing"}
+# What is held on to, not carried off.
+SCENERY = {"railing", "rail", "rails", "door", "doorframe", "wall", "walls", "ledge", "edge", "handle", "helm",
+           "wheel", "mast", "table", "floor", "ground", "banister", "bannister", "tree", "branch", "rope-ladder",
+           "ladder", "rigging", "counter", "post", "pillar", "gate", "window", "shore", "water", "air"}
+# Nouns that follow "take/get/find/make" without being things ("take a look", "find my way").
+NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "seat", "moment", "chance", "turn",
+              "rest", "nap", "walk", "stroll", "bath", "aim", "cover", "notice", "care", "time", "place",
+              "part", "stock", "sip", "swig", "bite", "way", "courage", "heart", "hold", "advantage", "offence",
+              "offense", "comfort", "pity", "charge", "lead", "leave", "pause", "risk", "shelter", "refuge",
+              "revenge", "thoughts", "bearings", "chances", "lesson", "promise", "deal", "oath", "vow",
+              "ready", "up", "out", "off", "away", "back", "down", "over", "closer", "nearer", "angry", "lost",
+              "free", "loose", "dressed", "going", "moving", "started", "sleep", "drink", "break", "shot",
+              "interest", "idea", "answer", "answers", "news", "word", "sense", "feeling", "glimpse", "sight",
+              "pace", "speed", "slack", "trail", "scent", "advice", "counsel", "point", "side", "offer",
+              "suggestion", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
+              "shuttle", "stairs", "staircase", "escalator", "cab", "coach", "carriage", "tube"}
+NOT_PLACES = {"walk", "swim", "drink", "run", "sleep", "bed", "work", "war", "pieces", "waste", "help", "rest", "aid", "safety", "cover",
+              "meet", "see", "find", "look", "fetch", "get", "buy", "talk", "speak", "ask", "fight", "hide", "wait",
+              "join", "warn", "stop", "greet", "check", "investigate", "explore", "search"}
+
+# A clause that is not the player doing something now.
+NOT_DONE = re.compile(
+    r"\b(?:not|don't|dont|do not|doesn't|didn't|never|won't|wouldn't|can't|cannot|couldn't|shouldn't|refuse|"
+    r"refuses|decline|declines|want|wants|wish|wishes|hope|hopes|plan|plans|intend|intends|consider|considers|"
+    r"wonder|wonders|think about|thinking|imagine|imagines|pretend|pretends|would|could|might|should|may|if|"
+    r"will|shall|i'll|we'll|going to|gonna|tomorrow|later|"
+    r"unless|whether|almost|nearly|try not|ask \w+ to|tell \w+ to|beg \w+ to|let \w+|without)\b", re.I)
+
+GAIN_VERBS = (r"take|takes|took|grab|grabs|grabbed|snatch|snatches|snatched|pick up|picks up|picked up|buy|buys|"
+              r"bought|purchase|purchases|purchased|receive|receives|received|pocket|pockets|pocketed|collect|"
+              r"collects|collected|steal|steals|stole|acquire|acquires|acquired|obtain|obtains|obtained|find|finds|"
+              r"found|accept|accepts|accepted|borrow|borrows|borrowed|loot|loots|looted|retrieve|retrieves|"
+              r"retrieved|fetch|fetches|fetched|pluck|plucks|plucked|scoop up|scoops up|gather up|get|gets|got|"
+              r"help myself to|pilfer|pilfers|swipe|swipes|fish out|pull out|pulls out|dig up|digs up|"
+              r"trade \w+(?: \w+)? for|trades \w+(?: \w+)? for|swap \w+(?: \w+)? for|swaps \w+(?: \w+)? for|"
+              r"exchange \w+(?: \w+)? for|pay for|pays for|paid for|keep|keeps|kept|win|wins|won|earn|earns|earned|"
+              r"scavenge|scavenges|scavenged|salvage|salvages|salvaged|pull|pulls|pulled|yank|yanks|yanked|"
+              r"prise|prises|prised|pry|pries|pried|unhook|unhooks|unhooked")
+GIVEN_TO_ME = (r"(?:give|gives|gave|hand|hands|handed|pass|passes|passed|toss|tosses|tossed|throw|throws|threw|"
+               r"offer|offers|offered|sell|sells|sold|lend|lends|lent|slip|slips|slipped) me|"
+               r"(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered)")
+LOSE_VERBS = (r"drop|drops|dropped|give away|give|gives|gave|hand over|hand|hands|handed|sell|sells|sold|lose|"
+              r"loses|lost|throw away|throw|throws|threw|toss|tosses|tossed|discard|discards|discarded|"
+              r"use up|used up|eat|eats|ate|drink|drinks|drank|spend|spends|spent|abandon|leave behind|"
+              r"pawn|pawns|pawned|trade|trades|traded|swap|swaps|swapped|exchange|exchanges|exchanged|"
+              r"break|breaks|broke|burn|burns|burned|burnt|pay|pays|paid|put down|set down|lay down|"
+              r"offer|offers|offered|surrender|surrenders|lend|lends|lent|plant|plants|bury|buries|buried|"
+              r"shatter|shatters|shattered|consume|consumes|consumed|leave|leaves|left|stash|stashes|stashed")
+MOVE_VERBS = (r"walk|walks|walked|go|goes|went|head|heads|headed|run|runs|ran|sail|sails|sailed|climb|climbs|"
+              r"climbed|ride|rides|rode|travel|travels|travelled|traveled|return|returns|returned|hurry|hurries|"
+              r"hurried|sneak|sneaks|sneaked|snuck|stroll|strolls|strolled|wander|wanders|wandered|march|marches|"
+              r"marched|row|rows|rowed|swim|swims|swam|dive|dives|dived|dove|jog|jogs|jogged|race|races|raced|"
+              r"flee|flees|fled|drive|drives|drove|fly|flies|flew|move|moves|moved|step|steps|stepped|descend|"
+              r"descends|descended|ascend|ascends|ascended|make my way|makes? (?:her|his|their|our) way|made my way|"
+              r"set off|set out|sets off|sets out|hike|hikes|hiked|trek|treks|trekked|wade|wades|waded|"
+              r"slip|slips|slipped|dash|dashes|dashed|sprint|sprints|sprinted|limp|limps|limped|crawl|crawls|"
+              r"crawled|creep|creeps|crept|hurtle|venture|ventures|ventured|come|comes|came|get|gets|got|"
+              r"move on|push on|press on|follow \w+|lead \w+|follow|follows|followed|jump|jumps|jumped|leap|leaps|leapt|tramp|trudge|"
+              r"trudges|trudged|steer|steers|steered|paddle|paddles|paddled|cross|crosses|crossed|skip|hop|float|floats|"
+              r"floated|drift|drifts|drifted|glide|glides|glided|squeeze|squeezes|squeezed|stumble|stumbles|"
+              r"stumbled|scramble|scrambles|scrambled|slide|slides|slid|shuffle|shuffles|shuffled|tiptoe|tiptoes|"
+              r"tiptoed|stride|strides|strode|rush|rushes|rushed|bolt|bolts|bolted|roll|rolls|rolled|"
+              r"take the (?:lift|elevator|train|tram|bus|shuttle|ferry|stairs|staircase|tube|cab|coach)|"
+              r"takes the (?:lift|elevator|train|tram|bus|shuttle|ferry|stairs|staircase|tube|cab|coach)")
+ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
+          r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
+          r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft")
+MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+)?"  # a route before the place: "the stairs to the lamp room"
+                     r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|straight|all the way|"
+                     r"onward|onwards|ahead|further|quickly|slowly|carefully|quietly)\s+)*"
+                     r"(?:to|into|toward|towards|onto|on to|inside|in to|through|along|across|up|down|over|"
+                     r"out to|round to|around to|as far as)")
+HEAD_FOR = (r"(?:head|heads|headed|heading|make|makes|made|making|set off|set out|sets off|sets out|bolt|bolts|"
+            r"bolted|run|runs|ran|strike out|strikes out)\s+for")
+ARRIVE = r"(?:arrive|arrives|arrived|arriving|end up|ends up|ended up|find myself|found myself) (?:at|in|on)"
+ENTER = r"(?:enter|enters|entered|reach|reaches|reached|board|boards|boarded|climb into|duck into|slip into)"
+
+ARRIVAL_WORDS = (r"arrives|arrived|enters|entered|walks in|walked in|comes in|came in|steps in|stepped in|"
+                 r"appears|appeared|shows up|showed up|turns up|turned up|joins (?:me|us|you)|joined (?:me|us|you)|"
+                 r"steps out of|stepped out of|emerges|emerged|catches up|caught up|returns|returned|"
+                 r"comes back|came back|is waiting|was waiting|approaches|approached|walks up|walked up|"
+                 r"comes over|came over|bursts in|burst in|strides in|strode in|climbs aboard|climbed aboard")
+LEAVING_WORDS = (r"leaves|left|departs|departed|walks away|walked away|walks off|walked off|goes away|went away|"
+                 r"storms off|stormed off|storms out|stormed out|walks out|walked out|heads off|headed off|"
+                 r"disappears|disappeared|vanishes|vanished|is gone|was gone|slips away|slipped away|"
+                 r"runs off|ran off|runs away|ran away|stays behind|stayed behind|stays here|remains behind|"
+                 r"sails away|sailed away|flees|fled|dies|died|is dead")
+COME_ALONG = (r"follows|followed|follow|comes with|came with|comes along|came along|tags along|tagged along|"
+              r"goes with|went with|walks with|walked with|keeps pace|kept pace|at my side|by my side|in tow|"
+              r"joins me|joined me|trails|trailed|hurries after|hurried after")
+
+
+# Words that start a new clause after a comma or "and" ("bread, then open the door"): the verbs above and
+# the everyday ones, so a list of things ("bread, a lamp and rope") is not cut.
+VERBS = {word for verbs in (GAIN_VERBS, LOSE_VERBS, MOVE_VERBS) for word in re.findall(r"[a-z]+", verbs)} - {
+    "my", "me", "for", "up", "out", "down", "off", "away", "behind", "her", "his", "their", "our", "way"} | {
+    "look", "looks", "say", "says", "ask", "asks", "tell", "tells", "open", "opens", "close", "closes", "wait",
+    "waits", "watch", "watches", "call", "calls", "shout", "shouts", "pull", "pulls", "push", "pushes", "draw",
+    "draws", "attack", "attacks", "hide", "hides", "search", "searches", "listen", "listens", "nod", "nods", "smile",
+    "smiles", "turn", "turns", "sit", "sits", "stand", "stands", "kneel", "kneels", "read", "reads", "write",
+    "writes", "light", "lights", "check", "checks", "greet", "greets", "thank", "thanks", "try", "tries", "start",
+    "starts", "leave", "leaves", "hold", "holds", "put", "puts", "set", "sets", "show", "shows", "lock", "locks",
+    "unlock", "unlocks", "fight", "fights", "strike", "strikes", "cut", "cuts", "tie", "ties", "whisper",
+    "whispers", "sing", "sings", "laugh", "laughs", "shrug", "shrugs", "wave", "waves", "knock", "knocks",
+    "examine", "examines", "inspect", "inspects", "study", "studies", "bow", "bows", "rest", "rests", "sleep",
+    "sleeps", "pray", "prays", "hug", "hugs", "kiss", "kisses", "stare", "stares", "meet", "meets", "see", "sees",
+    "board", "boards", "enter", "enters", "reach", "reaches", "stop", "stops", "warn", "warns", "offer", "pay", "tip", "count", "counts"}
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What the extractor knows before the turn: the state and the names the story knows."""
+
+    location: str = ""
+    present: tuple[str, ...] = ()
+    inventory: tuple[str, ...] = ()
+    cast: tuple[str, ...] = ()  # known characters other than the player
+    player: str | None = None
+    places: tuple[str, ...] = ()  # known places (chapter locations, lore); the current location is known too
+    companions: tuple[str, ...] = ()  # who goes where the player goes, until they part (``companion:`` flags)
+
+
+@dataclass(frozen=True)
+class StateChange:
+    location: str | None = None
+    items_gained: list[str] = field(default_factory=list)
+    items_lost: list[str] = field(default_factory=list)
+    entering: list[str] = field(default_factory=list)
+    leaving: list[str] = field(default_factory=list)
+    companions_joining: list[str] = field(default_factory=list)
+    companions_parting: list[str] = field(default_factory=list)
+
+
+COMPANION_FLAG = "companion:"  # a state flag per companion, as the Dreamer's "dead:" flags: the player sees and edits it
+
+
+def companions_in(flags) -> tuple[str, ...]:
+    return tuple(flag[len(COMPANION_FLAG):] for flag in flags if flag.startswith(COMPANION_FLAG))
+
+
+def fold(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("’", "'")).strip().casefold()
+
+
+# A sentence ends at . ! ? but not after a title's abbreviation ("Dr. Okafor").
+ABBREVIATION_SAFE_END = r"(?<!\bDr\.)(?<!\bMr\.)(?<!Mrs\.)(?<!\bMs\.)(?<!\bSt\.)(?<!\bLt\.)(?<!Sgt\.)(?<=[.!?])\s+"
+
+
+def _clauses(text: str) -> list[str]:
+    """Sentences cut at "," ";" "and"/"then" before a new verb; a question is not an action."""
+    clauses = []
+    for sentence in re.split(ABBREVIATION_SAFE_END + r"|\n+|;", text.replace("’", "'")):
+        sentence = sentence.strip()
+        if not sentence or sentence.endswith("?"):
+            continue
+        sentence = re.sub(r"[\"“”]", "", sentence).rstrip(".!")
+        # A comma ends a clause only before a new doer or verb: "bread, a lamp and rope" is one list.
+        parts = re.split(r",\s*(?:and\s+|then\s+)?(?=(?:I|we|then|and)\b|[A-Za-z]+\b)|\s+(?:and then|then)\s+|"
+                         r"\s+and\s+(?=I\b|we\b)|\s+and\s+(?=(?:" + "|".join(sorted(VERBS)) + r")\b)", sentence)
+        merged: list[str] = []
+        for part in parts:
+            first = (_words(part) or [""])[0]
+            if merged and not (first in ("I", "we", "We") or _looks_like_verb(first)):
+                merged[-1] += ", " + part
+            else:
+                merged.append(part)
+        clauses.extend(part.strip() for part in merged if part.strip())
+    return clauses
+
+
+def _words(phrase: str) -> list[str]:
+    return re.findall(r"[\w'-]+", phrase)
+
+
+def _cut(phrase: str, *, keep_of: bool) -> list[str]:
+    """The phrase's words up to the first stop word ("of" kept inside an item: "a bottle of wine")."""
+    words: list[str] = []
+    tokens = _words(re.split(r"[,;:()]", phrase, maxsplit=1)[0])
+    for index, word in enumerate(tokens):
+        bare = word.lower()
+        if bare in PHRASE_STOPS or (bare == "of" and not keep_of):
+            break
+        following = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
+        if words and bare.endswith("ing") and following in PHRASE_STOPS and bare not in ING_NOUNS:
+            break  # "the lantern hanging by the door": the participle starts a clause
+        words.append(word)
+    return words
+
+
+def _names_in(text: str, names) -> list[str]:
+    folded = fold(text)
+    return [name for name in names if name and re.search(rf"(?<![\w']){re.escape(fold(name))}(?![\w])", folded)]
+
+
+def _is_person(words: list[str], scene: Scene) -> bool:
+    text = " ".join(words)
+    if _names_in(text, [*scene.cast, *scene.present, scene.player or ""]):
+        return True
+    return any(word.lower() in PRONOUNS or word.lower() in PERSON_NOUNS for word in words[-1:]) or (
+        len(words) == 1 and words[0][:1].isupper() and words[0].lower() not in DETERMINERS)
+
+
+def _thing(phrase: str, scene: Scene) -> str | None:
+    """The phrase as the name of a thing ("a cheap fishing rod before dawn" → "fishing rod"), or None."""
+    if re.match(r"\s*note\s+of\b", phrase, re.I):
+        return None  # "take note of"
+    words = _cut(phrase, keep_of=True)
+    while words and words[-1].lower() == "of":
+        words.pop()
+    # A possessor is not part of the thing's name, but a person's body part is nobody's item.
+    for index, word in enumerate(words):
+        if word.lower().endswith(("'s", "s'")) and index + 1 < len(words):
+            words = words[index + 1:]
+            break
+    while words and (words[0].lower() in DETERMINERS or words[0].lower() in WORTH_WORDS
+                     or re.fullmatch(r"\d+", words[0])):
+        words = words[1:]
+    if not words or len(words) > 5:
+        return None
+    head = words[-1].lower()
+    if words[0].lower() in ("of",) or head in BODY_PARTS | SCENERY | NOT_THINGS | DETERMINERS:
+        return None
+    if words[0].lower() in NOT_THINGS or _is_person(words, scene):
+        return None
+    return " ".join(word.lower() if not word.isupper() else word for word in words)
+
+
+def _is_player_doing(prefix: str, scene: Scene) -> bool:
+    """Whether the clause before the verb is the player acting now ("I", "we", nothing, the player's name)."""
+    if NOT_DONE.search(prefix):
+        return False
+    if re.search(r"\b(?:I|we|We)\b", prefix):
+        return True  # "Orla and I go …": the player is among the doers
+    words = [word.lower() for word in _words(prefix)]
+    others = [name for name in _names_in(prefix, [*scene.cast, *scene.present]) if name != scene.player]
+    return not (others or any(word in ("he", "she", "they", "it") for word in words))
+
+
+def _verb_matches(clause: str, verbs: str):
+    """(prefix before the verb, rest after it) for each verb of ``verbs`` in the clause."""
+    for match in re.finditer(rf"(?<![\w'])(?:{verbs})(?![\w'])", clause, re.I):
+        yield clause[:match.start()], clause[match.end():], match.group(0).lower()
+
+
+def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
+    gained: list[str] = []
+    lost: list[str] = []
+    for clause in clauses:
+        taken = False
+        for prefix, rest, _ in _verb_matches(clause, GIVEN_TO_ME):
+            if not NOT_DONE.search(prefix):
+                gained.extend(_things_listed(rest, scene))
+                taken = True
+        if taken:
+            continue
+        for prefix, rest, verb in _verb_matches(clause, GAIN_VERBS):
+            if not _is_player_doing(prefix, scene):
+                continue
+            if verb.startswith(("pull", "yank", "pri", "pry")) and not re.search(r"\b(?:from|out of|off)\b", rest):
+                continue  # "pull the lever" is no getting; "pull a chip from the console" is
+            if verb.startswith(("get", "got")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
+                continue  # "get up", "get to the docks", "get angry": only "get a/the …" is getting a thing
+            if verb.startswith(("trade", "swap", "exchange")):
+                given = re.match(r"(?:trades?|swaps?|exchanges?)\s+(.+?)\s+for$", verb)
+                if given:
+                    lost.extend(_held(given.group(1), scene))
+            gained.extend(_things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene))
+            break
+        else:
+            for prefix, rest, _ in _verb_matches(clause, LOSE_VERBS):
+                if _is_player_doing(prefix, scene):
+                    # "give Orla the key": the person who receives is skipped.
+                    rest = re.sub(rf"^\s*(?:{'|'.join(re.escape(name) for name in scene.cast) or 'x^'})\s+", " ",
+                                  rest, flags=re.I)
+                    lost.extend(_held(rest, scene))
+                    break
+    held = {fold(item) for item in scene.inventory}
+    return [item for item in _unique(gained) if fold(item) not in held], _unique(lost)
+
+
+def _things_listed(rest: str, scene: Scene) -> list[str]:
+    """"a rope, a lamp and some bread" → three things; stops at the first part that is not a thing."""
+    things = []
+    for part in re.split(r",\s*(?:and\s+)?|\s+and\s+", rest):
+        words = _words(part)
+        if things and (not words or words[0].lower() not in DETERMINERS | WORTH_WORDS and _looks_like_verb(words[0])):
+            break
+        thing = _thing(part, scene)
+        if thing is None:
+            break
+        things.append(thing)
+        if len(_cut(part, keep_of=True)) < len(_words(part)):
+            break  # the phrase ran into a preposition: what follows is not a list of things
+    return things
+
+
+def _looks_like_verb(word: str) -> bool:
+    return word.lower() in VERBS
+
+
+def _held(rest: str, scene: Scene) -> list[str]:
+    """What of the inventory the phrase names (by its whole name or its last word: "the lantern")."""
+    thing = _thing(rest, scene)
+    if thing is None:
+        return []
+    wanted = fold(thing)
+    exact = [item for item in scene.inventory if fold(item) == wanted]
+    if exact:
+        return exact
+    return [item for item in scene.inventory
+            if fold(item).split()[-1:] == wanted.split()[-1:] or fold(item).endswith(" " + wanted)][:1]
+
+
+def _place(phrase: str, scene: Scene) -> str | None:
+    """The place a movement names: a known place in its own spelling, or the player's words."""
+    known = [place for place in (*scene.places, scene.location) if place]
+    words = _cut(phrase, keep_of=True)
+    while words and words[-1].lower() == "of":
+        words.pop()
+    if not words or len(words) > 6:
+        return None
+    text = " ".join(words)
+    bare = re.sub(r"^(?:the|a|an)\s+", "", fold(text))
+    for place in known:
+        if re.sub(r"^(?:the|a|an)\s+", "", fold(place)) == bare:
+            return place
+    content = [word for word in words if word.lower() not in DETERMINERS]
+    if not content or content[0].lower() in NOT_PLACES or _is_person(content, scene) or content[-1].lower() in (
+            PRONOUNS | BODY_PARTS):
+        return None
+    return text
+
+
+def _location(clauses: list[str], scene: Scene) -> str | None:
+    location = None
+    moves = (rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|{HEAD_FOR}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
+             rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in)\s+")
+    for clause in clauses:
+        for match in re.finditer(rf"(?<![\w'])(?:{moves})", clause, re.I):
+            prefix = clause[:match.start()]
+            if not _is_player_doing(prefix, scene) and not re.search(r"\bwe\b", prefix, re.I):
+                continue
+            place = _place(clause[match.end():], scene)
+            if place:
+                location = place
+                break
+    return location
+
+
+def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
+    """Known characters the player does something to or with in a clause that is really done."""
+    named = []
+    for clause in clauses:
+        for name in _names_in(clause, scene.cast):
+            before = fold(clause)[:fold(clause).find(fold(name))]
+            if NOT_DONE.search(before):
+                continue
+            if re.search(r"(?:about|of|for|remember|miss|mourn|from|behind|leave|away|without|after|where|why|how|"
+                         r"whether|what|when|if|"
+                         r"send|sends|dismiss|dismisses|like|letter to|word to|message to)\s+(?:\w+\s+)?$", before):
+                continue
+            after = fold(clause)[len(before) + len(fold(name)):]
+            if re.match(rf"\s*(?:{LEAVING_WORDS})\b", after):
+                continue
+            owned = re.match(r"'s?\s+((?:[\w-]+\s+){0,2}?[\w-]+)\b", after)
+            if owned and not set(owned.group(1).split()) & BODY_PARTS:
+                continue  # "Okafor's journal" is about Okafor's things; "Orla's arm" is Orla, here
+            named.append(name)
+    return named
+
+
+def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[str]]:
+    arriving, departing = [], []
+    folded = fold(text)
+    for name in scene.cast:
+        key = re.escape(fold(name))
+        if re.search(rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{ARRIVAL_WORDS}|(?!was\b|has\b|does\b)\w{{3,}}s in(?:to)?)\b",
+                     folded):
+            arriving.append(name)
+        if re.search(rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{LEAVING_WORDS}|(?!was\b|has\b|does\b)\w{{3,}}s (?:away|off))\b",
+                     folded) or re.search(
+                rf"\b(?:leave|leaves|left|send|sends|sent|dismiss|dismisses|dismissed|abandon|abandons|ditch|"
+                rf"ditches|wave goodbye to|say goodbye to|bid farewell to|part ways with|slip away from|"
+                rf"lose|lost)\s+{key}(?![\w])", folded):
+            departing.append(name)
+    return arriving, departing
+
+
+def _coming_along(action: str, scene: Scene) -> list[str]:
+    folded = fold(action)
+    along = []
+    for name in scene.cast:
+        key = re.escape(fold(name))
+        if re.search(rf"\b(?:with|take|takes|bring|brings|lead|leads|follow|follows|help|helps|drag|drags|"
+                     rf"carry|carries|guide|guides|escort|escorts)\s+{key}(?![\w])", folded) or re.search(
+                rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{COME_ALONG})\b", folded) or re.search(
+                rf"(?<![\w']){key} and (?:i|me)\b|\b(?:i|me) and {key}(?![\w])", folded):
+            along.append(name)
+    return along
+
+
+def _invited(action: str, scene: Scene) -> list[str]:
+    """Characters who agree or are asked to go with the player from now on ("I ask Orla to come with me")."""
+    invited = []
+    for sentence in re.split(r"(?<=[.!?;])\s+", fold(action)):
+        for name in scene.cast:
+            key = re.escape(fold(name))
+            found = re.search(rf"(?<![\w']){key}(?:'s)?\s+(?:\w+\s+)?(?:to\s+)?(?:(?:come|go|walk|travel|ride|sail)s?\s+"
+                              rf"(?:along\s+)?with|(?:follow|join)s?)\s+(?:me|us)\b", sentence)
+            if found and not re.search(r"\b(?:not|don't|never|refuse|refuses|won't)\b", sentence[:found.start()]):
+                invited.append(name)
+    return invited
+
+
+def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
+    """What ``action`` (and the passage written for it, ``prose``) changes in the state described by ``scene``."""
+    clauses = _clauses(action)
+    gained, lost = _items(clauses, scene)
+    location = _location(clauses, scene)
+    moved = location is not None and fold(location) != fold(scene.location)
+    present = [name for name in scene.present if name != scene.player]
+    arriving, departing = _arrivals_and_departures(action, scene)
+    prose_arriving, prose_departing = _arrivals_and_departures(prose, scene)
+    invited = _invited(action, scene)
+    along = _unique([*_coming_along(action, scene), *invited])
+    stay = set(along) | (set(scene.companions) & set(present))
+    if re.search(r"\b(?:we|us|our)\b", fold(action)):
+        stay |= set(present)
+    gone = set(departing) | set(prose_departing)
+    if moved:
+        gone |= {name for name in present if name not in stay}
+    # A character the action or the passage brings in is in the scene, even at a new place.
+    coming = [name for name in _unique([*along, *arriving, *prose_arriving, *_people_acted_on(clauses, scene)])
+              if name != scene.player and (name not in gone or name in arriving or name in prose_arriving)]
+    gone -= set(coming)
+    # Whoever came along on a move, or was asked to, goes with the player from now on; leaving parts them.
+    joining = [name for name in _unique([*(along if moved else []), *invited])
+               if name not in scene.companions and name not in gone and name != scene.player]
+    parting = [name for name in scene.companions if name in gone or name in departing or name in prose_departing]
+    return StateChange(location=location if moved else None, items_gained=gained, items_lost=lost,
+                       entering=[name for name in coming if name not in present],
+                       leaving=[name for name in present if name in gone],
+                       companions_joining=joining, companions_parting=parting)
+
+
+def _unique(values: list[str]) -> list[str]:
+    seen, result = set(), []
+    for value in values:
+        if fold(value) not in seen:
+            seen.add(fold(value))
+            result.append(value)
+    return result
