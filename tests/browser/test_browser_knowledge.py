@@ -49,6 +49,8 @@ def test_the_story_page_shows_what_you_know(page_at, width):
     page = page_at(width)
     sign_in(page, user)
     page.goto(f"/stories/{story.pk}/")
+    if width < 800:  # the side column is a closed drawer on a phone
+        page.get_by_text("Chapters, state and more").click()
     panel = page.get_by_role("region", name="What you know")
     expect(panel).to_contain_text("Wren kept the key to the tower")
     expect(panel).not_to_contain_text("The bell was rung by Hale")
