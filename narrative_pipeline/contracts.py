@@ -109,7 +109,9 @@ class StrategistBriefing(StoryFacts):
     def for_agents(self) -> dict:
         """What the Strategist and the Writer are given: the briefing without the writers' room's report
         (lore not checked or cut, secrets withheld from whom)."""
-        return self.model_dump(exclude={"lore_skipped": True, "lore_cut": True, "knowledge": {"withheld"}})
+        # A story without secrets or shared facts carries no knowledge section at all (its prompts stay as they were).
+        knowledge = True if self.knowledge == KnowledgeBrief() else {"withheld"}
+        return self.model_dump(exclude={"lore_skipped": True, "lore_cut": True, "knowledge": knowledge})
 
     def size(self) -> int:
         """Approximate tokens: characters of its JSON divided by four."""

@@ -69,11 +69,6 @@ def played_story(user, *, turns: int = 1, **story_fields):
 
     model_choices_set(user=user, agents={"dreamer": {"connection": "offline"}})
     friend = UserFactory()
-    from chapters.knowledge.services import knowledge_add
-
-    with acting_as(user):  # a secret (issue #20)
-        knowledge_add(story_id=story.pk, user_id=user.pk, fact="Captain Hale sank the Albatross",
-                      known_by=["Captain Hale"], reveal_when={"flag": "hale_confessed"})
     with acting_as(user):
         StoryCollaborator.objects.create(user_id=user.pk, story=story, collaborator_id=friend.pk,
                                          collaborator_username=friend.username, role="view")
@@ -83,6 +78,11 @@ def played_story(user, *, turns: int = 1, **story_fields):
         turn, _ = orchestrator.turn_submit(user=user, story_id=story.pk, action=actions[number % len(actions)],
                                            idempotency_key=f"turn-{number}")
         orchestrator.turn_generate(user=user, turn=turn)
+    from chapters.knowledge.services import knowledge_add
+
+    with acting_as(user):  # a secret (issue #20), after the turns so their offline prose stays as it was
+        knowledge_add(story_id=story.pk, user_id=user.pk, fact="Captain Hale sank the Albatross",
+                      known_by=["Captain Hale"], reveal_when={"flag": "hale_confessed"})
     from narrative_pipeline.models import UndoneTurn
 
     with acting_as(user):  # an undone turn kept for redo (past the next number, so no Redo is offered)

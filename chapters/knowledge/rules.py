@@ -140,6 +140,8 @@ def knowledge_brief(facts: list[Fact], cast: list[Member], present: list[str], r
     """Per point of view: the common facts, a block per character in the scene (the player character and
     those present) holding only the secrets that character knows, the secrets marked for the narrator, and
     which secrets were withheld from whom (for the writers' room, not the agents)."""
+    if not facts:
+        return KnowledgeBrief()  # a story without facts has nothing to brief
     in_scene = {fold(name) for name in present}
     scene = [member for member in cast if member.is_player or fold(member.name) in in_scene]
     secrets = [fact for fact in facts if not fact.common]
