@@ -252,7 +252,8 @@ AUTHOR_PERMISSIONS = {
     "chapters": ["view_storychapter", "add_storychapter", "change_storychapter", "delete_storychapter",
                  "view_chapterversion", "view_chapterdivergencelog", "view_chapterprogress",
                  "view_chaptersuggestion", "change_chaptersuggestion", "view_lorebook", "change_lorebook",
-                 "delete_lorebook", "view_loreentry", "change_loreentry", "delete_loreentry"],
+                 "delete_lorebook", "view_loreentry", "change_loreentry", "delete_loreentry",
+                 "view_knowledge", "add_knowledge", "change_knowledge", "delete_knowledge"],
     "narrative_pipeline": ["view_story", "change_story", "view_character", "add_character", "change_character"],
 }
 

@@ -214,6 +214,10 @@ class LoreEntry(UserOwnedModel):
     source_format = models.CharField(max_length=20, blank=True)
     source_fields = models.TextField(blank=True, default="",
                                      help_text="The entry's own fields in its source format, as JSON text.")
+    # Who knows this entry (issue #20, ``chapters.knowledge``): empty means everyone.
+    known_by = models.JSONField(default=list, blank=True,
+                                help_text='Character names, "faction:<tag>", "player"; empty means everyone.')
+    reveal_when = models.JSONField(default=dict, blank=True, help_text="Conditions that make it common knowledge.")
 
     class Meta:
         ordering = ["lorebook", "position"]
@@ -221,3 +225,38 @@ class LoreEntry(UserOwnedModel):
 
     def __str__(self):
         return self.comment or ", ".join(k for k in self.keys if k) or f"entry {self.position}"
+
+
+class Knowledge(UserOwnedModel):
+    """A fact of the story and who knows it (issue #20): the Preprocessor briefs each character only on what
+    that character knows, and withholds the rest (``chapters.knowledge``)."""
+
+    class Source(models.TextChoices):
+        LORE_ENTRY = "lore_entry"
+        CHARACTER = "character"
+        CHAPTER = "chapter"
+        TURN = "turn"  # learned in a turn's prose (the Dreamer)
+        FLAG = "flag"
+        MANUAL = "manual"
+
+    story = models.ForeignKey("narrative_pipeline.Story", on_delete=models.CASCADE, related_name="knowledge")
+    fact = models.TextField()
+    known_by = models.JSONField(default=list, blank=True,
+                                help_text='Character names, "faction:<tag>", "player"; empty or "everyone": all.')
+    reveal_when = models.JSONField(default=dict, blank=True,
+                                   help_text="Chapter conditions (and chapter_completed) that make it common knowledge.")
+    revealed_at_turn = models.PositiveIntegerField(null=True, blank=True)
+    revealed_by = models.CharField(max_length=12, blank=True, help_text="condition, chapter or manual.")
+    evidence_turn = models.PositiveIntegerField(null=True, blank=True, help_text="The turn whose prose taught it.")
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.MANUAL)
+    source_ref = models.CharField(max_length=200, blank=True, help_text="The lore entry, character or flag it is of.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["story", "id"]
+        verbose_name_plural = "knowledge"
+        indexes = [models.Index(fields=["story", "source", "source_ref"], name="knowledge_story_source")]
+
+    def __str__(self):
+        return self.fact[:80]

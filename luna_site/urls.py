@@ -10,7 +10,7 @@ from marketplace import api as marketplace_api
 from marketplace.models import AssetKind
 from marketplace.views import landing
 from narrative_pipeline import api as story_api
-from narrative_pipeline import chapter_api, lore_api
+from narrative_pipeline import chapter_api, knowledge_api, lore_api
 from narrative_pipeline import views as story_views
 
 from . import views as site_views
@@ -75,6 +75,10 @@ api_patterns = [
          name="api-chapter-divergence"),
     path("stories/<uuid:story_id>/chapters/<int:number>/start/", chapter_api.ChapterStartApi.as_view(),
          name="api-chapter-start"),
+    # Who knows what (issue #20)
+    path("stories/<uuid:story_id>/knowledge/", knowledge_api.KnowledgeListApi.as_view(), name="api-knowledge"),
+    path("stories/<uuid:story_id>/knowledge/<int:knowledge_id>/", knowledge_api.KnowledgeDetailApi.as_view(),
+         name="api-knowledge-detail"),
     path("stories/import/", story_api.StoryImportApi.as_view(), name="api-story-import"),
     path("stories/<uuid:story_id>/lore/import/", story_api.LoreImportApi.as_view(), name="api-lore-import"),
     # Not `format`: DRF reserves that name (DESIGN §6).

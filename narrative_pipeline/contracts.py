@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from chapters.contracts import ChapterBrief
+from chapters.contracts import ChapterBrief, KnowledgeBrief
 from core.contracts import Contract, StoryState
 
 MAX_ACTION_CHARS = 4_000
@@ -92,6 +92,7 @@ class StoryFacts(Contract):
     lore: list[LoreNote] = Field(default_factory=list)
     lore_skipped: list[LoreSkipped] = Field(default_factory=list)
     lore_cut: list[LoreCut] = Field(default_factory=list)
+    knowledge: KnowledgeBrief = KnowledgeBrief()  # per point of view (issue #20, chapters.knowledge)
 
 
 class StoryContext(StoryFacts):
@@ -106,8 +107,11 @@ class StrategistBriefing(StoryFacts):
     """What the Strategist sees: bounded in size whatever the story's length."""
 
     def for_agents(self) -> dict:
-        """What the Strategist and the Writer are given: the briefing without the writers' room's report."""
-        return self.model_dump(exclude={"lore_skipped", "lore_cut"})
+        """What the Strategist and the Writer are given: the briefing without the writers' room's report
+        (lore not checked or cut, secrets withheld from whom)."""
+        # A story without secrets or shared facts carries no knowledge section at all (its prompts stay as they were).
+        knowledge = True if self.knowledge == KnowledgeBrief() else {"withheld"}
+        return self.model_dump(exclude={"lore_skipped": True, "lore_cut": True, "knowledge": knowledge})
 
     def size(self) -> int:
         """Approximate tokens: characters of its JSON divided by four."""
@@ -190,3 +194,10 @@ class ChapterDraft(Contract):
     summary: str = ""
     narrative_instructions: str = ""
     suggested_beats: list[dict] = Field(default_factory=list)  # {"beat", "priority"}, checked
+
+
+class Learned(Contract):
+    """A character learned a fact in a turn (the Dreamer reads it from the prose; the turn is the evidence)."""
+
+    character: str
+    fact: str

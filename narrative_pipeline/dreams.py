@@ -15,6 +15,9 @@ from accounts.rls import acting_as
 from chapters import evaluation as chapter_evaluation
 from chapters import healing
 from chapters import selectors as chapter_selectors
+from chapters.knowledge import rules as knowledge_rules
+from chapters.knowledge import selectors as knowledge_selectors
+from chapters.knowledge import services as knowledge_services
 from chapters.models import ChapterDivergenceLog, ChapterSuggestion, StoryChapter
 from core import embeddings
 from core.contracts import StoryState
@@ -50,6 +53,26 @@ def turn_dream(*, user_id: str, turn_id: str) -> None:
     for character in cast:
         if mentioned(character.name, turn.prose):
             _character_change(user_id, caller, turn, character)
+    _knowledge_learned(user_id, caller, turn)
+
+
+def _knowledge_learned(user_id, caller: AgentCaller, turn: Turn) -> None:
+    """Who learned what in the passage (issue #20), stored as knowledge with the turn as evidence. Asked only
+    when the story has secrets or the passage says someone learned something; learning is a union, so a
+    redelivered task adds nothing."""
+    with acting_as(user_id):
+        names = list(Character.objects.filter(story_id=turn.story_id).values_list("name", "is_player"))
+        secrets = [row.fact for row in knowledge_selectors.knowledge_list(story_id=turn.story_id)
+                   if row.known_by and row.revealed_at_turn is None]
+    in_scene = set((turn.briefing or {}).get("state", {}).get("present_characters", []))
+    present = [name for name, is_player in names if is_player or name in in_scene or mentioned(name, turn.prose)]
+    if not present or not (secrets or knowledge_rules.LEARNS.search(turn.prose)):
+        return
+    learned = dreamer.learned(caller, passage=turn.prose, present=present, secrets=secrets)
+    with acting_as(user_id):
+        for item in learned:
+            knowledge_services.knowledge_learn(story_id=turn.story_id, user_id=turn.user_id, character=item.character,
+                                               fact=item.fact, turn_number=turn.number)
 
 
 def _chapter_beats(user_id, caller: AgentCaller, turn: Turn) -> None:

@@ -76,6 +76,12 @@ class Character(UserOwnedModel):
     # The PNG card the character was imported from: its image is the character's portrait.
     portrait_source = models.ForeignKey("chapters.LoreSource", on_delete=models.SET_NULL, null=True, blank=True,
                                         related_name="portrait_characters")
+    # Who knows what (issue #20, ``chapters.knowledge``): the factions this character belongs to, and who knows
+    # its description and personality (empty: everyone) until ``reveal_when`` holds.
+    factions = models.JSONField(default=list, blank=True, help_text='Tags such as "smugglers".')
+    known_by = models.JSONField(default=list, blank=True,
+                                help_text='Who knows its description: names, "faction:<tag>", "player"; empty: all.')
+    reveal_when = models.JSONField(default=dict, blank=True, help_text="Conditions that make it common knowledge.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -16,6 +16,8 @@ from chapters import plain_words
 from chapters import selectors as chapter_selectors
 from chapters.contracts import ChapterBrief
 from chapters.evaluation import ChapterView
+from chapters.knowledge import selectors as knowledge_selectors
+from chapters.knowledge.rules import Member
 from chapters.lore import services as chapter_lore
 from chapters.lore.macros import macros_filled
 from chapters.models import ChapterDivergenceLog, Lorebook, LoreEntry
@@ -191,6 +193,13 @@ def turn_healings(*, turn) -> list[dict]:
 def character_names(*, story: Story) -> set[str]:
     """The names of the story's characters, casefolded (as ``services.character_names_check`` compares them)."""
     return {name.strip().casefold() for name in story.characters.values_list("name", flat=True)}
+
+
+def story_what_you_know(*, story: Story) -> list:
+    """The facts the player character knows (issue #20): never a secret of others before its reveal."""
+    player = story.characters.filter(is_player=True).only("name", "factions").first()
+    member = Member(name=player.name if player else "", is_player=True, factions=tuple(player.factions if player else ()))
+    return knowledge_selectors.knowledge_known_to(story_id=story.pk, member=member)
 
 
 # The cast beside the story ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pydantic import ValidationError as PydanticValidationError
 from accounts.quotas import quota_check
 from accounts.rls import acting_as
 from accounts.task_outbox import queue_after_commit
+from chapters.knowledge import rules as knowledge_rules
 from core.contracts import StoryState
 from core.permissions import may_change
 
@@ -110,13 +111,21 @@ def character_names_check(*, story: Story, names: list[str], field: str) -> None
 
 
 def character_add(*, user, story: Story, name: str, description: str = "", personality: str = "",
-                  is_player: bool = False) -> Character:
+                  is_player: bool = False, factions: list[str] | None = None, known_by: list[str] | None = None,
+                  reveal_when: dict | None = None) -> Character:
+    """A cast member; ``known_by``/``reveal_when`` keep its description a secret of those who know it (#20)."""
+    try:
+        known_by, reveal_when = knowledge_rules.audience_validate(known_by), knowledge_rules.reveal_validate(reveal_when)
+        factions = knowledge_rules.audience_validate(factions)
+    except knowledge_rules.KnowledgeError as error:
+        raise ValidationError({"known_by": [str(error)]}) from error
     with acting_as(user):
         character_names_check(story=story, names=[name], field="name")
         size = len(name.encode()) + len(description.encode()) + len(personality.encode())
         quota_accounting.story_add(user=user, story=story, delta=size)
         return Character.objects.create(user_id=story.user_id, story=story, name=name.strip(),
-                                        description=description, personality=personality, is_player=is_player)
+                                        description=description, personality=personality, is_player=is_player,
+                                        factions=factions, known_by=known_by, reveal_when=reveal_when)
 
 
 def story_create_from_world(*, user, world: str) -> Story:

@@ -143,6 +143,7 @@ def _story_page(request, story, *, action_form=None, notes_form=None, state_form
         "can_play": last is None or last.status == "completed",
         "redo_number": turn_history.turn_redo_number(story=story),
         "chapters": selectors.story_chapter_panel(story=story),
+        "what_you_know": selectors.story_what_you_know(story=story),
         "model_status": model_status(account_choices=selectors.model_choices(user=request.user),
                                      story_overrides=story.llm_overrides),
     }, status=status)

@@ -78,6 +78,11 @@ def played_story(user, *, turns: int = 1, **story_fields):
         turn, _ = orchestrator.turn_submit(user=user, story_id=story.pk, action=actions[number % len(actions)],
                                            idempotency_key=f"turn-{number}")
         orchestrator.turn_generate(user=user, turn=turn)
+    from chapters.knowledge.services import knowledge_add
+
+    with acting_as(user):  # a secret (issue #20), after the turns so their offline prose stays as it was
+        knowledge_add(story_id=story.pk, user_id=user.pk, fact="Captain Hale sank the Albatross",
+                      known_by=["Captain Hale"], reveal_when={"flag": "hale_confessed"})
     from narrative_pipeline.models import Character, CharacterSnapshot, Turn, UndoneTurn
 
     with acting_as(user):  # the Dreamer notes Hale only if the narrator's prose named him: make sure of one

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from ..knowledge import rules as knowledge_rules
 from ..models import Lorebook, LoreEntry
 from . import services
 
@@ -69,10 +70,16 @@ class LoreEntryForm(forms.ModelForm):
     class Meta:
         model = LoreEntry
         fields = ["comment", "keys", "secondary_keys", "selective_logic", "content", "constant", "order", "enabled",
-                  "probability", "case_sensitive", "match_whole_words"]
+                  "probability", "case_sensitive", "match_whole_words", "known_by", "reveal_when"]
 
     def clean(self):
         cleaned = super().clean()
+        for field, check in (("known_by", knowledge_rules.audience_validate),
+                             ("reveal_when", knowledge_rules.reveal_validate)):  # who knows it (issue #20)
+            try:
+                cleaned[field] = check(cleaned.get(field))
+            except knowledge_rules.KnowledgeError as error:
+                self.add_error(field, str(error))
         for field in ("keys", "secondary_keys"):
             value = cleaned.get(field)
             if value is not None and (not isinstance(value, list) or not all(isinstance(k, str) for k in value)):

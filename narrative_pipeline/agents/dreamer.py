@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 
 from chapters.beats import beats_from_model
+from chapters.knowledge.rules import learned_from_passage
 from core import embeddings
 from core.contracts import StoryState
 
 from ..calls import AgentCaller
-from ..contracts import ArcNote, ChapterDraft, CharacterChange, TurnSummaryNote
+from ..contracts import ArcNote, ChapterDraft, CharacterChange, Learned, TurnSummaryNote
 from ..llm import LLMError, LLMRequest
 from ..state import mentioned
 from .prompts import DREAMER_SYSTEM, data_block
@@ -105,3 +106,38 @@ def chapter_rewrite(caller: AgentCaller, *, tier: str, state: StoryState, story:
         raise LLMError(f"The Dreamer's {tier} of chapter {chapter_number} was not valid JSON.") from error
     return ChapterDraft(title=str(data.get("title", "")), narrative_instructions=str(data["narrative_instructions"]),
                         suggested_beats=beats_from_model(data.get("suggested_beats")))
+
+
+# Who knows what (issue #20) ---------------------------------------------------------------------------------
+
+LEARNED_KEYS = ("learned", "learnt", "learning", "knowledge", "facts")
+
+
+def learned(caller: AgentCaller, *, passage: str, present: list[str], secrets: list[str]) -> list[Learned]:
+    """What the characters in the scene learned from the passage (a secret told aloud before them, or a
+    passage saying one of them learned something). Read leniently: items as objects with ``character``
+    (or ``who``, ``name``) and ``fact`` (or ``what``, ``knowledge``), or as "<name> learned that <fact>"
+    sentences; a name not in the scene is dropped, never stored."""
+    payload = {"task": "knowledge_learned", "passage": passage, "present": present, "secrets": secrets}
+    answer = _ask(caller, "Which characters in the scene learned a fact from this passage (a secret said before "
+                  "them, or something they found out)? Answer with JSON: "
+                  '{"learned": [{"character": name, "fact": one sentence}]}; an empty list when none.',
+                  payload, 300, json_mode=True)
+    try:
+        data = next(parse_object(answer, required=key) for key in LEARNED_KEYS if f'"{key}"' in answer.lower())
+    except (NoValidObject, StopIteration):
+        return []  # nothing learned is a valid answer; an unreadable one teaches nothing
+    items = next((data[key] for key in LEARNED_KEYS if isinstance(data.get(key), list)), [])
+    in_scene = {name.casefold(): name for name in present}
+    found = []
+    for item in items:
+        if isinstance(item, str):
+            found += [Learned(character=who, fact=fact) for who, fact in learned_from_passage(item, present, [])]
+            continue
+        if not isinstance(item, dict):
+            continue
+        who = next((str(item[key]) for key in ("character", "who", "name") if item.get(key)), "")
+        fact = next((str(item[key]) for key in ("fact", "what", "knowledge") if item.get(key)), "").strip()
+        if who.strip().casefold() in in_scene and 0 < len(fact) <= 1_000:
+            found.append(Learned(character=in_scene[who.strip().casefold()], fact=fact))
+    return found

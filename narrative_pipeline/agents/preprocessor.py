@@ -34,6 +34,7 @@ from ..selectors import (
     lore_recent_texts,
     story_turns,
 )
+from . import points_of_view
 
 # Caps that keep the briefing's size independent of the story's length: per item, and per
 # section, so a long story fills each section to the same budget as a story of twenty turns.
@@ -63,6 +64,8 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
     arcs = list(StoryArc.objects.filter(story=story, last_turn__lt=turn_number)
                 .order_by("-first_turn").values_list("summary", flat=True)[:1])
     names = cast_names(story=story)  # a card's macros, filled wherever the writers read them
+    # Who knows what (issue #20): secrets reach the agents only in their knowers' blocks, marked for the narrator.
+    knowledge = points_of_view.knowledge_for(story=story, state=state, turn_number=turn_number)
     return StoryContext(
         story_id=str(story.pk), title=story.title, premise=macros_filled(story.premise, **names), genre=story.genre,
         setting=macros_filled(story.setting, **names), memory=macros_filled(story.memory, **names),
@@ -71,9 +74,10 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
         recent_turns=[PastTurn(**row) for row in recent],
         relevant_turns=_relevant_turns(story, moment, before=oldest_recent),
         arc_summaries=arcs,
-        characters=_characters(story, names),
+        characters=points_of_view.characters_told(_characters(story, names), knowledge),
         chapter=chapter,
-        lore=_lore_notes(lore.fired, names),
+        lore=points_of_view.lore_told(_lore_notes(lore.fired, names), knowledge),
+        knowledge=knowledge,
         lore_skipped=[LoreSkipped(book=skip.book, entries=skip.entries, titles=skip.titles) for skip in lore.skipped],
         lore_cut=[LoreCut(book=hit.book, title=hit.title, reason=f"{hit.reason}; {BOOK_BUDGET_SPENT}")
                   for hit in lore.cut],
@@ -180,4 +184,5 @@ def brief(context: StoryContext) -> StrategistBriefing:
                                               "titles": [_cut(title, NOTE_CHARS) for title in skip.titles]})
                       for skip in context.lore_skipped],
         lore_cut=_lore_cut(context),
+        knowledge=context.knowledge,
     )

@@ -16,11 +16,15 @@ The first beat answers the player's action. When the chapter carries a "nudge", 
 brings that chapter toward the player. A chapter whose status is "upcoming" has not begun: do not play it yet.
 When a chapter is under way, move it on by its next open beat (those in its beats_addressed are told already),
 not all of its beats at once: a chapter spans several turns.
+Who knows what: plan each character's words and acts only from "knowledge.common" and that character's own
+block in "knowledge.characters". "knowledge.secrets" are secrets: they may be foreshadowed, never stated.
 Answer with the JSON object only. {DATA_RULE}"""
 
 WRITER_SYSTEM = f"""You are the Writer of a writers' room for interactive fiction.
 Write the next passage in second person or the story's established voice, following the Strategist's
-beats in order, in the given tone and pacing, close to the target length. Prose only: no headings,
+beats in order, in the given tone and pacing, close to the target length. A character says and does only
+what their own "knowledge" block and the common knowledge allow; "knowledge.secrets" may be foreshadowed, never
+stated. Prose only: no headings,
 no lists, no notes. {DATA_RULE}"""
 
 DREAMER_SYSTEM = f"""You are the Dreamer of a writers' room: you keep the story's long memory.

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 
 from chapters.beat_confirmation import passage_carries
+from chapters.knowledge.rules import learned_from_passage
 from chapters.lore.macros import macros_filled
 
 from ..state_extraction import Scene, companions_in, state_change
@@ -184,6 +185,7 @@ class OfflineProvider:
             "arc_summary": self._arc_summary, "character_snapshot": self._character_snapshot,
             "adapt_chapter": self._adapt_chapter, "alternate_chapter": self._alternate_chapter,
             "suggest_chapter": self._suggest_chapter, "beats_carried": self._beats_carried,
+            "knowledge_learned": self._knowledge_learned,
         }
         if task not in handlers:
             raise LLMError(f"The offline narrator has no answer for a {task!r} request.")
@@ -293,6 +295,11 @@ class OfflineProvider:
         """Read from the passage, never from the plan: a beat counts when the prose tells it."""
         return json.dumps({"carried": [beat["number"] for beat in payload["beats"]
                                        if passage_carries(beat["beat"], payload["passage"])]})
+
+    def _knowledge_learned(self, payload: dict, rng: random.Random) -> str:
+        """Who learned what, by the deterministic rule (chapters.knowledge.rules.learned_from_passage)."""
+        pairs = learned_from_passage(payload["passage"], payload["present"], payload["secrets"])
+        return json.dumps({"learned": [{"character": who, "fact": fact} for who, fact in pairs]})
 
     def _arc_summary(self, payload: dict, rng: random.Random) -> str:
         pieces = [re.sub(r"^Turn \d+: ", "", summary).split(". ")[0] for summary in payload["summaries"]]
