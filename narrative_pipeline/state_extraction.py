@@ -91,6 +91,9 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
               "pace", "speed", "slack", "trail", "scent", "advice", "counsel", "point", "side", "offer",
               "suggestion", "round", "rounds", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
               "shuttle", "stairs", "staircase", "escalator", "cab", "coach", "carriage", "tube"}
+# A drink got without its vessel is drunk where it is bought ("spend my coins on ale"); "a bottle of ale" is kept.
+DRUNK_ON_THE_SPOT = {"ale", "beer", "mead", "cider", "wine", "grog", "rum", "whisky", "whiskey", "tea", "coffee",
+                     "stout", "lager", "drinks", "brandy", "gin", "vodka", "sake"}
 NOT_PLACES = {"walk", "swim", "drink", "run", "sleep", "bed", "work", "war", "pieces", "waste", "help", "rest", "aid", "safety", "cover",
               "meet", "see", "find", "look", "fetch", "get", "buy", "talk", "speak", "ask", "fight", "hide", "wait",
               "join", "warn", "stop", "greet", "check", "investigate", "explore", "search"}
@@ -109,8 +112,8 @@ GAIN_VERBS = (r"take|takes|took|grab|grabs|grabbed|snatch|snatches|snatched|pick
               r"found|accept|accepts|accepted|borrow|borrows|borrowed|loot|loots|looted|retrieve|retrieves|"
               r"retrieved|stash|stashes|stashed|fetch|fetches|fetched|pluck|plucks|plucked|scoop up|scoops up|gather up|get|gets|got|"
               r"help myself to|pilfer|pilfers|swipe|swipes|fish out|pull out|pulls out|dig up|digs up|"
-              r"trade \w+(?: \w+)? for|trades \w+(?: \w+)? for|swap \w+(?: \w+)? for|swaps \w+(?: \w+)? for|"
-              r"exchange \w+(?: \w+)? for|pay for|pays for|paid for|keep|keeps|kept|win|wins|won|earn|earns|earned|"
+              r"(?:trade|trades|traded|swap|swaps|swapped|exchange|exchanges|exchanged) \w+(?: \w+){0,2}? for|"
+              r"(?:spend|spends|spent) \w+(?: \w+){0,2}? on|pay for|pays for|paid for|keep|keeps|kept|win|wins|won|earn|earns|earned|"
               r"scavenge|scavenges|scavenged|salvage|salvages|salvaged|pull|pulls|pulled|yank|yanks|yanked|"
               r"prise|prises|prised|pry|pries|pried|unhook|unhooks|unhooked")
 GIVEN_TO_ME = (r"(?:give|gives|gave|hand|hands|handed|pass|passes|passed|toss|tosses|tossed|throw|throws|threw|"
@@ -284,6 +287,11 @@ def _names_in(text: str, names) -> list[str]:
     return [name for name in names if name and re.search(rf"(?<![\w']){re.escape(fold(name))}(?![\w])", folded)]
 
 
+def _name_pattern(scene: Scene) -> str:
+    names = [re.escape(name) for name in sorted(scene.cast, key=len, reverse=True) if name]
+    return "|".join(names) or "x^"
+
+
 def _is_person(words: list[str], scene: Scene) -> bool:
     text = " ".join(words)
     if _names_in(text, [*scene.cast, *scene.present, scene.player or ""]):
@@ -297,6 +305,9 @@ def _thing(phrase: str, scene: Scene) -> str | None:
     if re.match(r"\s*note\s+of\b", phrase, re.I):
         return None  # "take note of"
     words = _cut(phrase, keep_of=True)
+    named_doer = re.search(rf"\s(?:{_name_pattern(scene)})\s+[a-z]+s\b", " ".join(words))
+    if named_doer:  # "the coin Hakim drops": a named doer starts a relative clause
+        words = _words(" ".join(words)[:named_doer.start()])
     while words and words[-1].lower() == "of":
         words.pop()
     # A possessor is not part of the thing's name, but a person's body part is nobody's item.
@@ -356,11 +367,14 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
                 continue  # "pull the lever", "loot the pack" is no getting; "pull a chip from the console" is
             if verb.startswith(("get", "got")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
                 continue  # "get up", "get to the docks", "get angry": only "get a/the …" is getting a thing
-            if verb.startswith(("trade", "swap", "exchange")):
-                given = re.match(r"(?:trades?|swaps?|exchanges?)\s+(.+?)\s+for$", verb)
-                if given:
-                    lost.extend(_held(given.group(1), scene))
-            gained.extend(_things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene))
+            given = re.match(r"(?:trade|swap|exchange|spend|spent)\w*\s+(.+?)\s+(?:for|on)$", verb)
+            if given:  # "trade my compass for rope", "spend my coins on dates": what is given goes
+                lost.extend(_held(given.group(1), scene))
+            paid_with = re.search(r"\bwith\b(.+)", rest)
+            if verb.startswith(("buy", "bought", "purchase", "pay", "paid")) and paid_with:
+                lost.extend(_held(paid_with.group(1), scene))  # "buy a lamp with my last coins"
+            gained.extend(thing for thing in _things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene)
+                          if thing.lower() not in DRUNK_ON_THE_SPOT)
             break
         else:
             for prefix, rest, verb in _verb_matches(clause, LOSE_VERBS):
