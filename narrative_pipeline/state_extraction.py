@@ -94,6 +94,7 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
 # A drink got without its vessel is drunk where it is bought ("spend my coins on ale"); "a bottle of ale" is kept.
 DRUNK_ON_THE_SPOT = {"ale", "beer", "mead", "cider", "wine", "grog", "rum", "whisky", "whiskey", "tea", "coffee",
                      "stout", "lager", "drinks", "brandy", "gin", "vodka", "sake"}
+PURPOSE_VERBS = {"let", "make", "do", "be", "have", "keep", "give", "bring", "find", "catch", "avoid", "escape", "allow"}
 NOT_PLACES = {"walk", "swim", "drink", "run", "sleep", "bed", "work", "war", "pieces", "waste", "help", "rest", "aid", "safety", "cover",
               "meet", "see", "find", "look", "fetch", "get", "buy", "talk", "speak", "ask", "fight", "hide", "wait",
               "join", "warn", "stop", "greet", "check", "investigate", "explore", "search"}
@@ -147,7 +148,8 @@ MOVE_VERBS = (r"walk|walks|walked|go|goes|went|head|heads|headed|run|runs|ran|sa
               r"trudges|trudged|steer|steers|steered|paddle|paddles|paddled|cross|crosses|crossed|skip|hop|float|floats|"
               r"floated|drift|drifts|drifted|glide|glides|glided|squeeze|squeezes|squeezed|stumble|stumbles|"
               r"stumbled|scramble|scrambles|scrambled|slide|slides|slid|shuffle|shuffles|shuffled|tiptoe|tiptoes|"
-              r"tiptoed|stride|strides|strode|rush|rushes|rushed|bolt|bolts|bolted|roll|rolls|rolled|"
+              r"tiptoed|stride|strides|strode|rush|rushes|rushed|bolt|bolts|bolted|roll|rolls|rolled|duck|ducks|ducked|"
+              r"dart|darts|darted|nip|nips|nipped|exit|exits|exited|"
               r"take the (?:lift|elevator|train|tram|bus|shuttle|ferry|stairs|staircase|tube|cab|coach)|"
               r"takes the (?:lift|elevator|train|tram|bus|shuttle|ferry|stairs|staircase|tube|cab|coach)")
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
@@ -160,7 +162,11 @@ MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|b
                      r"(?:to|into|toward|towards|onto|on to|inside|in to|through|along|across|up|down|over|"
                      r"out to|round to|around to|as far as)")
 HEAD_FOR = (r"(?:head|heads|headed|heading|make|makes|made|making|set off|set out|sets off|sets out|bolt|bolts|"
-            r"bolted|run|runs|ran|strike out|strikes out)\s+for")
+            r"bolted|run|runs|ran|strike out|strikes out|leave|leaves|left)\s+for")
+# Verbs that move something else as often as the mover ("get the key to Orla", "push the cart into the river"):
+# they need the preposition right after them; the others may cross a few words first ("cross the square to").
+MOVES_SOMETHING = (r"get|gets|got|push|pushes|pushed|shove|shoves|shoved|roll|rolls|rolled|slide|slides|slid|move|"
+                   r"moves|moved|drive|drives|drove|lead|leads|led|come|comes|came|take|takes|slip|slips|slipped")
 ARRIVE = r"(?:arrive|arrives|arrived|arriving|end up|ends up|ended up|find myself|found myself) (?:at|in|on)"
 ENTER = r"(?:enter|enters|entered|reach|reaches|reached|board|boards|boarded|climb into|duck into|slip into)"
 
@@ -437,6 +443,8 @@ def _place(phrase: str, scene: Scene) -> str | None:
     for place in known:
         if re.sub(r"^(?:the|a|an)\s+", "", fold(place)) == bare:
             return place
+    if words[0].islower() and words[0] not in DETERMINERS and (_looks_like_verb(words[0]) or words[0] in PURPOSE_VERBS):
+        return None  # "step aside to let the camels pass": "to" + a verb is a purpose, not a place
     content = [word for word in words if word.lower() not in DETERMINERS]
     if not content or content[0].lower() in NOT_PLACES or _is_person(content, scene) or content[-1].lower() in (
             PRONOUNS | BODY_PARTS):
@@ -447,7 +455,9 @@ def _place(phrase: str, scene: Scene) -> str | None:
 def _location(clauses: list[str], scene: Scene) -> str | None:
     location = None
     moves = (rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|{HEAD_FOR}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
-             rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in)\s+")
+             rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in|aboard)\s+|"
+             # "follow the smell of bread to the bakery", "hurry after Hakim toward the docks"
+             rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:[\w'-]+\s+){{1,5}}?(?:to|into|toward|towards|onto)\s+")
     for clause in clauses:
         for match in re.finditer(rf"(?<![\w'])(?:{moves})", clause, re.I):
             prefix = clause[:match.start()]
@@ -468,7 +478,12 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
             before = fold(clause)[:fold(clause).find(fold(name))]
             if NOT_DONE.search(before):
                 continue
-            if re.search(r"(?:about|of|for|remember|miss|mourn|from|behind|leave|away|without|after|where|why|how|"
+            if not re.search(r"\b(?:I|we)\b", clause[:clause.lower().find(fold(name))], re.I) and not re.search(
+                    r"\b(?:me|us|my|our|i|we)\b", fold(clause)[len(before):]):
+                continue  # "Tamsin runs to the stables": someone else's doing, not with the player
+            received = re.search(r"\b(?:receive|receives|received|accept|accepts|accepted|obtain|obtains|obtained|"
+                                 r"borrow|borrows|borrowed|buy|buys|bought|get|gets|got)\b.*\bfrom\s+$", before)
+            if not received and re.search(r"(?:about|of|for|remember|miss|mourn|from|behind|leave|away|without|after|where|why|how|"
                          r"whether|what|when|if|"
                          r"send|sends|dismiss|dismisses|like|letter to|word to|message to)\s+(?:\w+\s+)?$", before):
                 continue
@@ -529,7 +544,8 @@ def _coming_along(action: str, scene: Scene) -> list[str]:
         if re.search(rf"\b(?:with|take|takes|bring|brings|lead|leads|follow|follows|help|helps|drag|drags|"
                      rf"carry|carries|guide|guides|escort|escorts)\s+{key}(?![\w])", folded) or re.search(
                 rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{COME_ALONG})\b", folded) or re.search(
-                rf"(?<![\w']){key} and (?:i|me)\b|\b(?:i|me) and {key}(?![\w])", folded):
+                rf"(?<![\w']){key} and (?:i|me)\b|\b(?:i|me) and {key}(?![\w])", folded) or re.search(
+                rf"\b(?:{MOVE_VERBS}|chase|chases|chased)\s+after\s+{key}(?![\w])", folded):
             along.append(name)
     return along
 
