@@ -168,6 +168,7 @@ HEAD_FOR = (r"(?:head|heads|headed|heading|make|makes|made|making|set off|set ou
 MOVES_SOMETHING = (r"get|gets|got|push|pushes|pushed|shove|shoves|shoved|roll|rolls|rolled|slide|slides|slid|move|"
                    r"moves|moved|drive|drives|drove|lead|leads|led|come|comes|came|take|takes|slip|slips|slipped")
 ARRIVE = r"(?:arrive|arrives|arrived|arriving|end up|ends up|ended up|find myself|found myself) (?:at|in|on)"
+CLIMB = r"(?:climb|climbs|climbed|ascend|ascends|ascended|descend|descends|descended|scale|scales|scaled)"
 ENTER = r"(?:enter|enters|entered|reach|reaches|reached|board|boards|boarded|climb into|duck into|slip into)"
 
 ARRIVAL_WORDS = (r"arrives|arrived|enters|entered|walks in|walked in|comes in|came in|steps in|stepped in|"
@@ -189,7 +190,10 @@ COME_ALONG = (r"follows|followed|follow|comes with|came with|comes along|came al
 # Words that start a new clause after a comma or "and" ("bread, then open the door"): the verbs above and
 # the everyday ones, so a list of things ("bread, a lamp and rope") is not cut.
 VERBS = {word for verbs in (GAIN_VERBS, LOSE_VERBS, MOVE_VERBS) for word in re.findall(r"[a-z]+", verbs)} - {
-    "my", "me", "for", "up", "out", "down", "off", "away", "behind", "her", "his", "their", "our", "way"} | {
+    "my", "me", "for", "up", "out", "down", "off", "away", "behind", "her", "his", "their", "our", "way",
+    # the words of "take the lift/train …" and the regex's own letters are no verbs: "the rope and the lantern"
+    "the", "to", "on", "w", "lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "stairs", "staircase",
+    "tube", "cab", "coach", "s"} | {
     "look", "looks", "say", "says", "ask", "asks", "tell", "tells", "open", "opens", "close", "closes", "wait",
     "waits", "watch", "watches", "call", "calls", "shout", "shouts", "pull", "pulls", "push", "pushes", "draw",
     "draws", "attack", "attacks", "hide", "hides", "search", "searches", "listen", "listens", "nod", "nods", "smile",
@@ -457,13 +461,16 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
     moves = (rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|{HEAD_FOR}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
              rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in|aboard)\s+|"
              # "follow the smell of bread to the bakery", "hurry after Hakim toward the docks"
-             rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:[\w'-]+\s+){{1,5}}?(?:to|into|toward|towards|onto)\s+")
+             rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:[\w'-]+\s+){{1,5}}?(?:to|into|toward|towards|onto)\s+|"
+             rf"(?P<climbed>{CLIMB})\s+(?=(?:the|a|an)\s)")
     for clause in clauses:
         for match in re.finditer(rf"(?<![\w'])(?:{moves})", clause, re.I):
             prefix = clause[:match.start()]
             if not _is_player_doing(prefix, scene) and not re.search(r"\bwe\b", prefix, re.I):
                 continue
             place = _place(clause[match.end():], scene)
+            if place and match.group("climbed") and fold(place).split()[-1] in set(ROUTES.split("|")) | SCENERY:
+                continue  # "climb the ladder" is on the way, "climb the bell tower" is there
             if place:
                 location = place
                 break

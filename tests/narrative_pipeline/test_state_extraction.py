@@ -266,3 +266,12 @@ class TestRoundThree:
     def test_a_bare_drink_is_drunk_and_a_named_doer_ends_the_thing(self):
         assert state_change("I spend my coins on ale", scene=SCENE).items_gained == []
         assert state_change("I pocket the coin Orla drops", scene=SCENE).items_gained == ["coin"]
+
+    @pytest.mark.parametrize("action, place", [("I climb the bell tower", "the bell tower"),
+                                               ("I climb the ladder", None), ("I descend the steps", None),
+                                               ("I climb the stairs to the lamp room", "the lamp room")])
+    def test_what_is_climbed_is_reached_unless_it_is_the_way(self, action, place):
+        assert state_change(action, scene=SCENE).location == place
+
+    def test_a_list_of_the_things_is_not_cut_at_the(self):
+        assert state_change("I take the rope and the lantern", scene=SCENE).items_gained == ["rope", "lantern"]
