@@ -7,17 +7,20 @@ wish, a question or someone else's doing changes nothing):
 - **Items** come only from verbs of getting (take, grab, pick up, buy, receive, pocket, stash, find, steal,
   "X gives me", "I am handed", "X presses … into my hand / tosses … to me" …; what is looted is where things
   come from, not a thing) and are lost only through verbs of parting (drop, give, sell, lose, throw away,
-  use up, eat, "pay … with" …; a loss counts only for something the inventory holds). The object is cut
+  use up, eat, "pay … with", "trade/spend X for/on Y", "buy Y with X" …; a loss counts only for something the
+  inventory holds; a bare drink bought is drunk on the spot). The object is cut
   at the first preposition, conjunction or subordinator ("before", "while", "to", "with", "that" …),
   loses its determiners and price/quality words ("a cheap fishing rod" → "fishing rod"), and is refused
   when it is not a thing: a person (a known name, a pronoun, a title), a body part, scenery held on to,
   or an abstract noun ("a look", "a breath", "my way").
 - **Location** comes only from verbs of movement (walk, go, head, run, sail, climb, ride, return, push,
   weave … to/into/toward/onto/along/through/upstairs to…, past what is crossed on the way: "through the crowd
-  toward the stage"; "make my way to", "arrive at", "enter", "reach"). A place the
+  toward the stage", "cross the square to", "hurry after Hakim toward"; "make my way to", "leave for", "arrive
+  at", "enter", "reach", "climb the bell tower" but not "climb the ladder"; "to" + a verb is a purpose). A place the
   story knows (a chapter's location, the current one) keeps its own spelling; a new one keeps the
   words the player wrote ("the docks").
-- **Presence**: a known character the player acts on or with is present; "X arrives / walks in / joins"
+- **Presence**: a known character the player acts on or with (or receives something from) is present, not one
+  who only does something of their own ("Tamsin runs to the stables"); "X arrives / walks in / joins"
   (in the action or the passage) brings them in, "X leaves / I leave X behind / I send X away" takes
   them out ("he", "she", "they" being the character named last in that sentence or the one before);
   when the player moves somewhere new, the characters who were there stay behind unless they come along
