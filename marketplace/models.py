@@ -37,7 +37,7 @@ class AssetKind(models.TextChoices):
 
 
 # The snapshot items each kind of asset holds (and syncs).
-ASSET_ITEMS = {AssetKind.STORY: ("turn", "chapter", "lorebook", "loreentry", "character"),
+ASSET_ITEMS = {AssetKind.STORY: ("turn", "chapter", "lorebook", "loreentry", "character", "knowledge"),
                AssetKind.CHAPTERS: ("chapter",), AssetKind.CHARACTER: ("character",)}
 
 
