@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from accounts.rls import acting_as
 from narrative_pipeline import selectors as story_selectors
-from narrative_pipeline.knowledge_copies import authored
+from narrative_pipeline.knowledge_copies import merged_view
 from narrative_pipeline.models import SnapshotItem, SnapshotSeries, StorageMode, Story, StoryTurn
 from narrative_pipeline.snapshots import series_items, world_items
 
@@ -80,8 +80,8 @@ def world_plan(*, record: ForkRecord, story: Story, from_version: int, to_versio
 
 
 def _merged(items: dict) -> dict:
-    """The items as a sync merges them: a fact without the reveal its story played (``knowledge_copies.authored``)."""
-    return {item: authored(payload) if item[0] == Kind.KNOWLEDGE else payload for item, payload in items.items()}
+    """The items as a sync merges them (``knowledge_copies.merged_view``): a fact without its story's reveal."""
+    return {item: merged_view(item[0], payload) for item, payload in items.items()}
 
 
 def plan_items(turns: TurnPlan, world: WorldPlan | None) -> list[dict]:

@@ -24,6 +24,9 @@ from .models import Character, Story
 
 Source = Knowledge.Source
 REVEAL_FIELDS = ("revealed_at_turn", "revealed_by")
+# Versions stored before issue #20 have none of these: they read as the defaults (everyone knows).
+ITEM_DEFAULTS = {"loreentry": {"known_by": [], "reveal_when": {}},
+                 "character": {"factions": [], "known_by": [], "reveal_when": {}}}
 MIRRORED_FIELDS = ("fact", "known_by", "reveal_when")  # a mirrored fact's, read from its source
 
 
@@ -64,6 +67,16 @@ def as_of(payload: dict, turn: int) -> dict | None:
     if (payload.get("revealed_at_turn") or 0) > turn:
         return {**payload, "revealed_at_turn": None, "revealed_by": ""}
     return payload
+
+
+def merged_view(kind: str, payload: dict | None) -> dict | None:
+    """An item as a sync compares and merges it: a fact as ``authored``; a lore entry or character stored
+    before its who-knows-what fields existed, with their defaults (so an old version is not a change)."""
+    if payload is None:
+        return None
+    if kind == "knowledge":
+        return authored(payload)
+    return {**ITEM_DEFAULTS[kind], **payload} if kind in ITEM_DEFAULTS else payload
 
 
 def authored(payload: dict | None) -> dict | None:

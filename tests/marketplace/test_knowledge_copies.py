@@ -130,3 +130,21 @@ def test_a_fact_both_changed_is_a_conflict(alice, bob, alice_api, bob_api, secre
     with acting_as(bob):
         assert Knowledge.objects.get(story_id=forked["story_id"], fact="The tide fills the cave").known_by == [
             "Orla", "Hale"]
+
+
+def test_a_version_stored_before_who_knows_what_is_no_change_to_sync(alice, bob, alice_api, bob_api, secret_story):
+    from narrative_pipeline.models import SnapshotItem
+
+    listing = post(alice_api, f"/api/marketplace/stories/{secret_story.pk}/publish/", {"licence": "CC-BY"}).json()["id"]
+    with acting_as(alice, bypass=True):  # as published before issue #20: no known_by, reveal_when or factions
+        for item in SnapshotItem.objects.filter(series__source_story=secret_story, kind__in=["loreentry", "character"]):
+            SnapshotItem.objects.filter(pk=item.pk).update(payload={
+                key: value for key, value in item.payload.items() if key not in ("known_by", "reveal_when", "factions")})
+    forked = post(bob_api, f"/api/marketplace/stories/{listing}/fork/").json()
+    with acting_as(alice):
+        LoreEntry.objects.filter(story=secret_story, position=0).update(content="The lighthouse is dark.")
+    republish(alice_api, secret_story)
+    synced = post(bob_api, f"/api/forks/{forked['fork_id']}/sync/").json()
+    assert synced["conflicts"] == 0
+    with acting_as(bob):
+        assert LoreEntry.objects.get(story_id=forked["story_id"], position=0).content == "The lighthouse is dark."
