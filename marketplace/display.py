@@ -20,7 +20,8 @@ ASSET_NAMES = {AssetKind.STORY: ("story", "stories"), AssetKind.CHAPTERS: ("chap
 # What each kind of snapshot item is called: (one, many).
 ITEM_NAMES = {Kind.TURN: ("turn", "turns"), Kind.CHAPTER: ("chapter", "chapters"),
               Kind.LOREBOOK: ("lore book", "lore books"), Kind.LOREENTRY: ("lore entry", "lore entries"),
-              Kind.CHARACTER: ("character", "characters"), Kind.KNOWLEDGE: ("fact", "facts")}
+              Kind.CHARACTER: ("character", "characters"), Kind.KNOWLEDGE: ("fact", "facts"),
+              Kind.PORTRAIT: ("portrait", "portraits")}
 
 # What "Keep both" does, per kind of item (``sync.conflict_resolve``).
 BOTH = {

@@ -14,6 +14,7 @@ nothing of them.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from chapters import services as chapter_services
 from chapters.lore import importers
 from chapters.lore import services as chapter_lore
 from chapters.lore.importers import document as doc
+from chapters.models import LoreSource
 
 from . import knowledge_copies, quota_accounting
 from .lore_files import CHARACTER_ATTRIBUTES, CONTENT_TYPES
@@ -49,7 +51,8 @@ FULL_COPY_SHARE = 0.6  # above this share of edited turns, a fork copies its tur
 STORY_FIELDS = ("title", "premise", "genre", "setting", "memory", "authors_note")
 CHARACTER_FIELDS = (*CHARACTER_ATTRIBUTES, "source_fields")
 Kind = SnapshotItem.Kind
-WORLD_KINDS = (Kind.CHAPTER, Kind.LOREBOOK, Kind.LOREENTRY, Kind.CHARACTER, Kind.KNOWLEDGE)
+WORLD_KINDS = (Kind.CHAPTER, Kind.LOREBOOK, Kind.LOREENTRY, Kind.CHARACTER, Kind.KNOWLEDGE, Kind.PORTRAIT)
+PORTRAIT_FIELDS = ("lore_format", "filename", "text")
 
 
 def _size(payload) -> int:
@@ -59,7 +62,7 @@ def _size(payload) -> int:
 def world_items(story: Story) -> dict[tuple[str, str], tuple[int, dict]]:
     """The story's world (chapters, lore books and entries, cast, facts): (kind, key) -> (order, payload).
     A chapter's key is its number, a book's its name (``chapters.lore.services.book_keys``), an entry's
-    "book/position", a character's its name, a fact's ``knowledge_copies.fact_key``."""
+    "book/position", a character's and its portrait's its name, a fact's ``knowledge_copies.fact_key``."""
     items = {}
     for chapter in chapter_services.chapters_export(story_id=story.pk):
         items[(Kind.CHAPTER, str(chapter["number"]))] = (chapter["number"], chapter)
@@ -74,7 +77,25 @@ def world_items(story: Story) -> dict[tuple[str, str], tuple[int, dict]]:
         items[(Kind.CHARACTER, row["name"])] = (index, row)
     for key, item in knowledge_copies.knowledge_items(story).items():
         items[(Kind.KNOWLEDGE, key)] = item
+    for index, (name, source_id) in enumerate(Character.objects.filter(story=story, portrait_source__isnull=False)
+                                              .order_by("created_at", "id").values_list("name", "portrait_source_id")):
+        source = LoreSource.objects.filter(pk=source_id).values(*PORTRAIT_FIELDS, "image").first()
+        if source is not None and source["image"]:
+            image = base64.b64encode(bytes(source.pop("image"))).decode()
+            items[(Kind.PORTRAIT, name)] = (index, {**source, "image": image})
     return items
+
+
+def _portraits_apply(story: Story, portraits: dict[str, dict | None]) -> None:
+    """Each named character's portrait: a copy of its card file (its image and text) of the story's own."""
+    for name, payload in portraits.items():
+        character = Character.objects.filter(story=story, name=name).first()
+        if character is None:
+            continue
+        character.portrait_source = None if payload is None else LoreSource.objects.create(
+            user_id=story.user_id, story=story, image=base64.b64decode(payload["image"]),
+            **{field: payload[field] for field in PORTRAIT_FIELDS})
+        character.save(update_fields=["portrait_source"])
 
 
 def entry_key(key: str) -> tuple[str, int]:
@@ -117,6 +138,7 @@ def world_apply(*, user, story: Story, changes: dict[tuple[str, str], dict | Non
     if books or entries:
         chapter_lore.lore_apply(story_id=story.pk, user_id=story.user_id, books=books, entries=entries)
     knowledge_copies.knowledge_apply(story=story, facts=by_kind[Kind.KNOWLEDGE])  # after its lore and cast
+    _portraits_apply(story, by_kind[Kind.PORTRAIT])
     grown = sum(_size(payload) for payload in changes.values() if payload is not None) - sum(
         _size(before[item][1]) for item in changes if item in before)
     if grown:

@@ -1,14 +1,18 @@
 """Every copy keeps who knows what (issue #20): a branch, a fork and a sync carry the story's facts, their
 audiences and reveals as of the copied turn; lore entries and characters keep known_by/reveal_when/factions."""
 
+import json
+
 import pytest
 
 from accounts.rls import acting_as
 from chapters.knowledge import selectors as knowledge_selectors
 from chapters.knowledge import services as knowledge
 from chapters.knowledge.rules import Member
+from chapters.lore.importers import png
 from chapters.models import Knowledge, LoreEntry
-from narrative_pipeline.models import Character, Story
+from narrative_pipeline import lore_files
+from narrative_pipeline.models import Character, SnapshotItem, Story
 
 from ..factories import world_story
 
@@ -133,8 +137,6 @@ def test_a_fact_both_changed_is_a_conflict(alice, bob, alice_api, bob_api, secre
 
 
 def test_a_version_stored_before_who_knows_what_is_no_change_to_sync(alice, bob, alice_api, bob_api, secret_story):
-    from narrative_pipeline.models import SnapshotItem
-
     listing = post(alice_api, f"/api/marketplace/stories/{secret_story.pk}/publish/", {"licence": "CC-BY"}).json()["id"]
     with acting_as(alice, bypass=True):  # as published before issue #20: no known_by, reveal_when or factions
         for item in SnapshotItem.objects.filter(series__source_story=secret_story, kind__in=["loreentry", "character"]):
@@ -148,3 +150,28 @@ def test_a_version_stored_before_who_knows_what_is_no_change_to_sync(alice, bob,
     assert synced["conflicts"] == 0
     with acting_as(bob):
         assert LoreEntry.objects.get(story_id=forked["story_id"], position=0).content == "The lighthouse is dark."
+
+
+def test_a_fork_and_a_branch_keep_the_cast_s_portraits_and_they_are_the_copier_s(alice, bob, alice_api, bob_api,
+                                                                                  client):
+    card = {"spec": "chara_card_v2", "spec_version": "2.0", "data": {"name": "Seraphina", "description": "a guardian"}}
+    image = png.card_png(json.dumps(card), keyword="chara", image=None)
+    story = world_story(alice)
+    lore_files.import_file(user=alice, story=story, data=image, filename="seraphina.png")
+    listing = post(alice_api, f"/api/marketplace/stories/{story.pk}/publish/", {"licence": "CC-BY"}).json()["id"]
+    fork = post(bob_api, f"/api/marketplace/stories/{listing}/fork/").json()["story_id"]
+    with acting_as(bob):
+        seraphina = Character.objects.get(story_id=fork, name="Seraphina")
+        assert seraphina.portrait_source.user_id == bob.pk and seraphina.portrait_source.story_id == seraphina.story_id
+    with acting_as(alice):
+        original = Character.objects.get(story=story, name="Seraphina")
+    client.force_login(alice)
+    authors = client.get(f"/stories/{story.pk}/cast/{original.pk}/portrait/").content
+    client.force_login(bob)
+    portrait = client.get(f"/stories/{fork}/cast/{seraphina.pk}/portrait/")
+    assert portrait.status_code == 200 and portrait.content == authors and authors
+    branch = post(alice_api, f"/api/stories/{story.pk}/branch/", {"at_turn": 2}).json()["story_id"]
+    with acting_as(alice):
+        assert Character.objects.get(story_id=branch, name="Seraphina").portrait_source.image
+    client.force_login(alice)
+    assert client.get(f"/stories/{fork}/cast/{seraphina.pk}/portrait/").status_code == 404  # Bob's copy is his
