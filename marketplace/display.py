@@ -123,8 +123,8 @@ def item_named(kind: str, key: str, payload: dict | None) -> str:
         return f"Lore entry ‘{name}’" if name else item_label(kind, key)
     if kind == Kind.CHARACTER:
         return f"Character ‘{key}’"
-    if kind == Kind.KNOWLEDGE and payload.get("fact"):
-        return f"Fact ‘{payload['fact'][:60]}’"
+    if kind == Kind.KNOWLEDGE and (payload.get("fact") or payload.get("source_ref")):
+        return f"Fact ‘{(payload.get('fact') or payload['source_ref'])[:60]}’"  # a mirrored one: its entry or character
     return item_label(kind, key)
 
 

@@ -4,6 +4,7 @@ audiences and reveals as of the copied turn; lore entries and characters keep kn
 import json
 
 import pytest
+from django.urls import reverse
 
 from accounts.rls import acting_as
 from chapters.knowledge import selectors as knowledge_selectors
@@ -119,7 +120,7 @@ def test_a_sync_brings_the_author_s_new_secret_and_keeps_the_fork_s_reveals(alic
         assert not Knowledge.objects.filter(story_id=forked["story_id"], fact="Hale keeps the lamp oil").exists()
 
 
-def test_a_fact_both_changed_is_a_conflict(alice, bob, alice_api, bob_api, secret_story, forked):
+def test_a_fact_both_changed_is_a_conflict(alice, bob, alice_api, bob_api, client, secret_story, forked):
     with acting_as(bob):
         Knowledge.objects.filter(story_id=forked["story_id"], fact="The tide fills the cave").update(
             known_by=["Orla", "Wren"])
@@ -130,6 +131,9 @@ def test_a_fact_both_changed_is_a_conflict(alice, bob, alice_api, bob_api, secre
     assert (synced["applied"], synced["conflicts"]) == (0, 1)
     (conflict,) = bob_api.get(f"/api/forks/{forked['fork_id']}/conflicts/").json()["results"]
     assert conflict["kind"] == "knowledge" and "Hale" in conflict["source_text"] and "Wren" in conflict["fork_text"]
+    client.force_login(bob)
+    page = client.get(reverse("marketplace-sync", args=[forked["fork_id"]])).content.decode()
+    assert f'id="conflict-{conflict["id"]}"' in page and "The tide fills the cave" in page
     post(bob_api, f"/api/forks/{forked['fork_id']}/conflicts/{conflict['id']}/resolve/", {"choice": "source"})
     with acting_as(bob):
         assert Knowledge.objects.get(story_id=forked["story_id"], fact="The tide fills the cave").known_by == [
