@@ -108,13 +108,13 @@ def knowledge_apply(*, story: Story, facts: dict[str, dict | None]) -> None:
                                                       "source_ref") if field in payload}
         if payload.get("source") in MIRRORED:
             mirrored = _mirrored(payload, entries, cast)
-            if mirrored is None:
-                continue  # its entry or character is not in this story
+            if mirrored is None or not mirrored["fact"].strip():
+                continue  # its entry or character is not in this story (or says nothing)
             values.update(mirrored)
         if row is None:
-            Knowledge.objects.create(story=story, user_id=story.user_id, **values,
-                                     **{field: payload.get(field) or (None if field == "revealed_at_turn" else "")
-                                        for field in REVEAL_FIELDS})
+            Knowledge.objects.create(story=story, user_id=story.user_id, **values,  # turn 0: revealed from the start
+                                     revealed_at_turn=payload.get("revealed_at_turn"),
+                                     revealed_by=payload.get("revealed_by") or "")
         else:
             for field, value in values.items():
                 setattr(row, field, value)

@@ -53,6 +53,8 @@ def secret_story(alice):
         secret = knowledge.knowledge_add(**add, fact=SECRET, known_by=["Orla"])
         knowledge.knowledge_edit(knowledge=secret, revealed=True, turn_number=4)
         knowledge.knowledge_add(**add, fact="The tide fills the cave", known_by=["Orla"])
+        told = knowledge.knowledge_add(**add, fact="The ferry is late", known_by=["Orla"])
+        knowledge.knowledge_edit(knowledge=told, revealed=True)  # by hand, before any turn
     return story
 
 
@@ -60,6 +62,7 @@ def test_a_branch_before_the_reveal_keeps_the_secret_and_one_after_it_keeps_the_
     before = post(alice_api, f"/api/stories/{secret_story.pk}/branch/", {"at_turn": 3}).json()["story_id"]
     after = post(alice_api, f"/api/stories/{secret_story.pk}/branch/", {"at_turn": 5}).json()["story_id"]
     assert SECRET not in known_to(alice, before, "Wren", is_player=True)
+    assert "The ferry is late" in known_to(alice, before, "Wren", is_player=True)
     assert SECRET in known_to(alice, before, "Orla")
     assert SECRET in known_to(alice, after, "Wren", is_player=True)
     with acting_as(alice):
