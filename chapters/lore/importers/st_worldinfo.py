@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 
 from ..activation import SELECTIVE_LOGIC
-from . import card_v2
+from . import card_v2, knowledge_fields
 from .document import (
     Book,
     Entry,
@@ -86,6 +86,7 @@ def read_entry(obj: dict, *, uid: str) -> Entry:
         case_sensitive=bool_value(obj, ("caseSensitive",), default=False),
         match_whole_words=bool_value(obj, ("matchWholeWords",), default=False),
         uid=uid, source_format=NAME, source_fields=obj,
+        **knowledge_fields.read(obj.get("extensions"), knowledge_fields.ENTRY_FIELDS, entry=uid),
     )
 
 
@@ -115,6 +116,7 @@ def write_entry(entry: Entry, uid) -> dict:
     else:
         target, original = {**copy.deepcopy(ENTRY_TEMPLATE), "uid": uid, "displayIndex": uid}, None
     overlay(target, entry, original, FIELDS)
+    knowledge_fields.write(target, entry, knowledge_fields.ENTRY_FIELDS)
     if original is not None and entry.probability != original.probability and "useProbability" in target:
         target["useProbability"] = True
     return target
