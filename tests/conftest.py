@@ -197,15 +197,16 @@ def openai_server(settings):
         yield server
 
 
-def screenshot(page, name: str, width: int) -> None:
-    """Pages as the tests saw them, into $LUNA_SCREENSHOTS (`make screenshots` sets docs/screenshots)."""
+def screenshot(page, name: str, width: int, *, full_page: bool = True) -> None:
+    """Pages as the tests saw them, into $LUNA_SCREENSHOTS (`make screenshots` sets docs/screenshots);
+    ``full_page=False``: only what the screen shows (a phone's story page, with its pinned action box)."""
     import os
     from pathlib import Path
 
     folder = os.environ.get("LUNA_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}-{'phone' if width < 600 else 'desktop'}.png"), full_page=True)
+        page.screenshot(path=str(Path(folder) / f"{name}-{'phone' if width < 600 else 'desktop'}.png"), full_page=full_page)
 
 
 def wait_for_chart(page, element_id: str) -> None:
