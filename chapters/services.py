@@ -13,7 +13,8 @@ from core import embeddings
 
 from .beats import BeatError, beats_from_model, beats_validate
 from .evaluation import current_version
-from .models import ChapterProgress, ChapterSuggestion, ChapterVersion, StoryChapter
+from .knowledge import services as knowledge_services
+from .models import ChapterProgress, ChapterSuggestion, ChapterVersion, Knowledge, StoryChapter
 from .selectors import chapter_dependants
 from .triggers import ConditionError, prerequisite_cycle, validate_conditions, validate_critical
 
@@ -105,6 +106,10 @@ def chapters_import(*, story_id, user_id, chapters: list[dict], created_by: str 
                                       trigger_conditions=row.trigger_conditions,
                                       narrative_instructions=row.narrative_instructions,
                                       suggested_beats=row.suggested_beats, reason="First version.")
+        for secret in chapter.get("secrets", []):  # the chapter's secrets (``secret:`` in the text format)
+            knowledge_services.knowledge_add(story_id=story_id, user_id=user_id, fact=secret["fact"],
+                                             known_by=secret["known_by"], reveal_when=secret.get("reveal_when"),
+                                             source=Knowledge.Source.CHAPTER, source_ref=str(row.pk))
         created.append(row)
     return created
 
@@ -205,8 +210,11 @@ def chapter_start(*, chapter: StoryChapter, turn_number: int) -> ChapterProgress
 
 
 def chapters_export(*, story_id) -> list[dict]:
-    """The story's chapters as the text format's dicts (their current versions)."""
-    exported = []
+    """The story's chapters as the text format's dicts (their current versions), with their secrets."""
+    exported, secrets = [], {}
+    for row in Knowledge.objects.filter(story_id=story_id, source=Knowledge.Source.CHAPTER).order_by("id"):
+        secrets.setdefault(row.source_ref, []).append({"fact": row.fact, "known_by": row.known_by,
+                                                       "reveal_when": row.reveal_when})
     for chapter in StoryChapter.objects.filter(story_id=story_id).order_by("number"):
         fields = chapter_as_dict(chapter)
         version = current_version(chapter)
@@ -214,6 +222,8 @@ def chapters_export(*, story_id) -> list[dict]:
             fields.update(trigger_conditions=version.trigger_conditions,
                           narrative_instructions=version.narrative_instructions,
                           suggested_beats=version.suggested_beats)
+        if str(chapter.pk) in secrets:
+            fields["secrets"] = secrets[str(chapter.pk)]
         exported.append(fields)
     return exported
 

@@ -1,7 +1,8 @@
 """Who knows a fact, when it becomes common knowledge, and what each character is briefed on: pure functions.
 
 A fact's ``known_by`` lists character names, faction tags (``faction:smugglers``, matching a character's
-``factions``), ``player`` (the player character) or ``everyone``; empty means everyone. ``reveal_when`` is a
+``factions``), ``player`` (the player character), ``everyone`` or ``nobody`` (no character: a secret only the narrator holds,
+as an imported "AI only" one); empty means everyone. ``reveal_when`` is a
 chapter trigger condition (``chapters.triggers``: location, character_present, has_item, flag, min_turn — the
 same evaluator, one rule in one place) plus ``chapter_completed`` (a chapter number or a list of them, all
 completed) and ``chapter_beat`` (a beat's text or a list of them: revealed once the Dreamer confirmed a passage
@@ -20,7 +21,7 @@ from core.contracts import StoryState
 from ..contracts import CharacterKnowledge, KnowledgeBrief, SecretNote, WithheldSecret
 from ..triggers import CONDITION_KEYS, ConditionError, evaluate, fold, validate_conditions
 
-EVERYONE, PLAYER, FACTION = "everyone", "player", "faction:"
+EVERYONE, PLAYER, FACTION, NOBODY = "everyone", "player", "faction:", "nobody"
 CHAPTER_COMPLETED, CHAPTER_BEAT = "chapter_completed", "chapter_beat"
 CHAPTER_KEYS = (CHAPTER_COMPLETED, CHAPTER_BEAT)
 REVEAL_KEYS = (*CONDITION_KEYS, *CHAPTER_KEYS)
@@ -123,6 +124,8 @@ def knows(fact: Fact, member: Member) -> bool:
         return True
     tags = {fold(tag) for tag in member.factions}
     for who in map(fold, fact.known_by):
+        if who == NOBODY:
+            continue
         if who == fold(member.name) or (who == PLAYER and member.is_player):
             return True
         if who.startswith(FACTION) and who[len(FACTION):].strip() in tags:

@@ -1,0 +1,114 @@
+"""Authoring secrets (issue #20, item 3): a chapter's ``secret:`` and ``reveal:`` keys in the ‹chapter-N› format
+become Knowledge rows of the chapter on import and come back on export (a lossless round trip); bad keys are
+refused naming the line."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from accounts.rls import acting_as
+from chapters.chapter_markup import ChapterTextError, parse, write
+from chapters.models import Knowledge, StoryChapter
+
+from ..factories import StoryFactory
+
+CHAPTERS = """‹chapter-1› The Bell
+location: Harbour
+secret: Hale rang the bell | known by: Hale, faction:smugglers
+reveal: location: Bell Tower, Quay; chapter_beat: The bell rings; chapter_beat: Orla asks, twice; chapter_completed: 2
+secret: The tide is cursed
+
+Hale keeps his head down.
+
+‹chapter-2› The Quay
+requires: 1
+secret: Orla owes the smugglers | known by: Orla, player
+reveal: flag: confessed; min_turn: 4
+
+The debts come due.
+"""
+
+
+def test_secrets_and_reveals_parse_into_the_chapter():
+    first, second = parse(CHAPTERS)
+    assert first["secrets"] == [
+        {"fact": "Hale rang the bell", "known_by": ["Hale", "faction:smugglers"],
+         "reveal_when": {"location": ["Bell Tower", "Quay"], "chapter_beat": ["The bell rings", "Orla asks, twice"],
+                         "chapter_completed": 2}},
+        {"fact": "The tide is cursed", "known_by": ["nobody"], "reveal_when": {}},  # the narrator's alone
+    ]
+    assert second["secrets"] == [{"fact": "Orla owes the smugglers", "known_by": ["Orla", "player"],
+                                  "reveal_when": {"flag": "confessed", "min_turn": 4}}]
+    assert first["narrative_instructions"] == "Hale keeps his head down."
+
+
+def test_writing_secrets_and_reading_them_again_is_lossless():
+    chapters = parse(CHAPTERS)
+    assert parse(write(chapters)) == chapters
+    assert "secret: The tide is cursed\n" in write(chapters)  # known by no character: no "known by" part
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("secret: x | known by: everyone\n", 2, "known by everyone is no secret"),
+    ("secret: \n", 2, "secret: The fact must be text"),
+    ("secret: x | known by: faction:\n", 2, "faction in known_by needs its tag"),
+    ("secret: x | known by: a | known by: b\n", 2, "one '| known by:' part"),
+    ("reveal: flag: x\n", 2, "a reveal follows the secret it reveals"),
+    ("secret: x | known by: Hale\nreveal: flag: a\nreveal: flag: b\n", 4, "one reveal per secret"),
+    ("secret: x | known by: Hale\nreveal: weather: rain\n", 3, "unknown reveal condition 'weather'"),
+    ("secret: x | known by: Hale\nreveal: min_turn: soon\n", 3, "min_turn takes a whole number"),
+    ("secret: x | known by: Hale\nreveal: flag\n", 3, "separated by ';'"),
+    ("secret: x | known by: Hale\nreveal: flag: a; flag: b\n", 3, "reveal names flag twice"),
+    ("secret: x | known by: Hale\nreveal: chapter_completed: 0\n", 3, "chapter_completed must be a chapter number"),
+    ("secret: x | known by: Hale\nreveal: \n", 3, "at least one condition"),
+])
+def test_bad_secret_and_reveal_lines_are_named(text, line, message):
+    with pytest.raises(ChapterTextError) as error:
+        parse("‹chapter-1› A\n" + text)
+    assert error.value.line == line and message in str(error.value)
+
+
+def _rows(user, story) -> list[tuple]:
+    with acting_as(user):
+        numbers = dict(StoryChapter.objects.filter(story=story).values_list("pk", "number"))
+        return [(numbers[int(row.source_ref)], row.fact, row.known_by, row.reveal_when)
+                for row in Knowledge.objects.filter(story=story, source=Knowledge.Source.CHAPTER).order_by("id")]
+
+
+@pytest.mark.django_db
+def test_import_export_import_gives_the_same_knowledge_rows(api_as, alice):
+    api = api_as(alice)
+    first, second = StoryFactory(user=alice, title="One"), StoryFactory(user=alice, title="Two")
+    imported = api.post(f"/api/stories/{first.pk}/lore/import/",
+                        {"file": SimpleUploadedFile("bell.txt", CHAPTERS.encode())})
+    assert imported.status_code == 201, imported.content
+    rows = _rows(alice, first)
+    assert rows == [(1, "Hale rang the bell", ["Hale", "faction:smugglers"],
+                     {"location": ["Bell Tower", "Quay"], "chapter_beat": ["The bell rings", "Orla asks, twice"],
+                      "chapter_completed": 2}),
+                    (1, "The tide is cursed", ["nobody"], {}),
+                    (2, "Orla owes the smugglers", ["Orla", "player"], {"flag": "confessed", "min_turn": 4})]
+    exported = api.get(f"/api/stories/{first.pk}/lore/export/chapter_text/")
+    assert exported.status_code == 200 and parse(exported.content.decode()) == parse(CHAPTERS)
+    again = api.post(f"/api/stories/{second.pk}/lore/import/",
+                     {"file": SimpleUploadedFile("bell.txt", exported.content)})
+    assert again.status_code == 201, again.content
+    assert _rows(alice, second) == rows
+
+
+@pytest.mark.django_db
+def test_a_bad_secret_in_a_file_imports_nothing_and_names_the_line(api_as, alice):
+    story = StoryFactory(user=alice, title="One")
+    text = "‹chapter-1› A\nsecret: x | known by: Hale\nreveal: weather: rain\n"
+    response = api_as(alice).post(f"/api/stories/{story.pk}/lore/import/",
+                                  {"file": SimpleUploadedFile("bad.txt", text.encode())})
+    assert response.status_code == 400 and "line 3" in response.content.decode()
+    with acting_as(alice):
+        assert not Knowledge.objects.filter(story=story).exists() and not StoryChapter.objects.filter(story=story)
+
+
+def test_a_secret_known_by_nobody_is_kept_from_every_character_even_one_named_nobody():
+    from chapters.knowledge.rules import Fact, Member, knows
+    fact = Fact(id=1, text="The tide is cursed", known_by=("nobody",))
+    assert not fact.common
+    assert not any(knows(fact, member) for member in (Member("Hale"), Member("Nobody"), Member("Orla", True)))
+    assert knows(Fact(id=1, text="The tide is cursed", known_by=("nobody",), revealed=True), Member("Hale"))
