@@ -50,6 +50,22 @@ def audience_validate(known_by) -> list[str]:
     return [] if any(fold(who) == EVERYONE for who in knowers) else knowers
 
 
+def factions_validate(factions) -> list[str]:
+    """A character's ``factions``: tags such as ``smugglers`` (a ``faction:`` prefix is dropped), as
+    ``known_by``'s ``faction:<tag>`` names them."""
+    if factions is None:
+        return []
+    if isinstance(factions, str):
+        factions = factions.split(",")
+    if not isinstance(factions, list) or not all(isinstance(tag, str) for tag in factions):
+        raise KnowledgeError("factions must be a list of tags, e.g. [\"smugglers\"].")
+    tags = [" ".join((tag.strip()[len(FACTION):] if fold(tag).startswith(FACTION) else tag).split()) for tag in factions]
+    tags = [tag for tag in tags if tag]
+    if len(tags) > MAX_KNOWERS or any(len(tag) > 200 for tag in tags):
+        raise KnowledgeError(f"factions holds at most {MAX_KNOWERS} tags of up to 200 characters.")
+    return list(dict.fromkeys(tags))
+
+
 def reveal_validate(reveal_when) -> dict:
     """``reveal_when``, checked: the chapter condition keys (unknown keys are errors) and ``chapter_completed``."""
     if not reveal_when:

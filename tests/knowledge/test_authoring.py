@@ -112,3 +112,58 @@ def test_a_secret_known_by_nobody_is_kept_from_every_character_even_one_named_no
     assert not fact.common
     assert not any(knows(fact, member) for member in (Member("Hale"), Member("Nobody"), Member("Orla", True)))
     assert knows(Fact(id=1, text="The tide is cursed", known_by=("nobody",), revealed=True), Member("Hale"))
+
+
+# The character API and admin: factions, known_by, reveal_when ------------------------------------------
+
+@pytest.mark.django_db
+def test_the_character_api_takes_and_shows_factions_knowers_and_reveal(api_as, alice, alice_story):
+    api = api_as(alice)
+    created = api.post(f"/api/stories/{alice_story.pk}/characters/",
+                       {"name": "Hale", "description": "Rang the bell.", "factions": ["smugglers", "faction:watch"],
+                        "known_by": ["Orla", "faction:smugglers"], "reveal_when": {"flag": "confessed"}},
+                       content_type="application/json")
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert (body["factions"], body["known_by"], body["reveal_when"]) == (
+        ["smugglers", "watch"], ["Orla", "faction:smugglers"], {"flag": "confessed"})
+    listed = api.get(f"/api/stories/{alice_story.pk}/characters/").json()["results"]
+    assert [(c["name"], c["factions"]) for c in listed] == [("Hale", ["smugglers", "watch"])]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("factions", {"smugglers": True}, "factions must be a list of tags"),
+    ("known_by", ["faction:"], "faction in known_by needs its tag"),
+    ("known_by", 7, "known_by must be a list"),
+    ("reveal_when", {"weather": "rain"}, "Unknown condition key"),
+    ("reveal_when", {"chapter_completed": [0]}, "chapter_completed must be a chapter number"),
+])
+def test_a_bad_factions_known_by_or_reveal_is_a_400_naming_the_field(api_as, alice, alice_story, field, value,
+                                                                      message):
+    response = api_as(alice).post(f"/api/stories/{alice_story.pk}/characters/", {"name": "Hale", field: value},
+                                  content_type="application/json")
+    assert response.status_code == 400
+    assert message in str(response.json()["errors"][field])
+    with acting_as(alice):
+        assert not alice_story.characters.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("factions", '{"smugglers": 1}', "factions must be a list of tags"),
+    ("known_by", '["faction:"]', "faction in known_by needs its tag"),
+    ("reveal_when", '{"weather": "rain"}', "Unknown condition key"),
+])
+def test_the_character_admin_checks_factions_knowers_and_reveal(field, value, message):
+    from narrative_pipeline.admin import CharacterForm
+
+    data = {"name": "Hale", "description": "", "personality": "", "factions": '["smugglers"]', "known_by": '["Orla"]',
+            "reveal_when": '{"flag": "confessed"}', field: value}
+    form = CharacterForm(data=data)
+    assert not form.is_valid() and message in " ".join(form.errors[field])
+    good = CharacterForm(data={**data, field: {"factions": '["faction:smugglers"]', "known_by": '"Orla, player"',
+                                               "reveal_when": '{"min_turn": 3}'}[field]})
+    assert good.is_valid(), good.errors
+    assert good.cleaned_data[field] == {"factions": ["smugglers"], "known_by": ["Orla", "player"],
+                                        "reveal_when": {"min_turn": 3}}[field]
