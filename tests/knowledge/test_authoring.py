@@ -2,6 +2,8 @@
 become Knowledge rows of the chapter on import and come back on export (a lossless round trip); bad keys are
 refused naming the line."""
 
+import json
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -167,3 +169,64 @@ def test_the_character_admin_checks_factions_knowers_and_reveal(field, value, me
     assert good.is_valid(), good.errors
     assert good.cleaned_data[field] == {"factions": ["smugglers"], "known_by": ["Orla", "player"],
                                         "reveal_when": {"min_turn": 3}}[field]
+
+
+# SillyTavern's character filter is known_by ---------------------------------------------------------------
+
+def _world_info() -> dict:
+    return {"entries": {
+        "0": {"uid": 0, "key": ["bell"], "comment": "The bell", "content": "Hale rang the bell.",
+              "characterFilter": {"isExclude": False, "names": ["Hale"], "tags": ["smugglers"]}},
+        "1": {"uid": 1, "key": ["tide"], "comment": "The tide", "content": "The tide is cursed.",
+              "characterFilter": {"isExclude": True, "names": ["Orla"], "tags": []}},
+        "2": {"uid": 2, "key": ["quay"], "comment": "The quay", "content": "The quay is old."},
+    }}
+
+
+def test_an_include_filter_is_known_by_and_an_exclude_filter_stays_everyones():
+    from chapters.lore import importers
+
+    upload = importers.read_upload(json.dumps(_world_info()).encode(), filename="bell.json")
+    entries = upload.document.books[0].entries
+    assert [entry.known_by for entry in entries] == [["Hale", "faction:smugglers"], [], []]
+    written = json.loads(importers.write(upload.document, "st_worldinfo").text)
+    assert written == _world_info()  # both filters back as they were
+
+
+def test_a_malformed_character_filter_is_refused_naming_the_entry():
+    from chapters.lore import importers
+
+    book = _world_info()
+    book["entries"]["0"]["characterFilter"]["names"] = "Hale"
+    with pytest.raises(importers.FormatError, match="entry 0.*names"):
+        importers.read_upload(json.dumps(book).encode(), filename="bell.json")
+
+
+@pytest.mark.django_db
+def test_world_info_filters_import_as_known_by_and_an_edit_exports_as_the_filter(alice):
+    from chapters.lore import services as lore
+    from chapters.models import LoreEntry
+    from narrative_pipeline import lore_files
+
+    story = StoryFactory(user=alice)
+    data = json.dumps(_world_info()).encode()
+    lore_files.import_file(user=alice, story=story, data=data, filename="bell.json")
+    with acting_as(alice):
+        rows = {row.uid: row for row in LoreEntry.objects.filter(story=story)}
+        assert (rows["0"].known_by, rows["1"].known_by, rows["2"].known_by) == (["Hale", "faction:smugglers"], [], [])
+        assert lore_files.export_file(story=story, lore_format="st_worldinfo")[0] == data  # byte for byte
+        rows["2"].known_by, rows["2"].reveal_when = ["Orla", "player"], {"flag": "confessed"}
+        lore.entry_save(rows["2"])
+        rows["0"].known_by = []
+        lore.entry_save(rows["0"])
+        body, _, _, dropped = lore_files.export_file(story=story, lore_format="st_worldinfo")
+    entries = json.loads(body)["entries"]
+    assert entries["2"]["characterFilter"] == {"isExclude": False, "names": ["Orla", "player"], "tags": []}
+    assert "characterFilter" not in entries["0"]  # known by everyone again
+    assert entries["1"]["characterFilter"] == {"isExclude": True, "names": ["Orla"], "tags": []}
+    assert any("reveal_when" in note for note in dropped)
+    again = StoryFactory(user=alice)
+    lore_files.import_file(user=alice, story=again, data=body, filename="bell.json")
+    with acting_as(alice):
+        assert dict(LoreEntry.objects.filter(story=again).values_list("uid", "known_by")) == {
+            "0": [], "1": [], "2": ["Orla", "player"]}

@@ -45,6 +45,8 @@ class Entry:
     uid: str = ""
     source_format: str = ""
     source_fields: dict = field(default_factory=dict)
+    known_by: list[str] = field(default_factory=list)  # who knows it (issue #20); empty: everyone
+    reveal_when: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import copy
 
+from ...knowledge import rules as knowledge_rules
 from ..activation import SELECTIVE_LOGIC
 from . import card_v2
 from .document import (
     Book,
     Entry,
+    FormatError,
     LoreDocument,
     Written,
     bool_value,
@@ -69,6 +71,32 @@ def detect(value) -> bool:
         for e in entries))
 
 
+def known_by_from_filter(obj: dict, *, uid: str) -> list[str]:
+    """SillyTavern's per-entry ``characterFilter`` as ``known_by``: an include filter's names and tags
+    (``faction:<tag>``) know the entry. An exclude filter ("everyone but …") has no ``known_by`` form: the entry
+    stays everyone's in LUNA and the filter stays in its own fields, written back on export."""
+    found = obj.get("characterFilter")
+    if found is None:
+        return []
+    found = object_of(found, "characterFilter", entry=uid)
+    names = keys_value(found, ("names",), entry=uid)
+    tags = keys_value(found, ("tags",), entry=uid)
+    if found.get("isExclude"):
+        return []
+    try:
+        return knowledge_rules.audience_validate(names + [f"{knowledge_rules.FACTION}{tag}" for tag in tags])
+    except knowledge_rules.KnowledgeError as error:
+        raise FormatError(str(error), entry=uid, field_name="characterFilter") from error
+
+
+def filter_from_known_by(known_by: list[str]) -> dict:
+    """``known_by`` as an include ``characterFilter`` (``player`` and ``nobody`` go as names: SillyTavern
+    matches no character by them, and they read back the same)."""
+    tags = [who[len(knowledge_rules.FACTION):] for who in known_by if who.casefold().startswith(knowledge_rules.FACTION)]
+    names = [who for who in known_by if not who.casefold().startswith(knowledge_rules.FACTION)]
+    return {"isExclude": False, "names": names, "tags": tags}
+
+
 def read_entry(obj: dict, *, uid: str) -> Entry:
     obj = object_of(obj, "entries", entry=uid)
     logic = obj.get("selectiveLogic")
@@ -85,7 +113,7 @@ def read_entry(obj: dict, *, uid: str) -> Entry:
         probability=number_value(obj, ("probability",), entry=uid, default=100) if use_probability else 100,
         case_sensitive=bool_value(obj, ("caseSensitive",), default=False),
         match_whole_words=bool_value(obj, ("matchWholeWords",), default=False),
-        uid=uid, source_format=NAME, source_fields=obj,
+        uid=uid, source_format=NAME, source_fields=obj, known_by=known_by_from_filter(obj, uid=uid),
     )
 
 
@@ -117,6 +145,11 @@ def write_entry(entry: Entry, uid) -> dict:
     overlay(target, entry, original, FIELDS)
     if original is not None and entry.probability != original.probability and "useProbability" in target:
         target["useProbability"] = True
+    if entry.known_by != (original.known_by if original is not None else []):  # an exclude filter stays as it was
+        if entry.known_by:
+            target["characterFilter"] = filter_from_known_by(entry.known_by)
+        else:
+            target.pop("characterFilter", None)
     return target
 
 
@@ -153,6 +186,9 @@ def _dropped(document: LoreDocument, *, character_book: bool = False) -> list[st
         dropped.append(f"{len(document.chapters)} chapter(s): World Info has no chapters")
     if len(document.books) > 1:
         dropped.append(f"{len(document.books)} books merged into one; their names and settings are not kept")
+    reveals = sum(1 for book in document.books for entry in book.entries if entry.reveal_when)
+    if reveals:
+        dropped.append(f"{reveals} entries' reveal_when (World Info has no reveals; known_by is its character filter)")
     foreign = sum(1 for book in document.books for entry in book.entries
                   if entry.source_fields and entry.source_format != ("card_v2" if character_book else NAME))
     if foreign:
