@@ -3,6 +3,7 @@ become Knowledge rows of the chapter on import and come back on export (a lossle
 refused naming the line."""
 
 import json
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -10,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from accounts.rls import acting_as
 from chapters.chapter_markup import ChapterTextError, parse, write
 from chapters.models import Knowledge, StoryChapter
+from narrative_pipeline.models import Story
 
 from ..factories import StoryFactory
 
@@ -230,3 +232,55 @@ def test_world_info_filters_import_as_known_by_and_an_edit_exports_as_the_filter
     with acting_as(alice):
         assert dict(LoreEntry.objects.filter(story=again).values_list("uid", "known_by")) == {
             "0": [], "1": [], "2": ["Orla", "player"]}
+
+
+# Infinite Worlds' visibility is known_by --------------------------------------------------------------------
+
+IW_WORLD = Path(__file__).parent.parent / "data" / "lore" / "iw_world" / "example-world-schema-v2.4.json"
+
+
+def _flag_rows(user, story) -> list[tuple]:
+    with acting_as(user):
+        return list(Knowledge.objects.filter(story=story, source=Knowledge.Source.FLAG).order_by("id").values_list(
+            "source_ref", "known_by", "fact"))
+
+
+@pytest.mark.django_db
+def test_tracked_items_visibility_imports_as_secrets_and_exports_back(alice):
+    from narrative_pipeline import lore_files
+
+    story = StoryFactory(user=alice)
+    data = IW_WORLD.read_bytes()
+    lore_files.import_file(user=alice, story=story, data=data, filename="world.json")
+    rows = _flag_rows(alice, story)
+    assert [(ref, known_by) for ref, known_by, _ in rows] == [
+        ("iw_world:trackedItems/WTOtZ8nzh", ["nobody"]),  # ai_only_boring: the narrator's alone
+        ("iw_world:trackedItems/O7WyJNRkm", ["player"]),  # player_only
+        ("iw_world:trackedItems/PMh7S1RYT", ["nobody"]),  # hidden
+    ]
+    assert rows[0][2].startswith("Secret Grudges: <secretGrudges>")
+    with acting_as(alice):
+        story = Story.objects.get(pk=story.pk)  # with the world's fields the import filled in
+        assert lore_files.export_file(story=story, lore_format="iw_world")[0] == data  # unchanged: byte for byte
+        grudges, player_only, hidden = Knowledge.objects.filter(story=story, source=Knowledge.Source.FLAG).order_by(
+            "id")
+        for row, known_by in ((grudges, ["player"]), (player_only, []), (hidden, ["Hale"])):
+            row.known_by = known_by
+            row.save()
+        body, _, _, dropped = lore_files.export_file(story=story, lore_format="iw_world")
+    items = {item["id"]: item["visibility"] for item in json.loads(body)["trackedItems"]}
+    assert (items["WTOtZ8nzh"], items["O7WyJNRkm"], items["PMh7S1RYT"]) == ("player_only", "everyone", "hidden")
+    assert any("tracked items' known_by" in note for note in dropped)  # a named knower has no visibility
+    again = StoryFactory(user=alice)
+    lore_files.import_file(user=alice, story=again, data=body, filename="world.json")
+    assert [(ref, known_by) for ref, known_by, _ in _flag_rows(alice, again)] == [
+        ("iw_world:trackedItems/WTOtZ8nzh", ["player"]), ("iw_world:trackedItems/PMh7S1RYT", ["nobody"])]
+
+
+def test_visibility_and_known_by_map_both_ways():
+    from chapters.lore.importers.iw_world import known_by_of_visibility, visibility_of_known_by
+
+    assert [known_by_of_visibility(v) for v in ("everyone", "player_only", "ai_only", "ai_only_boring", "hidden",
+                                                "hidden_boring")] == [None, ["player"], *[["nobody"]] * 4]
+    assert [visibility_of_known_by(k) for k in ([], ["everyone"], ["player"], ["nobody"], ["Hale"])] == [
+        "everyone", "everyone", "player_only", "ai_only", None]
