@@ -106,12 +106,22 @@ def chapters_import(*, story_id, user_id, chapters: list[dict], created_by: str 
                                       trigger_conditions=row.trigger_conditions,
                                       narrative_instructions=row.narrative_instructions,
                                       suggested_beats=row.suggested_beats, reason="First version.")
-        for secret in chapter.get("secrets", []):  # the chapter's secrets (``secret:`` in the text format)
-            knowledge_services.knowledge_add(story_id=story_id, user_id=user_id, fact=secret["fact"],
-                                             known_by=secret["known_by"], reveal_when=secret.get("reveal_when"),
-                                             source=Knowledge.Source.CHAPTER, source_ref=str(row.pk))
+        _secrets_add(row, chapter.get("secrets", []))
         created.append(row)
     return created
+
+
+def _secrets_add(chapter: StoryChapter, secrets: list[dict]) -> None:
+    """The chapter's secrets (``secret:`` in the text format) as Knowledge rows of the chapter."""
+    for secret in secrets:
+        knowledge_services.knowledge_add(story_id=chapter.story_id, user_id=chapter.user_id, fact=secret["fact"],
+                                         known_by=secret["known_by"], reveal_when=secret.get("reveal_when"),
+                                         source=Knowledge.Source.CHAPTER, source_ref=str(chapter.pk))
+
+
+def _secrets_of(chapters: list[StoryChapter]):
+    return Knowledge.objects.filter(source=Knowledge.Source.CHAPTER,
+                                    source_ref__in=[str(chapter.pk) for chapter in chapters])
 
 
 def chapter_create(*, story_id, user_id, **fields) -> StoryChapter:
@@ -159,8 +169,9 @@ def chapters_apply(*, story_id, user_id, chapters: dict[int, dict | None]) -> No
     from the marketplace): new numbers are added, changed chapters updated (the Strategist's
     fields as a new version, so the old one stays readable), ``None`` removes one."""
     rows = {row.number: row for row in StoryChapter.objects.select_for_update().filter(story_id=story_id)}
-    StoryChapter.objects.filter(pk__in=[rows[n].pk for n, fields in chapters.items()
-                                        if fields is None and n in rows]).delete()
+    removed = [rows[n] for n, fields in chapters.items() if fields is None and n in rows]
+    _secrets_of(removed).delete()
+    StoryChapter.objects.filter(pk__in=[row.pk for row in removed]).delete()
     chapters = {number: fields and _beats_shaped(fields) for number, fields in chapters.items()}
     for number, fields in sorted(chapters.items()):
         if fields is not None and number in rows:
@@ -169,6 +180,11 @@ def chapters_apply(*, story_id, user_id, chapters: dict[int, dict | None]) -> No
                        and now[key] != value}
             if changes:
                 chapter_update(chapter=rows[number], **changes)
+            if "secrets" in fields and fields["secrets"] != [
+                    {"fact": k.fact, "known_by": k.known_by, "reveal_when": k.reveal_when}
+                    for k in _secrets_of([rows[number]]).order_by("id")]:  # the secrets as given, anew
+                _secrets_of([rows[number]]).delete()
+                _secrets_add(rows[number], fields["secrets"])
     added = [fields for number, fields in sorted(chapters.items()) if fields is not None and number not in rows]
     if added:
         chapters_import(story_id=story_id, user_id=user_id, chapters=added)
@@ -186,6 +202,7 @@ def chapters_delete(*, chapters: list[StoryChapter]) -> None:
         dependants = chapter_dependants(chapter=chapter, excluding=chosen)
         if dependants:
             _fail(chapter.number, "number", f"chapter {dependants[0]} depends on it; change that one first.")
+    _secrets_of(chapters).delete()  # a chapter's secrets go with it
     for chapter in chapters:
         chapter.delete()
 

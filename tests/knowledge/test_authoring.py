@@ -284,3 +284,33 @@ def test_visibility_and_known_by_map_both_ways():
                                                 "hidden_boring")] == [None, ["player"], *[["nobody"]] * 4]
     assert [visibility_of_known_by(k) for k in ([], ["everyone"], ["player"], ["nobody"], ["Hale"])] == [
         "everyone", "everyone", "player_only", "ai_only", None]
+
+
+@pytest.mark.django_db
+def test_a_chapters_secrets_follow_a_sync_and_go_with_the_chapter(alice):
+    from chapters import services as chapter_services
+
+    story = StoryFactory(user=alice)
+    with acting_as(alice):
+        chapter_services.chapters_import(story_id=story.pk, user_id=alice.pk, chapters=parse(CHAPTERS))
+        exported = {chapter["number"]: chapter for chapter in chapter_services.chapters_export(story_id=story.pk)}
+        exported[2] = {**exported[2], "secrets": [{"fact": "Orla paid the smugglers", "known_by": ["Orla"],
+                                                   "reveal_when": {}}]}
+        chapter_services.chapters_apply(story_id=story.pk, user_id=alice.pk, chapters={1: exported[1], 2: exported[2]})
+    assert [row[1:3] for row in _rows(alice, story)] == [
+        ("Hale rang the bell", ["Hale", "faction:smugglers"]), ("The tide is cursed", ["nobody"]),
+        ("Orla paid the smugglers", ["Orla"])]
+    with acting_as(alice):
+        chapter_services.chapters_apply(story_id=story.pk, user_id=alice.pk, chapters={2: None})
+        chapter_services.chapters_delete(chapters=list(StoryChapter.objects.filter(story=story)))
+        assert not Knowledge.objects.filter(story=story).exists()
+
+
+def test_the_documented_example_parses_with_its_secrets():
+    doc = (Path(__file__).parent.parent.parent / "docs" / "chapter-format.md").read_text(encoding="utf-8")
+    example = doc.split("```\n", 2)[1]
+    second = parse(example)[1]
+    assert second["secrets"] == [
+        {"fact": "The captain of the guard sold the horn", "known_by": ["Captain Hale", "faction:smugglers"],
+         "reveal_when": {"location": "Old Bridge", "chapter_beat": "The guards change shift"}},
+        {"fact": "The bridge will not stand another winter", "known_by": ["nobody"], "reveal_when": {}}]
