@@ -112,16 +112,19 @@ def chapters_import(*, story_id, user_id, chapters: list[dict], created_by: str 
 
 
 def _secrets_add(chapter: StoryChapter, secrets: list[dict]) -> None:
-    """The chapter's secrets (``secret:`` in the text format) as Knowledge rows of the chapter."""
+    """The chapter's secrets (``secret:`` in the text format) as Knowledge rows of the chapter, referred to by
+    its number (what names a chapter in every copy of the story, as the facts travel in copies)."""
     for secret in secrets:
         knowledge_services.knowledge_add(story_id=chapter.story_id, user_id=chapter.user_id, fact=secret["fact"],
                                          known_by=secret["known_by"], reveal_when=secret.get("reveal_when"),
-                                         source=Knowledge.Source.CHAPTER, source_ref=str(chapter.pk))
+                                         source=Knowledge.Source.CHAPTER, source_ref=str(chapter.number))
 
 
 def _secrets_of(chapters: list[StoryChapter]):
-    return Knowledge.objects.filter(source=Knowledge.Source.CHAPTER,
-                                    source_ref__in=[str(chapter.pk) for chapter in chapters])
+    if not chapters:
+        return Knowledge.objects.none()
+    return Knowledge.objects.filter(story_id=chapters[0].story_id, source=Knowledge.Source.CHAPTER,
+                                    source_ref__in=[str(chapter.number) for chapter in chapters])
 
 
 def chapter_create(*, story_id, user_id, **fields) -> StoryChapter:
@@ -239,8 +242,8 @@ def chapters_export(*, story_id) -> list[dict]:
             fields.update(trigger_conditions=version.trigger_conditions,
                           narrative_instructions=version.narrative_instructions,
                           suggested_beats=version.suggested_beats)
-        if str(chapter.pk) in secrets:
-            fields["secrets"] = secrets[str(chapter.pk)]
+        if str(chapter.number) in secrets:
+            fields["secrets"] = secrets[str(chapter.number)]
         exported.append(fields)
     return exported
 

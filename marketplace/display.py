@@ -20,7 +20,8 @@ ASSET_NAMES = {AssetKind.STORY: ("story", "stories"), AssetKind.CHAPTERS: ("chap
 # What each kind of snapshot item is called: (one, many).
 ITEM_NAMES = {Kind.TURN: ("turn", "turns"), Kind.CHAPTER: ("chapter", "chapters"),
               Kind.LOREBOOK: ("lore book", "lore books"), Kind.LOREENTRY: ("lore entry", "lore entries"),
-              Kind.CHARACTER: ("character", "characters")}
+              Kind.CHARACTER: ("character", "characters"), Kind.KNOWLEDGE: ("fact", "facts"),
+              Kind.PORTRAIT: ("portrait", "portraits")}
 
 # What "Keep both" does, per kind of item (``sync.conflict_resolve``).
 BOTH = {
@@ -122,6 +123,8 @@ def item_named(kind: str, key: str, payload: dict | None) -> str:
         return f"Lore entry ‘{name}’" if name else item_label(kind, key)
     if kind == Kind.CHARACTER:
         return f"Character ‘{key}’"
+    if kind == Kind.KNOWLEDGE and (payload.get("fact") or payload.get("source_ref")):
+        return f"Fact ‘{(payload.get('fact') or payload['source_ref'])[:60]}’"  # a mirrored one: its entry or character
     return item_label(kind, key)
 
 

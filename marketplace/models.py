@@ -37,8 +37,8 @@ class AssetKind(models.TextChoices):
 
 
 # The snapshot items each kind of asset holds (and syncs).
-ASSET_ITEMS = {AssetKind.STORY: ("turn", "chapter", "lorebook", "loreentry", "character"),
-               AssetKind.CHAPTERS: ("chapter",), AssetKind.CHARACTER: ("character",)}
+ASSET_ITEMS = {AssetKind.STORY: ("turn", "chapter", "lorebook", "loreentry", "character", "knowledge", "portrait"),
+               AssetKind.CHAPTERS: ("chapter",), AssetKind.CHARACTER: ("character", "portrait")}
 
 
 class Listing(models.Model):

@@ -139,6 +139,8 @@ def item_text(payload) -> str:
         return ""
     if "prose" in payload:
         return f"> {payload.get('action', '')}\n{payload['prose']}"
+    if "image" in payload:  # a portrait: its file, not its bytes
+        return f"Portrait from {payload.get('filename') or payload.get('lore_format')} ({len(payload['image']) * 3 // 4} bytes)"
     return json.dumps(payload, ensure_ascii=False, indent=1, sort_keys=True)
 
 
@@ -152,7 +154,8 @@ def opening(listing: Listing, turns: int = 3) -> list[dict]:
 def contents(listing: Listing) -> list[dict]:
     """What a chapter set or character's latest version holds: each chapter's number, title and
     summary, or the character's card fields."""
-    items = series_items(listing.series_id, listing.series.latest_version, kinds=ASSET_ITEMS[listing.kind])
+    kinds = [kind for kind in ASSET_ITEMS[listing.kind] if kind != SnapshotItem.Kind.PORTRAIT]
+    items = series_items(listing.series_id, listing.series.latest_version, kinds=kinds)
     ordered = [payload for _, payload in sorted(items.values(), key=lambda item: item[0])]
     if listing.kind == AssetKind.CHAPTERS:
         return [{"number": chapter["number"], "title": chapter["title"], "summary": chapter.get("summary", "")}

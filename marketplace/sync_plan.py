@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from accounts.rls import acting_as
 from narrative_pipeline import selectors as story_selectors
+from narrative_pipeline.knowledge_copies import merged_view
 from narrative_pipeline.models import SnapshotItem, SnapshotSeries, StorageMode, Story, StoryTurn
 from narrative_pipeline.snapshots import series_items, world_items
 
@@ -69,13 +70,18 @@ def turn_plan(*, record: ForkRecord, story: Story, from_version: int, to_version
 
 
 def world_plan(*, record: ForkRecord, story: Story, from_version: int, to_version: int) -> WorldPlan:
-    base, source = forks.asset_world(record, from_version), forks.asset_world(record, to_version)
+    base, source = _merged(forks.asset_world(record, from_version)), _merged(forks.asset_world(record, to_version))
     kinds = ASSET_ITEMS[record.kind]
     current = world_items(story)
-    ours = {item: payload for item, (_, payload) in current.items() if item[0] in kinds}
+    ours = _merged({item: payload for item, (_, payload) in current.items() if item[0] in kinds})
     # A whole story's world is the fork's to extend; a chapter set or character covers its own items only.
     keys = None if record.kind == AssetKind.STORY else set(base) | set(source)
     return WorldPlan(merge.three_way(base, source, ours, keys=keys), base, source, ours, current)
+
+
+def _merged(items: dict) -> dict:
+    """The items as a sync merges them (``knowledge_copies.merged_view``): a fact without its story's reveal."""
+    return {item: merged_view(item[0], payload) for item, payload in items.items()}
 
 
 def plan_items(turns: TurnPlan, world: WorldPlan | None) -> list[dict]:

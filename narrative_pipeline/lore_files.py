@@ -32,7 +32,7 @@ from .services import character_names_check, state_merged, story_create, turn_op
 
 CHARACTER_ATTRIBUTES = ("name", "description", "personality", "scenario", "first_message", "example_messages",
                         "alternate_greetings", "system_prompt", "post_history_instructions", "is_player",
-                        "source_format")
+                        "source_format", "factions", "known_by", "reveal_when")
 STORY_ATTRIBUTES = ("title", "premise", "setting", "memory", "authors_note")
 CONTENT_TYPES = {"chapter_text": ("text/plain; charset=utf-8", "txt")}
 

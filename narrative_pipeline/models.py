@@ -316,6 +316,8 @@ class SnapshotItem(models.Model):
         LOREBOOK = "lorebook"
         LOREENTRY = "loreentry"
         CHARACTER = "character"
+        KNOWLEDGE = "knowledge"  # a fact and who knows it (issue #20, ``knowledge_copies``)
+        PORTRAIT = "portrait"  # a character's portrait: the card file it came from, image and all
 
     series = models.ForeignKey(SnapshotSeries, on_delete=models.CASCADE, related_name="items")
     version = models.PositiveIntegerField()

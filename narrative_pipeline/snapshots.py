@@ -14,6 +14,7 @@ nothing of them.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Sequence
@@ -28,8 +29,9 @@ from chapters import services as chapter_services
 from chapters.lore import importers
 from chapters.lore import services as chapter_lore
 from chapters.lore.importers import document as doc
+from chapters.models import LoreSource
 
-from . import quota_accounting
+from . import knowledge_copies, quota_accounting
 from .lore_files import CHARACTER_ATTRIBUTES, CONTENT_TYPES
 from .models import (
     Character,
@@ -49,7 +51,8 @@ FULL_COPY_SHARE = 0.6  # above this share of edited turns, a fork copies its tur
 STORY_FIELDS = ("title", "premise", "genre", "setting", "memory", "authors_note")
 CHARACTER_FIELDS = (*CHARACTER_ATTRIBUTES, "source_fields")
 Kind = SnapshotItem.Kind
-WORLD_KINDS = (Kind.CHAPTER, Kind.LOREBOOK, Kind.LOREENTRY, Kind.CHARACTER)
+WORLD_KINDS = (Kind.CHAPTER, Kind.LOREBOOK, Kind.LOREENTRY, Kind.CHARACTER, Kind.KNOWLEDGE, Kind.PORTRAIT)
+PORTRAIT_FIELDS = ("lore_format", "filename", "text")
 
 
 def _size(payload) -> int:
@@ -57,11 +60,12 @@ def _size(payload) -> int:
 
 
 def world_items(story: Story) -> dict[tuple[str, str], tuple[int, dict]]:
-    """The story's world (chapters, lore books and entries, cast): (kind, key) -> (order, payload).
+    """The story's world (chapters, lore books and entries, cast, facts): (kind, key) -> (order, payload).
     A chapter's key is its number, a book's its name (``chapters.lore.services.book_keys``), an entry's
-    "book/position", a character's its name."""
+    "book/position", a character's and its portrait's its name, a fact's ``knowledge_copies.fact_key``."""
     items = {}
     for chapter in chapter_services.chapters_export(story_id=story.pk):
+        chapter.pop("secrets", None)  # a chapter's secrets travel as knowledge items, reveals and all
         items[(Kind.CHAPTER, str(chapter["number"]))] = (chapter["number"], chapter)
     for book_index, (book_key, book, positions) in enumerate(chapter_lore.story_lore(story_id=story.pk)):
         fields = dict(vars(book))  # not asdict: its deep copies cost a big world a second
@@ -72,7 +76,27 @@ def world_items(story: Story) -> dict[tuple[str, str], tuple[int, dict]]:
     for index, row in enumerate(Character.objects.filter(story=story).order_by("created_at", "id").values(
             *CHARACTER_FIELDS)):
         items[(Kind.CHARACTER, row["name"])] = (index, row)
+    for key, item in knowledge_copies.knowledge_items(story).items():
+        items[(Kind.KNOWLEDGE, key)] = item
+    for index, (name, source_id) in enumerate(Character.objects.filter(story=story, portrait_source__isnull=False)
+                                              .order_by("created_at", "id").values_list("name", "portrait_source_id")):
+        source = LoreSource.objects.filter(pk=source_id).values(*PORTRAIT_FIELDS, "image").first()
+        if source is not None and source["image"]:
+            image = base64.b64encode(bytes(source.pop("image"))).decode()
+            items[(Kind.PORTRAIT, name)] = (index, {**source, "image": image})
     return items
+
+
+def _portraits_apply(story: Story, portraits: dict[str, dict | None]) -> None:
+    """Each named character's portrait: a copy of its card file (its image and text) of the story's own."""
+    for name, payload in portraits.items():
+        character = Character.objects.filter(story=story, name=name).first()
+        if character is None:
+            continue
+        character.portrait_source = None if payload is None else LoreSource.objects.create(
+            user_id=story.user_id, story=story, image=base64.b64decode(payload["image"]),
+            **{field: payload[field] for field in PORTRAIT_FIELDS})
+        character.save(update_fields=["portrait_source"])
 
 
 def entry_key(key: str) -> tuple[str, int]:
@@ -114,6 +138,8 @@ def world_apply(*, user, story: Story, changes: dict[tuple[str, str], dict | Non
     entries = {entry_key(key): payload for key, payload in by_kind[Kind.LOREENTRY].items()}
     if books or entries:
         chapter_lore.lore_apply(story_id=story.pk, user_id=story.user_id, books=books, entries=entries)
+    knowledge_copies.knowledge_apply(story=story, facts=by_kind[Kind.KNOWLEDGE])  # after its lore and cast
+    _portraits_apply(story, by_kind[Kind.PORTRAIT])
     grown = sum(_size(payload) for payload in changes.values() if payload is not None) - sum(
         _size(before[item][1]) for item in changes if item in before)
     if grown:
@@ -219,8 +245,12 @@ def _copy_world(*, user, story: Story, snapshot: StorySnapshot) -> None:
     # The world only: reading the turns would make a fork cost the story's length.
     items = series_items(snapshot.series_id, snapshot.version, kinds=WORLD_KINDS)
     in_order = sorted(items.items(), key=lambda item: (item[0][0], item[1][0]))  # the cast in its order
-    world_apply(user=user, story=story, changes={item: payload for item, (_, payload) in in_order},
-                current={})  # a new story: nothing to read first
+    changes = {item: payload for item, (_, payload) in in_order}
+    for item in [item for item in changes if item[0] == Kind.KNOWLEDGE]:  # who knew what at the copied turn
+        changes[item] = knowledge_copies.as_of(changes[item], story.base_turn)
+        if changes[item] is None:
+            del changes[item]
+    world_apply(user=user, story=story, changes=changes, current={})  # a new story: nothing to read first
 
 
 def base_turn_text(story: Story, number: int) -> StoryTurn | None:

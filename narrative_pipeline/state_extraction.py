@@ -7,17 +7,20 @@ wish, a question or someone else's doing changes nothing):
 - **Items** come only from verbs of getting (take, grab, pick up, buy, receive, pocket, stash, find, steal,
   "X gives me", "I am handed", "X presses … into my hand / tosses … to me" …; what is looted is where things
   come from, not a thing) and are lost only through verbs of parting (drop, give, sell, lose, throw away,
-  use up, eat, "pay … with" …; a loss counts only for something the inventory holds). The object is cut
+  use up, eat, "pay … with", "trade/spend X for/on Y", "buy Y with X" …; a loss counts only for something the
+  inventory holds; a bare drink bought is drunk on the spot). The object is cut
   at the first preposition, conjunction or subordinator ("before", "while", "to", "with", "that" …),
   loses its determiners and price/quality words ("a cheap fishing rod" → "fishing rod"), and is refused
   when it is not a thing: a person (a known name, a pronoun, a title), a body part, scenery held on to,
   or an abstract noun ("a look", "a breath", "my way").
 - **Location** comes only from verbs of movement (walk, go, head, run, sail, climb, ride, return, push,
   weave … to/into/toward/onto/along/through/upstairs to…, past what is crossed on the way: "through the crowd
-  toward the stage"; "make my way to", "arrive at", "enter", "reach"). A place the
+  toward the stage", "cross the square to", "hurry after Hakim toward"; "make my way to", "leave for", "arrive
+  at", "enter", "reach", "climb the bell tower" but not "climb the ladder"; "to" + a verb is a purpose). A place the
   story knows (a chapter's location, the current one) keeps its own spelling; a new one keeps the
   words the player wrote ("the docks").
-- **Presence**: a known character the player acts on or with is present; "X arrives / walks in / joins"
+- **Presence**: a known character the player acts on or with (or receives something from) is present, not one
+  who only does something of their own ("Tamsin runs to the stables"); "X arrives / walks in / joins"
   (in the action or the passage) brings them in, "X leaves / I leave X behind / I send X away" takes
   them out ("he", "she", "they" being the character named last in that sentence or the one before);
   when the player moves somewhere new, the characters who were there stay behind unless they come along
@@ -91,6 +94,10 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
               "pace", "speed", "slack", "trail", "scent", "advice", "counsel", "point", "side", "offer",
               "suggestion", "round", "rounds", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
               "shuttle", "stairs", "staircase", "escalator", "cab", "coach", "carriage", "tube"}
+# A drink got without its vessel is drunk where it is bought ("spend my coins on ale"); "a bottle of ale" is kept.
+DRUNK_ON_THE_SPOT = {"ale", "beer", "mead", "cider", "wine", "grog", "rum", "whisky", "whiskey", "tea", "coffee",
+                     "stout", "lager", "drinks", "brandy", "gin", "vodka", "sake"}
+PURPOSE_VERBS = {"let", "make", "do", "be", "have", "keep", "give", "bring", "find", "catch", "avoid", "escape", "allow"}
 NOT_PLACES = {"walk", "swim", "drink", "run", "sleep", "bed", "work", "war", "pieces", "waste", "help", "rest", "aid", "safety", "cover",
               "meet", "see", "find", "look", "fetch", "get", "buy", "talk", "speak", "ask", "fight", "hide", "wait",
               "join", "warn", "stop", "greet", "check", "investigate", "explore", "search"}
@@ -109,8 +116,8 @@ GAIN_VERBS = (r"take|takes|took|grab|grabs|grabbed|snatch|snatches|snatched|pick
               r"found|accept|accepts|accepted|borrow|borrows|borrowed|loot|loots|looted|retrieve|retrieves|"
               r"retrieved|stash|stashes|stashed|fetch|fetches|fetched|pluck|plucks|plucked|scoop up|scoops up|gather up|get|gets|got|"
               r"help myself to|pilfer|pilfers|swipe|swipes|fish out|pull out|pulls out|dig up|digs up|"
-              r"trade \w+(?: \w+)? for|trades \w+(?: \w+)? for|swap \w+(?: \w+)? for|swaps \w+(?: \w+)? for|"
-              r"exchange \w+(?: \w+)? for|pay for|pays for|paid for|keep|keeps|kept|win|wins|won|earn|earns|earned|"
+              r"(?:trade|trades|traded|swap|swaps|swapped|exchange|exchanges|exchanged) \w+(?: \w+){0,2}? for|"
+              r"(?:spend|spends|spent) \w+(?: \w+){0,2}? on|pay for|pays for|paid for|keep|keeps|kept|win|wins|won|earn|earns|earned|"
               r"scavenge|scavenges|scavenged|salvage|salvages|salvaged|pull|pulls|pulled|yank|yanks|yanked|"
               r"prise|prises|prised|pry|pries|pried|unhook|unhooks|unhooked")
 GIVEN_TO_ME = (r"(?:give|gives|gave|hand|hands|handed|pass|passes|passed|toss|tosses|tossed|throw|throws|threw|"
@@ -144,7 +151,8 @@ MOVE_VERBS = (r"walk|walks|walked|go|goes|went|head|heads|headed|run|runs|ran|sa
               r"trudges|trudged|steer|steers|steered|paddle|paddles|paddled|cross|crosses|crossed|skip|hop|float|floats|"
               r"floated|drift|drifts|drifted|glide|glides|glided|squeeze|squeezes|squeezed|stumble|stumbles|"
               r"stumbled|scramble|scrambles|scrambled|slide|slides|slid|shuffle|shuffles|shuffled|tiptoe|tiptoes|"
-              r"tiptoed|stride|strides|strode|rush|rushes|rushed|bolt|bolts|bolted|roll|rolls|rolled|"
+              r"tiptoed|stride|strides|strode|rush|rushes|rushed|bolt|bolts|bolted|roll|rolls|rolled|duck|ducks|ducked|"
+              r"dart|darts|darted|nip|nips|nipped|exit|exits|exited|"
               r"take the (?:lift|elevator|train|tram|bus|shuttle|ferry|stairs|staircase|tube|cab|coach)|"
               r"takes the (?:lift|elevator|train|tram|bus|shuttle|ferry|stairs|staircase|tube|cab|coach)")
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
@@ -157,8 +165,13 @@ MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|b
                      r"(?:to|into|toward|towards|onto|on to|inside|in to|through|along|across|up|down|over|"
                      r"out to|round to|around to|as far as)")
 HEAD_FOR = (r"(?:head|heads|headed|heading|make|makes|made|making|set off|set out|sets off|sets out|bolt|bolts|"
-            r"bolted|run|runs|ran|strike out|strikes out)\s+for")
+            r"bolted|run|runs|ran|strike out|strikes out|leave|leaves|left)\s+for")
+# Verbs that move something else as often as the mover ("get the key to Orla", "push the cart into the river"):
+# they need the preposition right after them; the others may cross a few words first ("cross the square to").
+MOVES_SOMETHING = (r"get|gets|got|push|pushes|pushed|shove|shoves|shoved|roll|rolls|rolled|slide|slides|slid|move|"
+                   r"moves|moved|drive|drives|drove|lead|leads|led|come|comes|came|take|takes|slip|slips|slipped")
 ARRIVE = r"(?:arrive|arrives|arrived|arriving|end up|ends up|ended up|find myself|found myself) (?:at|in|on)"
+CLIMB = r"(?:climb|climbs|climbed|ascend|ascends|ascended|descend|descends|descended|scale|scales|scaled)"
 ENTER = r"(?:enter|enters|entered|reach|reaches|reached|board|boards|boarded|climb into|duck into|slip into)"
 
 ARRIVAL_WORDS = (r"arrives|arrived|enters|entered|walks in|walked in|comes in|came in|steps in|stepped in|"
@@ -180,7 +193,10 @@ COME_ALONG = (r"follows|followed|follow|comes with|came with|comes along|came al
 # Words that start a new clause after a comma or "and" ("bread, then open the door"): the verbs above and
 # the everyday ones, so a list of things ("bread, a lamp and rope") is not cut.
 VERBS = {word for verbs in (GAIN_VERBS, LOSE_VERBS, MOVE_VERBS) for word in re.findall(r"[a-z]+", verbs)} - {
-    "my", "me", "for", "up", "out", "down", "off", "away", "behind", "her", "his", "their", "our", "way"} | {
+    "my", "me", "for", "up", "out", "down", "off", "away", "behind", "her", "his", "their", "our", "way",
+    # the words of "take the lift/train …" and the regex's own letters are no verbs: "the rope and the lantern"
+    "the", "to", "on", "w", "lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "stairs", "staircase",
+    "tube", "cab", "coach", "s"} | {
     "look", "looks", "say", "says", "ask", "asks", "tell", "tells", "open", "opens", "close", "closes", "wait",
     "waits", "watch", "watches", "call", "calls", "shout", "shouts", "pull", "pulls", "push", "pushes", "draw",
     "draws", "attack", "attacks", "hide", "hides", "search", "searches", "listen", "listens", "nod", "nods", "smile",
@@ -284,6 +300,11 @@ def _names_in(text: str, names) -> list[str]:
     return [name for name in names if name and re.search(rf"(?<![\w']){re.escape(fold(name))}(?![\w])", folded)]
 
 
+def _name_pattern(scene: Scene) -> str:
+    names = [re.escape(name) for name in sorted(scene.cast, key=len, reverse=True) if name]
+    return "|".join(names) or "x^"
+
+
 def _is_person(words: list[str], scene: Scene) -> bool:
     text = " ".join(words)
     if _names_in(text, [*scene.cast, *scene.present, scene.player or ""]):
@@ -297,6 +318,9 @@ def _thing(phrase: str, scene: Scene) -> str | None:
     if re.match(r"\s*note\s+of\b", phrase, re.I):
         return None  # "take note of"
     words = _cut(phrase, keep_of=True)
+    named_doer = re.search(rf"\s(?:{_name_pattern(scene)})\s+[a-z]+s\b", " ".join(words))
+    if named_doer:  # "the coin Hakim drops": a named doer starts a relative clause
+        words = _words(" ".join(words)[:named_doer.start()])
     while words and words[-1].lower() == "of":
         words.pop()
     # A possessor is not part of the thing's name, but a person's body part is nobody's item.
@@ -356,11 +380,14 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
                 continue  # "pull the lever", "loot the pack" is no getting; "pull a chip from the console" is
             if verb.startswith(("get", "got")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
                 continue  # "get up", "get to the docks", "get angry": only "get a/the …" is getting a thing
-            if verb.startswith(("trade", "swap", "exchange")):
-                given = re.match(r"(?:trades?|swaps?|exchanges?)\s+(.+?)\s+for$", verb)
-                if given:
-                    lost.extend(_held(given.group(1), scene))
-            gained.extend(_things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene))
+            given = re.match(r"(?:trade|swap|exchange|spend|spent)\w*\s+(.+?)\s+(?:for|on)$", verb)
+            if given:  # "trade my compass for rope", "spend my coins on dates": what is given goes
+                lost.extend(_held(given.group(1), scene))
+            paid_with = re.search(r"\bwith\b(.+)", rest)
+            if verb.startswith(("buy", "bought", "purchase", "pay", "paid")) and paid_with:
+                lost.extend(_held(paid_with.group(1), scene))  # "buy a lamp with my last coins"
+            gained.extend(thing for thing in _things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene)
+                          if thing.lower() not in DRUNK_ON_THE_SPOT)
             break
         else:
             for prefix, rest, verb in _verb_matches(clause, LOSE_VERBS):
@@ -423,6 +450,8 @@ def _place(phrase: str, scene: Scene) -> str | None:
     for place in known:
         if re.sub(r"^(?:the|a|an)\s+", "", fold(place)) == bare:
             return place
+    if words[0].islower() and words[0] not in DETERMINERS and (_looks_like_verb(words[0]) or words[0] in PURPOSE_VERBS):
+        return None  # "step aside to let the camels pass": "to" + a verb is a purpose, not a place
     content = [word for word in words if word.lower() not in DETERMINERS]
     if not content or content[0].lower() in NOT_PLACES or _is_person(content, scene) or content[-1].lower() in (
             PRONOUNS | BODY_PARTS):
@@ -433,13 +462,18 @@ def _place(phrase: str, scene: Scene) -> str | None:
 def _location(clauses: list[str], scene: Scene) -> str | None:
     location = None
     moves = (rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|{HEAD_FOR}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
-             rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in)\s+")
+             rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in|aboard)\s+|"
+             # "follow the smell of bread to the bakery", "hurry after Hakim toward the docks"
+             rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:[\w'-]+\s+){{1,5}}?(?:to|into|toward|towards|onto)\s+|"
+             rf"(?P<climbed>{CLIMB})\s+(?=(?:the|a|an)\s)")
     for clause in clauses:
         for match in re.finditer(rf"(?<![\w'])(?:{moves})", clause, re.I):
             prefix = clause[:match.start()]
             if not _is_player_doing(prefix, scene) and not re.search(r"\bwe\b", prefix, re.I):
                 continue
             place = _place(clause[match.end():], scene)
+            if place and match.group("climbed") and fold(place).split()[-1] in set(ROUTES.split("|")) | SCENERY:
+                continue  # "climb the ladder" is on the way, "climb the bell tower" is there
             if place:
                 location = place
                 break
@@ -454,7 +488,12 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
             before = fold(clause)[:fold(clause).find(fold(name))]
             if NOT_DONE.search(before):
                 continue
-            if re.search(r"(?:about|of|for|remember|miss|mourn|from|behind|leave|away|without|after|where|why|how|"
+            if not re.search(r"\b(?:I|we)\b", clause[:clause.lower().find(fold(name))], re.I) and not re.search(
+                    r"\b(?:me|us|my|our|i|we)\b", fold(clause)[len(before):]):
+                continue  # "Tamsin runs to the stables": someone else's doing, not with the player
+            received = re.search(r"\b(?:receive|receives|received|accept|accepts|accepted|obtain|obtains|obtained|"
+                                 r"borrow|borrows|borrowed|buy|buys|bought|get|gets|got)\b.*\bfrom\s+$", before)
+            if not received and re.search(r"(?:about|of|for|remember|miss|mourn|from|behind|leave|away|without|after|where|why|how|"
                          r"whether|what|when|if|"
                          r"send|sends|dismiss|dismisses|like|letter to|word to|message to)\s+(?:\w+\s+)?$", before):
                 continue
@@ -515,7 +554,8 @@ def _coming_along(action: str, scene: Scene) -> list[str]:
         if re.search(rf"\b(?:with|take|takes|bring|brings|lead|leads|follow|follows|help|helps|drag|drags|"
                      rf"carry|carries|guide|guides|escort|escorts)\s+{key}(?![\w])", folded) or re.search(
                 rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{COME_ALONG})\b", folded) or re.search(
-                rf"(?<![\w']){key} and (?:i|me)\b|\b(?:i|me) and {key}(?![\w])", folded):
+                rf"(?<![\w']){key} and (?:i|me)\b|\b(?:i|me) and {key}(?![\w])", folded) or re.search(
+                rf"\b(?:{MOVE_VERBS}|chase|chases|chased)\s+after\s+{key}(?![\w])", folded):
             along.append(name)
     return along
 

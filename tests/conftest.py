@@ -1,3 +1,4 @@
+import contextlib
 import os
 import time
 import uuid
@@ -162,6 +163,8 @@ def page_at(browser, live_server, embedding_model):
     """A new page of the given width against the live server, failing the test on console errors."""
     contexts, errors = [], []
 
+    from playwright.sync_api import Error as PlaywrightError
+
     def make(width=1280, height=900):
         context = browser.new_context(viewport={"width": width, "height": height}, base_url=live_server.url)
         contexts.append(context)
@@ -173,6 +176,11 @@ def page_at(browser, live_server, embedding_model):
 
     yield make
     for context in contexts:
+        # A request still being served (an htmx fragment, an image) would hold locks while the test's
+        # database is flushed: a deadlock at teardown. Wait until the pages are quiet.
+        for page in context.pages:
+            with contextlib.suppress(PlaywrightError):
+                page.wait_for_load_state("networkidle", timeout=5_000)
         context.close()
     assert errors == []
 

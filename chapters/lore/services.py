@@ -22,8 +22,8 @@ from .activation import BookMatcher, BookSettings, EntrySpec, regex_key_error
 from .importers.document import Book, Entry, FormatError, fields_from_text, fields_text
 
 ENTRY_ATTRIBUTES = ("keys", "secondary_keys", "selective_logic", "content", "comment", "constant", "order", "enabled",
-                    "probability", "case_sensitive", "match_whole_words", "uid", "source_format", "known_by",
-                    "reveal_when")
+                    "probability", "case_sensitive", "match_whole_words", "uid", "source_format",
+                    "known_by", "reveal_when")
 BOOK_ATTRIBUTES = ("name", "description", "scan_depth", "token_budget", "recursive_scanning", "max_recursion_depth",
                    "source_format")
 MAX_SCAN_DEPTH = 20

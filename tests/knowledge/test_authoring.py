@@ -73,8 +73,7 @@ def test_bad_secret_and_reveal_lines_are_named(text, line, message):
 
 def _rows(user, story) -> list[tuple]:
     with acting_as(user):
-        numbers = dict(StoryChapter.objects.filter(story=story).values_list("pk", "number"))
-        return [(numbers[int(row.source_ref)], row.fact, row.known_by, row.reveal_when)
+        return [(int(row.source_ref), row.fact, row.known_by, row.reveal_when)
                 for row in Knowledge.objects.filter(story=story, source=Knowledge.Source.CHAPTER).order_by("id")]
 
 
@@ -221,17 +220,18 @@ def test_world_info_filters_import_as_known_by_and_an_edit_exports_as_the_filter
         lore.entry_save(rows["2"])
         rows["0"].known_by = []
         lore.entry_save(rows["0"])
-        body, _, _, dropped = lore_files.export_file(story=story, lore_format="st_worldinfo")
+        body = lore_files.export_file(story=story, lore_format="st_worldinfo")[0]
     entries = json.loads(body)["entries"]
     assert entries["2"]["characterFilter"] == {"isExclude": False, "names": ["Orla", "player"], "tags": []}
     assert "characterFilter" not in entries["0"]  # known by everyone again
     assert entries["1"]["characterFilter"] == {"isExclude": True, "names": ["Orla"], "tags": []}
-    assert any("reveal_when" in note for note in dropped)
+    assert entries["2"]["extensions"] == {"luna": {"reveal_when": {"flag": "confessed"}}}  # known_by: the filter
     again = StoryFactory(user=alice)
     lore_files.import_file(user=alice, story=again, data=body, filename="bell.json")
     with acting_as(alice):
-        assert dict(LoreEntry.objects.filter(story=again).values_list("uid", "known_by")) == {
-            "0": [], "1": [], "2": ["Orla", "player"]}
+        assert {uid: (known_by, reveal_when) for uid, known_by, reveal_when in LoreEntry.objects.filter(
+            story=again).values_list("uid", "known_by", "reveal_when")} == {
+            "0": ([], {}), "1": ([], {}), "2": (["Orla", "player"], {"flag": "confessed"})}
 
 
 # Infinite Worlds' visibility is known_by --------------------------------------------------------------------
@@ -314,3 +314,23 @@ def test_the_documented_example_parses_with_its_secrets():
         {"fact": "The captain of the guard sold the horn", "known_by": ["Captain Hale", "faction:smugglers"],
          "reveal_when": {"location": "Old Bridge", "chapter_beat": "The guards change shift"}},
         {"fact": "The bridge will not stand another winter", "known_by": ["nobody"], "reveal_when": {}}]
+
+
+@pytest.mark.django_db
+def test_a_fork_has_each_chapter_secret_once_and_exports_it(api_as, alice, bob):
+    from narrative_pipeline import lore_files
+
+    alice_api, bob_api = api_as(alice), api_as(bob)
+    story = StoryFactory(user=alice, title="The Bell")
+    lore_files.import_file(user=alice, story=story, data=CHAPTERS.encode(), filename="bell.txt")
+    listing = alice_api.post(f"/api/marketplace/stories/{story.pk}/publish/", {"licence": "CC-BY"},
+                             content_type="application/json")
+    assert listing.status_code == 201, listing.content
+    fork = bob_api.post(f"/api/marketplace/stories/{listing.json()['id']}/fork/", {},
+                        content_type="application/json").json()["story_id"]
+    with acting_as(bob):
+        fork_story = Story.objects.get(pk=fork)
+    assert _rows(bob, fork_story) == _rows(alice, story)  # once each, by chapter number
+    exported = bob_api.get(f"/api/stories/{fork}/lore/export/chapter_text/")
+    assert [chapter.get("secrets") for chapter in parse(exported.content.decode())] == [
+        chapter.get("secrets") for chapter in parse(CHAPTERS)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 
 from ..activation import SELECTIVE_LOGIC
+from . import knowledge_fields
 from .document import (
     Book,
     Character,
@@ -119,6 +120,7 @@ def read_entry(obj, *, position: int, fmt: str = NAME) -> Entry:
         case_sensitive=case_sensitive,
         match_whole_words=bool_value(obj, ("extensions.match_whole_words",), default=False),
         uid=str(where), source_format=fmt, source_fields=obj,
+        **knowledge_fields.read(obj.get("extensions"), knowledge_fields.ENTRY_FIELDS, entry=where),
     )
 
 
@@ -151,7 +153,8 @@ def read_character(card: dict, *, fmt: str) -> Character:
               if attribute != "alternate_greetings"}
     if not values["name"].strip():
         raise FormatError("the character has no name.", field_name="data.name")
-    return Character(**values, alternate_greetings=list(greetings), source_format=fmt, source_fields=fields)
+    return Character(**values, alternate_greetings=list(greetings), source_format=fmt, source_fields=fields,
+                     **knowledge_fields.read(data.get("extensions"), knowledge_fields.CHARACTER_FIELDS))
 
 
 def read(value, *, fmt: str = NAME) -> LoreDocument:
@@ -183,6 +186,7 @@ def write_entry(entry: Entry, position: int, fmt: str) -> dict:
                   "selective": True, "secondary_keys": [], "constant": False, "position": "before_char"}
         original, regex_keys = None, False
     overlay(target, entry, original, ENTRY_FIELDS)
+    knowledge_fields.write(target, entry, knowledge_fields.ENTRY_FIELDS)
     if regex_keys and (original is None or entry.keys != original.keys):
         target["keys"] = [_pattern_of(key) for key in entry.keys]
     if original is not None and entry.probability != original.probability:
@@ -217,6 +221,7 @@ def write(document: LoreDocument, *, fmt: str = NAME, spec: str = SPEC, spec_ver
         original = None
     card["spec"], card["spec_version"] = spec, card.get("spec_version") if card.get("spec") == spec else spec_version
     overlay(card, character, original, CHARACTER_FIELDS)
+    knowledge_fields.write(card["data"], character, knowledge_fields.CHARACTER_FIELDS)
     book = _write_book(document, fmt)
     data = card["data"]
     if book is not None:

@@ -76,6 +76,9 @@ class Character:
     is_player: bool = False
     source_format: str = ""
     source_fields: dict = field(default_factory=dict)
+    factions: list[str] = field(default_factory=list)  # who knows what (issue #20)
+    known_by: list[str] = field(default_factory=list)
+    reveal_when: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -10,10 +10,11 @@ book takes LUNA's defaults. Files exported by other tools mix spellings (``key``
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 from ...knowledge import rules as knowledge_rules
 from ..activation import SELECTIVE_LOGIC
-from . import card_v2
+from . import card_v2, knowledge_fields
 from .document import (
     Book,
     Entry,
@@ -97,6 +98,14 @@ def filter_from_known_by(known_by: list[str]) -> dict:
     return {"isExclude": False, "names": names, "tags": tags}
 
 
+def _knowledge(obj: dict, *, uid: str) -> dict:
+    """``known_by``/``reveal_when``: LUNA's own (``extensions.luna``) where the file has them, else the filter's."""
+    values = knowledge_fields.read(obj.get("extensions"), knowledge_fields.ENTRY_FIELDS, entry=uid)
+    if "known_by" not in values:
+        values["known_by"] = known_by_from_filter(obj, uid=uid)
+    return values
+
+
 def read_entry(obj: dict, *, uid: str) -> Entry:
     obj = object_of(obj, "entries", entry=uid)
     logic = obj.get("selectiveLogic")
@@ -113,7 +122,7 @@ def read_entry(obj: dict, *, uid: str) -> Entry:
         probability=number_value(obj, ("probability",), entry=uid, default=100) if use_probability else 100,
         case_sensitive=bool_value(obj, ("caseSensitive",), default=False),
         match_whole_words=bool_value(obj, ("matchWholeWords",), default=False),
-        uid=uid, source_format=NAME, source_fields=obj, known_by=known_by_from_filter(obj, uid=uid),
+        uid=uid, source_format=NAME, source_fields=obj, **_knowledge(obj, uid=uid),
     )
 
 
@@ -150,6 +159,12 @@ def write_entry(entry: Entry, uid) -> dict:
             target["characterFilter"] = filter_from_known_by(entry.known_by)
         else:
             target.pop("characterFilter", None)
+    # extensions.luna repeats known_by only where the filter cannot say it (or the file had it there already)
+    said_by_filter = known_by_from_filter(target, uid=str(uid)) == entry.known_by and "known_by" not in (
+        knowledge_fields.read(entry.source_fields.get("extensions"), ("known_by",), entry=uid)
+        if entry.source_format == NAME else {})
+    knowledge_fields.write(target, dataclasses.replace(entry, known_by=[]) if said_by_filter else entry,
+                           knowledge_fields.ENTRY_FIELDS)
     return target
 
 
@@ -186,9 +201,6 @@ def _dropped(document: LoreDocument, *, character_book: bool = False) -> list[st
         dropped.append(f"{len(document.chapters)} chapter(s): World Info has no chapters")
     if len(document.books) > 1:
         dropped.append(f"{len(document.books)} books merged into one; their names and settings are not kept")
-    reveals = sum(1 for book in document.books for entry in book.entries if entry.reveal_when)
-    if reveals:
-        dropped.append(f"{reveals} entries' reveal_when (World Info has no reveals; known_by is its character filter)")
     foreign = sum(1 for book in document.books for entry in book.entries
                   if entry.source_fields and entry.source_format != ("card_v2" if character_book else NAME))
     if foreign:
