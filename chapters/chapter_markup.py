@@ -8,6 +8,8 @@
     divergence: allow
     threshold: 0.5
     visibility: title
+    secret: Hale rang the bell | known by: Hale, faction:smugglers
+    reveal: location: Bell Tower; chapter_beat: The guards change shift
 
     Narrative instructions, free text, up to the next header.
 
@@ -19,14 +21,16 @@ from __future__ import annotations
 import re
 
 from .beats import DEFAULT_PRIORITY, PRIORITIES, beat_text
+from .knowledge import rules as knowledge_rules
 from .triggers import CONDITION_KEYS, ConditionError, validate_conditions
 
 HEADER = re.compile(r"^(?:‹|<)chapter-(\d+)(?:›|>)[ \t]*(.*)$")
 BEAT = re.compile(r"^-\s*(?:\[([^\]]*)\]\s*)?(.*)$")
 KEY_LINE = re.compile(r"^([a-z_]+)\s*:\s*(.*)$")
 KEYS = ("requires", "blocked_by", *CONDITION_KEYS, "critical", "beats", "divergence", "threshold", "visibility",
-        "start_early", "description", "summary")
+        "start_early", "description", "summary", "secret", "reveal")
 LIST_CONDITIONS = ("location", "character_present", "has_item", "flag")
+KNOWN_BY = re.compile(r"\s*\|\s*known by\s*:\s*", re.IGNORECASE)
 
 
 class ChapterTextError(ValueError):
@@ -155,12 +159,91 @@ def _key_line(chapter: dict, line: str, index: int) -> None:
         if value not in ("yes", "no"):
             raise ChapterTextError(f"start_early is yes or no, not {value!r}", index)
         chapter["start_early"] = value == "yes"
+    elif key == "secret":
+        chapter.setdefault("secrets", []).append(_secret(value, index))
+    elif key == "reveal":
+        secrets = chapter.get("secrets") or []
+        if not secrets or secrets[-1]["reveal_when"]:
+            raise ChapterTextError("a reveal follows the secret it reveals, one reveal per secret", index)
+        secrets[-1]["reveal_when"] = _reveal(value, index)
     else:  # description, summary
         chapter[key] = value
     try:
         validate_conditions(chapter["trigger_conditions"])
     except ConditionError as error:
         raise ChapterTextError(str(error), index) from error
+
+
+def _secret(value: str, index: int) -> dict:
+    """``Hale rang the bell | known by: Hale, faction:smugglers``; without ``known by`` no character knows it
+    (only the narrator, who may foreshadow it)."""
+    pieces = KNOWN_BY.split(value)
+    if len(pieces) > 2:
+        raise ChapterTextError("a secret has one '| known by:' part", index)
+    try:
+        fact = knowledge_rules.fact_validate(pieces[0])
+        known_by = knowledge_rules.audience_validate(pieces[1]) if len(pieces) == 2 else [knowledge_rules.NOBODY]
+    except knowledge_rules.KnowledgeError as error:
+        raise ChapterTextError(f"secret: {error}", index) from error
+    if not known_by:
+        raise ChapterTextError("a secret known by everyone is no secret; name who knows it after '| known by:'",
+                               index)
+    return {"fact": fact, "known_by": known_by, "reveal_when": {}}
+
+
+def _reveal(value: str, index: int) -> dict:
+    """``location: Bell Tower; min_turn: 5; chapter_completed: 2; chapter_beat: The bell rings``: the chapter
+    conditions (lists comma-separated), ``;`` between them; ``chapter_beat`` repeats, one beat each."""
+    conditions: dict = {}
+    for part in filter(None, (part.strip() for part in value.split(";"))):
+        match = KEY_LINE.match(part)
+        if not match:
+            raise ChapterTextError(f"reveal takes 'key: value' conditions separated by ';', not {part!r}", index)
+        key, condition = match.group(1), match.group(2).strip()
+        if key not in knowledge_rules.REVEAL_KEYS:
+            raise ChapterTextError(f"unknown reveal condition {key!r}; use {', '.join(knowledge_rules.REVEAL_KEYS)}",
+                                   index)
+        if key in conditions and key != knowledge_rules.CHAPTER_BEAT:
+            raise ChapterTextError(f"reveal names {key} twice", index)
+        if key == "min_turn":
+            if not condition.isdigit():
+                raise ChapterTextError(f"min_turn takes a whole number, not {condition!r}", index)
+            conditions[key] = int(condition)
+        elif key == knowledge_rules.CHAPTER_COMPLETED:
+            numbers = _numbers(condition, key, index)
+            conditions[key] = numbers[0] if len(numbers) == 1 else numbers
+        elif key == knowledge_rules.CHAPTER_BEAT:
+            beats = conditions.get(key, [])
+            conditions[key] = condition if key not in conditions else [*([beats] if isinstance(beats, str) else
+                                                                         beats), condition]
+        else:
+            parts = _parts(condition)
+            conditions[key] = parts[0] if len(parts) == 1 else parts
+    if not conditions:
+        raise ChapterTextError("reveal needs at least one condition", index)
+    try:
+        return knowledge_rules.reveal_validate(conditions)
+    except knowledge_rules.KnowledgeError as error:
+        raise ChapterTextError(str(error), index) from error
+
+
+def _secret_lines(secret: dict) -> list[str]:
+    fact = " ".join(secret["fact"].split())  # one line; a fact edited elsewhere may hold line breaks
+    knowers = [who for who in secret.get("known_by") or [] if who.casefold() != knowledge_rules.NOBODY]
+    lines = [f"secret: {fact}" + (f" | known by: {', '.join(knowers)}" if knowers else "")]
+    reveal_when = secret.get("reveal_when") or {}
+    parts = []
+    for key in knowledge_rules.REVEAL_KEYS:
+        if key not in reveal_when:
+            continue
+        value = reveal_when[key]
+        if key == knowledge_rules.CHAPTER_BEAT:
+            parts += [f"{key}: {beat}" for beat in ([value] if isinstance(value, str) else value)]
+        else:
+            parts.append(f"{key}: {_joined(value)}")
+    if parts:
+        lines.append(f"reveal: {'; '.join(parts)}")
+    return lines
 
 
 def _joined(value) -> str:
@@ -193,6 +276,8 @@ def write(chapters: list[dict]) -> str:
         lines.append(f"visibility: {chapter.get('visibility', 'shown')}")
         if chapter.get("start_early"):
             lines.append("start_early: yes")
+        for secret in chapter.get("secrets", []):
+            lines += _secret_lines(secret)
         block = "\n".join(lines)
         if chapter.get("narrative_instructions"):
             block += "\n\n" + chapter["narrative_instructions"]

@@ -13,7 +13,8 @@ from core import embeddings
 
 from .beats import BeatError, beats_from_model, beats_validate
 from .evaluation import current_version
-from .models import ChapterProgress, ChapterSuggestion, ChapterVersion, StoryChapter
+from .knowledge import services as knowledge_services
+from .models import ChapterProgress, ChapterSuggestion, ChapterVersion, Knowledge, StoryChapter
 from .selectors import chapter_dependants
 from .triggers import ConditionError, prerequisite_cycle, validate_conditions, validate_critical
 
@@ -105,8 +106,25 @@ def chapters_import(*, story_id, user_id, chapters: list[dict], created_by: str 
                                       trigger_conditions=row.trigger_conditions,
                                       narrative_instructions=row.narrative_instructions,
                                       suggested_beats=row.suggested_beats, reason="First version.")
+        _secrets_add(row, chapter.get("secrets", []))
         created.append(row)
     return created
+
+
+def _secrets_add(chapter: StoryChapter, secrets: list[dict]) -> None:
+    """The chapter's secrets (``secret:`` in the text format) as Knowledge rows of the chapter, referred to by
+    its number (what names a chapter in every copy of the story, as the facts travel in copies)."""
+    for secret in secrets:
+        knowledge_services.knowledge_add(story_id=chapter.story_id, user_id=chapter.user_id, fact=secret["fact"],
+                                         known_by=secret["known_by"], reveal_when=secret.get("reveal_when"),
+                                         source=Knowledge.Source.CHAPTER, source_ref=str(chapter.number))
+
+
+def _secrets_of(chapters: list[StoryChapter]):
+    if not chapters:
+        return Knowledge.objects.none()
+    return Knowledge.objects.filter(story_id=chapters[0].story_id, source=Knowledge.Source.CHAPTER,
+                                    source_ref__in=[str(chapter.number) for chapter in chapters])
 
 
 def chapter_create(*, story_id, user_id, **fields) -> StoryChapter:
@@ -154,8 +172,9 @@ def chapters_apply(*, story_id, user_id, chapters: dict[int, dict | None]) -> No
     from the marketplace): new numbers are added, changed chapters updated (the Strategist's
     fields as a new version, so the old one stays readable), ``None`` removes one."""
     rows = {row.number: row for row in StoryChapter.objects.select_for_update().filter(story_id=story_id)}
-    StoryChapter.objects.filter(pk__in=[rows[n].pk for n, fields in chapters.items()
-                                        if fields is None and n in rows]).delete()
+    removed = [rows[n] for n, fields in chapters.items() if fields is None and n in rows]
+    _secrets_of(removed).delete()
+    StoryChapter.objects.filter(pk__in=[row.pk for row in removed]).delete()
     chapters = {number: fields and _beats_shaped(fields) for number, fields in chapters.items()}
     for number, fields in sorted(chapters.items()):
         if fields is not None and number in rows:
@@ -164,6 +183,11 @@ def chapters_apply(*, story_id, user_id, chapters: dict[int, dict | None]) -> No
                        and now[key] != value}
             if changes:
                 chapter_update(chapter=rows[number], **changes)
+            if "secrets" in fields and fields["secrets"] != [
+                    {"fact": k.fact, "known_by": k.known_by, "reveal_when": k.reveal_when}
+                    for k in _secrets_of([rows[number]]).order_by("id")]:  # the secrets as given, anew
+                _secrets_of([rows[number]]).delete()
+                _secrets_add(rows[number], fields["secrets"])
     added = [fields for number, fields in sorted(chapters.items()) if fields is not None and number not in rows]
     if added:
         chapters_import(story_id=story_id, user_id=user_id, chapters=added)
@@ -181,6 +205,7 @@ def chapters_delete(*, chapters: list[StoryChapter]) -> None:
         dependants = chapter_dependants(chapter=chapter, excluding=chosen)
         if dependants:
             _fail(chapter.number, "number", f"chapter {dependants[0]} depends on it; change that one first.")
+    _secrets_of(chapters).delete()  # a chapter's secrets go with it
     for chapter in chapters:
         chapter.delete()
 
@@ -205,8 +230,11 @@ def chapter_start(*, chapter: StoryChapter, turn_number: int) -> ChapterProgress
 
 
 def chapters_export(*, story_id) -> list[dict]:
-    """The story's chapters as the text format's dicts (their current versions)."""
-    exported = []
+    """The story's chapters as the text format's dicts (their current versions), with their secrets."""
+    exported, secrets = [], {}
+    for row in Knowledge.objects.filter(story_id=story_id, source=Knowledge.Source.CHAPTER).order_by("id"):
+        secrets.setdefault(row.source_ref, []).append({"fact": row.fact, "known_by": row.known_by,
+                                                       "reveal_when": row.reveal_when})
     for chapter in StoryChapter.objects.filter(story_id=story_id).order_by("number"):
         fields = chapter_as_dict(chapter)
         version = current_version(chapter)
@@ -214,6 +242,8 @@ def chapters_export(*, story_id) -> list[dict]:
             fields.update(trigger_conditions=version.trigger_conditions,
                           narrative_instructions=version.narrative_instructions,
                           suggested_beats=version.suggested_beats)
+        if str(chapter.number) in secrets:
+            fields["secrets"] = secrets[str(chapter.number)]
         exported.append(fields)
     return exported
 

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from accounts.quotas import QuotaExceeded
 from accounts.throttles import rate_limited
 from chapters.admin.chapter_editor import ChapterInline, chapter_inline_save
+from chapters.knowledge import rules as knowledge_rules
 from core.forms import form_error_from
 
 from .llm.connections import choices_validate, connection_names_reserved
@@ -20,10 +21,28 @@ from .story_admin_pages import story_admin_urls
 from .testplay import OFFLINE_RUN, model_options, models_chosen, run_cost, test_play
 
 
+class CharacterForm(forms.ModelForm):
+    class Meta:
+        model = Character
+        fields = ["name", "description", "personality", "is_player", "factions", "known_by", "reveal_when"]
+
+    def clean(self):
+        cleaned = super().clean()
+        for field, check in (("factions", knowledge_rules.factions_validate),  # who knows what (issue #20)
+                             ("known_by", knowledge_rules.audience_validate),
+                             ("reveal_when", knowledge_rules.reveal_validate)):
+            try:
+                cleaned[field] = check(cleaned.get(field))
+            except knowledge_rules.KnowledgeError as error:
+                self.add_error(field, str(error))
+        return cleaned
+
+
 class CharacterInline(admin.TabularInline):
     model = Character
+    form = CharacterForm
     extra = 0
-    fields = ["name", "description", "personality", "is_player"]
+    fields = ["name", "description", "personality", "is_player", "factions", "known_by", "reveal_when"]
 
 
 class ShareForm(forms.Form):

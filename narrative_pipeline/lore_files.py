@@ -18,11 +18,12 @@ from django.http import HttpResponse
 
 from accounts.rls import acting_as
 from chapters import services as chapter_services
+from chapters.knowledge import services as knowledge_services
 from chapters.lore import importers
 from chapters.lore import services as chapter_lore
 from chapters.lore.importers import document as doc
 from chapters.lore.macros import macros_filled
-from chapters.models import Lorebook, LoreSource, StoryChapter
+from chapters.models import Knowledge, Lorebook, LoreSource, StoryChapter
 
 from . import quota_accounting
 from .models import Character, Story
@@ -136,6 +137,11 @@ def _save(*, user, story: Story, upload: importers.Upload, filename: str, fill_s
         **{attribute: getattr(character, attribute) for attribute in CHARACTER_ATTRIBUTES})
         for character in document.characters]
     books = chapter_lore.books_import(story_id=story.pk, user_id=story.user_id, books=document.books, source=source)
+    for secret in document.secrets:  # a file's own visibility flags (issue #20), ref'd for export
+        knowledge_services.knowledge_add(story_id=story.pk, user_id=story.user_id, fact=secret.fact,
+                                         known_by=secret.known_by, reveal_when=secret.reveal_when,
+                                         source=Knowledge.Source.FLAG,
+                                         source_ref=f"{upload.lore_format}:{secret.ref}")
     chapters = []
     if document.chapters:
         try:
@@ -215,8 +221,13 @@ def _document(story: Story) -> doc.LoreDocument:
         for attribute in STORY_ATTRIBUTES:  # a field the story already had stays the world's own
             if attribute not in world.story_fields:
                 setattr(info, attribute, getattr(imported, attribute))
+    secrets = [doc.Secret(fact=row.fact, known_by=row.known_by, reveal_when=row.reveal_when,
+                          ref=row.source_ref.split(":", 1)[1])
+               for row in Knowledge.objects.filter(story=story, source=Knowledge.Source.FLAG,
+                                                   source_ref__contains=":").order_by("id")]
     return doc.LoreDocument(books=chapter_lore.story_books(story_id=story.pk), characters=characters,
-                            chapters=chapter_services.chapters_export(story_id=story.pk), story=info)
+                            chapters=chapter_services.chapters_export(story_id=story.pk), story=info,
+                            secrets=secrets)
 
 
 def export_response(*, story: Story, lore_format: str, container: str = "") -> HttpResponse:

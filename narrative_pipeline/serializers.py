@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from chapters.knowledge import rules as knowledge_rules
 from core.serializers import StoryStateInput
 
 from .contracts import MAX_ACTION_CHARS
@@ -20,6 +21,27 @@ class CharacterInput(serializers.Serializer):
     description = serializers.CharField(max_length=4_000, required=False, allow_blank=True, default="")
     personality = serializers.CharField(max_length=2_000, required=False, allow_blank=True, default="")
     is_player = serializers.BooleanField(required=False, default=False)
+    # Who knows what (issue #20): checked by the knowledge rules, a 400 naming the field.
+    factions = serializers.JSONField(required=False, help_text='Tags such as "smugglers".')
+    known_by = serializers.JSONField(required=False, help_text='Who knows its description: names, "faction:<tag>", '
+                                                               '"player"; empty: everyone.')
+    reveal_when = serializers.JSONField(required=False, help_text="Chapter conditions that make it common knowledge.")
+
+    def validate_factions(self, value):
+        return _knowledge_checked(knowledge_rules.factions_validate, value)
+
+    def validate_known_by(self, value):
+        return _knowledge_checked(knowledge_rules.audience_validate, value)
+
+    def validate_reveal_when(self, value):
+        return _knowledge_checked(knowledge_rules.reveal_validate, value)
+
+
+def _knowledge_checked(check, value):
+    try:
+        return check(value)
+    except knowledge_rules.KnowledgeError as error:
+        raise serializers.ValidationError(str(error)) from error
 
 
 class StoryInput(serializers.Serializer):
@@ -54,7 +76,7 @@ class StoryPatch(serializers.Serializer):
 class CharacterOutput(serializers.ModelSerializer):
     class Meta:
         model = Character
-        fields = ["id", "name", "description", "personality", "is_player"]
+        fields = ["id", "name", "description", "personality", "is_player", "factions", "known_by", "reveal_when"]
 
 
 class StoryOutput(serializers.ModelSerializer):

@@ -114,11 +114,15 @@ def character_add(*, user, story: Story, name: str, description: str = "", perso
                   is_player: bool = False, factions: list[str] | None = None, known_by: list[str] | None = None,
                   reveal_when: dict | None = None) -> Character:
     """A cast member; ``known_by``/``reveal_when`` keep its description a secret of those who know it (#20)."""
-    try:
-        known_by, reveal_when = knowledge_rules.audience_validate(known_by), knowledge_rules.reveal_validate(reveal_when)
-        factions = knowledge_rules.audience_validate(factions)
-    except knowledge_rules.KnowledgeError as error:
-        raise ValidationError({"known_by": [str(error)]}) from error
+    checked = {}
+    for field, check, value in (("known_by", knowledge_rules.audience_validate, known_by),
+                                ("reveal_when", knowledge_rules.reveal_validate, reveal_when),
+                                ("factions", knowledge_rules.factions_validate, factions)):
+        try:
+            checked[field] = check(value)
+        except knowledge_rules.KnowledgeError as error:
+            raise ValidationError({field: [str(error)]}) from error
+    known_by, reveal_when, factions = checked["known_by"], checked["reveal_when"], checked["factions"]
     with acting_as(user):
         character_names_check(story=story, names=[name], field="name")
         size = len(name.encode()) + len(description.encode()) + len(personality.encode())

@@ -65,6 +65,7 @@ def world_items(story: Story) -> dict[tuple[str, str], tuple[int, dict]]:
     "book/position", a character's and its portrait's its name, a fact's ``knowledge_copies.fact_key``."""
     items = {}
     for chapter in chapter_services.chapters_export(story_id=story.pk):
+        chapter.pop("secrets", None)  # a chapter's secrets travel as knowledge items, reveals and all
         items[(Kind.CHAPTER, str(chapter["number"]))] = (chapter["number"], chapter)
     for book_index, (book_key, book, positions) in enumerate(chapter_lore.story_lore(story_id=story.pk)):
         fields = dict(vars(book))  # not asdict: its deep copies cost a big world a second

@@ -1,7 +1,8 @@
 """Who knows a fact, when it becomes common knowledge, and what each character is briefed on: pure functions.
 
 A fact's ``known_by`` lists character names, faction tags (``faction:smugglers``, matching a character's
-``factions``), ``player`` (the player character) or ``everyone``; empty means everyone. ``reveal_when`` is a
+``factions``), ``player`` (the player character), ``everyone`` or ``nobody`` (no character: a secret only the narrator holds,
+as an imported "AI only" one); empty means everyone. ``reveal_when`` is a
 chapter trigger condition (``chapters.triggers``: location, character_present, has_item, flag, min_turn — the
 same evaluator, one rule in one place) plus ``chapter_completed`` (a chapter number or a list of them, all
 completed) and ``chapter_beat`` (a beat's text or a list of them: revealed once the Dreamer confirmed a passage
@@ -20,7 +21,7 @@ from core.contracts import StoryState
 from ..contracts import CharacterKnowledge, KnowledgeBrief, SecretNote, WithheldSecret
 from ..triggers import CONDITION_KEYS, ConditionError, evaluate, fold, validate_conditions
 
-EVERYONE, PLAYER, FACTION = "everyone", "player", "faction:"
+EVERYONE, PLAYER, FACTION, NOBODY = "everyone", "player", "faction:", "nobody"
 CHAPTER_COMPLETED, CHAPTER_BEAT = "chapter_completed", "chapter_beat"
 CHAPTER_KEYS = (CHAPTER_COMPLETED, CHAPTER_BEAT)
 REVEAL_KEYS = (*CONDITION_KEYS, *CHAPTER_KEYS)
@@ -47,6 +48,22 @@ def audience_validate(known_by) -> list[str]:
            for who in knowers):
         raise KnowledgeError("A faction in known_by needs its tag: faction:<tag>.")
     return [] if any(fold(who) == EVERYONE for who in knowers) else knowers
+
+
+def factions_validate(factions) -> list[str]:
+    """A character's ``factions``: tags such as ``smugglers`` (a ``faction:`` prefix is dropped), as
+    ``known_by``'s ``faction:<tag>`` names them."""
+    if factions is None:
+        return []
+    if isinstance(factions, str):
+        factions = factions.split(",")
+    if not isinstance(factions, list) or not all(isinstance(tag, str) for tag in factions):
+        raise KnowledgeError("factions must be a list of tags, e.g. [\"smugglers\"].")
+    tags = [" ".join((tag.strip()[len(FACTION):] if fold(tag).startswith(FACTION) else tag).split()) for tag in factions]
+    tags = [tag for tag in tags if tag]
+    if len(tags) > MAX_KNOWERS or any(len(tag) > 200 for tag in tags):
+        raise KnowledgeError(f"factions holds at most {MAX_KNOWERS} tags of up to 200 characters.")
+    return list(dict.fromkeys(tags))
 
 
 def reveal_validate(reveal_when) -> dict:
@@ -123,6 +140,8 @@ def knows(fact: Fact, member: Member) -> bool:
         return True
     tags = {fold(tag) for tag in member.factions}
     for who in map(fold, fact.known_by):
+        if who == NOBODY:
+            continue
         if who == fold(member.name) or (who == PLAYER and member.is_player):
             return True
         if who.startswith(FACTION) and who[len(FACTION):].strip() in tags:

@@ -97,11 +97,23 @@ class StoryInfo:
 
 
 @dataclass
+class Secret:
+    """A fact the file keeps from someone (issue #20), as a Knowledge row: ``ref`` names the file's object it
+    is of (``trackedItems/<id>``), so export writes its ``known_by`` back onto that object."""
+
+    fact: str
+    known_by: list[str]
+    ref: str
+    reveal_when: dict = field(default_factory=dict)
+
+
+@dataclass
 class LoreDocument:
     books: list[Book] = field(default_factory=list)
     characters: list[Character] = field(default_factory=list)
     chapters: list[dict] = field(default_factory=list)  # as chapters.chapter_text parses them
     story: StoryInfo | None = None
+    secrets: list[Secret] = field(default_factory=list)
 
     def entry_count(self) -> int:
         return sum(len(book.entries) for book in self.books)

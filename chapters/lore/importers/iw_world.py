@@ -8,7 +8,10 @@
   sentences of the chapter's instructions, and the whole event is kept verbatim in the chapter's
   ``source_data`` (DESIGN §4), so export writes it back unchanged;
 - title, description, background, instructions and objective go onto the story; player
-  characters and NPCs join the cast; tracked items become tracked values of the story's state.
+  characters and NPCs join the cast; tracked items become tracked values of the story's state;
+- a tracked item's ``visibility`` other than ``everyone`` becomes a secret (issue #20): ``player_only`` is
+  known by the player, the AI-only and hidden ones by no character (``nobody``); export writes a changed
+  ``known_by`` back as the visibility.
 There is no public specification: the field names follow real platform exports (see
 ``tests/data/SOURCES.md``).
 """
@@ -19,12 +22,14 @@ import copy
 import json
 import secrets
 
+from ...knowledge import rules as knowledge_rules
 from .document import (
     Book,
     Character,
     Entry,
     FormatError,
     LoreDocument,
+    Secret,
     StoryInfo,
     Written,
     dump_json,
@@ -57,6 +62,62 @@ EFFECT_SENTENCES = {
     "effectChangeBackground": "The background becomes: {data}",
     "effectEndsGame": "The story ends here.",
 }
+
+
+EVERYONE_SEES = "everyone"
+PLAYER_ONLY = "player_only"
+
+
+def known_by_of_visibility(visibility) -> list[str] | None:
+    """A tracked item's ``visibility`` as ``known_by``; None for ``everyone`` (no secret). ``ai_only``,
+    ``ai_only_boring``, ``hidden`` and ``hidden_boring`` keep it from the player: no character knows it."""
+    if not isinstance(visibility, str) or visibility == EVERYONE_SEES:
+        return None
+    return [knowledge_rules.PLAYER] if visibility == PLAYER_ONLY else [knowledge_rules.NOBODY]
+
+
+def visibility_of_known_by(known_by: list[str]) -> str | None:
+    """The visibility a ``known_by`` writes back as; None when Infinite Worlds has no such visibility."""
+    folded = [who.casefold() for who in known_by]
+    if not folded or knowledge_rules.EVERYONE in folded:
+        return EVERYONE_SEES
+    if folded == [knowledge_rules.PLAYER]:
+        return PLAYER_ONLY
+    return "ai_only" if folded == [knowledge_rules.NOBODY] else None
+
+
+def _tracked_secrets(items: list) -> list[Secret]:
+    secrets = []
+    for item in items:
+        known_by = known_by_of_visibility(item.get("visibility")) if isinstance(item, dict) else None
+        if known_by is not None and isinstance(item.get("id"), str):
+            value = item.get("initialValue") if isinstance(item.get("initialValue"), str) else ""
+            fact = f"{item.get('name') or item['id']}: {value or item.get('description') or ''}".strip()
+            secrets.append(Secret(fact=fact[: knowledge_rules.MAX_FACT_CHARS], known_by=known_by,
+                                  ref=f"trackedItems/{item['id']}"))
+    return secrets
+
+
+def _tracked_visibility(items: list, secrets: list[Secret], dropped: list[str]) -> list:
+    """The world's tracked items with the visibility each secret's ``known_by`` says, where it changed."""
+    known = {secret.ref.removeprefix("trackedItems/"): secret.known_by for secret in secrets
+             if secret.ref.startswith("trackedItems/")}
+    unrepresentable = 0
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            continue
+        known_by = known.get(item["id"], [])
+        if (known_by_of_visibility(item.get("visibility")) or []) == known_by:
+            continue
+        visibility = visibility_of_known_by(known_by)
+        if visibility is None:
+            unrepresentable += 1
+        else:
+            item["visibility"] = visibility
+    if unrepresentable:
+        dropped.append(f"{unrepresentable} tracked items' known_by (Infinite Worlds shows an item to everyone, "
+                       "the player only or the AI only)")
+    return items
 
 
 def detect(value) -> bool:
@@ -161,7 +222,8 @@ def parse(text: str, *, name: str = "") -> LoreDocument:
     books = [Book(name=f"{story.title or name or 'World'} lore", entries=entries, source_format=NAME)] if (
         "loreBookEntries" in world) else []
     return LoreDocument(books=books, characters=characters, story=story,
-                        chapters=[_chapter(event, index, numbers) for index, event in enumerate(events)])
+                        chapters=[_chapter(event, index, numbers) for index, event in enumerate(events)],
+                        secrets=_tracked_secrets(_list(world, "trackedItems")))
 
 
 def _new_id() -> str:
@@ -236,6 +298,8 @@ def write(document: LoreDocument) -> Written:
             event["name"] = chapter["title"]
         events.append(event)
     tracked = world.get("trackedItems")
+    if isinstance(tracked, list):
+        tracked = _tracked_visibility(tracked, document.secrets, dropped)
     if tracked == PLACEHOLDER:
         values = story.state.get("tracked") or {}
         tracked = [{"id": _new_id(), "name": name, "positionInList": index, "dataType": "text",

@@ -10,12 +10,15 @@ book takes LUNA's defaults. Files exported by other tools mix spellings (``key``
 from __future__ import annotations
 
 import copy
+import dataclasses
 
+from ...knowledge import rules as knowledge_rules
 from ..activation import SELECTIVE_LOGIC
 from . import card_v2, knowledge_fields
 from .document import (
     Book,
     Entry,
+    FormatError,
     LoreDocument,
     Written,
     bool_value,
@@ -69,6 +72,40 @@ def detect(value) -> bool:
         for e in entries))
 
 
+def known_by_from_filter(obj: dict, *, uid: str) -> list[str]:
+    """SillyTavern's per-entry ``characterFilter`` as ``known_by``: an include filter's names and tags
+    (``faction:<tag>``) know the entry. An exclude filter ("everyone but …") has no ``known_by`` form: the entry
+    stays everyone's in LUNA and the filter stays in its own fields, written back on export."""
+    found = obj.get("characterFilter")
+    if found is None:
+        return []
+    found = object_of(found, "characterFilter", entry=uid)
+    names = keys_value(found, ("names",), entry=uid)
+    tags = keys_value(found, ("tags",), entry=uid)
+    if found.get("isExclude"):
+        return []
+    try:
+        return knowledge_rules.audience_validate(names + [f"{knowledge_rules.FACTION}{tag}" for tag in tags])
+    except knowledge_rules.KnowledgeError as error:
+        raise FormatError(str(error), entry=uid, field_name="characterFilter") from error
+
+
+def filter_from_known_by(known_by: list[str]) -> dict:
+    """``known_by`` as an include ``characterFilter`` (``player`` and ``nobody`` go as names: SillyTavern
+    matches no character by them, and they read back the same)."""
+    tags = [who[len(knowledge_rules.FACTION):] for who in known_by if who.casefold().startswith(knowledge_rules.FACTION)]
+    names = [who for who in known_by if not who.casefold().startswith(knowledge_rules.FACTION)]
+    return {"isExclude": False, "names": names, "tags": tags}
+
+
+def _knowledge(obj: dict, *, uid: str) -> dict:
+    """``known_by``/``reveal_when``: LUNA's own (``extensions.luna``) where the file has them, else the filter's."""
+    values = knowledge_fields.read(obj.get("extensions"), knowledge_fields.ENTRY_FIELDS, entry=uid)
+    if "known_by" not in values:
+        values["known_by"] = known_by_from_filter(obj, uid=uid)
+    return values
+
+
 def read_entry(obj: dict, *, uid: str) -> Entry:
     obj = object_of(obj, "entries", entry=uid)
     logic = obj.get("selectiveLogic")
@@ -85,8 +122,7 @@ def read_entry(obj: dict, *, uid: str) -> Entry:
         probability=number_value(obj, ("probability",), entry=uid, default=100) if use_probability else 100,
         case_sensitive=bool_value(obj, ("caseSensitive",), default=False),
         match_whole_words=bool_value(obj, ("matchWholeWords",), default=False),
-        uid=uid, source_format=NAME, source_fields=obj,
-        **knowledge_fields.read(obj.get("extensions"), knowledge_fields.ENTRY_FIELDS, entry=uid),
+        uid=uid, source_format=NAME, source_fields=obj, **_knowledge(obj, uid=uid),
     )
 
 
@@ -116,9 +152,19 @@ def write_entry(entry: Entry, uid) -> dict:
     else:
         target, original = {**copy.deepcopy(ENTRY_TEMPLATE), "uid": uid, "displayIndex": uid}, None
     overlay(target, entry, original, FIELDS)
-    knowledge_fields.write(target, entry, knowledge_fields.ENTRY_FIELDS)
     if original is not None and entry.probability != original.probability and "useProbability" in target:
         target["useProbability"] = True
+    if entry.known_by != (original.known_by if original is not None else []):  # an exclude filter stays as it was
+        if entry.known_by:
+            target["characterFilter"] = filter_from_known_by(entry.known_by)
+        else:
+            target.pop("characterFilter", None)
+    # extensions.luna repeats known_by only where the filter cannot say it (or the file had it there already)
+    said_by_filter = known_by_from_filter(target, uid=str(uid)) == entry.known_by and "known_by" not in (
+        knowledge_fields.read(entry.source_fields.get("extensions"), ("known_by",), entry=uid)
+        if entry.source_format == NAME else {})
+    knowledge_fields.write(target, dataclasses.replace(entry, known_by=[]) if said_by_filter else entry,
+                           knowledge_fields.ENTRY_FIELDS)
     return target
 
 
