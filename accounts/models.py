@@ -34,6 +34,15 @@ class User(AbstractUser):
     class Meta:
         ordering = ["username"]
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "password" in update_fields:
+            # A new password hash raises auth_epoch in the database (accounts 0004's trigger), also when
+            # Django makes the hash again with new parameters at a log-in: read it back, so the session
+            # and the tokens that log-in goes on to make carry the epoch the database now holds.
+            self.refresh_from_db(fields=["auth_epoch"])
+
     # A session is good while this hash is: Django's HMAC of the password hash, with the epoch mixed in,
     # so raising the epoch ends every session as a password change does.
     def get_session_auth_hash(self) -> str:

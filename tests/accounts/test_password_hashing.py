@@ -37,6 +37,9 @@ def test_a_hash_with_djangos_defaults_still_logs_in_and_is_upgraded(argon2, clie
 
     assert response.status_code == 200
     assert "m=19456,t=2,p=1" in User.objects.get(pk=user.pk).password
+    # The token of the log-in that upgraded the hash works (the upgrade is not a password change).
+    stories = client.get("/api/stories/", HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
+    assert stories.status_code == 200, stories.content
     wrong = client.post("/api/auth/token/", {"username": user.username, "password": "not-the-password"},
                         content_type="application/json")
     assert wrong.status_code == 401
@@ -72,3 +75,15 @@ def test_no_more_hashes_run_at_once_than_the_setting_allows(argon2, settings, mo
         thread.join()
     hashers._slots.cache_clear()
     assert most == 2
+
+
+def test_a_web_log_in_that_upgrades_the_hash_stays_logged_in(argon2, client):
+    user = UserFactory()
+    user.password = Argon2PasswordHasher().encode(TEST_PASSWORD, Argon2PasswordHasher().salt())
+    user.save(update_fields=["password"])
+
+    response = client.post("/accounts/login/", {"username": user.username, "password": TEST_PASSWORD})
+
+    assert response.status_code == 302
+    assert "m=19456" in User.objects.get(pk=user.pk).password
+    assert client.get("/stories/").status_code == 200  # the session's hash carries the new epoch
