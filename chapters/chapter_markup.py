@@ -34,16 +34,20 @@ KNOWN_BY = re.compile(r"\s*\|\s*known by\s*:\s*", re.IGNORECASE)
 
 
 class ChapterTextError(ValueError):
-    def __init__(self, message: str, line: int | None = None):
-        super().__init__(f"line {line}: {message}" if line else message)
-        self.line = line
+    """A line the format refuses: the message names the line, and the key for ``secret:`` / ``reveal:``."""
+
+    def __init__(self, message: str, line: int | None = None, key: str | None = None):
+        where = f"line {line}, {key}" if line and key else f"line {line}" if line else ""
+        super().__init__(f"{where}: {message}" if where else message)
+        self.line, self.key = line, key
 
 
-def _numbers(value: str, key: str, line: int) -> list[int]:
+def _numbers(value: str, key: str, line: int, within: str | None = None) -> list[int]:
     try:
         return [int(part) for part in _parts(value)]
     except ValueError as error:
-        raise ChapterTextError(f"{key} takes chapter numbers separated by commas, not {value!r}", line) from error
+        raise ChapterTextError(f"{key} takes chapter numbers separated by commas, not {value!r}", line,
+                               within) from error
 
 
 def _parts(value: str) -> list[str]:
@@ -164,7 +168,7 @@ def _key_line(chapter: dict, line: str, index: int) -> None:
     elif key == "reveal":
         secrets = chapter.get("secrets") or []
         if not secrets or secrets[-1]["reveal_when"]:
-            raise ChapterTextError("a reveal follows the secret it reveals, one reveal per secret", index)
+            raise ChapterTextError("a reveal follows the secret it reveals, one reveal per secret", index, "reveal")
         secrets[-1]["reveal_when"] = _reveal(value, index)
     else:  # description, summary
         chapter[key] = value
@@ -179,15 +183,15 @@ def _secret(value: str, index: int) -> dict:
     (only the narrator, who may foreshadow it)."""
     pieces = KNOWN_BY.split(value)
     if len(pieces) > 2:
-        raise ChapterTextError("a secret has one '| known by:' part", index)
+        raise ChapterTextError("a secret has one '| known by:' part", index, "secret")
     try:
         fact = knowledge_rules.fact_validate(pieces[0])
         known_by = knowledge_rules.audience_validate(pieces[1]) if len(pieces) == 2 else [knowledge_rules.NOBODY]
     except knowledge_rules.KnowledgeError as error:
-        raise ChapterTextError(f"secret: {error}", index) from error
+        raise ChapterTextError(str(error), index, "secret") from error
     if not known_by:
         raise ChapterTextError("a secret known by everyone is no secret; name who knows it after '| known by:'",
-                               index)
+                               index, "secret")
     return {"fact": fact, "known_by": known_by, "reveal_when": {}}
 
 
@@ -198,19 +202,20 @@ def _reveal(value: str, index: int) -> dict:
     for part in filter(None, (part.strip() for part in value.split(";"))):
         match = KEY_LINE.match(part)
         if not match:
-            raise ChapterTextError(f"reveal takes 'key: value' conditions separated by ';', not {part!r}", index)
+            raise ChapterTextError(f"reveal takes 'key: value' conditions separated by ';', not {part!r}", index,
+                                   "reveal")
         key, condition = match.group(1), match.group(2).strip()
         if key not in knowledge_rules.REVEAL_KEYS:
             raise ChapterTextError(f"unknown reveal condition {key!r}; use {', '.join(knowledge_rules.REVEAL_KEYS)}",
-                                   index)
+                                   index, "reveal")
         if key in conditions and key != knowledge_rules.CHAPTER_BEAT:
-            raise ChapterTextError(f"reveal names {key} twice", index)
+            raise ChapterTextError(f"{key} is named twice", index, "reveal")
         if key == "min_turn":
             if not condition.isdigit():
-                raise ChapterTextError(f"min_turn takes a whole number, not {condition!r}", index)
+                raise ChapterTextError(f"min_turn takes a whole number, not {condition!r}", index, "reveal")
             conditions[key] = int(condition)
         elif key == knowledge_rules.CHAPTER_COMPLETED:
-            numbers = _numbers(condition, key, index)
+            numbers = _numbers(condition, key, index, "reveal")
             conditions[key] = numbers[0] if len(numbers) == 1 else numbers
         elif key == knowledge_rules.CHAPTER_BEAT:
             beats = conditions.get(key, [])
@@ -220,11 +225,11 @@ def _reveal(value: str, index: int) -> dict:
             parts = _parts(condition)
             conditions[key] = parts[0] if len(parts) == 1 else parts
     if not conditions:
-        raise ChapterTextError("reveal needs at least one condition", index)
+        raise ChapterTextError("it needs at least one condition", index, "reveal")
     try:
         return knowledge_rules.reveal_validate(conditions)
     except knowledge_rules.KnowledgeError as error:
-        raise ChapterTextError(str(error), index) from error
+        raise ChapterTextError(str(error).removeprefix("reveal_when: "), index, "reveal") from error
 
 
 def _secret_lines(secret: dict) -> list[str]:

@@ -13,6 +13,7 @@ from core import embeddings
 
 from .beats import BeatError, beats_from_model, beats_validate
 from .evaluation import current_version
+from .knowledge import rules as knowledge_rules
 from .knowledge import services as knowledge_services
 from .models import ChapterProgress, ChapterSuggestion, ChapterVersion, Knowledge, StoryChapter
 from .selectors import chapter_dependants
@@ -120,6 +121,28 @@ def _secrets_add(chapter: StoryChapter, secrets: list[dict]) -> None:
                                          source=Knowledge.Source.CHAPTER, source_ref=str(chapter.number))
 
 
+def chapter_secrets(*, chapter: StoryChapter) -> list[dict]:
+    """The chapter's secrets as the text format's dicts, in the order they were written."""
+    return [{"fact": row.fact, "known_by": row.known_by, "reveal_when": row.reveal_when}
+            for row in _secrets_of([chapter]).order_by("id")]
+
+
+def _secrets_replace(chapter: StoryChapter, secrets: list[dict]) -> None:
+    """Make the chapter's secrets read as given (their order kept). A secret whose fact stays keeps its
+    reveal and its evidence, so an author's edit of who knows it does not hide again what the story told."""
+    if secrets == chapter_secrets(chapter=chapter):
+        return
+    before = {knowledge_rules.fold(row.fact): row for row in _secrets_of([chapter])}
+    _secrets_of([chapter]).delete()
+    _secrets_add(chapter, secrets)
+    for row in _secrets_of([chapter]):
+        kept = before.get(knowledge_rules.fold(row.fact))
+        if kept is not None and (kept.revealed_at_turn, kept.evidence_turn) != (None, None):
+            row.revealed_at_turn, row.revealed_by = kept.revealed_at_turn, kept.revealed_by
+            row.evidence_turn = kept.evidence_turn
+            row.save(update_fields=["revealed_at_turn", "revealed_by", "evidence_turn", "updated_at"])
+
+
 def _secrets_of(chapters: list[StoryChapter]):
     if not chapters:
         return Knowledge.objects.none()
@@ -136,7 +159,11 @@ def chapter_create(*, story_id, user_id, **fields) -> StoryChapter:
 
 @transaction.atomic
 def chapter_update(*, chapter: StoryChapter, **changes) -> StoryChapter:
-    """Change a chapter; what the Strategist reads (conditions, instructions, beats) becomes a new version."""
+    """Change a chapter; what the Strategist reads (conditions, instructions, beats) becomes a new version.
+    ``secrets`` (the text format's) replace the chapter's secrets; a new number takes them along."""
+    secrets = changes.pop("secrets", None)
+    if "number" in changes and changes["number"] != chapter.number:
+        _secrets_of([chapter]).update(source_ref=str(changes["number"]))
     others = [chapter_as_dict(c) for c in StoryChapter.objects.filter(story_id=chapter.story_id).exclude(pk=chapter.pk)]
     updated = {**chapter_as_dict(chapter), **changes}
     check_set(others + [updated])
@@ -152,6 +179,8 @@ def chapter_update(*, chapter: StoryChapter, **changes) -> StoryChapter:
             number=(latest.number + 1) if latest else 1, created_by="manual", title=chapter.title,
             trigger_conditions=chapter.trigger_conditions, narrative_instructions=chapter.narrative_instructions,
             suggested_beats=chapter.suggested_beats, reason="Changed by the author.")
+    if secrets is not None:
+        _secrets_replace(chapter, secrets)
     return chapter
 
 
@@ -183,11 +212,8 @@ def chapters_apply(*, story_id, user_id, chapters: dict[int, dict | None]) -> No
                        and now[key] != value}
             if changes:
                 chapter_update(chapter=rows[number], **changes)
-            if "secrets" in fields and fields["secrets"] != [
-                    {"fact": k.fact, "known_by": k.known_by, "reveal_when": k.reveal_when}
-                    for k in _secrets_of([rows[number]]).order_by("id")]:  # the secrets as given, anew
-                _secrets_of([rows[number]]).delete()
-                _secrets_add(rows[number], fields["secrets"])
+            if "secrets" in fields:
+                _secrets_replace(rows[number], fields["secrets"])
     added = [fields for number, fields in sorted(chapters.items()) if fields is not None and number not in rows]
     if added:
         chapters_import(story_id=story_id, user_id=user_id, chapters=added)
@@ -299,6 +325,9 @@ def chapter_move(*, chapter: StoryChapter, by: int) -> StoryChapter | None:
     StoryChapter.objects.filter(pk=other.pk).update(number=max(c.number for c in siblings) + 1)
     StoryChapter.objects.filter(pk=chapter.pk).update(number=chapter_numbers[chapter.pk])
     StoryChapter.objects.filter(pk=other.pk).update(number=chapter_numbers[other.pk])
+    mine, theirs = list(_secrets_of([chapter]).values_list("pk", flat=True)), _secrets_of([other])
+    theirs.update(source_ref=str(chapter_numbers[other.pk]))  # each chapter's secrets go with it
+    Knowledge.objects.filter(pk__in=mine).update(source_ref=str(chapter_numbers[chapter.pk]))
     for sibling in siblings:
         StoryChapter.objects.filter(pk=sibling.pk).update(required_previous_chapters=sibling.required_previous_chapters,
                                                            blocked_by=sibling.blocked_by)

@@ -99,7 +99,8 @@ class StoryChapterAdmin(admin.ModelAdmin):
 
     @admin.display(description="Chapter as text")
     def chapter_text(self, chapter):
-        return format_html("<pre>{}</pre>", chapter_markup.write([services.chapter_as_dict(chapter)]))
+        return format_html("<pre>{}</pre>", chapter_markup.write([{**services.chapter_as_dict(chapter),
+                                                                   "secrets": services.chapter_secrets(chapter=chapter)}]))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = ChapterTextForm if editing_as_text(request) else ChapterForm

@@ -306,6 +306,8 @@ class ChapterTextForm(_ChapterChecks, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self._snapshot()
         if self.saved is not None:
+            # The secrets travel with the text (``secret:`` / ``reveal:`` lines), so saving it unchanged keeps them.
+            self.saved["secrets"] = services.chapter_secrets(chapter=self.instance)
             self.initial.setdefault("chapter_text", chapter_markup.write([self.saved]))
 
     def clean_chapter_text(self) -> dict:
@@ -318,7 +320,7 @@ class ChapterTextForm(_ChapterChecks, forms.ModelForm):
         return chapters[0]
 
     def chapter_fields(self) -> dict:
-        return self.cleaned_data["chapter_text"]
+        return {"secrets": [], **self.cleaned_data["chapter_text"]}  # no secret: line, no secrets
 
     def clean(self):
         cleaned = super().clean()

@@ -61,7 +61,7 @@ def test_writing_secrets_and_reading_them_again_is_lossless():
     ("secret: x | known by: Hale\nreveal: weather: rain\n", 3, "unknown reveal condition 'weather'"),
     ("secret: x | known by: Hale\nreveal: min_turn: soon\n", 3, "min_turn takes a whole number"),
     ("secret: x | known by: Hale\nreveal: flag\n", 3, "separated by ';'"),
-    ("secret: x | known by: Hale\nreveal: flag: a; flag: b\n", 3, "reveal names flag twice"),
+    ("secret: x | known by: Hale\nreveal: flag: a; flag: b\n", 3, "reveal: flag is named twice"),
     ("secret: x | known by: Hale\nreveal: chapter_completed: 0\n", 3, "chapter_completed must be a chapter number"),
     ("secret: x | known by: Hale\nreveal: \n", 3, "at least one condition"),
 ])
