@@ -27,8 +27,8 @@ def run() -> str:
     problems = "\n".join(f"- {line}" for line in [*result.briefing_leaks, *result.reveal_errors,
                                                    *result.passage_leaks][:20]) or "none"
     return f"""
-{result.scenarios} scenarios (authored data: {secrets} secrets in all, 2 to 3 each, on lore entries, character
-descriptions and plain facts; 4 characters each; {result.turns} scripted turns), offline narrator, in {seconds:.1f} s.
+{result.scenarios} scenarios (authored data: {secrets} secrets in all, 2 to 4 each, on lore entries, character
+descriptions, plain facts and chapter beats; 4 characters each; {result.turns} scripted turns), offline narrator, in {seconds:.1f} s.
 
 | measure | result |
 |---|---|

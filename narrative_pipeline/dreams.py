@@ -42,7 +42,7 @@ def turn_dream(*, user_id: str, turn_id: str) -> None:
     story_deaths_mark(user_id=user_id, story_id=turn.story_id,
                       names=dreamer.deaths(names=[character.name for character in cast],
                                            text=f"{turn.action}\n{turn.prose}"))
-    _chapter_beats(user_id, caller, turn)
+    turn_chapter_beats(user_id=user_id, turn=turn, caller=caller)
     if not has_summary:
         turn_summary_add(user_id=user_id, turn=turn,
                          note=dreamer.turn_summary(caller, number=turn.number, action=turn.action, prose=turn.prose))
@@ -75,20 +75,25 @@ def _knowledge_learned(user_id, caller: AgentCaller, turn: Turn) -> None:
                                                fact=item.fact, turn_number=turn.number)
 
 
-def _chapter_beats(user_id, caller: AgentCaller, turn: Turn) -> None:
+def turn_chapter_beats(*, user_id, turn: Turn, caller: AgentCaller | None = None) -> None:
     """Confirm from the passage which open beats of the chapter it was written for it carried; the
-    Strategist's plan alone ticks nothing. Ticking is a union, so a redelivered task changes nothing."""
+    Strategist's plan alone ticks nothing. The secrets those beats (or the chapter's completion) reveal are
+    revealed on this turn, in the same transaction. Ticking is a union, so a redelivered task changes nothing."""
     brief = (turn.briefing or {}).get("chapter")
     if not brief:
         return
     with acting_as(user_id):
         beats = chapter_selectors.beats_open(story_id=turn.story_id, chapter_number=brief["number"])
+        story = turn.story
     if not beats:
         return
+    caller = caller or AgentCaller(user=user_id, story=story, turn=turn)
     carried = dreamer.beats_carried(caller, passage=turn.prose, beats=beats)
     with acting_as(user_id):
         chapter_evaluation.record_beats_addressed(story_id=turn.story_id, chapter_number=brief["number"],
                                                   turn_number=turn.number, carried=carried)
+        knowledge_services.knowledge_reveal_told(story_id=turn.story_id, state=StoryState(**turn.state_before),
+                                                 turn_number=turn.number)
 
 
 def story_deaths_mark(*, user_id, story_id, names: list[str]) -> None:

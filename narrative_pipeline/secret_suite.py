@@ -2,7 +2,8 @@
 what leaked. ``bench/secrets.py`` runs it with the offline narrator; ``manage.py secrets_check`` against a model.
 
 A scenario is data: a cast (a character may carry a secret description, ``known_by``/``reveal_when``), secrets
-(a fact, its knowers, its reveal condition; ``lore_keys`` makes it a lore entry those words call up), scripted
+(a fact, its knowers, its reveal condition; ``lore_keys`` makes it a lore entry those words call up), chapters
+in the ‹chapter-N› text whose beats reveal secrets (``chapter_beat``, ``chapter_completed``), scripted
 turns (an action and the state before it, carried forward), and, written by hand for each secret, the turn its
 reveal is due (``reveal_turn``, or null for never). The measures, per turn:
 - a briefing leaks when a character's block (or the common knowledge every character plans from, or the cast's
@@ -20,12 +21,14 @@ from pathlib import Path
 from django.conf import settings
 
 from accounts.rls import acting_as
+from chapters import chapter_markup
+from chapters import services as chapter_services
 from chapters.knowledge import services as knowledge_services
 from chapters.knowledge.rules import FACTION, PLAYER, mentions
 from chapters.models import Knowledge, LoreEntry
 from core.task_queue import held
 
-from . import lore_files, orchestrator
+from . import dreams, lore_files, orchestrator
 from .models import Turn
 from .services import story_create, story_update
 
@@ -92,6 +95,10 @@ def _setup(user, scenario: dict, choices: dict | None):
     entries = {str(number): {"uid": number, "key": item["lore_keys"], "comment": f"secret {number}",
                              "content": item["fact"]}
                for number, item in enumerate(scenario["secrets"]) if item.get("lore_keys")}
+    if scenario.get("chapters"):
+        with acting_as(user):
+            chapter_services.chapters_import(story_id=story.pk, user_id=user.pk,
+                                             chapters=chapter_markup.parse(scenario["chapters"]))
     if entries:
         lore_files.import_file(user=user, story=story, data=json.dumps({"entries": entries}).encode(),
                                filename="secrets.json")
@@ -133,6 +140,10 @@ def scenario_play(user, scenario: dict, result: SuiteResult, *, choices: dict | 
             turn, _ = orchestrator.turn_submit(user=user, story_id=story.pk, action=step["action"],
                                                idempotency_key=f"secret-{number}")
             turn = orchestrator.turn_generate(user=user, turn=turn)
+        if scenario.get("chapters") and turn.status == Turn.Status.COMPLETED:
+            # Only the Dreamer's beat confirmation, as its task would run it: what the passage told moves the
+            # chapter on and reveals what those beats reveal, on this turn.
+            dreams.turn_chapter_beats(user_id=str(user.pk), turn=turn)
         result.turns += 1
         if turn.status != Turn.Status.COMPLETED:
             result.failed_turns += 1

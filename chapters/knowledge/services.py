@@ -144,6 +144,27 @@ def _reveal(row: Knowledge, state: StoryState, turn_number: int, told: tuple[set
 
 
 @transaction.atomic
+def knowledge_reveal_told(*, story_id, state: StoryState, turn_number: int) -> list[Knowledge]:
+    """The secrets a chapter reveals (``chapter_beat``, ``chapter_completed``) that hold now that the Dreamer
+    confirmed what turn ``turn_number``'s passage told: revealed on that turn, with it as evidence, so a beat's
+    reveal lands on the turn whose prose carries it, not on the next one. ``state``: the state before that
+    turn, as the Preprocessor judged the turn's other conditions."""
+    told = _chapters_told(story_id)
+    revealed = []
+    for row in Knowledge.objects.select_for_update().filter(story_id=story_id, revealed_at_turn__isnull=True):
+        if (not set(row.reveal_when) & set(CHAPTER_KEYS) or row.revealed_by == "manual"
+                or not rules.reveal_holds(row.reveal_when, state, turn_number, *told)):
+            continue
+        row.revealed_at_turn, row.evidence_turn = turn_number, row.evidence_turn or turn_number
+        row.revealed_by = "chapter" if set(row.reveal_when) <= set(CHAPTER_KEYS) else "condition"
+        row.save(update_fields=["revealed_at_turn", "revealed_by", "evidence_turn", "updated_at"])
+        logger.info("knowledge %s of story %s revealed at turn %s by a chapter the passage told", row.pk, story_id,
+                    turn_number)
+        revealed.append(row)
+    return revealed
+
+
+@transaction.atomic
 def knowledge_for_turn(*, story_id, user_id, state: StoryState, turn_number: int, cast: list[Member],
                        sources: list[SourceFact]) -> KnowledgeBrief:
     """The turn's knowledge step, run by the Preprocessor on the state before the turn: mirror the lore

@@ -29,3 +29,10 @@ def test_the_suite_sees_a_briefing_that_leaks(alice, monkeypatch):
     monkeypatch.setattr(rules, "knows", lambda fact, member: True)
     result = secret_suite.suite_run(alice, [SCENARIOS[0]])
     assert result.briefing_leaks and result.passage_leaks
+
+
+def test_a_chapter_beat_reveals_its_secret_on_the_turn_that_tells_the_beat(alice):
+    toll = next(scenario for scenario in SCENARIOS if scenario["name"] == "The toll bridge")
+    result = secret_suite.suite_run(alice, [toll])
+    assert (result.briefing_leaks, result.reveal_errors, result.passage_leaks, result.failed_turns) == ([], [], [], 0)
+    assert result.reveals_on_time == result.reveals_due == 4

@@ -1,0 +1,63 @@
+"""A secret a chapter beat reveals (``reveal: chapter_beat: …``) is revealed on the turn whose passage carries the
+beat, once that turn's Dreamer work confirms it: with that turn as evidence, and in "What you know" then, not a
+turn later."""
+
+import pytest
+
+from accounts.rls import acting_as
+from chapters import chapter_markup, services
+from chapters.models import ChapterProgress, Knowledge
+from narrative_pipeline import dreams, orchestrator
+
+from ..factories import StoryFactory
+
+pytestmark = pytest.mark.django_db
+CHAPTER = ("‹chapter-1› The Bell\nbeats:\n- [high] The bell rings over the square\n"
+           "- [high] Orla climbs the tower stair\n"
+           "secret: Hale rang the bell at midnight | known by: Orla\n"
+           "reveal: chapter_beat: The bell rings over the square\n"
+           "secret: The tower stair is rotten | known by: nobody\n"
+           "reveal: chapter_completed: 1\n\nA mystery in the square.\n")
+
+
+@pytest.fixture
+def story(alice):
+    story = StoryFactory(user=alice, title="The Bell", state={"location": "the square", "present_characters": ["Orla"]},
+                         characters=[{"name": "Wren", "is_player": True}, {"name": "Orla"}])
+    with acting_as(alice):
+        services.chapters_import(story_id=story.pk, user_id=alice.pk, chapters=chapter_markup.parse(CHAPTER))
+    return story
+
+
+def play(alice, story, number: int):
+    turn, _ = orchestrator.turn_submit(user=alice, story_id=story.pk, action="I look around.",
+                                       idempotency_key=f"turn-{number}")
+    return orchestrator.turn_generate(user=alice, turn=turn)
+
+
+def reveals(alice, story) -> dict[str, tuple]:
+    with acting_as(alice):
+        return {row.fact: (row.revealed_at_turn, row.evidence_turn, row.revealed_by)
+                for row in Knowledge.objects.filter(story=story)}
+
+
+def test_a_beat_reveals_its_secret_on_the_turn_whose_passage_carries_it(alice, as_alice, story):
+    first = play(alice, story, 1)
+    assert "The bell rings over the square" in first.prose  # the offline narrator tells one beat a turn
+    assert reveals(alice, story)["Hale rang the bell at midnight"] == (None, None, "")
+    assert "Hale rang the bell at midnight" not in as_alice.get(f"/stories/{story.pk}/").content.decode()
+    dreams.turn_dream(user_id=str(alice.pk), turn_id=str(first.pk))
+    assert reveals(alice, story)["Hale rang the bell at midnight"] == (1, 1, "chapter")
+    assert "Hale rang the bell at midnight" in as_alice.get(f"/stories/{story.pk}/").content.decode()
+    assert reveals(alice, story)["The tower stair is rotten"] == (None, None, "")
+    second = play(alice, story, 2)
+    assert "Orla climbs the tower stair" in second.prose
+    dreams.turn_dream(user_id=str(alice.pk), turn_id=str(second.pk))
+    with acting_as(alice):
+        assert ChapterProgress.objects.get(story=story).completed_turn == 2
+    assert reveals(alice, story)["The tower stair is rotten"] == (2, 2, "chapter")
+    dreams.turn_dream(user_id=str(alice.pk), turn_id=str(second.pk))  # redelivered: nothing moves
+    third = play(alice, story, 3)
+    assert third.status == "completed"
+    assert reveals(alice, story) == {"Hale rang the bell at midnight": (1, 1, "chapter"),
+                                     "The tower stair is rotten": (2, 2, "chapter")}
