@@ -248,6 +248,8 @@ class Knowledge(UserOwnedModel):
     revealed_at_turn = models.PositiveIntegerField(null=True, blank=True)
     revealed_by = models.CharField(max_length=12, blank=True, help_text="condition, chapter or manual.")
     evidence_turn = models.PositiveIntegerField(null=True, blank=True, help_text="The turn whose prose taught it.")
+    learned_at = models.JSONField(default=dict, db_default={}, blank=True,
+                                  help_text="Who learned it from the prose, and in which turn (an undo forgets it).")
     source = models.CharField(max_length=12, choices=Source.choices, default=Source.MANUAL)
     source_ref = models.CharField(max_length=200, blank=True, help_text="The lore entry, character or flag it is of.")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -136,13 +136,15 @@ class UndoneTurn(UserOwnedModel):
     """A turn the player undid, kept so it can be redone until the story's next action.
 
     ``turn`` holds the turn row's fields as they were; ``state_after`` the story's state before the
-    undo put it back, which a redo restores. Undoing several turns keeps each; a redo brings back the
-    lowest-numbered (the one that follows the story's last turn)."""
+    undo put it back, and ``knowledge`` the facts the turn revealed or taught as they were; a redo restores
+    both. Undoing several turns keeps each; a redo brings back the lowest-numbered (the one that follows the
+    story's last turn)."""
 
     story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="undone_turns")
     number = models.PositiveIntegerField()
     turn = models.JSONField()
     state_after = models.JSONField(default=empty_state)
+    knowledge = models.JSONField(default=list, db_default=[], blank=True)  # the story's facts as the turn left them (a redo)
     undone_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -24,6 +24,7 @@ from accounts.quotas import QuotaExceeded
 from accounts.rls import acting_as
 from accounts.task_outbox import queue_after_commit
 from chapters import selectors as chapter_selectors
+from chapters.knowledge import services as knowledge_services
 from core import metrics
 from core.embeddings import EmbeddingError
 from core.errors import DomainError
@@ -256,8 +257,11 @@ def turn_undo(*, user, story_id) -> Turn:
         if turn is None:
             raise TurnRefused("This story has no turns to undo.", code="not_found")
         fields = json.loads(json.dumps({name: getattr(turn, name) for name in UNDONE_FIELDS}, cls=DjangoJSONEncoder))
+        # What the turn revealed and what its prose taught are forgotten with it (and kept for a redo).
+        knowledge = knowledge_services.knowledge_turn_undo(story_id=story.pk, turn_number=turn.number)
         UndoneTurn.objects.update_or_create(user_id=story.user_id, story=story, number=turn.number,
-                                            defaults={"turn": fields, "state_after": story.state})
+                                            defaults={"turn": fields, "state_after": story.state,
+                                                      "knowledge": knowledge})
         story.state = turn.state_before
         story.save(update_fields=["state", "updated_at"])
         quota_accounting.turn_remove(user=user, story=story, turn=turn)

@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.rls import acting_as
 from accounts.task_outbox import queue_after_commit
+from chapters.knowledge import services as knowledge_services
 from core.contracts import StoryState
 
 from . import orchestrator, quota_accounting, selectors, snapshots
@@ -91,6 +92,7 @@ def turn_redo(*, user, story_id) -> Turn:
         Turn.objects.filter(pk=turn.pk).update(created_at=fields["created_at"] or timezone.now())  # auto_now_add
         story.state = undone.state_after
         story.save(update_fields=["state", "updated_at"])
+        knowledge_services.knowledge_turn_redo(story_id=story.pk, user_id=story.user_id, kept=undone.knowledge)
         undone.delete()
         if turn.status == Turn.Status.COMPLETED:
             queue_after_commit(dream_turn, str(story.user_id), str(turn.pk))  # its summary went with the undo

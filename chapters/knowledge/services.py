@@ -75,13 +75,57 @@ def knowledge_learn(*, story_id, user_id, character: str, fact: str, turn_number
                      if rules.fold(row.fact) == rules.fold(text)), None)
     if existing is None:
         return Knowledge.objects.create(story_id=story_id, user_id=user_id, fact=text, known_by=[character],
-                                        source=Knowledge.Source.TURN, evidence_turn=turn_number)
+                                        source=Knowledge.Source.TURN, evidence_turn=turn_number,
+                                        learned_at={character: turn_number})
     if not existing.known_by or any(rules.fold(who) == rules.fold(character) for who in existing.known_by):
         return None
     existing.known_by = [*existing.known_by, character]
     existing.evidence_turn = existing.evidence_turn or turn_number
-    existing.save(update_fields=["known_by", "evidence_turn", "updated_at"])
+    existing.learned_at = {**existing.learned_at, character: turn_number}
+    existing.save(update_fields=["known_by", "evidence_turn", "learned_at", "updated_at"])
     return existing
+
+
+KEPT_FIELDS = ("fact", "known_by", "reveal_when", "revealed_at_turn", "revealed_by", "evidence_turn", "source",
+               "source_ref", "learned_at")
+
+
+def _revealed_by_turn(row: Knowledge, turn_number: int) -> bool:
+    """Whether turn ``turn_number`` or a later one revealed the fact (a reveal by hand is the author's)."""
+    return row.revealed_at_turn is not None and row.revealed_at_turn >= turn_number and row.revealed_by != "manual"
+
+
+@transaction.atomic
+def knowledge_turn_undo(*, story_id, turn_number: int) -> list[dict]:
+    """Forget what turn ``turn_number`` (and any later one) did to the story's facts, as its undo: its reveals
+    are hidden again (a reveal by hand stays), those who learned a fact from its prose no longer know it (a fact
+    only the prose taught goes). Returns the facts as they were, for ``knowledge_turn_redo``."""
+    kept = []
+    for row in Knowledge.objects.select_for_update().filter(story_id=story_id).order_by("id"):
+        if not _revealed_by_turn(row, turn_number) and all(turn < turn_number for turn in row.learned_at.values()):
+            continue
+        kept.append({"id": row.pk, **{name: getattr(row, name) for name in KEPT_FIELDS}})
+        forgotten = {who for who, turn in row.learned_at.items() if turn >= turn_number}
+        row.learned_at = {who: turn for who, turn in row.learned_at.items() if who not in forgotten}
+        row.known_by = [who for who in row.known_by if who not in forgotten]
+        if row.source == Knowledge.Source.TURN and not row.known_by:
+            row.delete()  # only this turn's prose taught it ("known by nobody left" is not "everyone")
+            continue
+        if _revealed_by_turn(row, turn_number):
+            row.revealed_at_turn, row.revealed_by = None, ""
+        if row.evidence_turn is not None and row.evidence_turn >= turn_number:  # the evidence was that turn's
+            row.evidence_turn = min(row.learned_at.values(), default=None)
+        row.save()
+    return kept
+
+
+@transaction.atomic
+def knowledge_turn_redo(*, story_id, user_id, kept: list[dict]) -> None:
+    """Put back the facts ``knowledge_turn_undo`` returned, as the turn's redo."""
+    for image in kept:
+        fields = {name: image[name] for name in KEPT_FIELDS}
+        Knowledge.objects.update_or_create(pk=image["id"], story_id=story_id,
+                                           defaults={**fields, "user_id": user_id})
 
 
 def _mirror(story_id, user_id, sources: list[SourceFact]) -> None:

@@ -155,7 +155,7 @@ def test_the_writers_room_shows_which_secrets_were_withheld_from_whom(alice, sto
         "Wren", "Bram"]
 
 
-def test_a_chapter_beat_told_reveals_a_secret_on_the_next_turn(alice, story):
+def test_a_chapter_beat_told_reveals_a_secret_on_the_turn_that_tells_it(alice, story):
     from chapters import services as chapters
     from narrative_pipeline import dreams
 
@@ -169,7 +169,8 @@ def test_a_chapter_beat_told_reveals_a_secret_on_the_next_turn(alice, story):
     first = play(alice, story, "I wait in the square.", "a")
     assert "Hale confesses in the square" in first.prose and first.briefing["knowledge"]["revealed"] == []
     dreams.turn_dream(user_id=str(alice.pk), turn_id=str(first.pk))  # confirms the beat from the prose
-    second = play(alice, story, "I listen.", "b")
     with acting_as(alice):
         row = Knowledge.objects.get(pk=fact.pk)
-    assert (row.revealed_at_turn, row.revealed_by) == (2, "chapter") and second.briefing["knowledge"]["revealed"] == [BELL]
+    assert (row.revealed_at_turn, row.revealed_by, row.evidence_turn) == (1, "chapter", 1)
+    second = play(alice, story, "I listen.", "b")
+    assert second.briefing["knowledge"]["revealed"] == [] and BELL in second.briefing["knowledge"]["common"]
