@@ -11,7 +11,8 @@
   characters and NPCs join the cast; tracked items become tracked values of the story's state;
 - a tracked item's ``visibility`` other than ``everyone`` becomes a secret (issue #20): ``player_only`` is
   known by the player, the AI-only and hidden ones by no character (``nobody``); export writes a changed
-  ``known_by`` back as the visibility.
+  ``known_by`` back as the visibility; an NPC's ``secret_info`` becomes a secret that NPC knows, and a
+  changed fact is written back as it.
 There is no public specification: the field names follow real platform exports (see
 ``tests/data/SOURCES.md``).
 """
@@ -65,6 +66,7 @@ EFFECT_SENTENCES = {
 
 
 EVERYONE_SEES = "everyone"
+NPC_SECRET = "NPCs/"
 PLAYER_ONLY = "player_only"
 
 
@@ -96,6 +98,44 @@ def _tracked_secrets(items: list) -> list[Secret]:
             secrets.append(Secret(fact=fact[: knowledge_rules.MAX_FACT_CHARS], known_by=known_by,
                                   ref=f"trackedItems/{item['id']}"))
     return secrets
+
+
+def _npc_secrets(npcs: list) -> list[Secret]:
+    """An NPC's ``secret_info`` (what the platform's AI knows of the NPC and the player is not told) as a
+    secret the NPC knows, until the story reveals it."""
+    secrets = []
+    for npc in npcs:
+        if not isinstance(npc, dict) or not isinstance(npc.get("id"), str):
+            continue
+        info, name = npc.get("secret_info"), npc.get("name")
+        if isinstance(info, str) and info.strip() and isinstance(name, str) and name.strip():
+            secrets.append(Secret(fact=info.strip()[: knowledge_rules.MAX_FACT_CHARS], known_by=[name.strip()],
+                                  ref=f"{NPC_SECRET}{npc['id']}"))
+    return secrets
+
+
+def _npc_secret_info(npcs: list, secrets: list[Secret], dropped: list[str]) -> None:
+    """The world's NPCs with the ``secret_info`` each one's secret now says, where its fact changed. A secret
+    told to others, revealed by a condition or deleted has no form here: the NPC keeps its own, and the
+    export says so."""
+    known = {secret.ref.removeprefix(NPC_SECRET): secret for secret in secrets if secret.ref.startswith(NPC_SECRET)}
+    kept = 0
+    for npc in npcs:
+        if not isinstance(npc, dict) or not isinstance(npc.get("id"), str):
+            continue
+        original = _npc_secrets([npc])
+        secret = known.get(npc["id"])
+        if secret is None:
+            kept += bool(original)
+            continue
+        if not original or secret.fact != original[0].fact:
+            npc["secret_info"] = secret.fact
+        if (not original or [who.casefold() for who in secret.known_by] != [original[0].known_by[0].casefold()]
+                or secret.reveal_when):
+            kept += 1
+    if kept:
+        dropped.append(f"{kept} NPCs' secret known_by or reveal_when (Infinite Worlds keeps an NPC's secret info "
+                       "for the AI alone)")
 
 
 def _tracked_visibility(items: list, secrets: list[Secret], dropped: list[str]) -> list:
@@ -223,7 +263,7 @@ def parse(text: str, *, name: str = "") -> LoreDocument:
         "loreBookEntries" in world) else []
     return LoreDocument(books=books, characters=characters, story=story,
                         chapters=[_chapter(event, index, numbers) for index, event in enumerate(events)],
-                        secrets=_tracked_secrets(_list(world, "trackedItems")))
+                        secrets=[*_tracked_secrets(_list(world, "trackedItems")), *_npc_secrets(_list(world, "NPCs"))])
 
 
 def _new_id() -> str:
@@ -297,6 +337,7 @@ def write(document: LoreDocument) -> Written:
                 "Trigger ")):
             event["name"] = chapter["title"]
         events.append(event)
+    _npc_secret_info(npcs, document.secrets, dropped)
     tracked = world.get("trackedItems")
     if isinstance(tracked, list):
         tracked = _tracked_visibility(tracked, document.secrets, dropped)

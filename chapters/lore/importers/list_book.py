@@ -1,11 +1,16 @@
 """Books written as ``{..., "entries": [ {...}, ... ]}`` with one entry shape per format
-(NovelAI lorebooks, Agnai memory books): read and written from a table of field names."""
+(NovelAI lorebooks, Agnai memory books): read and written from a table of field names.
+
+Neither format has a field that keeps an entry from the player or from a character (their lore goes to
+the AI alone, for every character), so an entry's ``known_by`` / ``reveal_when`` travel in a ``luna``
+object beside its own fields (``knowledge_fields``)."""
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
 
+from . import knowledge_fields
 from .document import (
     Book,
     Entry,
@@ -51,6 +56,7 @@ def _read_entry(shape: Shape, obj, position: int) -> Entry:
             values[attribute] = number_value(obj, names, entry=where, default=default)
         else:
             values[attribute] = bool_value(obj, names, default=default)
+    values.update(knowledge_fields.read(obj, knowledge_fields.ENTRY_FIELDS, entry=where, where=""))
     return Entry(**values, uid=str(where), source_format=shape.name, source_fields=obj)
 
 
@@ -84,7 +90,9 @@ def write(shape: Shape, document: LoreDocument) -> Written:
             original = _read_entry(shape, copy.deepcopy(entry.source_fields), position)
         else:
             target, original = copy.deepcopy(shape.entry_template), None
-        entries.append(overlay(target, entry, original, mapping))
+        written = overlay(target, entry, original, mapping)
+        knowledge_fields.write_beside(written, entry, knowledge_fields.ENTRY_FIELDS)
+        entries.append(written)
         defaults = Entry(keys=[], content="")
         for attribute in shape.unsupported:
             if getattr(entry, attribute) != getattr(defaults, attribute):
