@@ -400,7 +400,11 @@ def turn_replay(request, story_id, number):
     with acting_as(request.user):
         story = _story(request, story_id)
         turn = selectors.turn_get(story=story, number=number)
-        form = ReplayForm(request.POST or None, overview=selectors.models_overview(user=request.user, story=story))
+        every = list(selectors.turn_replays(turn=turn))
+        shown = next((replay for replay in every if str(replay.pk) == request.GET.get("replay")),
+                     every[0] if every else None)
+        form = ReplayForm(request.POST or None, overview=selectors.models_overview(user=request.user, story=story),
+                          initial={"choice": f"{shown.connection}:{shown.model}"} if shown else None)
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -414,9 +418,6 @@ def turn_replay(request, story_id, number):
                 return redirect(f"{reverse('turn-replay', args=[story.pk, number])}?replay={replay.pk}#replay")
         status = 400
     with acting_as(request.user):
-        every = list(selectors.turn_replays(turn=turn))
-        shown = next((replay for replay in every if str(replay.pk) == request.GET.get("replay")),
-                     every[0] if every else None)
         return render(request, "narrative_pipeline/turn_replay.html", {
             "story": story, "turn": turn, "form": form, "replays": every, "shown": shown,
             "original": selectors.turn_passage_origin(turn=turn),

@@ -189,6 +189,7 @@ class TestPages:
         page = client.get(answer["Location"]).content.decode()
         assert "The harbour sleeps." in page and "A storm rolls in." in page
         assert "default · small · $0.140000" in page and "tavern · tavern-70b · $4.500000" in page
+        assert '<option value="tavern:tavern-70b" selected>' in page  # the next replay starts from this model
         with acting_as(alice):
             replay_id = TurnReplay.objects.get().pk
         kept = client.post(reverse("replay-keep", args=[story.pk, 1, replay_id]))
