@@ -30,10 +30,10 @@ def test_replay_a_turn_side_by_side_and_keep_it(page_at, settings, width):
         tavern.script(fake.stream(["The lamp gutters; ", "Hale swears at the dark."], prompt_tokens=2_000,
                                   completion_tokens=300))
         page.get_by_role("button", name="Replay the Writer").click()
-        replay = page.locator("section", has=page.get_by_role("heading", name="Replay"))
+        replay = page.get_by_role("region", name="Replay", exact=True)
         expect(replay).to_contain_text("Hale swears at the dark.")
         expect(replay).to_contain_text("tavern · tavern-70b · $0.010500")
-        expect(page.locator("section", has=page.get_by_role("heading", name="The turn's passage"))).to_contain_text(
+        expect(page.get_by_role("region", name="The turn's passage")).to_contain_text(
             "offline · luna-offline-narrator · $0.000000")
         assert axe_violations(page) == []
         fits(page, width)
