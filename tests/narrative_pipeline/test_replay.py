@@ -155,6 +155,15 @@ class TestReplay:
         kept = api.post(f"/api/stories/{story.pk}/turns/1/replays/{body['id']}/keep/")
         assert kept.status_code == 409 and turn_of(story).prose == "The harbour sleeps."
 
+    def test_undoing_the_turn_removes_its_replays_and_keeps_their_cost(self, played):
+        api, story, _, tavern = played
+        tavern.script(fake.stream(["A storm rolls in."], **TOKENS))
+        replay(api, story)
+        assert api.delete(f"/api/stories/{story.pk}/turns/last/").status_code == 200
+        with acting_as(story.user_id):
+            assert not TurnReplay.objects.exists()
+            assert AgentCall.objects.filter(story_id=story.pk, routing="replay").get().cost_usd == Decimal("4.5")
+
 
 class TestReplaysUnderRls:
     def test_another_user_cannot_read_change_or_plant_a_replay(self, played, bob):
