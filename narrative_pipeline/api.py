@@ -22,7 +22,7 @@ from accounts.rls import acting_as
 from accounts.throttles import ImportThrottle, ModelTestThrottle, RerollThrottle, TurnThrottle
 from chapters.lore import importers
 
-from . import lore_files, orchestrator, selectors, services, snapshots, turn_history, turn_stops
+from . import lore_files, orchestrator, replays, selectors, services, snapshots, turn_history, turn_stops
 from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
 from .llm.check import choices_check, report_data
@@ -368,6 +368,61 @@ class TurnChooseApi(GenericAPIView):
         turn = turn_history.turn_version_choose(user=request.user, story_id=story_id, number=number,
                                                 version=data.validated_data["version"])
         return Response(TurnOutput(turn).data)
+
+
+class ReplayInput(serializers.Serializer):
+    connection = serializers.CharField(max_length=40, help_text="A connection's name, as /api/me/models/ lists them.")
+    model = serializers.CharField(max_length=120, help_text="One of that connection's models.")
+
+
+class ReplayOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    turn = serializers.IntegerField(source="turn.number")
+    connection = serializers.CharField()
+    model = serializers.CharField()
+    prose = serializers.CharField()
+    cost_usd = serializers.DecimalField(max_digits=12, decimal_places=6)
+    error = serializers.CharField(help_text="Why the replay wrote nothing (the model server's error), or empty.")
+    outcome = serializers.CharField(help_text='"" (open), "kept" or "branched".')
+
+
+class TurnReplayApi(ShortTransactionsApi):
+    serializer_class = ReplayOutput
+    throttle_classes = [RerollThrottle]
+
+    @extend_schema(request=ReplayInput, responses={200: ReplayOutput, 400: OpenApiResponse(description="A model the site does not offer"), 409: OpenApiResponse(description="The turn is not written")},
+                   summary="Replay a written turn's Writer with another model, from the same briefing and plan; "
+                           "the story is unchanged until the replay is kept or branched from")
+    def post(self, request, story_id, number):
+        with acting_as(request.user):
+            _may_change(request, story_id)
+        data = ReplayInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        replay = replays.turn_replay(user=request.user, story_id=story_id, number=number, **data.validated_data)
+        with acting_as(request.user):
+            return Response(ReplayOutput(replay).data)
+
+
+class ReplayKeepApi(GenericAPIView):
+    serializer_class = TurnOutput
+
+    @extend_schema(request=None, responses=TurnOutput,
+                   summary="Make a replay the turn's passage (the passage it replaces stays in `alternatives`)")
+    def post(self, request, story_id, number, replay_id):
+        _may_change(request, story_id)
+        return Response(TurnOutput(replays.replay_keep(user=request.user, story_id=story_id, number=number,
+                                                       replay_id=replay_id)).data)
+
+
+class ReplayBranchApi(GenericAPIView):
+    serializer_class = StoryOutput
+
+    @extend_schema(request=None, responses=StoryOutput,
+                   summary="A branch of the story ending at this turn with the replay's passage (the story is unchanged)")
+    def post(self, request, story_id, number, replay_id):
+        _may_change(request, story_id)
+        branch = replays.replay_branch(user=request.user, story_id=story_id, number=number, replay_id=replay_id)
+        return Response(StoryOutput(branch).data)
 
 
 class ArcListApi(GenericAPIView):

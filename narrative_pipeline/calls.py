@@ -12,7 +12,7 @@ from core import metrics
 
 from . import selectors
 from .llm import Completion, LLMError, LLMRequest, approximate_tokens
-from .llm.connections import ModelChoice, choices_for, provider_for
+from .llm.connections import ModelChoice, choice_source, choices_for, provider_for
 from .llm.reasoning import reasoning_split
 from .models import AgentCall
 
@@ -21,19 +21,26 @@ REASONING_KEPT_CHARS = 20_000
 
 
 class AgentCaller:
-    """Calls providers for one story (and turn), as its owner, recording each call."""
+    """Calls providers for one story (and turn), as its owner, recording each call. A ``replay`` caller
+    uses its ``choice`` for every agent, and its calls are marked as the replay's."""
 
-    def __init__(self, *, user, story, turn=None):
-        self.user, self.story, self.turn = user, story, turn
+    def __init__(self, *, user, story, turn=None, replay=None):
+        self.user, self.story, self.turn, self.replay = user, story, turn, replay
         self._choices: dict[str, ModelChoice] | None = None
+        self._sources: dict[str, str] = {}
 
     def _choice(self, agent: str) -> ModelChoice:
         """The story's choice for ``agent``, else the player's own (the account's), else the operator's;
         read once per caller (one turn, or one Dreamer task)."""
+        if self.replay is not None:
+            return ModelChoice(self.replay.connection, self.replay.model)
         if self._choices is None:
             with acting_as(self.user):
                 account_choices = selectors.model_choices(user=self.user)
             self._choices = choices_for(account_choices=account_choices, story_overrides=self.story.llm_overrides)
+            self._sources = {name: choice_source(name, choice, account_choices=account_choices,
+                                                 story_overrides=self.story.llm_overrides)
+                             for name, choice in self._choices.items()}
         return self._choices[agent]
 
     def complete(self, request: LLMRequest) -> Completion:
@@ -103,6 +110,8 @@ class AgentCaller:
                 completion_tokens=completion.completion_tokens if completion else 0,
                 cost_usd=cost, latency_ms=int(seconds * 1000), status=status, error=error[:2000],
                 reasoning=completion.reasoning[:REASONING_KEPT_CHARS] if completion else "",
+                routing="replay" if self.replay is not None else self._sources.get(agent, ""),
+                replay_id=getattr(self.replay, "pk", None),
             )
         metrics.AGENT_CALLS.labels(agent=agent, provider=provider, status=status).inc()
         metrics.AGENT_LATENCY.labels(agent=agent, provider=provider).observe(seconds)

@@ -153,3 +153,21 @@ class LoreEntryForm(forms.Form):
 class LoreTestForm(forms.Form):
     action = forms.CharField(label="Try an action", max_length=MAX_ACTION_CHARS,
                              widget=forms.TextInput(attrs={"placeholder": "I walk into the glade"}))
+
+
+class ReplayForm(forms.Form):
+    """The model to replay a turn's Writer with: one of the connections' models the Models page offers
+    (``connection:model``)."""
+
+    choice = forms.ChoiceField(label="Replay with")
+
+    def __init__(self, *args, overview: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["choice"].choices = [
+            (connection["label"], [(f"{connection['name']}:{model}", model_text(connection, model))
+                                   for model in connection["models"]])
+            for connection in overview["connections"] if connection["models"]]
+
+    def picked(self) -> dict:
+        connection, _, model = self.cleaned_data["choice"].partition(":")
+        return {"connection": connection, "model": model}

@@ -213,11 +213,38 @@ class AgentCall(UserOwnedModel):
     error = models.TextField(blank=True)
     # What a reasoning model thought before answering, never shown to players: the writers' room shows it.
     reasoning = models.TextField(blank=True)
+    # Where the model came from (``routing.py``): the story's choice, the account's, the operator's, or a replay.
+    routing = models.CharField(max_length=10, blank=True)
+    # A replay's calls: counted in the story's costs, kept out of the turn's own (the turn did not use them).
+    replay = models.ForeignKey("TurnReplay", on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at"]
         indexes = [models.Index(fields=["story", "agent"])]
+
+
+class TurnReplay(UserOwnedModel):
+    """A completed turn's stored briefing and plan written again by another model (issue #21), shown
+    beside its passage and changing nothing until the player keeps it or branches from it."""
+
+    class Outcome(models.TextChoices):
+        OPEN = ""
+        KEPT = "kept"
+        BRANCHED = "branched"
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="replays")
+    turn = models.ForeignKey(Turn, on_delete=models.CASCADE, related_name="replays")
+    connection = models.CharField(max_length=40)
+    model = models.CharField(max_length=120)
+    prose = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["turn", "created_at"]
 
 
 class StoryCollaborator(UserOwnedModel):

@@ -27,7 +27,17 @@ from core.contracts import StoryState
 
 from .llm import AGENTS
 from .llm.connections import choice_read, choices_for, connections
-from .models import AgentCall, Character, ModelChoices, Story, StoryArc, StoryTurn, Turn, TurnOverride
+from .models import (
+    AgentCall,
+    Character,
+    ModelChoices,
+    Story,
+    StoryArc,
+    StoryTurn,
+    Turn,
+    TurnOverride,
+    TurnReplay,
+)
 
 
 def story_list(*, user):
@@ -121,7 +131,24 @@ def story_costs_by_day(*, story: Story) -> list[dict]:
 
 
 def turn_calls(*, turn: StoryTurn):
-    return AgentCall.objects.filter(turn_id=turn.id).order_by("created_at")
+    """The calls that wrote the turn (a replay's calls are the replay's: ``replay_calls``)."""
+    return AgentCall.objects.filter(turn_id=turn.id, replay__isnull=True).order_by("created_at")
+
+
+def turn_replays(*, turn: StoryTurn):
+    return TurnReplay.objects.filter(turn_id=turn.id).order_by("-created_at")
+
+
+def turn_passage_origin(*, turn: StoryTurn) -> dict | None:
+    """The model and cost of the passage the turn reads now: a kept replay's, else its last Writer call's."""
+    kept = TurnReplay.objects.filter(turn_id=turn.id, outcome=TurnReplay.Outcome.KEPT, prose=turn.prose).last()
+    if kept is not None:
+        return {"connection": kept.connection, "model": kept.model, "cost_usd": kept.cost_usd}
+    call = (AgentCall.objects.filter(turn_id=turn.id, agent="writer", replay__isnull=True)
+            .exclude(status=AgentCall.Status.ERROR).order_by("created_at").last())
+    if call is None:
+        return None
+    return {"connection": call.provider, "model": call.model, "cost_usd": call.cost_usd}
 
 
 def user_total_cost(*, user) -> dict:

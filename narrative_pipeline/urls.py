@@ -32,4 +32,8 @@ urlpatterns = [
     path("<uuid:story_id>/turns/<int:number>/edit/", views.turn_edit, name="turn-edit"),
     path("<uuid:story_id>/turns/<int:number>/text/", views.turn_text, name="turn-text"),
     path("<uuid:story_id>/turns/<int:number>/choose/", views.turn_choose, name="turn-choose"),
+    path("<uuid:story_id>/turns/<int:number>/replay/", views.turn_replay, name="turn-replay"),
+    path("<uuid:story_id>/turns/<int:number>/replays/<int:replay_id>/keep/", views.replay_keep, name="replay-keep"),
+    path("<uuid:story_id>/turns/<int:number>/replays/<int:replay_id>/branch/", views.replay_branch,
+         name="replay-branch"),
 ]

@@ -22,10 +22,18 @@ from chapters import services as chapter_services
 from chapters.models import ChapterSuggestion, StoryChapter
 from core.forms import form_error_from
 
-from . import lore_files, lore_views, orchestrator, selectors, services, snapshots, turn_history
+from . import lore_files, lore_views, orchestrator, replays, selectors, services, snapshots, turn_history
 from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
-from .forms import ActionForm, EditActionForm, ModelsForm, NewStoryForm, StoryNotesForm, StoryStateForm
+from .forms import (
+    ActionForm,
+    EditActionForm,
+    ModelsForm,
+    NewStoryForm,
+    ReplayForm,
+    StoryNotesForm,
+    StoryStateForm,
+)
 from .llm.check import choices_check
 from .llm.connections import ModelChoice
 from .llm.status import model_status
@@ -374,11 +382,80 @@ def turn_detail(request, story_id, number):
     """The writers' room for one turn: what each agent saw and did, and what it cost."""
     story = _story(request, story_id)
     turn = selectors.turn_get(story=story, number=number)
+    calls = selectors.turn_calls(turn=turn)
     return render(request, "narrative_pipeline/turn_detail.html", {
-        "story": story, "turn": turn, "calls": selectors.turn_calls(turn=turn),
+        "story": story, "turn": turn, "calls": calls, "total_cost": sum(call.cost_usd for call in calls),
+        "replays": selectors.turn_replays(turn=turn),
         "briefing": turn.briefing or {}, "template": turn.template or {},
         "chapter": selectors.turn_chapter(turn=turn), "healings": selectors.turn_healings(turn=turn),
     })
+
+
+@login_required
+@transaction.non_atomic_requests
+@rate_limited("rerolls")
+def turn_replay(request, story_id, number):
+    """Replay a turn's Writer with another model, beside the passage it wrote (GET shows the form and the
+    replays so far; POST writes one and shows it)."""
+    with acting_as(request.user):
+        story = _story(request, story_id)
+        turn = selectors.turn_get(story=story, number=number)
+        every = list(selectors.turn_replays(turn=turn))
+        shown = next((replay for replay in every if str(replay.pk) == request.GET.get("replay")),
+                     every[0] if every else None)
+        form = ReplayForm(request.POST or None, overview=selectors.models_overview(user=request.user, story=story),
+                          initial={"choice": f"{shown.connection}:{shown.model}"} if shown else None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                replay = replays.turn_replay(user=request.user, story_id=story.pk, number=number, **form.picked())
+            except orchestrator.TurnRefused as refused:
+                form_error_from(form, refused)
+            else:
+                if replay.error:
+                    messages.error(request, f"The replay could not be written: {replay.error}")
+                return redirect(f"{reverse('turn-replay', args=[story.pk, number])}?replay={replay.pk}#replay")
+        status = 400
+    with acting_as(request.user):
+        return render(request, "narrative_pipeline/turn_replay.html", {
+            "story": story, "turn": turn, "form": form, "replays": every, "shown": shown,
+            "original": selectors.turn_passage_origin(turn=turn),
+            "can_change": services.can_change_story(request.user, story),
+        }, status=status)
+
+
+def _replay_decided(request, story_id, number, replay_id, decide):
+    with acting_as(request.user):
+        story = _story(request, story_id)
+    try:
+        return decide(user=request.user, story_id=story.pk, number=number, replay_id=replay_id), story
+    except orchestrator.TurnRefused as refused:
+        messages.error(request, refused.message)
+        return None, story
+
+
+@login_required
+@require_POST
+def replay_keep(request, story_id, number, replay_id):
+    """The replay's passage becomes the turn's; the old one stays a version of it."""
+    kept, story = _replay_decided(request, story_id, number, replay_id, replays.replay_keep)
+    if kept is None:
+        return redirect("turn-replay", story.pk, number)
+    messages.success(request, f"Turn {number} now reads the replay; the passage it had is kept as a version.")
+    return _to_turn(story.pk, number)
+
+
+@login_required
+@require_POST
+def replay_branch(request, story_id, number, replay_id):
+    """A branch of the story that ends at this turn with the replay's passage."""
+    branch, story = _replay_decided(request, story_id, number, replay_id, replays.replay_branch)
+    if branch is None:
+        return redirect("turn-replay", story.pk, number)
+    messages.success(request, format_html("The branch ‘{}’ ends with the replay; “{}” is unchanged.",
+                                          branch.title, story.title))
+    return _to_turn(branch.pk, number)
 
 
 @login_required

@@ -97,6 +97,12 @@ def played_story(user, *, turns: int = 1, **story_fields):
     with acting_as(user):  # an undone turn kept for redo (past the next number, so no Redo is offered)
         UndoneTurn.objects.create(user_id=user.pk, story=story, number=turns + 2,
                                   turn={"number": turns + 2, "action": "I turn back."}, state_after=story.state)
+    if turns:
+        from narrative_pipeline.models import TurnReplay
+
+        with acting_as(user):  # a replay of the first turn by another model, neither kept nor branched (issue #21)
+            TurnReplay.objects.create(user_id=user.pk, story=story, turn=first, connection="offline",
+                                      model="luna-offline-narrator", prose="The first turn, told by another model.")
     if turns >= 2:  # a branch with an edited turn (copy-on-write rows), published, liked and reported
         from marketplace import forks, services
         from narrative_pipeline import snapshots

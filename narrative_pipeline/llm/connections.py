@@ -231,6 +231,20 @@ def choices_for(*, account_choices: dict | None = None, story_overrides: dict | 
     return chosen
 
 
+STORY, ACCOUNT, OPERATOR = "story", "account", "operator"
+
+
+def choice_source(agent: str, choice: ModelChoice, *, account_choices: dict | None = None,
+                  story_overrides: dict | None = None) -> str:
+    """Which layer ``choices_for`` took ``choice`` from: the story's, the account's, else the operator's
+    (a layer naming the model it would have used anyway is still the one that chose it)."""
+    for source, layer in ((STORY, story_overrides), (ACCOUNT, account_choices)):
+        picked = choice_read((layer or {}).get(agent))
+        if picked and picked.connection == choice.connection and picked.model in ("", choice.model):
+            return source
+    return OPERATOR
+
+
 def provider_for(choice: ModelChoice) -> tuple[Provider, Connection]:
     """The provider that makes ``choice``'s calls, and its connection (for prices)."""
     connection = connection_named(choice.connection)

@@ -62,7 +62,7 @@ def concrete(path: str, story) -> str:
         listing = Listing.objects.filter(author_id=story.user_id).first()
         fork = ForkRecord.objects.filter(user_id=story.user_id).first()
     return (path.replace("{story_id}", str(story.pk)).replace("{number}", "1").replace("{listing_id}", str(listing.pk))
-            .replace("{fork_id}", str(fork.pk)).replace("{conflict_id}", "1").replace("{entry_id}", "1").replace("{knowledge_id}", "1").replace("{lore_format}", "sillytavern"))
+            .replace("{fork_id}", str(fork.pk)).replace("{conflict_id}", "1").replace("{entry_id}", "1").replace("{knowledge_id}", "1").replace("{replay_id}", "1").replace("{lore_format}", "sillytavern"))
 
 
 def test_every_route_answers_options_and_refuses_undocumented_methods_with_405(owner_world, api_as):
