@@ -16,7 +16,7 @@ COLLABORATORS_REVERSE = [f"DROP POLICY IF EXISTS {policy} ON {TABLE}" for policy
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('narrative_pipeline', '0017_snapshot_item_knowledge_and_portrait'),
+        ('narrative_pipeline', '0018_undone_turn_knowledge'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
