@@ -42,6 +42,31 @@ CHAPTER = {"number": 1, "title": "The Bell Beneath the Bay", "summary": "Wren le
                                {"beat": "Hale is seen rowing out at night", "priority": "medium"}]}
 
 
+# The same world as an author would furnish it (a card's worth of cast and memory, within the briefing's caps).
+AUTHORED_MEMORY = (
+    "Gullhaven keeps three rules: no boat leaves after the bell, no one dives alone, no one speaks of the chapel's "
+    "salvage. The salvage was a chest of church silver raised in secret forty years ago by Hale's father and the "
+    "Marrow brothers, who sold it to smugglers from the mainland; the chapel's bell went down with the hull that "
+    "carried it. Since then the town has paid the smugglers in silence. Wren's predecessor at the lighthouse, "
+    "old Tamsin, kept a logbook of every night the bell rang; it is hidden behind the lamp room's loose brick. "
+    "The storms cut the island off from November to March; the ferry will not come until the thaw.")
+AUTHORED_CAST = [
+    {"name": "Wren", "is_player": True, "description": "the new lighthouse keeper, sent from the mainland after "
+     "Tamsin's death; sharp-eyed, restless, a former coastguard signaller who reads lights and flags at a glance",
+     "personality": "curious, stubborn, quick to trust the sea and slow to trust people"},
+    {"name": "Captain Hale", "description": "the harbour master, sixty, broad and grey, who runs the quay and the "
+     "town council; his father raised the chapel's silver, and he has kept the secret and paid its price all his "
+     "life", "personality": "gruff, protective of the town, guilty, honest in everything but the one thing"},
+    {"name": "Orla", "description": "a diver who lost her brother Colm to the bay two winters ago; she dives the "
+     "drowned chapel alone, against the town's rule, looking for him or for whatever took him",
+     "personality": "fearless, bitter, funny when she forgets to be angry"},
+    {"name": "Father Ansel", "description": "the priest of the new chapel on the hill, who keeps the parish "
+     "records and the key to the bell tower that has no bell", "personality": "gentle, evasive, afraid"},
+    {"name": "Mags Marrow", "description": "the innkeeper of the Salt Anchor, last of the Marrow family, who hears "
+     "every rumour on the island and sells the ones worth selling", "personality": "warm, shrewd, mercenary"},
+]
+
+
 def serialized(messages: list[dict]) -> str:
     """The prompt as a chat template lays it out: role and content, message after message."""
     return "".join(f"<|{message['role']}|>\n{message['content']}\n" for message in messages)
@@ -76,6 +101,15 @@ def recorded() -> Iterator[list[tuple[int, LLMRequest]]]:
         OfflineProvider.complete, OfflineProvider.stream = complete, stream
 
 
+def prompt_tokens(requests: list[tuple[int, LLMRequest]]) -> dict[str, list[int]]:
+    """Per agent, each call's prompt in approximate tokens (characters / 4)."""
+    found: dict[str, list[int]] = defaultdict(list)
+    for _, request in requests:
+        if request is not None:
+            found[request.agent].append(len(serialized(request.messages)) // 4)
+    return found
+
+
 def shares(requests: list[tuple[int, LLMRequest]]) -> dict[str, list[float]]:
     """Per agent, the share of each turn's prompt identical to the previous turn's prefix (same agent and task,
     the first call of each turn: a retry within a turn would repeat its own prompt)."""
@@ -94,12 +128,19 @@ def shares(requests: list[tuple[int, LLMRequest]]) -> dict[str, list[float]]:
     return found
 
 
-def play(turns: int = TURNS) -> list[tuple[int, LLMRequest]]:
-    user = get_user_model().objects.create_user("bench", "bench@example.com", "bench-password-1234",
-                                                storage_limit_mb=10_000)
+def play(turns: int = TURNS, *, authored: bool = False) -> list[tuple[int, LLMRequest]]:
+    """The starter world's story, or (``authored``) the same with its cast and memory written out."""
+    user = get_user_model().objects.create_user(f"bench-{authored}", f"bench-{authored}@example.com",
+                                                "bench-password-1234", storage_limit_mb=10_000)
     story = story_create_from_world(user=user, world="drowned-bell")
     with acting_as(user):
         chapter_services.chapters_import(story_id=story.pk, user_id=user.pk, chapters=[dict(CHAPTER)])
+        if authored:
+            story.memory = AUTHORED_MEMORY
+            story.save(update_fields=["memory"])
+            story.characters.all().delete()
+            for member in AUTHORED_CAST:
+                story.characters.create(user_id=user.pk, **member)
     with recorded() as requests, task_queue.held():
         for number in range(2, turns + 2):
             requests.append((number, None))
@@ -111,22 +152,31 @@ def play(turns: int = TURNS) -> list[tuple[int, LLMRequest]]:
     return requests
 
 
-def run() -> str:
-    with bench_database("prefix"):
-        requests = play()
-    rows = []
+def table(requests: list[tuple[int, LLMRequest]]) -> str:
+    rows, sizes = [], prompt_tokens(requests)
     for agent, found in sorted(shares(requests).items()):
         met = "" if agent not in ("strategist", "writer") else (" ✓" if statistics.mean(found) >= GOAL else " ✗")
         rows.append(f"| {agent} | {len(found)} | **{statistics.mean(found):.0%}**{met} | {statistics.median(found):.0%} "
-                    f"| {min(found):.0%} |")
-    table = "\n".join(rows)
-    return f"""
-{TURNS} turns of the starter world "The Drowned Bell" with one authored chapter, offline narrator, the Dreamer
-between turns ({sum(1 for _, request in requests if request)} calls recorded). Share of each call's prompt (characters of the serialized messages)
-identical to the previous turn's prompt of the same agent and task: the part a provider's prefix cache can reuse.
-Goal ≥ {GOAL:.0%} for the Strategist and the Writer.
+                    f"| {min(found):.0%} | {statistics.mean(sizes[agent]):,.0f} |")
+    return """| agent | turns compared | mean share reused | median | lowest | mean prompt (tokens ≈ chars/4) |
+|---|---|---|---|---|---|
+""" + "\n".join(rows)
 
-| agent | calls compared | mean share reused | median | lowest |
-|---|---|---|---|---|
-{table}
+
+def run() -> str:
+    with bench_database("prefix"):
+        starter = play()
+        authored = play(authored=True)
+    return f"""
+{TURNS} turns each, offline narrator, the Dreamer between turns. Share of each turn's prompt (characters of the
+serialized messages) identical to the previous turn's prompt of the same agent and task: the part a provider's
+prefix cache can reuse. Goal ≥ {GOAL:.0%} for the Strategist and the Writer.
+
+The starter world "The Drowned Bell" as shipped (a three-line cast) with one authored chapter:
+
+{table(starter)}
+
+The same world as an author furnishes it (five characters described in a few lines each, a paragraph of memory):
+
+{table(authored)}
 """

@@ -4,9 +4,10 @@ Cache-aware layout (issue #21): providers cache a prompt by its prefix (OpenAI's
 caching, llama.cpp's ``cache_prompt``, OpenRouter), so a briefing is laid out from what changes least to what
 changes every turn, and serialized the same way each time (keys sorted inside each section, no timestamps):
 the system prompt; the world; the cast as written; the chapter as written; the story so far (an arc summary,
-which the Dreamer folds only every ``ARC_INTERVAL_TURNS``); then the volatile tail — who knows what, the
-chapter's progress, how the cast changed, the lore fired, retrieved and recent turns, the state, the action
-(and the Writer's plan). One user message, not several: some chat templates refuse two user messages in a row.
+which the Dreamer folds only every ``ARC_INTERVAL_TURNS``); who knows what and the chapter's progress (they
+change with the scene, not every turn); the recent turns, quoted in full in a window that grows a turn at a
+time and moves a block at a time (``preprocessor.recent_window_start``); then what changes every turn — how
+the cast changed, the chapter's divergence score, the lore fired, the retrieved turns, the state, the action (and the Writer's plan). One user message, not several: some chat templates refuse two user messages in a row.
 """
 
 import json
@@ -43,7 +44,8 @@ Answer with plain prose, as short as asked. {DATA_RULE}"""
 # The sections of a briefing, most stable first (see the module's docstring).
 WORLD_KEYS = ("title", "genre", "premise", "setting", "memory", "authors_note")
 CHAPTER_AS_WRITTEN = ("number", "title", "version", "narrative_instructions", "beats")
-TAIL_KEYS = ("lore", "relevant_turns", "recent_turns", "state", "turn_number", "action")
+CHAPTER_SCORE = ("divergence", "divergence_parts")  # measured again every turn
+TAIL_KEYS = ("lore", "relevant_turns", "state", "turn_number", "action")
 
 
 def _sorted_keys(value):
@@ -68,9 +70,12 @@ def briefing_laid_out(agents: dict, **tail) -> dict:
     if "knowledge" in agents:
         sections["knowledge"] = agents["knowledge"]
     sections["chapter_progress"] = chapter and {key: value for key, value in chapter.items()
-                                                if key not in CHAPTER_AS_WRITTEN}
+                                                if key not in CHAPTER_AS_WRITTEN + CHAPTER_SCORE}
+    # Appended to, a turn at a time, and moved on a block at a time (``preprocessor.recent_window_start``).
+    sections["recent_turns"] = agents.get("recent_turns") or []
     sections["character_changes"] = [{"name": note["name"], "latest_change": note["latest_change"]}
                                      for note in characters if note.get("latest_change")]
+    sections["chapter_score"] = chapter and {key: value for key, value in chapter.items() if key in CHAPTER_SCORE}
     sections.update({key: agents[key] for key in TAIL_KEYS if key in agents})
     sections.update(tail)
     return {key: _sorted_keys(value) for key, value in sections.items()}
