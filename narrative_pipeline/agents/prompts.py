@@ -7,7 +7,8 @@ the system prompt; the world; the cast as written; the chapter as written; the s
 which the Dreamer folds only every ``ARC_INTERVAL_TURNS``); who knows what and the chapter's progress (they
 change with the scene, not every turn); the recent turns, quoted in full in a window that grows a turn at a
 time and moves a block at a time (``preprocessor.recent_window_start``); then what changes every turn — how
-the cast changed, the chapter's divergence score, the lore fired, the retrieved turns, the state, the action (and the Writer's plan). One user message, not several: some chat templates refuse two user messages in a row.
+the cast changed, the chapter's divergence score, the lore fired, the retrieved turns, the state, the action
+(and the Writer's plan). One user message, not several: some chat templates refuse two user messages in a row.
 """
 
 import json
