@@ -438,6 +438,7 @@ class ArcListApi(GenericAPIView):
 AgentCosts = inline_serializer("AgentCosts", {
     "calls": serializers.IntegerField(), "prompt_tokens": serializers.IntegerField(),
     "completion_tokens": serializers.IntegerField(), "cost_usd": serializers.DecimalField(12, 6),
+    "cached_tokens": serializers.IntegerField(), "cache_saved_usd": serializers.DecimalField(12, 6),
     "latency_ms_total": serializers.IntegerField(), "latency_ms_avg": serializers.FloatField()})
 
 

@@ -58,7 +58,10 @@ class AgentCaller:
         completion = dataclasses.replace(completion, text=completion.text if request.json_mode else visible,
                                          reasoning="\n\n".join(filter(None, [completion.reasoning, reasoning])))
         self._record(request.agent, choice.connection, completion.model, started, completion=completion,
-                     cost=connection.cost_usd(completion.model, completion.prompt_tokens, completion.completion_tokens))
+                     cost=connection.cost_usd(completion.model, completion.prompt_tokens, completion.completion_tokens,
+                                              completion.cached_tokens),
+                     saved=connection.cache_saved_usd(completion.model, completion.prompt_tokens,
+                                                      completion.cached_tokens))
         return completion
 
     def stream(self, request: LLMRequest) -> Iterator[str | Completion]:
@@ -70,7 +73,9 @@ class AgentCaller:
             for piece in pieces:
                 if isinstance(piece, Completion):
                     self._record(request.agent, choice.connection, piece.model, started, completion=piece,
-                                 cost=connection.cost_usd(piece.model, piece.prompt_tokens, piece.completion_tokens))
+                                 cost=connection.cost_usd(piece.model, piece.prompt_tokens, piece.completion_tokens,
+                                                          piece.cached_tokens),
+                                 saved=connection.cache_saved_usd(piece.model, piece.prompt_tokens, piece.cached_tokens))
                 else:
                     written.append(piece)
                 yield piece
@@ -99,7 +104,7 @@ class AgentCaller:
                                            model=model))
 
     def _record(self, agent, provider, model, started, *, completion: Completion | None = None,
-                cost: Decimal = Decimal(0), error: str = "", status: str = ""):
+                cost: Decimal = Decimal(0), saved: Decimal = Decimal(0), error: str = "", status: str = ""):
         seconds = time.monotonic() - started
         status = status or (AgentCall.Status.ERROR if error else AgentCall.Status.OK)
         with acting_as(self.user):
@@ -108,6 +113,7 @@ class AgentCaller:
                 agent=agent, provider=provider, model=model[:120],
                 prompt_tokens=completion.prompt_tokens if completion else 0,
                 completion_tokens=completion.completion_tokens if completion else 0,
+                cached_tokens=completion.cached_tokens if completion else 0, cache_saved_usd=saved,
                 cost_usd=cost, latency_ms=int(seconds * 1000), status=status, error=error[:2000],
                 reasoning=completion.reasoning[:REASONING_KEPT_CHARS] if completion else "",
                 routing="replay" if self.replay is not None else self._sources.get(agent, ""),

@@ -207,6 +207,10 @@ class AgentCall(UserOwnedModel):
     model = models.CharField(max_length=120)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
+    # Of the prompt tokens, those the server read from its prompt cache (when it says), and what that saved at
+    # the connection's prices then (``cached_input`` below ``input``).
+    cached_tokens = models.PositiveIntegerField(default=0)
+    cache_saved_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     latency_ms = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OK)

@@ -101,9 +101,11 @@ def story_arcs(*, story: Story):
 
 
 def story_costs(*, story: Story) -> dict:
-    """Tokens, cost and latency per agent (every agent named, even with no calls) and in total."""
+    """Tokens, cost and latency per agent (every agent named, even with no calls) and in total, with the prompt
+    tokens read from a provider's cache and what that saved (``cache_saved_usd``)."""
     rows = {row["agent"]: row for row in AgentCall.objects.filter(story=story).values("agent").annotate(
         calls=Count("id"), prompt_tokens=Sum("prompt_tokens"), completion_tokens=Sum("completion_tokens"),
+        cached_tokens=Sum("cached_tokens"), cache_saved_usd=Sum("cache_saved_usd"),
         cost_usd=Sum("cost_usd"), latency_ms_total=Sum("latency_ms"), latency_ms_avg=Avg("latency_ms"))}
     agents = {}
     for agent in AGENTS:
@@ -112,14 +114,17 @@ def story_costs(*, story: Story) -> dict:
             "calls": row.get("calls", 0),
             "prompt_tokens": row.get("prompt_tokens") or 0,
             "completion_tokens": row.get("completion_tokens") or 0,
+            "cached_tokens": row.get("cached_tokens") or 0,
+            "cache_saved_usd": str(row.get("cache_saved_usd") or "0.000000"),
             "cost_usd": str(row.get("cost_usd") or "0.000000"),
             "latency_ms_total": row.get("latency_ms_total") or 0,
             "latency_ms_avg": round(row.get("latency_ms_avg") or 0, 1),
         }
     errors = AgentCall.objects.filter(story=story, status=AgentCall.Status.ERROR).count()
     total = {key: sum(agent[key] for agent in agents.values())
-             for key in ("calls", "prompt_tokens", "completion_tokens", "latency_ms_total")}
-    total["cost_usd"] = str(sum((row.get("cost_usd") or 0) for row in rows.values()) or "0.000000")
+             for key in ("calls", "prompt_tokens", "completion_tokens", "cached_tokens", "latency_ms_total")}
+    for money in ("cost_usd", "cache_saved_usd"):
+        total[money] = str(sum((row.get(money) or 0) for row in rows.values()) or "0.000000")
     total["failed_calls"] = errors
     return {"agents": agents, "total": total}
 

@@ -11,10 +11,13 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-def ok(text: str, prompt_tokens: int = 11, completion_tokens: int = 7, reasoning: str | None = None) -> dict:
-    """A chat completion; ``reasoning`` comes as ``reasoning_content`` beside the content (vLLM, DeepSeek)."""
-    return {"kind": "ok", "text": text, "reasoning": reasoning,
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}}
+def ok(text: str, prompt_tokens: int = 11, completion_tokens: int = 7, reasoning: str | None = None,
+       usage: dict | None = None, extra: dict | None = None) -> dict:
+    """A chat completion; ``reasoning`` comes as ``reasoning_content`` beside the content (vLLM, DeepSeek);
+    ``usage`` adds to the usage object (``prompt_tokens_details``), ``extra`` to the response (llama.cpp's
+    ``timings``)."""
+    return {"kind": "ok", "text": text, "reasoning": reasoning, "extra": extra or {},
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, **(usage or {})}}
 
 
 def stream(pieces: list[str], prompt_tokens: int = 11, completion_tokens: int = 7, pause: float = 0.0,
@@ -113,7 +116,8 @@ class FakeOpenAI:
     def __init__(self):
         self.replies: deque = deque()
         self.requests: list[dict] = []
-        # Options answered with HTTP 400: "response_format" (any), "json_schema" (that type only), "stream_options".
+        # Options answered with HTTP 400: "response_format" (any), "json_schema" (that type only), "stream_options",
+        # "cache_prompt" (llama.cpp's field, which OpenAI refuses as an unknown argument).
         self.refuses: set[str] = set()
         # What GET /models answers: these model ids, or a reply such as ``status(401)``.
         self.models: list[str] | dict = ["fake-model"]
@@ -159,7 +163,7 @@ class FakeOpenAI:
                 if reply.get("reasoning"):
                     message["reasoning_content"] = reply["reasoning"]
                 self.send_json(200, {"id": "x", "model": body["model"], "usage": reply["usage"],
-                                     "choices": [{"index": 0, "message": message}]})
+                                     "choices": [{"index": 0, "message": message}], **reply.get("extra", {})})
 
             def reply_status(self, reply, body):
                 headers = {"Retry-After": reply["retry_after"]} if reply.get("retry_after") is not None else {}
@@ -228,4 +232,6 @@ class FakeOpenAI:
         response_format = (body.get("response_format") or {}).get("type")
         if response_format and ("response_format" in self.refuses or response_format in self.refuses):
             return "response_format"
+        if "cache_prompt" in body and "cache_prompt" in self.refuses:
+            return "cache_prompt"
         return "stream_options" if "stream_options" in body and "stream_options" in self.refuses else None

@@ -40,7 +40,6 @@ from . import points_of_view
 # section, so a long story fills each section to the same budget as a story of twenty turns.
 PROSE_CHARS, SUMMARY_CHARS, ARC_CHARS, NOTE_CHARS, MEMORY_CHARS, MAX_CHARACTERS = 1_200, 400, 900, 300, 2_000, 12
 MAX_LORE_CUT = 20  # the writers' room lists this many cut entries at most (the briefing stays bounded)
-RECENT_BUDGET = 2_400  # the last turns' prose, newest first
 LONG_MEMORY_BUDGET = 1_600  # the story so far, then the most relevant older turns
 
 
@@ -55,8 +54,9 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
     moment = embeddings.embed_moment(state, action=action)
     chapter, heal = chapter_evaluation.evaluate_turn(story_id=story.pk, user_id=story.user_id, state=state,
                                                      turn_number=turn_number, state_vector=moment)
-    recent = list(story_turns(story=story).filter(number__lt=turn_number, status=Turn.Status.COMPLETED)
-                  .order_by("-number").values("number", "action", "prose")[: settings.BRIEFING_RECENT_TURNS])[::-1]
+    recent = list(story_turns(story=story).filter(number__lt=turn_number, status=Turn.Status.COMPLETED,
+                                                  number__gte=recent_window_start(turn_number))
+                  .order_by("number").values("number", "action", "prose"))
     lore = chapter_lore.lore_for_turn(story_id=story.pk, action=action, seed=f"{story.pk}:{turn_number}",
                                       recent=lore_recent_texts(story=story, before=turn_number))
     oldest_recent = recent[0]["number"] if recent else turn_number
@@ -83,6 +83,16 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
                   for hit in lore.cut],
         healing=heal and ChapterHealing(chapter_id=str(heal[0]), tier=heal[1]),
     )
+
+
+def recent_window_start(turn_number: int, block: int | None = None) -> int:
+    """The first turn the briefing quotes in full. The window ends at the turn before ``turn_number`` and starts
+    at a block boundary (blocks of ``BRIEFING_RECENT_TURNS``) at least a block back: it grows by a turn each turn
+    and moves on a whole block at a time, holding between one block and two blocks less one of turns. So the
+    prose already in the prompt stays the prompt's prefix from turn to turn (provider prompt caches hit), except
+    once a block, instead of shifting by one turn every turn."""
+    block = block or settings.BRIEFING_RECENT_TURNS
+    return max(1, block * ((turn_number - 1 - block) // block) + 1)
 
 
 def _lore_notes(fired, names: dict[str, str]) -> list[LoreNote]:
@@ -120,15 +130,11 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _recent_within_budget(turns: list[PastTurn]) -> list[PastTurn]:
-    kept, left = [], RECENT_BUDGET
-    for turn in reversed(turns):  # newest first
-        if left <= 0:
-            break
-        prose = _cut(turn.prose, min(PROSE_CHARS, left))
-        kept.append(PastTurn(number=turn.number, action=_cut(turn.action, NOTE_CHARS), prose=prose))
-        left -= len(prose)
-    return kept[::-1]
+def _recent_cut(turns: list[PastTurn]) -> list[PastTurn]:
+    """Each turn cut on its own (never by what came after it), so a turn reads the same in every briefing that
+    quotes it; the window's length (``recent_window_start``) bounds the section."""
+    return [PastTurn(number=turn.number, action=_cut(turn.action, NOTE_CHARS), prose=_cut(turn.prose, PROSE_CHARS))
+            for turn in turns]
 
 
 def _long_memory_within_budget(arcs: list[str], relevant: list[RelevantTurn]):
@@ -170,7 +176,7 @@ def brief(context: StoryContext) -> StrategistBriefing:
         setting=_cut(context.setting, MEMORY_CHARS), memory=_cut(context.memory, MEMORY_CHARS),
         authors_note=_cut(context.authors_note, NOTE_CHARS * 2), state=context.state,
         turn_number=context.turn_number, action=context.action,
-        recent_turns=_recent_within_budget(context.recent_turns),
+        recent_turns=_recent_cut(context.recent_turns),
         relevant_turns=relevant,
         arc_summaries=arcs,
         characters=[CharacterNote(name=c.name, description=_cut(c.description, NOTE_CHARS),

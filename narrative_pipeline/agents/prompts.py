@@ -1,4 +1,15 @@
-"""Prompts. Story content reaches the model only inside a delimited data block (DESIGN §7)."""
+"""Prompts. Story content reaches the model only inside a delimited data block (DESIGN §7).
+
+Cache-aware layout (issue #21): providers cache a prompt by its prefix (OpenAI's prompt caching, vLLM's prefix
+caching, llama.cpp's ``cache_prompt``, OpenRouter), so a briefing is laid out from what changes least to what
+changes every turn, and serialized the same way each time (keys sorted inside each section, no timestamps):
+the system prompt; the world; the cast as written; the chapter as written; the story so far (an arc summary,
+which the Dreamer folds only every ``ARC_INTERVAL_TURNS``); who knows what and the chapter's progress (they
+change with the scene, not every turn); the recent turns, quoted in full in a window that grows a turn at a
+time and moves a block at a time (``preprocessor.recent_window_start``); then what changes every turn — how
+the cast changed, the chapter's divergence score, the lore fired, the retrieved turns, the state, the action
+(and the Writer's plan). One user message, not several: some chat templates refuse two user messages in a row.
+"""
 
 import json
 
@@ -12,10 +23,10 @@ Plan the next passage as a JSON object with exactly these keys:
 "state_updates": {{"location": string or null, "items_gained": [..], "items_lost": [..],
 "characters_entering": [..], "characters_leaving": [..], "flags_set": [..], "flags_cleared": [..]}},
 "chapter_beats_addressed": [..] (the chapter beats this passage tells).
-The first beat answers the player's action. When the chapter carries a "nudge", make it one of the beats: it
-brings that chapter toward the player. A chapter whose status is "upcoming" has not begun: do not play it yet.
-When a chapter is under way, move it on by its next open beat (those in its beats_addressed are told already),
-not all of its beats at once: a chapter spans several turns.
+The first beat answers the player's action. When "chapter_progress" carries a "nudge", make it one of the beats:
+it brings that chapter toward the player. A chapter whose progress status is "upcoming" has not begun: do not
+play it yet. When a chapter is under way, move it on by its next open beat (those in chapter_progress's
+beats_addressed are told already), not all of its beats at once: a chapter spans several turns.
 Who knows what: plan each character's words and acts only from "knowledge.common" and that character's own
 block in "knowledge.characters". "knowledge.secrets" are secrets: they may be foreshadowed, never stated.
 Answer with the JSON object only. {DATA_RULE}"""
@@ -29,6 +40,46 @@ no lists, no notes. {DATA_RULE}"""
 
 DREAMER_SYSTEM = f"""You are the Dreamer of a writers' room: you keep the story's long memory.
 Answer with plain prose, as short as asked. {DATA_RULE}"""
+
+
+# The sections of a briefing, most stable first (see the module's docstring).
+WORLD_KEYS = ("title", "genre", "premise", "setting", "memory", "authors_note")
+CHAPTER_AS_WRITTEN = ("number", "title", "version", "narrative_instructions", "beats")
+CHAPTER_SCORE = ("divergence", "divergence_parts")  # measured again every turn
+TAIL_KEYS = ("lore", "relevant_turns", "state", "turn_number", "action")
+
+
+def _sorted_keys(value):
+    if isinstance(value, dict):
+        return {key: _sorted_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(item) for item in value]
+    return value
+
+
+def briefing_laid_out(agents: dict, **tail) -> dict:
+    """``StrategistBriefing.for_agents()`` as the prompt lays it out: the same facts, stable prefix first, the
+    cast's and the chapter's changing parts moved to the tail, then ``tail`` (the Writer's plan) last."""
+    characters = agents.get("characters") or []
+    chapter = agents.get("chapter")
+    sections = {
+        "world": {key: agents[key] for key in WORLD_KEYS if key in agents},
+        "characters": [{key: value for key, value in note.items() if key != "latest_change"} for note in characters],
+        "chapter": chapter and {key: value for key, value in chapter.items() if key in CHAPTER_AS_WRITTEN},
+        "story_so_far": agents.get("arc_summaries") or [],
+    }
+    if "knowledge" in agents:
+        sections["knowledge"] = agents["knowledge"]
+    sections["chapter_progress"] = chapter and {key: value for key, value in chapter.items()
+                                                if key not in CHAPTER_AS_WRITTEN + CHAPTER_SCORE}
+    # Appended to, a turn at a time, and moved on a block at a time (``preprocessor.recent_window_start``).
+    sections["recent_turns"] = agents.get("recent_turns") or []
+    sections["character_changes"] = [{"name": note["name"], "latest_change": note["latest_change"]}
+                                     for note in characters if note.get("latest_change")]
+    sections["chapter_score"] = chapter and {key: value for key, value in chapter.items() if key in CHAPTER_SCORE}
+    sections.update({key: agents[key] for key in TAIL_KEYS if key in agents})
+    sections.update(tail)
+    return {key: _sorted_keys(value) for key, value in sections.items()}
 
 
 def data_block(data) -> str:

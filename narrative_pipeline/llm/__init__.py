@@ -38,6 +38,8 @@ class Completion:
     model: str
     # What the model thought before answering, kept out of ``text`` (see reasoning.py): for the writers' room.
     reasoning: str = ""
+    # Of ``prompt_tokens``, how many the server read from its prompt cache (0 when it does not say).
+    cached_tokens: int = 0
 
 
 class LLMError(Exception):

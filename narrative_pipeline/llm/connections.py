@@ -54,11 +54,24 @@ class Connection:
     def offers(self, model: str) -> bool:
         return model in self.models
 
-    def cost_usd(self, model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:
-        """USD at this connection's prices per million tokens (a model without a price costs 0)."""
+    def cost_usd(self, model: str, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> Decimal:
+        """USD at this connection's prices per million tokens (a model without a price costs 0). Of the prompt,
+        ``cached_tokens`` are charged at ``cached_input`` (the input price when the operator gives none)."""
         prices = self.prices.get(model) or {}
-        return (Decimal(str(prices.get("input", 0))) * prompt_tokens
+        cached = min(cached_tokens, prompt_tokens)
+        return (Decimal(str(prices.get("input", 0))) * (prompt_tokens - cached)
+                + self._cached_input(prices) * cached
                 + Decimal(str(prices.get("output", 0))) * completion_tokens) / Decimal(1_000_000)
+
+    def cache_saved_usd(self, model: str, prompt_tokens: int, cached_tokens: int) -> Decimal:
+        """What the prompt cache saved on a call: its cached tokens at the input price less the cached price."""
+        prices = self.prices.get(model) or {}
+        cached = min(cached_tokens, prompt_tokens)
+        return (Decimal(str(prices.get("input", 0))) - self._cached_input(prices)) * cached / Decimal(1_000_000)
+
+    @staticmethod
+    def _cached_input(prices: Mapping) -> Decimal:
+        return Decimal(str(prices.get("cached_input", prices.get("input", 0))))
 
 
 @dataclass(frozen=True)
@@ -162,7 +175,7 @@ def _environment_connections() -> list[Connection]:
 def _prices(value, where: str) -> dict:
     prices = value or {}
     if not isinstance(prices, dict) or not all(isinstance(price, dict) for price in prices.values()):
-        raise ImproperlyConfigured(f'{where}: prices must be {{"model": {{"input": …, "output": …}}}}.')
+        raise ImproperlyConfigured(f'{where}: prices must be {{"model": {{"input": …, "output": …, "cached_input": …}}}}.')
     return {**settings.LLM_PRICES, **prices}
 
 

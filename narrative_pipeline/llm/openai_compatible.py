@@ -1,10 +1,13 @@
 """Any OpenAI-compatible chat-completions server: Ollama, vLLM, llama.cpp server, LM Studio,
 OpenRouter, OpenAI. Timeouts, retries with backoff on 429/5xx and dropped connections (``Retry-After``
-honoured, capped), streaming (server-sent events), and token usage from the response.
+honoured, capped), streaming (server-sent events), and token usage from the response,
+including the prompt tokens the server read from its cache (``prompt_tokens_details.cached_tokens`` from OpenAI,
+vLLM and OpenRouter; ``timings.cache_n`` or ``tokens_cached`` from llama.cpp's server).
 
 Options are asked for at their best and stepped down when a server refuses them: a request with a contract
 asks for JSON Schema structured output, then a JSON object, then nothing; a streamed one asks for usage in the
-stream (``stream_options``). A server that answers HTTP 400 to an option is asked again at once without it,
+stream (``stream_options``), and llama.cpp's server is asked to keep the prompt in its cache (``cache_prompt``;
+OpenAI refuses unknown fields, so it is dropped there like any refused option). A server that answers HTTP 400 to an option is asked again at once without it,
 and when that works the refusal is remembered per base URL and model (in the cache, for
 ``REFUSED_OPTIONS_SECONDS``) so later turns do not pay for it again.
 
@@ -83,6 +86,8 @@ class OpenAICompatibleProvider:
         """The request, with the best options this server has not refused."""
         body = {"model": self.model, "messages": request.messages, "max_tokens": request.max_tokens,
                 "temperature": request.temperature, "stream": stream}
+        if "cache_prompt" not in refused:
+            body["cache_prompt"] = True
         if stream and "stream_options" not in refused:
             body["stream_options"] = {"include_usage": True}
         if request.contract is not None and "json_schema" not in refused:
@@ -178,7 +183,7 @@ class OpenAICompatibleProvider:
                 text=text,
                 prompt_tokens=int(usage.get("prompt_tokens") or _prompt_tokens(request)),
                 completion_tokens=int(usage.get("completion_tokens") or approximate_tokens(text)),
-                provider=self.name, model=data.get("model") or self.model,
+                provider=self.name, model=data.get("model") or self.model, cached_tokens=cached_tokens(data) or 0,
             )
 
         return self._send(request, stream=False, attempt=once)
@@ -188,7 +193,7 @@ class OpenAICompatibleProvider:
         try:
             # Retries are only possible before the first piece reaches the reader.
             response = self._send(request, stream=True, attempt=lambda body: self._open_stream(client, body))
-            pieces, cleaned, usage, model = [], ReasoningFilter(), {}, self.model
+            pieces, cleaned, usage, model, cached = [], ReasoningFilter(), {}, self.model, 0
             try:
                 # Servers differ: CRLF or LF, "data:" with or without a space, ": ping" keep-alive comments,
                 # a last chunk with usage and no choices, deltas that are empty, null, or reasoning only.
@@ -203,6 +208,7 @@ class OpenAICompatibleProvider:
                     except ValueError as error:
                         raise LLMError("The LLM server sent a stream event that is not JSON.") from error
                     usage = event.get("usage") or usage
+                    cached = cached_tokens(event) or cached  # in the last chunk, with usage or timings
                     model = event.get("model") or model
                     for choice in event.get("choices") or []:
                         delta = choice.get("delta") or {}
@@ -229,7 +235,7 @@ class OpenAICompatibleProvider:
                 text=text,
                 prompt_tokens=int(usage.get("prompt_tokens") or _prompt_tokens(request)),
                 completion_tokens=int(usage.get("completion_tokens") or approximate_tokens(text)),
-                provider=self.name, model=model, reasoning=cleaned.reasoning,
+                provider=self.name, model=model, reasoning=cleaned.reasoning, cached_tokens=cached,
             )
         finally:
             client.close()
@@ -257,16 +263,33 @@ class _Refused(Exception):
         self.text = text
 
 
+def cached_tokens(data: dict) -> int | None:
+    """The prompt tokens a response (or a stream's event) says came from the server's prompt cache, ``None``
+    when it does not say. OpenAI, vLLM and OpenRouter: ``usage.prompt_tokens_details.cached_tokens`` (the
+    details may be absent or null); llama.cpp's server: ``timings.cache_n``, older ones ``tokens_cached``."""
+    details = (data.get("usage") or {}).get("prompt_tokens_details") or {}
+    timings = data.get("timings") or {}
+    for value in (details.get("cached_tokens"), timings.get("cache_n"), data.get("tokens_cached")):
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            return int(value)
+    return None
+
+
 def _refused_option(body: dict, error_text: str) -> str | None:
-    """The option to drop after a 400: stream options if the error is about streaming, else the response
-    format, else stream options; ``None`` when the request had none left (the 400 is about something else)."""
+    """The option to drop after a 400: ``cache_prompt`` if the error names it, stream options if it is about
+    streaming, else the response format, else stream options, else ``cache_prompt``; ``None`` when the request
+    had none left (the 400 is about something else)."""
     text = error_text.lower()
     response_format = (body.get("response_format") or {}).get("type")
+    if "cache_prompt" in body and "cache_prompt" in text:
+        return "cache_prompt"
     if "stream_options" in body and "stream" in text and "response_format" not in text:
         return "stream_options"
     if response_format:
         return response_format
-    return "stream_options" if "stream_options" in body else None
+    if "stream_options" in body:
+        return "stream_options"
+    return "cache_prompt" if "cache_prompt" in body else None
 
 
 def _retry_after(response: httpx.Response) -> float | None:

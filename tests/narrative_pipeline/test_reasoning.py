@@ -195,7 +195,7 @@ def test_a_server_refusing_stream_options_is_asked_again_without_and_remembered(
 
 def test_a_400_that_is_not_about_stream_options_still_fails_the_turn(models, play):
     refusal = fake.error(400, {"error": {"message": "context too long"}})
-    models.script(fake.ok(PLAN), refusal, refusal)
+    models.script(fake.ok(PLAN), refusal, refusal, refusal)  # with stream options, with cache_prompt, without
     answer = play()
     assert answer["status"] == "failed" and "HTTP 400" in answer["error"]
 

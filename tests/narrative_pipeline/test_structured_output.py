@@ -188,10 +188,11 @@ class TestTheRequestOptions:
         assert response_format["json_schema"]["schema"] == ResponseTemplate.model_json_schema()
 
     def test_a_400_for_another_reason_is_not_taken_for_a_refusal(self, server):
-        server.script(fake.status(400), fake.status(400), fake.status(400), fake.ok('{"beats": ["x"]}'))
+        server.script(*[fake.status(400)] * 4, fake.ok('{"beats": ["x"]}'))
         with pytest.raises(LLMError, match=r"HTTP 400\)\."):
             provider(server).complete(PLAN_REQUEST)
-        assert len(server.requests) == 3  # json_schema, json_object, none: then it is the request itself
+        # json_schema, json_object, no response format, no cache_prompt either: then it is the request itself
+        assert len(server.requests) == 4
         provider(server).complete(PLAN_REQUEST)
         assert server.requests[-1]["body"]["response_format"]["type"] == "json_schema"  # nothing was remembered
 
