@@ -36,6 +36,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .llm.inflection import past, present_participle, third_person
+
 WORD = r"[A-Za-z][\w'’-]*"
 
 # Where a noun phrase ends: prepositions, conjunctions, subordinators, and the next verb's particles.
@@ -52,7 +54,7 @@ PHRASE_STOPS = {
 }
 DETERMINERS = {"a", "an", "the", "some", "any", "my", "our", "your", "his", "her", "their", "its", "this",
                "that", "these", "those", "one", "two", "three", "four", "five", "few", "several", "another",
-               "each", "every", "all", "both", "many", "more", "much", "little", "extra", "spare"}
+               "each", "every", "all", "both", "many", "more", "much", "little", "extra"}
 # Words about price or worth, not about the thing: dropped so one thing has one name.
 WORTH_WORDS = {"cheap", "expensive", "pricey", "costly", "nice", "fine", "good", "decent", "shoddy", "new",
                "cheapest", "best", "overpriced", "bargain", "second-hand", "secondhand"}
@@ -110,16 +112,37 @@ NOT_DONE = re.compile(
     r"will|shall|i'll|we'll|going to|gonna|tomorrow|later|"
     r"unless|whether|almost|nearly|try not|ask \w+ to|tell \w+ to|beg \w+ to|let \w+|without)\b", re.I)
 
-GAIN_VERBS = (r"take|takes|took|grab|grabs|grabbed|snatch|snatches|snatched|pick up|picks up|picked up|buy|buys|"
-              r"bought|purchase|purchases|purchased|receive|receives|received|pocket|pockets|pocketed|collect|"
-              r"collects|collected|steal|steals|stole|acquire|acquires|acquired|obtain|obtains|obtained|find|finds|"
-              r"found|accept|accepts|accepted|borrow|borrows|borrowed|loot|loots|looted|retrieve|retrieves|"
-              r"retrieved|stash|stashes|stashed|fetch|fetches|fetched|pluck|plucks|plucked|scoop up|scoops up|gather up|get|gets|got|"
-              r"help myself to|pilfer|pilfers|swipe|swipes|fish out|pull out|pulls out|dig up|digs up|"
-              r"(?:trade|trades|traded|swap|swaps|swapped|exchange|exchanges|exchanged) \w+(?: \w+){0,2}? for|"
-              r"(?:spend|spends|spent) \w+(?: \w+){0,2}? on|pay for|pays for|paid for|keep|keeps|kept|win|wins|won|earn|earns|earned|"
-              r"scavenge|scavenges|scavenged|salvage|salvages|salvaged|pull|pulls|pulled|yank|yanks|yanked|"
-              r"prise|prises|prised|pry|pries|pried|unhook|unhooks|unhooked")
+def verb_forms(bases: str) -> str:
+    """A regex alternation of every form of the verbs in ``bases`` (base forms, one per line or comma; a phrasal
+    verb inflects its first word): "pick up" → pick up|picks up|picked up|picking up. British spelling doubles a
+    final vowel-l too ("travelled" beside "traveled")."""
+    forms: set[str] = set()
+    for base in re.split(r"\s*[,\n]\s*", bases.strip()):
+        verb, *rest = base.split(" ", 1)
+        inflected = {verb, third_person(verb), past(verb), present_participle(verb)}
+        if re.search(r"[aeiou]l$", verb) and not verb.endswith("ll"):
+            inflected |= {verb + "led", verb + "ling"}
+        forms |= {" ".join([form, *rest]) for form in inflected}
+    return "|".join(sorted(forms, key=len, reverse=True))
+
+
+GAIN_BASES = """take, grab, snatch, pick up, pick out, buy, buy up, purchase, receive, pocket, collect, steal, acquire,
+obtain, find, accept, borrow, loot, retrieve, stash, fetch, pluck, scoop up, gather up, get, get hold of,
+help myself to, pilfer, swipe, fish out, fish up, pull out, dig up, dig out, keep, win, earn, scavenge, salvage, pull,
+yank, prise, pry, unhook, lift, nab, nick, filch, pinch, purloin, snag, seize, claim, procure, inherit, snap up,
+reel in, haul in, haul up, pay for, barter for, haggle for, lay hands on, lay my hands on, come by"""
+# Irregular forms the inflection rules do not make.
+GAIN_VERBS = (verb_forms(GAIN_BASES) + "|"
+              r"(?:trade|trades|traded|trading|swap|swaps|swapped|swapping|exchange|exchanges|exchanged|exchanging)"
+              r" \w+(?: \w+){0,2}? for|(?:spend|spends|spent|spending) \w+(?: \w+){0,2}? on")
+# Phrasal verbs of getting whose particle may follow the thing: "pick the hook up", "fish a key out of the mud".
+GAIN_SPLIT = re.compile(r"(?<![\w'])(?P<verb>" + verb_forms("pick, scoop, fish, dig, pull, snap, reel, haul, buy, gather, "
+                                                            "take") +
+                        r")\s+(?P<thing>(?:[\w'-]+\s+){0,4}?[\w'-]+)\s+(?P<particle>up|out|in)(?![\w'])", re.I)
+# What one rides, not carries off: "take the ferry over to Gull Island".
+VEHICLES = {"lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "stairs", "staircase", "tube", "cab",
+            "coach", "taxi", "metro", "subway", "boat", "barge", "ship", "plane", "flight", "carriage", "wagon",
+            "cart", "path", "road", "trail", "route", "shortcut", "gondola", "raft", "skiff", "steps"}
 GIVEN_TO_ME = (r"(?:give|gives|gave|hand|hands|handed|pass|passes|passed|toss|tosses|tossed|throw|throws|threw|"
                r"offer|offers|offered|sell|sells|sold|lend|lends|lent|slip|slips|slipped) me|"
                r"(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered)")
@@ -129,37 +152,31 @@ PUT_IN_MY_HAND = re.compile(
     r"put|puts|push|pushes|pushed|drop|drops|dropped|throw|throws|threw|give|gives|gave|tuck|tucks|tucked|"
     r"place|places|placed|thrust|thrusts)\s+(.+?)\s+(?:(?:into|in|onto|on|to) (?:my|our) "
     r"(?:hand|hands|palm|palms|grip|lap|pocket|satchel|pack|bag)|to me|to us|my way)\b", re.I)
-LOSE_VERBS = (r"drop|drops|dropped|give away|give|gives|gave|hand over|hand|hands|handed|sell|sells|sold|lose|"
-              r"loses|lost|throw away|throw|throws|threw|toss|tosses|tossed|discard|discards|discarded|"
-              r"use up|used up|eat|eats|ate|drink|drinks|drank|spend|spends|spent|abandon|leave behind|"
-              r"pawn|pawns|pawned|trade|trades|traded|swap|swaps|swapped|exchange|exchanges|exchanged|"
-              r"break|breaks|broke|burn|burns|burned|burnt|pay|pays|paid|put down|set down|lay down|"
-              r"offer|offers|offered|surrender|surrenders|lend|lends|lent|plant|plants|bury|buries|buried|"
-              r"shatter|shatters|shattered|consume|consumes|consumed|leave|leaves|left")
-MOVE_VERBS = (r"walk|walks|walked|go|goes|went|head|heads|headed|run|runs|ran|sail|sails|sailed|climb|climbs|"
-              r"climbed|ride|rides|rode|travel|travels|travelled|traveled|return|returns|returned|hurry|hurries|"
-              r"hurried|sneak|sneaks|sneaked|snuck|stroll|strolls|strolled|wander|wanders|wandered|march|marches|"
-              r"marched|row|rows|rowed|swim|swims|swam|dive|dives|dived|dove|jog|jogs|jogged|race|races|raced|"
-              r"flee|flees|fled|drive|drives|drove|fly|flies|flew|move|moves|moved|step|steps|stepped|descend|"
-              r"descends|descended|ascend|ascends|ascended|make my way|makes? (?:her|his|their|our) way|made my way|"
-              r"set off|set out|sets off|sets out|hike|hikes|hiked|trek|treks|trekked|wade|wades|waded|"
-              r"slip|slips|slipped|dash|dashes|dashed|sprint|sprints|sprinted|limp|limps|limped|crawl|crawls|"
-              r"crawled|creep|creeps|crept|hurtle|venture|ventures|ventured|come|comes|came|get|gets|got|"
-              r"move on|push on|press on|push|pushes|pushed|shove|shoves|shoved|edge|edges|edged|weave|weaves|wove|"
-              r"amble|ambles|ambled|saunter|saunters|sauntered|stalk|stalks|stalked|stomp|stomps|stomped|plod|plods|"
-              r"plodded|hasten|hastens|hastened|pick my way|thread my way|elbow my way|follow \w+|lead \w+|follow|follows|followed|jump|jumps|jumped|leap|leaps|leapt|tramp|trudge|"
-              r"trudges|trudged|steer|steers|steered|paddle|paddles|paddled|cross|crosses|crossed|skip|hop|float|floats|"
-              r"floated|drift|drifts|drifted|glide|glides|glided|squeeze|squeezes|squeezed|stumble|stumbles|"
-              r"stumbled|scramble|scrambles|scrambled|slide|slides|slid|shuffle|shuffles|shuffled|tiptoe|tiptoes|"
-              r"tiptoed|stride|strides|strode|rush|rushes|rushed|bolt|bolts|bolted|roll|rolls|rolled|duck|ducks|ducked|"
-              r"dart|darts|darted|nip|nips|nipped|exit|exits|exited|"
-              r"take the (?:lift|elevator|train|tram|bus|shuttle|ferry|stairs|staircase|tube|cab|coach)|"
-              r"takes the (?:lift|elevator|train|tram|bus|shuttle|ferry|stairs|staircase|tube|cab|coach)")
+LOSE_BASES = """drop, give away, give back, give, hand over, hand back, hand, sell, sell off, lose, throw away, throw out,
+throw, toss away, toss, discard, use up, eat, drink, spend, abandon, leave behind, pawn, trade away, trade, swap,
+exchange, break, burn, pay, put down, set down, lay down, offer, surrender, lend, plant, bury, shatter, consume, leave,
+ditch, dump, chuck, fling, hurl, donate, part with, relinquish, sacrifice, forfeit, deliver"""
+LOSE_VERBS = verb_forms(LOSE_BASES) + "|burnt"
+MOVE_BASES = """walk, go, head, run, sail, climb, ride, travel, return, hurry, sneak, stroll, wander, march, row, swim,
+dive, jog, race, flee, drive, fly, move, step, descend, ascend, set off, set out, hike, trek, wade, slip, dash, sprint,
+limp, crawl, creep, hurtle, venture, come, get, move on, push on, press on, push, shove, edge, weave, amble, saunter,
+stalk, stomp, plod, hasten, jump, leap, tramp, trudge, steer, paddle, cross, skip, hop, float, drift, glide, squeeze,
+stumble, scramble, slide, shuffle, tiptoe, stride, rush, bolt, roll, duck, dart, nip, exit, follow, clamber, scurry,
+scuttle, lope, bound, troop, mosey, meander, roam, rove, pop, zip, speed, zoom, cycle, pedal, gallop, trot, canter,
+soar, swing, shimmy, shin, wriggle, inch, sidle, slink, skulk, prowl, storm, charge, barge, burst, hustle, journey,
+retreat, withdraw, backtrack, double back, circle back, turn back, hitchhike, vault, plunge, stagger, totter, lurch,
+traipse, teleport, tumble, flit, commute, hobble, waddle, strut, swagger, dawdle, cruise, rappel, abseil, swarm"""
+# "make my way", "push our way through the crowd to" (but "find my way" is knowing the way, not going).
+WAY_MAKERS = """make, pick, thread, elbow, push, fight, work, wind, wend, squeeze, shoulder, edge, inch, weave, force,
+claw, battle, worm, bluff, feel, muscle, jostle, nudge, hack, cut, carve, wriggle"""
+MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
+              r"(?:" + verb_forms(WAY_MAKERS) + r") (?:my|our|his|her|their) way|follow \w+|lead \w+|"
+              r"(?:" + verb_forms("take, catch, ride") + r") (?:the|a|an) (?:" + "|".join(sorted(VEHICLES)) + r")")
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
           r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
           r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft")
 MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|between)\s+(?:(?:the|a|an|my)\s+)?[\w'-]+\s+|"  # what is crossed on the way: "through the crowd toward the stage"
-                     r"(?:(?:through|across|along|up|down|over|past|via)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+))?"  # a route before the place: "the stairs to the lamp room"
+                     r"(?:(?:through|across|along|up|down|over|past|via|out of|out)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+))?"  # a route before the place: "the stairs to the lamp room"
                      r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|upstairs|downstairs|straight|all the way|"
                      r"onward|onwards|ahead|further|quickly|slowly|carefully|quietly)\s+)*"
                      r"(?:to|into|toward|towards|onto|on to|inside|in to|through|along|across|up|down|over|"
@@ -170,6 +187,15 @@ HEAD_FOR = (r"(?:head|heads|headed|heading|make|makes|made|making|set off|set ou
 # they need the preposition right after them; the others may cross a few words first ("cross the square to").
 MOVES_SOMETHING = (r"get|gets|got|push|pushes|pushed|shove|shoves|shoved|roll|rolls|rolled|slide|slides|slid|move|"
                    r"moves|moved|drive|drives|drove|lead|leads|led|come|comes|came|take|takes|slip|slips|slipped")
+# Being moved by others: "two fishermen carry me up to the infirmary", "we were taken by boat to Gull Island".
+CARRIES_ME = (r"(?:" + verb_forms("carry, drag, take, bring, lead, escort, row, ferry, drive, fly, haul, wheel, "
+                                  "guide, march, hustle, bundle, usher, sweep, wash, pull, push, send, summon") +
+              r")\s+(?:me|us)\s+")
+CARRIED = (r"(?:am|are|is|was|were|get|gets|got|i'm|we're|being)\s+(?:\w+ly\s+)?"
+           r"(?:carried|dragged|taken|brought|led|escorted|rowed|ferried|driven|flown|hauled|wheeled|guided|marched|"
+           r"hustled|bundled|ushered|swept|washed|pulled|pushed|sent|summoned|shipped|thrown|tossed)\s+"
+           r"(?:by\s+[\w'-]+(?:\s+[\w'-]+)?\s+)?")
+SPEECH = verb_forms("say, ask, tell, shout, yell, beg, order, plead, cry, call, whisper, demand")
 ARRIVE = r"(?:arrive|arrives|arrived|arriving|end up|ends up|ended up|find myself|found myself) (?:at|in|on)"
 CLIMB = r"(?:climb|climbs|climbed|ascend|ascends|ascended|descend|descends|descended|scale|scales|scaled)"
 ENTER = r"(?:enter|enters|entered|reach|reaches|reached|board|boards|boarded|climb into|duck into|slip into)"
@@ -192,11 +218,8 @@ COME_ALONG = (r"follows|followed|follow|comes with|came with|comes along|came al
 
 # Words that start a new clause after a comma or "and" ("bread, then open the door"): the verbs above and
 # the everyday ones, so a list of things ("bread, a lamp and rope") is not cut.
-VERBS = {word for verbs in (GAIN_VERBS, LOSE_VERBS, MOVE_VERBS) for word in re.findall(r"[a-z]+", verbs)} - {
-    "my", "me", "for", "up", "out", "down", "off", "away", "behind", "her", "his", "their", "our", "way",
-    # the words of "take the lift/train …" and the regex's own letters are no verbs: "the rope and the lantern"
-    "the", "to", "on", "w", "lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "stairs", "staircase",
-    "tube", "cab", "coach", "s"} | {
+VERBS = {form.split()[0] for bases in (GAIN_BASES, LOSE_BASES, MOVE_BASES) for form in verb_forms(bases).split("|")} | {
+    "snuck", "dove", "wove", "strode", "leapt", "burnt"} | {
     "look", "looks", "say", "says", "ask", "asks", "tell", "tells", "open", "opens", "close", "closes", "wait",
     "waits", "watch", "watches", "call", "calls", "shout", "shouts", "pull", "pulls", "push", "pushes", "draw",
     "draws", "attack", "attacks", "hide", "hides", "search", "searches", "listen", "listens", "nod", "nods", "smile",
@@ -305,12 +328,14 @@ def _name_pattern(scene: Scene) -> str:
     return "|".join(names) or "x^"
 
 
-def _is_person(words: list[str], scene: Scene) -> bool:
+def _is_person(words: list[str], scene: Scene, *, unknown_name: bool = True) -> bool:
+    """Whether the words name a person; a lone capitalised word the story does not know is one as a thing
+    ("I grab Mira"), not as a destination ("I travel to Saltmarsh", ``unknown_name=False``)."""
     text = " ".join(words)
     if _names_in(text, [*scene.cast, *scene.present, scene.player or ""]):
         return True
     return any(word.lower() in PRONOUNS or word.lower() in PERSON_NOUNS for word in words[-1:]) or (
-        len(words) == 1 and words[0][:1].isupper() and words[0].lower() not in DETERMINERS)
+        unknown_name and len(words) == 1 and words[0][:1].isupper() and words[0].lower() not in DETERMINERS)
 
 
 def _thing(phrase: str, scene: Scene) -> str | None:
@@ -453,7 +478,7 @@ def _place(phrase: str, scene: Scene) -> str | None:
     if words[0].islower() and words[0] not in DETERMINERS and (_looks_like_verb(words[0]) or words[0] in PURPOSE_VERBS):
         return None  # "step aside to let the camels pass": "to" + a verb is a purpose, not a place
     content = [word for word in words if word.lower() not in DETERMINERS]
-    if not content or content[0].lower() in NOT_PLACES or _is_person(content, scene) or content[-1].lower() in (
+    if not content or content[0].lower() in NOT_PLACES or _is_person(content, scene, unknown_name=False) or content[-1].lower() in (
             PRONOUNS | BODY_PARTS):
         return None
     return text
@@ -465,11 +490,16 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
              rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in|aboard)\s+|"
              # "follow the smell of bread to the bakery", "hurry after Hakim toward the docks"
              rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:[\w'-]+\s+){{1,5}}?(?:to|into|toward|towards|onto)\s+|"
-             rf"(?P<climbed>{CLIMB})\s+(?=(?:the|a|an)\s)")
+             rf"(?P<climbed>{CLIMB})\s+(?=(?:the|a|an)\s)|(?:(?P<carries_me>{CARRIES_ME})|(?P<carried>{CARRIED})){MOVE_PREPOSITIONS}\s+")
     for clause in clauses:
         for match in re.finditer(rf"(?<![\w'])(?:{moves})", clause, re.I):
             prefix = clause[:match.start()]
-            if not _is_player_doing(prefix, scene) and not re.search(r"\bwe\b", prefix, re.I):
+            if match.group("carries_me") and (not _words(prefix) or re.search(rf"[:]|\b(?:{SPEECH})\b", prefix, re.I)):
+                continue  # "I say: Take me to the docks!" asks, it does not move
+            if match.group("carried") or match.group("carries_me"):
+                if NOT_DONE.search(prefix):
+                    continue  # whoever carries, it is the player who moves
+            elif not _is_player_doing(prefix, scene) and not re.search(r"\bwe\b", prefix, re.I):
                 continue
             place = _place(clause[match.end():], scene)
             if place and match.group("climbed") and fold(place).split()[-1] in set(ROUTES.split("|")) | SCENERY:

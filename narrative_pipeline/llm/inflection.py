@@ -84,6 +84,22 @@ def third_person(verb: str) -> str:
     return _same_case(verb, inflected)
 
 
+def present_participle(verb: str) -> str:
+    """The -ing form of a verb given in its base form ("grab" → "grabbing", "leave" → "leaving", "tie" → "tying")."""
+    lower = verb.lower()
+    if lower.endswith("ie"):
+        inflected = lower[:-2] + "ying"
+    elif lower.endswith("e") and not lower.endswith(("ee", "ye", "oe")) and len(lower) > 2:
+        inflected = lower[:-1] + "ing"
+    elif lower.endswith("c") and lower[-2:-1] in VOWELS and lower not in {"sync"}:
+        inflected = lower + "king"  # panic → panicking
+    elif _doubles(lower):
+        inflected = lower + lower[-1] + "ing"
+    else:
+        inflected = lower + "ing"
+    return _same_case(verb, inflected)
+
+
 def _same_case(original: str, inflected: str) -> str:
     return inflected[:1].upper() + inflected[1:] if original[:1].isupper() else inflected
 
