@@ -109,7 +109,7 @@ NOT_DONE = re.compile(
     r"\b(?:not|don't|dont|do not|doesn't|didn't|never|won't|wouldn't|can't|cannot|couldn't|shouldn't|refuse|"
     r"refuses|decline|declines|want|wants|wish|wishes|hope|hopes|plan|plans|intend|intends|consider|considers|"
     r"wonder|wonders|think about|thinking|imagine|imagines|pretend|pretends|would|could|might|should|may|if|"
-    r"will|shall|i'll|we'll|going to|gonna|tomorrow|later|"
+    r"will|shall|i'll|we'll|i'd|we'd|going to|gonna|tomorrow|later|like to|love to|afford|"
     r"unless|whether|almost|nearly|try not|ask \w+ to|tell \w+ to|beg \w+ to|let \w+|without)\b", re.I)
 
 def verb_forms(bases: str) -> str:
@@ -136,9 +136,8 @@ GAIN_VERBS = (verb_forms(GAIN_BASES) + "|"
               r"(?:trade|trades|traded|trading|swap|swaps|swapped|swapping|exchange|exchanges|exchanged|exchanging)"
               r" \w+(?: \w+){0,2}? for|(?:spend|spends|spent|spending) \w+(?: \w+){0,2}? on")
 # Phrasal verbs of getting whose particle may follow the thing: "pick the hook up", "fish a key out of the mud".
-GAIN_SPLIT = re.compile(r"(?<![\w'])(?P<verb>" + verb_forms("pick, scoop, fish, dig, pull, snap, reel, haul, buy, gather, "
-                                                            "take") +
-                        r")\s+(?P<thing>(?:[\w'-]+\s+){0,4}?[\w'-]+)\s+(?P<particle>up|out|in)(?![\w'])", re.I)
+GAIN_SPLIT = re.compile(r"(?<![\w'])(?:" + verb_forms("pick, scoop, fish, dig, pull, snap, haul, buy, gather") +
+                        r")\s+(?P<thing>(?:[\w'-]+\s+){0,4}?[\w'-]+)\s+(?:up|out)(?![\w'])", re.I)
 # What one rides, not carries off: "take the ferry over to Gull Island".
 VEHICLES = {"lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "stairs", "staircase", "tube", "cab",
             "coach", "taxi", "metro", "subway", "boat", "barge", "ship", "plane", "flight", "carriage", "wagon",
@@ -148,9 +147,9 @@ GIVEN_TO_ME = (r"(?:give|gives|gave|hand|hands|handed|pass|passes|passed|toss|to
                r"(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered)")
 # "Tessa presses a charm into my hand", "Orla tosses the key to me": the thing comes between verb and me.
 PUT_IN_MY_HAND = re.compile(
-    r"(?<![\w'])(?:press|presses|pressed|slip|slips|slipped|hand|hands|handed|toss|tosses|tossed|pass|passes|passed|"
-    r"put|puts|push|pushes|pushed|drop|drops|dropped|throw|throws|threw|give|gives|gave|tuck|tucks|tucked|"
-    r"place|places|placed|thrust|thrusts)\s+(.+?)\s+(?:(?:into|in|onto|on|to) (?:my|our) "
+    r"(?<![\w'])(?:" + verb_forms("press, slip, hand, toss, pass, put, push, drop, throw, give, tuck, place, thrust, slide, "
+                                  "shove, roll, flick, lob, chuck, fling, kick, send, bring, carry, deliver, return") +
+    r")\s+(.+?)\s+(?:(?:into|in|onto|on|to) (?:my|our) "
     r"(?:hand|hands|palm|palms|grip|lap|pocket|satchel|pack|bag)|to me|to us|my way)\b", re.I)
 LOSE_BASES = """drop, give away, give back, give, hand over, hand back, hand, sell, sell off, lose, throw away, throw out,
 throw, toss away, toss, discard, use up, eat, drink, spend, abandon, leave behind, pawn, trade away, trade, swap,
@@ -200,17 +199,23 @@ ARRIVE = r"(?:arrive|arrives|arrived|arriving|end up|ends up|ended up|find mysel
 CLIMB = r"(?:climb|climbs|climbed|ascend|ascends|ascended|descend|descends|descended|scale|scales|scaled)"
 ENTER = r"(?:enter|enters|entered|reach|reaches|reached|board|boards|boarded|climb into|duck into|slip into)"
 
-ARRIVAL_WORDS = (r"arrives|arrived|enters|entered|walks in|walked in|comes in|came in|steps in|stepped in|"
-                 r"appears|appeared|shows up|showed up|turns up|turned up|joins (?:me|us|you)|joined (?:me|us|you)|"
-                 r"steps out of|stepped out of|emerges|emerged|catches up|caught up|returns|returned|"
-                 r"comes back|came back|is waiting|was waiting|approaches|approached|walks up|walked up|"
-                 r"comes over|came over|bursts in|burst in|strides in|strode in|climbs aboard|climbed aboard|"
-                 r"steps off|stepped off|disembarks|disembarked|comes ashore|came ashore|comes aboard|came aboard")
-LEAVING_WORDS = (r"leaves|left|departs|departed|walks away|walked away|walks off|walked off|goes away|went away|"
-                 r"storms off|stormed off|storms out|stormed out|walks out|walked out|heads off|headed off|"
-                 r"disappears|disappeared|vanishes|vanished|is gone|was gone|slips away|slipped away|"
-                 r"runs off|ran off|runs away|ran away|stays behind|stayed behind|stays here|remains behind|"
-                 r"sails away|sailed away|flees|fled|dies|died|is dead")
+ARRIVAL_BASES = """arrive, enter, walk in, come in, step in, appear, show up, turn up, join me, join us, join you,
+step out of, emerge, catch up, return, come back, approach, walk up, come over, burst in, stride in, climb aboard,
+step off, disembark, come ashore, come aboard, wander in, wander over, drop by, drop in, pop in, stop by, come by,
+come up, run up, hurry over, reappear, materialise, materialize"""
+ARRIVAL_WORDS = verb_forms(ARRIVAL_BASES) + "|is waiting|was waiting"
+LEAVING_BASES = """leave, depart, walk away, walk off, go away, storm off, storm out, walk out, head off, head home, go home,
+go to bed, disappear, vanish, slip away, run off, run away, stay behind, stay here, remain behind, sail away, flee,
+die, excuse himself, excuse herself, excuse themselves, take his leave, take her leave, take their leave, turn in,
+retire, wander off, move on"""
+LEAVING_WORDS = (verb_forms(LEAVING_BASES) + "|is gone|was gone|is dead|"
+                 r"(?:is|was|gets|got|are|were) (?:called|taken|led|dragged|carried|hauled|sent|summoned) (?:away|off|out)")
+# "X <moves> off/out/away": a leaving, but not "cries out", "passes out", "nods off" or "points out the tower".
+NOT_LEAVING_OFF = ("cries|cried|calls|called|shouts|shouted|yells|yelled|speaks|spoke|reaches|reached|holds|held|"
+                   "passes|passed|nods|nodded|dozes|dozed|drifts off|drifted off|lashes|lashed|points|pointed|"
+                   "hands|handed|sorts|sorted|works|worked|figures|figured|checks|checked|tries|tried|finds|found|"
+                   "makes|made|gives|gave|lays|laid|breaks|broke|starts|started|sets|set|takes|took|puts|put|"
+                   "lives|lived|believes|believed|was|has|does|is")
 COME_ALONG = (r"follows|followed|follow|comes with|came with|comes along|came along|tags along|tagged along|"
               r"goes with|went with|walks with|walked with|keeps pace|kept pace|at my side|by my side|in tow|"
               r"joins me|joined me|trails|trailed|hurries after|hurried after")
@@ -368,10 +373,14 @@ def _thing(phrase: str, scene: Scene) -> str | None:
 
 def _is_player_doing(prefix: str, scene: Scene) -> bool:
     """Whether the clause before the verb is the player acting now ("I", "we", nothing, the player's name)."""
+    # A fronted phrase is not the clause's negation: "Without a word I leave for the medical bay".
+    prefix = re.sub(r"^\s*without\b[^,]*?(?=\b(?:I|we|We)\b)", "", prefix, flags=re.I)
     if NOT_DONE.search(prefix):
         return False
-    if re.search(r"\b(?:I|we|We)\b", prefix):
-        return True  # "Orla and I go …": the player is among the doers
+    subject = list(re.finditer(r"\b(?:I|we|We)\b", prefix))
+    if subject:
+        # "I watch Okafor float away": the one named right before the verb does it, not the player.
+        return not re.search(rf"(?<![\w'])(?:{_name_pattern(scene)})\s+(?:\w+ly\s+)?$", prefix[subject[-1].end():], re.I)
     words = [word.lower() for word in _words(prefix)]
     others = [name for name in _names_in(prefix, [*scene.cast, *scene.present]) if name != scene.player]
     return not (others or any(word in ("he", "she", "they", "it") for word in words))
@@ -396,6 +405,11 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             if not NOT_DONE.search(clause[:put.start()]) and not re.search(r"\b(?:I|we)\b", clause[:put.start()], re.I):
                 gained.extend(_things_listed(put.group(1), scene))
                 taken = True
+        split = GAIN_SPLIT.search(clause)
+        if split and _is_player_doing(clause[:split.start()], scene) and not (
+                set(word.lower() for word in _words(split.group("thing"))) & (PHRASE_STOPS - {"of"})):
+            gained.extend(_things_listed(split.group("thing"), scene))  # "pick the hook up", "fish a key out"
+            taken = True
         if taken:
             continue
         for prefix, rest, verb in _verb_matches(clause, GAIN_VERBS):
@@ -411,8 +425,10 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             paid_with = re.search(r"\bwith\b(.+)", rest)
             if verb.startswith(("buy", "bought", "purchase", "pay", "paid")) and paid_with:
                 lost.extend(_held(paid_with.group(1), scene))  # "buy a lamp with my last coins"
+            ridden = verb.startswith(("take", "took", "catch", "caught"))
             gained.extend(thing for thing in _things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene)
-                          if thing.lower() not in DRUNK_ON_THE_SPOT)
+                          if thing.lower() not in DRUNK_ON_THE_SPOT
+                          and not (ridden and thing.lower().split()[-1] in VEHICLES))  # "take the ferry over to"
             break
         else:
             for prefix, rest, verb in _verb_matches(clause, LOSE_VERBS):
@@ -537,16 +553,35 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
     return named
 
 
+def _subject(key: str, names: str) -> str:
+    """A doer that is the character ``key`` alone or in a list of names ("tobin and mother brannock leave")."""
+    between = r"(?:\s*,\s*(?:and\s+)?|\s+and\s+)"
+    return rf"(?<![\w'])(?:(?:{names})(?:{between}(?:{names}))*?{between}{key}|{key}(?:{between}(?:{names}))*)\s+"
+
+
 def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[str]]:
     arriving, departing = [], []
     folded = fold(text)
+    names = "|".join(re.escape(fold(name)) for name in sorted(scene.cast, key=len, reverse=True) if name) or "x^"
     for name in scene.cast:
         key = re.escape(fold(name))
-        if re.search(rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{ARRIVAL_WORDS}|(?!was\b|has\b|does\b)\w{{3,}}s in(?:to)?)\b",
-                     folded):
+        subject = _subject(key, names)
+        if re.search(rf"{subject}(?:\w+ly\s+)?(?:{ARRIVAL_WORDS}|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed) "
+                     rf"(?:in|into|onto|aboard|inside)(?![\w']))", folded) or re.search(
+                # "Pim runs up to me", "Caddock pushes through the crowd and sits down beside you"
+                rf"{subject}(?:(?!{names})[^.;!?])*?\b(?:beside|next to|alongside|up to|over to|across to) (?:me|us|you)\b",
+                folded):
             arriving.append(name)
-        if re.search(rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{LEAVING_WORDS}|(?!was\b|has\b|does\b)\w{{3,}}s (?:away|off))\b",
+        if re.search(rf"{subject}(?:\w+ly\s+)?(?:{LEAVING_WORDS}|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? "
+                     rf"(?:away|off|out|home)(?!\s+(?:the|a|an|his|her|their|my|some|to (?:me|us|you))\b))(?![\w'])",
                      folded) or re.search(
+                # "Hakim heads to the docks", "Reyes goes to bed": going elsewhere, not over to the player or the window
+                rf"{subject}(?:\w+ly\s+)?(?:{MOVE_VERBS}) (?:back |off |away |out |on )?(?:to|toward|towards|into|for) "
+                rf"(?!(?:me|us|you|him|her|them)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)", folded) or re.search(
+                # "Brannock gathers her shawl and leaves"
+                rf"{subject}(?:(?!{names})[^.;!?,])*?\band (?:\w+ly\s+)?(?:{LEAVING_WORDS})(?![\w'])", folded) or re.search(
+                rf"\b(?:wave|waves|waved|see|sees|saw|shoo|shoos|shooed|send|sends|sent|usher|ushers|ushered)\s+{key}\s+"
+                rf"(?:off|away|home|out)\b", folded) or re.search(
                 rf"\b(?:leave|leaves|left|send|sends|sent|dismiss|dismisses|dismissed|abandon|abandons|ditch|"
                 rf"ditches|wave goodbye to|say goodbye to|bid farewell to|part ways with|slip away from|"
                 rf"lose|lost)\s+{key}(?![\w])", folded):
@@ -555,12 +590,13 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
 
 
 def _pronouns_named(text: str, scene: Scene) -> str:
-    """``text`` with "he", "she", "they" as the last character named before them in the same sentence or the one
+    """``text`` with "he", "she", "they" (and "him", "them", "her" sent off) as the last character named before them in the same sentence or the one
     before ("I wave to Hale as he walks away" → "… as Hale walks away"); a pronoun with no name before it stays."""
     if not scene.cast:
         return text
     names = "|".join(re.escape(name) for name in sorted(scene.cast, key=len, reverse=True))
-    mention = re.compile(rf"(?<![\w'])(?:(?P<name>{names})|(?:he|she|they))(?![\w'])", re.I)
+    mention = re.compile(rf"(?<![\w'])(?:(?P<name>{names})|(?:he|she|they|him|them|her(?=\s+(?:off|away|out|home)\b)))"
+                         r"(?![\w'])", re.I)
     sentences = []
     last_named = None
     for sentence in re.split(ABBREVIATION_SAFE_END, text):
@@ -603,10 +639,31 @@ def _invited(action: str, scene: Scene) -> list[str]:
     return invited
 
 
+def _as_the_player(prose: str) -> str:
+    """A passage told to "you" in the player's own words: "You find a key and slip it into your pocket" →
+    "I find a key and slip it into my pocket", "Tobin hands you a rope" → "Tobin hands me a rope"."""
+    text = re.sub(r"(^|[.!?;:,]\s*|\b(?:and|then|as|while|when|before|after|once|so|but|until)\s+)you(?![\w'])", r"\1I",
+                  prose.replace("’", "'"), flags=re.I | re.M)
+    text = re.sub(r"\byou're\b", "I'm", text, flags=re.I)
+    text = re.sub(r"\byourself\b", "myself", text, flags=re.I)
+    text = re.sub(r"\byour\b", "my", text, flags=re.I)
+    return re.sub(r"\byou\b", "me", text, flags=re.I)
+
+
+def _items_told(prose: str, scene: Scene) -> tuple[list[str], list[str]]:
+    """What the passage says the player got or parted with: only where "you" do it or are given it, never what
+    someone else takes ("The guard pockets the coin")."""
+    told = [clause for clause in _clauses(_as_the_player(prose))
+            if re.search(r"\b(?:I|we)\b", clause) or re.search(rf"\b(?:{GIVEN_TO_ME})\b|\bto me\b", clause, re.I)]
+    return _items(told, scene)
+
+
 def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     """What ``action`` (and the passage written for it, ``prose``) changes in the state described by ``scene``."""
     clauses = _clauses(action)
     gained, lost = _items(clauses, scene)
+    told_gained, told_lost = _items_told(prose, scene)
+    gained, lost = _unique([*gained, *told_gained]), _unique([*lost, *told_lost])
     location = _location(clauses, scene)
     moved = location is not None and fold(location) != fold(scene.location)
     present = [name for name in scene.present if name != scene.player]
