@@ -6,8 +6,9 @@ from django.urls import reverse
 from accounts.rls import acting_as
 from bench.state_extraction import case_results, load_suites, scores
 from narrative_pipeline.contracts import StateUpdates, StoryState
+from narrative_pipeline.llm.inflection import present_participle
 from narrative_pipeline.state import next_state
-from narrative_pipeline.state_extraction import Scene, state_change
+from narrative_pipeline.state_extraction import Scene, state_change, verb_forms
 
 from ..factories import StoryFactory, UserFactory
 
@@ -275,3 +276,76 @@ class TestRoundThree:
 
     def test_a_list_of_the_things_is_not_cut_at_the(self):
         assert state_change("I take the rope and the lantern", scene=SCENE).items_gained == ["rope", "lantern"]
+
+
+class TestRoundFour:
+    """General classes the seventh suite's misses pointed at (the eighth suite stays held out)."""
+
+    @pytest.mark.parametrize("action, place", [("I'm heading back to the docks", "the docks"),
+                                               ("I clamber up onto the sea wall", "the sea wall"),
+                                               ("I travelled to Saltmarsh", "Saltmarsh"),
+                                               ("I push my way through the crowd to the fish stalls", "the fish stalls"),
+                                               ("Orla and I slip out the back door into the alley", "the alley")])
+    def test_every_tense_of_a_verb_of_moving_and_more_of_them_move(self, action, place):
+        assert state_change(action, scene=SCENE).location == place
+
+    @pytest.mark.parametrize("action", ["Two fishermen carry me up to the infirmary",
+                                        "We were taken by boat to the infirmary", "I'm dragged into the infirmary"])
+    def test_being_carried_or_taken_somewhere_moves_the_player(self, action):
+        assert state_change(action, scene=SCENE).location == "the infirmary"
+
+    @pytest.mark.parametrize("action", ['I say: "Take me to the docks!"', "I find my way in the dark",
+                                        "I watch Captain Voss float away down the corridor"])
+    def test_asking_to_be_taken_knowing_the_way_or_watching_someone_go_is_no_move(self, action):
+        assert state_change(action, scene=SCENE).location is None
+
+    def test_a_ridden_vehicle_is_the_way_there_not_an_item(self):
+        change = state_change("I take the ferry over to Gull Island", scene=SCENE)
+        assert change.location == "Gull Island" and change.items_gained == []
+
+    @pytest.mark.parametrize("action, thing", [("I pick the rusty hook up off the deck", "rusty hook"),
+                                               ("I fish a rusty key out of the mud", "rusty key"),
+                                               ("I get hold of a spare oar", "spare oar"),
+                                               ("I nabbed a candle stub", "candle stub"),
+                                               ("Orla slides a keycard across the table to me", "keycard")])
+    def test_split_particles_new_verbs_and_things_passed_across_are_gained(self, action, thing):
+        assert state_change(action, scene=SCENE).items_gained == [thing]
+
+    @pytest.mark.parametrize("action", ["I'd like to buy the eel but I can't afford it", "I grab hold of the handrail"])
+    def test_a_wish_and_holding_on_gain_nothing(self, action):
+        assert state_change(action, scene=SCENE).items_gained == []
+
+    def test_a_fronted_without_is_no_negation(self):
+        assert state_change("Without a word I leave for the docks", scene=SCENE).location == "the docks"
+
+    def test_what_the_passage_gives_you_is_gained_but_not_what_others_take(self):
+        assert state_change("I search the drawer", scene=SCENE,
+                            prose="You find a small key and slip it into your pocket.").items_gained == ["small key"]
+        assert state_change("I nod", scene=SCENE, prose="Orla hands you a coil of rope.").items_gained == ["coil of rope"]
+        assert state_change("I wait", scene=SCENE, prose="The guard pockets a coin and Orla takes a rope.").items_gained == []
+
+    @pytest.mark.parametrize("action, scene_present, leaving", [
+        ("Orla and Captain Voss leave together", ("Orla", "Captain Voss"), ["Orla", "Captain Voss"]),
+        ("Captain Voss stomped out", ("Captain Voss",), ["Captain Voss"]),
+        ("Captain Voss heads home for the night", ("Captain Voss",), ["Captain Voss"]),
+        ("Captain Voss goes to bed", ("Captain Voss",), ["Captain Voss"]),
+        ("Captain Voss is called away to the bridge", ("Captain Voss",), ["Captain Voss"]),
+        ("I give Captain Voss the lantern and wave him off", ("Captain Voss",), ["Captain Voss"]),
+        ("Captain Voss walks over to the window", ("Captain Voss",), []),
+        ("Captain Voss cries out", ("Captain Voss",), []),
+    ])
+    def test_leaving_in_any_tense_with_others_or_sent_off(self, action, scene_present, leaving):
+        scene = Scene(location="Ash Gate", present=scene_present, cast=("Orla", "Captain Voss"), player="Ilse")
+        assert state_change(action, scene=scene).leaving == leaving
+
+    @pytest.mark.parametrize("action, prose", [("Orla strides onto the jetty", ""), ("little orla wandered over", ""),
+                                               ("I wait", "Orla pushes through the crowd and sits down beside you.")])
+    def test_coming_in_onto_or_up_to_me_is_arriving(self, action, prose):
+        assert state_change(action, scene=SCENE, prose=prose).entering == ["Orla"]
+
+    def test_every_inflection_of_a_verb_is_generated(self):
+        assert [present_participle(verb) for verb in ("grab", "leave", "tie", "see", "panic")] == [
+            "grabbing", "leaving", "tying", "seeing", "panicking"]
+        assert set(verb_forms("pick up, travel").split("|")) == {
+            "pick up", "picks up", "picked up", "picking up", "travel", "travels", "traveled", "traveling",
+            "travelled", "travelling"}
