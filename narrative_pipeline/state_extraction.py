@@ -150,7 +150,8 @@ PUT_IN_MY_HAND = re.compile(
     r"(?<![\w'])(?:" + verb_forms("press, slip, hand, toss, pass, put, push, drop, throw, give, tuck, place, thrust, slide, "
                                   "shove, roll, flick, lob, chuck, fling, kick, send, bring, carry, deliver, return") +
     r")\s+(.+?)\s+(?:(?:into|in|onto|on|to) (?:my|our) "
-    r"(?:hand|hands|palm|palms|grip|lap|pocket|satchel|pack|bag)|to me|to us|my way)\b", re.I)
+    r"(?:hand|hands|palm|palms|grip|lap|pocket|pockets|satchel|pack|bag|boot|boots|belt|sleeve|coat|cloak|basket|"
+    r"purse|pouch|arms|keeping|care)|to me|to us|my way)\b", re.I)
 LOSE_BASES = """drop, give away, give back, give, hand over, hand back, hand, sell, sell off, lose, throw away, throw out,
 throw, toss away, toss, discard, use up, eat, drink, spend, abandon, leave behind, pawn, trade away, trade, swap,
 exchange, break, burn, pay, put down, set down, lay down, offer, surrender, lend, plant, bury, shatter, consume, leave,
@@ -164,12 +165,17 @@ stumble, scramble, slide, shuffle, tiptoe, stride, rush, bolt, roll, duck, dart,
 scuttle, lope, bound, troop, mosey, meander, roam, rove, pop, zip, speed, zoom, cycle, pedal, gallop, trot, canter,
 soar, swing, shimmy, shin, wriggle, inch, sidle, slink, skulk, prowl, storm, charge, barge, burst, hustle, journey,
 retreat, withdraw, backtrack, double back, circle back, turn back, hitchhike, vault, plunge, stagger, totter, lurch,
-traipse, teleport, tumble, flit, commute, hobble, waddle, strut, swagger, dawdle, cruise, rappel, abseil, swarm"""
+traipse, teleport, tumble, flit, commute, hobble, waddle, strut, swagger, dawdle, cruise, rappel, abseil, swarm,
+ski, skate, sled, sledge, toboggan, snowshoe, surf, canoe, kayak, punt, cut across, cut through, cut back"""
 # "make my way", "push our way through the crowd to" (but "find my way" is knowing the way, not going).
 WAY_MAKERS = """make, pick, thread, elbow, push, fight, work, wind, wend, squeeze, shoulder, edge, inch, weave, force,
 claw, battle, worm, bluff, feel, muscle, jostle, nudge, hack, cut, carve, wriggle"""
 MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
-              r"(?:" + verb_forms(WAY_MAKERS) + r") (?:my|our|his|her|their) way|follow \w+|lead \w+|"
+              r"(?:" + verb_forms(WAY_MAKERS) + r") (?:my|our|his|her|their) way|"
+              # "let myself into the scriptorium", "haul myself up onto the ledge"
+              r"(?:" + verb_forms("let, pull, drag, haul, hoist, heave, lower, swing, push, throw, launch, fling, ease, "
+                                  "force, tow, winch, squeeze") + r") (?:myself|ourselves)|"
+              r"(?:" + verb_forms("make") + r") it(?: back| safely| all the way)?(?= (?:to|into|inside|as far as)\b)|follow \w+|lead \w+|"
               r"(?:" + verb_forms("take, catch, ride") + r") (?:the|a|an) (?:" + "|".join(sorted(VEHICLES)) + r")")
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
           r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
@@ -209,7 +215,8 @@ go to bed, disappear, vanish, slip away, run off, run away, stay behind, stay he
 die, excuse himself, excuse herself, excuse themselves, take his leave, take her leave, take their leave, turn in,
 retire, wander off, move on"""
 LEAVING_WORDS = (verb_forms(LEAVING_BASES) + "|is gone|was gone|is dead|"
-                 r"(?:is|was|gets|got|are|were) (?:called|taken|led|dragged|carried|hauled|sent|summoned) (?:away|off|out)")
+                 r"(?:is|was|gets|got|are|were) (?:called|taken|led|dragged|carried|hauled|sent|summoned) "
+                 r"(?:away|off|out|(?:to|into|for)(?= (?!me\b|us\b|you\b)))")
 # "X <moves> off/out/away": a leaving, but not "cries out", "passes out", "nods off" or "points out the tower".
 NOT_LEAVING_OFF = ("cries|cried|calls|called|shouts|shouted|yells|yelled|speaks|spoke|reaches|reached|holds|held|"
                    "passes|passed|nods|nodded|dozes|dozed|drifts off|drifted off|lashes|lashed|points|pointed|"
@@ -417,8 +424,8 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
                 continue
             if verb.startswith(("pull", "yank", "pri", "pry", "loot")) and not re.search(r"\b(?:from|out of|off)\b", rest):
                 continue  # "pull the lever", "loot the pack" is no getting; "pull a chip from the console" is
-            if verb.startswith(("get", "got")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
-                continue  # "get up", "get to the docks", "get angry": only "get a/the …" is getting a thing
+            if verb.startswith(("get", "got", "keep", "kept")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
+                continue  # "get up", "get angry", "keep watch": only "get/keep a/the …" is getting a thing
             given = re.match(r"(?:trade|swap|exchange|spend|spent)\w*\s+(.+?)\s+(?:for|on)$", verb)
             if given:  # "trade my compass for rope", "spend my coins on dates": what is given goes
                 lost.extend(_held(given.group(1), scene))
@@ -512,12 +519,17 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
             prefix = clause[:match.start()]
             if match.group("carries_me") and (not _words(prefix) or re.search(rf"[:]|\b(?:{SPEECH})\b", prefix, re.I)):
                 continue  # "I say: Take me to the docks!" asks, it does not move
-            if match.group("carried") or match.group("carries_me"):
+            if match.group("carries_me"):
                 if NOT_DONE.search(prefix):
                     continue  # whoever carries, it is the player who moves
             elif not _is_player_doing(prefix, scene) and not re.search(r"\bwe\b", prefix, re.I):
                 continue
-            place = _place(clause[match.end():], scene)
+            rest = clause[match.end():]
+            place = _place(rest, scene)
+            further = place and re.match(r"\s*(?:(?:back|down|up|over|on|out|onward)\s+)?(?:to|into|toward|towards|onto)\s+",
+                                         rest[fold(rest).find(fold(place)) + len(place):])
+            if further:  # "up through the snow to Frostgate Pass": what comes first is the way there
+                place = _place(further.string[further.end():], scene) or place
             if place and match.group("climbed") and fold(place).split()[-1] in set(ROUTES.split("|")) | SCENERY:
                 continue  # "climb the ladder" is on the way, "climb the bell tower" is there
             if place:
@@ -579,7 +591,7 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"{subject}(?:\w+ly\s+)?(?:{MOVE_VERBS}) (?:back |off |away |out |on )?(?:to|toward|towards|into|for) "
                 rf"(?!(?:me|us|you|him|her|them)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)", folded) or re.search(
                 # "Brannock gathers her shawl and leaves"
-                rf"{subject}(?:(?!{names})[^.;!?,])*?\band (?:\w+ly\s+)?(?:{LEAVING_WORDS})(?![\w'])", folded) or re.search(
+                rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?(?:{LEAVING_WORDS})(?![\w'])", folded) or re.search(
                 rf"\b(?:wave|waves|waved|see|sees|saw|shoo|shoos|shooed|send|sends|sent|usher|ushers|ushered)\s+{key}\s+"
                 rf"(?:off|away|home|out)\b", folded) or re.search(
                 rf"\b(?:leave|leaves|left|send|sends|sent|dismiss|dismisses|dismissed|abandon|abandons|ditch|"
@@ -654,7 +666,7 @@ def _items_told(prose: str, scene: Scene) -> tuple[list[str], list[str]]:
     """What the passage says the player got or parted with: only where "you" do it or are given it, never what
     someone else takes ("The guard pockets the coin")."""
     told = [clause for clause in _clauses(_as_the_player(prose))
-            if re.search(r"\b(?:I|we)\b", clause) or re.search(rf"\b(?:{GIVEN_TO_ME})\b|\bto me\b", clause, re.I)]
+            if re.search(r"\b(?:I|we)\b|\b(?:me|my|us|our)\b", clause)]
     return _items(told, scene)
 
 

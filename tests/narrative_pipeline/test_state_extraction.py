@@ -349,3 +349,32 @@ class TestRoundFour:
         assert set(verb_forms("pick up, travel").split("|")) == {
             "pick up", "picks up", "picked up", "picking up", "travel", "travels", "traveled", "traveling",
             "travelled", "travelling"}
+
+
+class TestRoundFive:
+    """General classes the eighth suite's misses pointed at (the ninth suite stays held out)."""
+
+    @pytest.mark.parametrize("action, place", [("I trudge up through the snow to the docks", "the docks"),
+                                               ("I let myself into the chapel", "the chapel"),
+                                               ("I cut across the courtyard to the gatehouse", "the gatehouse"),
+                                               ("I ski down the slope to the village", "the village"),
+                                               ("I make it to the hermit's cave before nightfall", "the hermit's cave")])
+    def test_the_way_there_reflexive_moves_and_making_it_somewhere(self, action, place):
+        assert state_change(action, scene=SCENE).location == place
+
+    def test_someone_else_summoned_somewhere_leaves_and_the_player_stays(self):
+        change = state_change("Captain Voss is summoned to the harbour office", scene=SCENE)
+        assert change.location is None and change.leaving == ["Captain Voss"]
+
+    def test_helping_myself_to_a_thing_is_no_move(self):
+        change = state_change("I help myself to the captain's spare cloak", scene=SCENE)
+        assert change.location is None and change.items_gained == ["spare cloak"]
+
+    def test_slipped_into_my_boot_or_pressed_into_your_hands_is_gained(self):
+        assert state_change("Orla slips a dagger into my boot", scene=SCENE).items_gained == ["dagger"]
+        change = state_change("I ask for food", scene=SCENE, prose="Orla presses a loaf of bread into your hands.")
+        assert change.items_gained == ["loaf of bread"]
+
+    def test_keeping_watch_is_no_thing_and_leaving_after_a_comma_counts(self):
+        change = state_change("I keep watch", scene=SCENE, prose="Captain Voss yawns, says goodnight and leaves you.")
+        assert change.items_gained == [] and change.leaving == ["Captain Voss"]
