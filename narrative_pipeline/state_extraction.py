@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .llm.inflection import past, present_participle, third_person
+from .inflection import past, present_participle, third_person
 
 WORD = r"[A-Za-z][\w'’-]*"
 
@@ -48,7 +48,7 @@ PHRASE_STOPS = {
     "near", "beside", "toward", "towards", "through", "across", "along", "up", "down", "out", "around",
     "against", "inside", "outside", "between", "past", "like", "than", "instead", "again", "back", "away",
     "here", "there", "now", "quickly", "slowly", "carefully", "quietly", "too", "also", "tomorrow", "tonight",
-    "today", "later", "soon", "yesterday",
+    "today", "later", "soon", "yesterday", "somewhere", "anywhere", "everywhere", "nowhere",
     # a subject pronoun starts a relative clause: "the key I find in the drawer"
     "i", "he", "she", "we", "they", "you",
 }
@@ -91,7 +91,7 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
               "offense", "comfort", "pity", "charge", "lead", "leave", "pause", "risk", "shelter", "refuge",
               "revenge", "thoughts", "bearings", "chances", "lesson", "promise", "deal", "oath", "vow",
               "ready", "up", "out", "off", "away", "back", "down", "over", "closer", "nearer", "angry", "lost",
-              "free", "loose", "dressed", "going", "moving", "started", "sleep", "drink", "break", "shot",
+              "free", "dressed", "going", "moving", "started", "sleep", "drink", "break", "shot",
               "interest", "idea", "answer", "answers", "news", "word", "sense", "feeling", "glimpse", "sight",
               "pace", "speed", "slack", "trail", "scent", "advice", "counsel", "point", "side", "offer",
               "suggestion", "round", "rounds", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
@@ -130,21 +130,26 @@ GAIN_BASES = """take, grab, snatch, pick up, pick out, buy, buy up, purchase, re
 obtain, find, accept, borrow, loot, retrieve, stash, fetch, pluck, scoop up, gather up, get, get hold of,
 help myself to, pilfer, swipe, fish out, fish up, pull out, dig up, dig out, keep, win, earn, scavenge, salvage, pull,
 yank, prise, pry, unhook, lift, nab, nick, filch, pinch, purloin, snag, seize, claim, procure, inherit, snap up,
-reel in, haul in, haul up, pay for, barter for, haggle for, lay hands on, lay my hands on, come by"""
+reel in, haul in, haul up, scoop, pay for, barter for, haggle for, lay hands on, lay my hands on, come by"""
 # Irregular forms the inflection rules do not make.
 GAIN_VERBS = (verb_forms(GAIN_BASES) + "|"
               r"(?:trade|trades|traded|trading|swap|swaps|swapped|swapping|exchange|exchanges|exchanged|exchanging)"
               r" \w+(?: \w+){0,2}? for|(?:spend|spends|spent|spending) \w+(?: \w+){0,2}? on")
+SCOOP = set(verb_forms("scoop").split("|"))  # "scoop the change off the bar" gets; "scoop up" gets without a source
 # Phrasal verbs of getting whose particle may follow the thing: "pick the hook up", "fish a key out of the mud".
 GAIN_SPLIT = re.compile(r"(?<![\w'])(?:" + verb_forms("pick, scoop, fish, dig, pull, snap, haul, buy, gather") +
                         r")\s+(?P<thing>(?:[\w'-]+\s+){0,4}?[\w'-]+)\s+(?:up|out)(?![\w'])", re.I)
 # What one rides, not carries off: "take the ferry over to Gull Island".
 VEHICLES = {"lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "stairs", "staircase", "tube", "cab",
             "coach", "taxi", "metro", "subway", "boat", "barge", "ship", "plane", "flight", "carriage", "wagon",
-            "cart", "path", "road", "trail", "route", "shortcut", "gondola", "raft", "skiff", "steps"}
-GIVEN_TO_ME = (r"(?:give|gives|gave|hand|hands|handed|pass|passes|passed|toss|tosses|tossed|throw|throws|threw|"
-               r"offer|offers|offered|sell|sells|sold|lend|lends|lent|slip|slips|slipped) me|"
-               r"(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered)")
+            "cart", "path", "road", "trail", "route", "shortcut", "gondola", "raft", "skiff", "steps", "streetcar", "trolley",
+            "car", "ride", "rickshaw"}
+GIVEN_TO_ME = (r"(?:" + verb_forms("give, hand, pass, toss, throw, offer, sell, lend, slip, slide, bring, fetch, pour, send, "
+                                   "deal, award, grant, gift, fling, lob, chuck, flick, leave, bequeath") +
+               r") me(?: back)?|(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered|slipped|slid|"
+               r"thrown|brought|sent|awarded|granted|gifted|dealt|poured)")
+# "Vivian hands over an envelope": someone else handing over, to nobody named, hands it to the player.
+HANDED_OVER = r"(?:" + verb_forms("hand, pass, give, slide, turn") + r")(?= (?:over|across)\b)"
 # "Tessa presses a charm into my hand", "Orla tosses the key to me": the thing comes between verb and me.
 PUT_IN_MY_HAND = re.compile(
     r"(?<![\w'])(?:" + verb_forms("press, slip, hand, toss, pass, put, push, drop, throw, give, tuck, place, thrust, slide, "
@@ -155,7 +160,8 @@ PUT_IN_MY_HAND = re.compile(
 LOSE_BASES = """drop, give away, give back, give, hand over, hand back, hand, sell, sell off, lose, throw away, throw out,
 throw, toss away, toss, discard, use up, eat, drink, spend, abandon, leave behind, pawn, trade away, trade, swap,
 exchange, break, burn, pay, put down, set down, lay down, offer, surrender, lend, plant, bury, shatter, consume, leave,
-ditch, dump, chuck, fling, hurl, donate, part with, relinquish, sacrifice, forfeit, deliver"""
+ditch, dump, chuck, fling, hurl, donate, part with, relinquish, sacrifice, forfeit, deliver, tip, bribe, slide,
+pass, send, mail, post, return"""
 LOSE_VERBS = verb_forms(LOSE_BASES) + "|burnt"
 MOVE_BASES = """walk, go, head, run, sail, climb, ride, travel, return, hurry, sneak, stroll, wander, march, row, swim,
 dive, jog, race, flee, drive, fly, move, step, descend, ascend, set off, set out, hike, trek, wade, slip, dash, sprint,
@@ -175,8 +181,9 @@ MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
               # "let myself into the scriptorium", "haul myself up onto the ledge"
               r"(?:" + verb_forms("let, pull, drag, haul, hoist, heave, lower, swing, push, throw, launch, fling, ease, "
                                   "force, tow, winch, squeeze") + r") (?:myself|ourselves)|"
-              r"(?:" + verb_forms("make") + r") it(?: back| safely| all the way)?(?= (?:to|into|inside|as far as)\b)|follow \w+|lead \w+|"
-              r"(?:" + verb_forms("take, catch, ride") + r") (?:the|a|an) (?:" + "|".join(sorted(VEHICLES)) + r")")
+              r"(?:" + verb_forms("make") + r") it(?: back| safely| all the way)?(?= (?:to|into|inside|as far as)\b)|"
+              r"(?:" + verb_forms("follow, lead, tail, shadow, trail, chase, pursue, accompany") + r") \w+|"
+              r"(?:" + verb_forms("take, catch, ride, grab, hail, hop on, jump on, get on, board, flag down") + r") (?:the|a|an) (?:" + "|".join(sorted(VEHICLES)) + r")")
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
           r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
           r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft")
@@ -194,7 +201,8 @@ MOVES_SOMETHING = (r"get|gets|got|push|pushes|pushed|shove|shoves|shoved|roll|ro
                    r"moves|moved|drive|drives|drove|lead|leads|led|come|comes|came|take|takes|slip|slips|slipped")
 # Being moved by others: "two fishermen carry me up to the infirmary", "we were taken by boat to Gull Island".
 CARRIES_ME = (r"(?:" + verb_forms("carry, drag, take, bring, lead, escort, row, ferry, drive, fly, haul, wheel, "
-                                  "guide, march, hustle, bundle, usher, sweep, wash, pull, push, send, summon") +
+                                  "guide, march, hustle, bundle, usher, sweep, wash, pull, push, send, summon, throw, toss, kick, "
+                                  "chuck, boot, shove") +
               r")\s+(?:me|us)\s+")
 CARRIED = (r"(?:am|are|is|was|were|get|gets|got|i'm|we're|being)\s+(?:\w+ly\s+)?"
            r"(?:carried|dragged|taken|brought|led|escorted|rowed|ferried|driven|flown|hauled|wheeled|guided|marched|"
@@ -215,13 +223,13 @@ go to bed, disappear, vanish, slip away, run off, run away, stay behind, stay he
 die, excuse himself, excuse herself, excuse themselves, take his leave, take her leave, take their leave, turn in,
 retire, wander off, move on"""
 LEAVING_WORDS = (verb_forms(LEAVING_BASES) + "|is gone|was gone|is dead|"
-                 r"(?:is|was|gets|got|are|were) (?:called|taken|led|dragged|carried|hauled|sent|summoned) "
+                 r"(?:is|was|gets|got|are|were) (?:called|taken|led|dragged|carried|hauled|sent|summoned) (?:back )?"
                  r"(?:away|off|out|(?:to|into|for)(?= (?!me\b|us\b|you\b)))")
 # "X <moves> off/out/away": a leaving, but not "cries out", "passes out", "nods off" or "points out the tower".
 NOT_LEAVING_OFF = ("cries|cried|calls|called|shouts|shouted|yells|yelled|speaks|spoke|reaches|reached|holds|held|"
                    "passes|passed|nods|nodded|dozes|dozed|drifts off|drifted off|lashes|lashed|points|pointed|"
                    "hands|handed|sorts|sorted|works|worked|figures|figured|checks|checked|tries|tried|finds|found|"
-                   "makes|made|gives|gave|lays|laid|breaks|broke|starts|started|sets|set|takes|took|puts|put|"
+                   "gives|gave|lays|laid|breaks|broke|starts|started|puts|put|"
                    "lives|lived|believes|believed|was|has|does|is")
 COME_ALONG = (r"follows|followed|follow|comes with|came with|comes along|came along|tags along|tagged along|"
               r"goes with|went with|walks with|walked with|keeps pace|kept pace|at my side|by my side|in tow|"
@@ -321,8 +329,10 @@ def _cut(phrase: str, *, keep_of: bool) -> list[str]:
     tokens = _words(re.split(r"[,;:()]", phrase, maxsplit=1)[0])
     for index, word in enumerate(tokens):
         bare = word.lower()
-        if bare in PHRASE_STOPS or (bare == "of" and not keep_of):
-            break
+        after_determiner = bool(words) and words[-1].lower() in DETERMINERS
+        if (bare in PHRASE_STOPS and not (after_determiner and bare in ("back", "inside", "outside", "up", "down"))
+                or (bare == "of" and not keep_of)):
+            break  # but "the back alley", "the inside pocket": after a determiner it describes the thing
         following = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
         if words and bare.endswith("ing") and following in PHRASE_STOPS and bare not in ING_NOUNS:
             break  # "the lantern hanging by the door": the participle starts a clause
@@ -393,9 +403,17 @@ def _is_player_doing(prefix: str, scene: Scene) -> bool:
     return not (others or any(word in ("he", "she", "they", "it") for word in words))
 
 
-def _verb_matches(clause: str, verbs: str):
-    """(prefix before the verb, rest after it) for each verb of ``verbs`` in the clause."""
+def _inside_name(clause: str, position: int, scene: Scene) -> bool:
+    """Whether ``position`` falls inside a known name ("Cross" in "Vivian Cross" is no verb)."""
+    return any(found.start() < position < found.end()
+               for found in re.finditer(rf"(?<![\w'])(?:{_name_pattern(scene)})(?![\w'])", clause, re.I))
+
+
+def _verb_matches(clause: str, verbs: str, scene: Scene):
+    """(prefix before the verb, rest after it) for each verb of ``verbs`` in the clause, not inside a name."""
     for match in re.finditer(rf"(?<![\w'])(?:{verbs})(?![\w'])", clause, re.I):
+        if _inside_name(clause, match.start(), scene):
+            continue
         yield clause[:match.start()], clause[match.end():], match.group(0).lower()
 
 
@@ -404,9 +422,14 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
     lost: list[str] = []
     for clause in clauses:
         taken = False
-        for prefix, rest, _ in _verb_matches(clause, GIVEN_TO_ME):
+        for prefix, rest, _ in _verb_matches(clause, GIVEN_TO_ME, scene):
             if not NOT_DONE.search(prefix):
                 gained.extend(_things_listed(rest, scene))
+                taken = True
+        for prefix, rest, _ in _verb_matches(clause, HANDED_OVER, scene):
+            if (not NOT_DONE.search(prefix) and _names_in(prefix, scene.cast) and not re.search(r"\b(?:I|we)\b", prefix, re.I)
+                    and not re.search(r"\bto\b", rest)):
+                gained.extend(_things_listed(re.sub(r"^\s*(?:over|across)\b", "", rest), scene))
                 taken = True
         for put in PUT_IN_MY_HAND.finditer(clause):
             if not NOT_DONE.search(clause[:put.start()]) and not re.search(r"\b(?:I|we)\b", clause[:put.start()], re.I):
@@ -419,11 +442,15 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             taken = True
         if taken:
             continue
-        for prefix, rest, verb in _verb_matches(clause, GAIN_VERBS):
+        for prefix, rest, verb in _verb_matches(clause, GAIN_VERBS, scene):
             if not _is_player_doing(prefix, scene):
                 continue
-            if verb.startswith(("pull", "yank", "pri", "pry", "loot")) and not re.search(r"\b(?:from|out of|off)\b", rest):
+            rest = re.sub(r"^\s*(?:myself|ourselves)\b", "", rest)  # "get myself a new hat"
+            needs_source = verb.split()[0].startswith(("pull", "yank", "pri", "pry", "loot")) or verb in SCOOP
+            if needs_source and not re.search(r"\b(?:from|out of|off)\b", rest):
                 continue  # "pull the lever", "loot the pack" is no getting; "pull a chip from the console" is
+            if re.match(r"\s*(?:my|our)\s", rest, re.I):
+                continue  # "grab my coat": what is mine already is no gain
             if verb.startswith(("get", "got", "keep", "kept")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
                 continue  # "get up", "get angry", "keep watch": only "get/keep a/the …" is getting a thing
             given = re.match(r"(?:trade|swap|exchange|spend|spent)\w*\s+(.+?)\s+(?:for|on)$", verb)
@@ -432,16 +459,16 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             paid_with = re.search(r"\bwith\b(.+)", rest)
             if verb.startswith(("buy", "bought", "purchase", "pay", "paid")) and paid_with:
                 lost.extend(_held(paid_with.group(1), scene))  # "buy a lamp with my last coins"
-            ridden = verb.startswith(("take", "took", "catch", "caught"))
+            ridden = verb.startswith(("take", "took", "catch", "caught", "grab", "hail"))
             gained.extend(thing for thing in _things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene)
                           if thing.lower() not in DRUNK_ON_THE_SPOT
                           and not (ridden and thing.lower().split()[-1] in VEHICLES))  # "take the ferry over to"
             break
         else:
-            for prefix, rest, verb in _verb_matches(clause, LOSE_VERBS):
+            for prefix, rest, verb in _verb_matches(clause, LOSE_VERBS, scene):
                 if _is_player_doing(prefix, scene):
                     paid_with = re.search(r"\bwith\b(.+)", rest)
-                    if verb.startswith(("pay", "paid")) and paid_with:
+                    if verb.startswith(("pay", "paid", "tip", "bribe")) and paid_with:
                         rest = paid_with.group(1)  # "pay the innkeeper with my purse": the purse is what goes
                     # "give Orla the key": the person who receives is skipped.
                     rest = re.sub(rf"^\s*(?:{'|'.join(re.escape(name) for name in scene.cast) or 'x^'})\s+", " ",
@@ -509,14 +536,17 @@ def _place(phrase: str, scene: Scene) -> str | None:
 
 def _location(clauses: list[str], scene: Scene) -> str | None:
     location = None
-    moves = (rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|{HEAD_FOR}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
+    moves = (rf"(?:(?P<carries_me>{CARRIES_ME})|(?P<carried>{CARRIED})){MOVE_PREPOSITIONS}\s+|"
+             rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|{HEAD_FOR}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
              rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in|aboard)\s+|"
              # "follow the smell of bread to the bakery", "hurry after Hakim toward the docks"
              rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:[\w'-]+\s+){{1,5}}?(?:to|into|toward|towards|onto)\s+|"
-             rf"(?P<climbed>{CLIMB})\s+(?=(?:the|a|an)\s)|(?:(?P<carries_me>{CARRIES_ME})|(?P<carried>{CARRIED})){MOVE_PREPOSITIONS}\s+")
+             rf"(?P<climbed>{CLIMB})\s+(?=(?:the|a|an)\s)")
     for clause in clauses:
         for match in re.finditer(rf"(?<![\w'])(?:{moves})", clause, re.I):
             prefix = clause[:match.start()]
+            if _inside_name(clause, match.start(), scene):
+                continue
             if match.group("carries_me") and (not _words(prefix) or re.search(rf"[:]|\b(?:{SPEECH})\b", prefix, re.I)):
                 continue  # "I say: Take me to the docks!" asks, it does not move
             if match.group("carries_me"):
@@ -547,7 +577,7 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
             if NOT_DONE.search(before):
                 continue
             if not re.search(r"\b(?:I|we)\b", clause[:clause.lower().find(fold(name))], re.I) and not re.search(
-                    r"\b(?:me|us|my|our|i|we)\b", fold(clause)[len(before):]):
+                    r"\b(?:me|us|my|our|i|we)\b|\b(?:" + HANDED_OVER + r")", fold(clause)[len(before):]):
                 continue  # "Tamsin runs to the stables": someone else's doing, not with the player
             received = re.search(r"\b(?:receive|receives|received|accept|accepts|accepted|obtain|obtains|obtained|"
                                  r"borrow|borrows|borrowed|buy|buys|bought|get|gets|got)\b.*\bfrom\s+$", before)
@@ -584,19 +614,21 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"{subject}(?:(?!{names})[^.;!?])*?\b(?:beside|next to|alongside|up to|over to|across to) (?:me|us|you)\b",
                 folded):
             arriving.append(name)
-        if re.search(rf"{subject}(?:\w+ly\s+)?(?:{LEAVING_WORDS}|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? "
-                     rf"(?:away|off|out|home)(?!\s+(?:the|a|an|his|her|their|my|some|to (?:me|us|you))\b))(?![\w'])",
-                     folded) or re.search(
+        leaves = (rf"(?:{LEAVING_WORDS}|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? (?:away|off|out|home)"
+                  rf"(?!\s+(?:the|a|an|his|her|their|my|some|to (?:me|us|you))\b"
+                  rf"(?!\s+(?:back|door|doorway|window|exit|gate|side|front)\b)))(?![\w'])")  # "slips out the back"
+        if re.search(rf"{subject}(?:\w+ly\s+)?{leaves}", folded) or re.search(
                 # "Hakim heads to the docks", "Reyes goes to bed": going elsewhere, not over to the player or the window
                 rf"{subject}(?:\w+ly\s+)?(?:{MOVE_VERBS}) (?:back |off |away |out |on )?(?:to|toward|towards|into|for) "
                 rf"(?!(?:me|us|you|him|her|them)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)", folded) or re.search(
                 # "Brannock gathers her shawl and leaves"
-                rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?(?:{LEAVING_WORDS})(?![\w'])", folded) or re.search(
+                rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
                 rf"\b(?:wave|waves|waved|see|sees|saw|shoo|shoos|shooed|send|sends|sent|usher|ushers|ushered)\s+{key}\s+"
                 rf"(?:off|away|home|out)\b", folded) or re.search(
                 rf"\b(?:leave|leaves|left|send|sends|sent|dismiss|dismisses|dismissed|abandon|abandons|ditch|"
                 rf"ditches|wave goodbye to|say goodbye to|bid farewell to|part ways with|slip away from|"
-                rf"lose|lost)\s+{key}(?![\w])", folded):
+                rf"lose|lost|{verb_forms('shake off, evade, outrun, get rid of, escape from, give the slip to')})\s+{key}(?![\w])",
+                folded):
             departing.append(name)
     return arriving, departing
 
@@ -630,6 +662,7 @@ def _coming_along(action: str, scene: Scene) -> list[str]:
     for name in scene.cast:
         key = re.escape(fold(name))
         if re.search(rf"\b(?:with|take|takes|bring|brings|lead|leads|follow|follows|help|helps|drag|drags|"
+                     rf"{verb_forms('tail, shadow, trail, chase, pursue, accompany')}|"
                      rf"carry|carries|guide|guides|escort|escorts)\s+{key}(?![\w])", folded) or re.search(
                 rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{COME_ALONG})\b", folded) or re.search(
                 rf"(?<![\w']){key} and (?:i|me)\b|\b(?:i|me) and {key}(?![\w])", folded) or re.search(
@@ -670,8 +703,24 @@ def _items_told(prose: str, scene: Scene) -> tuple[list[str], list[str]]:
     return _items(told, scene)
 
 
+TITLES = {"sergeant", "captain", "commander", "brother", "sister", "mother", "father", "mr", "mrs", "ms", "miss", "dr",
+          "doctor", "abbot", "abbess", "ser", "sir", "lady", "lord", "old", "pilot", "bosun", "inspector", "detective",
+          "officer", "professor", "master", "mistress", "judge", "lieutenant", "general", "major", "colonel", "uncle",
+          "aunt", "madam", "dame", "king", "queen", "prince", "princess", "little"}
+
+
+def _full_names(text: str, scene: Scene) -> str:
+    """``text`` with a character called by name without their title ("Doyle") written in full ("Sergeant Doyle")."""
+    for name in scene.cast:
+        words = name.split()
+        if len(words) == 2 and words[0].rstrip(".").lower() in TITLES and words[1][:1].isupper():
+            text = re.sub(rf"(?<![\w']){re.escape(name)}(?![\w'])|(?<![\w'])(?<!\.\s){re.escape(words[1])}(?![\w'])", name, text)
+    return text
+
+
 def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     """What ``action`` (and the passage written for it, ``prose``) changes in the state described by ``scene``."""
+    action, prose = _full_names(action, scene), _full_names(prose, scene)
     clauses = _clauses(action)
     gained, lost = _items(clauses, scene)
     told_gained, told_lost = _items_told(prose, scene)

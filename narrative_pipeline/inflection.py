@@ -1,4 +1,4 @@
-"""Just enough English verb inflection for the offline narrator: "grab" → "grabbed" / "grabs",
+"""Just enough English verb inflection for the offline narrator and the state rules: "grab" → "grabbed" / "grabs",
 "surface" → "surfaced", "carry" → "carried", "go" → "went" / "goes".
 
 Regular rules, with a table for the common irregular verbs and for the two-syllable verbs whose last
