@@ -49,6 +49,7 @@ PHRASE_STOPS = {
     "against", "inside", "outside", "between", "past", "like", "than", "instead", "again", "back", "away",
     "here", "there", "now", "quickly", "slowly", "carefully", "quietly", "too", "also", "tomorrow", "tonight",
     "today", "later", "soon", "yesterday", "somewhere", "anywhere", "everywhere", "nowhere",
+    "overboard", "ashore", "aboard", "aside", "below", "upstairs", "downstairs", "abroad",
     # a subject pronoun starts a relative clause: "the key I find in the drawer"
     "i", "he", "she", "we", "they", "you",
 }
@@ -153,7 +154,8 @@ HANDED_OVER = r"(?:" + verb_forms("hand, pass, give, slide, turn") + r")(?= (?:o
 # "Tessa presses a charm into my hand", "Orla tosses the key to me": the thing comes between verb and me.
 PUT_IN_MY_HAND = re.compile(
     r"(?<![\w'])(?:" + verb_forms("press, slip, hand, toss, pass, put, push, drop, throw, give, tuck, place, thrust, slide, "
-                                  "shove, roll, flick, lob, chuck, fling, kick, send, bring, carry, deliver, return") +
+                                  "shove, roll, flick, lob, chuck, fling, kick, send, bring, carry, deliver, return, stuff, "
+                                  "cram, stow, stash, pop") +
     r")\s+(.+?)\s+(?:(?:into|in|onto|on|to) (?:my|our) "
     r"(?:hand|hands|palm|palms|grip|lap|pocket|pockets|satchel|pack|bag|boot|boots|belt|sleeve|coat|cloak|basket|"
     r"purse|pouch|arms|keeping|care)|to me|to us|my way)\b", re.I)
@@ -192,9 +194,11 @@ MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|b
                      r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|upstairs|downstairs|straight|all the way|"
                      r"onward|onwards|ahead|further|quickly|slowly|carefully|quietly)\s+)*"
                      r"(?:to|into|toward|towards|onto|on to|inside|in to|through|along|across|up|down|over|"
-                     r"out to|round to|around to|as far as)")
+                     r"out to|round to|around to|as far as|aboard|on board)")
 HEAD_FOR = (r"(?:head|heads|headed|heading|make|makes|made|making|set off|set out|sets off|sets out|bolt|bolts|"
-            r"bolted|run|runs|ran|strike out|strikes out|leave|leaves|left)\s+for")
+            r"bolted|run|runs|ran|strike out|strikes out|leave|leaves|left|"
+            + verb_forms("swim, row, sail, paddle, race, sprint, dash, ride, drive, steer, fly, scramble, hurry, "
+                         "strike out, set sail") + r")\s+for")
 # Verbs that move something else as often as the mover ("get the key to Orla", "push the cart into the river"):
 # they need the preposition right after them; the others may cross a few words first ("cross the square to").
 MOVES_SOMETHING = (r"get|gets|got|push|pushes|pushed|shove|shoves|shoved|roll|rolls|rolled|slide|slides|slid|move|"
@@ -209,7 +213,9 @@ CARRIED = (r"(?:am|are|is|was|were|get|gets|got|i'm|we're|being)\s+(?:\w+ly\s+)?
            r"hustled|bundled|ushered|swept|washed|pulled|pushed|sent|summoned|shipped|thrown|tossed)\s+"
            r"(?:by\s+[\w'-]+(?:\s+[\w'-]+)?\s+)?")
 SPEECH = verb_forms("say, ask, tell, shout, yell, beg, order, plead, cry, call, whisper, demand")
-ARRIVE = r"(?:arrive|arrives|arrived|arriving|end up|ends up|ended up|find myself|found myself) (?:at|in|on)"
+ARRIVE = (r"(?:" + verb_forms("arrive, end up, find myself, disembark, land, dock, alight, touch down, put in, pull in, "
+                                "make landfall, step ashore, come ashore, go ashore, wash up, wash ashore") +
+          r") (?:at|in|on)")
 CLIMB = r"(?:climb|climbs|climbed|ascend|ascends|ascended|descend|descends|descended|scale|scales|scaled)"
 ENTER = r"(?:enter|enters|entered|reach|reaches|reached|board|boards|boarded|climb into|duck into|slip into)"
 
@@ -223,8 +229,9 @@ go to bed, disappear, vanish, slip away, run off, run away, stay behind, stay he
 die, excuse himself, excuse herself, excuse themselves, take his leave, take her leave, take their leave, turn in,
 retire, wander off, move on"""
 LEAVING_WORDS = (verb_forms(LEAVING_BASES) + "|is gone|was gone|is dead|"
-                 r"(?:is|was|gets|got|are|were) (?:called|taken|led|dragged|carried|hauled|sent|summoned) (?:back )?"
-                 r"(?:away|off|out|(?:to|into|for)(?= (?!me\b|us\b|you\b)))")
+                 r"(?:is|was|gets|got|are|were) (?:called|taken|led|dragged|carried|hauled|sent|summoned|swept|washed|"
+                 r"thrown|knocked|pulled|blown|whisked|rushed|escorted|marched) (?:back )?"
+                 r"(?:away|off|out|overboard|ashore|below|(?:to|into|for)(?= (?!me\b|us\b|you\b)))")
 # "X <moves> off/out/away": a leaving, but not "cries out", "passes out", "nods off" or "points out the tower".
 NOT_LEAVING_OFF = ("cries|cried|calls|called|shouts|shouted|yells|yelled|speaks|spoke|reaches|reached|holds|held|"
                    "passes|passed|nods|nodded|dozes|dozed|drifts off|drifted off|lashes|lashed|points|pointed|"
@@ -432,8 +439,9 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
                 gained.extend(_things_listed(re.sub(r"^\s*(?:over|across)\b", "", rest), scene))
                 taken = True
         for put in PUT_IN_MY_HAND.finditer(clause):
-            if not NOT_DONE.search(clause[:put.start()]) and not re.search(r"\b(?:I|we)\b", clause[:put.start()], re.I):
-                gained.extend(_things_listed(put.group(1), scene))
+            put_away = _things_listed(put.group(1), scene)  # "tuck it into my belt" names nothing new
+            if put_away and not NOT_DONE.search(clause[:put.start()]):  # "Tessa presses … into my hand", "I stuff …"
+                gained.extend(put_away)
                 taken = True
         split = GAIN_SPLIT.search(clause)
         if split and _is_player_doing(clause[:split.start()], scene) and not (
@@ -608,13 +616,17 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
     for name in scene.cast:
         key = re.escape(fold(name))
         subject = _subject(key, names)
-        if re.search(rf"{subject}(?:\w+ly\s+)?(?:{ARRIVAL_WORDS}|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed) "
-                     rf"(?:in|into|onto|aboard|inside)(?![\w']))", folded) or re.search(
+        arrives = (rf"(?:{ARRIVAL_WORDS}|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed) (?:(?:down|up|back|out|over) )?"
+                   rf"(?:in|into|onto|aboard|inside)|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed) over"
+                   rf"(?=\s*(?:$|[.,;!]|and\b|to (?:me|us|you)\b)))(?![\w'])")  # "Auntie Sal waddles over"
+        if re.search(rf"{subject}(?:\w+ly\s+)?{arrives}", folded) or re.search(
+                rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{arrives}", folded) or re.search(
                 # "Pim runs up to me", "Caddock pushes through the crowd and sits down beside you"
                 rf"{subject}(?:(?!{names})[^.;!?])*?\b(?:beside|next to|alongside|up to|over to|across to) (?:me|us|you)\b",
                 folded):
             arriving.append(name)
-        leaves = (rf"(?:{LEAVING_WORDS}|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? (?:away|off|out|home)"
+        leaves = (rf"(?:{LEAVING_WORDS}|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? "
+                  rf"(?:away|off|out|home|overboard|ashore|below|upstairs|downstairs|outside)"
                   rf"(?!\s+(?:the|a|an|his|her|their|my|some|to (?:me|us|you))\b"
                   rf"(?!\s+(?:back|door|doorway|window|exit|gate|side|front)\b)))(?![\w'])")  # "slips out the back"
         if re.search(rf"{subject}(?:\w+ly\s+)?{leaves}", folded) or re.search(
@@ -695,18 +707,25 @@ def _as_the_player(prose: str) -> str:
     return re.sub(r"\byou\b", "me", text, flags=re.I)
 
 
-def _items_told(prose: str, scene: Scene) -> tuple[list[str], list[str]]:
+def _items_told(prose: str, scene: Scene) -> tuple[list[str], list[str], list[str]]:
     """What the passage says the player got or parted with: only where "you" do it or are given it, never what
     someone else takes ("The guard pockets the coin")."""
     told = [clause for clause in _clauses(_as_the_player(prose))
             if re.search(r"\b(?:I|we)\b|\b(?:me|my|us|our)\b", clause)]
-    return _items(told, scene)
+    gained, lost = _items(told, scene)
+    # Who gives the player something in the passage is there: "Auntie Sal presses a loaf into your arms".
+    givers = [name for clause in told if _items([clause], scene)[0]
+              for name in _names_in(re.split(r"\b(?:me|my|us|our)\b", clause)[0], scene.cast)]
+    return gained, lost, givers
 
 
 TITLES = {"sergeant", "captain", "commander", "brother", "sister", "mother", "father", "mr", "mrs", "ms", "miss", "dr",
           "doctor", "abbot", "abbess", "ser", "sir", "lady", "lord", "old", "pilot", "bosun", "inspector", "detective",
           "officer", "professor", "master", "mistress", "judge", "lieutenant", "general", "major", "colonel", "uncle",
-          "aunt", "madam", "dame", "king", "queen", "prince", "princess", "little"}
+          "aunt", "auntie", "madam", "dame", "king", "queen", "prince", "princess", "little", "quartermaster",
+          "boatswain", "mate", "cook", "granny", "grandma", "grandpa", "cousin", "chief", "elder", "nurse", "agent",
+          "constable", "corporal", "private", "reverend", "bishop", "friar", "count", "countess", "duke", "duchess",
+          "baron", "baroness", "mayor"}
 
 
 def _full_names(text: str, scene: Scene) -> str:
@@ -723,7 +742,7 @@ def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     action, prose = _full_names(action, scene), _full_names(prose, scene)
     clauses = _clauses(action)
     gained, lost = _items(clauses, scene)
-    told_gained, told_lost = _items_told(prose, scene)
+    told_gained, told_lost, givers = _items_told(prose, scene)
     gained, lost = _unique([*gained, *told_gained]), _unique([*lost, *told_lost])
     location = _location(clauses, scene)
     moved = location is not None and fold(location) != fold(scene.location)
@@ -739,7 +758,7 @@ def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     if moved:
         gone |= {name for name in present if name not in stay}
     # A character the action or the passage brings in is in the scene, even at a new place.
-    coming = [name for name in _unique([*along, *arriving, *prose_arriving, *_people_acted_on(clauses, scene)])
+    coming = [name for name in _unique([*along, *arriving, *prose_arriving, *givers, *_people_acted_on(clauses, scene)])
               if name != scene.player and (name not in gone or name in arriving or name in prose_arriving)]
     gone -= set(coming)
     # Whoever came along on a move, or was asked to, goes with the player from now on; leaving parts them.

@@ -433,3 +433,37 @@ class TestRoundSix:
 
     def test_taking_off_a_coat_is_no_leaving(self):
         assert state_change("Lou takes off his coat", scene=self.NOIR).leaving == []
+
+
+class TestRoundSeven:
+    """General classes the tenth suite's misses pointed at (the eleventh suite stays held out)."""
+
+    SHIP = Scene(location="the ship", present=("Quartermaster Bell", "Nico"), inventory=("cutlass", "spyglass"),
+                 cast=("Quartermaster Bell", "Nico", "Auntie Sal", "the Parrot King"), player="Jo", places=("the ship",))
+
+    @pytest.mark.parametrize("action, place", [("I leap overboard and swim for the beach", "the beach"),
+                                               ("I disembark at Port Amber", "Port Amber"),
+                                               ("I'm hauled aboard the Black Wake", "the Black Wake")])
+    def test_swimming_for_disembarking_at_and_being_hauled_aboard_move(self, action, place):
+        assert state_change(action, scene=self.SHIP).location == place
+
+    def test_what_goes_overboard_is_lost_and_what_i_stuff_in_my_pocket_is_gained(self):
+        assert state_change("I throw my cutlass overboard", scene=self.SHIP).items_lost == ["cutlass"]
+        assert state_change("I stuff a handful of pearls into my pocket",
+                            scene=self.SHIP).items_gained == ["handful of pearls"]
+        assert state_change("I open the chest", scene=self.SHIP,
+                            prose="You lift out a jewelled dagger and tuck it into your belt.").items_gained == [
+            "jewelled dagger"]
+
+    @pytest.mark.parametrize("action, prose", [("Auntie Sal waddles over", ""),
+                                               ("The Parrot King swoops down onto the rail", ""),
+                                               ("I wait", "Auntie Sal hails you and climbs down into your boat."),
+                                               ("I thank her", "Auntie Sal presses a warm loaf into your arms.")])
+    def test_coming_over_swooping_down_onto_and_giving_in_the_passage_arrive(self, action, prose):
+        assert state_change(action, scene=self.SHIP, prose=prose).entering[:1] in (["Auntie Sal"], ["the Parrot King"])
+
+    @pytest.mark.parametrize("action, leaving", [("Quartermaster Bell jumps overboard", ["Quartermaster Bell"]),
+                                                 ("Bell and Nico row away", ["Quartermaster Bell", "Nico"]),
+                                                 ("Nico is swept overboard", ["Nico"])])
+    def test_going_overboard_and_a_short_name_in_a_list_leave(self, action, leaving):
+        assert state_change(action, scene=self.SHIP).leaving == leaving
