@@ -174,7 +174,7 @@ scuttle, lope, bound, troop, mosey, meander, roam, rove, pop, zip, speed, zoom, 
 soar, swing, shimmy, shin, wriggle, inch, sidle, slink, skulk, prowl, storm, charge, barge, burst, hustle, journey,
 retreat, withdraw, backtrack, double back, circle back, turn back, hitchhike, vault, plunge, stagger, totter, lurch,
 traipse, teleport, tumble, flit, commute, hobble, waddle, strut, swagger, dawdle, cruise, rappel, abseil, swarm,
-ski, skate, sled, sledge, toboggan, snowshoe, surf, canoe, kayak, punt, cut across, cut through, cut back"""
+ski, skate, sled, sledge, bike, motor, toboggan, snowshoe, surf, canoe, kayak, punt, cut across, cut through, cut back"""
 # "make my way", "push our way through the crowd to" (but "find my way" is knowing the way, not going).
 WAY_MAKERS = """make, pick, thread, elbow, push, fight, work, wind, wend, squeeze, shoulder, edge, inch, weave, force,
 claw, battle, worm, bluff, feel, muscle, jostle, nudge, hack, cut, carve, wriggle"""
@@ -185,7 +185,7 @@ MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
                                   "force, tow, winch, squeeze") + r") (?:myself|ourselves)|"
               r"(?:" + verb_forms("make") + r") it(?: back| safely| all the way)?(?= (?:to|into|inside|as far as)\b)|"
               r"(?:" + verb_forms("follow, lead, tail, shadow, trail, chase, pursue, accompany") + r") \w+|"
-              r"(?:" + verb_forms("take, catch, ride, grab, hail, hop on, jump on, get on, board, flag down") + r") (?:the|a|an) (?:" + "|".join(sorted(VEHICLES)) + r")")
+              r"(?:" + verb_forms("take, catch, ride, grab, hail, hop on, jump on, get on, board, flag down") + r") (?:the|a|an) (?:\w+ )?(?:" + "|".join(sorted(VEHICLES)) + r")")
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
           r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
           r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft")
@@ -207,9 +207,9 @@ MOVES_SOMETHING = (r"get|gets|got|push|pushes|pushed|shove|shoves|shoved|roll|ro
 CARRIES_ME = (r"(?:" + verb_forms("carry, drag, take, bring, lead, escort, row, ferry, drive, fly, haul, wheel, "
                                   "guide, march, hustle, bundle, usher, sweep, wash, pull, push, send, summon, throw, toss, kick, "
                                   "chuck, boot, shove") +
-              r")\s+(?:me|us)\s+")
+              r")\s+(?:me|us)\s+|(?:" + verb_forms("give") + r") (?:me|us) a (?:lift|ride)\s+")
 CARRIED = (r"(?:am|are|is|was|were|get|gets|got|i'm|we're|being)\s+(?:\w+ly\s+)?"
-           r"(?:carried|dragged|taken|brought|led|escorted|rowed|ferried|driven|flown|hauled|wheeled|guided|marched|"
+           r"(?:dropped off|carried|dragged|taken|brought|led|escorted|rowed|ferried|driven|flown|hauled|wheeled|guided|marched|"
            r"hustled|bundled|ushered|swept|washed|pulled|pushed|sent|summoned|shipped|thrown|tossed)\s+"
            r"(?:by\s+[\w'-]+(?:\s+[\w'-]+)?\s+)?")
 SPEECH = verb_forms("say, ask, tell, shout, yell, beg, order, plead, cry, call, whisper, demand")
@@ -217,7 +217,8 @@ ARRIVE = (r"(?:" + verb_forms("arrive, end up, find myself, disembark, land, doc
                                 "make landfall, step ashore, come ashore, go ashore, wash up, wash ashore") +
           r") (?:at|in|on)")
 CLIMB = r"(?:climb|climbs|climbed|ascend|ascends|ascended|descend|descends|descended|scale|scales|scaled)"
-ENTER = r"(?:enter|enters|entered|reach|reaches|reached|board|boards|boarded|climb into|duck into|slip into)"
+ENTER = (r"(?:enter|enters|entered|reach|reaches|reached|board|boards|boarded|climb into|duck into|slip into|"
+         + verb_forms("check into, check in at, pull into, pull in at") + ")")
 
 ARRIVAL_BASES = """arrive, enter, walk in, come in, step in, appear, show up, turn up, join me, join us, join you,
 step out of, emerge, catch up, return, come back, approach, walk up, come over, burst in, stride in, climb aboard,
@@ -387,7 +388,7 @@ def _thing(phrase: str, scene: Scene) -> str | None:
         words = words[1:]
     if not words or len(words) > 5:
         return None
-    head = words[-1].lower()
+    head = (words[:words.index("of")] if "of" in words[1:] else words)[-1].lower()  # "a bottle of water" is a bottle
     if words[0].lower() in ("of",) or head in BODY_PARTS | SCENERY | NOT_THINGS | DETERMINERS:
         return None
     if words[0].lower() in NOT_THINGS or _is_person(words, scene):
@@ -457,8 +458,7 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             needs_source = verb.split()[0].startswith(("pull", "yank", "pri", "pry", "loot")) or verb in SCOOP
             if needs_source and not re.search(r"\b(?:from|out of|off)\b", rest):
                 continue  # "pull the lever", "loot the pack" is no getting; "pull a chip from the console" is
-            if re.match(r"\s*(?:my|our)\s", rest, re.I):
-                continue  # "grab my coat": what is mine already is no gain
+            mine = bool(re.match(r"\s*(?:my|our)\s", rest, re.I))  # "grab my coat": what is mine already is no gain
             if verb.startswith(("get", "got", "keep", "kept")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
                 continue  # "get up", "get angry", "keep watch": only "get/keep a/the …" is getting a thing
             given = re.match(r"(?:trade|swap|exchange|spend|spent)\w*\s+(.+?)\s+(?:for|on)$", verb)
@@ -468,8 +468,10 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             if verb.startswith(("buy", "bought", "purchase", "pay", "paid")) and paid_with:
                 lost.extend(_held(paid_with.group(1), scene))  # "buy a lamp with my last coins"
             ridden = verb.startswith(("take", "took", "catch", "caught", "grab", "hail"))
-            gained.extend(thing for thing in _things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene)
-                          if thing.lower() not in DRUNK_ON_THE_SPOT
+            listed = _things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene)[1 if mine else 0:]
+            if mine and not listed:
+                continue
+            gained.extend(thing for thing in listed if thing.lower() not in DRUNK_ON_THE_SPOT
                           and not (ridden and thing.lower().split()[-1] in VEHICLES))  # "take the ferry over to"
             break
         else:
@@ -536,6 +538,9 @@ def _place(phrase: str, scene: Scene) -> str | None:
     if words[0].islower() and words[0] not in DETERMINERS and (_looks_like_verb(words[0]) or words[0] in PURPOSE_VERBS):
         return None  # "step aside to let the camels pass": "to" + a verb is a purpose, not a place
     content = [word for word in words if word.lower() not in DETERMINERS]
+    owner = next((index for index, word in enumerate(content) if word.lower().endswith("'s")), None)
+    if owner is not None and owner + 1 < len(content) and _names_in(" ".join(content[:owner + 1]), scene.cast):
+        content = content[owner + 1:]  # "Grandma Pearl's house" is a house, not Grandma Pearl
     if not content or content[0].lower() in NOT_PLACES or _is_person(content, scene, unknown_name=False) or content[-1].lower() in (
             PRONOUNS | BODY_PARTS):
         return None
@@ -637,7 +642,7 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
                 rf"\b(?:wave|waves|waved|see|sees|saw|shoo|shoos|shooed|send|sends|sent|usher|ushers|ushered)\s+{key}\s+"
                 rf"(?:off|away|home|out)\b", folded) or re.search(
-                rf"\b(?:leave|leaves|left|send|sends|sent|dismiss|dismisses|dismissed|abandon|abandons|ditch|"
+                rf"(?<!not )(?<!n't )(?<!never )\b(?:leave|leaves|left|send|sends|sent|dismiss|dismisses|dismissed|abandon|abandons|ditch|"
                 rf"ditches|wave goodbye to|say goodbye to|bid farewell to|part ways with|slip away from|"
                 rf"lose|lost|{verb_forms('shake off, evade, outrun, get rid of, escape from, give the slip to')})\s+{key}(?![\w])",
                 folded):
@@ -733,8 +738,15 @@ def _full_names(text: str, scene: Scene) -> str:
     for name in scene.cast:
         words = name.split()
         if len(words) == 2 and words[0].rstrip(".").lower() in TITLES and words[1][:1].isupper():
-            text = re.sub(rf"(?<![\w']){re.escape(name)}(?![\w'])|(?<![\w'])(?<!\.\s){re.escape(words[1])}(?![\w'])", name, text)
+            text = re.sub(rf"(?<![\w']){re.escape(name)}(?![\w'])|(?<![\w'])(?<!\.\s){re.escape(words[1])}(?![\w'])",
+                          lambda found, name=name: found.group(0) if _in_proper_name(found) else name, text)
     return text
+
+
+def _in_proper_name(found: re.Match) -> bool:
+    """Whether a capitalised word touches the match: "Whitlock Farm" is a place, not Mr. Whitlock."""
+    before, after = found.string[:found.start()], found.string[found.end():]
+    return bool(re.match(r"\s+[A-Z]", after) or re.search(r"[A-Z][\w'.]*\s+$", before))
 
 
 def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:

@@ -467,3 +467,28 @@ class TestRoundSeven:
                                                  ("Nico is swept overboard", ["Nico"])])
     def test_going_overboard_and_a_short_name_in_a_list_leave(self, action, leaving):
         assert state_change(action, scene=self.SHIP).leaving == leaving
+
+
+class TestRoundEight:
+    """General classes the eleventh suite's misses pointed at (the twelfth suite stays held out)."""
+
+    TOWN = Scene(location="the diner", present=("Officer Diaz", "June"), inventory=("umbrella", "wallet"),
+                 cast=("Officer Diaz", "June", "Mr. Whitlock", "Grandma Pearl", "Deke"), player="Alex",
+                 places=("the diner", "Whitlock Farm"))
+
+    @pytest.mark.parametrize("action, place", [("We head out to Whitlock Farm", "Whitlock Farm"),
+                                               ("I check into the motel", "the motel"),
+                                               ("I catch the last bus to Millbrook", "Millbrook"),
+                                               ("I bike home", "home"),
+                                               ("Deke gives me a lift to the quarry", "the quarry"),
+                                               ("I hurried over to Grandma Pearl's house", "Grandma Pearl's house")])
+    def test_a_name_inside_a_place_lifts_check_ins_and_owned_places(self, action, place):
+        assert state_change(action, scene=self.TOWN).location == place
+
+    def test_a_bottle_of_water_is_a_bottle_and_my_own_is_skipped_in_a_list(self):
+        assert state_change("I buy a map and a bottle of water", scene=self.TOWN).items_gained == ["map",
+                                                                                                 "bottle of water"]
+        assert state_change("I grab my umbrella and the newspaper", scene=self.TOWN).items_gained == ["newspaper"]
+
+    def test_a_leaving_i_cannot_do_is_no_leaving(self):
+        assert state_change("I can't leave June here", scene=self.TOWN).leaving == []
