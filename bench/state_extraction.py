@@ -5,7 +5,7 @@ A fact is a location reached, an item gained or lost ("+ rope", "- brass lantern
 entering or leaving; names are compared case-folded without a leading "the". Precision = facts found that
 were expected / facts found; recall = facts expected that were found / facts expected (1.0 when there is
 nothing to find). Each suite was written before the rules were run on it; general fixes followed the
-first runs of the first five, so only the last suite is still held out (FIRST_RUNS keeps every suite's
+first runs of all but the last, so only the last suite is still held out (FIRST_RUNS keeps every suite's
 first-run figures, which no later run can recompute).
 """
 
@@ -69,8 +69,14 @@ FIRST_RUNS = {
     "fourth": ("1.00 / 0.50", "0.78 / 0.78", "1.00 / 0.67"),
     "fifth": ("1.00 / 0.67", "1.00 / 0.75", "0.94 / 0.70"),
     "sixth": ("0.92 / 0.61", "0.84 / 0.73", "0.92 / 0.70"),
+    "seventh": ("1.00 / 0.73", "0.94 / 0.85", "1.00 / 0.71"),
+    "eighth": ("0.87 / 0.72", "0.96 / 0.92", "0.97 / 0.80"),
+    "ninth": ("0.92 / 0.73", "0.86 / 0.57", "0.93 / 0.68"),
+    "tenth": ("1.00 / 0.81", "1.00 / 0.92", "1.00 / 0.70"),
+    "eleventh": ("0.71 / 0.36", "0.95 / 0.90", "0.92 / 0.59"),
+    "twelfth": ("0.92 / 0.86", "0.89 / 0.81", "0.97 / 0.89"),
 }
-HELD_OUT = "sixth"
+HELD_OUT = "twelfth"
 
 
 def _row(name: str, count: int, table) -> str:
@@ -95,8 +101,8 @@ def run() -> str:
     lines += [f"**Held out: the {HELD_OUT} suite.** Each suite was written before the rules were run on it, and "
               "general fixes (never a rule for one case) followed the first runs of the suites before it, so their "
               f"figures above are on phrasing the rules have seen. The {HELD_OUT} was never tuned on: its row above "
-              "is the honest figure for phrasing no rule has met, next to its first run (before the fixes that the "
-              "fifth's misses prompted):", "", *header]
+              "is the honest figure for phrasing no rule has met (the same as its first run); the others' first runs, "
+              "each before the fixes its own misses prompted, show how far each new suite fell short at first:", "", *header]
     lines += [f"| {name} first run | " + " | ".join(figures) + " |" for name, figures in FIRST_RUNS.items()]
     held_out = next(scores(case_results(suite["scene"], suite["cases"])) for suite in suites if suite["name"] == HELD_OUT)
     short = [f"{field} {kind} {value:.2f}" for field, (precision, recall, *_) in held_out.items()

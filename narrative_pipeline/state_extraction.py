@@ -36,6 +36,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .inflection import past, present_participle, third_person
+
 WORD = r"[A-Za-z][\w'’-]*"
 
 # Where a noun phrase ends: prepositions, conjunctions, subordinators, and the next verb's particles.
@@ -46,13 +48,14 @@ PHRASE_STOPS = {
     "near", "beside", "toward", "towards", "through", "across", "along", "up", "down", "out", "around",
     "against", "inside", "outside", "between", "past", "like", "than", "instead", "again", "back", "away",
     "here", "there", "now", "quickly", "slowly", "carefully", "quietly", "too", "also", "tomorrow", "tonight",
-    "today", "later", "soon", "yesterday",
+    "today", "later", "soon", "yesterday", "somewhere", "anywhere", "everywhere", "nowhere",
+    "overboard", "ashore", "aboard", "aside", "below", "upstairs", "downstairs", "abroad",
     # a subject pronoun starts a relative clause: "the key I find in the drawer"
     "i", "he", "she", "we", "they", "you",
 }
 DETERMINERS = {"a", "an", "the", "some", "any", "my", "our", "your", "his", "her", "their", "its", "this",
                "that", "these", "those", "one", "two", "three", "four", "five", "few", "several", "another",
-               "each", "every", "all", "both", "many", "more", "much", "little", "extra", "spare"}
+               "each", "every", "all", "both", "many", "more", "much", "little", "extra"}
 # Words about price or worth, not about the thing: dropped so one thing has one name.
 WORTH_WORDS = {"cheap", "expensive", "pricey", "costly", "nice", "fine", "good", "decent", "shoddy", "new",
                "cheapest", "best", "overpriced", "bargain", "second-hand", "secondhand"}
@@ -89,7 +92,7 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
               "offense", "comfort", "pity", "charge", "lead", "leave", "pause", "risk", "shelter", "refuge",
               "revenge", "thoughts", "bearings", "chances", "lesson", "promise", "deal", "oath", "vow",
               "ready", "up", "out", "off", "away", "back", "down", "over", "closer", "nearer", "angry", "lost",
-              "free", "loose", "dressed", "going", "moving", "started", "sleep", "drink", "break", "shot",
+              "free", "dressed", "going", "moving", "started", "sleep", "drink", "break", "shot",
               "interest", "idea", "answer", "answers", "news", "word", "sense", "feeling", "glimpse", "sight",
               "pace", "speed", "slack", "trail", "scent", "advice", "counsel", "point", "side", "offer",
               "suggestion", "round", "rounds", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
@@ -107,84 +110,135 @@ NOT_DONE = re.compile(
     r"\b(?:not|don't|dont|do not|doesn't|didn't|never|won't|wouldn't|can't|cannot|couldn't|shouldn't|refuse|"
     r"refuses|decline|declines|want|wants|wish|wishes|hope|hopes|plan|plans|intend|intends|consider|considers|"
     r"wonder|wonders|think about|thinking|imagine|imagines|pretend|pretends|would|could|might|should|may|if|"
-    r"will|shall|i'll|we'll|going to|gonna|tomorrow|later|"
+    r"will|shall|i'll|we'll|i'd|we'd|going to|gonna|tomorrow|later|like to|love to|afford|"
     r"unless|whether|almost|nearly|try not|ask \w+ to|tell \w+ to|beg \w+ to|let \w+|without)\b", re.I)
 
-GAIN_VERBS = (r"take|takes|took|grab|grabs|grabbed|snatch|snatches|snatched|pick up|picks up|picked up|buy|buys|"
-              r"bought|purchase|purchases|purchased|receive|receives|received|pocket|pockets|pocketed|collect|"
-              r"collects|collected|steal|steals|stole|acquire|acquires|acquired|obtain|obtains|obtained|find|finds|"
-              r"found|accept|accepts|accepted|borrow|borrows|borrowed|loot|loots|looted|retrieve|retrieves|"
-              r"retrieved|stash|stashes|stashed|fetch|fetches|fetched|pluck|plucks|plucked|scoop up|scoops up|gather up|get|gets|got|"
-              r"help myself to|pilfer|pilfers|swipe|swipes|fish out|pull out|pulls out|dig up|digs up|"
-              r"(?:trade|trades|traded|swap|swaps|swapped|exchange|exchanges|exchanged) \w+(?: \w+){0,2}? for|"
-              r"(?:spend|spends|spent) \w+(?: \w+){0,2}? on|pay for|pays for|paid for|keep|keeps|kept|win|wins|won|earn|earns|earned|"
-              r"scavenge|scavenges|scavenged|salvage|salvages|salvaged|pull|pulls|pulled|yank|yanks|yanked|"
-              r"prise|prises|prised|pry|pries|pried|unhook|unhooks|unhooked")
-GIVEN_TO_ME = (r"(?:give|gives|gave|hand|hands|handed|pass|passes|passed|toss|tosses|tossed|throw|throws|threw|"
-               r"offer|offers|offered|sell|sells|sold|lend|lends|lent|slip|slips|slipped) me|"
-               r"(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered)")
+def verb_forms(bases: str) -> str:
+    """A regex alternation of every form of the verbs in ``bases`` (base forms, one per line or comma; a phrasal
+    verb inflects its first word): "pick up" → pick up|picks up|picked up|picking up. British spelling doubles a
+    final vowel-l too ("travelled" beside "traveled")."""
+    forms: set[str] = set()
+    for base in re.split(r"\s*[,\n]\s*", bases.strip()):
+        verb, *rest = base.split(" ", 1)
+        inflected = {verb, third_person(verb), past(verb), present_participle(verb)}
+        if re.search(r"[aeiou]l$", verb) and not verb.endswith("ll"):
+            inflected |= {verb + "led", verb + "ling"}
+        forms |= {" ".join([form, *rest]) for form in inflected}
+    return "|".join(sorted(forms, key=len, reverse=True))
+
+
+GAIN_BASES = """take, grab, snatch, pick up, pick out, buy, buy up, purchase, receive, pocket, collect, steal, acquire,
+obtain, find, accept, borrow, loot, retrieve, stash, fetch, pluck, scoop up, gather up, get, get hold of,
+help myself to, pilfer, swipe, fish out, fish up, pull out, dig up, dig out, keep, win, earn, scavenge, salvage, pull,
+yank, prise, pry, unhook, lift, nab, nick, filch, pinch, purloin, snag, seize, claim, procure, inherit, snap up,
+reel in, haul in, haul up, scoop, pay for, barter for, haggle for, lay hands on, lay my hands on, come by"""
+# Irregular forms the inflection rules do not make.
+GAIN_VERBS = (verb_forms(GAIN_BASES) + "|"
+              r"(?:trade|trades|traded|trading|swap|swaps|swapped|swapping|exchange|exchanges|exchanged|exchanging)"
+              r" \w+(?: \w+){0,2}? for|(?:spend|spends|spent|spending) \w+(?: \w+){0,2}? on")
+SCOOP = set(verb_forms("scoop").split("|"))  # "scoop the change off the bar" gets; "scoop up" gets without a source
+# Phrasal verbs of getting whose particle may follow the thing: "pick the hook up", "fish a key out of the mud".
+GAIN_SPLIT = re.compile(r"(?<![\w'])(?:" + verb_forms("pick, scoop, fish, dig, pull, snap, haul, buy, gather") +
+                        r")\s+(?P<thing>(?:[\w'-]+\s+){0,4}?[\w'-]+)\s+(?:up|out)(?![\w'])", re.I)
+# What one rides, not carries off: "take the ferry over to Gull Island".
+VEHICLES = {"lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "stairs", "staircase", "tube", "cab",
+            "coach", "taxi", "metro", "subway", "boat", "barge", "ship", "plane", "flight", "carriage", "wagon",
+            "cart", "path", "road", "trail", "route", "shortcut", "gondola", "raft", "skiff", "steps", "streetcar", "trolley",
+            "car", "ride", "rickshaw"}
+GIVEN_TO_ME = (r"(?:" + verb_forms("give, hand, pass, toss, throw, offer, sell, lend, slip, slide, bring, fetch, pour, send, "
+                                   "deal, award, grant, gift, fling, lob, chuck, flick, leave, bequeath") +
+               r") me(?: back)?|(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered|slipped|slid|"
+               r"thrown|brought|sent|awarded|granted|gifted|dealt|poured)")
+# "Vivian hands over an envelope": someone else handing over, to nobody named, hands it to the player.
+HANDED_OVER = r"(?:" + verb_forms("hand, pass, give, slide, turn") + r")(?= (?:over|across)\b)"
 # "Tessa presses a charm into my hand", "Orla tosses the key to me": the thing comes between verb and me.
 PUT_IN_MY_HAND = re.compile(
-    r"(?<![\w'])(?:press|presses|pressed|slip|slips|slipped|hand|hands|handed|toss|tosses|tossed|pass|passes|passed|"
-    r"put|puts|push|pushes|pushed|drop|drops|dropped|throw|throws|threw|give|gives|gave|tuck|tucks|tucked|"
-    r"place|places|placed|thrust|thrusts)\s+(.+?)\s+(?:(?:into|in|onto|on|to) (?:my|our) "
-    r"(?:hand|hands|palm|palms|grip|lap|pocket|satchel|pack|bag)|to me|to us|my way)\b", re.I)
-LOSE_VERBS = (r"drop|drops|dropped|give away|give|gives|gave|hand over|hand|hands|handed|sell|sells|sold|lose|"
-              r"loses|lost|throw away|throw|throws|threw|toss|tosses|tossed|discard|discards|discarded|"
-              r"use up|used up|eat|eats|ate|drink|drinks|drank|spend|spends|spent|abandon|leave behind|"
-              r"pawn|pawns|pawned|trade|trades|traded|swap|swaps|swapped|exchange|exchanges|exchanged|"
-              r"break|breaks|broke|burn|burns|burned|burnt|pay|pays|paid|put down|set down|lay down|"
-              r"offer|offers|offered|surrender|surrenders|lend|lends|lent|plant|plants|bury|buries|buried|"
-              r"shatter|shatters|shattered|consume|consumes|consumed|leave|leaves|left")
-MOVE_VERBS = (r"walk|walks|walked|go|goes|went|head|heads|headed|run|runs|ran|sail|sails|sailed|climb|climbs|"
-              r"climbed|ride|rides|rode|travel|travels|travelled|traveled|return|returns|returned|hurry|hurries|"
-              r"hurried|sneak|sneaks|sneaked|snuck|stroll|strolls|strolled|wander|wanders|wandered|march|marches|"
-              r"marched|row|rows|rowed|swim|swims|swam|dive|dives|dived|dove|jog|jogs|jogged|race|races|raced|"
-              r"flee|flees|fled|drive|drives|drove|fly|flies|flew|move|moves|moved|step|steps|stepped|descend|"
-              r"descends|descended|ascend|ascends|ascended|make my way|makes? (?:her|his|their|our) way|made my way|"
-              r"set off|set out|sets off|sets out|hike|hikes|hiked|trek|treks|trekked|wade|wades|waded|"
-              r"slip|slips|slipped|dash|dashes|dashed|sprint|sprints|sprinted|limp|limps|limped|crawl|crawls|"
-              r"crawled|creep|creeps|crept|hurtle|venture|ventures|ventured|come|comes|came|get|gets|got|"
-              r"move on|push on|press on|push|pushes|pushed|shove|shoves|shoved|edge|edges|edged|weave|weaves|wove|"
-              r"amble|ambles|ambled|saunter|saunters|sauntered|stalk|stalks|stalked|stomp|stomps|stomped|plod|plods|"
-              r"plodded|hasten|hastens|hastened|pick my way|thread my way|elbow my way|follow \w+|lead \w+|follow|follows|followed|jump|jumps|jumped|leap|leaps|leapt|tramp|trudge|"
-              r"trudges|trudged|steer|steers|steered|paddle|paddles|paddled|cross|crosses|crossed|skip|hop|float|floats|"
-              r"floated|drift|drifts|drifted|glide|glides|glided|squeeze|squeezes|squeezed|stumble|stumbles|"
-              r"stumbled|scramble|scrambles|scrambled|slide|slides|slid|shuffle|shuffles|shuffled|tiptoe|tiptoes|"
-              r"tiptoed|stride|strides|strode|rush|rushes|rushed|bolt|bolts|bolted|roll|rolls|rolled|duck|ducks|ducked|"
-              r"dart|darts|darted|nip|nips|nipped|exit|exits|exited|"
-              r"take the (?:lift|elevator|train|tram|bus|shuttle|ferry|stairs|staircase|tube|cab|coach)|"
-              r"takes the (?:lift|elevator|train|tram|bus|shuttle|ferry|stairs|staircase|tube|cab|coach)")
+    r"(?<![\w'])(?:" + verb_forms("press, slip, hand, toss, pass, put, push, drop, throw, give, tuck, place, thrust, slide, "
+                                  "shove, roll, flick, lob, chuck, fling, kick, send, bring, carry, deliver, return, stuff, "
+                                  "cram, stow, stash, pop") +
+    r")\s+(.+?)\s+(?:(?:into|in|onto|on|to) (?:my|our) "
+    r"(?:hand|hands|palm|palms|grip|lap|pocket|pockets|satchel|pack|bag|boot|boots|belt|sleeve|coat|cloak|basket|"
+    r"purse|pouch|arms|keeping|care)|to me|to us|my way)\b", re.I)
+LOSE_BASES = """drop, give away, give back, give, hand over, hand back, hand, sell, sell off, lose, throw away, throw out,
+throw, toss away, toss, discard, use up, eat, drink, spend, abandon, leave behind, pawn, trade away, trade, swap,
+exchange, break, burn, pay, put down, set down, lay down, offer, surrender, lend, plant, bury, shatter, consume, leave,
+ditch, dump, chuck, fling, hurl, donate, part with, relinquish, sacrifice, forfeit, deliver, tip, bribe, slide,
+pass, send, mail, post, return"""
+LOSE_VERBS = verb_forms(LOSE_BASES) + "|burnt"
+MOVE_BASES = """walk, go, head, run, sail, climb, ride, travel, return, hurry, sneak, stroll, wander, march, row, swim,
+dive, jog, race, flee, drive, fly, move, step, descend, ascend, set off, set out, hike, trek, wade, slip, dash, sprint,
+limp, crawl, creep, hurtle, venture, come, get, move on, push on, press on, push, shove, edge, weave, amble, saunter,
+stalk, stomp, plod, hasten, jump, leap, tramp, trudge, steer, paddle, cross, skip, hop, float, drift, glide, squeeze,
+stumble, scramble, slide, shuffle, tiptoe, stride, rush, bolt, roll, duck, dart, nip, exit, follow, clamber, scurry,
+scuttle, lope, bound, troop, mosey, meander, roam, rove, pop, zip, speed, zoom, cycle, pedal, gallop, trot, canter,
+soar, swing, shimmy, shin, wriggle, inch, sidle, slink, skulk, prowl, storm, charge, barge, burst, hustle, journey,
+retreat, withdraw, backtrack, double back, circle back, turn back, hitchhike, vault, plunge, stagger, totter, lurch,
+traipse, teleport, tumble, flit, commute, hobble, waddle, strut, swagger, dawdle, cruise, rappel, abseil, swarm,
+ski, skate, sled, sledge, bike, motor, toboggan, snowshoe, surf, canoe, kayak, punt, cut across, cut through, cut back"""
+# "make my way", "push our way through the crowd to" (but "find my way" is knowing the way, not going).
+WAY_MAKERS = """make, pick, thread, elbow, push, fight, work, wind, wend, squeeze, shoulder, edge, inch, weave, force,
+claw, battle, worm, bluff, feel, muscle, jostle, nudge, hack, cut, carve, wriggle"""
+MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
+              r"(?:" + verb_forms(WAY_MAKERS) + r") (?:my|our|his|her|their) way|"
+              # "let myself into the scriptorium", "haul myself up onto the ledge"
+              r"(?:" + verb_forms("let, pull, drag, haul, hoist, heave, lower, swing, push, throw, launch, fling, ease, "
+                                  "force, tow, winch, squeeze") + r") (?:myself|ourselves)|"
+              r"(?:" + verb_forms("make") + r") it(?: back| safely| all the way)?(?= (?:to|into|inside|as far as)\b)|"
+              r"(?:" + verb_forms("follow, lead, tail, shadow, trail, chase, pursue, accompany") + r") \w+|"
+              r"(?:" + verb_forms("take, catch, ride, grab, hail, hop on, jump on, get on, board, flag down") + r") (?:the|a|an) (?:\w+ )?(?:" + "|".join(sorted(VEHICLES)) + r")")
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
           r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
           r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft")
 MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|between)\s+(?:(?:the|a|an|my)\s+)?[\w'-]+\s+|"  # what is crossed on the way: "through the crowd toward the stage"
-                     r"(?:(?:through|across|along|up|down|over|past|via)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+))?"  # a route before the place: "the stairs to the lamp room"
+                     r"(?:(?:through|across|along|up|down|over|past|via|out of|out)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+))?"  # a route before the place: "the stairs to the lamp room"
                      r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|upstairs|downstairs|straight|all the way|"
                      r"onward|onwards|ahead|further|quickly|slowly|carefully|quietly)\s+)*"
                      r"(?:to|into|toward|towards|onto|on to|inside|in to|through|along|across|up|down|over|"
-                     r"out to|round to|around to|as far as)")
+                     r"out to|round to|around to|as far as|aboard|on board)")
 HEAD_FOR = (r"(?:head|heads|headed|heading|make|makes|made|making|set off|set out|sets off|sets out|bolt|bolts|"
-            r"bolted|run|runs|ran|strike out|strikes out|leave|leaves|left)\s+for")
+            r"bolted|run|runs|ran|strike out|strikes out|leave|leaves|left|"
+            + verb_forms("swim, row, sail, paddle, race, sprint, dash, ride, drive, steer, fly, scramble, hurry, "
+                         "strike out, set sail") + r")\s+for")
 # Verbs that move something else as often as the mover ("get the key to Orla", "push the cart into the river"):
 # they need the preposition right after them; the others may cross a few words first ("cross the square to").
 MOVES_SOMETHING = (r"get|gets|got|push|pushes|pushed|shove|shoves|shoved|roll|rolls|rolled|slide|slides|slid|move|"
                    r"moves|moved|drive|drives|drove|lead|leads|led|come|comes|came|take|takes|slip|slips|slipped")
-ARRIVE = r"(?:arrive|arrives|arrived|arriving|end up|ends up|ended up|find myself|found myself) (?:at|in|on)"
+# Being moved by others: "two fishermen carry me up to the infirmary", "we were taken by boat to Gull Island".
+CARRIES_ME = (r"(?:" + verb_forms("carry, drag, take, bring, lead, escort, row, ferry, drive, fly, haul, wheel, "
+                                  "guide, march, hustle, bundle, usher, sweep, wash, pull, push, send, summon, throw, toss, kick, "
+                                  "chuck, boot, shove") +
+              r")\s+(?:me|us)\s+|(?:" + verb_forms("give") + r") (?:me|us) a (?:lift|ride)\s+")
+CARRIED = (r"(?:am|are|is|was|were|get|gets|got|i'm|we're|being)\s+(?:\w+ly\s+)?"
+           r"(?:dropped off|carried|dragged|taken|brought|led|escorted|rowed|ferried|driven|flown|hauled|wheeled|guided|marched|"
+           r"hustled|bundled|ushered|swept|washed|pulled|pushed|sent|summoned|shipped|thrown|tossed)\s+"
+           r"(?:by\s+[\w'-]+(?:\s+[\w'-]+)?\s+)?")
+SPEECH = verb_forms("say, ask, tell, shout, yell, beg, order, plead, cry, call, whisper, demand")
+ARRIVE = (r"(?:" + verb_forms("arrive, end up, find myself, disembark, land, dock, alight, touch down, put in, pull in, "
+                                "make landfall, step ashore, come ashore, go ashore, wash up, wash ashore") +
+          r") (?:at|in|on)")
 CLIMB = r"(?:climb|climbs|climbed|ascend|ascends|ascended|descend|descends|descended|scale|scales|scaled)"
-ENTER = r"(?:enter|enters|entered|reach|reaches|reached|board|boards|boarded|climb into|duck into|slip into)"
+ENTER = (r"(?:enter|enters|entered|reach|reaches|reached|board|boards|boarded|climb into|duck into|slip into|"
+         + verb_forms("check into, check in at, pull into, pull in at") + ")")
 
-ARRIVAL_WORDS = (r"arrives|arrived|enters|entered|walks in|walked in|comes in|came in|steps in|stepped in|"
-                 r"appears|appeared|shows up|showed up|turns up|turned up|joins (?:me|us|you)|joined (?:me|us|you)|"
-                 r"steps out of|stepped out of|emerges|emerged|catches up|caught up|returns|returned|"
-                 r"comes back|came back|is waiting|was waiting|approaches|approached|walks up|walked up|"
-                 r"comes over|came over|bursts in|burst in|strides in|strode in|climbs aboard|climbed aboard|"
-                 r"steps off|stepped off|disembarks|disembarked|comes ashore|came ashore|comes aboard|came aboard")
-LEAVING_WORDS = (r"leaves|left|departs|departed|walks away|walked away|walks off|walked off|goes away|went away|"
-                 r"storms off|stormed off|storms out|stormed out|walks out|walked out|heads off|headed off|"
-                 r"disappears|disappeared|vanishes|vanished|is gone|was gone|slips away|slipped away|"
-                 r"runs off|ran off|runs away|ran away|stays behind|stayed behind|stays here|remains behind|"
-                 r"sails away|sailed away|flees|fled|dies|died|is dead")
+ARRIVAL_BASES = """arrive, enter, walk in, come in, step in, appear, show up, turn up, join me, join us, join you,
+step out of, emerge, catch up, return, come back, approach, walk up, come over, burst in, stride in, climb aboard,
+step off, disembark, come ashore, come aboard, wander in, wander over, drop by, drop in, pop in, stop by, come by,
+come up, run up, hurry over, reappear, materialise, materialize"""
+ARRIVAL_WORDS = verb_forms(ARRIVAL_BASES) + "|is waiting|was waiting"
+LEAVING_BASES = """leave, depart, walk away, walk off, go away, storm off, storm out, walk out, head off, head home, go home,
+go to bed, disappear, vanish, slip away, run off, run away, stay behind, stay here, remain behind, sail away, flee,
+die, excuse himself, excuse herself, excuse themselves, take his leave, take her leave, take their leave, turn in,
+retire, wander off, move on"""
+LEAVING_WORDS = (verb_forms(LEAVING_BASES) + "|is gone|was gone|is dead|"
+                 r"(?:is|was|gets|got|are|were) (?:called|taken|led|dragged|carried|hauled|sent|summoned|swept|washed|"
+                 r"thrown|knocked|pulled|blown|whisked|rushed|escorted|marched) (?:back )?"
+                 r"(?:away|off|out|overboard|ashore|below|(?:to|into|for)(?= (?!me\b|us\b|you\b)))")
+# "X <moves> off/out/away": a leaving, but not "cries out", "passes out", "nods off" or "points out the tower".
+NOT_LEAVING_OFF = ("cries|cried|calls|called|shouts|shouted|yells|yelled|speaks|spoke|reaches|reached|holds|held|"
+                   "passes|passed|nods|nodded|dozes|dozed|drifts off|drifted off|lashes|lashed|points|pointed|"
+                   "hands|handed|sorts|sorted|works|worked|figures|figured|checks|checked|tries|tried|finds|found|"
+                   "gives|gave|lays|laid|breaks|broke|starts|started|puts|put|"
+                   "lives|lived|believes|believed|was|has|does|is")
 COME_ALONG = (r"follows|followed|follow|comes with|came with|comes along|came along|tags along|tagged along|"
               r"goes with|went with|walks with|walked with|keeps pace|kept pace|at my side|by my side|in tow|"
               r"joins me|joined me|trails|trailed|hurries after|hurried after")
@@ -192,11 +246,8 @@ COME_ALONG = (r"follows|followed|follow|comes with|came with|comes along|came al
 
 # Words that start a new clause after a comma or "and" ("bread, then open the door"): the verbs above and
 # the everyday ones, so a list of things ("bread, a lamp and rope") is not cut.
-VERBS = {word for verbs in (GAIN_VERBS, LOSE_VERBS, MOVE_VERBS) for word in re.findall(r"[a-z]+", verbs)} - {
-    "my", "me", "for", "up", "out", "down", "off", "away", "behind", "her", "his", "their", "our", "way",
-    # the words of "take the lift/train …" and the regex's own letters are no verbs: "the rope and the lantern"
-    "the", "to", "on", "w", "lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "stairs", "staircase",
-    "tube", "cab", "coach", "s"} | {
+VERBS = {form.split()[0] for bases in (GAIN_BASES, LOSE_BASES, MOVE_BASES) for form in verb_forms(bases).split("|")} | {
+    "snuck", "dove", "wove", "strode", "leapt", "burnt"} | {
     "look", "looks", "say", "says", "ask", "asks", "tell", "tells", "open", "opens", "close", "closes", "wait",
     "waits", "watch", "watches", "call", "calls", "shout", "shouts", "pull", "pulls", "push", "pushes", "draw",
     "draws", "attack", "attacks", "hide", "hides", "search", "searches", "listen", "listens", "nod", "nods", "smile",
@@ -286,8 +337,10 @@ def _cut(phrase: str, *, keep_of: bool) -> list[str]:
     tokens = _words(re.split(r"[,;:()]", phrase, maxsplit=1)[0])
     for index, word in enumerate(tokens):
         bare = word.lower()
-        if bare in PHRASE_STOPS or (bare == "of" and not keep_of):
-            break
+        after_determiner = bool(words) and words[-1].lower() in DETERMINERS
+        if (bare in PHRASE_STOPS and not (after_determiner and bare in ("back", "inside", "outside", "up", "down"))
+                or (bare == "of" and not keep_of)):
+            break  # but "the back alley", "the inside pocket": after a determiner it describes the thing
         following = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
         if words and bare.endswith("ing") and following in PHRASE_STOPS and bare not in ING_NOUNS:
             break  # "the lantern hanging by the door": the participle starts a clause
@@ -305,12 +358,14 @@ def _name_pattern(scene: Scene) -> str:
     return "|".join(names) or "x^"
 
 
-def _is_person(words: list[str], scene: Scene) -> bool:
+def _is_person(words: list[str], scene: Scene, *, unknown_name: bool = True) -> bool:
+    """Whether the words name a person; a lone capitalised word the story does not know is one as a thing
+    ("I grab Mira"), not as a destination ("I travel to Saltmarsh", ``unknown_name=False``)."""
     text = " ".join(words)
     if _names_in(text, [*scene.cast, *scene.present, scene.player or ""]):
         return True
     return any(word.lower() in PRONOUNS or word.lower() in PERSON_NOUNS for word in words[-1:]) or (
-        len(words) == 1 and words[0][:1].isupper() and words[0].lower() not in DETERMINERS)
+        unknown_name and len(words) == 1 and words[0][:1].isupper() and words[0].lower() not in DETERMINERS)
 
 
 def _thing(phrase: str, scene: Scene) -> str | None:
@@ -333,7 +388,7 @@ def _thing(phrase: str, scene: Scene) -> str | None:
         words = words[1:]
     if not words or len(words) > 5:
         return None
-    head = words[-1].lower()
+    head = (words[:words.index("of")] if "of" in words[1:] else words)[-1].lower()  # "a bottle of water" is a bottle
     if words[0].lower() in ("of",) or head in BODY_PARTS | SCENERY | NOT_THINGS | DETERMINERS:
         return None
     if words[0].lower() in NOT_THINGS or _is_person(words, scene):
@@ -343,18 +398,30 @@ def _thing(phrase: str, scene: Scene) -> str | None:
 
 def _is_player_doing(prefix: str, scene: Scene) -> bool:
     """Whether the clause before the verb is the player acting now ("I", "we", nothing, the player's name)."""
+    # A fronted phrase is not the clause's negation: "Without a word I leave for the medical bay".
+    prefix = re.sub(r"^\s*without\b[^,]*?(?=\b(?:I|we|We)\b)", "", prefix, flags=re.I)
     if NOT_DONE.search(prefix):
         return False
-    if re.search(r"\b(?:I|we|We)\b", prefix):
-        return True  # "Orla and I go …": the player is among the doers
+    subject = list(re.finditer(r"\b(?:I|we|We)\b", prefix))
+    if subject:
+        # "I watch Okafor float away": the one named right before the verb does it, not the player.
+        return not re.search(rf"(?<![\w'])(?:{_name_pattern(scene)})\s+(?:\w+ly\s+)?$", prefix[subject[-1].end():], re.I)
     words = [word.lower() for word in _words(prefix)]
     others = [name for name in _names_in(prefix, [*scene.cast, *scene.present]) if name != scene.player]
     return not (others or any(word in ("he", "she", "they", "it") for word in words))
 
 
-def _verb_matches(clause: str, verbs: str):
-    """(prefix before the verb, rest after it) for each verb of ``verbs`` in the clause."""
+def _inside_name(clause: str, position: int, scene: Scene) -> bool:
+    """Whether ``position`` falls inside a known name ("Cross" in "Vivian Cross" is no verb)."""
+    return any(found.start() < position < found.end()
+               for found in re.finditer(rf"(?<![\w'])(?:{_name_pattern(scene)})(?![\w'])", clause, re.I))
+
+
+def _verb_matches(clause: str, verbs: str, scene: Scene):
+    """(prefix before the verb, rest after it) for each verb of ``verbs`` in the clause, not inside a name."""
     for match in re.finditer(rf"(?<![\w'])(?:{verbs})(?![\w'])", clause, re.I):
+        if _inside_name(clause, match.start(), scene):
+            continue
         yield clause[:match.start()], clause[match.end():], match.group(0).lower()
 
 
@@ -363,37 +430,55 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
     lost: list[str] = []
     for clause in clauses:
         taken = False
-        for prefix, rest, _ in _verb_matches(clause, GIVEN_TO_ME):
+        for prefix, rest, _ in _verb_matches(clause, GIVEN_TO_ME, scene):
             if not NOT_DONE.search(prefix):
                 gained.extend(_things_listed(rest, scene))
                 taken = True
-        for put in PUT_IN_MY_HAND.finditer(clause):
-            if not NOT_DONE.search(clause[:put.start()]) and not re.search(r"\b(?:I|we)\b", clause[:put.start()], re.I):
-                gained.extend(_things_listed(put.group(1), scene))
+        for prefix, rest, _ in _verb_matches(clause, HANDED_OVER, scene):
+            if (not NOT_DONE.search(prefix) and _names_in(prefix, scene.cast) and not re.search(r"\b(?:I|we)\b", prefix, re.I)
+                    and not re.search(r"\bto\b", rest)):
+                gained.extend(_things_listed(re.sub(r"^\s*(?:over|across)\b", "", rest), scene))
                 taken = True
+        for put in PUT_IN_MY_HAND.finditer(clause):
+            put_away = _things_listed(put.group(1), scene)  # "tuck it into my belt" names nothing new
+            if put_away and not NOT_DONE.search(clause[:put.start()]):  # "Tessa presses … into my hand", "I stuff …"
+                gained.extend(put_away)
+                taken = True
+        split = GAIN_SPLIT.search(clause)
+        if split and _is_player_doing(clause[:split.start()], scene) and not (
+                set(word.lower() for word in _words(split.group("thing"))) & (PHRASE_STOPS - {"of"})):
+            gained.extend(_things_listed(split.group("thing"), scene))  # "pick the hook up", "fish a key out"
+            taken = True
         if taken:
             continue
-        for prefix, rest, verb in _verb_matches(clause, GAIN_VERBS):
+        for prefix, rest, verb in _verb_matches(clause, GAIN_VERBS, scene):
             if not _is_player_doing(prefix, scene):
                 continue
-            if verb.startswith(("pull", "yank", "pri", "pry", "loot")) and not re.search(r"\b(?:from|out of|off)\b", rest):
+            rest = re.sub(r"^\s*(?:myself|ourselves)\b", "", rest)  # "get myself a new hat"
+            needs_source = verb.split()[0].startswith(("pull", "yank", "pri", "pry", "loot")) or verb in SCOOP
+            if needs_source and not re.search(r"\b(?:from|out of|off)\b", rest):
                 continue  # "pull the lever", "loot the pack" is no getting; "pull a chip from the console" is
-            if verb.startswith(("get", "got")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
-                continue  # "get up", "get to the docks", "get angry": only "get a/the …" is getting a thing
+            mine = bool(re.match(r"\s*(?:my|our)\s", rest, re.I))  # "grab my coat": what is mine already is no gain
+            if verb.startswith(("get", "got", "keep", "kept")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
+                continue  # "get up", "get angry", "keep watch": only "get/keep a/the …" is getting a thing
             given = re.match(r"(?:trade|swap|exchange|spend|spent)\w*\s+(.+?)\s+(?:for|on)$", verb)
             if given:  # "trade my compass for rope", "spend my coins on dates": what is given goes
                 lost.extend(_held(given.group(1), scene))
             paid_with = re.search(r"\bwith\b(.+)", rest)
             if verb.startswith(("buy", "bought", "purchase", "pay", "paid")) and paid_with:
                 lost.extend(_held(paid_with.group(1), scene))  # "buy a lamp with my last coins"
-            gained.extend(thing for thing in _things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene)
-                          if thing.lower() not in DRUNK_ON_THE_SPOT)
+            ridden = verb.startswith(("take", "took", "catch", "caught", "grab", "hail"))
+            listed = _things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene)[1 if mine else 0:]
+            if mine and not listed:
+                continue
+            gained.extend(thing for thing in listed if thing.lower() not in DRUNK_ON_THE_SPOT
+                          and not (ridden and thing.lower().split()[-1] in VEHICLES))  # "take the ferry over to"
             break
         else:
-            for prefix, rest, verb in _verb_matches(clause, LOSE_VERBS):
+            for prefix, rest, verb in _verb_matches(clause, LOSE_VERBS, scene):
                 if _is_player_doing(prefix, scene):
                     paid_with = re.search(r"\bwith\b(.+)", rest)
-                    if verb.startswith(("pay", "paid")) and paid_with:
+                    if verb.startswith(("pay", "paid", "tip", "bribe")) and paid_with:
                         rest = paid_with.group(1)  # "pay the innkeeper with my purse": the purse is what goes
                     # "give Orla the key": the person who receives is skipped.
                     rest = re.sub(rf"^\s*(?:{'|'.join(re.escape(name) for name in scene.cast) or 'x^'})\s+", " ",
@@ -453,7 +538,10 @@ def _place(phrase: str, scene: Scene) -> str | None:
     if words[0].islower() and words[0] not in DETERMINERS and (_looks_like_verb(words[0]) or words[0] in PURPOSE_VERBS):
         return None  # "step aside to let the camels pass": "to" + a verb is a purpose, not a place
     content = [word for word in words if word.lower() not in DETERMINERS]
-    if not content or content[0].lower() in NOT_PLACES or _is_person(content, scene) or content[-1].lower() in (
+    owner = next((index for index, word in enumerate(content) if word.lower().endswith("'s")), None)
+    if owner is not None and owner + 1 < len(content) and _names_in(" ".join(content[:owner + 1]), scene.cast):
+        content = content[owner + 1:]  # "Grandma Pearl's house" is a house, not Grandma Pearl
+    if not content or content[0].lower() in NOT_PLACES or _is_person(content, scene, unknown_name=False) or content[-1].lower() in (
             PRONOUNS | BODY_PARTS):
         return None
     return text
@@ -461,7 +549,8 @@ def _place(phrase: str, scene: Scene) -> str | None:
 
 def _location(clauses: list[str], scene: Scene) -> str | None:
     location = None
-    moves = (rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|{HEAD_FOR}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
+    moves = (rf"(?:(?P<carries_me>{CARRIES_ME})|(?P<carried>{CARRIED})){MOVE_PREPOSITIONS}\s+|"
+             rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|{HEAD_FOR}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
              rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in|aboard)\s+|"
              # "follow the smell of bread to the bakery", "hurry after Hakim toward the docks"
              rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:[\w'-]+\s+){{1,5}}?(?:to|into|toward|towards|onto)\s+|"
@@ -469,9 +558,21 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
     for clause in clauses:
         for match in re.finditer(rf"(?<![\w'])(?:{moves})", clause, re.I):
             prefix = clause[:match.start()]
-            if not _is_player_doing(prefix, scene) and not re.search(r"\bwe\b", prefix, re.I):
+            if _inside_name(clause, match.start(), scene):
                 continue
-            place = _place(clause[match.end():], scene)
+            if match.group("carries_me") and (not _words(prefix) or re.search(rf"[:]|\b(?:{SPEECH})\b", prefix, re.I)):
+                continue  # "I say: Take me to the docks!" asks, it does not move
+            if match.group("carries_me"):
+                if NOT_DONE.search(prefix):
+                    continue  # whoever carries, it is the player who moves
+            elif not _is_player_doing(prefix, scene) and not re.search(r"\bwe\b", prefix, re.I):
+                continue
+            rest = clause[match.end():]
+            place = _place(rest, scene)
+            further = place and re.match(r"\s*(?:(?:back|down|up|over|on|out|onward)\s+)?(?:to|into|toward|towards|onto)\s+",
+                                         rest[fold(rest).find(fold(place)) + len(place):])
+            if further:  # "up through the snow to Frostgate Pass": what comes first is the way there
+                place = _place(further.string[further.end():], scene) or place
             if place and match.group("climbed") and fold(place).split()[-1] in set(ROUTES.split("|")) | SCENERY:
                 continue  # "climb the ladder" is on the way, "climb the bell tower" is there
             if place:
@@ -489,7 +590,7 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
             if NOT_DONE.search(before):
                 continue
             if not re.search(r"\b(?:I|we)\b", clause[:clause.lower().find(fold(name))], re.I) and not re.search(
-                    r"\b(?:me|us|my|our|i|we)\b", fold(clause)[len(before):]):
+                    r"\b(?:me|us|my|our|i|we)\b|\b(?:" + HANDED_OVER + r")", fold(clause)[len(before):]):
                 continue  # "Tamsin runs to the stables": someone else's doing, not with the player
             received = re.search(r"\b(?:receive|receives|received|accept|accepts|accepted|obtain|obtains|obtained|"
                                  r"borrow|borrows|borrowed|buy|buys|bought|get|gets|got)\b.*\bfrom\s+$", before)
@@ -507,30 +608,56 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
     return named
 
 
+def _subject(key: str, names: str) -> str:
+    """A doer that is the character ``key`` alone or in a list of names ("tobin and mother brannock leave")."""
+    between = r"(?:\s*,\s*(?:and\s+)?|\s+and\s+)"
+    return rf"(?<![\w'])(?:(?:{names})(?:{between}(?:{names}))*?{between}{key}|{key}(?:{between}(?:{names}))*)\s+"
+
+
 def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[str]]:
     arriving, departing = [], []
     folded = fold(text)
+    names = "|".join(re.escape(fold(name)) for name in sorted(scene.cast, key=len, reverse=True) if name) or "x^"
     for name in scene.cast:
         key = re.escape(fold(name))
-        if re.search(rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{ARRIVAL_WORDS}|(?!was\b|has\b|does\b)\w{{3,}}s in(?:to)?)\b",
-                     folded):
+        subject = _subject(key, names)
+        arrives = (rf"(?:{ARRIVAL_WORDS}|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed) (?:(?:down|up|back|out|over) )?"
+                   rf"(?:in|into|onto|aboard|inside)|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed) over"
+                   rf"(?=\s*(?:$|[.,;!]|and\b|to (?:me|us|you)\b)))(?![\w'])")  # "Auntie Sal waddles over"
+        if re.search(rf"{subject}(?:\w+ly\s+)?{arrives}", folded) or re.search(
+                rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{arrives}", folded) or re.search(
+                # "Pim runs up to me", "Caddock pushes through the crowd and sits down beside you"
+                rf"{subject}(?:(?!{names})[^.;!?])*?\b(?:beside|next to|alongside|up to|over to|across to) (?:me|us|you)\b",
+                folded):
             arriving.append(name)
-        if re.search(rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{LEAVING_WORDS}|(?!was\b|has\b|does\b)\w{{3,}}s (?:away|off))\b",
-                     folded) or re.search(
-                rf"\b(?:leave|leaves|left|send|sends|sent|dismiss|dismisses|dismissed|abandon|abandons|ditch|"
+        leaves = (rf"(?:{LEAVING_WORDS}|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? "
+                  rf"(?:away|off|out|home|overboard|ashore|below|upstairs|downstairs|outside)"
+                  rf"(?!\s+(?:the|a|an|his|her|their|my|some|to (?:me|us|you))\b"
+                  rf"(?!\s+(?:back|door|doorway|window|exit|gate|side|front)\b)))(?![\w'])")  # "slips out the back"
+        if re.search(rf"{subject}(?:\w+ly\s+)?{leaves}", folded) or re.search(
+                # "Hakim heads to the docks", "Reyes goes to bed": going elsewhere, not over to the player or the window
+                rf"{subject}(?:\w+ly\s+)?(?:{MOVE_VERBS}) (?:back |off |away |out |on )?(?:to|toward|towards|into|for) "
+                rf"(?!(?:me|us|you|him|her|them)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)", folded) or re.search(
+                # "Brannock gathers her shawl and leaves"
+                rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
+                rf"\b(?:wave|waves|waved|see|sees|saw|shoo|shoos|shooed|send|sends|sent|usher|ushers|ushered)\s+{key}\s+"
+                rf"(?:off|away|home|out)\b", folded) or re.search(
+                rf"(?<!not )(?<!n't )(?<!never )\b(?:leave|leaves|left|send|sends|sent|dismiss|dismisses|dismissed|abandon|abandons|ditch|"
                 rf"ditches|wave goodbye to|say goodbye to|bid farewell to|part ways with|slip away from|"
-                rf"lose|lost)\s+{key}(?![\w])", folded):
+                rf"lose|lost|{verb_forms('shake off, evade, outrun, get rid of, escape from, give the slip to')})\s+{key}(?![\w])",
+                folded):
             departing.append(name)
     return arriving, departing
 
 
 def _pronouns_named(text: str, scene: Scene) -> str:
-    """``text`` with "he", "she", "they" as the last character named before them in the same sentence or the one
+    """``text`` with "he", "she", "they" (and "him", "them", "her" sent off) as the last character named before them in the same sentence or the one
     before ("I wave to Hale as he walks away" → "… as Hale walks away"); a pronoun with no name before it stays."""
     if not scene.cast:
         return text
     names = "|".join(re.escape(name) for name in sorted(scene.cast, key=len, reverse=True))
-    mention = re.compile(rf"(?<![\w'])(?:(?P<name>{names})|(?:he|she|they))(?![\w'])", re.I)
+    mention = re.compile(rf"(?<![\w'])(?:(?P<name>{names})|(?:he|she|they|him|them|her(?=\s+(?:off|away|out|home)\b)))"
+                         r"(?![\w'])", re.I)
     sentences = []
     last_named = None
     for sentence in re.split(ABBREVIATION_SAFE_END, text):
@@ -552,6 +679,7 @@ def _coming_along(action: str, scene: Scene) -> list[str]:
     for name in scene.cast:
         key = re.escape(fold(name))
         if re.search(rf"\b(?:with|take|takes|bring|brings|lead|leads|follow|follows|help|helps|drag|drags|"
+                     rf"{verb_forms('tail, shadow, trail, chase, pursue, accompany')}|"
                      rf"carry|carries|guide|guides|escort|escorts)\s+{key}(?![\w])", folded) or re.search(
                 rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{COME_ALONG})\b", folded) or re.search(
                 rf"(?<![\w']){key} and (?:i|me)\b|\b(?:i|me) and {key}(?![\w])", folded) or re.search(
@@ -573,10 +701,61 @@ def _invited(action: str, scene: Scene) -> list[str]:
     return invited
 
 
+def _as_the_player(prose: str) -> str:
+    """A passage told to "you" in the player's own words: "You find a key and slip it into your pocket" →
+    "I find a key and slip it into my pocket", "Tobin hands you a rope" → "Tobin hands me a rope"."""
+    text = re.sub(r"(^|[.!?;:,]\s*|\b(?:and|then|as|while|when|before|after|once|so|but|until)\s+)you(?![\w'])", r"\1I",
+                  prose.replace("’", "'"), flags=re.I | re.M)
+    text = re.sub(r"\byou're\b", "I'm", text, flags=re.I)
+    text = re.sub(r"\byourself\b", "myself", text, flags=re.I)
+    text = re.sub(r"\byour\b", "my", text, flags=re.I)
+    return re.sub(r"\byou\b", "me", text, flags=re.I)
+
+
+def _items_told(prose: str, scene: Scene) -> tuple[list[str], list[str], list[str]]:
+    """What the passage says the player got or parted with: only where "you" do it or are given it, never what
+    someone else takes ("The guard pockets the coin")."""
+    told = [clause for clause in _clauses(_as_the_player(prose))
+            if re.search(r"\b(?:I|we)\b|\b(?:me|my|us|our)\b", clause)]
+    gained, lost = _items(told, scene)
+    # Who gives the player something in the passage is there: "Auntie Sal presses a loaf into your arms".
+    givers = [name for clause in told if _items([clause], scene)[0]
+              for name in _names_in(re.split(r"\b(?:me|my|us|our)\b", clause)[0], scene.cast)]
+    return gained, lost, givers
+
+
+TITLES = {"sergeant", "captain", "commander", "brother", "sister", "mother", "father", "mr", "mrs", "ms", "miss", "dr",
+          "doctor", "abbot", "abbess", "ser", "sir", "lady", "lord", "old", "pilot", "bosun", "inspector", "detective",
+          "officer", "professor", "master", "mistress", "judge", "lieutenant", "general", "major", "colonel", "uncle",
+          "aunt", "auntie", "madam", "dame", "king", "queen", "prince", "princess", "little", "quartermaster",
+          "boatswain", "mate", "cook", "granny", "grandma", "grandpa", "cousin", "chief", "elder", "nurse", "agent",
+          "constable", "corporal", "private", "reverend", "bishop", "friar", "count", "countess", "duke", "duchess",
+          "baron", "baroness", "mayor"}
+
+
+def _full_names(text: str, scene: Scene) -> str:
+    """``text`` with a character called by name without their title ("Doyle") written in full ("Sergeant Doyle")."""
+    for name in scene.cast:
+        words = name.split()
+        if len(words) == 2 and words[0].rstrip(".").lower() in TITLES and words[1][:1].isupper():
+            text = re.sub(rf"(?<![\w']){re.escape(name)}(?![\w'])|(?<![\w'])(?<!\.\s){re.escape(words[1])}(?![\w'])",
+                          lambda found, name=name: found.group(0) if _in_proper_name(found) else name, text)
+    return text
+
+
+def _in_proper_name(found: re.Match) -> bool:
+    """Whether a capitalised word touches the match: "Whitlock Farm" is a place, not Mr. Whitlock."""
+    before, after = found.string[:found.start()], found.string[found.end():]
+    return bool(re.match(r"\s+[A-Z]", after) or re.search(r"[A-Z][\w'.]*\s+$", before))
+
+
 def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     """What ``action`` (and the passage written for it, ``prose``) changes in the state described by ``scene``."""
+    action, prose = _full_names(action, scene), _full_names(prose, scene)
     clauses = _clauses(action)
     gained, lost = _items(clauses, scene)
+    told_gained, told_lost, givers = _items_told(prose, scene)
+    gained, lost = _unique([*gained, *told_gained]), _unique([*lost, *told_lost])
     location = _location(clauses, scene)
     moved = location is not None and fold(location) != fold(scene.location)
     present = [name for name in scene.present if name != scene.player]
@@ -591,7 +770,7 @@ def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     if moved:
         gone |= {name for name in present if name not in stay}
     # A character the action or the passage brings in is in the scene, even at a new place.
-    coming = [name for name in _unique([*along, *arriving, *prose_arriving, *_people_acted_on(clauses, scene)])
+    coming = [name for name in _unique([*along, *arriving, *prose_arriving, *givers, *_people_acted_on(clauses, scene)])
               if name != scene.player and (name not in gone or name in arriving or name in prose_arriving)]
     gone -= set(coming)
     # Whoever came along on a move, or was asked to, goes with the player from now on; leaving parts them.

@@ -17,9 +17,9 @@ from chapters.beat_confirmation import passage_carries
 from chapters.knowledge.rules import learned_from_passage
 from chapters.lore.macros import macros_filled
 
+from ..inflection import VERBS, past, third_person
 from ..state_extraction import Scene, companions_in, state_change
 from . import OFFLINE, OFFLINE_MODEL, Completion, LLMError, LLMRequest, approximate_tokens
-from .inflection import VERBS, past, third_person
 
 URGENT = re.compile(r"\b(attack|fight|run|flee|shout|strike|chase|escape|draw)\w*", re.I)
 QUIET = re.compile(r"\b(look|listen|wait|rest|read|study|think|remember|ask|talk|whisper)\w*", re.I)

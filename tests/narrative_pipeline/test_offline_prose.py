@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from narrative_pipeline.inflection import past, third_person
 from narrative_pipeline.llm import LLMRequest
-from narrative_pipeline.llm.inflection import past, third_person
 from narrative_pipeline.llm.offline import OfflineProvider
 
 SUBJECTS = ["I ", "", "*I ", "{{user}} "]

@@ -1,4 +1,4 @@
-"""Just enough English verb inflection for the offline narrator: "grab" → "grabbed" / "grabs",
+"""Just enough English verb inflection for the offline narrator and the state rules: "grab" → "grabbed" / "grabs",
 "surface" → "surfaced", "carry" → "carried", "go" → "went" / "goes".
 
 Regular rules, with a table for the common irregular verbs and for the two-syllable verbs whose last
@@ -81,6 +81,22 @@ def third_person(verb: str) -> str:
         inflected = lower[:-1] + "ies"
     else:
         inflected = lower + "s"
+    return _same_case(verb, inflected)
+
+
+def present_participle(verb: str) -> str:
+    """The -ing form of a verb given in its base form ("grab" → "grabbing", "leave" → "leaving", "tie" → "tying")."""
+    lower = verb.lower()
+    if lower.endswith("ie"):
+        inflected = lower[:-2] + "ying"
+    elif lower.endswith("e") and not lower.endswith(("ee", "ye", "oe")) and len(lower) > 2:
+        inflected = lower[:-1] + "ing"
+    elif lower.endswith("c") and lower[-2:-1] in VOWELS and lower not in {"sync"}:
+        inflected = lower + "king"  # panic → panicking
+    elif _doubles(lower):
+        inflected = lower + lower[-1] + "ing"
+    else:
+        inflected = lower + "ing"
     return _same_case(verb, inflected)
 
 
