@@ -452,7 +452,10 @@ class LoreFileInput(serializers.Serializer):
                                    help_text="One of the format names; detected from the content when left out.")
     duplicates = serializers.ChoiceField(choices=list(lore_files.DUPLICATE_CHOICES), default="import",
                                          help_text="A book whose entries are already in one of the story's: merge it "
-                                                   "into that book, skip it, or import it anyway.")
+                                                   "into that book, skip it, or import it anyway. A character the "
+                                                   "story already has (same name): merge updates its fields and "
+                                                   "portrait, skip keeps it, import adds a second one numbered "
+                                                   "(\"Orla (2)\").")
 
     def validate_file(self, upload):
         try:
