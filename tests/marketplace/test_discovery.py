@@ -70,8 +70,20 @@ def test_a_visitor_reads_a_listing_and_is_sent_to_log_in_to_fork(client, tide_li
     assert f'href="/accounts/login/?next={url}"' in page and "Log in to fork" in page
     assert 'action="/marketplace/' not in page  # no fork, like or report form for a visitor
     refused = client.post(reverse("marketplace-fork", args=[tide_listing.pk]))
-    assert refused.status_code == 302 and refused["Location"].startswith(reverse("login"))
+    assert refused.status_code == 302 and refused["Location"] == f"{reverse('login')}?next={url}"
     assert not Listing.objects.filter(derived_from=tide_listing).exists()
+
+
+@pytest.mark.parametrize("action", ["marketplace-fork", "marketplace-like", "marketplace-report"])
+def test_a_listings_button_pressed_by_a_visitor_logs_in_back_to_the_listing(client, bob, tide_listing, action):
+    url = reverse("marketplace-asset", args=[tide_listing.pk])
+    refused = client.post(reverse(action, args=[tide_listing.pk]))
+    assert refused.status_code == 302 and refused["Location"] == f"{reverse('login')}?next={url}"
+    client.force_login(bob)
+    # A log-in's next=… followed with a GET (as an older log-in link sent it) lands on the listing, never a 405.
+    again = client.get(reverse(action, args=[tide_listing.pk]))
+    assert again.status_code == 302 and again["Location"] == url
+    assert client.get(again["Location"]).status_code == 200
 
 
 def test_a_visitor_cannot_open_a_hidden_or_unpublished_listing(client, hidden_listing, unpublished_listing):
