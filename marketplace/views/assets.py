@@ -63,12 +63,19 @@ def asset(request, listing_id):
 
 @open_to_visitors
 def cover(request, listing_id):
-    """The listing's title card (SVG), for the cards of browse and the landing page."""
+    """The listing's cover, for its page and the cards of browse and the landing page: the portrait its
+    character card brought (PNG), else a title card drawn as SVG."""
     listing = listing_or_404(listing_id)
-    response = HttpResponse(title_card_svg(title=listing.title, genre=listing.genre, kind=listing.kind),
-                            content_type="image/svg+xml")
-    response["Cache-Control"] = "public, max-age=3600"
+    portrait = selectors.listing_portrait(listing)
+    if portrait is not None:
+        response = HttpResponse(portrait, content_type="image/png")
+        response["Cache-Control"] = "private, max-age=3600"  # a player's picture: no shared cache keeps it once hidden
+    else:
+        response = HttpResponse(title_card_svg(title=listing.title, genre=listing.genre, kind=listing.kind),
+                                content_type="image/svg+xml")
+        response["Cache-Control"] = "public, max-age=3600"
     response["Content-Security-Policy"] = "default-src 'none'"  # an image: no script, no fetch, even opened alone
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
