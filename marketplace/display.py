@@ -145,7 +145,9 @@ def item_fields_compared(before: dict | None, after: dict | None):
 
 
 def conflict_label(conflict: SyncConflict) -> str:
-    return item_label(conflict.kind, conflict.key)
+    """The conflict's item named as the sync's preview and results name it (``planned_item``: the fork's side,
+    else the source's), so the heading on the sync page reads the same words."""
+    return item_named(conflict.kind, conflict.key, conflict.fork_data or conflict.source_data)
 
 
 def version_compared(diffs: list[dict], version: int) -> list[dict]:

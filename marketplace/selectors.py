@@ -3,6 +3,7 @@ fork records, a fork's syncs and conflicts."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 from django.core.exceptions import ValidationError
@@ -99,6 +100,25 @@ def listing_get(listing_id, kind: str | None = None) -> Listing:
     DoesNotExist."""
     rows = _with_counts(Listing.objects)
     return (rows if kind is None else rows.filter(kind=kind)).get(pk=listing_id)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def listing_portrait(listing: Listing) -> bytes | None:
+    """The picture a listing's cover shows: its character's portrait (a character asset), or the first portrait
+    of the cast (a story), as the latest version published it; None without one. Only a PNG (what cards are),
+    so it is served as ``image/png`` and nothing else. Read under RLS: whoever may read the listing."""
+    portraits = series_items(listing.series_id, listing.series.latest_version, SnapshotItem.Kind.PORTRAIT)
+    if listing.kind == AssetKind.CHARACTER:
+        portraits = {item: value for item, value in portraits.items() if item[1] == listing.character_name}
+    elif listing.kind != AssetKind.STORY:
+        return None
+    for _, payload in sorted(portraits.values(), key=lambda value: value[0]):
+        image = base64.b64decode(payload.get("image") or "")
+        if image.startswith(PNG_SIGNATURE):
+            return image
+    return None
 
 
 def versions(listing: Listing) -> list[dict]:

@@ -21,7 +21,7 @@ urlpatterns = [
     path("forks/<uuid:fork_id>/conflicts/<int:conflict_id>/resolve/", sync_pages.sync_resolve,
          name="marketplace-sync-resolve"),
     path("<uuid:listing_id>/", assets.asset, name="marketplace-asset"),
-    path("<uuid:listing_id>/cover.svg", assets.cover, name="marketplace-cover"),
+    path("<uuid:listing_id>/cover/", assets.cover, name="marketplace-cover"),
     path("<uuid:listing_id>/fork/", assets.fork, name="marketplace-fork"),
     path("<uuid:listing_id>/like/", assets.like, name="marketplace-like"),
     path("<uuid:listing_id>/report/", assets.report, name="marketplace-report"),

@@ -272,7 +272,8 @@ class TurnChangeApi(ShortTransactionsApi):
     change = None
 
     def post(self, request, story_id, number):
-        self.story(story_id)
+        with acting_as(request.user):
+            _may_change(request, story_id)
         return Response(TurnOutput(type(self).change(user=request.user, story_id=story_id, number=number)).data)
 
 
@@ -306,7 +307,7 @@ class TurnEditOutput(TurnOutput):
 
 
 def _may_change(request, story_id):
-    story = selectors.story_get(user=request.user, story_id=story_id)
+    story = selectors.story_get_shared(user=request.user, story_id=story_id)
     if not services.can_change_story(request.user, story):
         raise PermissionDenied("You may read this story but not change it.")
     return story
@@ -326,7 +327,8 @@ class TurnEditApi(ShortTransactionsApi):
         edited = turn_history.turn_action_edit(user=request.user, story_id=story_id, number=number,
                                                **data.validated_data)
         with acting_as(request.user):
-            turn = selectors.turn_get(story=selectors.story_get(user=request.user, story_id=story_id), number=number)
+            turn = selectors.turn_get(story=selectors.story_get_shared(user=request.user, story_id=story_id),
+                                      number=number)
         return Response(TurnEditOutput(turn, context={"edited": edited}).data)
 
 
@@ -336,7 +338,7 @@ class TurnUndoApi(GenericAPIView):
     @extend_schema(responses={200: TurnOutput, 409: OpenApiResponse(description="The turn is not in a state for this (a turn pending or failed, not the last)")},
                    summary="Undo the last turn (answers with the turn removed; it can be redone until the next action)")
     def delete(self, request, story_id):
-        selectors.story_get(user=request.user, story_id=story_id)
+        _may_change(request, story_id)
         return Response(TurnOutput(orchestrator.turn_undo(user=request.user, story_id=story_id)).data)
 
 
@@ -348,7 +350,7 @@ class TurnRedoApi(GenericAPIView):
     def post(self, request, story_id):
         _may_change(request, story_id)
         turn = turn_history.turn_redo(user=request.user, story_id=story_id)
-        story = selectors.story_get(user=request.user, story_id=story_id)
+        story = selectors.story_get_shared(user=request.user, story_id=story_id)
         return Response(TurnOutput(selectors.turn_get(story=story, number=turn.number)).data)
 
 
@@ -506,7 +508,10 @@ class LoreFileInput(serializers.Serializer):
                                    help_text="One of the format names; detected from the content when left out.")
     duplicates = serializers.ChoiceField(choices=list(lore_files.DUPLICATE_CHOICES), default="import",
                                          help_text="A book whose entries are already in one of the story's: merge it "
-                                                   "into that book, skip it, or import it anyway.")
+                                                   "into that book, skip it, or import it anyway. A character the "
+                                                   "story already has (same name): merge updates its fields and "
+                                                   "portrait, skip keeps it, import adds a second one numbered "
+                                                   "(\"Orla (2)\").")
 
     def validate_file(self, upload):
         try:

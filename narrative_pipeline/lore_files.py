@@ -9,7 +9,7 @@ unchanged content in the same format gives the same bytes back.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -27,7 +27,7 @@ from chapters.models import Knowledge, Lorebook, LoreSource, StoryChapter
 
 from . import quota_accounting
 from .models import Character, Story
-from .selectors import cast_names
+from .selectors import cast_names, character_names
 from .services import character_names_check, state_merged, story_create, turn_opening
 
 CHARACTER_ATTRIBUTES = ("name", "description", "personality", "scenario", "first_message", "example_messages",
@@ -67,8 +67,27 @@ def _chapters_numbered(upload: importers.Upload, story: Story | None) -> list[di
     return [{"source": StoryChapter.Source.IMPORTED, **chapter} for chapter in chapters]
 
 
-DUPLICATE_CHOICES = {"merge": "Merge into the book already there", "skip": "Skip it",
-                     "import": "Import anyway (its entries fire twice)"}
+DUPLICATE_CHOICES = {"merge": "Merge into what is already here (a book gains the entries it lacks, a character "
+                              "takes the file's fields and portrait)",
+                     "skip": "Skip it",
+                     "import": "Import anyway (a book's entries fire twice; a character comes in as a second one, "
+                               "numbered)"}
+
+
+def _characters_duplicated(story: Story, characters: list) -> dict[int, Character]:
+    """The file's characters (by position) that one of the story's already is: the same name, case and outer
+    spaces aside (``services.character_names_check``), so the player chooses what to do with each."""
+    existing = {character.name.strip().casefold(): character for character in Character.objects.filter(story=story)}
+    return {position: existing[character.name.strip().casefold()] for position, character in enumerate(characters)
+            if character.name.strip().casefold() in existing}
+
+
+def _name_numbered(name: str, taken: set[str]) -> str:
+    """``name`` with the lowest free number after it, "Orla (2)", so a second Orla is told apart."""
+    number = 2
+    while f"{name} ({number})".casefold() in taken:
+        number += 1
+    return f"{name} ({number})"
 
 
 def preview(upload: importers.Upload, *, story: Story | None = None) -> dict:
@@ -76,8 +95,11 @@ def preview(upload: importers.Upload, *, story: Story | None = None) -> dict:
     that duplicate one of the story's (``chapter_lore.books_duplicated``), for the player to choose."""
     document = upload.document
     duplicates = [] if story is None else chapter_lore.books_duplicated(story_id=story.pk, books=document.books)
+    characters = {} if story is None else _characters_duplicated(story, document.characters)
     return {
         "duplicates": [asdict(duplicate) for duplicate in duplicates],
+        "duplicate_characters": [{"name": document.characters[position].name, "existing_name": existing.name}
+                                 for position, existing in characters.items()],
         "format": upload.lore_format, "label": importers.FORMATS[upload.lore_format].LABEL,
         "story": asdict(document.story) if document.story else None,
         "books": [{"name": book.name, "entries": [{"title": entry.comment, "keys": entry.keys,
@@ -101,8 +123,8 @@ def _summary(upload, books, characters, chapters) -> dict:
 def import_file(*, user, story: Story, data: bytes, lore_format: str | None = None, filename: str = "",
                 duplicates: str = "import") -> dict:
     """Import a file into a story: all of it, or (on any error) nothing, the story's lore untouched.
-    A book that duplicates one of the story's is merged into it, skipped or imported anyway
-    (``duplicates``: a key of ``DUPLICATE_CHOICES``)."""
+    A book or a character that duplicates one of the story's is merged into it, skipped or imported anyway
+    (``duplicates``: a key of ``DUPLICATE_CHOICES``; a character imported anyway takes a numbered name)."""
     if duplicates not in DUPLICATE_CHOICES:
         raise ValidationError({"duplicates": [f"Choose one of {', '.join(DUPLICATE_CHOICES)}."]})
     with acting_as(user), transaction.atomic():
@@ -113,15 +135,49 @@ def import_file(*, user, story: Story, data: bytes, lore_format: str | None = No
         doubled = {duplicate.position: duplicate for duplicate in found}
         books = upload.document.books
         upload.document.books = [book for position, book in enumerate(books) if position not in doubled]
-        summary = _save(user=user, story=story, upload=upload, filename=filename, fill_story=False)
+        characters, merged_characters, renamed = upload.document.characters, [], {}
+        same_names = _characters_duplicated(story, characters)
+        if duplicates == "import":
+            taken = character_names(story=story) | {c.name.strip().casefold() for c in characters}
+            for position in same_names:
+                new_name = _name_numbered(characters[position].name.strip(), taken)
+                taken.add(new_name.casefold())
+                renamed[characters[position].name] = new_name
+                characters[position] = replace(characters[position], name=new_name)
+        else:
+            merged_characters = [(same_names[position], characters[position]) for position in same_names
+                                 if duplicates == "merge"]
+            upload.document.characters = [c for position, c in enumerate(characters) if position not in same_names]
+        summary = _save(user=user, story=story, upload=upload, filename=filename, fill_story=False,
+                        merged_characters=merged_characters)
         summary["merged"] = {duplicate.existing_name: chapter_lore.book_entries_merge(
             lorebook=Lorebook.objects.get(pk=duplicate.existing_id), book=books[duplicate.position])
             for duplicate in found if duplicates == "merge"}
         summary["skipped_books"] = [duplicate.name for duplicate in found if duplicates == "skip"]
+        summary["skipped_characters"] = [existing.name for existing in same_names.values() if duplicates == "skip"]
+        summary["renamed_characters"] = renamed
         return summary
 
 
-def _save(*, user, story: Story, upload: importers.Upload, filename: str, fill_story: bool) -> dict:
+def _character_merge(character: Character, card: doc.Character, *, portrait: LoreSource | None) -> None:
+    """The file's character onto the story's one of the same name: each field the file fills replaces the
+    story's; the name and whether it is the player stay; a card's image becomes the portrait."""
+    changed = [attribute for attribute in CHARACTER_ATTRIBUTES if attribute not in ("name", "is_player")
+               and getattr(card, attribute) and getattr(card, attribute) != getattr(character, attribute)]
+    for attribute in changed:
+        setattr(character, attribute, getattr(card, attribute))
+    if card.source_fields:
+        character.source_fields = doc.fields_text(card.source_fields)
+        changed.append("source_fields")
+    if portrait is not None and not character.is_player:
+        character.portrait_source = portrait
+        changed.append("portrait_source")
+    if changed:
+        character.save(update_fields=changed)
+
+
+def _save(*, user, story: Story, upload: importers.Upload, filename: str, fill_story: bool,
+          merged_characters: list[tuple[Character, doc.Character]] = ()) -> dict:
     document = upload.document
     size = len(upload.text.encode()) + len(upload.image or b"")
     quota_accounting.story_add(user=user, story=story, delta=size)
@@ -131,6 +187,8 @@ def _save(*, user, story: Story, upload: importers.Upload, filename: str, fill_s
                                        story_fields=applied)
     character_names_check(story=story, names=[character.name for character in document.characters], field="file")
     portrait = source if upload.image and upload.lore_format in importers.CARD_FORMATS else None
+    for character, card in merged_characters:
+        _character_merge(character, card, portrait=portrait)
     characters = [Character.objects.create(
         user_id=story.user_id, story=story, source_fields=doc.fields_text(character.source_fields),
         portrait_source=portrait if not character.is_player else None,
@@ -151,7 +209,9 @@ def _save(*, user, story: Story, upload: importers.Upload, filename: str, fill_s
         except IntegrityError as error:
             raise ValidationError({"file": ["A chapter number in the file is already taken in this story."]}) \
                 from error
-    return _summary(upload, books, characters, chapters)
+    summary = _summary(upload, books, characters, chapters)
+    summary["merged_characters"] = [character.name for character, _ in merged_characters]
+    return summary
 
 
 def _apply_story_info(story: Story, info: doc.StoryInfo | None, *, fill_story: bool) -> list[str]:

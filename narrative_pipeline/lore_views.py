@@ -119,6 +119,10 @@ def _import_summary(filename: str, result: dict) -> str:
     parts += [f"merged {added} new entr{'y' if added == 1 else 'ies'} into “{name}”"
               for name, added in result.get("merged", {}).items()]
     parts += [f"skipped “{name}” (already here)" for name in result.get("skipped_books", [])]
+    parts += [f"updated the character “{name}” from the file" for name in result.get("merged_characters", [])]
+    parts += [f"kept the character “{name}” as it was" for name in result.get("skipped_characters", [])]
+    parts += [f"added a second “{name}” as “{new_name}”"
+              for name, new_name in result.get("renamed_characters", {}).items()]
     return "; ".join(parts) + "."
 
 

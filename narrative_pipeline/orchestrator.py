@@ -114,7 +114,7 @@ def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = N
             story.state = turn.state_before
             context = preprocessor.build_context(story=story, action=turn.action, turn_number=turn.number)
             if context.healing is not None:  # sent to the worker when the chapter's progress commits
-                queue_after_commit(heal_chapter, str(story.user_id), context.healing.chapter_id, turn.number,
+                queue_after_commit(heal_chapter, str(user.pk), context.healing.chapter_id, turn.number,
                                    context.healing.tier)
             briefing = preprocessor.brief(context)
         caller.record_local("preprocessor", model="all-MiniLM-L6-v2", tokens=briefing.size(), started=started)
@@ -173,7 +173,7 @@ def _turn_complete(*, user, turn: Turn, briefing: dict, template: ResponseTempla
             story.save(update_fields=["state", "updated_at"])
         quota_accounting.turn_rewritten(user=user, story=story, turn=row)
         row.save()
-        queue_after_commit(dream_turn, str(story.user_id), str(row.pk))
+        queue_after_commit(dream_turn, str(user.pk), str(row.pk))
     metrics.TURNS.labels(outcome="completed").inc()
     return row
 

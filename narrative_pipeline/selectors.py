@@ -33,6 +33,7 @@ from .models import (
     ModelChoices,
     Story,
     StoryArc,
+    StoryCollaborator,
     StoryTurn,
     Turn,
     TurnOverride,
@@ -59,6 +60,26 @@ def story_list_with_activity(*, user):
 def story_get(*, user, story_id) -> Story:
     """The user's story, or 404 (another user's story is invisible, so it is 404 as well)."""
     return get_object_or_404(story_list(user=user), pk=story_id)
+
+
+def story_get_shared(*, user, story_id) -> Story:
+    """A story the user owns or was let into as a co-author (RLS shows no other), or 404. Only the turn routes a
+    co-author may use read through it: the rest of the story API stays the owner's."""
+    return get_object_or_404(Story.objects.all(), pk=story_id)
+
+
+def story_owner_for_editor(*, editor_id, story_id) -> str | None:
+    """The id of the story's owner when ``editor_id`` (the acting user) may change it: the owner, or a co-author
+    with an ``edit`` grant. A grant row is written only for a story its writer owns (a definer check), so a task
+    queued as a co-author acts as the owner only on the strength of the owner's own grant."""
+    story = Story.objects.filter(pk=story_id).values("user_id").first()
+    if story is None:
+        return None
+    owner_id = str(story["user_id"])
+    if owner_id == str(editor_id) or StoryCollaborator.objects.filter(
+            story_id=story_id, collaborator_id=editor_id, role=StoryCollaborator.Role.EDIT).exists():
+        return owner_id
+    return None
 
 
 def turn_number_next(*, story: Story) -> int:

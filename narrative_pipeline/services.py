@@ -151,7 +151,7 @@ def turn_opening(*, user, story: Story, prose: str) -> Turn:
         quota_accounting.story_add(user=user, story=story, delta=quota_accounting.turn_text_bytes(turn))
         turn.storage_bytes = quota_accounting.turn_text_bytes(turn)
         turn.save()
-        queue_after_commit(dream_turn, str(story.user_id), str(turn.pk))
+        queue_after_commit(dream_turn, str(user.pk), str(turn.pk))
     return turn
 
 

@@ -15,7 +15,8 @@ logger = logging.getLogger("luna.turns")
 
 @shared_task(acks_late=True, autoretry_for=(LLMError, EmbeddingError, OperationalError), retry_backoff=True, max_retries=5)
 def dream_turn(user_id: str, turn_id: str) -> None:
-    """The Dreamer's work for one committed turn, as the story's owner (RLS: the id comes with the task)."""
+    """The Dreamer's work for one committed turn, queued by the user who acted (the owner or an editing
+    co-author); done as the story's owner once that is checked (``dreams.turn_dream``)."""
     try:
         dreams.turn_dream(user_id=user_id, turn_id=turn_id)
     except IntegrityError:

@@ -63,7 +63,7 @@ def turn_version_choose(*, user, story_id, number: int, version: int) -> StoryTu
             if not Turn.objects.filter(story=story, number__gt=number).exists():
                 story.state = _state_after(story, holder)
                 story.save(update_fields=["state", "updated_at"])
-            queue_after_commit(dream_turn, str(story.user_id), str(holder.pk))
+            queue_after_commit(dream_turn, str(user.pk), str(holder.pk))
         else:
             holder.save(update_fields=["prose", "alternatives", "updated_at"])
         return selectors.turn_get(story=story, number=number)
@@ -95,7 +95,7 @@ def turn_redo(*, user, story_id) -> Turn:
         knowledge_services.knowledge_turn_redo(story_id=story.pk, user_id=story.user_id, kept=undone.knowledge)
         undone.delete()
         if turn.status == Turn.Status.COMPLETED:
-            queue_after_commit(dream_turn, str(story.user_id), str(turn.pk))  # its summary went with the undo
+            queue_after_commit(dream_turn, str(user.pk), str(turn.pk))  # its summary went with the undo
     return turn
 
 

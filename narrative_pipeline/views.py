@@ -59,7 +59,7 @@ TURN_TOOLS_HEADER = "X-Turn-Tools"  # sent by static/js/turns.js, which updates 
 
 def _turn_answer(request, story_id, number=None, *, anchor=None):
     """After a turn tool: the story page at the turn (no JavaScript), or for turns.js the articles from
-    the turn before ``number`` to the story's last, the notice and the state, to swap in place."""
+    the turn before ``number`` to the story's last, the notice, the state and the chapters, to swap in place."""
     if TURN_TOOLS_HEADER not in request.headers:
         return _to_turn(story_id, number, anchor)
     with acting_as(request.user):
@@ -73,6 +73,7 @@ def _turn_answer(request, story_id, number=None, *, anchor=None):
             "turn_notices": list(messages.get_messages(request)),
             "can_play": last is None or last.status == "completed",
             "notes_form": StoryNotesForm.for_story(story), "state_form": StoryStateForm.for_story(story),
+            "chapters": selectors.story_chapter_panel(story=story),
         })
 
 

@@ -4,12 +4,10 @@ and (its author) unpublishing it."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
 from core.forms import form_error_from
@@ -21,7 +19,7 @@ from ..covers import title_card_svg
 from ..display import ASSET_NAMES, fork_message, items_counted, version_compared
 from ..forms import ForkForm, ReportForm, TakeForm
 from ..models import AssetKind, Listing
-from .common import forbidden, listing_or_404, listing_publish_url, open_to_visitors
+from .common import forbidden, listing_action, listing_or_404, listing_publish_url, open_to_visitors
 
 # The download of each kind: its API route and what the link calls the format.
 DOWNLOADS = {AssetKind.STORY: ("api-marketplace-download", "Markdown"),
@@ -65,17 +63,23 @@ def asset(request, listing_id):
 
 @open_to_visitors
 def cover(request, listing_id):
-    """The listing's title card (SVG), for the cards of browse and the landing page."""
+    """The listing's cover, for its page and the cards of browse and the landing page: the portrait its
+    character card brought (PNG), else a title card drawn as SVG."""
     listing = listing_or_404(listing_id)
-    response = HttpResponse(title_card_svg(title=listing.title, genre=listing.genre, kind=listing.kind),
-                            content_type="image/svg+xml")
-    response["Cache-Control"] = "public, max-age=3600"
+    portrait = selectors.listing_portrait(listing)
+    if portrait is not None:
+        response = HttpResponse(portrait, content_type="image/png")
+        response["Cache-Control"] = "private, max-age=3600"  # a player's picture: no shared cache keeps it once hidden
+    else:
+        response = HttpResponse(title_card_svg(title=listing.title, genre=listing.genre, kind=listing.kind),
+                                content_type="image/svg+xml")
+        response["Cache-Control"] = "public, max-age=3600"
     response["Content-Security-Policy"] = "default-src 'none'"  # an image: no script, no fetch, even opened alone
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
-@login_required
-@require_POST
+@listing_action
 def fork(request, listing_id):
     """Fork a story (at a turn), or take a chapter set or character into one of the user's stories."""
     listing = listing_or_404(listing_id)
@@ -104,8 +108,7 @@ def fork(request, listing_id):
     return redirect("story-detail", record.story_id)
 
 
-@login_required
-@require_POST
+@listing_action
 def like(request, listing_id):
     listing = listing_or_404(listing_id)
     try:
@@ -117,8 +120,7 @@ def like(request, listing_id):
     return redirect("marketplace-asset", listing.pk)
 
 
-@login_required
-@require_POST
+@listing_action
 def report(request, listing_id):
     listing = listing_or_404(listing_id)
     form = ReportForm(request.POST)
@@ -133,8 +135,7 @@ def report(request, listing_id):
     return _asset_page(request, listing, report_form=form, status=400)
 
 
-@login_required
-@require_POST
+@listing_action
 def unpublish(request, listing_id):
     listing = listing_or_404(listing_id)
     try:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from accounts.rls import acting_anonymously
@@ -31,6 +32,22 @@ def open_to_visitors(view):
                 response = response.render()  # templates query lazily: inside the anonymous transaction
             return response
     return readable
+
+
+def listing_action(view):
+    """A button on a listing's page (fork, like, report, unpublish), posted. A visitor is sent to log in and
+    then back to the listing, where the button is: a log-in's ``next`` is followed with a GET, which the
+    action's own address would answer 405. A GET there (an old bookmark, a ``next`` from before) lands on
+    the listing too."""
+    @wraps(view)
+    def posted(request, listing_id, *args, **kwargs):
+        listing_url = reverse("marketplace-asset", args=[listing_id])
+        if not request.user.is_authenticated:
+            return redirect_to_login(listing_url)
+        if request.method != "POST":
+            return redirect(listing_url)
+        return view(request, listing_id, *args, **kwargs)
+    return posted
 
 
 def forbidden(request, error: PermissionDenied):

@@ -87,13 +87,11 @@
       const empty = freshTurns.querySelector(".empty");
       if (empty) turns.append(adopt(empty));
     }
-    for (const id of ["play-area", "story-state"]) {
+    // The chapters' region is always on the page, so a panel the turn brought for the first time comes too.
+    for (const id of ["play-area", "story-state", "chapters-panel"]) {
       const part = fresh.getElementById(id);
       if (part && byId(id)) byId(id).replaceWith(adopt(part));
     }
-    const chapters = fresh.querySelector(".story-side .chapters");
-    const shownChapters = document.querySelector(".story-side .chapters");
-    if (chapters && shownChapters) shownChapters.replaceWith(adopt(chapters));
     const latest = fresh.querySelector(".jump-latest");
     for (const link of document.querySelectorAll(".jump-latest")) if (latest) link.href = latest.href;
   }

@@ -26,9 +26,12 @@
     });
     const freshNotice = update.querySelector("#turn-notice");
     if (notice && freshNotice) notice.replaceWith(freshNotice);
-    const state = document.getElementById("story-state");
-    const freshState = update.querySelector("#story-state");
-    if (state && freshState) state.replaceWith(freshState);
+    // Regions the page always has, whole: a chapters panel the turn brought (or took away) comes with its region.
+    for (const id of ["story-state", "chapters-panel"]) {
+      const shown = document.getElementById(id);
+      const fresh = update.querySelector("#" + id);
+      if (shown && fresh) shown.replaceWith(fresh);
+    }
     return true;
   }
 

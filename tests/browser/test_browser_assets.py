@@ -71,7 +71,7 @@ def test_fork_a_character_into_one_s_story_and_keep_both_sides_of_a_lore_entry(p
     expect(page.locator(".messages")).to_contain_text("1 conflict")
     conflict = page.locator("article.conflict")
     expect(conflict).to_have_count(1)
-    expect(conflict.get_by_role("heading", name="Lore entry 1 of “tide”")).to_be_visible()
+    expect(conflict.get_by_role("heading", name="Lore entry ‘harbour’")).to_be_visible()  # as the preview said
     expect(conflict).to_contain_text("the source's is added beside it, switched off")
     sides = [conflict.locator(f".side-{side}") for side in ("base", "source", "mine")]
     expect(sides[1]).to_contain_text("The author's harbour: the bells ring at low tide.")
@@ -84,7 +84,7 @@ def test_fork_a_character_into_one_s_story_and_keep_both_sides_of_a_lore_entry(p
     conflict.get_by_label("I understand: resolving ends ‘Undo the last sync’").check()
     conflict.get_by_role("button", name="Keep both").click()
     expect(page.locator(".messages")).to_contain_text(
-        "Lore entry 1 of “tide” keeps your version; the source's is beside it, switched off.")
+        "Lore entry ‘harbour’ keeps your version; the source's is beside it, switched off.")
     expect(page.locator("article.conflict")).to_have_count(0)
     expect(page.get_by_text("No conflicts to resolve.")).to_be_visible()
     fits(page, WIDTH)

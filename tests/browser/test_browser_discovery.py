@@ -5,6 +5,7 @@ the update badge on My stories. At 1280 and 360 px, with no serious axe-core vio
 import re
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from playwright.sync_api import expect
 
@@ -135,3 +136,25 @@ def test_my_stories_shows_the_update_badge_of_a_fork_behind_its_source(page_at, 
     screenshot(page, "my-stories-update-badge", width)
     badge.click()
     page.wait_for_url(f"**/marketplace/forks/{record.pk}/sync/")
+
+
+@WIDTHS
+def test_a_fork_pressed_after_the_session_ended_logs_in_and_comes_back_to_the_listing(page_at, width):
+    keeper = shelf(UserFactory(username="alice"))[-1]
+    bob = UserFactory(username="bob")
+    page = page_at(width)
+    sign_in(page, bob)
+    page.goto(f"/marketplace/{keeper.pk}/")
+    kept = [cookie for cookie in page.context.cookies() if cookie["name"] != settings.SESSION_COOKIE_NAME]
+    page.context.clear_cookies()  # the session ended while the page was open: a visitor presses Fork
+    page.context.add_cookies(kept)
+    page.get_by_role("button", name="Fork", exact=True).click()
+    page.wait_for_url(re.compile(rf"/accounts/login/\?next=/marketplace/{keeper.pk}/$"))
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**/marketplace/{keeper.pk}/")  # the listing, not the fork's address (405 to a GET)
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Fork", exact=True).click()
+    expect(page.get_by_role("heading", name="The Lighthouse Keeper")).to_be_visible()
+    assert "/stories/" in page.url

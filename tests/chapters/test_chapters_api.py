@@ -92,7 +92,9 @@ def test_import_and_export_round_trip(api, story, alice):
     response = upload(api, story, CHAPTER_TEXT)
     assert response.status_code == 201 and response.json() == {"format": "chapter_text", "chapters": [1, 2],
                                                       "lorebooks": [], "characters": [], "warnings": [],
-                                                      "merged": {}, "skipped_books": []}
+                                                      "merged": {}, "skipped_books": [],
+                                                      "merged_characters": [], "skipped_characters": [],
+                                                      "renamed_characters": {}}
     exported = api.get(f"/api/stories/{story.pk}/lore/export/chapter_text/")
     assert exported.status_code == 200
     other = StoryFactory(user=alice)

@@ -306,7 +306,7 @@ def test_sync_page_resolves_a_chapter_conflict(as_bob, alice, bob, tide_world, l
     assert (conflict.kind, conflict.key) == ("chapter", "2")
     article = page[page.index(f'id="conflict-{conflict.pk}"'):]
     article = article[:article.index("</article>")]
-    assert "<h3" in article and ">Chapter 2</h3>" in article
+    assert "<h3" in article and ">Chapter 2 ‘The Harbour’</h3>" in article
     assert "your chapter stays, and the source&#x27;s is offered as a chapter suggestion" in article
     base, source, mine = (article.index(f'class="conflict-side side-{side}"') for side in ("base", "source", "mine"))
     # Each side reads as it is, the words it added to the version before marked.
@@ -319,10 +319,10 @@ def test_sync_page_resolves_a_chapter_conflict(as_bob, alice, bob, tide_world, l
 
     resolved = as_bob.post(reverse("marketplace-sync-resolve", args=[record.pk, conflict.pk]), {"choice": "both", "ends_undo": "yes"},
                            follow=True)
-    assert messages_of(resolved) == ["Chapter 2 keeps your version; the source's is offered as a chapter suggestion."]
+    assert messages_of(resolved) == ["Chapter 2 ‘The Harbour’ keeps your version; the source's is offered as a chapter suggestion."]
     page = page_of(resolved)
     assert f'id="conflict-{conflict.pk}"' not in page and "No conflicts to resolve." in page
-    assert "Resolved conflicts (1)" in page and "<strong>Chapter 2</strong>: kept both" in page
+    assert "Resolved conflicts (1)" in page and "<strong>Chapter 2 ‘The Harbour’</strong>: kept both" in page
     with acting_as(bob):
         assert StoryChapter.objects.get(story_id=record.story_id, number=2).summary == "Bob's <b>harbour</b>."
         assert list(ChapterSuggestion.objects.filter(story_id=record.story_id).values_list("summary", flat=True)) == [
@@ -342,14 +342,14 @@ def test_world_conflicts_of_a_forked_story_are_labelled_by_kind_and_key(as_bob, 
     (message,) = messages_of(as_bob.post(sync_url(record), follow=True))
     assert "2 conflicts." in message
     page = page_of(as_bob.get(sync_url(record)))
-    assert ">Lore entry 1 of “tide”</h3>" in page and ">Character Orla</h3>" in page
+    assert ">Lore entry ‘harbour’</h3>" in page and ">Character ‘Orla’</h3>" in page  # as the preview names them
     assert "the source&#x27;s is added beside it, switched off." in page
     assert "Content</dt>" in page and "Description</dt>" in page
     with acting_as(bob):
         entry_conflict = SyncConflict.objects.get(fork_id=record.pk, kind="loreentry")
     done = as_bob.post(reverse("marketplace-sync-resolve", args=[record.pk, entry_conflict.pk]), {"choice": "both", "ends_undo": "yes"},
                        follow=True)
-    assert messages_of(done) == ["Lore entry 1 of “tide” keeps your version; the source's is beside it, switched off."]
+    assert messages_of(done) == ["Lore entry ‘harbour’ keeps your version; the source's is beside it, switched off."]
     with acting_as(bob):
         assert list(LoreEntry.objects.filter(story_id=record.story_id, enabled=False).values_list(
             "content", flat=True)) == ["The author's harbour."]
@@ -395,7 +395,7 @@ def test_a_background_sync_shows_its_progress_and_blocks_sync_and_undo(as_bob, a
     assert finished.status_code == 204 and finished["HX-Refresh"] == "true"
     assert as_bob.get(progress_url)["Location"] == sync_url(record)  # without JavaScript: the page
     page = page_of(as_bob.get(sync_url(record)))
-    assert "Syncing in the background" not in page and ">Chapter 2</h3>" in page and "Undo the last sync" in page
+    assert "Syncing in the background" not in page and ">Chapter 2 ‘The Harbour’</h3>" in page and "Undo the last sync" in page
 
 
 def test_a_failed_background_sync_shows_its_error(as_bob, alice, bob, tide_world, listings):

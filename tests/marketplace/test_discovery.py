@@ -3,6 +3,7 @@ only, under RLS), licence names as Creative Commons writes them, typo-tolerant s
 landing page, the first screen after sign-up and the update badge on My stories."""
 
 import re
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -12,7 +13,8 @@ from django.urls import reverse
 from accounts.rls import acting_anonymously, acting_as
 from accounts.services import verification_token
 from marketplace import services
-from marketplace.models import Listing
+from marketplace.models import AssetKind, Listing
+from narrative_pipeline import lore_files
 from narrative_pipeline.models import SnapshotSeries
 
 from ..factories import story_with_turns
@@ -70,8 +72,20 @@ def test_a_visitor_reads_a_listing_and_is_sent_to_log_in_to_fork(client, tide_li
     assert f'href="/accounts/login/?next={url}"' in page and "Log in to fork" in page
     assert 'action="/marketplace/' not in page  # no fork, like or report form for a visitor
     refused = client.post(reverse("marketplace-fork", args=[tide_listing.pk]))
-    assert refused.status_code == 302 and refused["Location"].startswith(reverse("login"))
+    assert refused.status_code == 302 and refused["Location"] == f"{reverse('login')}?next={url}"
     assert not Listing.objects.filter(derived_from=tide_listing).exists()
+
+
+@pytest.mark.parametrize("action", ["marketplace-fork", "marketplace-like", "marketplace-report"])
+def test_a_listings_button_pressed_by_a_visitor_logs_in_back_to_the_listing(client, bob, tide_listing, action):
+    url = reverse("marketplace-asset", args=[tide_listing.pk])
+    refused = client.post(reverse(action, args=[tide_listing.pk]))
+    assert refused.status_code == 302 and refused["Location"] == f"{reverse('login')}?next={url}"
+    client.force_login(bob)
+    # A log-in's next=… followed with a GET (as an older log-in link sent it) lands on the listing, never a 405.
+    again = client.get(reverse(action, args=[tide_listing.pk]))
+    assert again.status_code == 302 and again["Location"] == url
+    assert client.get(again["Location"]).status_code == 200
 
 
 def test_a_visitor_cannot_open_a_hidden_or_unpublished_listing(client, hidden_listing, unpublished_listing):
@@ -194,7 +208,7 @@ def test_a_listing_without_a_picture_has_a_generated_title_card(client, alice):
     assert "<script" not in svg and "&lt;script&gt;" in svg and "&amp; the Tide" in svg
     assert svg == page_of(client.get(reverse("marketplace-cover", args=[listing.pk])))  # the same every time
     browse = page_of(client.get(reverse("marketplace")))
-    assert f'src="/marketplace/{listing.pk}/cover.svg"' in browse
+    assert f'src="/marketplace/{listing.pk}/cover/"' in browse
 
 
 def test_title_cards_differ_by_title_and_keep_within_the_card():
@@ -207,6 +221,39 @@ def test_title_cards_differ_by_title_and_keep_within_the_card():
 
 def test_no_cover_for_a_hidden_listing(client, hidden_listing):
     assert client.get(reverse("marketplace-cover", args=[hidden_listing.pk])).status_code == 404
+
+
+CARD = Path(__file__).parent.parent / "data" / "lore" / "card_v2" / "sillytavern_seraphina_v2_with_book.png"
+
+
+@pytest.fixture
+def card_story(alice):
+    return lore_files.story_from_file(user=alice, data=CARD.read_bytes(), filename=CARD.name)
+
+
+def test_a_listing_from_a_card_story_or_of_its_character_shows_the_portrait_to_anyone(client, alice, card_story):
+    for listing in (publish(alice, card_story),
+                    publish(alice, card_story, kind=AssetKind.CHARACTER, character="Seraphina")):
+        response = client.get(reverse("marketplace-cover", args=[listing.pk]))  # a visitor, under RLS
+        assert response.status_code == 200 and response["Content-Type"] == "image/png"
+        assert response.content == CARD.read_bytes()
+        assert response["Content-Security-Policy"] == "default-src 'none'"
+        assert response["X-Content-Type-Options"] == "nosniff" and response["Cache-Control"].startswith("private")
+
+
+def test_a_hidden_listings_portrait_is_served_to_its_author_only(client, alice, bob, card_story):
+    listing = publish(alice, card_story)
+    with acting_as(alice, bypass=True):  # as a moderator would
+        SnapshotSeries.objects.filter(listing__id=listing.pk).update(is_hidden=True)
+    url = reverse("marketplace-cover", args=[listing.pk])
+    assert client.get(url).status_code == 404
+    client.force_login(bob)
+    assert client.get(url).status_code == 404
+    client.force_login(alice)
+    assert client.get(url).content == CARD.read_bytes()
+    with acting_anonymously(), connection.cursor() as cursor:  # and as raw SQL, a visitor reads no portrait
+        cursor.execute("SELECT count(*) FROM narrative_pipeline_snapshotitem WHERE kind = 'portrait'")
+        assert cursor.fetchone() == (0,)
 
 
 # -- Starter worlds as cards ----------------------------------------------------------------------

@@ -3,6 +3,8 @@ merge), and a sync records its named results (``SyncRun.items``) for the page to
 resolving the first conflict of the sync that undo would put back asks to confirm; "up to date" only with nothing
 open. Against PostgreSQL with RLS: another user can neither preview a fork nor read its results."""
 
+import re
+
 import pytest
 from django.apps import apps
 from django.urls import reverse
@@ -226,3 +228,15 @@ def test_a_fork_up_to_date_previews_nothing_to_sync(alice, bob, client):
     client.force_login(bob)
     page = page_of(client.get(reverse("marketplace-sync-preview", args=[record.pk])))
     assert "already on the source's latest version: nothing to sync" in page and ">Apply<" not in page
+
+
+def test_a_conflict_is_named_on_the_sync_page_as_the_preview_named_it(world_life, bob, client):
+    _, _, fork_id = world_life
+    client.force_login(bob)
+    preview = page_of(client.get(reverse("marketplace-sync-preview", args=[fork_id])))
+    assert "<strong>Lore entry ‘harbour’</strong>: conflict" in preview
+    assert "<strong>Chapter 2 ‘The Lighthouse’</strong>: conflict" in preview
+    client.post(reverse("marketplace-sync", args=[fork_id]), {"to_version": "2"})
+    page = page_of(client.get(reverse("marketplace-sync", args=[fork_id])))
+    headings = re.findall(r'<h3 id="conflict-\d+-heading">([^<]*)</h3>', page)
+    assert sorted(headings) == ["Chapter 2 ‘The Lighthouse’", "Lore entry ‘harbour’"]

@@ -318,17 +318,19 @@ def test_bad_files_are_rejected_whole_and_the_lore_is_untouched(api, story, alic
         assert LoreSource.objects.filter(story=story).count() == 1
 
 
-def test_a_png_without_a_card_and_a_duplicate_character_are_rejected(api, story, alice):
+def test_a_png_without_a_card_is_rejected_and_a_duplicate_character_comes_in_numbered(api, story, alice):
     plain = io.BytesIO()
     Image.new("RGB", (4, 4)).save(plain, format="PNG")
     response = upload(api, story, "photo.png", plain.getvalue())
     assert response.status_code == 400 and "no 'chara' or 'ccv3'" in response.json()["detail"]
     path = DATA / "card_v2" / "chub_shodan_v2.png"
     assert upload(api, story, path).status_code == 201
-    again = upload(api, story, path)
-    assert again.status_code == 400 and "already has a character named" in again.json()["detail"]
+    again = upload(api, story, path)  # `duplicates` left out: import anyway
+    assert again.status_code == 201 and again.json()["renamed_characters"] == {"Shodan": "Shodan (2)"}
     with acting_as(alice):
-        assert LoreSource.objects.filter(story=story).count() == 1 and Character.objects.filter(story=story).count() == 1
+        assert LoreSource.objects.filter(story=story).count() == 2
+        assert sorted(Character.objects.filter(story=story).values_list("name", flat=True)) == ["Shodan",
+                                                                                                "Shodan (2)"]
 
 
 def test_a_50_megabyte_upload_is_refused(api, story, alice):

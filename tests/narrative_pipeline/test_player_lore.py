@@ -22,6 +22,7 @@ pytestmark = pytest.mark.django_db
 
 DATA = Path(__file__).parent.parent / "data" / "lore"
 CARD = DATA / "card_v2" / "sillytavern_seraphina_v2_with_book.png"
+JSON_CARD = DATA / "card_v2" / "tavernkit_full_v2_card_fixture.json"
 
 
 def card_file() -> SimpleUploadedFile:
@@ -149,27 +150,52 @@ def test_a_duplicate_book_is_flagged_and_the_player_chooses(as_alice, alice):
     duplicates = world_info.context["preview"]["duplicates"]
     assert len(duplicates) == 1 and duplicates[0]["shared"] == 4
     assert b"would fire twice" in world_info.content and b"Merge" in world_info.content
-    # a card brings its character again: rename ours, so only the book is in question
+    assert world_info.context["preview"]["duplicate_characters"] == [{"name": "Seraphina",
+                                                                      "existing_name": "Seraphina"}]
     with acting_as(alice):
         book = Lorebook.objects.get(story=story)
-        Character.objects.filter(story=story).update(name="Seraphina (kept)")
     as_alice.post(f"/stories/{story.pk}/lore/import/", {"token": world_info.context["token"], "duplicates": "skip"})
     with acting_as(alice):
         assert Lorebook.objects.filter(story=story).count() == 1 and book.entries.count() == 4
+        assert list(Character.objects.filter(story=story).values_list("name", flat=True)) == ["Seraphina"]
 
     again = as_alice.post(f"/stories/{story.pk}/lore/import/", {"file": card_file()})
-    with acting_as(alice):
-        Character.objects.filter(story=story, name="Seraphina").delete()
     as_alice.post(f"/stories/{story.pk}/lore/import/", {"token": again.context["token"], "duplicates": "merge"})
     with acting_as(alice):
         assert Lorebook.objects.filter(story=story).count() == 1 and book.entries.count() == 4  # nothing new
+        assert Character.objects.filter(story=story).count() == 1
 
     anyway = as_alice.post(f"/stories/{story.pk}/lore/import/", {"file": card_file()})
-    with acting_as(alice):
-        Character.objects.filter(story=story, name="Seraphina").delete()
     as_alice.post(f"/stories/{story.pk}/lore/import/", {"token": anyway.context["token"], "duplicates": "import"})
     with acting_as(alice):
         assert Lorebook.objects.filter(story=story).count() == 2
+        assert sorted(Character.objects.filter(story=story).values_list("name", flat=True)) == [
+            "Seraphina", "Seraphina (2)"]
+
+
+def test_a_json_card_imported_again_through_the_api_follows_the_choice(api_as, alice):
+    story = lore_files.story_from_file(user=alice, data=JSON_CARD.read_bytes(), filename=JSON_CARD.name)
+    with acting_as(alice):
+        name = Character.objects.get(story=story).name
+        Character.objects.filter(story=story).update(personality="Changed by the player.")
+    api = api_as(alice)
+
+    def again(choice):
+        response = api.post(f"/api/stories/{story.pk}/lore/import/", {
+            "file": SimpleUploadedFile(JSON_CARD.name, JSON_CARD.read_bytes()), "duplicates": choice})
+        assert response.status_code == 201, response.content
+        with acting_as(alice):
+            return response.json(), list(Character.objects.filter(story=story).order_by("name")
+                                         .values_list("name", "personality"))
+
+    summary, characters = again("skip")
+    assert summary["skipped_characters"] == [name] and characters == [(name, "Changed by the player.")]
+    summary, characters = again("merge")
+    assert summary["merged_characters"] == [name] and len(characters) == 1
+    assert characters[0][1] != "Changed by the player."
+    summary, characters = again("import")
+    assert summary["renamed_characters"] == {name: f"{name} (2)"}
+    assert [n for n, _ in characters] == [name, f"{name} (2)"]
 
 
 def test_macros_are_filled_in_the_greeting_and_the_briefing(alice):
