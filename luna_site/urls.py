@@ -46,6 +46,7 @@ api_patterns = [
     path("me/", accounts_api.MeApi.as_view(), name="api-me"),
     path("me/export/", accounts_api.MeExportApi.as_view(), name="api-me-export"),
     path("me/models/", story_api.ModelsApi.as_view(), name="api-me-models"),
+    path("me/budget/", story_api.AccountBudgetApi.as_view(), name="api-me-budget"),  # #21 budgets
     path("me/models/test/", story_api.ModelsTestApi.as_view(), name="api-me-models-test"),
     path("stories/", story_api.StoryListApi.as_view(), name="api-stories"),
     path("stories/<uuid:story_id>/", story_api.StoryDetailApi.as_view(), name="api-story"),
@@ -64,6 +65,7 @@ api_patterns = [
          name="api-turn-choose"),
     path("stories/<uuid:story_id>/arcs/", story_api.ArcListApi.as_view(), name="api-arcs"),
     path("stories/<uuid:story_id>/costs/", story_api.CostsApi.as_view(), name="api-costs"),
+    path("stories/<uuid:story_id>/budget/", story_api.StoryBudgetApi.as_view(), name="api-story-budget"),  # #21
     path("stories/<uuid:story_id>/export/", story_api.ExportApi.as_view(), name="api-export"),
     path("stories/<uuid:story_id>/chapters/", chapter_api.ChapterListApi.as_view(), name="api-chapters"),
     path("stories/<uuid:story_id>/chapters/preview/", chapter_api.ChapterPreviewApi.as_view(),

@@ -22,7 +22,7 @@ from chapters import services as chapter_services
 from chapters.models import ChapterSuggestion, StoryChapter
 from core.forms import form_error_from
 
-from . import lore_files, lore_views, orchestrator, selectors, services, snapshots, turn_history
+from . import budgets, lore_files, lore_views, orchestrator, selectors, services, snapshots, turn_history
 from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
 from .forms import ActionForm, EditActionForm, ModelsForm, NewStoryForm, StoryNotesForm, StoryStateForm
@@ -171,8 +171,12 @@ def story_play(request, story_id):
     except orchestrator.TurnRefused as refused:
         messages.error(request, refused.message)
         return _to_turn(story.pk)
-    if created:
-        turn = orchestrator.turn_generate(user=request.user, turn=turn)
+    try:
+        if created:
+            turn = orchestrator.turn_generate(user=request.user, turn=turn)
+    except budgets.BudgetExceeded as refused:
+        messages.error(request, refused.message)
+        return _to_turn(story.pk, turn.number)
     if turn.status == "failed":
         messages.error(request, f"Turn {turn.number} could not be written: {turn.error}")
     return _to_turn(story.pk, turn.number)
@@ -183,7 +187,7 @@ def _change_turn(request, story_id, change, **arguments):
         story = _story(request, story_id)
     try:
         turn = change(user=request.user, story_id=story.pk, **arguments)
-    except orchestrator.TurnRefused as refused:
+    except (orchestrator.TurnRefused, budgets.BudgetExceeded) as refused:
         messages.error(request, refused.message)
         return _turn_answer(request, story.pk, arguments.get("number"))
     if turn.status == "failed" or turn.error:
