@@ -14,7 +14,6 @@ from narrative_pipeline import budgets, orchestrator
 from narrative_pipeline.contracts import StrategistBriefing
 from narrative_pipeline.models import AgentCall, BudgetReservation, MonthlySpend, Story, StorySpend, Turn
 
-from .. import fake_openai as fake
 from ..factories import StoryFactory, UserFactory
 from ..fake_priced_openai import PricedOpenAI
 
