@@ -117,6 +117,7 @@ urlpatterns = [
     # (`manage.py check` runs before `collectstatic`).
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg"), permanent=True)),
     path("accounts/profile/", site_views.profile, name="profile"),  # the account and its stories
+    path("accounts/budget/", story_views.account_budget, name="account-budget"),  # #21 budgets
     path("accounts/", include("accounts.urls")),
     path("stories/", include("narrative_pipeline.urls")),
     path("models/", story_views.models_page, name="models"),

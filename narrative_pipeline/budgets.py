@@ -50,12 +50,16 @@ WRITER_MAX_TOKENS = max(200, next(rule.le for rule in ResponseTemplate.model_fie
                                   if hasattr(rule, "le")) * 2)
 
 
+# How a refusal's message opens: the story page knows a turn refused for its budget by it.
+REFUSAL_OPENING = "This turn could cost up to"
+
+
 class BudgetExceeded(DomainError):
     """A paid turn that would pass a cap: the API answers 402 with ``code: budget_exceeded``."""
 
     def __init__(self, *, scope: str, cap: Decimal, spent: Decimal, estimate: Decimal, story_id):
         where = "this story's budget" if scope == "story" else "your monthly budget"
-        message = (f"This turn could cost up to ${estimate:.4f}, which would pass {where} of ${cap:.2f} "
+        message = (f"{REFUSAL_OPENING} ${estimate:.4f}, which would pass {where} of ${cap:.2f} "
                    f"(${spent:.4f} spent or held). Raise the budget, or switch the Writer to a cheaper model or "
                    "to the offline narrator, which is free and always plays.")
         super().__init__("budget_exceeded", message, details={

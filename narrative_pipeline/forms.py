@@ -153,3 +153,10 @@ class LoreEntryForm(forms.Form):
 class LoreTestForm(forms.Form):
     action = forms.CharField(label="Try an action", max_length=MAX_ACTION_CHARS,
                              widget=forms.TextInput(attrs={"placeholder": "I walk into the glade"}))
+
+
+class BudgetForm(forms.Form):
+    """A cap in USD; blank: none of the story's own, or the tier's monthly one (budgets.py)."""
+
+    cap_usd = forms.DecimalField(label="Cap (USD)", required=False, min_value=0, max_digits=10, decimal_places=2,
+                                 widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}))

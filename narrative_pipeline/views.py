@@ -20,12 +20,13 @@ from accounts.selectors import usage_summary
 from accounts.throttles import rate_limited
 from chapters import services as chapter_services
 from chapters.models import ChapterSuggestion, StoryChapter
+from core.errors import DomainError, error_text
 from core.forms import form_error_from
 
 from . import budgets, lore_files, lore_views, orchestrator, selectors, services, snapshots, turn_history
 from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
-from .forms import ActionForm, EditActionForm, ModelsForm, NewStoryForm, StoryNotesForm, StoryStateForm
+from .forms import ActionForm, BudgetForm, EditActionForm, ModelsForm, NewStoryForm, StoryNotesForm, StoryStateForm
 from .llm.check import choices_check
 from .llm.connections import ModelChoice
 from .llm.status import model_status
@@ -146,7 +147,18 @@ def _story_page(request, story, *, action_form=None, notes_form=None, state_form
         "what_you_know": selectors.story_what_you_know(story=story),
         "model_status": model_status(account_choices=selectors.model_choices(user=request.user),
                                      story_overrides=story.llm_overrides),
+        **_budget_context(request.user, story, last),
     }, status=status)
+
+
+def _budget_context(user, story, last_turn) -> dict:
+    """The story's and the month's budgets for the notice by the action box (the owner's: they pay)."""
+    if story.user_id != user.pk:
+        return {}
+    return {"story_budget": budgets.story_budget(story=story), "month_budget": budgets.account_budget(user=user),
+            "budget_form": BudgetForm(initial={"cap_usd": story.budget_usd}),
+            "budget_refused": last_turn is not None and last_turn.status == "failed"
+            and last_turn.error.startswith(budgets.REFUSAL_OPENING)}
 
 
 @login_required
@@ -338,6 +350,39 @@ def suggestion_decide(request, story_id, suggestion_id, decision):
         chapter_services.suggestion_dismiss(suggestion=suggestion)
         messages.info(request, "Suggestion dismissed.")
     return _to_turn(story.pk)
+
+
+@login_required
+@require_POST
+def story_budget(request, story_id):
+    """Set or clear the story's own cap (its owner only: a co-author's turns spend the owner's money)."""
+    story = _story(request, story_id)
+    form = BudgetForm(request.POST)
+    if not form.is_valid() or story.user_id != request.user.pk:
+        messages.error(request, "Only the story's owner can set its budget, as an amount of 0 or more."
+                       if form.is_valid() else error_text(ValidationError(form.errors["cap_usd"])))
+        return redirect(reverse("story-detail", args=[story.pk]) + "#budget")
+    budgets.story_budget_set(user=request.user, story_id=story.pk, budget_usd=form.cleaned_data["cap_usd"])
+    messages.success(request, "Budget saved." if form.cleaned_data["cap_usd"] is not None
+                     else "This story has no cap of its own now: only your monthly budget limits it.")
+    return redirect(reverse("story-detail", args=[story.pk]) + "#budget")
+
+
+@login_required
+@require_POST
+def account_budget(request):
+    """Lower (or reset to the tier's) the player's monthly cap, from the profile."""
+    form = BudgetForm(request.POST)
+    if form.is_valid():
+        try:
+            budgets.account_budget_set(user=request.user, budget_usd=form.cleaned_data["cap_usd"])
+        except DomainError as refused:
+            messages.error(request, refused.message)
+        else:
+            messages.success(request, "Monthly budget saved.")
+    else:
+        messages.error(request, error_text(ValidationError(form.errors["cap_usd"])))
+    return redirect(reverse("profile") + "#budget")
 
 
 @login_required
