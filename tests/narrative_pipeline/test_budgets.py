@@ -169,3 +169,22 @@ def test_twenty_concurrent_turns_at_the_monthly_cap_never_pass_it(priced_server,
     assert month.spent_usd <= cap and month.reserved_usd == 0
     assert calls_by_refused == 0  # no refused turn made a single model call
     assert outcomes.count("completed") >= 3  # the room held three estimates: refusals were not spurious
+
+
+@pytest.mark.django_db
+def test_a_coauthors_turns_hold_and_meet_the_owners_budget(alice):
+    from narrative_pipeline.services import collaborator_add
+
+    story = StoryFactory(user=alice, characters=[{"name": "Wren", "is_player": True}])
+    bob = UserFactory()
+    collaborator_add(owner=alice, story=story, username=bob.username, role="edit")
+    reservation = budgets.turn_reserve(user=bob, story=story, estimate_usd=Decimal("0.25"))
+    month, story_spend = spend_rows(alice, story)
+    assert month.reserved_usd == story_spend.reserved_usd == Decimal("0.25")
+    with acting_as(bob):
+        assert not MonthlySpend.objects.exists()  # nothing is held on bob's own month
+    budgets.turn_settle(user=bob, reservation=reservation)
+    assert spend_rows(alice, story)[0].reserved_usd == 0
+    budgets.story_budget_set(user=alice, story_id=story.pk, budget_usd=Decimal("0.20"))
+    with pytest.raises(budgets.BudgetExceeded):
+        budgets.turn_reserve(user=bob, story=story, estimate_usd=Decimal("0.25"))
