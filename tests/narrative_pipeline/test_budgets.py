@@ -7,7 +7,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
 
 from accounts.rls import acting_as
 from narrative_pipeline import budgets, orchestrator
@@ -188,3 +188,31 @@ def test_a_coauthors_turns_hold_and_meet_the_owners_budget(alice):
     budgets.story_budget_set(user=alice, story_id=story.pk, budget_usd=Decimal("0.20"))
     with pytest.raises(budgets.BudgetExceeded):
         budgets.turn_reserve(user=bob, story=story, estimate_usd=Decimal("0.25"))
+
+
+@pytest.mark.django_db
+def test_a_failed_turn_settles_to_what_it_really_spent(openai_server, settings):
+    from .. import fake_openai as fake
+
+    settings.LLM_PRICES = PRICES
+    user = UserFactory()
+    story = StoryFactory(user=user, characters=[{"name": "Wren", "is_player": True}])
+    openai_server.script(fake.ok('{"beats": [{"description": "Bells"}]}', prompt_tokens=1000, completion_tokens=500),
+                         fake.status(500))
+    assert play(user, story).status == Turn.Status.FAILED
+    month, story_spend = spend_rows(user, story)
+    plan_cost = Decimal(1500) * 100 / 1_000_000
+    assert (month.spent_usd, month.reserved_usd, story_spend.spent_usd, story_spend.reserved_usd) == (
+        plan_cost, 0, plan_cost, 0)
+
+
+@pytest.mark.django_db
+def test_a_reservation_left_by_a_dead_process_is_released_after_an_hour(alice):
+    story = StoryFactory(user=alice)
+    budgets.turn_reserve(user=alice, story=story, estimate_usd=Decimal("3"))
+    with connection.cursor() as cursor:  # as the table owner: the process died an hour and more ago
+        cursor.execute("UPDATE narrative_pipeline_budgetreservation SET created_at = now() - interval '61 minutes'")
+    budgets.turn_settle(user=alice, reservation=budgets.turn_reserve(user=alice, story=story,
+                                                                     estimate_usd=Decimal("1")))
+    month, story_spend = spend_rows(alice, story)
+    assert month.reserved_usd == story_spend.reserved_usd == 0
