@@ -51,7 +51,7 @@ def test_the_budget_warning_and_the_refusal(page_at, settings, width):
     # The profile's monthly budget: lowered there, with the same warnings.
     page.goto("/accounts/profile/#budget")
     page.get_by_label("Cap (USD)").fill("0.50")
-    page.get_by_role("button", name="Save the monthly budget").click()
+    page.get_by_role("button", name="Set the monthly budget").click()
     expect(page.get_by_text("Monthly budget saved.")).to_be_visible()
     expect(page.locator("#budget")).to_contain_text("the cap is reached")
     fits(page, width)
