@@ -238,7 +238,7 @@ def turn_edit(request, story_id, number):
     try:
         edited = turn_history.turn_action_edit(user=request.user, story_id=story.pk, number=number,
                                                action=form.cleaned_data["action"])
-    except orchestrator.TurnRefused as refused:
+    except (orchestrator.TurnRefused, budgets.BudgetExceeded) as refused:
         messages.error(request, refused.message)
         return _turn_answer(request, story.pk, number)
     if edited.branch is not None:
