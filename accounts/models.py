@@ -21,6 +21,9 @@ class User(AbstractUser):
     max_stories = models.PositiveIntegerField(null=True, blank=True, help_text="Blank: the tier's limit.")
     max_images_per_story = models.PositiveIntegerField(null=True, blank=True, help_text="Blank: the tier's limit.")
     storage_limit_mb = models.PositiveIntegerField(null=True, blank=True, help_text="Blank: the tier's limit.")
+    # The player's own monthly model budget: it only ever lowers the tier's (narrative_pipeline/budgets.py).
+    monthly_budget_usd = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True,
+                                             help_text="Blank: the tier's monthly budget.")
     subscription_expires_at = models.DateTimeField(
         null=True, blank=True, help_text="After this, the account has the free tier's limits."
     )

@@ -16,7 +16,7 @@ import django
 
 from luna_site import embedded
 
-BENCHMARKS = ["rls_overhead", "pipeline", "chapters", "chapter_playthroughs", "lore", "marketplace", "fork_api", "scale_data", "sync", "structured", "state_extraction", "secrets", "routing_cost", "prefix_stability"]
+BENCHMARKS = ["rls_overhead", "pipeline", "chapters", "chapter_playthroughs", "lore", "marketplace", "fork_api", "scale_data", "sync", "structured", "state_extraction", "secrets", "routing_cost", "prefix_stability", "budgets"]
 OUTPUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
 

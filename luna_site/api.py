@@ -17,7 +17,9 @@ from .parsers import PayloadTooLarge
 INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for a row-level security or grant refusal
 # The HTTP status of each kind of ``DomainError`` (any other code: 400). Chosen here and nowhere else.
 DOMAIN_STATUS = {"conflict": status.HTTP_409_CONFLICT, "turn_conflict": status.HTTP_409_CONFLICT,
-                 "quota_exceeded": status.HTTP_403_FORBIDDEN, "not_found": status.HTTP_404_NOT_FOUND}
+                 "quota_exceeded": status.HTTP_403_FORBIDDEN, "not_found": status.HTTP_404_NOT_FOUND,
+                 # #21 budgets: a paid turn past a cap (narrative_pipeline/budgets.py).
+                 "budget_exceeded": status.HTTP_402_PAYMENT_REQUIRED}
 
 
 def exception_handler(exc, context):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -413,3 +414,13 @@ MIDDLEWARE = ["luna_site.request_log.RequestContextMiddleware", "django_promethe
 # "Authorization: Bearer <METRICS_BEARER_TOKEN>" (empty: no token accepted).
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 METRICS_BEARER_TOKEN = os.environ.get("METRICS_BEARER_TOKEN", "")
+
+# -- #21 budgets (narrative_pipeline/budgets.py) --
+# Each tier's monthly budget for paid model calls, in USD (a player may set a lower one, never a higher one);
+# "" or "none": no monthly cap for that tier. The offline narrator is free and never counts.
+LUNA_MONTHLY_BUDGET_USD = {
+    tier: (None if value.strip().lower() in ("", "none") else Decimal(value))
+    for tier, value in (("free", os.environ.get("LUNA_MONTHLY_BUDGET_USD_FREE", "5")),
+                        ("pro", os.environ.get("LUNA_MONTHLY_BUDGET_USD_PRO", "50")),
+                        ("premium", os.environ.get("LUNA_MONTHLY_BUDGET_USD_PREMIUM", "200")))
+}

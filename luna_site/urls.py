@@ -46,6 +46,7 @@ api_patterns = [
     path("me/", accounts_api.MeApi.as_view(), name="api-me"),
     path("me/export/", accounts_api.MeExportApi.as_view(), name="api-me-export"),
     path("me/models/", story_api.ModelsApi.as_view(), name="api-me-models"),
+    path("me/budget/", story_api.AccountBudgetApi.as_view(), name="api-me-budget"),  # #21 budgets
     path("me/models/test/", story_api.ModelsTestApi.as_view(), name="api-me-models-test"),
     path("stories/", story_api.StoryListApi.as_view(), name="api-stories"),
     path("stories/<uuid:story_id>/", story_api.StoryDetailApi.as_view(), name="api-story"),
@@ -69,6 +70,7 @@ api_patterns = [
          story_api.ReplayBranchApi.as_view(), name="api-replay-branch"),
     path("stories/<uuid:story_id>/arcs/", story_api.ArcListApi.as_view(), name="api-arcs"),
     path("stories/<uuid:story_id>/costs/", story_api.CostsApi.as_view(), name="api-costs"),
+    path("stories/<uuid:story_id>/budget/", story_api.StoryBudgetApi.as_view(), name="api-story-budget"),  # #21
     path("stories/<uuid:story_id>/export/", story_api.ExportApi.as_view(), name="api-export"),
     path("stories/<uuid:story_id>/chapters/", chapter_api.ChapterListApi.as_view(), name="api-chapters"),
     path("stories/<uuid:story_id>/chapters/preview/", chapter_api.ChapterPreviewApi.as_view(),
@@ -120,6 +122,7 @@ urlpatterns = [
     # (`manage.py check` runs before `collectstatic`).
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg"), permanent=True)),
     path("accounts/profile/", site_views.profile, name="profile"),  # the account and its stories
+    path("accounts/budget/", story_views.account_budget, name="account-budget"),  # #21 budgets
     path("accounts/", include("accounts.urls")),
     path("stories/", include("narrative_pipeline.urls")),
     path("models/", story_views.models_page, name="models"),

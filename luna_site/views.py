@@ -13,6 +13,8 @@ from django.views.decorators.http import require_safe
 from accounts.forms import DeleteAccountForm
 from accounts.selectors import usage_summary
 from core.embeddings import EmbeddingError
+from narrative_pipeline.budgets import account_budget
+from narrative_pipeline.forms import BudgetForm
 from narrative_pipeline.selectors import story_list, user_total_cost
 
 from .disk_full import disk_full_response, is_disk_full
@@ -26,6 +28,8 @@ def profile(request):
         "total_cost": user_total_cost(user=request.user),
         "stories": story_list(user=request.user)[:20],
         "delete_form": DeleteAccountForm(user=request.user),
+        "month_budget": account_budget(user=request.user),
+        "budget_form": BudgetForm(initial={"cap_usd": request.user.monthly_budget_usd}),
     })
 
 

@@ -22,7 +22,7 @@ from accounts.rls import acting_as
 from accounts.throttles import ImportThrottle, ModelTestThrottle, RerollThrottle, TurnThrottle
 from chapters.lore import importers
 
-from . import lore_files, orchestrator, replays, selectors, services, snapshots, turn_history, turn_stops
+from . import budgets, lore_files, orchestrator, replays, selectors, services, snapshots, turn_history, turn_stops
 from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
 from .llm.check import choices_check, report_data
@@ -30,6 +30,8 @@ from .llm.connections import ModelChoice
 from .models import Turn
 from .serializers import (
     ArcOutput,
+    BudgetInput,
+    BudgetOutput,
     CharacterInput,
     CharacterOutput,
     EditActionInput,
@@ -191,6 +193,11 @@ class TurnStreamApi(ShortTransactionsApi):
                     stop_requested=stop_requested,
                 ) if created else turn
                 events.put(("done", {**TurnOutput(result).data, "stopped": stopped.is_set()}))
+            except budgets.BudgetExceeded as refused:  # before any call: the turn is saved as failed
+                with acting_as(user):
+                    turn.refresh_from_db()
+                events.put(("done", {**TurnOutput(turn).data, "stopped": False, "code": refused.code,
+                                     **refused.details}))
             except Exception:
                 events.put(("done", {**TurnOutput(turn).data, "status": "failed", "stopped": stopped.is_set(),
                                      "error": "Something went wrong on our side; your action is kept. Retry it."}))
@@ -451,6 +458,43 @@ class CostsApi(GenericAPIView):
     def get(self, request, story_id):
         story = selectors.story_get(user=request.user, story_id=story_id)
         return Response(selectors.story_costs(story=story))
+
+
+class StoryBudgetApi(GenericAPIView):
+    """The story's own cap and what it spent (its owner's; a co-author's turns count against it too)."""
+
+    serializer_class = BudgetInput
+
+    @extend_schema(responses=BudgetOutput, summary="The story's budget: cap, spent, reserved, remaining, warning")
+    def get(self, request, story_id):
+        story = selectors.story_get(user=request.user, story_id=story_id)
+        return Response(budgets.story_budget(story=story).as_dict())
+
+    @extend_schema(request=BudgetInput, responses=BudgetOutput, summary="Set (or clear with null) the story's cap")
+    def patch(self, request, story_id):
+        data = BudgetInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        story = budgets.story_budget_set(user=request.user, story_id=story_id,
+                                         budget_usd=data.validated_data["cap_usd"])
+        return Response(budgets.story_budget(story=story).as_dict())
+
+
+class AccountBudgetApi(GenericAPIView):
+    """My monthly budget (this calendar month, UTC): the tier's cap or my lower one."""
+
+    serializer_class = BudgetInput
+
+    @extend_schema(responses=BudgetOutput, summary="My monthly budget: cap, spent, reserved, remaining, warning")
+    def get(self, request):
+        return Response(budgets.account_budget(user=request.user).as_dict())
+
+    @extend_schema(request=BudgetInput, responses=BudgetOutput,
+                   summary="Lower my monthly cap (null: the tier's); above the tier's is refused")
+    def patch(self, request):
+        data = BudgetInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        budgets.account_budget_set(user=request.user, budget_usd=data.validated_data["cap_usd"])
+        return Response(budgets.account_budget(user=request.user).as_dict())
 
 
 class ModelsApi(GenericAPIView):

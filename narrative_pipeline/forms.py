@@ -171,3 +171,10 @@ class ReplayForm(forms.Form):
     def picked(self) -> dict:
         connection, _, model = self.cleaned_data["choice"].partition(":")
         return {"connection": connection, "model": model}
+
+
+class BudgetForm(forms.Form):
+    """A cap in USD; blank: none of the story's own, or the tier's monthly one (budgets.py)."""
+
+    cap_usd = forms.DecimalField(label="Cap (USD)", required=False, min_value=0, max_digits=10, decimal_places=2,
+                                 widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}))

@@ -32,6 +32,8 @@ class Story(UserOwnedModel):
     state = models.JSONField(default=empty_state)
     # Per agent: {"writer": {"provider": "openai", "model": "llama3.1"}}; empty takes the settings.
     llm_overrides = models.JSONField(default=dict, blank=True)
+    # The most its model calls may cost in all (USD); blank: only the owner's monthly budget (budgets.py).
+    budget_usd = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     storage_bytes = models.BigIntegerField(default=0)
     # Copy-on-write: a story based on a snapshot reads its turns up to ``base_turn`` from the
     # snapshot (plus its own overrides) and owns only what it changed and what came after.
@@ -453,3 +455,36 @@ class ModelChoices(UserOwnedModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user"], name="one_model_choices_per_user")]
+
+
+# -- Budgets (budgets.py): counters written only by the database (migration 0018), read by their owner --------
+
+
+class MonthlySpend(UserOwnedModel):
+    """What an account's stories spent on models in one calendar month (UTC), and what running turns hold
+    reserved: raised by a trigger on ``AgentCall`` and by ``luna_budget_reserve()``, never by a request."""
+
+    month = models.DateField()
+    spent_usd = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    reserved_usd = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "month"], name="monthly_spend_once")]
+
+
+class StorySpend(UserOwnedModel):
+    """What one story spent on models in all, and what its running turns hold reserved."""
+
+    story = models.OneToOneField(Story, on_delete=models.DO_NOTHING, primary_key=True, related_name="spend")
+    spent_usd = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    reserved_usd = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+
+
+class BudgetReservation(UserOwnedModel):
+    """A running turn's estimate, held on both counters until the turn settles (or an hour passes)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    story = models.ForeignKey(Story, on_delete=models.DO_NOTHING, related_name="+")
+    month = models.DateField()
+    amount_usd = models.DecimalField(max_digits=14, decimal_places=6)
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -29,7 +29,7 @@ from core import metrics
 from core.embeddings import EmbeddingError
 from core.errors import DomainError
 
-from . import quota_accounting, selectors
+from . import budgets, quota_accounting, selectors
 from .agents import preprocessor, strategist, writer
 from .calls import AgentCaller
 from .contracts import MAX_ACTION_CHARS, ResponseTemplate, StoryState
@@ -107,6 +107,7 @@ def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = N
         story = Story.objects.get(pk=turn.story_id)
         cast = list(Character.objects.filter(story=story).values_list("name", "is_player"))
     caller = AgentCaller(user=user, story=story, turn=turn)
+    reservation = None
     try:
         started = time.monotonic()
         with acting_as(user):
@@ -118,6 +119,9 @@ def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = N
                                    context.healing.tier)
             briefing = preprocessor.brief(context)
         caller.record_local("preprocessor", model="all-MiniLM-L6-v2", tokens=briefing.size(), started=started)
+        # Before the first model call: refused here, the action stays saved (failed) to retry within budget.
+        reservation = budgets.turn_reserve(user=user, story=story, estimate_usd=budgets.turn_estimate_usd(
+            user=user, story=story, briefing=briefing))
         if on_stage is not None:
             on_stage("planning")
         template = strategist.plan(briefing, caller.complete)
@@ -133,9 +137,14 @@ def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = N
                            else "The Writer returned an empty passage.")
     except (LLMError, EmbeddingError) as error:  # the model server or the embedding service: Retry
         return _turn_fail(user, turn, str(error))
+    except budgets.BudgetExceeded as refused:
+        _turn_fail(user, turn, refused.message)
+        raise
     except Exception:
         _turn_fail(user, turn, "Something went wrong on our side; your action is kept. Try again.")
         raise
+    finally:
+        budgets.turn_settle(user=user, reservation=reservation)
     try:
         return _turn_complete(user=user, turn=turn, briefing=briefing.model_dump(), template=template, prose=prose,
                               cast=cast)

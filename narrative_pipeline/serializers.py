@@ -142,3 +142,21 @@ class ModelsOutput(serializers.Serializer):
 
 class ModelsInput(serializers.Serializer):
     agents = serializers.DictField(help_text='{"writer": {"connection": "…", "model": "…"}}; {} for the site\'s.')
+
+
+# -- #21 budgets --
+
+
+class BudgetOutput(serializers.Serializer):
+    cap_usd = serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True,
+                                       help_text="null: no cap")
+    spent_usd = serializers.DecimalField(max_digits=14, decimal_places=6)
+    reserved_usd = serializers.DecimalField(max_digits=14, decimal_places=6, help_text="held by turns running now")
+    remaining_usd = serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True)
+    warning_level = serializers.IntegerField(help_text="0, 50, 80 or 100: the share of the cap used")
+
+
+class BudgetInput(serializers.Serializer):
+    cap_usd = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, allow_null=True,
+                                       help_text="USD; null: the story has no cap of its own (the month's: the "
+                                                 "tier's). A monthly cap may only be lowered below the tier's.")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<uuid:story_id>/undo/", views.turn_undo, name="turn-undo"),
     path("<uuid:story_id>/redo/", views.turn_redo, name="turn-redo"),
     path("<uuid:story_id>/costs/", views.story_costs, name="story-costs"),
+    path("<uuid:story_id>/budget/", views.story_budget, name="story-budget"),
     path("<uuid:story_id>/models/", views.story_models, name="story-models"),
     path("<uuid:story_id>/models/test/", views.story_models_test, name="story-models-test"),
     path("<uuid:story_id>/export/", views.story_export, name="story-export"),

@@ -20,13 +20,15 @@ from accounts.selectors import usage_summary
 from accounts.throttles import rate_limited
 from chapters import services as chapter_services
 from chapters.models import ChapterSuggestion, StoryChapter
+from core.errors import DomainError, error_text
 from core.forms import form_error_from
 
-from . import lore_files, lore_views, orchestrator, replays, selectors, services, snapshots, turn_history
+from . import budgets, lore_files, lore_views, orchestrator, replays, selectors, services, snapshots, turn_history
 from .contracts import MAX_PROSE_CHARS
 from .export import story_markdown
 from .forms import (
     ActionForm,
+    BudgetForm,
     EditActionForm,
     ModelsForm,
     NewStoryForm,
@@ -155,7 +157,18 @@ def _story_page(request, story, *, action_form=None, notes_form=None, state_form
         "what_you_know": selectors.story_what_you_know(story=story),
         "model_status": model_status(account_choices=selectors.model_choices(user=request.user),
                                      story_overrides=story.llm_overrides),
+        **_budget_context(request.user, story, last),
     }, status=status)
+
+
+def _budget_context(user, story, last_turn) -> dict:
+    """The story's and the month's budgets for the notice by the action box (the owner's: they pay)."""
+    if story.user_id != user.pk:
+        return {}
+    return {"story_budget": budgets.story_budget(story=story), "month_budget": budgets.account_budget(user=user),
+            "budget_form": BudgetForm(initial={"cap_usd": story.budget_usd}),
+            "budget_refused": last_turn is not None and last_turn.status == "failed"
+            and last_turn.error.startswith(budgets.REFUSAL_OPENING)}
 
 
 @login_required
@@ -180,8 +193,12 @@ def story_play(request, story_id):
     except orchestrator.TurnRefused as refused:
         messages.error(request, refused.message)
         return _to_turn(story.pk)
-    if created:
-        turn = orchestrator.turn_generate(user=request.user, turn=turn)
+    try:
+        if created:
+            turn = orchestrator.turn_generate(user=request.user, turn=turn)
+    except budgets.BudgetExceeded as refused:
+        messages.error(request, refused.message)
+        return _to_turn(story.pk, turn.number)
     if turn.status == "failed":
         messages.error(request, f"Turn {turn.number} could not be written: {turn.error}")
     return _to_turn(story.pk, turn.number)
@@ -192,7 +209,7 @@ def _change_turn(request, story_id, change, **arguments):
         story = _story(request, story_id)
     try:
         turn = change(user=request.user, story_id=story.pk, **arguments)
-    except orchestrator.TurnRefused as refused:
+    except (orchestrator.TurnRefused, budgets.BudgetExceeded) as refused:
         messages.error(request, refused.message)
         return _turn_answer(request, story.pk, arguments.get("number"))
     if turn.status == "failed" or turn.error:
@@ -231,7 +248,7 @@ def turn_edit(request, story_id, number):
     try:
         edited = turn_history.turn_action_edit(user=request.user, story_id=story.pk, number=number,
                                                action=form.cleaned_data["action"])
-    except orchestrator.TurnRefused as refused:
+    except (orchestrator.TurnRefused, budgets.BudgetExceeded) as refused:
         messages.error(request, refused.message)
         return _turn_answer(request, story.pk, number)
     if edited.branch is not None:
@@ -343,6 +360,39 @@ def suggestion_decide(request, story_id, suggestion_id, decision):
         chapter_services.suggestion_dismiss(suggestion=suggestion)
         messages.info(request, "Suggestion dismissed.")
     return _to_turn(story.pk)
+
+
+@login_required
+@require_POST
+def story_budget(request, story_id):
+    """Set or clear the story's own cap (its owner only: a co-author's turns spend the owner's money)."""
+    story = _story(request, story_id)
+    form = BudgetForm(request.POST)
+    if not form.is_valid() or story.user_id != request.user.pk:
+        messages.error(request, "Only the story's owner can set its budget, as an amount of 0 or more."
+                       if form.is_valid() else error_text(ValidationError(form.errors["cap_usd"])))
+        return redirect(reverse("story-detail", args=[story.pk]) + "#budget")
+    budgets.story_budget_set(user=request.user, story_id=story.pk, budget_usd=form.cleaned_data["cap_usd"])
+    messages.success(request, "Budget saved." if form.cleaned_data["cap_usd"] is not None
+                     else "This story has no cap of its own now: only your monthly budget limits it.")
+    return redirect(reverse("story-detail", args=[story.pk]) + "#budget")
+
+
+@login_required
+@require_POST
+def account_budget(request):
+    """Lower (or reset to the tier's) the player's monthly cap, from the profile."""
+    form = BudgetForm(request.POST)
+    if form.is_valid():
+        try:
+            budgets.account_budget_set(user=request.user, budget_usd=form.cleaned_data["cap_usd"])
+        except DomainError as refused:
+            messages.error(request, refused.message)
+        else:
+            messages.success(request, "Monthly budget saved.")
+    else:
+        messages.error(request, error_text(ValidationError(form.errors["cap_usd"])))
+    return redirect(reverse("profile") + "#budget")
 
 
 @login_required

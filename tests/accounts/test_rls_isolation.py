@@ -11,7 +11,7 @@ from django.db.utils import ProgrammingError
 from accounts.models import Usage, User
 from accounts.rls import acting_as, current_user_id
 from accounts.services import user_owned_models
-from narrative_pipeline.models import Story
+from narrative_pipeline.models import BudgetReservation, MonthlySpend, Story, StorySpend
 
 from ..conftest import as_app_role
 from ..factories import StoryFactory, UserFactory
@@ -25,6 +25,9 @@ OWNER_WRITTEN_TABLES = {
     "accounts_user_user_permissions": "permissions, written by the operator only",
     "guardian_userobjectpermission": "object permissions, following collaborator rows by trigger",
     "narrative_pipeline_seriesholder": "a story's hold on its base series, written by a trigger on stories",
+    "narrative_pipeline_monthlyspend": "model spend per month, kept by a trigger on agent calls and budget functions",
+    "narrative_pipeline_storyspend": "model spend per story, kept by a trigger on agent calls and budget functions",
+    "narrative_pipeline_budgetreservation": "running turns' held estimates, written by the budget functions",
 }
 # Tables with a user_id column that no request role may read or write at all: the owner alone, for the
 # requests that act for no one yet (log-in and token refresh; accounts migration 0005).
@@ -143,8 +146,10 @@ class TestRawSqlAsAppRole:
             assert raw_cursor.rowcount == 0
 
 
-@pytest.mark.parametrize("model", [model for model in user_owned_models() if model is not Usage],
-                         ids=lambda model: model._meta.label)  # Usage: read-only, attacked in tests/security
+# Usage and the budget counters: read-only, attacked in tests/security.
+@pytest.mark.parametrize("model", [model for model in user_owned_models()
+                                   if model not in (Usage, MonthlySpend, StorySpend, BudgetReservation)],
+                         ids=lambda model: model._meta.label)
 def test_orm_cannot_read_change_or_plant_rows_of_another_user(model, alice, bob, alice_story, bob_story):
     with acting_as(bob):
         bobs_rows = list(model.objects.all())
