@@ -153,6 +153,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('narrative_pipeline', '0020_agent_call_cached_tokens'),
+        ('accounts', '0007_user_monthly_budget'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
