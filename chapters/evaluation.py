@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 
 from core.contracts import StoryState
 
@@ -175,8 +176,9 @@ def record_beats_addressed(*, story_id, chapter_number: int, turn_number: int,
     if row is None:
         return None  # completed or healed away meanwhile
     beats = (current_version(row.chapter) or row.chapter).suggested_beats
-    known = {beat_text(beat) for beat in beats}
-    row.beats_addressed = sorted(set(row.beats_addressed) | (set(carried) & known))
+    told = (set(carried) & {beat_text(beat) for beat in beats}) - set(row.beats_addressed)
+    row.beats_addressed = sorted(set(row.beats_addressed) | told)
+    row.beats_told_at = {**row.beats_told_at, **{beat: turn_number for beat in told}}  # an undo unticks them
     required = set(high_beats(beats))
     if required and required <= set(row.beats_addressed):
         row.status = ChapterProgress.Status.COMPLETED
@@ -184,6 +186,36 @@ def record_beats_addressed(*, story_id, chapter_number: int, turn_number: int,
         row.completion_method = completion_method(row.chapter)
     row.save()
     return row
+
+
+BEATS_KEPT_FIELDS = ("beats_addressed", "beats_told_at", "status", "completed_turn", "completion_method")
+
+
+@transaction.atomic
+def beats_turn_undo(*, story_id, turn_number: int) -> list[dict]:
+    """Untick the beats turn ``turn_number`` (or a later one) told, as its undo or its passage's replacement; a
+    chapter completed in that turn is under way again. Returns the chapters' progress as it was, for
+    ``beats_turn_redo``."""
+    kept = []
+    for row in ChapterProgress.objects.select_for_update().filter(story_id=story_id).order_by("id"):
+        untold = {beat for beat, turn in row.beats_told_at.items() if turn >= turn_number}
+        if not untold:
+            continue
+        kept.append({"id": row.pk, **{name: getattr(row, name) for name in BEATS_KEPT_FIELDS}})
+        row.beats_addressed = [beat for beat in row.beats_addressed if beat not in untold]
+        row.beats_told_at = {beat: turn for beat, turn in row.beats_told_at.items() if beat not in untold}
+        if row.status == ChapterProgress.Status.COMPLETED and (row.completed_turn or 0) >= turn_number:
+            row.status, row.completed_turn, row.completion_method = ChapterProgress.Status.ACTIVE, None, ""
+        row.save()
+    return kept
+
+
+@transaction.atomic
+def beats_turn_redo(*, story_id, kept: list[dict]) -> None:
+    """Put back the chapters' progress ``beats_turn_undo`` returned, as the turn's redo."""
+    for image in kept:
+        ChapterProgress.objects.filter(pk=image["id"], story_id=story_id).update(
+            **{name: image[name] for name in BEATS_KEPT_FIELDS})
 
 
 def completion_method(chapter: StoryChapter) -> str:

@@ -47,7 +47,7 @@ def test_a_beat_reveals_its_secret_on_the_turn_whose_passage_carries_it(alice, a
     assert reveals(alice, story)["Hale rang the bell at midnight"] == (None, None, "")
     assert "Hale rang the bell at midnight" not in as_alice.get(f"/stories/{story.pk}/").content.decode()
     dreams.turn_dream(user_id=str(alice.pk), turn_id=str(first.pk))
-    assert reveals(alice, story)["Hale rang the bell at midnight"] == (1, 1, "chapter")
+    assert reveals(alice, story)["Hale rang the bell at midnight"] == (1, 1, "passage")
     assert "Hale rang the bell at midnight" in as_alice.get(f"/stories/{story.pk}/").content.decode()
     assert reveals(alice, story)["The tower stair is rotten"] == (None, None, "")
     second = play(alice, story, 2)
@@ -55,9 +55,9 @@ def test_a_beat_reveals_its_secret_on_the_turn_whose_passage_carries_it(alice, a
     dreams.turn_dream(user_id=str(alice.pk), turn_id=str(second.pk))
     with acting_as(alice):
         assert ChapterProgress.objects.get(story=story).completed_turn == 2
-    assert reveals(alice, story)["The tower stair is rotten"] == (2, 2, "chapter")
+    assert reveals(alice, story)["The tower stair is rotten"] == (2, 2, "passage")
     dreams.turn_dream(user_id=str(alice.pk), turn_id=str(second.pk))  # redelivered: nothing moves
     third = play(alice, story, 3)
     assert third.status == "completed"
-    assert reveals(alice, story) == {"Hale rang the bell at midnight": (1, 1, "chapter"),
-                                     "The tower stair is rotten": (2, 2, "chapter")}
+    assert reveals(alice, story) == {"Hale rang the bell at midnight": (1, 1, "passage"),
+                                     "The tower stair is rotten": (2, 2, "passage")}
