@@ -188,34 +188,46 @@ def record_beats_addressed(*, story_id, chapter_number: int, turn_number: int,
     return row
 
 
-BEATS_KEPT_FIELDS = ("beats_addressed", "beats_told_at", "status", "completed_turn", "completion_method")
+PROGRESS_KEPT_FIELDS = ("chapter_id", "status", "upcoming_turn", "activated_turn", "completed_turn", "completion_method",
+                        "divergence_score", "adaptation_count", "beats_addressed", "beats_told_at", "healing_rung",
+                        "healing_turn")
 
 
 @transaction.atomic
-def beats_turn_undo(*, story_id, turn_number: int) -> list[dict]:
-    """Untick the beats turn ``turn_number`` (or a later one) told, as its undo or its passage's replacement; a
-    chapter completed in that turn is under way again. Returns the chapters' progress as it was, for
-    ``beats_turn_redo``."""
+def progress_turn_undo(*, story_id, turn_number: int, passage_only: bool = False) -> list[dict]:
+    """Take back what turn ``turn_number`` (and any later one) did to the chapters' progress, as its undo: the
+    beats its passage told are unticked and a chapter completed in it is under way again; a chapter it began is
+    upcoming again, one it started heading to is not yet headed to. ``passage_only``: only what its passage did
+    (the beats, and the completion they made), as when the passage is replaced. Returns the progress as it was,
+    for ``progress_turn_redo``."""
     kept = []
     for row in ChapterProgress.objects.select_for_update().filter(story_id=story_id).order_by("id"):
         untold = {beat for beat, turn in row.beats_told_at.items() if turn >= turn_number}
-        if not untold:
+        reopened = bool(untold) and (row.completed_turn or 0) >= turn_number
+        started = not passage_only and (row.activated_turn or 0) >= turn_number
+        headed = not passage_only and row.upcoming_turn >= turn_number
+        if not (untold or started or headed):
             continue
-        kept.append({"id": row.pk, **{name: getattr(row, name) for name in BEATS_KEPT_FIELDS}})
+        kept.append({"id": row.pk, **{name: getattr(row, name) for name in PROGRESS_KEPT_FIELDS}})
+        if headed:
+            row.delete()
+            continue
         row.beats_addressed = [beat for beat in row.beats_addressed if beat not in untold]
         row.beats_told_at = {beat: turn for beat, turn in row.beats_told_at.items() if beat not in untold}
-        if row.status == ChapterProgress.Status.COMPLETED and (row.completed_turn or 0) >= turn_number:
+        if reopened or started:
             row.status, row.completed_turn, row.completion_method = ChapterProgress.Status.ACTIVE, None, ""
+        if started:
+            row.status, row.activated_turn = ChapterProgress.Status.UPCOMING, None
         row.save()
     return kept
 
 
 @transaction.atomic
-def beats_turn_redo(*, story_id, kept: list[dict]) -> None:
-    """Put back the chapters' progress ``beats_turn_undo`` returned, as the turn's redo."""
+def progress_turn_redo(*, story_id, user_id, kept: list[dict]) -> None:
+    """Put back the chapters' progress ``progress_turn_undo`` returned, as the turn's redo."""
     for image in kept:
-        ChapterProgress.objects.filter(pk=image["id"], story_id=story_id).update(
-            **{name: image[name] for name in BEATS_KEPT_FIELDS})
+        ChapterProgress.objects.update_or_create(pk=image["id"], story_id=story_id, defaults={
+            "user_id": user_id, **{name: image[name] for name in PROGRESS_KEPT_FIELDS}})
 
 
 def completion_method(chapter: StoryChapter) -> str:

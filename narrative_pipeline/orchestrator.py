@@ -203,18 +203,19 @@ def _is_last(turn: Turn) -> bool:
 
 
 def turn_told_forget(*, story_id, turn_number: int, passage_only: bool = False) -> dict:
-    """Forget what turn ``turn_number`` (and any later one) told: the chapter beats its passage carried (a chapter
-    completed by them is under way again) and, in the story's knowledge, its reveals and what its prose taught
+    """Forget what turn ``turn_number`` (and any later one) told: the chapters' progress it made (the beats its
+    passage carried, ``progress_turn_undo``) and, in the story's knowledge, its reveals and what its prose taught
     (``passage_only``: only what its passage did, when the passage is replaced). Returns what they were, for
     ``turn_told_restore``. Runs as the story's owner or a co-author."""
-    return {"chapter_progress": chapter_evaluation.beats_turn_undo(story_id=story_id, turn_number=turn_number),
+    return {"chapter_progress": chapter_evaluation.progress_turn_undo(story_id=story_id, turn_number=turn_number,
+                                                                      passage_only=passage_only),
             "knowledge": knowledge_services.knowledge_turn_undo(story_id=story_id, turn_number=turn_number,
                                                                 passage_only=passage_only)}
 
 
 def turn_told_restore(*, story_id, user_id, told: dict) -> None:
     """Put back what ``turn_told_forget`` forgot (a redo, a failed reroll)."""
-    chapter_evaluation.beats_turn_redo(story_id=story_id, kept=told["chapter_progress"])
+    chapter_evaluation.progress_turn_redo(story_id=story_id, user_id=user_id, kept=told["chapter_progress"])
     knowledge_services.knowledge_turn_redo(story_id=story_id, user_id=user_id, kept=told["knowledge"])
 
 

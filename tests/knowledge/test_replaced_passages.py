@@ -133,3 +133,32 @@ def test_using_another_version_forgets_what_the_replaced_passage_told(alice, api
     dream(alice, turn)  # the chosen passage, read anew
     facts, beats, _ = told(alice, story)
     assert facts[TIDE] == (None, ["Orla"]) and facts[BELL][0] is None and beats == []
+
+
+def test_undoing_turns_across_a_chapter_s_end_puts_the_chapters_back_as_they_were(alice, api_as, story):
+    api = api_as(alice)
+    with acting_as(alice):
+        services.chapters_import(story_id=story.pk, user_id=alice.pk, chapters=chapter_markup.parse(
+            "‹chapter-2› The Tower\nbeats:\n- [high] Orla reaches the top\n\nUp the tower.\n"))
+
+    def progress() -> dict[int, tuple]:
+        with acting_as(alice):
+            return {row.chapter.number: (row.status, row.upcoming_turn, row.activated_turn, row.completed_turn,
+                                         row.beats_addressed) for row in ChapterProgress.objects.filter(story=story)}
+
+    dream(alice, play(alice, story, 1))
+    dream(alice, play(alice, story, 2))
+    two = progress()
+    assert two[1][0] == "completed" and 2 not in two
+    play(alice, story, 3)
+    three = progress()
+    assert three[2][0] == "active" and three[2][1:3] == (3, 3)
+
+    assert api.delete(f"/api/stories/{story.pk}/turns/last/").status_code == 200
+    assert progress() == two  # the story no longer heads to chapter 2
+    assert api.delete(f"/api/stories/{story.pk}/turns/last/").status_code == 200
+    assert progress() == {1: ("active", 1, 1, None, ["The bell rings over the square"])}  # one chapter under way
+    assert api.post(f"/api/stories/{story.pk}/turns/redo/").status_code == 200
+    assert progress() == two
+    assert api.post(f"/api/stories/{story.pk}/turns/redo/").status_code == 200
+    assert progress() == three
