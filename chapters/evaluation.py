@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 
 from core.contracts import StoryState
 
@@ -175,8 +176,9 @@ def record_beats_addressed(*, story_id, chapter_number: int, turn_number: int,
     if row is None:
         return None  # completed or healed away meanwhile
     beats = (current_version(row.chapter) or row.chapter).suggested_beats
-    known = {beat_text(beat) for beat in beats}
-    row.beats_addressed = sorted(set(row.beats_addressed) | (set(carried) & known))
+    told = (set(carried) & {beat_text(beat) for beat in beats}) - set(row.beats_addressed)
+    row.beats_addressed = sorted(set(row.beats_addressed) | told)
+    row.beats_told_at = {**row.beats_told_at, **{beat: turn_number for beat in told}}  # an undo unticks them
     required = set(high_beats(beats))
     if required and required <= set(row.beats_addressed):
         row.status = ChapterProgress.Status.COMPLETED
@@ -184,6 +186,48 @@ def record_beats_addressed(*, story_id, chapter_number: int, turn_number: int,
         row.completion_method = completion_method(row.chapter)
     row.save()
     return row
+
+
+PROGRESS_KEPT_FIELDS = ("chapter_id", "status", "upcoming_turn", "activated_turn", "completed_turn", "completion_method",
+                        "divergence_score", "adaptation_count", "beats_addressed", "beats_told_at", "healing_rung",
+                        "healing_turn")
+
+
+@transaction.atomic
+def progress_turn_undo(*, story_id, turn_number: int, passage_only: bool = False) -> list[dict]:
+    """Take back what turn ``turn_number`` (and any later one) did to the chapters' progress, as its undo: the
+    beats its passage told are unticked and a chapter completed in it is under way again; a chapter it began is
+    upcoming again, one it started heading to is not yet headed to. ``passage_only``: only what its passage did
+    (the beats, and the completion they made), as when the passage is replaced. Returns the progress as it was,
+    for ``progress_turn_redo``."""
+    kept = []
+    for row in ChapterProgress.objects.select_for_update().filter(story_id=story_id).order_by("id"):
+        untold = {beat for beat, turn in row.beats_told_at.items() if turn >= turn_number}
+        reopened = bool(untold) and (row.completed_turn or 0) >= turn_number
+        started = not passage_only and (row.activated_turn or 0) >= turn_number
+        headed = not passage_only and row.upcoming_turn >= turn_number
+        if not (untold or started or headed):
+            continue
+        kept.append({"id": row.pk, **{name: getattr(row, name) for name in PROGRESS_KEPT_FIELDS}})
+        if headed:
+            row.delete()
+            continue
+        row.beats_addressed = [beat for beat in row.beats_addressed if beat not in untold]
+        row.beats_told_at = {beat: turn for beat, turn in row.beats_told_at.items() if beat not in untold}
+        if reopened or started:
+            row.status, row.completed_turn, row.completion_method = ChapterProgress.Status.ACTIVE, None, ""
+        if started:
+            row.status, row.activated_turn = ChapterProgress.Status.UPCOMING, None
+        row.save()
+    return kept
+
+
+@transaction.atomic
+def progress_turn_redo(*, story_id, user_id, kept: list[dict]) -> None:
+    """Put back the chapters' progress ``progress_turn_undo`` returned, as the turn's redo."""
+    for image in kept:
+        ChapterProgress.objects.update_or_create(pk=image["id"], story_id=story_id, defaults={
+            "user_id": user_id, **{name: image[name] for name in PROGRESS_KEPT_FIELDS}})
 
 
 def completion_method(chapter: StoryChapter) -> str:

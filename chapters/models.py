@@ -78,6 +78,8 @@ class ChapterProgress(UserOwnedModel):
     divergence_score = models.FloatField(default=0)
     adaptation_count = models.PositiveIntegerField(default=0)
     beats_addressed = models.JSONField(default=list, blank=True)
+    beats_told_at = models.JSONField(default=dict, db_default={}, blank=True,
+                                     help_text="Each ticked beat and the turn whose passage told it (an undo unticks it).")
     healing_rung = models.CharField(max_length=10, blank=True,
                                     help_text="The healing ladder's rung in force: nudge, relax, adapt or alternate.")
     healing_turn = models.PositiveIntegerField(null=True, blank=True, help_text="The turn that rung was applied.")
@@ -246,7 +248,7 @@ class Knowledge(UserOwnedModel):
     reveal_when = models.JSONField(default=dict, blank=True,
                                    help_text="Chapter conditions (and chapter_completed) that make it common knowledge.")
     revealed_at_turn = models.PositiveIntegerField(null=True, blank=True)
-    revealed_by = models.CharField(max_length=12, blank=True, help_text="condition, chapter or manual.")
+    revealed_by = models.CharField(max_length=12, blank=True, help_text="condition, chapter, passage (a beat its turn told) or manual.")
     evidence_turn = models.PositiveIntegerField(null=True, blank=True, help_text="The turn whose prose taught it.")
     learned_at = models.JSONField(default=dict, db_default={}, blank=True,
                                   help_text="Who learned it from the prose, and in which turn (an undo forgets it).")

@@ -23,7 +23,7 @@ from .agents.points_of_view import about
 from .models import Character, Story
 
 Source = Knowledge.Source
-REVEAL_FIELDS = ("revealed_at_turn", "revealed_by")
+PLAYED_FIELDS = ("revealed_at_turn", "revealed_by", "learned_at")  # the story's play, not the author's writing
 # Versions stored before issue #20 have none of these: they read as the defaults (everyone knows).
 ITEM_DEFAULTS = {"loreentry": {"known_by": [], "reveal_when": {}},
                  "character": {"factions": [], "known_by": [], "reveal_when": {}}}
@@ -50,7 +50,7 @@ def knowledge_items(story: Story) -> dict[str, tuple[int, dict]]:
     items = {}
     for index, row in enumerate(Knowledge.objects.filter(story=story).order_by("id").values(
             "fact", "known_by", "reveal_when", "revealed_at_turn", "revealed_by", "evidence_turn", "source",
-            "source_ref")):
+            "source_ref", "learned_at")):
         if row["source"] in MIRRORED:
             row["source_ref"] = ref_key(row["source"], row["source_ref"])
             if row["source_ref"] is None:
@@ -61,9 +61,15 @@ def knowledge_items(story: Story) -> dict[str, tuple[int, dict]]:
 
 def as_of(payload: dict, turn: int) -> dict | None:
     """The fact as it stood after turn ``turn``: unrevealed if its reveal came later, none if a later turn
-    taught it. A reveal by hand before any turn (turn 0) stands."""
+    taught it, unknown to those a later turn taught it. A reveal by hand before any turn (turn 0) stands. Who
+    learned it when (``learned_at``) goes along: a copy keeps turn numbers, so its undo can unlearn it."""
     if payload.get("source") == Source.TURN and (payload.get("evidence_turn") or 0) > turn:
         return None
+    learned_at = payload.get("learned_at") or {}
+    later = {who for who, learned in learned_at.items() if learned > turn}
+    if later:
+        payload = {**payload, "known_by": [who for who in payload["known_by"] if who not in later],
+                   "learned_at": {who: learned for who, learned in learned_at.items() if who not in later}}
     if (payload.get("revealed_at_turn") or 0) > turn:
         return {**payload, "revealed_at_turn": None, "revealed_by": ""}
     return payload
@@ -84,13 +90,14 @@ def authored(payload: dict | None) -> dict | None:
     (nor, for a mirrored fact, what its lore entry or character carries and merges)."""
     if payload is None:
         return None
-    dropped = REVEAL_FIELDS + (MIRRORED_FIELDS if payload.get("source") in MIRRORED else ())
+    dropped = PLAYED_FIELDS + (MIRRORED_FIELDS if payload.get("source") in MIRRORED else ())
     return {field: value for field, value in payload.items() if field not in dropped}
 
 
 def knowledge_apply(*, story: Story, facts: dict[str, dict | None]) -> None:
     """Make the story's facts read as ``facts`` says (key -> payload, ``None`` removes one). A fact the
-    story has keeps its reveal; a new one takes the payload's. Run after the lore and cast are written."""
+    story has keeps its reveal and who learned it when; a new one takes the payload's. Run after the lore and
+    cast are written."""
     if not facts:
         return
     ref_key = _ref_keys(story)
@@ -114,7 +121,8 @@ def knowledge_apply(*, story: Story, facts: dict[str, dict | None]) -> None:
         if row is None:
             Knowledge.objects.create(story=story, user_id=story.user_id, **values,  # turn 0: revealed from the start
                                      revealed_at_turn=payload.get("revealed_at_turn"),
-                                     revealed_by=payload.get("revealed_by") or "")
+                                     revealed_by=payload.get("revealed_by") or "",
+                                     learned_at=payload.get("learned_at") or {})
         else:
             for field, value in values.items():
                 setattr(row, field, value)

@@ -138,8 +138,8 @@ class UndoneTurn(UserOwnedModel):
     """A turn the player undid, kept so it can be redone until the story's next action.
 
     ``turn`` holds the turn row's fields as they were; ``state_after`` the story's state before the
-    undo put it back, and ``knowledge`` the facts the turn revealed or taught as they were; a redo restores
-    both. Undoing several turns keeps each; a redo brings back the lowest-numbered (the one that follows the
+    undo put it back, ``knowledge`` the facts the turn revealed or taught as they were and ``chapter_progress``
+    the chapters whose beats its passage told; a redo restores them. Undoing several turns keeps each; a redo brings back the lowest-numbered (the one that follows the
     story's last turn)."""
 
     story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="undone_turns")
@@ -147,6 +147,7 @@ class UndoneTurn(UserOwnedModel):
     turn = models.JSONField()
     state_after = models.JSONField(default=empty_state)
     knowledge = models.JSONField(default=list, db_default=[], blank=True)  # the story's facts as the turn left them (a redo)
+    chapter_progress = models.JSONField(default=list, db_default=[], blank=True)  # the beats it ticked, as it left them
     undone_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

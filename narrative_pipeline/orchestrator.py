@@ -23,6 +23,7 @@ from django.utils import timezone
 from accounts.quotas import QuotaExceeded
 from accounts.rls import acting_as
 from accounts.task_outbox import queue_after_commit
+from chapters import evaluation as chapter_evaluation
 from chapters import selectors as chapter_selectors
 from chapters.knowledge import services as knowledge_services
 from core import metrics
@@ -106,6 +107,10 @@ def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = N
     with acting_as(user):
         story = Story.objects.get(pk=turn.story_id)
         cast = list(Character.objects.filter(story=story).values_list("name", "is_player"))
+        # A new passage for a written turn plans from what was known before the turn: what the passage it
+        # replaces told is forgotten (put back if the turn fails and keeps it), and the Dreamer reads the new one.
+        replaced = (turn_told_forget(story_id=story.pk, turn_number=turn.number, passage_only=True)
+                    if turn.status == Turn.Status.COMPLETED else None)
     caller = AgentCaller(user=user, story=story, turn=turn)
     reservation = None
     try:
@@ -136,12 +141,12 @@ def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = N
             raise LLMError("You stopped this turn before the Writer wrote anything." if passage.stopped
                            else "The Writer returned an empty passage.")
     except (LLMError, EmbeddingError) as error:  # the model server or the embedding service: Retry
-        return _turn_fail(user, turn, str(error))
+        return _turn_fail(user, turn, str(error), replaced)
     except budgets.BudgetExceeded as refused:
-        _turn_fail(user, turn, refused.message)
+        _turn_fail(user, turn, refused.message, replaced)
         raise
     except Exception:
-        _turn_fail(user, turn, "Something went wrong on our side; your action is kept. Try again.")
+        _turn_fail(user, turn, "Something went wrong on our side; your action is kept. Try again.", replaced)
         raise
     finally:
         budgets.turn_settle(user=user, reservation=reservation)
@@ -149,14 +154,16 @@ def turn_generate(*, user, turn: Turn, on_text: Callable[[str], None] | None = N
         return _turn_complete(user=user, turn=turn, briefing=briefing.model_dump(), template=template, prose=prose,
                               cast=cast)
     except QuotaExceeded as error:
-        return _turn_fail(user, turn, error.message)
+        return _turn_fail(user, turn, error.message, replaced)
 
 
-def _turn_fail(user, turn: Turn, error: str) -> Turn:
+def _turn_fail(user, turn: Turn, error: str, replaced: dict | None = None) -> Turn:
     with acting_as(user):
         row = Turn.objects.select_for_update().get(pk=turn.pk)
         if row.status != Turn.Status.COMPLETED:  # a failed reroll keeps the passage it had
             row.status = Turn.Status.FAILED
+        elif replaced is not None:  # and what that passage told
+            turn_told_restore(story_id=row.story_id, user_id=row.user_id, told=replaced)
         row.error = error[:2000]
         row.save(update_fields=["status", "error"])
     metrics.TURNS.labels(outcome="failed").inc()
@@ -202,6 +209,23 @@ def _is_last(turn: Turn) -> bool:
 
 
 # -- Changing what was written --------------------------------------------------------------
+
+
+def turn_told_forget(*, story_id, turn_number: int, passage_only: bool = False) -> dict:
+    """Forget what turn ``turn_number`` (and any later one) told: the chapters' progress it made (the beats its
+    passage carried, ``progress_turn_undo``) and, in the story's knowledge, its reveals and what its prose taught
+    (``passage_only``: only what its passage did, when the passage is replaced). Returns what they were, for
+    ``turn_told_restore``. Runs as the story's owner or a co-author."""
+    return {"chapter_progress": chapter_evaluation.progress_turn_undo(story_id=story_id, turn_number=turn_number,
+                                                                      passage_only=passage_only),
+            "knowledge": knowledge_services.knowledge_turn_undo(story_id=story_id, turn_number=turn_number,
+                                                                passage_only=passage_only)}
+
+
+def turn_told_restore(*, story_id, user_id, told: dict) -> None:
+    """Put back what ``turn_told_forget`` forgot (a redo, a failed reroll)."""
+    chapter_evaluation.progress_turn_redo(story_id=story_id, user_id=user_id, kept=told["chapter_progress"])
+    knowledge_services.knowledge_turn_redo(story_id=story_id, user_id=user_id, kept=told["knowledge"])
 
 
 def _own_last(story_id) -> Turn | None:
@@ -266,11 +290,10 @@ def turn_undo(*, user, story_id) -> Turn:
         if turn is None:
             raise TurnRefused("This story has no turns to undo.", code="not_found")
         fields = json.loads(json.dumps({name: getattr(turn, name) for name in UNDONE_FIELDS}, cls=DjangoJSONEncoder))
-        # What the turn revealed and what its prose taught are forgotten with it (and kept for a redo).
-        knowledge = knowledge_services.knowledge_turn_undo(story_id=story.pk, turn_number=turn.number)
+        # The beats it told, what it revealed and what its prose taught are forgotten with it (kept for a redo).
+        told = turn_told_forget(story_id=story.pk, turn_number=turn.number)
         UndoneTurn.objects.update_or_create(user_id=story.user_id, story=story, number=turn.number,
-                                            defaults={"turn": fields, "state_after": story.state,
-                                                      "knowledge": knowledge})
+                                            defaults={"turn": fields, "state_after": story.state, **told})
         story.state = turn.state_before
         story.save(update_fields=["state", "updated_at"])
         quota_accounting.turn_remove(user=user, story=story, turn=turn)

@@ -243,6 +243,12 @@ def turn_healings(*, turn) -> list[dict]:
              "score": log.score, "reason": log.reason} for log in logs]
 
 
+def turn_knowledge_told(*, turn) -> dict:
+    """The reveals and learning of a turn, as the story's facts record them now (``knowledge_told_in``): the
+    briefing's list was fixed before the Dreamer read the passage."""
+    return knowledge_selectors.knowledge_told_in(story_id=turn.story_id, turn_number=turn.number)
+
+
 def character_names(*, story: Story) -> set[str]:
     """The names of the story's characters, casefolded (as ``services.character_names_check`` compares them)."""
     return {name.strip().casefold() for name in story.characters.values_list("name", flat=True)}

@@ -14,7 +14,6 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.rls import acting_as
 from accounts.task_outbox import queue_after_commit
-from chapters.knowledge import services as knowledge_services
 from core.contracts import StoryState
 
 from . import orchestrator, quota_accounting, selectors, snapshots
@@ -38,7 +37,8 @@ def _state_after(story: Story, turn: Turn) -> dict:
 def turn_version_choose(*, user, story_id, number: int, version: int) -> StoryTurn:
     """Turn ``number`` reads its version ``version`` (see ``versions.py``); the passage it replaces is
     kept among its alternatives, so nothing is lost. On the story's last turn the state follows the
-    chosen passage; the Dreamer summarizes it again. Returns the turn as readers see it."""
+    chosen passage and what the replaced one told (its beats, their reveals, its prose's learning) is forgotten;
+    the Dreamer reads the chosen one again. Returns the turn as readers see it."""
     with acting_as(user):
         story = Story.objects.select_for_update().get(pk=story_id)
         shown = selectors.story_turns(story=story).filter(number=number).first()
@@ -63,6 +63,8 @@ def turn_version_choose(*, user, story_id, number: int, version: int) -> StoryTu
             if not Turn.objects.filter(story=story, number__gt=number).exists():
                 story.state = _state_after(story, holder)
                 story.save(update_fields=["state", "updated_at"])
+                # What the replaced passage told is forgotten; the Dreamer reads the chosen one anew.
+                orchestrator.turn_told_forget(story_id=story.pk, turn_number=number, passage_only=True)
             queue_after_commit(dream_turn, str(user.pk), str(holder.pk))
         else:
             holder.save(update_fields=["prose", "alternatives", "updated_at"])
@@ -92,7 +94,8 @@ def turn_redo(*, user, story_id) -> Turn:
         Turn.objects.filter(pk=turn.pk).update(created_at=fields["created_at"] or timezone.now())  # auto_now_add
         story.state = undone.state_after
         story.save(update_fields=["state", "updated_at"])
-        knowledge_services.knowledge_turn_redo(story_id=story.pk, user_id=story.user_id, kept=undone.knowledge)
+        orchestrator.turn_told_restore(story_id=story.pk, user_id=story.user_id,
+                                       told={"knowledge": undone.knowledge, "chapter_progress": undone.chapter_progress})
         undone.delete()
         if turn.status == Turn.Status.COMPLETED:
             queue_after_commit(dream_turn, str(user.pk), str(turn.pk))  # its summary went with the undo

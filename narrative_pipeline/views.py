@@ -439,6 +439,7 @@ def turn_detail(request, story_id, number):
         "replays": selectors.turn_replays(turn=turn),
         "briefing": turn.briefing or {}, "template": turn.template or {},
         "chapter": selectors.turn_chapter(turn=turn), "healings": selectors.turn_healings(turn=turn),
+        "told": selectors.turn_knowledge_told(turn=turn),
     })
 
 

@@ -90,19 +90,28 @@ KEPT_FIELDS = ("fact", "known_by", "reveal_when", "revealed_at_turn", "revealed_
                "source_ref", "learned_at")
 
 
-def _revealed_by_turn(row: Knowledge, turn_number: int) -> bool:
-    """Whether turn ``turn_number`` or a later one revealed the fact (a reveal by hand is the author's)."""
-    return row.revealed_at_turn is not None and row.revealed_at_turn >= turn_number and row.revealed_by != "manual"
+PASSAGE = "passage"  # revealed by a chapter beat (or completion) the turn's passage told (``knowledge_reveal_told``)
+
+
+def _revealed_by_turn(row: Knowledge, turn_number: int, passage_only: bool) -> bool:
+    """Whether turn ``turn_number`` or a later one revealed the fact (a reveal by hand is the author's); with
+    ``passage_only``, whether the passage of such a turn did."""
+    if row.revealed_at_turn is None or row.revealed_at_turn < turn_number or row.revealed_by == "manual":
+        return False
+    return not passage_only or row.revealed_by == PASSAGE
 
 
 @transaction.atomic
-def knowledge_turn_undo(*, story_id, turn_number: int) -> list[dict]:
+def knowledge_turn_undo(*, story_id, turn_number: int, passage_only: bool = False) -> list[dict]:
     """Forget what turn ``turn_number`` (and any later one) did to the story's facts, as its undo: its reveals
     are hidden again (a reveal by hand stays), those who learned a fact from its prose no longer know it (a fact
-    only the prose taught goes). Returns the facts as they were, for ``knowledge_turn_redo``."""
+    only the prose taught goes). ``passage_only``: only what its passage did (its prose's learning and the
+    reveals of the beats it told), as when the passage is replaced; reveals judged from the state before the turn
+    stand. Returns the facts as they were, for ``knowledge_turn_redo``."""
     kept = []
     for row in Knowledge.objects.select_for_update().filter(story_id=story_id).order_by("id"):
-        if not _revealed_by_turn(row, turn_number) and all(turn < turn_number for turn in row.learned_at.values()):
+        hidden = _revealed_by_turn(row, turn_number, passage_only)
+        if not hidden and all(turn < turn_number for turn in row.learned_at.values()):
             continue
         kept.append({"id": row.pk, **{name: getattr(row, name) for name in KEPT_FIELDS}})
         forgotten = {who for who, turn in row.learned_at.items() if turn >= turn_number}
@@ -111,7 +120,7 @@ def knowledge_turn_undo(*, story_id, turn_number: int) -> list[dict]:
         if row.source == Knowledge.Source.TURN and not row.known_by:
             row.delete()  # only this turn's prose taught it ("known by nobody left" is not "everyone")
             continue
-        if _revealed_by_turn(row, turn_number):
+        if hidden:
             row.revealed_at_turn, row.revealed_by = None, ""
         if row.evidence_turn is not None and row.evidence_turn >= turn_number:  # the evidence was that turn's
             row.evidence_turn = min(row.learned_at.values(), default=None)
@@ -200,7 +209,7 @@ def knowledge_reveal_told(*, story_id, state: StoryState, turn_number: int) -> l
                 or not rules.reveal_holds(row.reveal_when, state, turn_number, *told)):
             continue
         row.revealed_at_turn, row.evidence_turn = turn_number, row.evidence_turn or turn_number
-        row.revealed_by = "chapter" if set(row.reveal_when) <= set(CHAPTER_KEYS) else "condition"
+        row.revealed_by = PASSAGE  # so replacing the passage hides it again (``knowledge_turn_undo``)
         row.save(update_fields=["revealed_at_turn", "revealed_by", "evidence_turn", "updated_at"])
         logger.info("knowledge %s of story %s revealed at turn %s by a chapter the passage told", row.pk, story_id,
                     turn_number)

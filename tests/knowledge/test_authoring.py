@@ -239,11 +239,15 @@ def test_world_info_filters_import_as_known_by_and_an_edit_exports_as_the_filter
 IW_WORLD = Path(__file__).parent.parent / "data" / "lore" / "iw_world" / "example-world-schema-v2.4.json"
 
 
+def _tracked_items(story):
+    """The facts of the world's tracked items (an NPC's secret_info is a fact of its own)."""
+    return Knowledge.objects.filter(story=story, source=Knowledge.Source.FLAG,
+                                    source_ref__startswith="iw_world:trackedItems/").order_by("id")
+
+
 def _flag_rows(user, story) -> list[tuple]:
     with acting_as(user):
-        return list(Knowledge.objects.filter(story=story, source=Knowledge.Source.FLAG,
-                                             source_ref__startswith="iw_world:trackedItems/").order_by("id").values_list(
-            "source_ref", "known_by", "fact"))
+        return list(_tracked_items(story).values_list("source_ref", "known_by", "fact"))
 
 
 @pytest.mark.django_db
@@ -263,8 +267,7 @@ def test_tracked_items_visibility_imports_as_secrets_and_exports_back(alice):
     with acting_as(alice):
         story = Story.objects.get(pk=story.pk)  # with the world's fields the import filled in
         assert lore_files.export_file(story=story, lore_format="iw_world")[0] == data  # unchanged: byte for byte
-        grudges, player_only, hidden = Knowledge.objects.filter(
-            story=story, source=Knowledge.Source.FLAG, source_ref__startswith="iw_world:trackedItems/").order_by("id")
+        grudges, player_only, hidden = _tracked_items(story)
         for row, known_by in ((grudges, ["player"]), (player_only, []), (hidden, ["Hale"])):
             row.known_by = known_by
             row.save()

@@ -47,7 +47,7 @@ def test_a_beat_reveals_its_secret_on_the_turn_whose_passage_carries_it(alice, a
     assert reveals(alice, story)["Hale rang the bell at midnight"] == (None, None, "")
     assert "Hale rang the bell at midnight" not in as_alice.get(f"/stories/{story.pk}/").content.decode()
     dreams.turn_dream(user_id=str(alice.pk), turn_id=str(first.pk))
-    assert reveals(alice, story)["Hale rang the bell at midnight"] == (1, 1, "chapter")
+    assert reveals(alice, story)["Hale rang the bell at midnight"] == (1, 1, "passage")
     assert "Hale rang the bell at midnight" in as_alice.get(f"/stories/{story.pk}/").content.decode()
     assert reveals(alice, story)["The tower stair is rotten"] == (None, None, "")
     second = play(alice, story, 2)
@@ -55,9 +55,28 @@ def test_a_beat_reveals_its_secret_on_the_turn_whose_passage_carries_it(alice, a
     dreams.turn_dream(user_id=str(alice.pk), turn_id=str(second.pk))
     with acting_as(alice):
         assert ChapterProgress.objects.get(story=story).completed_turn == 2
-    assert reveals(alice, story)["The tower stair is rotten"] == (2, 2, "chapter")
+    assert reveals(alice, story)["The tower stair is rotten"] == (2, 2, "passage")
     dreams.turn_dream(user_id=str(alice.pk), turn_id=str(second.pk))  # redelivered: nothing moves
     third = play(alice, story, 3)
     assert third.status == "completed"
-    assert reveals(alice, story) == {"Hale rang the bell at midnight": (1, 1, "chapter"),
-                                     "The tower stair is rotten": (2, 2, "chapter")}
+    assert reveals(alice, story) == {"Hale rang the bell at midnight": (1, 1, "passage"),
+                                     "The tower stair is rotten": (2, 2, "passage")}
+
+
+def test_the_writers_room_shows_on_its_turn_what_the_dreamer_revealed_and_taught(alice, as_alice, story):
+    from narrative_pipeline.models import Turn
+
+    first = play(alice, story, 1)
+    assert first.briefing["knowledge"]["revealed"] == []  # fixed before the Dreamer read the passage
+    with acting_as(alice):
+        Turn.objects.filter(pk=first.pk).update(
+            prose="The bell rings over the square. Orla learns that the tide turns at dawn.")
+    dreams.turn_dream(user_id=str(alice.pk), turn_id=str(first.pk))
+    page = as_alice.get(f"/stories/{story.pk}/turns/1/").content.decode()
+    revealed = page.split('<ul class="knowledge-revealed">')[1].split("</ul>")[0]
+    assert "Hale rang the bell at midnight" in revealed
+    learned = page.split('<ul class="knowledge-learned">')[1].split("</ul>")[0]
+    assert "<strong>Orla</strong> learned: the tide turns at dawn" in learned
+    assert "Secrets withheld this turn" in page  # what was kept from whom stays as the briefing recorded it
+    second = play(alice, story, 2)
+    assert 'class="knowledge-revealed"' not in as_alice.get(f"/stories/{story.pk}/turns/{second.number}/").content.decode()

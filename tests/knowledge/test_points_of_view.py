@@ -171,6 +171,6 @@ def test_a_chapter_beat_told_reveals_a_secret_on_the_turn_that_tells_it(alice, s
     dreams.turn_dream(user_id=str(alice.pk), turn_id=str(first.pk))  # confirms the beat from the prose
     with acting_as(alice):
         row = Knowledge.objects.get(pk=fact.pk)
-    assert (row.revealed_at_turn, row.revealed_by, row.evidence_turn) == (1, "chapter", 1)
+    assert (row.revealed_at_turn, row.revealed_by, row.evidence_turn) == (1, "passage", 1)
     second = play(alice, story, "I listen.", "b")
     assert second.briefing["knowledge"]["revealed"] == [] and BELL in second.briefing["knowledge"]["common"]

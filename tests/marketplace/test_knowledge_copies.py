@@ -182,3 +182,25 @@ def test_a_fork_and_a_branch_keep_the_cast_s_portraits_and_they_are_the_copier_s
         assert Character.objects.get(story_id=branch, name="Seraphina").portrait_source.image
     client.force_login(alice)
     assert client.get(f"/stories/{fork}/cast/{seraphina.pk}/portrait/").status_code == 404  # Bob's copy is his
+
+
+def test_a_copy_keeps_who_learned_what_when_so_its_undo_unlearns_it(alice, alice_api, secret_story):
+    from narrative_pipeline import snapshots
+
+    with acting_as(alice):
+        add = {"story_id": secret_story.pk, "user_id": alice.pk}
+        knowledge.knowledge_learn(**add, character="Orla", fact="Hale keeps the key", turn_number=2)
+        knowledge.knowledge_learn(**add, character="Wren", fact="The tide fills the cave", turn_number=6)
+    branch = post(alice_api, f"/api/stories/{secret_story.pk}/branch/", {"at_turn": 5}).json()["story_id"]
+    with acting_as(alice):
+        rows = {row.fact: (row.known_by, row.learned_at) for row in Knowledge.objects.filter(story_id=branch)}
+    assert rows["Hale keeps the key"] == (["Orla"], {"Orla": 2})
+    assert rows["The tide fills the cave"] == (["Orla"], {})  # Wren learned it after the copied turn
+    assert "The tide fills the cave" not in known_to(alice, branch, "Wren", is_player=True)
+
+    with acting_as(alice):  # a copy of all its turns keeps their numbers: undo reaches the copied ones
+        snapshots.materialize(user=alice, story=Story.objects.get(pk=branch))
+    for _ in range(4):
+        assert alice_api.delete(f"/api/stories/{branch}/turns/last/").status_code == 200
+    assert "Hale keeps the key" not in known_to(alice, branch, "Orla")
+    assert "Hale keeps the key" in known_to(alice, secret_story.pk, "Orla")  # the source is as it was
