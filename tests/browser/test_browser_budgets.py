@@ -47,6 +47,10 @@ def test_the_budget_warning_and_the_refusal(page_at, settings, width):
     fits(page, width)
     assert axe_violations(page) == []
     screenshot(page, "budget-refused", width, full_page=False)
+    # "this story's budget" leads to the form, even on a phone where it sits in the closed drawer (the browser
+    # opens a <details> that holds the fragment's target).
+    notice.get_by_role("link", name="this story's budget").click()
+    expect(page.locator("#budget").get_by_label("Cap (USD)")).to_be_visible()
 
     # The profile's monthly budget: lowered there, with the same warnings.
     page.goto("/accounts/profile/#budget")
