@@ -212,16 +212,18 @@ class AgentCall(UserOwnedModel):
     completion_tokens = models.PositiveIntegerField(default=0)
     # Of the prompt tokens, those the server read from its prompt cache (when it says), and what that saved at
     # the connection's prices then (``cached_input`` below ``input``).
-    cached_tokens = models.PositiveIntegerField(default=0)
-    cache_saved_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    # Database defaults as well: a call inserted by raw SQL (the RLS and budget attack tests) leaves these out.
+    cached_tokens = models.PositiveIntegerField(default=0, db_default=0)
+    cache_saved_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0, db_default=0)
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     latency_ms = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OK)
     error = models.TextField(blank=True)
     # What a reasoning model thought before answering, never shown to players: the writers' room shows it.
     reasoning = models.TextField(blank=True)
-    # Where the model came from (``routing.py``): the story's choice, the account's, the operator's, or a replay.
-    routing = models.CharField(max_length=10, blank=True)
+    # Where the model came from (``llm.connections.choice_source``): the story's choice, the account's, the
+    # operator's, or a replay.
+    routing = models.CharField(max_length=10, blank=True, default="", db_default="")
     # A replay's calls: counted in the story's costs, kept out of the turn's own (the turn did not use them).
     replay = models.ForeignKey("TurnReplay", on_delete=models.SET_NULL, null=True, blank=True, related_name="calls")
     created_at = models.DateTimeField(auto_now_add=True)

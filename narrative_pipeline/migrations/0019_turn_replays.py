@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='agentcall',
             name='routing',
-            field=models.CharField(blank=True, max_length=10),
+            field=models.CharField(blank=True, db_default='', default='', max_length=10),
         ),
         migrations.CreateModel(
             name='TurnReplay',

@@ -13,11 +13,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='agentcall',
             name='cache_saved_usd',
-            field=models.DecimalField(decimal_places=6, default=0, max_digits=12),
+            field=models.DecimalField(db_default=0, decimal_places=6, default=0, max_digits=12),
         ),
         migrations.AddField(
             model_name='agentcall',
             name='cached_tokens',
-            field=models.PositiveIntegerField(default=0),
+            field=models.PositiveIntegerField(db_default=0, default=0),
         ),
     ]
