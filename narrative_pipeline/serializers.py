@@ -1,8 +1,10 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chapters.knowledge import rules as knowledge_rules
 from core.serializers import StoryStateInput
 
+from . import selectors
 from .contracts import MAX_ACTION_CHARS
 from .models import Character, Story, StoryArc, StoryTurn
 
@@ -106,11 +108,26 @@ class TurnOutput(serializers.ModelSerializer):
                   "created_at", "completed_at"]
 
 
+class TurnToldOutput(serializers.Serializer):
+    revealed = serializers.ListField(child=serializers.CharField(), help_text="Facts revealed in this turn.")
+    learned = serializers.ListField(child=serializers.ListField(child=serializers.CharField()),
+                                    help_text="[character, fact] for each fact this turn's passage taught.")
+
+
 class TurnDetailOutput(TurnOutput):
-    """A turn with what the writers' room saw (the briefing) and planned (the template)."""
+    """A turn with what the writers' room saw (the briefing) and planned (the template), and what it told:
+    ``told`` is read from the story's facts as they are now (a reveal the Dreamer made after the turn was
+    saved included), where the briefing keeps what the Preprocessor knew when it planned."""
+
+    told = serializers.SerializerMethodField()
 
     class Meta(TurnOutput.Meta):
-        fields = TurnOutput.Meta.fields + ["briefing", "template", "state_before"]
+        fields = TurnOutput.Meta.fields + ["briefing", "template", "state_before", "told"]
+
+    @extend_schema_field(TurnToldOutput)
+    def get_told(self, turn) -> dict:
+        told = selectors.turn_knowledge_told(turn=turn)
+        return {"revealed": told["revealed"], "learned": [list(pair) for pair in told["learned"]]}
 
 
 class ArcOutput(serializers.ModelSerializer):

@@ -63,7 +63,7 @@ def test_a_beat_reveals_its_secret_on_the_turn_whose_passage_carries_it(alice, a
                                      "The tower stair is rotten": (2, 2, "passage")}
 
 
-def test_the_writers_room_shows_on_its_turn_what_the_dreamer_revealed_and_taught(alice, as_alice, story):
+def test_the_writers_room_shows_on_its_turn_what_the_dreamer_revealed_and_taught(alice, as_alice, api_as, story):
     from narrative_pipeline.models import Turn
 
     first = play(alice, story, 1)
@@ -78,5 +78,8 @@ def test_the_writers_room_shows_on_its_turn_what_the_dreamer_revealed_and_taught
     learned = page.split('<ul class="knowledge-learned">')[1].split("</ul>")[0]
     assert "<strong>Orla</strong> learned: the tide turns at dawn" in learned
     assert "Secrets withheld this turn" in page  # what was kept from whom stays as the briefing recorded it
+    told = api_as(alice).get(f"/api/stories/{story.pk}/turns/1/").json()["told"]  # the API says the same
+    assert "Hale rang the bell at midnight" in told["revealed"]
+    assert ["Orla", "the tide turns at dawn"] in told["learned"]
     second = play(alice, story, 2)
     assert 'class="knowledge-revealed"' not in as_alice.get(f"/stories/{story.pk}/turns/{second.number}/").content.decode()
