@@ -5,7 +5,7 @@ costs nothing and always plays. The account's monthly cap is its tier's (``LUNA_
 lower if the player set one; a story may have its own cap on top. Both belong to the story's owner, whoever
 plays the turn.
 
-Reserve before, settle after, on rows the database keeps (migration 0018): before a turn's first model call,
+Reserve before, settle after, on rows the database keeps (migration 0021): before a turn's first model call,
 ``turn_reserve`` estimates the turn's worst case (the chosen models' prices × the briefing's size and each
 call's ``max_tokens``) and, in one short transaction holding both spend rows locked, refuses it if
 spent + reserved + estimate would pass a cap, else holds the estimate as reserved. The calls' real costs
@@ -35,7 +35,7 @@ from . import selectors
 from .agents.prompts import STRATEGIST_SYSTEM, WRITER_SYSTEM
 from .contracts import ResponseTemplate, StrategistBriefing
 from .llm import LLMRequest
-from .llm.connections import choices_for, connection_named
+from .llm.connections import ModelChoice, choices_for, connection_named
 from .models import MonthlySpend, Story, StorySpend
 
 # Warnings at these shares of a cap (the story page and the profile show the highest reached).
@@ -141,6 +141,16 @@ def turn_estimate_usd(*, user, story: Story, briefing: StrategistBriefing) -> De
         if connection is not None:
             total += connection.cost_usd(choice.model, prompt_tokens, completion_tokens)
     return total
+
+
+def call_estimate_usd(*, choice: ModelChoice, request: LLMRequest) -> Decimal:
+    """The most one call may cost: its prompt as written and its ``max_tokens`` at ``choice``'s prices (work
+    outside a turn's reservation: the Dreamer's, a replay's Writer)."""
+    connection = connection_named(choice.connection)
+    if connection is None:
+        return Decimal(0)
+    prompt_chars = sum(len(str(message.get("content", ""))) for message in request.messages)
+    return connection.cost_usd(choice.model, math.ceil(prompt_chars / CHARS_PER_TOKEN) + 100, request.max_tokens)
 
 
 # -- Reserving and settling ----------------------------------------------------------------------

@@ -10,8 +10,8 @@ from decimal import Decimal
 from accounts.rls import acting_as
 from core import metrics
 
-from . import selectors
-from .llm import Completion, LLMError, LLMRequest, approximate_tokens
+from . import budgets, selectors
+from .llm import OFFLINE, OFFLINE_MODEL, Completion, LLMError, LLMRequest, approximate_tokens
 from .llm.connections import ModelChoice, choice_source, choices_for, provider_for
 from .llm.reasoning import reasoning_split
 from .models import AgentCall
@@ -24,8 +24,12 @@ class AgentCaller:
     """Calls providers for one story (and turn), as its owner, recording each call. A ``replay`` caller
     uses its ``choice`` for every agent, and its calls are marked as the replay's."""
 
-    def __init__(self, *, user, story, turn=None, replay=None):
+    def __init__(self, *, user, story, turn=None, replay=None, reserves_each_call: bool = False):
         self.user, self.story, self.turn, self.replay = user, story, turn, replay
+        # The Dreamer's work comes after its turn's reservation is settled: each of its paid calls reserves its
+        # own estimate, and past a cap goes to the offline narrator instead (the story's memory is still kept,
+        # for free), so a cap stays hard.
+        self.reserves_each_call = reserves_each_call
         self._choices: dict[str, ModelChoice] | None = None
         self._sources: dict[str, str] = {}
 
@@ -45,6 +49,20 @@ class AgentCaller:
 
     def complete(self, request: LLMRequest) -> Completion:
         started, choice = time.monotonic(), self._choice(request.agent)
+        reservation = None
+        if self.reserves_each_call:
+            try:
+                reservation = budgets.turn_reserve(
+                    user=self.user, story=self.story,
+                    estimate_usd=budgets.call_estimate_usd(choice=choice, request=request))
+            except budgets.BudgetExceeded:
+                choice = ModelChoice(OFFLINE, OFFLINE_MODEL)
+        try:
+            return self._complete(request, choice, started)
+        finally:  # after the call's cost is recorded as spent: the reservation held it until then
+            budgets.turn_settle(user=self.user, reservation=reservation)
+
+    def _complete(self, request: LLMRequest, choice: ModelChoice, started: float) -> Completion:
         try:
             provider, connection = provider_for(choice)
             completion = provider.complete(request)

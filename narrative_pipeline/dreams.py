@@ -59,7 +59,7 @@ def turn_dream(*, user_id: str, turn_id: str) -> None:
             return  # undone, or rerolled into a newer task
         has_summary = TurnSummary.objects.filter(turn=turn).exists()
         cast = list(Character.objects.filter(story=turn.story, is_player=False))
-    story, caller = turn.story, AgentCaller(user=user_id, story=turn.story, turn=turn)
+    story, caller = turn.story, AgentCaller(user=user_id, story=turn.story, turn=turn, reserves_each_call=True)
     story_deaths_mark(user_id=user_id, story_id=turn.story_id,
                       names=dreamer.deaths(names=[character.name for character in cast],
                                            text=f"{turn.action}\n{turn.prose}"))
@@ -108,7 +108,7 @@ def turn_chapter_beats(*, user_id, turn: Turn, caller: AgentCaller | None = None
         story = turn.story
     if not beats:
         return
-    caller = caller or AgentCaller(user=user_id, story=story, turn=turn)
+    caller = caller or AgentCaller(user=user_id, story=story, turn=turn, reserves_each_call=True)
     carried = dreamer.beats_carried(caller, passage=turn.prose, beats=beats)
     with acting_as(user_id):
         chapter_evaluation.record_beats_addressed(story_id=turn.story_id, chapter_number=brief["number"],
@@ -226,7 +226,7 @@ def chapter_heal(*, user_id: str, chapter_id: str, turn_number: int, tier: str) 
         return
     text = chapter_evaluation.current_version(chapter) or chapter
     draft = dreamer.chapter_rewrite(
-        AgentCaller(user=user_id, story=story), tier=tier, state=state, chapter_number=chapter.number,
+        AgentCaller(user=user_id, story=story, reserves_each_call=True), tier=tier, state=state, chapter_number=chapter.number,
         story={"title": story.title, "premise": story.premise},
         chapter={"title": chapter.title, "summary": chapter.summary,
                  "narrative_instructions": text.narrative_instructions, "beats": text.suggested_beats})

@@ -17,12 +17,12 @@ from django.utils import timezone
 
 from accounts.rls import acting_as
 
-from . import selectors, services, snapshots, turn_history
+from . import budgets, selectors, services, snapshots, turn_history
 from .agents import writer
 from .calls import AgentCaller
 from .contracts import ResponseTemplate, StrategistBriefing
 from .llm import LLMError
-from .llm.connections import connections
+from .llm.connections import ModelChoice, connections
 from .models import AgentCall, Story, Turn, TurnReplay
 from .orchestrator import TurnRefused
 from .versions import alternatives_numbered
@@ -60,17 +60,24 @@ def turn_replay(*, user, story_id, number: int, connection: str, model: str) -> 
     _offered(connection, model)
     with acting_as(user):
         story, turn = _turn_to_replay(user=user, story_id=story_id, number=number)
-        replay = TurnReplay.objects.create(user_id=story.user_id, story=story, turn=turn, connection=connection,
-                                           model=model)
-    caller = AgentCaller(user=user, story=story, turn=turn, replay=replay)
+    briefing, template = StrategistBriefing.model_validate(turn.briefing), ResponseTemplate.model_validate(turn.template)
+    # Held against the story's and the month's caps like a turn: past a cap, BudgetExceeded before any call.
+    reservation = budgets.turn_reserve(user=user, story=story, estimate_usd=budgets.call_estimate_usd(
+        choice=ModelChoice(connection, model), request=writer.request_for(briefing, template)))
     try:
-        passage = writer.write(StrategistBriefing.model_validate(turn.briefing),
-                               ResponseTemplate.model_validate(turn.template), caller.stream)
-        replay.prose = passage.text or ""
-        if not replay.prose:
-            replay.error = "The Writer returned an empty passage."
-    except LLMError as error:
-        replay.error = str(error)[:2000]
+        with acting_as(user):
+            replay = TurnReplay.objects.create(user_id=story.user_id, story=story, turn=turn, connection=connection,
+                                               model=model)
+        caller = AgentCaller(user=user, story=story, turn=turn, replay=replay)
+        try:
+            passage = writer.write(briefing, template, caller.stream)
+            replay.prose = passage.text or ""
+            if not replay.prose:
+                replay.error = "The Writer returned an empty passage."
+        except LLMError as error:
+            replay.error = str(error)[:2000]
+    finally:
+        budgets.turn_settle(user=user, reservation=reservation)
     with acting_as(user):
         replay.cost_usd = (AgentCall.objects.filter(replay=replay).aggregate(cost=Sum("cost_usd"))["cost"]
                            or Decimal(0))

@@ -462,7 +462,7 @@ def turn_replay(request, story_id, number):
         if form.is_valid():
             try:
                 replay = replays.turn_replay(user=request.user, story_id=story.pk, number=number, **form.picked())
-            except orchestrator.TurnRefused as refused:
+            except (orchestrator.TurnRefused, budgets.BudgetExceeded) as refused:
                 form_error_from(form, refused)
             else:
                 if replay.error:

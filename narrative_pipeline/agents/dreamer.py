@@ -6,18 +6,24 @@ reads the story for it and stores its answers."""
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
 from chapters.beats import beats_from_model
 from chapters.knowledge.rules import learned_from_passage
 from core import embeddings
 from core.contracts import StoryState
 
-from ..calls import AgentCaller
 from ..contracts import ArcNote, ChapterDraft, CharacterChange, Learned, TurnSummaryNote
-from ..llm import LLMError, LLMRequest
+from ..llm import Completion, LLMError, LLMRequest
 from ..state import mentioned
 from .prompts import DREAMER_SYSTEM, data_block
 from .structured import NoValidObject, parse_carried, parse_object
+
+
+class AgentCaller(Protocol):
+    """What the Dreamer calls models through (``calls.AgentCaller``, which records and budgets each call)."""
+
+    def complete(self, request: LLMRequest) -> Completion: ...
 
 
 def _ask(caller: AgentCaller, instruction: str, payload: dict, max_tokens: int, *, json_mode: bool = False) -> str:

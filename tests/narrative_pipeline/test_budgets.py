@@ -216,3 +216,32 @@ def test_a_reservation_left_by_a_dead_process_is_released_after_an_hour(alice):
                                                                      estimate_usd=Decimal("1")))
     month, story_spend = spend_rows(alice, story)
     assert month.reserved_usd == story_spend.reserved_usd == 0
+
+
+@pytest.mark.django_db
+def test_the_dreamer_past_a_cap_keeps_the_memory_with_the_offline_narrator(settings):
+    from narrative_pipeline import dreams
+
+    with PricedOpenAI() as server:
+        settings.LLM_BASE_URL, settings.LLM_MAX_RETRIES, settings.LLM_RETRY_BACKOFF_SECONDS = server.base_url, 0, 0
+        settings.LLM_PRICES = PRICES
+        settings.LLM_AGENTS = {**settings.LLM_AGENTS, "dreamer": {"provider": "openai", "model": "fake-model"}}
+        user = UserFactory()
+        story = StoryFactory(user=user, characters=[{"name": "Wren", "is_player": True}])
+        first = play(user, story)  # the Strategist and the Writer are the offline narrator: free
+        budgets.story_budget_set(user=user, story_id=story.pk, budget_usd=Decimal(0))
+        dreams.turn_dream(user_id=str(user.pk), turn_id=str(first.pk))
+        assert server.calls == 0  # past the cap: not one paid call
+        with acting_as(user):
+            dreamer_calls = AgentCall.objects.filter(story=story, agent="dreamer")
+            assert dreamer_calls.exists() and set(dreamer_calls.values_list("provider", flat=True)) == {"offline"}
+            assert sum(call.cost_usd for call in AgentCall.objects.filter(story=story)) == 0
+
+        budgets.story_budget_set(user=user, story_id=story.pk, budget_usd=None)  # under the cap: the model
+        second = play(user, story, key="k2", action="I trim the wick.")
+        dreams.turn_dream(user_id=str(user.pk), turn_id=str(second.pk))
+        assert server.calls > 0
+        month, story_spend = spend_rows(user, story)
+        assert story_spend.spent_usd > 0 and story_spend.reserved_usd == month.reserved_usd == 0
+        with acting_as(user):
+            assert not BudgetReservation.objects.exists()

@@ -127,6 +127,20 @@ class TestReplay:
         with acting_as(story.user_id):
             assert not TurnReplay.objects.exists()
 
+    def test_a_replay_past_the_story_budget_is_refused_before_any_call(self, played, alice):
+        from narrative_pipeline import budgets
+
+        api, story, _, tavern = played
+        with acting_as(alice):
+            spent = sum(call.cost_usd for call in AgentCall.objects.filter(story=story))
+        budgets.story_budget_set(user=alice, story_id=story.pk, budget_usd=spent)  # reached: nothing more is paid
+        answer = replay(api, story)
+        assert answer.status_code == 402
+        assert answer.json()["code"] == "budget_exceeded"
+        assert tavern.requests == []
+        with acting_as(alice):
+            assert not TurnReplay.objects.exists()
+
     def test_an_unwritten_turn_cannot_be_replayed(self, played):
         api, story, _, tavern = played
         with acting_as(story.user_id):
