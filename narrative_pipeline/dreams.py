@@ -34,12 +34,14 @@ from .state import mentioned
 logger = logging.getLogger("luna.dreams")
 
 
-def _owner_of(editor_id: str, story_id) -> str | None:
+def _owner_for(editor_id: str, model, pk) -> str | None:
     """Tasks are queued as the user who acted (the outbox's RLS holds a row to its writer); the work is the
-    story owner's, done as them once the writer is shown to be the owner or a co-author who may edit."""
+    story owner's, done as them once the writer is shown to be the owner or a co-author who may edit the story
+    the ``model`` row ``pk`` belongs to. None: the row is gone, or the story is not theirs to change."""
     with acting_as(editor_id):
-        owner_id = selectors.story_owner_for_editor(editor_id=editor_id, story_id=story_id)
-    if owner_id is None:
+        story_id = model.objects.filter(pk=pk).values_list("story_id", flat=True).first()
+        owner_id = selectors.story_owner_for_editor(editor_id=editor_id, story_id=story_id) if story_id else None
+    if story_id and owner_id is None:
         logger.warning("task queued by %s for story %s, which they may not change; dropped", editor_id, story_id)
     return owner_id
 
@@ -47,12 +49,9 @@ def _owner_of(editor_id: str, story_id) -> str | None:
 def turn_dream(*, user_id: str, turn_id: str) -> None:
     """The Dreamer's work for one committed turn, queued by ``user_id`` (the owner or an editing co-author),
     done as the story's owner."""
-    with acting_as(user_id):
-        story_id = Turn.objects.filter(pk=turn_id).values_list("story_id", flat=True).first()
-    owner_id = _owner_of(user_id, story_id) if story_id else None
-    if owner_id is None:
+    user_id = _owner_for(user_id, Turn, turn_id)
+    if user_id is None:
         return  # undone meanwhile, or not theirs to change
-    user_id = owner_id
     with acting_as(user_id):
         turn = Turn.objects.select_related("story").filter(pk=turn_id, status=Turn.Status.COMPLETED).first()
         if turn is None:
@@ -206,12 +205,9 @@ def chapter_heal(*, user_id: str, chapter_id: str, turn_number: int, tier: str) 
     """Take the healing ladder's rung ``tier`` for a chapter the story moved away from: relax its
     conditions, or have the Dreamer adapt it or write an alternate, stored by the chapters' healing
     services."""
-    with acting_as(user_id):
-        story_id = StoryChapter.objects.filter(pk=chapter_id).values_list("story_id", flat=True).first()
-    owner_id = _owner_of(user_id, story_id) if story_id else None
-    if owner_id is None:
+    user_id = _owner_for(user_id, StoryChapter, chapter_id)
+    if user_id is None:
         return  # deleted meanwhile, or not theirs to change
-    user_id = owner_id
     with acting_as(user_id):
         chapter = StoryChapter.objects.filter(pk=chapter_id).first()
         if chapter is None or ChapterDivergenceLog.objects.filter(chapter=chapter, turn_number=turn_number,
