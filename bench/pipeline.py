@@ -98,8 +98,9 @@ transactions), the Dreamer run between turns outside the timing.
 {rows}
 
 Tokens are characters ÷ 4. The briefing keeps fixed budgets per section (recent prose, the
-story so far plus the most relevant older turns, cast), so it stops growing once a story has
-a first arc; the original LUNA-Narrates reported 96% compression.
+story so far plus the most relevant older turns, cast), so it stops growing after the first
+batch of turn summaries; within a batch it rises and falls with the quoted window and the
+summaries listed since the arc (see "Prefix stability"); the original LUNA-Narrates reported 96% compression.
 
 | embeddings (all-MiniLM-L6-v2, CPU, {settings.EMBEDDING_THREADS} thread) | texts/s |
 | --- | ---: |

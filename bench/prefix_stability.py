@@ -4,7 +4,8 @@ A 200-turn story (a starter world with an authored chapter) is played through th
 offline narrator, the Dreamer running between turns; every request's messages are recorded with its turn. For
 each agent and task, a turn's first call is compared with the previous turn's: the longest common prefix of the
 two serialized prompts over the prompt's length, in characters (tokens follow characters closely enough here),
-is what vLLM's prefix caching, llama.cpp's ``cache_prompt`` or OpenAI's prompt caching can skip."""
+is what vLLM's prefix caching, llama.cpp's ``cache_prompt`` or OpenAI's prompt caching can skip; the rest is what
+a turn pays for at the full input price."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.contrib.auth import get_user_model
+from django.test import override_settings
 
 from accounts.rls import acting_as
 from bench import bench_database
@@ -128,10 +130,11 @@ def shares(requests: list[tuple[int, LLMRequest]]) -> dict[str, list[float]]:
     return found
 
 
-def play(turns: int = TURNS, *, authored: bool = False) -> list[tuple[int, LLMRequest]]:
+def play(turns: int = TURNS, *, authored: bool = False, larger: str = "") -> list[tuple[int, LLMRequest]]:
     """The starter world's story, or (``authored``) the same with its cast and memory written out."""
-    user = get_user_model().objects.create_user(f"bench-{authored}", f"bench-{authored}@example.com",
-                                                "bench-password-1234", storage_limit_mb=10_000)
+    name = f"bench-{authored}{larger}"
+    user = get_user_model().objects.create_user(name, f"{name}@example.com", "bench-password-1234",
+                                                storage_limit_mb=10_000)
     story = story_create_from_world(user=user, world="drowned-bell")
     with acting_as(user):
         chapter_services.chapters_import(story_id=story.pk, user_id=user.pk, chapters=[dict(CHAPTER)])
@@ -156,17 +159,26 @@ def table(requests: list[tuple[int, LLMRequest]]) -> str:
     rows, sizes = [], prompt_tokens(requests)
     for agent, found in sorted(shares(requests).items()):
         met = "" if agent not in ("strategist", "writer") else (" ✓" if statistics.mean(found) >= GOAL else " ✗")
+        size = statistics.mean(sizes[agent])
         rows.append(f"| {agent} | {len(found)} | **{statistics.mean(found):.0%}**{met} | {statistics.median(found):.0%} "
-                    f"| {min(found):.0%} | {statistics.mean(sizes[agent]):,.0f} |")
-    return """| agent | turns compared | mean share reused | median | lowest | mean prompt (tokens ≈ chars/4) |
-|---|---|---|---|---|---|
+                    f"| {min(found):.0%} | {size:,.0f} | {size * (1 - statistics.mean(found)):,.0f} |")
+    return """| agent | turns compared | mean share reused | median | lowest | mean prompt (tokens ≈ chars/4) \
+| not reused (tokens a turn) |
+|---|---|---|---|---|---|---|
 """ + "\n".join(rows)
+
+
+# Larger blocks: more turns quoted in full and more summaries listed, a larger prompt reused more often.
+LARGER_BLOCKS = {"BRIEFING_RECENT_BLOCK_TURNS": 20, "BRIEFING_SUMMARY_BATCH_TURNS": 40}
 
 
 def run() -> str:
     with bench_database("prefix"):
         starter = play()
         authored = play(authored=True)
+        with override_settings(**LARGER_BLOCKS):
+            starter_larger = play(larger="starter")
+            authored_larger = play(authored=True, larger="authored")
     return f"""
 {TURNS} turns each, offline narrator, the Dreamer between turns. Share of each turn's prompt (characters of the
 serialized messages) identical to the previous turn's prompt of the same agent and task: the part a provider's
@@ -179,4 +191,11 @@ The starter world "The Drowned Bell" as shipped (a three-line cast) with one aut
 The same world as an author furnishes it (five characters described in a few lines each, a paragraph of memory):
 
 {table(authored)}
+
+With larger blocks ({", ".join(f"`{name}={value}`" for name, value in LARGER_BLOCKS.items())}), the starter world
+and the authored world:
+
+{table(starter_larger)}
+
+{table(authored_larger)}
 """

@@ -30,6 +30,13 @@ class RelevantTurn(Contract):
     similarity: float
 
 
+class TurnNote(Contract):
+    """A past turn in the Dreamer's summary: the story so far since its arc, a line per turn."""
+
+    number: int
+    summary: str
+
+
 class CharacterNote(Contract):
     name: str
     description: str = ""
@@ -87,6 +94,7 @@ class StoryFacts(Contract):
     recent_turns: list[PastTurn] = Field(default_factory=list)
     relevant_turns: list[RelevantTurn] = Field(default_factory=list)
     arc_summaries: list[str] = Field(default_factory=list)
+    turn_summaries: list[TurnNote] = Field(default_factory=list)  # the turns after the arc, before recent_turns
     characters: list[CharacterNote] = Field(default_factory=list)
     chapter: ChapterBrief | None = None
     lore: list[LoreNote] = Field(default_factory=list)

@@ -22,6 +22,7 @@ from ..contracts import (
     StoryContext,
     StoryState,
     StrategistBriefing,
+    TurnNote,
 )
 from ..models import CharacterSnapshot, Story, StoryArc, Turn, TurnSummary
 from ..selectors import (
@@ -54,15 +55,19 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
     moment = embeddings.embed_moment(state, action=action)
     chapter, heal = chapter_evaluation.evaluate_turn(story_id=story.pk, user_id=story.user_id, state=state,
                                                      turn_number=turn_number, state_vector=moment)
+    window_start = recent_window_start(turn_number)
     recent = list(story_turns(story=story).filter(number__lt=turn_number, status=Turn.Status.COMPLETED,
-                                                  number__gte=recent_window_start(turn_number))
+                                                  number__gte=window_start)
                   .order_by("number").values("number", "action", "prose"))
     lore = chapter_lore.lore_for_turn(story_id=story.pk, action=action, seed=f"{story.pk}:{turn_number}",
                                       recent=lore_recent_texts(story=story, before=turn_number))
-    oldest_recent = recent[0]["number"] if recent else turn_number
-    # The latest arc is the story so far (each arc folds in the one before), so one is enough.
-    arcs = list(StoryArc.objects.filter(story=story, last_turn__lt=turn_number)
-                .order_by("-first_turn").values_list("summary", flat=True)[:1])
+    # The story so far: the Dreamer's latest arc up to the batch boundary (each arc folds in the one before, so one
+    # is enough), then every turn summary after it up to the quoted turns, appended as the window moves on.
+    arc = (StoryArc.objects.filter(story=story, last_turn__lte=summaries_batch_start(window_start))
+           .order_by("-last_turn").values("last_turn", "summary").first())
+    summaries = list(TurnSummary.objects.filter(story=story, number__gt=arc["last_turn"] if arc else 0,
+                                                number__lt=window_start)
+                     .order_by("number").values("number", "summary"))
     names = cast_names(story=story)  # a card's macros, filled wherever the writers read them
     # Who knows what (issue #20): secrets reach the agents only in their knowers' blocks, marked for the narrator.
     knowledge = points_of_view.knowledge_for(story=story, state=state, turn_number=turn_number)
@@ -72,8 +77,9 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
         authors_note=macros_filled(story.authors_note, **names),
         state=state, turn_number=turn_number, action=action,
         recent_turns=[PastTurn(**row) for row in recent],
-        relevant_turns=_relevant_turns(story, moment, before=oldest_recent),
-        arc_summaries=arcs,
+        relevant_turns=_relevant_turns(story, moment, before=window_start),
+        arc_summaries=[arc["summary"]] if arc else [],
+        turn_summaries=[TurnNote(**row) for row in summaries],
         characters=points_of_view.characters_told(_characters(story, names), knowledge),
         chapter=chapter,
         lore=points_of_view.lore_told(_lore_notes(lore.fired, names), knowledge),
@@ -85,14 +91,24 @@ def build_context(*, story: Story, action: str, turn_number: int) -> StoryContex
     )
 
 
-def recent_window_start(turn_number: int, block: int | None = None) -> int:
-    """The first turn the briefing quotes in full. The window ends at the turn before ``turn_number`` and starts
-    at a block boundary (blocks of ``BRIEFING_RECENT_TURNS``) at least a block back: it grows by a turn each turn
-    and moves on a whole block at a time, holding between one block and two blocks less one of turns. So the
+def recent_window_start(turn_number: int, *, least: int | None = None, block: int | None = None) -> int:
+    """The first turn the briefing quotes in full. The window ends at the turn before ``turn_number``, holds at
+    least ``least`` turns (``BRIEFING_RECENT_TURNS``) and starts at a block boundary (blocks of
+    ``BRIEFING_RECENT_BLOCK_TURNS``): it grows by a turn each turn and moves on a whole block at a time. So the
     prose already in the prompt stays the prompt's prefix from turn to turn (provider prompt caches hit), except
     once a block, instead of shifting by one turn every turn."""
-    block = block or settings.BRIEFING_RECENT_TURNS
-    return max(1, block * ((turn_number - 1 - block) // block) + 1)
+    least = settings.BRIEFING_RECENT_TURNS if least is None else least
+    block = block or settings.BRIEFING_RECENT_BLOCK_TURNS
+    return max(1, block * ((turn_number - 1 - least) // block) + 1)
+
+
+def summaries_batch_start(window_start: int, *, batch: int | None = None) -> int:
+    """The last turn the story so far holds only as the Dreamer's arc; the turns after it, up to the quoted window,
+    are listed one summary each. It moves on ``BRIEFING_SUMMARY_BATCH_TURNS`` at a time (a multiple of
+    ``ARC_INTERVAL_TURNS``, where an arc ends), so the list is appended to as the window moves and rewritten only
+    once a batch, and holds fewer than a batch and a block of summaries."""
+    batch = batch or settings.BRIEFING_SUMMARY_BATCH_TURNS
+    return batch * ((window_start - 1) // batch)
 
 
 def _lore_notes(fired, names: dict[str, str]) -> list[LoreNote]:
@@ -137,17 +153,23 @@ def _recent_cut(turns: list[PastTurn]) -> list[PastTurn]:
             for turn in turns]
 
 
-def _long_memory_within_budget(arcs: list[str], relevant: list[RelevantTurn]):
+def _long_memory_within_budget(arcs: list[str], summaries: list[TurnNote], relevant: list[RelevantTurn]):
+    """The story so far (the arc and each turn summary cut on its own, so a summary reads the same in every
+    briefing that lists it), then the most relevant older turns: those the story so far lists come as it lists
+    them, the others within what the arc left of the budget."""
     story_so_far = [_cut(summary, ARC_CHARS) for summary in arcs]
+    listed = [TurnNote(number=note.number, summary=_cut(note.summary, SUMMARY_CHARS)) for note in summaries]
+    listed_summary = {note.number: note.summary for note in listed}
     left = LONG_MEMORY_BUDGET - sum(len(summary) for summary in story_so_far)
     kept = []
     for turn in relevant:  # most similar first
-        if left < 80:
-            break
-        summary = _cut(turn.summary, min(SUMMARY_CHARS, left))
-        kept.append(RelevantTurn(number=turn.number, summary=summary, similarity=turn.similarity))
-        left -= len(summary)
-    return story_so_far, kept
+        if turn.number in listed_summary:
+            kept.append(turn.model_copy(update={"summary": listed_summary[turn.number]}))
+        elif left >= 80:
+            summary = _cut(turn.summary, min(SUMMARY_CHARS, left))
+            kept.append(RelevantTurn(number=turn.number, summary=summary, similarity=turn.similarity))
+            left -= len(summary)
+    return story_so_far, listed, kept
 
 
 def _lore_within_budget(notes: list[LoreNote]) -> list[LoreNote]:
@@ -170,7 +192,8 @@ def _lore_cut(context: StoryContext) -> list[LoreCut]:
 
 def brief(context: StoryContext) -> StrategistBriefing:
     """Cut the context to the briefing: every part capped, so its size does not grow with the story."""
-    arcs, relevant = _long_memory_within_budget(context.arc_summaries, context.relevant_turns)
+    arcs, summaries, relevant = _long_memory_within_budget(context.arc_summaries, context.turn_summaries,
+                                                           context.relevant_turns)
     return StrategistBriefing(
         title=context.title, premise=_cut(context.premise, MEMORY_CHARS), genre=context.genre,
         setting=_cut(context.setting, MEMORY_CHARS), memory=_cut(context.memory, MEMORY_CHARS),
@@ -179,6 +202,7 @@ def brief(context: StoryContext) -> StrategistBriefing:
         recent_turns=_recent_cut(context.recent_turns),
         relevant_turns=relevant,
         arc_summaries=arcs,
+        turn_summaries=summaries,
         characters=[CharacterNote(name=c.name, description=_cut(c.description, NOTE_CHARS),
                                   personality=_cut(c.personality, NOTE_CHARS), is_player=c.is_player,
                                   latest_change=_cut(c.latest_change, NOTE_CHARS)) for c in context.characters],

@@ -8,14 +8,14 @@ from collections.abc import Callable
 from ..contracts import ResponseTemplate, StrategistBriefing
 from ..llm import Completion, LLMError, LLMRequest
 from ..llm.reasoning import reasoning_split
-from .prompts import STRATEGIST_SYSTEM, briefing_laid_out, data_block
+from .prompts import STRATEGIST_SYSTEM, briefing_block, briefing_laid_out
 from .structured import NoValidObject, parse_plan
 
 
 def plan(briefing: StrategistBriefing, complete: Callable[[LLMRequest], Completion]) -> ResponseTemplate:
     messages = [
         {"role": "system", "content": STRATEGIST_SYSTEM},
-        {"role": "user", "content": "Plan the next passage.\n" + data_block(briefing_laid_out(briefing.for_agents()))},
+        {"role": "user", "content": "Plan the next passage.\n" + briefing_block(briefing_laid_out(briefing.for_agents()))},
     ]
     payload = {"task": "plan", "briefing": briefing.for_agents()}
     answer = complete(LLMRequest(agent="strategist", messages=messages, payload=payload, json_mode=True,

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 from ..contracts import ResponseTemplate, StrategistBriefing
 from ..llm import Completion, LLMRequest
-from .prompts import WRITER_SYSTEM, briefing_laid_out, data_block
+from .prompts import WRITER_SYSTEM, briefing_block, briefing_laid_out
 
 
 def request_for(briefing: StrategistBriefing, template: ResponseTemplate, *, attempt: int = 0) -> LLMRequest:
     messages = [
         {"role": "system", "content": WRITER_SYSTEM},
         {"role": "user", "content": "Write the next passage from this plan and story.\n"
-                                    + data_block(briefing_laid_out(briefing.for_agents(), plan=template.model_dump()))},
+                                    + briefing_block(briefing_laid_out(briefing.for_agents(), plan=template.model_dump()))},
     ]
     payload = {"task": "write", "template": template.model_dump(), "briefing": briefing.for_agents(),
                "attempt": attempt}

@@ -77,3 +77,14 @@ def test_a_turn_stored_before_these_fields_still_renders(client, alice, story):
 def test_a_turn_without_a_chapter_says_so(client, alice, story):
     client.force_login(alice)
     assert "No chapter was given to the Strategist on this turn." in room(client, story, 1)
+
+
+def test_the_turn_shows_the_story_so_far_the_agents_got_the_arc_and_each_turn_after_it(client, alice, story):
+    with acting_as(alice):
+        Turn.objects.filter(story=story, number=2).update(briefing={
+            "arc_summaries": ["Wren came to the lighthouse."],
+            "turn_summaries": [{"number": 1, "summary": "Wren lit the lamp."}]})
+    client.force_login(alice)
+    html = room(client, story, 2)
+    assert "The story so far" in html and "Wren came to the lighthouse." in html
+    assert f'<a href="/stories/{story.pk}/turns/1/">Turn 1</a>: Wren lit the lamp.' in html
