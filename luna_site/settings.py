@@ -356,8 +356,8 @@ ARC_INTERVAL_TURNS = int(os.environ.get("ARC_INTERVAL_TURNS", "10"))
 BRIEFING_RECENT_TURNS = int(os.environ.get("BRIEFING_RECENT_TURNS", "4"))
 # Cache-aware briefings (issue #21): the quoted turns move on this many at a time; the turn summaries of the story
 # so far are folded into the Dreamer's arc this many turns at a time (a multiple of ARC_INTERVAL_TURNS).
-BRIEFING_RECENT_BLOCK_TURNS = int(os.environ.get("BRIEFING_RECENT_BLOCK_TURNS", "15"))
-BRIEFING_SUMMARY_BATCH_TURNS = int(os.environ.get("BRIEFING_SUMMARY_BATCH_TURNS", "30"))
+BRIEFING_RECENT_BLOCK_TURNS = int(os.environ.get("BRIEFING_RECENT_BLOCK_TURNS", "20"))
+BRIEFING_SUMMARY_BATCH_TURNS = int(os.environ.get("BRIEFING_SUMMARY_BATCH_TURNS", "40"))
 BRIEFING_RELEVANT_TURNS = int(os.environ.get("BRIEFING_RELEVANT_TURNS", "8"))
 # Every N turns, a story with no chapter left gets a suggested next chapter from the Dreamer.
 CHAPTER_SUGGESTION_TURNS = int(os.environ.get("CHAPTER_SUGGESTION_TURNS", "5"))
