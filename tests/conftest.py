@@ -106,8 +106,14 @@ def _session_worker(django_db_setup, django_db_blocker):
 def celery_worker(_session_worker):
     """Tasks go to the session's worker during this test (use with transactional_db), and the
     test ends only once the worker is idle, so no task outlives the rows it works on."""
+    from celery.result import allow_join_result
+
     celery_app.conf.task_always_eager = False
-    yield _session_worker
+    # Celery keeps "result.get() would block" in one flag for the whole process, set around each eager task and
+    # put back after: eager tasks overlapping in threads (the concurrent-turn tests) can leave it set, and then
+    # result.get() refuses to wait in a test, which is not a task.
+    with allow_join_result():
+        yield _session_worker
     celery_app.conf.task_always_eager = True
     wait_for_idle_worker()
 
