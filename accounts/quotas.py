@@ -46,9 +46,14 @@ class QuotaExceeded(DomainError):
         self.limit = limit
 
 
+def tier_in_effect(tier: str, subscription_expires_at) -> str:
+    """``tier``, or the free tier once its subscription has expired."""
+    expired = subscription_expires_at is not None and subscription_expires_at <= timezone.now()
+    return Tier.FREE if expired else tier
+
+
 def effective_tier(user) -> str:
-    expired = user.subscription_expires_at is not None and user.subscription_expires_at <= timezone.now()
-    return Tier.FREE if expired else user.tier
+    return tier_in_effect(user.tier, user.subscription_expires_at)
 
 
 def limits_for(user) -> Limits:

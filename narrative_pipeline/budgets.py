@@ -27,7 +27,7 @@ from django.db import connection as database
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Tier
+from accounts.quotas import tier_in_effect
 from accounts.rls import acting_as
 from core.errors import DomainError
 
@@ -105,8 +105,7 @@ def _money(amount: Decimal | None) -> str | None:
 
 
 def tier_monthly_cap(tier: str, subscription_expires_at=None) -> Decimal | None:
-    expired = subscription_expires_at is not None and subscription_expires_at <= timezone.now()
-    return settings.LUNA_MONTHLY_BUDGET_USD.get(Tier.FREE if expired else tier)
+    return settings.LUNA_MONTHLY_BUDGET_USD.get(tier_in_effect(tier, subscription_expires_at))
 
 
 def monthly_cap(*, tier: str, subscription_expires_at, own_cap: Decimal | None) -> Decimal | None:
@@ -121,6 +120,16 @@ def monthly_cap(*, tier: str, subscription_expires_at, own_cap: Decimal | None) 
 # -- Estimating ---------------------------------------------------------------------------------
 
 
+def _prompt_tokens(chars: int) -> int:
+    """A prompt of ``chars`` characters in tokens, counted high (``CHARS_PER_TOKEN``, and 100 for the roles)."""
+    return math.ceil(chars / CHARS_PER_TOKEN) + 100
+
+
+def _priced(choice: ModelChoice, prompt_tokens: int, completion_tokens: int) -> Decimal:
+    connection = connection_named(choice.connection)
+    return Decimal(0) if connection is None else connection.cost_usd(choice.model, prompt_tokens, completion_tokens)
+
+
 def turn_estimate_usd(*, user, story: Story, briefing: StrategistBriefing) -> Decimal:
     """The most this turn's model calls may cost: the Strategist's plan and its one repair, then the Writer's
     longest passage, each prompt the briefing in full, at the prices of the models chosen for them."""
@@ -128,29 +137,20 @@ def turn_estimate_usd(*, user, story: Story, briefing: StrategistBriefing) -> De
         account_choices = selectors.model_choices(user=user)
     choices = choices_for(account_choices=account_choices, story_overrides=story.llm_overrides)
     briefing_chars = len(json.dumps(briefing.for_agents(), ensure_ascii=False))
-    strategist_prompt = math.ceil((len(STRATEGIST_SYSTEM) + briefing_chars) / CHARS_PER_TOKEN) + 100
+    strategist_prompt = _prompt_tokens(len(STRATEGIST_SYSTEM) + briefing_chars)
     # The repair call resends the prompt with the first answer.
     calls = [("strategist", strategist_prompt, PLAN_TOKENS),
              ("strategist", strategist_prompt + PLAN_TOKENS + 100, PLAN_TOKENS),
-             ("writer", math.ceil((len(WRITER_SYSTEM) + briefing_chars) / CHARS_PER_TOKEN) + PLAN_TOKENS + 100,
-              WRITER_MAX_TOKENS)]
-    total = Decimal(0)
-    for agent, prompt_tokens, completion_tokens in calls:
-        choice = choices[agent]
-        connection = connection_named(choice.connection)
-        if connection is not None:
-            total += connection.cost_usd(choice.model, prompt_tokens, completion_tokens)
-    return total
+             ("writer", _prompt_tokens(len(WRITER_SYSTEM) + briefing_chars) + PLAN_TOKENS, WRITER_MAX_TOKENS)]
+    return sum((_priced(choices[agent], prompt_tokens, completion_tokens)
+                for agent, prompt_tokens, completion_tokens in calls), Decimal(0))
 
 
 def call_estimate_usd(*, choice: ModelChoice, request: LLMRequest) -> Decimal:
     """The most one call may cost: its prompt as written and its ``max_tokens`` at ``choice``'s prices (work
     outside a turn's reservation: the Dreamer's, a replay's Writer)."""
-    connection = connection_named(choice.connection)
-    if connection is None:
-        return Decimal(0)
     prompt_chars = sum(len(str(message.get("content", ""))) for message in request.messages)
-    return connection.cost_usd(choice.model, math.ceil(prompt_chars / CHARS_PER_TOKEN) + 100, request.max_tokens)
+    return _priced(choice, _prompt_tokens(prompt_chars), request.max_tokens)
 
 
 # -- Reserving and settling ----------------------------------------------------------------------
