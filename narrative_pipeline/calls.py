@@ -75,11 +75,7 @@ class AgentCaller:
         visible, reasoning = reasoning_split(completion.text)
         completion = dataclasses.replace(completion, text=completion.text if request.json_mode else visible,
                                          reasoning="\n\n".join(filter(None, [completion.reasoning, reasoning])))
-        self._record(request.agent, choice.connection, completion.model, started, completion=completion,
-                     cost=connection.cost_usd(completion.model, completion.prompt_tokens, completion.completion_tokens,
-                                              completion.cached_tokens),
-                     saved=connection.cache_saved_usd(completion.model, completion.prompt_tokens,
-                                                      completion.cached_tokens))
+        self._record_answered(request.agent, choice, connection, started, completion)
         return completion
 
     def stream(self, request: LLMRequest) -> Iterator[str | Completion]:
@@ -90,10 +86,7 @@ class AgentCaller:
             pieces = provider.stream(request)
             for piece in pieces:
                 if isinstance(piece, Completion):
-                    self._record(request.agent, choice.connection, piece.model, started, completion=piece,
-                                 cost=connection.cost_usd(piece.model, piece.prompt_tokens, piece.completion_tokens,
-                                                          piece.cached_tokens),
-                                 saved=connection.cache_saved_usd(piece.model, piece.prompt_tokens, piece.cached_tokens))
+                    self._record_answered(request.agent, choice, connection, started, piece)
                 else:
                     written.append(piece)
                 yield piece
@@ -110,9 +103,8 @@ class AgentCaller:
             prompt_tokens = approximate_tokens("\n".join(str(m.get("content", "")) for m in request.messages))
             stopped = Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=approximate_tokens(text),
                                  provider=choice.connection, model=choice.model)
-            self._record(request.agent, choice.connection, choice.model, started, completion=stopped,
-                         cost=connection.cost_usd(choice.model, stopped.prompt_tokens, stopped.completion_tokens),
-                         status=AgentCall.Status.STOPPED)
+            self._record_answered(request.agent, choice, connection, started, stopped,
+                                  status=AgentCall.Status.STOPPED)
             raise
 
     def record_local(self, agent: str, *, model: str, tokens: int, started: float) -> None:
@@ -120,6 +112,15 @@ class AgentCaller:
         self._record(agent, "local", model, started,
                      completion=Completion(text="", prompt_tokens=tokens, completion_tokens=0, provider="local",
                                            model=model))
+
+    def _record_answered(self, agent: str, choice: ModelChoice, connection, started: float, completion: Completion,
+                         *, status: str = "") -> None:
+        """A call with an answer (whole, or what it wrote before a Stop), priced at its connection's prices
+        for the model that answered, with what the prompt cache saved."""
+        model, tokens_in, cached = completion.model, completion.prompt_tokens, completion.cached_tokens
+        self._record(agent, choice.connection, model, started, completion=completion, status=status,
+                     cost=connection.cost_usd(model, tokens_in, completion.completion_tokens, cached),
+                     saved=connection.cache_saved_usd(model, tokens_in, cached))
 
     def _record(self, agent, provider, model, started, *, completion: Completion | None = None,
                 cost: Decimal = Decimal(0), saved: Decimal = Decimal(0), error: str = "", status: str = ""):
