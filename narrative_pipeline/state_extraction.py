@@ -50,6 +50,7 @@ PHRASE_STOPS = {
     "here", "there", "now", "quickly", "slowly", "carefully", "quietly", "too", "also", "tomorrow", "tonight",
     "today", "later", "soon", "yesterday", "somewhere", "anywhere", "everywhere", "nowhere",
     "overboard", "ashore", "aboard", "aside", "below", "upstairs", "downstairs", "abroad",
+    "together", "alone", "afterwards", "afterward", "immediately", "first", "anyway", "fast",
     # a subject pronoun starts a relative clause: "the key I find in the drawer"
     "i", "he", "she", "we", "they", "you",
 }
@@ -77,6 +78,9 @@ BODY_PARTS = {
     "jaw", "ear", "ears", "nose", "cheek", "lips", "mouth", "chest", "waist", "back", "ankle", "ankles",
     "palm", "fist", "collar", "sleeve", "sleeves", "cloak-hem", "hem", "heart", "eyes", "eye", "body", "thumb",
 }
+# Nouns that end like a past participle ("a steed", not "a key taped under the desk").
+ED_NOUNS = {"steed", "creed", "breed", "speed", "tweed", "greed", "hundred", "seabed", "riverbed", "flowerbed",
+            "seaweed", "tumbleweed", "woodshed", "homestead", "bobsled", "birdseed", "linseed", "hayseed"}
 # Nouns that end like a participle ("the lantern hanging by the door" ends at "hanging"; "a signet ring" does not).
 ING_NOUNS = {"ring", "earring", "string", "wing", "sling", "thing", "ceiling", "building", "clothing", "painting",
              "drawing", "stocking", "bedding", "pudding", "lining", "carving", "offering", "binding", "writing",
@@ -97,9 +101,22 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
               "pace", "speed", "slack", "trail", "scent", "advice", "counsel", "point", "side", "offer",
               "suggestion", "round", "rounds", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
               "shuttle", "stairs", "staircase", "escalator", "cab", "coach", "carriage", "tube"}
-# A drink got without its vessel is drunk where it is bought ("spend my coins on ale"); "a bottle of ale" is kept.
-DRUNK_ON_THE_SPOT = {"ale", "beer", "mead", "cider", "wine", "grog", "rum", "whisky", "whiskey", "tea", "coffee",
-                     "stout", "lager", "drinks", "brandy", "gin", "vodka", "sake"}
+# What one is given that is a gesture, a favour or a feeling ("Mabel gives me a wink"); only as the last word,
+# since as the first it may describe a thing ("a wave pattern").
+GESTURES = {"wink", "nod", "smile", "grin", "smirk", "hug", "kiss", "shrug", "wave", "slap", "kick", "shove",
+            "nudge", "frown", "glare", "stare", "scowl", "sneer", "salute", "curtsy", "hint", "ride", "call",
+            "shout", "earful", "talking-to", "lecture", "tour", "compliment", "apology", "excuse", "reason",
+            "squeeze", "boost", "leg-up", "heads-up", "thumbs-up", "once-over", "laugh", "chuckle", "sigh",
+            "blessing", "kindness", "favour", "favor", "job", "task", "mission", "quest", "punishment", "scolding",
+            "fright", "scare", "start", "headache", "fever", "thrashing", "beating", "wits", "strength",
+            "permission", "discount", "refund", "welcome", "thanks", "attention", "directions"}
+# What is bought to be used up where it is bought: a drink without its vessel ("spend my coins on ale"; "a
+# bottle of ale" is kept), a meal, a service ("pay for the gas", "a room for the night").
+CONSUMED_ON_THE_SPOT = {"ale", "beer", "mead", "cider", "wine", "grog", "rum", "whisky", "whiskey", "tea", "coffee",
+                        "stout", "lager", "drinks", "brandy", "gin", "vodka", "sake", "gas", "fuel", "petrol",
+                        "diesel", "meal", "meals", "dinner", "lunch", "breakfast", "supper", "brunch", "room",
+                        "rooms", "fare", "fares", "passage", "lodging", "lodgings", "haircut", "shave", "bath",
+                        "repairs", "repair", "toll", "admission", "entry", "stay", "night"}
 PURPOSE_VERBS = {"let", "make", "do", "be", "have", "keep", "give", "bring", "find", "catch", "avoid", "escape", "allow"}
 NOT_PLACES = {"walk", "swim", "drink", "run", "sleep", "bed", "work", "war", "pieces", "waste", "help", "rest", "aid", "safety", "cover",
               "meet", "see", "find", "look", "fetch", "get", "buy", "talk", "speak", "ask", "fight", "hide", "wait",
@@ -135,11 +152,13 @@ reel in, haul in, haul up, scoop, pay for, barter for, haggle for, lay hands on,
 # Irregular forms the inflection rules do not make.
 GAIN_VERBS = (verb_forms(GAIN_BASES) + "|"
               r"(?:trade|trades|traded|trading|swap|swaps|swapped|swapping|exchange|exchanges|exchanged|exchanging)"
-              r" \w+(?: \w+){0,2}? for|(?:spend|spends|spent|spending) \w+(?: \w+){0,2}? on")
+              r" \w+(?: \w+){0,4}? for|(?:spend|spends|spent|spending) \w+(?: \w+){0,4}? on")
 SCOOP = set(verb_forms("scoop").split("|"))  # "scoop the change off the bar" gets; "scoop up" gets without a source
 # Phrasal verbs of getting whose particle may follow the thing: "pick the hook up", "fish a key out of the mud".
 GAIN_SPLIT = re.compile(r"(?<![\w'])(?:" + verb_forms("pick, scoop, fish, dig, pull, snap, haul, buy, gather") +
                         r")\s+(?P<thing>(?:[\w'-]+\s+){0,4}?[\w'-]+)\s+(?:up|out)(?![\w'])", re.I)
+# What is answered, not carried off, when picked up: "I pick up the phone and call Lou".
+TELEPHONES = {"phone", "telephone", "receiver", "handset"}
 # What one rides, not carries off: "take the ferry over to Gull Island".
 VEHICLES = {"lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "stairs", "staircase", "tube", "cab",
             "coach", "taxi", "metro", "subway", "boat", "barge", "ship", "plane", "flight", "carriage", "wagon",
@@ -147,8 +166,11 @@ VEHICLES = {"lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "sta
             "car", "ride", "rickshaw"}
 GIVEN_TO_ME = (r"(?:" + verb_forms("give, hand, pass, toss, throw, offer, sell, lend, slip, slide, bring, fetch, pour, send, "
                                    "deal, award, grant, gift, fling, lob, chuck, flick, leave, bequeath") +
-               r") me(?: back)?|(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered|slipped|slid|"
-               r"thrown|brought|sent|awarded|granted|gifted|dealt|poured)")
+               r") me(?: back)?|(?:" + verb_forms("present, provide, supply, furnish, equip, reward, arm, issue, gift, entrust, "
+                                    "load, kit out, fit out") +
+               r") (?:me|us) with|(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered|slipped|slid|"
+               r"thrown|brought|sent|awarded|granted|gifted|dealt|poured|"
+               r"(?:presented|provided|supplied|furnished|equipped|rewarded|armed|issued|entrusted) with)")
 # "Vivian hands over an envelope": someone else handing over, to nobody named, hands it to the player.
 HANDED_OVER = r"(?:" + verb_forms("hand, pass, give, slide, turn") + r")(?= (?:over|across)\b)"
 # "Tessa presses a charm into my hand", "Orla tosses the key to me": the thing comes between verb and me.
@@ -163,7 +185,9 @@ LOSE_BASES = """drop, give away, give back, give, hand over, hand back, hand, se
 throw, toss away, toss, discard, use up, eat, drink, spend, abandon, leave behind, pawn, trade away, trade, swap,
 exchange, break, burn, pay, put down, set down, lay down, offer, surrender, lend, plant, bury, shatter, consume, leave,
 ditch, dump, chuck, fling, hurl, donate, part with, relinquish, sacrifice, forfeit, deliver, tip, bribe, slide,
-pass, send, mail, post, return"""
+pass, send, mail, post, return, hand in, turn in, give up, hand off, pass on, give out, hand out, trade in,
+cash in, feed, gift, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
+jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred"""
 LOSE_VERBS = verb_forms(LOSE_BASES) + "|burnt"
 MOVE_BASES = """walk, go, head, run, sail, climb, ride, travel, return, hurry, sneak, stroll, wander, march, row, swim,
 dive, jog, race, flee, drive, fly, move, step, descend, ascend, set off, set out, hike, trek, wade, slip, dash, sprint,
@@ -212,6 +236,26 @@ CARRIED = (r"(?:am|are|is|was|were|get|gets|got|i'm|we're|being)\s+(?:\w+ly\s+)?
            r"(?:dropped off|carried|dragged|taken|brought|led|escorted|rowed|ferried|driven|flown|hauled|wheeled|guided|marched|"
            r"hustled|bundled|ushered|swept|washed|pulled|pushed|sent|summoned|shipped|thrown|tossed)\s+"
            r"(?:by\s+[\w'-]+(?:\s+[\w'-]+)?\s+)?")
+# Being left somewhere: "Deke drops me off at the bus station", "I'm dropped off at the quarry".
+DROPPED_OFF = (r"(?:(?P<drops_me>(?:" + verb_forms("drop, let, set, put, deposit, dump, leave, maroon, strand") +
+               r")\s+(?:me|us))|(?:am|are|is|was|were|get|gets|got|i'm|we're|being)\s+(?:\w+ly\s+)?"
+               r"(?:dropped|let|set|put|deposited|dumped|left|marooned|stranded))\s+(?:(?:off|down|out|ashore)\s+)?"
+               r"(?:by\s+[\w'-]+(?:\s+[\w'-]+)?\s+)?(?:at|outside|in front of|on|by)")
+# Verbs that take "to"/"into" without anyone going anywhere ("I whisper to the guard", "I burst into tears"): an
+# unknown verb before "to the …" is taken as a way of moving ("I apparate to the village square") unless it is one.
+NOT_MOVING = set(verb_forms("""talk, speak, say, whisper, listen, point, nod, wave, reply, answer, write, explain, admit, confess, pray, sing,
+read, shout, yell, call, mutter, murmur, bow, gesture, signal, turn, tend, attend, cling, stick, hold, belong,
+react, respond, agree, object, apologize, apologise, refer, add, happen, toast, propose, submit, look, stare,
+glance, peer, gaze, peek, glare, smile, grin, wink, sign, swear, lie, pledge, promise, complain, report,
+introduce, describe, mention, relate, appeal, cater, adapt, adjust, convert, change, transform, translate,
+bump, crash, burst, break, tune, dig, bite, sink, lean, fall, kneel, bend, reach, tie, chain, nail, pin, tape,
+glue, hook, attach, lash, pour, drop, throw, toss, hand, give, pass, send, show, play, hum, whistle, shrug,
+raise, lift, offer, wish, salute, motion, beckon, need, want, have, try, use, keep, stay, hang, chat, chatter,
+gossip, natter, moan, grumble, holler, cry, laugh, sob, weep, yawn, sigh, growl, snarl, bark, hiss, scream,
+plead, beg, preach, lecture, shift, switch, wake, doze, open, close, lock, seal,
+staple, warm, cool, tear, rip, cut, slice, carve, fade, rise, flick, zoom, scroll, skip, fast-forward, rewind,
+commit, dedicate, devote, subscribe, vote, contribute, donate, lend""")
+                 .split("|"))
 SPEECH = verb_forms("say, ask, tell, shout, yell, beg, order, plead, cry, call, whisper, demand")
 ARRIVE = (r"(?:" + verb_forms("arrive, end up, find myself, disembark, land, dock, alight, touch down, put in, pull in, "
                                 "make landfall, step ashore, come ashore, go ashore, wash up, wash ashore") +
@@ -228,7 +272,8 @@ ARRIVAL_WORDS = verb_forms(ARRIVAL_BASES) + "|is waiting|was waiting"
 LEAVING_BASES = """leave, depart, walk away, walk off, go away, storm off, storm out, walk out, head off, head home, go home,
 go to bed, disappear, vanish, slip away, run off, run away, stay behind, stay here, remain behind, sail away, flee,
 die, excuse himself, excuse herself, excuse themselves, take his leave, take her leave, take their leave, turn in,
-retire, wander off, move on"""
+retire, wander off, move on, head for the door, make for the door, head for the exit, make for the exit,
+head out the door, walk out the door"""
 LEAVING_WORDS = (verb_forms(LEAVING_BASES) + "|is gone|was gone|is dead|"
                  r"(?:is|was|gets|got|are|were) (?:called|taken|led|dragged|carried|hauled|sent|summoned|swept|washed|"
                  r"thrown|knocked|pulled|blown|whisked|rushed|escorted|marched) (?:back )?"
@@ -239,6 +284,7 @@ NOT_LEAVING_OFF = ("cries|cried|calls|called|shouts|shouted|yells|yelled|speaks|
                    "hands|handed|sorts|sorted|works|worked|figures|figured|checks|checked|tries|tried|finds|found|"
                    "gives|gave|lays|laid|breaks|broke|starts|started|puts|put|"
                    "lives|lived|believes|believed|was|has|does|is")
+SEEING = "looks|looked|stares|stared|peers|peered|glances|glanced|peeks|peeked|gazes|gazed|sees|saw|calls|called|shouts|shouted"
 COME_ALONG = (r"follows|followed|follow|comes with|came with|comes along|came along|tags along|tagged along|"
               r"goes with|went with|walks with|walked with|keeps pace|kept pace|at my side|by my side|in tow|"
               r"joins me|joined me|trails|trailed|hurries after|hurried after")
@@ -344,6 +390,9 @@ def _cut(phrase: str, *, keep_of: bool) -> list[str]:
         following = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
         if words and bare.endswith("ing") and following in PHRASE_STOPS and bare not in ING_NOUNS:
             break  # "the lantern hanging by the door": the participle starts a clause
+        if (words and len(bare) > 4 and bare.endswith("ed") and bare not in ED_NOUNS
+                and words[-1].lower() not in DETERMINERS | {"of"} and (not following or following in PHRASE_STOPS)):
+            break  # "an old key taped under the desk", "a letter addressed to me"
         words.append(word)
     return words
 
@@ -389,7 +438,7 @@ def _thing(phrase: str, scene: Scene) -> str | None:
     if not words or len(words) > 5:
         return None
     head = (words[:words.index("of")] if "of" in words[1:] else words)[-1].lower()  # "a bottle of water" is a bottle
-    if words[0].lower() in ("of",) or head in BODY_PARTS | SCENERY | NOT_THINGS | DETERMINERS:
+    if words[0].lower() in ("of",) or head in BODY_PARTS | SCENERY | NOT_THINGS | GESTURES | DETERMINERS:
         return None
     if words[0].lower() in NOT_THINGS or _is_person(words, scene):
         return None
@@ -471,8 +520,10 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             listed = _things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene)[1 if mine else 0:]
             if mine and not listed:
                 continue
-            gained.extend(thing for thing in listed if thing.lower() not in DRUNK_ON_THE_SPOT
-                          and not (ridden and thing.lower().split()[-1] in VEHICLES))  # "take the ferry over to"
+            answered = verb.startswith("pick") and not re.search(r"\b(?:from|off)\b", rest)  # "pick up the phone"
+            gained.extend(thing for thing in listed if thing.lower() not in CONSUMED_ON_THE_SPOT
+                          and not (ridden and thing.lower().split()[-1] in VEHICLES)  # "take the ferry over to"
+                          and not (answered and thing.lower() in TELEPHONES))
             break
         else:
             for prefix, rest, verb in _verb_matches(clause, LOSE_VERBS, scene):
@@ -549,20 +600,27 @@ def _place(phrase: str, scene: Scene) -> str | None:
 
 def _location(clauses: list[str], scene: Scene) -> str | None:
     location = None
-    moves = (rf"(?:(?P<carries_me>{CARRIES_ME})|(?P<carried>{CARRIED})){MOVE_PREPOSITIONS}\s+|"
+    moves = (rf"(?:(?P<carries_me>{CARRIES_ME})|(?P<carried>{CARRIED})){MOVE_PREPOSITIONS}\s+|{DROPPED_OFF}\s+|"
              rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|{HEAD_FOR}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
              rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in|aboard)\s+|"
              # "follow the smell of bread to the bakery", "hurry after Hakim toward the docks"
              rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:[\w'-]+\s+){{1,5}}?(?:to|into|toward|towards|onto)\s+|"
-             rf"(?P<climbed>{CLIMB})\s+(?=(?:the|a|an)\s)")
+             rf"(?P<climbed>{CLIMB})\s+(?=(?:the|a|an)\s)|"
+             rf"(?P<unknown>[a-z]{{3,}})\s+(?:(?:back|down|up|over|off|out|across|along|straight|away)\s+)?"
+             rf"(?:to|towards?|into|onto)\s+(?=(?:the|a|an)\s+[\w'-]|[A-Z])")
     for clause in clauses:
         for match in re.finditer(rf"(?<![\w'])(?:{moves})", clause, re.I):
             prefix = clause[:match.start()]
             if _inside_name(clause, match.start(), scene):
                 continue
+            if match.group("unknown") and (match.group("unknown").lower() in VERBS | NOT_MOVING
+                                           or not re.search(r"\b(?:I|we)\s+(?:\w+ly\s+)?$", prefix, re.I)):
+                continue  # only a verb we do not know, right after the player: "I apparate to the square"
+            if match.group("drops_me") and not _words(prefix):
+                continue  # "Drop me at the docks" asks
             if match.group("carries_me") and (not _words(prefix) or re.search(rf"[:]|\b(?:{SPEECH})\b", prefix, re.I)):
                 continue  # "I say: Take me to the docks!" asks, it does not move
-            if match.group("carries_me"):
+            if match.group("carries_me") or match.group("drops_me"):
                 if NOT_DONE.search(prefix):
                     continue  # whoever carries, it is the player who moves
             elif not _is_player_doing(prefix, scene) and not re.search(r"\bwe\b", prefix, re.I):
@@ -622,7 +680,9 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
         key = re.escape(fold(name))
         subject = _subject(key, names)
         arrives = (rf"(?:{ARRIVAL_WORDS}|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed) (?:(?:down|up|back|out|over) )?"
-                   rf"(?:in|into|onto|aboard|inside)|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed) over"
+                   rf"(?:in|into|onto|aboard|inside)|(?!(?:{NOT_LEAVING_OFF}|{SEEING})\b)\w{{3,}}(?:s|ed) (?:in )?through the "
+                   rf"(?:\w+ )?(?:door|doors|doorway|gate|entrance|hatch|curtain|curtains|arch|archway)\b|"  # "Finn bursts through the door"
+                   rf"(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed) over"
                    rf"(?=\s*(?:$|[.,;!]|and\b|to (?:me|us|you)\b)))(?![\w'])")  # "Auntie Sal waddles over"
         if re.search(rf"{subject}(?:\w+ly\s+)?{arrives}", folded) or re.search(
                 rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{arrives}", folded) or re.search(
@@ -636,8 +696,10 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                   rf"(?!\s+(?:back|door|doorway|window|exit|gate|side|front)\b)))(?![\w'])")  # "slips out the back"
         if re.search(rf"{subject}(?:\w+ly\s+)?{leaves}", folded) or re.search(
                 # "Hakim heads to the docks", "Reyes goes to bed": going elsewhere, not over to the player or the window
-                rf"{subject}(?:\w+ly\s+)?(?:{MOVE_VERBS}) (?:back |off |away |out |on )?(?:to|toward|towards|into|for) "
-                rf"(?!(?:me|us|you|him|her|them)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)", folded) or re.search(
+                # (not "Kel leads me down to the crypt", "Pearl shuffles over to our booth": there the player is)
+                rf"{subject}(?:\w+ly\s+)?(?!\w+ (?:me|us|you)\b)(?:{MOVE_VERBS}) "
+                rf"(?:(?:back|off|away|out|on|down|up|over|across|along|straight) )*(?:to|toward|towards|into|for) "
+                rf"(?!(?:me|us|you|him|her|them|my|our|your)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)", folded) or re.search(
                 # "Brannock gathers her shawl and leaves"
                 rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
                 rf"\b(?:wave|waves|waved|see|sees|saw|shoo|shoos|shooed|send|sends|sent|usher|ushers|ushered)\s+{key}\s+"
@@ -646,6 +708,13 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"ditches|wave goodbye to|say goodbye to|bid farewell to|part ways with|slip away from|"
                 rf"lose|lost|{verb_forms('shake off, evade, outrun, get rid of, escape from, give the slip to')})\s+{key}(?![\w])",
                 folded):
+            departing.append(name)
+        # "June follows Officer Diaz outside": who is followed away leaves too.
+        followed_away = (rf"(?:{verb_forms('follow, trail, tail, chase, accompany, escort')}) (?:{{whom}}) "
+                         rf"(?:away|off|out|outside|home|upstairs|downstairs|(?:(?:back|off|out|down|up|over) )?"
+                         rf"(?:to|into|toward|towards|for) (?!(?:me|us|you)\b))")
+        if re.search(rf"{subject}(?:\w+ly\s+)?" + followed_away.format(whom=names), folded) or re.search(
+                rf"(?<![\w'])(?:{names})\s+(?:\w+ly\s+)?" + followed_away.format(whom=key), folded):
             departing.append(name)
     return arriving, departing
 

@@ -492,3 +492,55 @@ class TestRoundEight:
 
     def test_a_leaving_i_cannot_do_is_no_leaving(self):
         assert state_change("I can't leave June here", scene=self.TOWN).leaving == []
+
+
+class TestRoundNine:
+    """General classes the twelfth suite's misses pointed at (the thirteenth suite stays held out)."""
+
+    SCHOOL = Scene(location="the Great Library", present=("Professor Quill", "Mabel"),
+                   inventory=("spellbook", "quill pen", "bag of marbles", "wand"),
+                   cast=("Professor Quill", "Mabel", "Headmistress Ora", "Finn"), player="Rue",
+                   places=("the Great Library", "the dormitory"))
+
+    @pytest.mark.parametrize("action, place", [("I apparate to the village square", "the village square"),
+                                               ("We blink across to the old mill", "the old mill"),
+                                               ("We stroll down to the lake together", "the lake"),
+                                               ("I'm dropped off at the bus station", "the bus station"),
+                                               ("Finn drops me off outside the bakery", "the bakery")])
+    def test_an_unknown_way_of_moving_a_drop_off_and_a_trailing_adverb_still_reach_the_place(self, action, place):
+        assert state_change(action, scene=self.SCHOOL).location == place
+
+    @pytest.mark.parametrize("action", ["I whisper to the owl", "I listen to the rain", "I burst into tears",
+                                        "Drop me at the gate", "Mabel apparates to the village square"])
+    def test_talking_to_crying_asking_and_someone_elses_going_move_nobody(self, action):
+        assert state_change(action, scene=self.SCHOOL).location is None
+
+    @pytest.mark.parametrize("action, gained", [("I find an old key taped under the desk", ["old key"]),
+                                                ("Headmistress Ora presents me with a silver badge", ["silver badge"]),
+                                                ("I am rewarded with a golden quill", ["golden quill"]),
+                                                ("I trade my bag of marbles for Finn's map", ["map"]),
+                                                ("I pay for the gas and a room", []),
+                                                ("Mabel gives me a wink", []),
+                                                ("I pick up the phone", []),
+                                                ("I pick up a phone from the counter", ["phone"])])
+    def test_a_participle_a_present_with_a_possessor_services_gestures_and_the_phone(self, action, gained):
+        assert state_change(action, scene=self.SCHOOL).items_gained == gained
+
+    @pytest.mark.parametrize("action", ["I hand in my spellbook", "I turn in my wand", "I wolf down my bag of marbles"])
+    def test_a_particle_before_the_thing_still_parts_with_it(self, action):
+        assert state_change(action, scene=self.SCHOOL).items_lost
+
+    def test_bursting_through_the_door_is_an_arrival_and_looking_through_it_is_not(self):
+        assert state_change("Finn bursts through the door", scene=self.SCHOOL).entering == ["Finn"]
+        assert state_change("Finn peers through the door", scene=self.SCHOOL).entering == []
+
+    @pytest.mark.parametrize("action, leaving", [("Mabel and Finn head down to dinner", ["Mabel"]),
+                                                 ("Mabel follows Professor Quill outside", ["Professor Quill", "Mabel"]),
+                                                 ("I read on", ["Mabel"])])
+    def test_going_down_to_following_someone_out_and_heading_for_the_door_leave(self, action, leaving):
+        prose = "Mabel shuts her book and heads for the door." if action == "I read on" else ""
+        assert state_change(action, scene=self.SCHOOL, prose=prose).leaving == leaving
+
+    def test_someone_leading_me_or_coming_over_to_my_table_is_here_not_leaving(self):
+        assert state_change("Finn leads me down to the kitchens", scene=self.SCHOOL).entering == ["Finn"]
+        assert state_change("Headmistress Ora walks over to our table", scene=self.SCHOOL).entering == ["Headmistress Ora"]
