@@ -54,6 +54,7 @@ PHRASE_STOPS = {
     # a subject pronoun starts a relative clause: "the key I find in the drawer"
     "i", "he", "she", "we", "they", "you",
 }
+PARTICLES = {"up", "out", "off", "down", "away", "over", "in", "on", "back"}
 DETERMINERS = {"a", "an", "the", "some", "any", "my", "our", "your", "his", "her", "their", "its", "this",
                "that", "these", "those", "one", "two", "three", "four", "five", "few", "several", "another",
                "each", "every", "all", "both", "many", "more", "much", "little", "extra"}
@@ -101,6 +102,8 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
               "pace", "speed", "slack", "trail", "scent", "advice", "counsel", "point", "side", "offer",
               "suggestion", "round", "rounds", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
               "shuttle", "stairs", "staircase", "escalator", "cab", "coach", "carriage", "tube"}
+# What "take/have a …" says without a thing, but with "of" measures one out: "a shot of rye", "a swig of water".
+MEASURES = {"shot", "sip", "swig", "bite", "drink", "measure", "drop", "dash", "pinch", "slice", "piece"}
 # What one is given that is a gesture, a favour or a feeling ("Mabel gives me a wink"); only as the last word,
 # since as the first it may describe a thing ("a wave pattern").
 GESTURES = {"wink", "nod", "smile", "grin", "smirk", "hug", "kiss", "shrug", "wave", "slap", "kick", "shove",
@@ -152,7 +155,9 @@ reel in, haul in, haul up, scoop, pay for, barter for, haggle for, lay hands on,
 # Irregular forms the inflection rules do not make.
 GAIN_VERBS = (verb_forms(GAIN_BASES) + "|"
               r"(?:trade|trades|traded|trading|swap|swaps|swapped|swapping|exchange|exchanges|exchanged|exchanging)"
-              r" \w+(?: \w+){0,4}? for|(?:spend|spends|spent|spending) \w+(?: \w+){0,4}? on")
+              r" \w+(?: \w+){0,4}? for|(?:spend|spends|spent|spending) \w+(?: \w+){0,4}? on|"
+              r"(?:" + verb_forms("haggle, barter, bargain, dicker, negotiate, trade, swap, gamble") +
+              r") with (?:[\w'-]+ ){1,3}?for")
 SCOOP = set(verb_forms("scoop").split("|"))  # "scoop the change off the bar" gets; "scoop up" gets without a source
 # Phrasal verbs of getting whose particle may follow the thing: "pick the hook up", "fish a key out of the mud".
 GAIN_SPLIT = re.compile(r"(?<![\w'])(?:" + verb_forms("pick, scoop, fish, dig, pull, snap, haul, buy, gather") +
@@ -164,6 +169,10 @@ VEHICLES = {"lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "sta
             "coach", "taxi", "metro", "subway", "boat", "barge", "ship", "plane", "flight", "carriage", "wagon",
             "cart", "path", "road", "trail", "route", "shortcut", "gondola", "raft", "skiff", "steps", "streetcar", "trolley",
             "car", "ride", "rickshaw"}
+# What one leads or rides where one goes (with the ``VEHICLES``).
+MOUNTS = {"horse", "horses", "mule", "mules", "pony", "camel", "donkey", "ox", "oxen", "mare", "stallion", "steed",
+          "mount", "bike", "bicycle", "motorbike", "motorcycle", "scooter", "truck", "van", "jeep", "buggy", "canoe",
+          "kayak", "dinghy", "sled", "sledge", "dogs", "team", "caravan", "yak", "goat", "goats", "herd", "cattle"}
 GIVEN_TO_ME = (r"(?:" + verb_forms("give, hand, pass, toss, throw, offer, sell, lend, slip, slide, bring, fetch, pour, send, "
                                    "deal, award, grant, gift, fling, lob, chuck, flick, leave, bequeath") +
                r") me(?: back)?|(?:" + verb_forms("present, provide, supply, furnish, equip, reward, arm, issue, gift, entrust, "
@@ -198,7 +207,12 @@ scuttle, lope, bound, troop, mosey, meander, roam, rove, pop, zip, speed, zoom, 
 soar, swing, shimmy, shin, wriggle, inch, sidle, slink, skulk, prowl, storm, charge, barge, burst, hustle, journey,
 retreat, withdraw, backtrack, double back, circle back, turn back, hitchhike, vault, plunge, stagger, totter, lurch,
 traipse, teleport, tumble, flit, commute, hobble, waddle, strut, swagger, dawdle, cruise, rappel, abseil, swarm,
-ski, skate, sled, sledge, bike, motor, toboggan, snowshoe, surf, canoe, kayak, punt, cut across, cut through, cut back"""
+ski, skate, sled, sledge, bike, motor, toboggan, snowshoe, surf, canoe, kayak, punt, cut across, cut through, cut back,
+skedaddle, vamoose, scram, hightail, sashay, scoot, scarper, bustle, careen, barrel, pelt, scamper, sally, slog, tromp,
+clomp, lumber, shamble, schlep, promenade, whisk, rocket, file, parade, veer, swerve, detour, relocate, migrate, decamp,
+evacuate, mooch, toddle, pootle, potter, stray, advance, proceed, plough, plow, navigate, ramble, embark, whizz, whiz,
+hare, light out, make tracks, hotfoot it, leg it, beat it, slope off, sweep, streak, whoosh, thunder, jaunt, caper,
+frolic, flounce, stump, wheel, coast, taxi"""
 # "make my way", "push our way through the crowd to" (but "find my way" is knowing the way, not going).
 WAY_MAKERS = """make, pick, thread, elbow, push, fight, work, wind, wend, squeeze, shoulder, edge, inch, weave, force,
 claw, battle, worm, bluff, feel, muscle, jostle, nudge, hack, cut, carve, wriggle"""
@@ -209,12 +223,14 @@ MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
                                   "force, tow, winch, squeeze") + r") (?:myself|ourselves)|"
               r"(?:" + verb_forms("make") + r") it(?: back| safely| all the way)?(?= (?:to|into|inside|as far as)\b)|"
               r"(?:" + verb_forms("follow, lead, tail, shadow, trail, chase, pursue, accompany") + r") \w+|"
-              r"(?:" + verb_forms("take, catch, ride, grab, hail, hop on, jump on, get on, board, flag down") + r") (?:the|a|an) (?:\w+ )?(?:" + "|".join(sorted(VEHICLES)) + r")")
+              r"(?:" + verb_forms("take, catch, ride, grab, hail, hop on, jump on, get on, board, flag down") + r") (?:the|a|an) (?:\w+ )?(?:" + "|".join(sorted(VEHICLES)) + r")|"
+              r"(?:" + verb_forms("lead, walk, ride, drive, steer, guide, row, wheel, pilot, push, pedal, spur, urge") +
+              r") (?:my|our|the) (?:[\w'-]+ )?(?:" + "|".join(sorted(MOUNTS | VEHICLES)) + r")")
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
           r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
           r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft")
 MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|between)\s+(?:(?:the|a|an|my)\s+)?[\w'-]+\s+|"  # what is crossed on the way: "through the crowd toward the stage"
-                     r"(?:(?:through|across|along|up|down|over|past|via|out of|out)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+))?"  # a route before the place: "the stairs to the lamp room"
+                     r"(?:(?:through|across|along|up|down|over|past|via|out of|out)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+(?:and\s+)?))?"  # a route before the place: "the stairs to the lamp room"
                      r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|upstairs|downstairs|straight|all the way|"
                      r"onward|onwards|ahead|further|quickly|slowly|carefully|quietly)\s+)*"
                      r"(?:to|into|toward|towards|onto|on to|inside|in to|through|along|across|up|down|over|"
@@ -438,9 +454,11 @@ def _thing(phrase: str, scene: Scene) -> str | None:
     if not words or len(words) > 5:
         return None
     head = (words[:words.index("of")] if "of" in words[1:] else words)[-1].lower()  # "a bottle of water" is a bottle
-    if words[0].lower() in ("of",) or head in BODY_PARTS | SCENERY | NOT_THINGS | GESTURES | DETERMINERS:
+    measured = head in MEASURES and "of" in words[1:]  # "a shot of rye" is poured; "take a shot" is not a thing
+    if words[0].lower() in ("of",) or head in BODY_PARTS | SCENERY | GESTURES | DETERMINERS or (
+            head in NOT_THINGS and not measured):
         return None
-    if words[0].lower() in NOT_THINGS or _is_person(words, scene):
+    if words[0].lower() in NOT_THINGS and not measured or _is_person(words, scene):
         return None
     return " ".join(word.lower() if not word.isupper() else word for word in words)
 
@@ -545,8 +563,9 @@ def _things_listed(rest: str, scene: Scene) -> list[str]:
     things = []
     for part in re.split(r",\s*(?:and\s+)?|\s+and\s+", rest):
         words = _words(part)
-        if things and (not words or words[0].lower() not in DETERMINERS | WORTH_WORDS and _looks_like_verb(words[0])):
-            break
+        if things and (not words or words[0].lower() not in DETERMINERS | WORTH_WORDS and (
+                _looks_like_verb(words[0]) or len(words) > 1 and words[1].lower() in PARTICLES)):
+            break  # "a lamp, saddle up and ride out": a bare word and a particle is a verb
         thing = _thing(part, scene)
         if thing is None:
             break
@@ -570,7 +589,8 @@ def _held(rest: str, scene: Scene) -> list[str]:
     if exact:
         return exact
     return [item for item in scene.inventory
-            if fold(item).split()[-1:] == wanted.split()[-1:] or fold(item).endswith(" " + wanted)][:1]
+            if fold(item).split()[-1:] == wanted.split()[-1:] or fold(item).endswith(" " + wanted)
+            or fold(item).split(" of ")[0].split()[-1:] == wanted.split()[-1:]][:1]
 
 
 def _place(phrase: str, scene: Scene) -> str | None:
@@ -679,7 +699,8 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
     for name in scene.cast:
         key = re.escape(fold(name))
         subject = _subject(key, names)
-        arrives = (rf"(?:{ARRIVAL_WORDS}|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed) (?:(?:down|up|back|out|over) )?"
+        arrives = (rf"(?:{ARRIVAL_WORDS}|(?:comes|came) (?:\w+ing )?(?:in|into|over|down|up|through|round|around|back|inside|aboard)|"
+                   rf"(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed) (?:(?:down|up|back|over) )?"
                    rf"(?:in|into|onto|aboard|inside)|(?!(?:{NOT_LEAVING_OFF}|{SEEING})\b)\w{{3,}}(?:s|ed) (?:in )?through the "
                    rf"(?:\w+ )?(?:door|doors|doorway|gate|entrance|hatch|curtain|curtains|arch|archway)\b|"  # "Finn bursts through the door"
                    rf"(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed) over"
@@ -690,7 +711,7 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"{subject}(?:(?!{names})[^.;!?])*?\b(?:beside|next to|alongside|up to|over to|across to) (?:me|us|you)\b",
                 folded):
             arriving.append(name)
-        leaves = (rf"(?:{LEAVING_WORDS}|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? "
+        leaves = (rf"(?:{LEAVING_WORDS}|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? (?:(?:on|right|back|straight) )?"
                   rf"(?:away|off|out|home|overboard|ashore|below|upstairs|downstairs|outside)"
                   rf"(?!\s+(?:the|a|an|his|her|their|my|some|to (?:me|us|you))\b"
                   rf"(?!\s+(?:back|door|doorway|window|exit|gate|side|front)\b)))(?![\w'])")  # "slips out the back"
@@ -704,6 +725,8 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
                 rf"\b(?:wave|waves|waved|see|sees|saw|shoo|shoos|shooed|send|sends|sent|usher|ushers|ushered)\s+{key}\s+"
                 rf"(?:off|away|home|out)\b", folded) or re.search(
+                rf"\b(?:{verb_forms('wave, bid, kiss, wish')}|bade)\s+{key}\s+(?:goodbye|farewell|good night|goodnight)\b",
+                folded) or re.search(
                 rf"(?<!not )(?<!n't )(?<!never )\b(?:leave|leaves|left|send|sends|sent|dismiss|dismisses|dismissed|abandon|abandons|ditch|"
                 rf"ditches|wave goodbye to|say goodbye to|bid farewell to|part ways with|slip away from|"
                 rf"lose|lost|{verb_forms('shake off, evade, outrun, get rid of, escape from, give the slip to')})\s+{key}(?![\w])",
@@ -725,7 +748,7 @@ def _pronouns_named(text: str, scene: Scene) -> str:
     if not scene.cast:
         return text
     names = "|".join(re.escape(name) for name in sorted(scene.cast, key=len, reverse=True))
-    mention = re.compile(rf"(?<![\w'])(?:(?P<name>{names})|(?:he|she|they|him|them|her(?=\s+(?:off|away|out|home)\b)))"
+    mention = re.compile(rf"(?<![\w'])(?:(?P<name>{names})|(?:he|she|they|him|them|her(?=\s+(?:off|away|out|home|goodbye|farewell)\b)))"
                          r"(?![\w'])", re.I)
     sentences = []
     last_named = None
@@ -742,14 +765,16 @@ def _pronouns_named(text: str, scene: Scene) -> str:
     return " ".join(sentences)
 
 
+TAKES_ALONG = verb_forms("take, bring, lead, follow, help, drag, carry, guide, escort, tail, shadow, trail, chase, pursue, "
+                         "accompany")
+
+
 def _coming_along(action: str, scene: Scene) -> list[str]:
     folded = fold(action)
     along = []
     for name in scene.cast:
         key = re.escape(fold(name))
-        if re.search(rf"\b(?:with|take|takes|bring|brings|lead|leads|follow|follows|help|helps|drag|drags|"
-                     rf"{verb_forms('tail, shadow, trail, chase, pursue, accompany')}|"
-                     rf"carry|carries|guide|guides|escort|escorts)\s+{key}(?![\w])", folded) or re.search(
+        if re.search(rf"\b(?:with|{TAKES_ALONG})\s+{key}(?![\w])", folded) or re.search(
                 rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{COME_ALONG})\b", folded) or re.search(
                 rf"(?<![\w']){key} and (?:i|me)\b|\b(?:i|me) and {key}(?![\w])", folded) or re.search(
                 rf"\b(?:{MOVE_VERBS}|chase|chases|chased)\s+after\s+{key}(?![\w])", folded):
@@ -799,7 +824,14 @@ TITLES = {"sergeant", "captain", "commander", "brother", "sister", "mother", "fa
           "aunt", "auntie", "madam", "dame", "king", "queen", "prince", "princess", "little", "quartermaster",
           "boatswain", "mate", "cook", "granny", "grandma", "grandpa", "cousin", "chief", "elder", "nurse", "agent",
           "constable", "corporal", "private", "reverend", "bishop", "friar", "count", "countess", "duke", "duchess",
-          "baron", "baroness", "mayor"}
+          "baron", "baroness", "mayor", "sheriff", "deputy", "marshal", "doc", "preacher", "padre", "don", "dona",
+          "senor", "señor", "senora", "señora", "madame", "mister", "missus", "ma", "pa", "nana", "papa", "mama",
+          "coach", "principal", "headmaster", "headmistress", "dean", "chancellor", "governor", "senator",
+          "president", "admiral", "ensign", "commodore", "cadet", "sensei", "emperor", "empress", "sultan", "chef",
+          "warden", "ranger", "trooper", "pastor", "vicar", "rabbi", "imam", "saint", "st",
+          "grandmother", "grandfather", "gran", "gramps", "pop", "sarge", "cap", "cap'n", "skipper", "matron",
+          "nanny", "herr", "frau", "monsieur", "mademoiselle", "signor", "signora", "lt",
+          "sgt", "capt", "prof", "rev", "mx", "councillor", "alderman", "magistrate", "squire"}
 
 
 def _full_names(text: str, scene: Scene) -> str:

@@ -544,3 +544,43 @@ class TestRoundNine:
     def test_someone_leading_me_or_coming_over_to_my_table_is_here_not_leaving(self):
         assert state_change("Finn leads me down to the kitchens", scene=self.SCHOOL).entering == ["Finn"]
         assert state_change("Headmistress Ora walks over to our table", scene=self.SCHOOL).entering == ["Headmistress Ora"]
+
+
+class TestRoundTen:
+    """General classes the thirteenth suite's misses pointed at (the fourteenth suite stays held out)."""
+
+    TOWN = Scene(location="the Silver Spur Saloon", present=("Sheriff Tate", "Dolores"),
+                 inventory=("six-shooter", "pouch of gold dust", "harmonica", "lasso"),
+                 cast=("Sheriff Tate", "Dolores", "Jed"), player="Cal",
+                 places=("the Silver Spur Saloon", "the general store"))
+
+    @pytest.mark.parametrize("action, place", [("I skedaddle out the back door and down to the corral", "the corral"),
+                                               ("I lead my horse down to the river", "the river"),
+                                               ("We drive the cattle over to the north pasture", "the north pasture"),
+                                               ("I vamoose to the livery", "the livery")])
+    def test_more_ways_of_going_a_route_then_a_place_and_leading_a_mount(self, action, place):
+        assert state_change(action, scene=self.TOWN).location == place
+
+    def test_following_someone_in_the_past_tense_takes_them_along(self):
+        change = state_change("I followed Sheriff Tate over to the general store", scene=self.TOWN)
+        assert change.leaving == ["Dolores"] and change.companions_joining == ["Sheriff Tate"]
+
+    @pytest.mark.parametrize("action, leaving", [("Tate tips his hat and moseys on out", ["Sheriff Tate"]),
+                                                 ("I give Dolores my harmonica and wave her goodbye", ["Dolores"])])
+    def test_a_title_only_in_the_cast_on_out_and_waving_goodbye(self, action, leaving):
+        assert state_change(action, scene=self.TOWN).leaving == leaving
+
+    def test_coming_stumbling_down_is_an_arrival_and_walking_out_into_the_night_a_leaving(self):
+        assert state_change("jed comes stumbling down the stairs", scene=self.TOWN).entering == ["Jed"]
+        change = state_change("I deal", scene=self.TOWN, prose="Sheriff Tate tips his hat and walks out into the night.")
+        assert change.leaving == ["Sheriff Tate"]
+
+    @pytest.mark.parametrize("action, gained", [("Dolores slides me a shot of rye", ["shot of rye"]),
+                                                ("I haggle with the trader for a beaver pelt", ["beaver pelt"]),
+                                                ("I take a shot", []),
+                                                ("I grab a rope, saddle up and ride out", ["rope"])])
+    def test_a_measure_of_something_a_haggle_with_someone_and_a_verb_in_a_list(self, action, gained):
+        assert state_change(action, scene=self.TOWN).items_gained == gained
+
+    def test_the_inventory_thing_is_named_by_its_head_noun_before_of(self):
+        assert state_change("I sell the pouch to the assayer", scene=self.TOWN).items_lost == ["pouch of gold dust"]
