@@ -57,7 +57,8 @@ PHRASE_STOPS = {
 PARTICLES = {"up", "out", "off", "down", "away", "over", "in", "on", "back"}
 DETERMINERS = {"a", "an", "the", "some", "any", "my", "our", "your", "his", "her", "their", "its", "this",
                "that", "these", "those", "one", "two", "three", "four", "five", "few", "several", "another",
-               "each", "every", "all", "both", "many", "more", "much", "little", "extra"}
+               "each", "every", "all", "both", "many", "more", "much", "little", "extra", "whole", "entire",
+               "remaining"}
 # Words about price or worth, not about the thing: dropped so one thing has one name.
 WORTH_WORDS = {"cheap", "expensive", "pricey", "costly", "nice", "fine", "good", "decent", "shoddy", "new",
                "cheapest", "best", "overpriced", "bargain", "second-hand", "secondhand"}
@@ -154,7 +155,7 @@ yank, prise, pry, unhook, lift, nab, nick, filch, pinch, purloin, snag, seize, c
 reel in, haul in, haul up, scoop, pay for, barter for, haggle for, lay hands on, lay my hands on, come by"""
 # Irregular forms the inflection rules do not make.
 GAIN_VERBS = (verb_forms(GAIN_BASES) + "|"
-              r"(?:trade|trades|traded|trading|swap|swaps|swapped|swapping|exchange|exchanges|exchanged|exchanging)"
+              r"(?:" + verb_forms("trade, swap, exchange, barter") + r")"
               r" \w+(?: \w+){0,4}? for|(?:spend|spends|spent|spending) \w+(?: \w+){0,4}? on|"
               r"(?:" + verb_forms("haggle, barter, bargain, dicker, negotiate, trade, swap, gamble") +
               r") with (?:[\w'-]+ ){1,3}?for")
@@ -194,7 +195,7 @@ LOSE_BASES = """drop, give away, give back, give, hand over, hand back, hand, se
 throw, toss away, toss, discard, use up, eat, drink, spend, abandon, leave behind, pawn, trade away, trade, swap,
 exchange, break, burn, pay, put down, set down, lay down, offer, surrender, lend, plant, bury, shatter, consume, leave,
 ditch, dump, chuck, fling, hurl, donate, part with, relinquish, sacrifice, forfeit, deliver, tip, bribe, slide,
-pass, send, mail, post, return, hand in, turn in, give up, hand off, pass on, give out, hand out, trade in,
+pass, send, mail, post, return, burn through, run through, go through, get through, chew through, hand in, turn in, give up, hand off, pass on, give out, hand out, trade in,
 cash in, feed, gift, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
 jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred"""
 LOSE_VERBS = verb_forms(LOSE_BASES) + "|burnt"
@@ -484,10 +485,16 @@ def _inside_name(clause: str, position: int, scene: Scene) -> bool:
                for found in re.finditer(rf"(?<![\w'])(?:{_name_pattern(scene)})(?![\w'])", clause, re.I))
 
 
+def _after_determiner(clause: str, position: int) -> bool:
+    """Whether the word at ``position`` follows a determiner, so is a noun: "the pocket watch", "my last find"."""
+    before = _words(clause[:position])
+    return bool(before) and before[-1].lower() in DETERMINERS - {"that", "one"}
+
+
 def _verb_matches(clause: str, verbs: str, scene: Scene):
     """(prefix before the verb, rest after it) for each verb of ``verbs`` in the clause, not inside a name."""
     for match in re.finditer(rf"(?<![\w'])(?:{verbs})(?![\w'])", clause, re.I):
-        if _inside_name(clause, match.start(), scene):
+        if _inside_name(clause, match.start(), scene) or _after_determiner(clause, match.start()):
             continue
         yield clause[:match.start()], clause[match.end():], match.group(0).lower()
 
@@ -528,7 +535,7 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             mine = bool(re.match(r"\s*(?:my|our)\s", rest, re.I))  # "grab my coat": what is mine already is no gain
             if verb.startswith(("get", "got", "keep", "kept")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
                 continue  # "get up", "get angry", "keep watch": only "get/keep a/the …" is getting a thing
-            given = re.match(r"(?:trade|swap|exchange|spend|spent)\w*\s+(.+?)\s+(?:for|on)$", verb)
+            given = re.match(r"(?:trad|swap|exchang|barter|spend|spent)\w*\s+(.+?)\s+(?:for|on)$", verb)
             if given:  # "trade my compass for rope", "spend my coins on dates": what is given goes
                 lost.extend(_held(given.group(1), scene))
             paid_with = re.search(r"\bwith\b(.+)", rest)
@@ -700,7 +707,7 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
         key = re.escape(fold(name))
         subject = _subject(key, names)
         arrives = (rf"(?:{ARRIVAL_WORDS}|(?:comes|came) (?:\w+ing )?(?:in|into|over|down|up|through|round|around|back|inside|aboard)|"
-                   rf"(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed) (?:(?:down|up|back|over) )?"
+                   rf"(?!(?:{NOT_LEAVING_OFF}|{LEAVING_WORDS})\b)\w{{3,}}(?:s|ed) (?:(?:down|up|back|over) )?"
                    rf"(?:in|into|onto|aboard|inside)|(?!(?:{NOT_LEAVING_OFF}|{SEEING})\b)\w{{3,}}(?:s|ed) (?:in )?through the "
                    rf"(?:\w+ )?(?:door|doors|doorway|gate|entrance|hatch|curtain|curtains|arch|archway)\b|"  # "Finn bursts through the door"
                    rf"(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed) over"
@@ -776,6 +783,8 @@ def _coming_along(action: str, scene: Scene) -> list[str]:
         key = re.escape(fold(name))
         if re.search(rf"\b(?:with|{TAKES_ALONG})\s+{key}(?![\w])", folded) or re.search(
                 rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{COME_ALONG})\b", folded) or re.search(
+                rf"\b(?:led|taken|brought|escorted|guided|dragged|carried|walked|driven|shown|rowed|flown|hauled|pulled)"
+                rf"\s+(?:[\w'-]+\s+){{0,4}}?by\s+{key}(?![\w])", folded) or re.search(
                 rf"(?<![\w']){key} and (?:i|me)\b|\b(?:i|me) and {key}(?![\w])", folded) or re.search(
                 rf"\b(?:{MOVE_VERBS}|chase|chases|chased)\s+after\s+{key}(?![\w])", folded):
             along.append(name)
@@ -841,6 +850,9 @@ def _full_names(text: str, scene: Scene) -> str:
         if len(words) == 2 and words[0].rstrip(".").lower() in TITLES and words[1][:1].isupper():
             text = re.sub(rf"(?<![\w']){re.escape(name)}(?![\w'])|(?<![\w'])(?<!\.\s){re.escape(words[1])}(?![\w'])",
                           lambda found, name=name: found.group(0) if _in_proper_name(found) else name, text)
+            # typed in lower case, as the one who acts: "hargrove bustles off to the kitchens"
+            text = re.sub(rf"(^|[.!?;,]\s*|\b(?:and|then)\s+){re.escape(words[1].lower())}(?=\s+(?:\w+ly\s+)?[a-z]+(?:s|ed)\b)",
+                          lambda found, name=name: found.group(1) + name, text)
     return text
 
 

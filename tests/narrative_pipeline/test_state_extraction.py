@@ -584,3 +584,33 @@ class TestRoundTen:
 
     def test_the_inventory_thing_is_named_by_its_head_noun_before_of(self):
         assert state_change("I sell the pouch to the assayer", scene=self.TOWN).items_lost == ["pouch of gold dust"]
+
+
+class TestRoundEleven:
+    """General classes the fourteenth suite's misses pointed at (the fifteenth suite stays held out)."""
+
+    MANOR = Scene(location="the Ballroom", present=("Mrs. Hargrove", "Edmund"),
+                  inventory=("pocket watch", "box of matches", "candle"),
+                  cast=("Mrs. Hargrove", "Edmund", "Lady Agatha"), player="Harriet",
+                  places=("the Ballroom", "the library", "the kitchens"))
+
+    @pytest.mark.parametrize("action, lost", [("I drop the pocket watch down the well", ["pocket watch"]),
+                                              ("I burn through the whole box of matches", ["box of matches"]),
+                                              ("I wind my pocket watch", [])])
+    def test_a_verb_after_a_determiner_is_a_noun_and_burning_through_uses_up(self, action, lost):
+        change = state_change(action, scene=self.MANOR)
+        assert change.items_lost == lost and change.items_gained == []
+
+    def test_bartering_one_thing_for_another(self):
+        change = state_change("I barter my pocket watch for a string of garlic", scene=self.MANOR)
+        assert change.items_gained == ["string of garlic"] and change.items_lost == ["pocket watch"]
+
+    def test_who_leads_me_comes_along(self):
+        change = state_change("I'm led to the library by Mrs. Hargrove", scene=self.MANOR)
+        assert change.location == "the library" and change.leaving == ["Edmund"]
+
+    @pytest.mark.parametrize("action, leaving", [("Edmund vanishes into thin air", ["Edmund"]),
+                                                 ("hargrove bustles off to the kitchens", ["Mrs. Hargrove"])])
+    def test_vanishing_into_is_no_arrival_and_a_lower_case_short_name_acts(self, action, leaving):
+        change = state_change(action, scene=self.MANOR)
+        assert change.leaving == leaving and change.location is None
