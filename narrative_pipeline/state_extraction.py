@@ -113,7 +113,9 @@ GESTURES = {"wink", "nod", "smile", "grin", "smirk", "hug", "kiss", "shrug", "wa
             "squeeze", "boost", "leg-up", "heads-up", "thumbs-up", "once-over", "laugh", "chuckle", "sigh",
             "blessing", "kindness", "favour", "favor", "job", "task", "mission", "quest", "punishment", "scolding",
             "fright", "scare", "start", "headache", "fever", "thrashing", "beating", "wits", "strength",
-            "permission", "discount", "refund", "welcome", "thanks", "attention", "directions"}
+            "permission", "discount", "refund", "welcome", "thanks", "attention", "directions", "side-eye", "eye",
+            "stink-eye", "brush-off", "runaround", "finger", "bird", "creeps", "willies", "all-clear", "go-ahead",
+            "treatment", "benefit", "chills", "shivers", "lowdown", "rundown"}
 # What is bought to be used up where it is bought: a drink without its vessel ("spend my coins on ale"; "a
 # bottle of ale" is kept), a meal, a service ("pay for the gas", "a room for the night").
 CONSUMED_ON_THE_SPOT = {"ale", "beer", "mead", "cider", "wine", "grog", "rum", "whisky", "whiskey", "tea", "coffee",
@@ -174,7 +176,7 @@ VEHICLES = {"lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "sta
 MOUNTS = {"horse", "horses", "mule", "mules", "pony", "camel", "donkey", "ox", "oxen", "mare", "stallion", "steed",
           "mount", "bike", "bicycle", "motorbike", "motorcycle", "scooter", "truck", "van", "jeep", "buggy", "canoe",
           "kayak", "dinghy", "sled", "sledge", "dogs", "team", "caravan", "yak", "goat", "goats", "herd", "cattle"}
-GIVEN_TO_ME = (r"(?:" + verb_forms("give, hand, pass, toss, throw, offer, sell, lend, slip, slide, bring, fetch, pour, send, "
+GIVEN_TO_ME = (r"(?:" + verb_forms("give, hand, pass, toss, throw, offer, sell, trade, swap, barter, lend, slip, slide, bring, fetch, pour, send, "
                                    "deal, award, grant, gift, fling, lob, chuck, flick, leave, bequeath") +
                r") me(?: back)?|(?:" + verb_forms("present, provide, supply, furnish, equip, reward, arm, issue, gift, entrust, "
                                     "load, kit out, fit out") +
@@ -197,7 +199,8 @@ exchange, break, burn, pay, put down, set down, lay down, offer, surrender, lend
 ditch, dump, chuck, fling, hurl, donate, part with, relinquish, sacrifice, forfeit, deliver, tip, bribe, slide,
 pass, send, mail, post, return, burn through, run through, go through, get through, chew through, hand in, turn in, give up, hand off, pass on, give out, hand out, trade in,
 cash in, feed, gift, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
-jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred"""
+jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred, hock, flog, peddle, hawk,
+offload, unload, fence, auction off, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp"""
 LOSE_VERBS = verb_forms(LOSE_BASES) + "|burnt"
 MOVE_BASES = """walk, go, head, run, sail, climb, ride, travel, return, hurry, sneak, stroll, wander, march, row, swim,
 dive, jog, race, flee, drive, fly, move, step, descend, ascend, set off, set out, hike, trek, wade, slip, dash, sprint,
@@ -247,7 +250,8 @@ MOVES_SOMETHING = (r"get|gets|got|push|pushes|pushed|shove|shoves|shoved|roll|ro
 # Being moved by others: "two fishermen carry me up to the infirmary", "we were taken by boat to Gull Island".
 CARRIES_ME = (r"(?:" + verb_forms("carry, drag, take, bring, lead, escort, row, ferry, drive, fly, haul, wheel, "
                                   "guide, march, hustle, bundle, usher, sweep, wash, pull, push, send, summon, throw, toss, kick, "
-                                  "chuck, boot, shove") +
+                                  "chuck, boot, shove, piggyback, tow, cart, chauffeur, shuttle, walk, show, see, hoist, "
+                                  "airlift, lower, wheel, truck, boat") +
               r")\s+(?:me|us)\s+|(?:" + verb_forms("give") + r") (?:me|us) a (?:lift|ride)\s+")
 CARRIED = (r"(?:am|are|is|was|were|get|gets|got|i'm|we're|being)\s+(?:\w+ly\s+)?"
            r"(?:dropped off|carried|dragged|taken|brought|led|escorted|rowed|ferried|driven|flown|hauled|wheeled|guided|marched|"
@@ -301,6 +305,15 @@ NOT_LEAVING_OFF = ("cries|cried|calls|called|shouts|shouted|yells|yelled|speaks|
                    "hands|handed|sorts|sorted|works|worked|figures|figured|checks|checked|tries|tried|finds|found|"
                    "gives|gave|lays|laid|breaks|broke|starts|started|puts|put|"
                    "lives|lived|believes|believed|was|has|does|is")
+# "Vex bails": leaving in a word, only where the clause ends (not "Vex splits the loot").
+SLANG_LEAVING = verb_forms("bail, split, scram, bounce, dip, jet, skedaddle, vamoose, beat it, peace out, clear off, "
+                           "push off, shove off, bog off, sod off, make tracks, hightail it, ship out, bow out")
+# "… up" that is not coming up to the player: "Vex gives up", "Mags sits up".
+NOT_ARRIVING_UP = ("gives|gave|shuts|shut|looks|looked|sits|sat|wakes|woke|stands|stood|speaks|spoke|gets|got|throws|"
+                   "threw|cheers|cheered|sums|summed|backs|backed|fills|filled|lights|lit|ties|tied|locks|locked|lines|"
+                   "lined|picks|picked|puts|put|sets|set|makes|made|takes|took|holds|held|keeps|kept|breaks|broke|ends|"
+                   "ended|gears|geared|hangs|hung|messes|messed|covers|covered|perks|perked|clams|clammed|warms|warmed|"
+                   "sobers|sobered|fires|fired|packs|packed|tidies|tidied|cleans|cleaned|washes|washed|dresses|dressed")
 SEEING = "looks|looked|stares|stared|peers|peered|glances|glanced|peeks|peeked|gazes|gazed|sees|saw|calls|called|shouts|shouted"
 COME_ALONG = (r"follows|followed|follow|comes with|came with|comes along|came along|tags along|tagged along|"
               r"goes with|went with|walks with|walked with|keeps pace|kept pace|at my side|by my side|in tow|"
@@ -504,9 +517,12 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
     lost: list[str] = []
     for clause in clauses:
         taken = False
-        for prefix, rest, _ in _verb_matches(clause, GIVEN_TO_ME, scene):
+        for prefix, rest, verb in _verb_matches(clause, GIVEN_TO_ME, scene):
             if not NOT_DONE.search(prefix):
                 gained.extend(_things_listed(rest, scene))
+                paid_with = re.search(r"\bfor\s+((?:my|our)\s.+)", rest)
+                if paid_with and verb.startswith(("trad", "swap", "barter", "sell", "sold")):
+                    lost.extend(_held(paid_with.group(1), scene))  # "trades me a lump of copper for my peaches"
                 taken = True
         for prefix, rest, _ in _verb_matches(clause, HANDED_OVER, scene):
             if (not NOT_DONE.search(prefix) and _names_in(prefix, scene.cast) and not re.search(r"\b(?:I|we)\b", prefix, re.I)
@@ -588,6 +604,10 @@ def _looks_like_verb(word: str) -> bool:
 
 def _held(rest: str, scene: Scene) -> list[str]:
     """What of the inventory the phrase names (by its whole name or its last word: "the lantern")."""
+    named = fold(" ".join(_cut(rest, keep_of=True)))
+    owned = [item for item in scene.inventory if re.search(rf"(?:^|\s){re.escape(fold(item))}$", named)]
+    if owned:
+        return owned[:1]  # "my geiger counter": held, though a counter alone would be scenery
     thing = _thing(rest, scene)
     if thing is None:
         return []
@@ -654,9 +674,11 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
                 continue
             rest = clause[match.end():]
             place = _place(rest, scene)
-            further = place and re.match(r"\s*(?:(?:back|down|up|over|on|out|onward)\s+)?(?:to|into|toward|towards|onto)\s+",
+            further = place and re.match(r"(?:\s+(?:in|of|on|at|near|by|under)\s+(?:the\s+)?[\w'-]+)?\s*(?:,?\s*and\s+)?"
+                                         r"(?:(?:back|down|up|over|on|out|onward|then)\s+)?(?:to|into|toward|towards|onto)\s+",
                                          rest[fold(rest).find(fold(place)) + len(place):])
-            if further:  # "up through the snow to Frostgate Pass": what comes first is the way there
+            if further:  # "up through the snow to Frostgate Pass", "through the hole in the fence and out onto the
+                # highway": what comes first is the way there
                 place = _place(further.string[further.end():], scene) or place
             if place and match.group("climbed") and fold(place).split()[-1] in set(ROUTES.split("|")) | SCENERY:
                 continue  # "climb the ladder" is on the way, "climb the bell tower" is there
@@ -707,18 +729,18 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
         key = re.escape(fold(name))
         subject = _subject(key, names)
         arrives = (rf"(?:{ARRIVAL_WORDS}|(?:comes|came) (?:\w+ing )?(?:in|into|over|down|up|through|round|around|back|inside|aboard)|"
-                   rf"(?!(?:{NOT_LEAVING_OFF}|{LEAVING_WORDS})\b)\w{{3,}}(?:s|ed) (?:(?:down|up|back|over) )?"
+                   rf"(?!(?:{NOT_LEAVING_OFF}|{LEAVING_WORDS})\b)\w{{3,}}(?:s|ed)? (?:(?:down|up|back|over) )?"
                    rf"(?:in|into|onto|aboard|inside)|(?!(?:{NOT_LEAVING_OFF}|{SEEING})\b)\w{{3,}}(?:s|ed) (?:in )?through the "
                    rf"(?:\w+ )?(?:door|doors|doorway|gate|entrance|hatch|curtain|curtains|arch|archway)\b|"  # "Finn bursts through the door"
-                   rf"(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed) over"
-                   rf"(?=\s*(?:$|[.,;!]|and\b|to (?:me|us|you)\b)))(?![\w'])")  # "Auntie Sal waddles over"
+                   rf"(?!(?:{NOT_LEAVING_OFF}|{NOT_ARRIVING_UP})\b)\w{{3,}}(?:s|ed)? (?:over|up)"  # "Auntie Sal waddles over",
+                   rf"(?=\s*(?:$|[.,;!]|and\b|with\b|beside\b|behind\b|alongside\b|to (?:me|us|you)\b)))(?![\w'])")  # "Mags rolls up"
         if re.search(rf"{subject}(?:\w+ly\s+)?{arrives}", folded) or re.search(
                 rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{arrives}", folded) or re.search(
                 # "Pim runs up to me", "Caddock pushes through the crowd and sits down beside you"
                 rf"{subject}(?:(?!{names})[^.;!?])*?\b(?:beside|next to|alongside|up to|over to|across to) (?:me|us|you)\b",
                 folded):
             arriving.append(name)
-        leaves = (rf"(?:{LEAVING_WORDS}|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? (?:(?:on|right|back|straight) )?"
+        leaves = (rf"(?:{LEAVING_WORDS}|(?:{SLANG_LEAVING})(?=\s*(?:$|[.,;!]|and\b|then\b))|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? (?:(?:on|right|back|straight) )?"
                   rf"(?:away|off|out|home|overboard|ashore|below|upstairs|downstairs|outside)"
                   rf"(?!\s+(?:the|a|an|his|her|their|my|some|to (?:me|us|you))\b"
                   rf"(?!\s+(?:back|door|doorway|window|exit|gate|side|front)\b)))(?![\w'])")  # "slips out the back"
@@ -731,7 +753,7 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 # "Brannock gathers her shawl and leaves"
                 rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
                 rf"\b(?:wave|waves|waved|see|sees|saw|shoo|shoos|shooed|send|sends|sent|usher|ushers|ushered)\s+{key}\s+"
-                rf"(?:off|away|home|out)\b", folded) or re.search(
+                rf"(?:off|away|home|out|outta)\b", folded) or re.search(
                 rf"\b(?:{verb_forms('wave, bid, kiss, wish')}|bade)\s+{key}\s+(?:goodbye|farewell|good night|goodnight)\b",
                 folded) or re.search(
                 rf"(?<!not )(?<!n't )(?<!never )\b(?:leave|leaves|left|send|sends|sent|dismiss|dismisses|dismissed|abandon|abandons|ditch|"

@@ -614,3 +614,40 @@ class TestRoundEleven:
     def test_vanishing_into_is_no_arrival_and_a_lower_case_short_name_acts(self, action, leaving):
         change = state_change(action, scene=self.MANOR)
         assert change.leaving == leaving and change.location is None
+
+
+class TestRoundTwelve:
+    """General classes the fifteenth suite's misses pointed at (the sixteenth suite stays held out)."""
+
+    POST = Scene(location="the trading post", present=("Granny Rust", "Vex"),
+                 inventory=("pipe rifle", "gas mask", "geiger counter", "tin of peaches"),
+                 cast=("Granny Rust", "Vex", "Trader Mags", "Two-Toes", "Warden Kade"), player="Ash",
+                 places=("the trading post", "the old overpass"))
+
+    @pytest.mark.parametrize("action, place", [("Two-Toes piggybacks me all the way to the radio tower", "the radio tower"),
+                                               ("I squeeze through the hole in the fence and out onto the highway",
+                                                "the highway")])
+    def test_being_carried_another_way_and_a_way_through_before_the_place(self, action, place):
+        assert state_change(action, scene=self.POST).location == place
+
+    @pytest.mark.parametrize("action, gained, lost", [
+        ("I swap my geiger counter for a hunting knife", ["hunting knife"], ["geiger counter"]),
+        ("I hock my gas mask", [], ["gas mask"]),
+        ("I scarf down my tin of peaches", [], ["tin of peaches"]),
+        ("Two-Toes trades me a lump of scrap copper for my tin of peaches", ["lump of scrap copper"], ["tin of peaches"]),
+        ("Vex gives me the side-eye", [], [])])
+    def test_an_inventory_name_ending_in_scenery_slang_for_selling_and_eating_a_trade_to_me_and_looks(
+            self, action, gained, lost):
+        change = state_change(action, scene=self.POST)
+        assert (change.items_gained, change.items_lost) == (gained, lost)
+
+    @pytest.mark.parametrize("action, entering", [("trader mags rolls up with her cart", ["Trader Mags"]),
+                                                  ("Warden Kade and Two-Toes stroll in together", ["Two-Toes", "Warden Kade"]),
+                                                  ("Trader Mags gives up", [])])
+    def test_rolling_up_and_two_arriving_at_once(self, action, entering):
+        assert sorted(state_change(action, scene=self.POST).entering) == entering
+
+    @pytest.mark.parametrize("action, leaving", [("Vex bails", ["Vex"]), ("I shoo Vex outta here", ["Vex"]),
+                                                 ("Vex splits the rations", [])])
+    def test_slang_for_leaving_only_where_the_clause_ends(self, action, leaving):
+        assert state_change(action, scene=self.POST).leaving == leaving
