@@ -154,11 +154,16 @@ GAIN_BASES = """take, grab, snatch, pick up, pick out, buy, buy up, purchase, re
 obtain, find, accept, borrow, loot, retrieve, stash, fetch, pluck, scoop up, gather up, get, get hold of,
 help myself to, pilfer, swipe, fish out, fish up, pull out, dig up, dig out, keep, win, earn, scavenge, salvage, pull,
 yank, prise, pry, unhook, lift, nab, nick, filch, pinch, purloin, snag, seize, claim, procure, inherit, snap up,
-reel in, haul in, haul up, scoop, pay for, barter for, haggle for, lay hands on, lay my hands on, come by"""
+reel in, haul in, haul up, scoop, pay for, barter for, haggle for, lay hands on, lay my hands on, come by, rent, hire,
+order, unearth, harvest, forage, craft, forge, whittle, brew, recover, reclaim, take back, buy back, win back,
+extract, withdraw, secure, score, yoink, snaffle, liberate, requisition, confiscate, wrest, scrounge, scrounge up, cadge,
+bum, snare, track down, hunt down, uncover, discover, come across, stumble on, stumble upon,
+stumble across, happen upon, chance upon, choose, select, strap on, load up on, stock up on, rescue, dredge up,
+snatch up, swipe up, sweep up"""
 # Irregular forms the inflection rules do not make.
 GAIN_VERBS = (verb_forms(GAIN_BASES) + "|"
               r"(?:" + verb_forms("trade, swap, exchange, barter") + r")"
-              r" \w+(?: \w+){0,4}? for|(?:spend|spends|spent|spending) \w+(?: \w+){0,4}? on|"
+              r" \w+(?: \w+){0,4}? for|(?:" + verb_forms("spend, blow, splurge, waste") + r") \w+(?: \w+){0,4}? on|"
               r"(?:" + verb_forms("haggle, barter, bargain, dicker, negotiate, trade, swap, gamble") +
               r") with (?:[\w'-]+ ){1,3}?for")
 SCOOP = set(verb_forms("scoop").split("|"))  # "scoop the change off the bar" gets; "scoop up" gets without a source
@@ -200,7 +205,8 @@ ditch, dump, chuck, fling, hurl, donate, part with, relinquish, sacrifice, forfe
 pass, send, mail, post, return, burn through, run through, go through, get through, chew through, hand in, turn in, give up, hand off, pass on, give out, hand out, trade in,
 cash in, feed, gift, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
 jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred, hock, flog, peddle, hawk,
-offload, unload, fence, auction off, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp"""
+offload, unload, fence, auction off, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
+misplace, mislay, waste, expend, slip, flip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
 LOSE_VERBS = verb_forms(LOSE_BASES) + "|burnt"
 MOVE_BASES = """walk, go, head, run, sail, climb, ride, travel, return, hurry, sneak, stroll, wander, march, row, swim,
 dive, jog, race, flee, drive, fly, move, step, descend, ascend, set off, set out, hike, trek, wade, slip, dash, sprint,
@@ -288,14 +294,16 @@ ENTER = (r"(?:enter|enters|entered|reach|reaches|reached|board|boards|boarded|cl
 ARRIVAL_BASES = """arrive, enter, walk in, come in, step in, appear, show up, turn up, join me, join us, join you,
 step out of, emerge, catch up, return, come back, approach, walk up, come over, burst in, stride in, climb aboard,
 step off, disembark, come ashore, come aboard, wander in, wander over, drop by, drop in, pop in, stop by, come by,
-come up, run up, hurry over, reappear, materialise, materialize"""
+come up, run up, hurry over, reappear, materialise, materialize, pop up, rock up, roll in, get here, get back,
+come out of, climb out of, crawl out of, drop down from, pull up, swing by, pop by, pop over, stop in, check in"""
 ARRIVAL_WORDS = verb_forms(ARRIVAL_BASES) + "|is waiting|was waiting"
 LEAVING_BASES = """leave, depart, walk away, walk off, go away, storm off, storm out, walk out, head off, head home, go home,
 go to bed, disappear, vanish, slip away, run off, run away, stay behind, stay here, remain behind, sail away, flee,
 die, excuse himself, excuse herself, excuse themselves, take his leave, take her leave, take their leave, turn in,
-retire, wander off, move on, head for the door, make for the door, head for the exit, make for the exit,
-head out the door, walk out the door"""
-LEAVING_WORDS = (verb_forms(LEAVING_BASES) + "|is gone|was gone|is dead|"
+retire, wander off, move on, pass away, fade away, fade out, head for the door, make for the door, head for the exit,
+make for the exit, head out the door, walk out the door"""
+LEAVING_WORDS = (verb_forms(LEAVING_BASES) + "|is gone|was gone|is dead|is killed|was killed|gets killed|got killed|"
+                 "is slain|was slain|"
                  r"(?:is|was|gets|got|are|were) (?:called|taken|led|dragged|carried|hauled|sent|summoned|swept|washed|"
                  r"thrown|knocked|pulled|blown|whisked|rushed|escorted|marched) (?:back )?"
                  r"(?:away|off|out|overboard|ashore|below|(?:to|into|for)(?= (?!me\b|us\b|you\b)))")
@@ -307,7 +315,8 @@ NOT_LEAVING_OFF = ("cries|cried|calls|called|shouts|shouted|yells|yelled|speaks|
                    "lives|lived|believes|believed|was|has|does|is")
 # "Vex bails": leaving in a word, only where the clause ends (not "Vex splits the loot").
 SLANG_LEAVING = verb_forms("bail, split, scram, bounce, dip, jet, skedaddle, vamoose, beat it, peace out, clear off, "
-                           "push off, shove off, bog off, sod off, make tracks, hightail it, ship out, bow out")
+                           "push off, shove off, bog off, sod off, make tracks, hightail it, ship out, bow out, take off, "
+                           "clock out, log off, check out, push on, move along, get going, toddle off")
 # "… up" that is not coming up to the player: "Vex gives up", "Mags sits up".
 NOT_ARRIVING_UP = ("gives|gave|shuts|shut|looks|looked|sits|sat|wakes|woke|stands|stood|speaks|spoke|gets|got|throws|"
                    "threw|cheers|cheered|sums|summed|backs|backed|fills|filled|lights|lit|ties|tied|locks|locked|lines|"
@@ -551,7 +560,7 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             mine = bool(re.match(r"\s*(?:my|our)\s", rest, re.I))  # "grab my coat": what is mine already is no gain
             if verb.startswith(("get", "got", "keep", "kept")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
                 continue  # "get up", "get angry", "keep watch": only "get/keep a/the …" is getting a thing
-            given = re.match(r"(?:trad|swap|exchang|barter|spend|spent)\w*\s+(.+?)\s+(?:for|on)$", verb)
+            given = re.match(r"(?:trad|swap|exchang|barter|spend|spent|blow|blew|splurg|wast)\w*\s+(.+?)\s+(?:for|on)$", verb)
             if given:  # "trade my compass for rope", "spend my coins on dates": what is given goes
                 lost.extend(_held(given.group(1), scene))
             paid_with = re.search(r"\bwith\b(.+)", rest)

@@ -651,3 +651,19 @@ class TestRoundTwelve:
                                                  ("Vex splits the rations", [])])
     def test_slang_for_leaving_only_where_the_clause_ends(self, action, leaving):
         assert state_change(action, scene=self.POST).leaving == leaving
+
+    @pytest.mark.parametrize("action, gained, lost", [
+        ("I scrounge up some batteries", ["batteries"], []),
+        ("I stumble upon a rusty key", ["rusty key"], []),
+        ("I blow my tin of peaches on a bottle of rum", ["bottle of rum"], ["tin of peaches"]),
+        ("I cough up the gas mask", [], ["gas mask"]),
+        ("I sit by the fire", [], [])])
+    def test_more_verbs_of_getting_and_parting_and_a_noun_after_the_is_no_verb(self, action, gained, lost):
+        change = state_change(action, scene=self.POST)
+        assert (change.items_gained, change.items_lost) == (gained, lost)
+
+    @pytest.mark.parametrize("action, leaving", [("Granny Rust takes off", ["Granny Rust"]),
+                                                 ("Granny Rust takes off her hat", []),
+                                                 ("Vex is killed", ["Vex"])])
+    def test_taking_off_alone_and_being_killed_leave(self, action, leaving):
+        assert state_change(action, scene=self.POST).leaving == leaving
