@@ -78,8 +78,9 @@ FIRST_RUNS = {
     "thirteenth": ("1.00 / 0.91", "0.95 / 0.87", "0.98 / 0.87"),
     "fourteenth": ("0.96 / 1.00", "0.82 / 0.78", "0.97 / 0.98"),
     "fifteenth": ("0.96 / 0.92", "0.95 / 0.81", "1.00 / 0.90"),
+    "sixteenth": ("0.95 / 0.83", "1.00 / 0.92", "0.98 / 0.87"),
 }
-HELD_OUT = "fifteenth"
+HELD_OUT = "sixteenth"
 
 
 def _row(name: str, count: int, table) -> str:
