@@ -116,13 +116,18 @@ GESTURES = {"wink", "nod", "smile", "grin", "smirk", "hug", "kiss", "shrug", "wa
             "permission", "discount", "refund", "welcome", "thanks", "attention", "directions", "side-eye", "eye",
             "stink-eye", "brush-off", "runaround", "finger", "bird", "creeps", "willies", "all-clear", "go-ahead",
             "treatment", "benefit", "chills", "shivers", "lowdown", "rundown"}
-# What is bought to be used up where it is bought: a drink without its vessel ("spend my coins on ale"; "a
-# bottle of ale" is kept), a meal, a service ("pay for the gas", "a room for the night").
-CONSUMED_ON_THE_SPOT = {"ale", "beer", "mead", "cider", "wine", "grog", "rum", "whisky", "whiskey", "tea", "coffee",
-                        "stout", "lager", "drinks", "brandy", "gin", "vodka", "sake", "gas", "fuel", "petrol",
-                        "diesel", "meal", "meals", "dinner", "lunch", "breakfast", "supper", "brunch", "room",
-                        "rooms", "fare", "fares", "passage", "lodging", "lodgings", "haircut", "shave", "bath",
-                        "repairs", "repair", "toll", "admission", "entry", "stay", "night"}
+# A drink bought without a vessel or a serving is drunk where it is bought ("spend my coins on ale", "rum and
+# bread"); "a bottle of ale" and "a coffee" (a cup of it) are carried off.
+DRUNK_ON_THE_SPOT = {"ale", "beer", "mead", "cider", "wine", "grog", "rum", "whisky", "whiskey", "tea", "coffee",
+                     "stout", "lager", "drinks", "brandy", "gin", "vodka", "sake"}
+# What is paid for is used where it is paid for: a meal, a service ("pay for the gas", "a room for the night").
+USED_ON_THE_SPOT = {"gas", "fuel", "petrol", "diesel", "meal", "meals", "dinner", "lunch", "breakfast", "supper",
+                    "brunch", "room", "rooms", "fare", "fares", "passage", "lodging", "lodgings", "haircut", "shave",
+                    "bath", "repairs", "repair", "toll", "admission", "entry", "stay", "night"}
+# Words that make a person-noun a thing: "a hot dog", "a toy soldier", "a wooden horse".
+THING_MAKERS = {"toy", "wooden", "stuffed", "clay", "stone", "tin", "rocking", "paper", "plastic", "glass", "iron",
+                "brass", "jade", "carved", "hot", "corn", "chili", "gingerbread", "jelly", "porcelain", "china",
+                "silver", "golden", "gold", "bronze", "ivory", "wax", "straw", "rag", "lead", "chocolate", "sugar"}
 PURPOSE_VERBS = {"let", "make", "do", "be", "have", "keep", "give", "bring", "find", "catch", "avoid", "escape", "allow"}
 NOT_PLACES = {"walk", "swim", "drink", "run", "sleep", "bed", "work", "war", "pieces", "waste", "help", "rest", "aid", "safety", "cover",
               "meet", "see", "find", "look", "fetch", "get", "buy", "talk", "speak", "ask", "fight", "hide", "wait",
@@ -176,7 +181,9 @@ TELEPHONES = {"phone", "telephone", "receiver", "handset"}
 VEHICLES = {"lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "stairs", "staircase", "tube", "cab",
             "coach", "taxi", "metro", "subway", "boat", "barge", "ship", "plane", "flight", "carriage", "wagon",
             "cart", "path", "road", "trail", "route", "shortcut", "gondola", "raft", "skiff", "steps", "streetcar", "trolley",
-            "car", "ride", "rickshaw"}
+            "car", "ride", "rickshaw", "uber", "lyft", "rideshare", "tuk-tuk", "maglev", "monorail", "airship",
+            "zeppelin", "chopper", "helicopter", "hovercraft", "hovercar", "speeder", "limo", "limousine", "minibus",
+            "jitney", "palanquin", "sampan", "dropship", "skycab", "aircab"}
 # What one leads or rides where one goes (with the ``VEHICLES``).
 MOUNTS = {"horse", "horses", "mule", "mules", "pony", "camel", "donkey", "ox", "oxen", "mare", "stallion", "steed",
           "mount", "bike", "bicycle", "motorbike", "motorcycle", "scooter", "truck", "van", "jeep", "buggy", "canoe",
@@ -222,7 +229,7 @@ skedaddle, vamoose, scram, hightail, sashay, scoot, scarper, bustle, careen, bar
 clomp, lumber, shamble, schlep, promenade, whisk, rocket, file, parade, veer, swerve, detour, relocate, migrate, decamp,
 evacuate, mooch, toddle, pootle, potter, stray, advance, proceed, plough, plow, navigate, ramble, embark, whizz, whiz,
 hare, light out, make tracks, hotfoot it, leg it, beat it, slope off, sweep, streak, whoosh, thunder, jaunt, caper,
-frolic, flounce, stump, wheel, coast, taxi"""
+frolic, flounce, stump, wheel, coast, taxi, jaywalk, commute, carpool, hitch"""
 # "make my way", "push our way through the crowd to" (but "find my way" is knowing the way, not going).
 WAY_MAKERS = """make, pick, thread, elbow, push, fight, work, wind, wend, squeeze, shoulder, edge, inch, weave, force,
 claw, battle, worm, bluff, feel, muscle, jostle, nudge, hack, cut, carve, wriggle"""
@@ -313,6 +320,9 @@ NOT_LEAVING_OFF = ("cries|cried|calls|called|shouts|shouted|yells|yelled|speaks|
                    "hands|handed|sorts|sorted|works|worked|figures|figured|checks|checked|tries|tried|finds|found|"
                    "gives|gave|lays|laid|breaks|broke|starts|started|puts|put|"
                    "lives|lived|believes|believed|was|has|does|is")
+# Where one comes up to in the room the player is in: "Brandt strolls up to the desk".
+IN_THE_ROOM = "|".join(sorted(SCENERY | {"desk", "bar", "booth", "bed", "bedside", "fire", "fireplace", "hearth", "stall",
+                                         "stand", "kiosk", "register", "bench", "stage", "podium", "altar"}))
 # "Vex bails": leaving in a word, only where the clause ends (not "Vex splits the loot").
 SLANG_LEAVING = verb_forms("bail, split, scram, bounce, dip, jet, skedaddle, vamoose, beat it, peace out, clear off, "
                            "push off, shove off, bog off, sod off, make tracks, hightail it, ship out, bow out, take off, "
@@ -406,10 +416,26 @@ def _clauses(text: str) -> list[str]:
             first = (_words(part) or [""])[0]
             if merged and not (first in ("I", "we", "We") or first.lower() in SUBORDINATORS or _looks_like_verb(first)):
                 merged[-1] += ", " + part
+            elif merged and _looks_like_verb(first) and (doer := _doer(merged[-1])):
+                merged.append(f"{doer} {part}")  # "Patel clocks out and heads home": Patel heads home, not the player
             else:
                 merged.append(part)
         clauses.extend(part.strip() for part in merged if part.strip())
     return clauses
+
+
+def _doer(clause: str) -> str | None:
+    """Who does the clause when it is someone other than the player: the words before its verb ("Nurse Patel"
+    in "Nurse Patel clocks out")."""
+    words = clause.split()
+    for index, word in enumerate(words):
+        if word.islower() and (_looks_like_verb(word) or re.fullmatch(r"[a-z]{3,}(?:s|ed)", word)):
+            doer = words[:index]
+            if not doer or doer[0] in ("I", "We", "we", "Then", "then") or doer[-1].lower() in ("i", "we") or (
+                    doer[0].lower() in SUBORDINATORS):
+                return None
+            return " ".join(doer)
+    return None
 
 
 def _words(phrase: str) -> list[str]:
@@ -452,7 +478,8 @@ def _is_person(words: list[str], scene: Scene, *, unknown_name: bool = True) -> 
     text = " ".join(words)
     if _names_in(text, [*scene.cast, *scene.present, scene.player or ""]):
         return True
-    return any(word.lower() in PRONOUNS or word.lower() in PERSON_NOUNS for word in words[-1:]) or (
+    made = len(words) > 1 and words[-2].lower() in THING_MAKERS  # "a hot dog", "a toy soldier"
+    return any(word.lower() in PRONOUNS or word.lower() in PERSON_NOUNS and not made for word in words[-1:]) or (
         unknown_name and len(words) == 1 and words[0][:1].isupper() and words[0].lower() not in DETERMINERS)
 
 
@@ -571,7 +598,9 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             if mine and not listed:
                 continue
             answered = verb.startswith("pick") and not re.search(r"\b(?:from|off)\b", rest)  # "pick up the phone"
-            gained.extend(thing for thing in listed if thing.lower() not in CONSUMED_ON_THE_SPOT
+            gained.extend(thing for thing in listed if thing.lower() not in USED_ON_THE_SPOT
+                          and not (thing.lower() in DRUNK_ON_THE_SPOT
+                                   and not re.search(rf"\b(?:a|an)\s+{re.escape(thing)}\b", rest, re.I))
                           and not (ridden and thing.lower().split()[-1] in VEHICLES)  # "take the ferry over to"
                           and not (answered and thing.lower() in TELEPHONES))
             break
@@ -660,9 +689,10 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
              rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|{HEAD_FOR}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
              rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in|aboard)\s+|"
              # "follow the smell of bread to the bakery", "hurry after Hakim toward the docks"
-             rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:[\w'-]+\s+){{1,5}}?(?:to|into|toward|towards|onto)\s+|"
+             rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:[\w'.-]+\s+){{1,5}}?(?:to|into|toward|towards|onto)\s+|"
              rf"(?P<climbed>{CLIMB})\s+(?=(?:the|a|an)\s)|"
              rf"(?P<unknown>[a-z]{{3,}})\s+(?:(?:back|down|up|over|off|out|across|along|straight|away)\s+)?"
+             rf"(?:(?:across|through|along|past|over|down|up|around)\s+(?:the\s+)?[\w'-]+(?:\s+[\w'-]+)?\s+)?"
              rf"(?:to|towards?|into|onto)\s+(?=(?:the|a|an)\s+[\w'-]|[A-Z])")
     for clause in clauses:
         for match in re.finditer(rf"(?<![\w'])(?:{moves})", clause, re.I):
@@ -742,7 +772,8 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                    rf"(?:in|into|onto|aboard|inside)|(?!(?:{NOT_LEAVING_OFF}|{SEEING})\b)\w{{3,}}(?:s|ed) (?:in )?through the "
                    rf"(?:\w+ )?(?:door|doors|doorway|gate|entrance|hatch|curtain|curtains|arch|archway)\b|"  # "Finn bursts through the door"
                    rf"(?!(?:{NOT_LEAVING_OFF}|{NOT_ARRIVING_UP})\b)\w{{3,}}(?:s|ed)? (?:over|up)"  # "Auntie Sal waddles over",
-                   rf"(?=\s*(?:$|[.,;!]|and\b|with\b|beside\b|behind\b|alongside\b|to (?:me|us|you)\b)))(?![\w'])")  # "Mags rolls up"
+                   rf"(?=\s*(?:$|[.,;!]|and\b|with\b|beside\b|behind\b|alongside\b|to (?:me|us|you)\b|"
+                   rf"to (?:the|a|our|my) (?:\w+ )?(?:{IN_THE_ROOM})\b)))(?![\w'])")  # "Mags rolls up", "… up to the desk"
         if re.search(rf"{subject}(?:\w+ly\s+)?{arrives}", folded) or re.search(
                 rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{arrives}", folded) or re.search(
                 # "Pim runs up to me", "Caddock pushes through the crowd and sits down beside you"
@@ -908,8 +939,8 @@ def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     invited = _invited(action, scene)
     along = _unique([*_coming_along(action, scene), *invited])
     stay = set(along) | (set(scene.companions) & set(present))
-    if re.search(r"\b(?:we|us|our)\b", fold(action)):
-        stay |= set(present)
+    if re.search(r"\b(?:we|us|our)\b", fold(action)) and not along:
+        stay |= set(present)  # "we" is everyone here, unless the action says who ("a cab with Marcus and we ride")
     gone = set(departing) | set(prose_departing)
     if moved:
         gone |= {name for name in present if name not in stay}

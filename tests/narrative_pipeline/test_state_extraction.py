@@ -667,3 +667,36 @@ class TestRoundTwelve:
                                                  ("Vex is killed", ["Vex"])])
     def test_taking_off_alone_and_being_killed_leave(self, action, leaving):
         assert state_change(action, scene=self.POST).leaving == leaving
+
+
+class TestRoundThirteen:
+    """General classes the sixteenth suite's misses pointed at (the seventeenth suite stays held out)."""
+
+    WARD = Scene(location="the nurses' station", present=("Nurse Patel", "Dr. Moreno"), inventory=("clipboard",),
+                 cast=("Nurse Patel", "Dr. Moreno", "Marcus", "Officer Brandt"), player="Sam",
+                 places=("the nurses' station", "the ER", "Kim's Pharmacy"))
+
+    @pytest.mark.parametrize("action, place", [("I follow Dr. Moreno into the operating room", "the operating room"),
+                                               ("I jaywalk across Fifth Avenue to the bodega", "the bodega"),
+                                               ("I caught an Uber back to my apartment", "my apartment")])
+    def test_a_title_with_a_full_stop_crossing_a_street_and_a_ride_hail(self, action, place):
+        assert state_change(action, scene=self.WARD).location == place
+
+    @pytest.mark.parametrize("action, gained", [("I buy a hot dog from the street vendor", ["hot dog"]),
+                                                ("I buy a coffee at the cart", ["coffee"]),
+                                                ("I buy coffee and a bagel", ["bagel"]),
+                                                ("I grab the guard", [])])
+    def test_a_person_noun_made_a_thing_and_a_served_drink_is_carried(self, action, gained):
+        assert state_change(action, scene=self.WARD).items_gained == gained
+
+    def test_strolling_up_to_the_desk_is_an_arrival(self):
+        assert state_change("officer brandt strolls up to the desk", scene=self.WARD).entering == ["Officer Brandt"]
+
+    def test_the_doer_of_a_clause_carries_over_and(self):
+        change = state_change("Nurse Patel clocks out and heads home", scene=self.WARD)
+        assert change.location is None and change.leaving == ["Nurse Patel"]
+
+    def test_we_after_a_named_companion_is_the_two_of_us(self):
+        change = state_change("I hail a cab with Marcus and we ride to Kim's Pharmacy", scene=self.WARD)
+        assert change.location == "Kim's Pharmacy" and change.leaving == ["Nurse Patel", "Dr. Moreno"]
+        assert change.entering == ["Marcus"]
