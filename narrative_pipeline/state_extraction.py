@@ -79,6 +79,8 @@ BODY_PARTS = {
     "head", "hair", "face", "neck", "throat", "finger", "fingers", "elbow", "elbows", "knee", "knees", "chin",
     "jaw", "ear", "ears", "nose", "cheek", "lips", "mouth", "chest", "waist", "back", "ankle", "ankles",
     "palm", "fist", "collar", "sleeve", "sleeves", "cloak-hem", "hem", "heart", "eyes", "eye", "body", "thumb",
+    "wound", "wounds", "injury", "injuries", "bruise", "bruises", "gash", "scar", "skin", "forehead", "brow", "shin",
+    "hip", "belly", "stomach", "ribs", "pulse",
 }
 # Nouns that end like a past participle ("a steed", not "a key taped under the desk").
 ED_NOUNS = {"steed", "creed", "breed", "speed", "tweed", "greed", "hundred", "seabed", "riverbed", "flowerbed",
@@ -115,7 +117,8 @@ GESTURES = {"wink", "nod", "smile", "grin", "smirk", "hug", "kiss", "shrug", "wa
             "fright", "scare", "start", "headache", "fever", "thrashing", "beating", "wits", "strength",
             "permission", "discount", "refund", "welcome", "thanks", "attention", "directions", "side-eye", "eye",
             "stink-eye", "brush-off", "runaround", "finger", "bird", "creeps", "willies", "all-clear", "go-ahead",
-            "treatment", "benefit", "chills", "shivers", "lowdown", "rundown"}
+            "treatment", "benefit", "chills", "shivers", "lowdown", "rundown", "visit", "price", "story", "secret",
+            "joke", "tale", "riddle", "song", "lie", "question", "glance"}
 # A drink bought without a vessel or a serving is drunk where it is bought ("spend my coins on ale", "rum and
 # bread"); "a bottle of ale" and "a coffee" (a cup of it) are carried off.
 DRUNK_ON_THE_SPOT = {"ale", "beer", "mead", "cider", "wine", "grog", "rum", "whisky", "whiskey", "tea", "coffee",
@@ -184,15 +187,36 @@ VEHICLES = {"lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "sta
             "car", "ride", "rickshaw", "uber", "lyft", "rideshare", "tuk-tuk", "maglev", "monorail", "airship",
             "zeppelin", "chopper", "helicopter", "hovercraft", "hovercar", "speeder", "limo", "limousine", "minibus",
             "jitney", "palanquin", "sampan", "dropship", "skycab", "aircab"}
+# Verbs that take "to"/"into" without anyone going anywhere ("I whisper to the guard", "I burst into tears"): an
+# unknown verb before "to the …" is taken as a way of moving ("I apparate to the village square") unless it is one.
+NOT_MOVING = set(verb_forms("""talk, speak, say, whisper, listen, point, nod, wave, reply, answer, write, explain, admit, confess, pray, sing,
+read, shout, yell, call, mutter, murmur, bow, gesture, signal, turn, tend, attend, cling, stick, hold, belong,
+react, respond, agree, object, apologize, apologise, refer, add, happen, toast, propose, submit, look, stare,
+glance, peer, gaze, peek, glare, smile, grin, wink, sign, swear, lie, pledge, promise, complain, report,
+introduce, describe, mention, relate, appeal, cater, adapt, adjust, convert, change, transform, translate,
+bump, crash, burst, break, tune, dig, bite, sink, lean, fall, kneel, bend, reach, tie, chain, nail, pin, tape,
+glue, hook, attach, lash, pour, drop, throw, toss, hand, give, pass, send, show, play, hum, whistle, shrug,
+raise, lift, offer, wish, salute, motion, beckon, need, want, have, try, use, keep, stay, hang, chat, chatter,
+gossip, natter, moan, grumble, holler, cry, laugh, sob, weep, yawn, sigh, growl, snarl, bark, hiss, scream,
+plead, beg, preach, lecture, shift, switch, wake, doze, open, close, lock, seal,
+staple, warm, cool, tear, rip, cut, slice, carve, fade, rise, flick, zoom, scroll, skip, fast-forward, rewind,
+commit, dedicate, devote, subscribe, vote, contribute, donate, lend""")
+                 .split("|"))
 # What one leads or rides where one goes (with the ``VEHICLES``).
 MOUNTS = {"horse", "horses", "mule", "mules", "pony", "camel", "donkey", "ox", "oxen", "mare", "stallion", "steed",
           "mount", "bike", "bicycle", "motorbike", "motorcycle", "scooter", "truck", "van", "jeep", "buggy", "canoe",
           "kayak", "dinghy", "sled", "sledge", "dogs", "team", "caravan", "yak", "goat", "goats", "herd", "cattle"}
+# Verbs of someone else's with "me" and a thing that give nothing: "tells me a story", "costs me a fortune".
+NOT_GIVING = NOT_MOVING | set(verb_forms("""ask, teach, cost, owe, wish, save, bid, remind, promise, deny, refuse, charge, fine,
+spare, envy, forgive, allow, take, keep, guarantee, assure, name, hit, strike, kick, punch, slap, hurt, cause, text,
+email, message, ping, quote, shoot, flash, cast, blow, tip, pay, do, lose, grant, earn, win""").split("|"))
 GIVEN_TO_ME = (r"(?:" + verb_forms("give, hand, pass, toss, throw, offer, sell, trade, swap, barter, lend, slip, slide, bring, fetch, pour, send, "
                                    "deal, award, grant, gift, fling, lob, chuck, flick, leave, bequeath") +
                r") me(?: back)?|(?:" + verb_forms("present, provide, supply, furnish, equip, reward, arm, issue, gift, entrust, "
                                     "load, kit out, fit out") +
-               r") (?:me|us) with|(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered|slipped|slid|"
+               r") (?:me|us) with|(?:" + verb_forms("hook, set, fix, sort") + r") (?:me|us) up with|"
+               r"(?!(?:" + "|".join(sorted(NOT_GIVING)) + r")\b)[a-z]{3,}(?:s|ed) me(?= (?:a|an|the|some|his|her|their|\d+)\s)|"
+               r"(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered|slipped|slid|"
                r"thrown|brought|sent|awarded|granted|gifted|dealt|poured|"
                r"(?:presented|provided|supplied|furnished|equipped|rewarded|armed|issued|entrusted) with)")
 # "Vivian hands over an envelope": someone else handing over, to nobody named, hands it to the player.
@@ -240,7 +264,7 @@ MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
                                   "force, tow, winch, squeeze") + r") (?:myself|ourselves)|"
               r"(?:" + verb_forms("make") + r") it(?: back| safely| all the way)?(?= (?:to|into|inside|as far as)\b)|"
               r"(?:" + verb_forms("follow, lead, tail, shadow, trail, chase, pursue, accompany") + r") \w+|"
-              r"(?:" + verb_forms("take, catch, ride, grab, hail, hop on, jump on, get on, board, flag down") + r") (?:the|a|an) (?:\w+ )?(?:" + "|".join(sorted(VEHICLES)) + r")|"
+              r"(?:" + verb_forms("take, catch, ride, grab, hail, hop on, jump on, get on, board, flag down") + r") (?:the|a|an) (?:\w+ )?(?:" + "|".join(sorted(VEHICLES)) + r"|\w+(?:cab|car|bus|ship|craft|copter|train|tram|boat))\b|"
               r"(?:" + verb_forms("lead, walk, ride, drive, steer, guide, row, wheel, pilot, push, pedal, spur, urge") +
               r") (?:my|our|the) (?:[\w'-]+ )?(?:" + "|".join(sorted(MOUNTS | VEHICLES)) + r")")
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
@@ -265,7 +289,11 @@ CARRIES_ME = (r"(?:" + verb_forms("carry, drag, take, bring, lead, escort, row, 
                                   "guide, march, hustle, bundle, usher, sweep, wash, pull, push, send, summon, throw, toss, kick, "
                                   "chuck, boot, shove, piggyback, tow, cart, chauffeur, shuttle, walk, show, see, hoist, "
                                   "airlift, lower, wheel, truck, boat") +
-              r")\s+(?:me|us)\s+|(?:" + verb_forms("give") + r") (?:me|us) a (?:lift|ride)\s+")
+              r")\s+(?:me|us)\s+|(?:" + verb_forms("give") + r") (?:me|us) a (?:lift|ride)\s+|"
+              r"(?!(?:" + "|".join(sorted(NOT_MOVING | set(verb_forms("welcome, introduce, invite, direct, refer, treat, "
+                                                                     "recruit, tell, ask, hire, warn")
+                                                          .split("|")) | PHRASE_STOPS)) + r")\b)"
+              r"[a-z]{3,}\s+(?:me|us)\s+")  # "two goons frogmarch me into the tower"
 CARRIED = (r"(?:am|are|is|was|were|get|gets|got|i'm|we're|being)\s+(?:\w+ly\s+)?"
            r"(?:dropped off|carried|dragged|taken|brought|led|escorted|rowed|ferried|driven|flown|hauled|wheeled|guided|marched|"
            r"hustled|bundled|ushered|swept|washed|pulled|pushed|sent|summoned|shipped|thrown|tossed)\s+"
@@ -275,21 +303,6 @@ DROPPED_OFF = (r"(?:(?P<drops_me>(?:" + verb_forms("drop, let, set, put, deposit
                r")\s+(?:me|us))|(?:am|are|is|was|were|get|gets|got|i'm|we're|being)\s+(?:\w+ly\s+)?"
                r"(?:dropped|let|set|put|deposited|dumped|left|marooned|stranded))\s+(?:(?:off|down|out|ashore)\s+)?"
                r"(?:by\s+[\w'-]+(?:\s+[\w'-]+)?\s+)?(?:at|outside|in front of|on|by)")
-# Verbs that take "to"/"into" without anyone going anywhere ("I whisper to the guard", "I burst into tears"): an
-# unknown verb before "to the …" is taken as a way of moving ("I apparate to the village square") unless it is one.
-NOT_MOVING = set(verb_forms("""talk, speak, say, whisper, listen, point, nod, wave, reply, answer, write, explain, admit, confess, pray, sing,
-read, shout, yell, call, mutter, murmur, bow, gesture, signal, turn, tend, attend, cling, stick, hold, belong,
-react, respond, agree, object, apologize, apologise, refer, add, happen, toast, propose, submit, look, stare,
-glance, peer, gaze, peek, glare, smile, grin, wink, sign, swear, lie, pledge, promise, complain, report,
-introduce, describe, mention, relate, appeal, cater, adapt, adjust, convert, change, transform, translate,
-bump, crash, burst, break, tune, dig, bite, sink, lean, fall, kneel, bend, reach, tie, chain, nail, pin, tape,
-glue, hook, attach, lash, pour, drop, throw, toss, hand, give, pass, send, show, play, hum, whistle, shrug,
-raise, lift, offer, wish, salute, motion, beckon, need, want, have, try, use, keep, stay, hang, chat, chatter,
-gossip, natter, moan, grumble, holler, cry, laugh, sob, weep, yawn, sigh, growl, snarl, bark, hiss, scream,
-plead, beg, preach, lecture, shift, switch, wake, doze, open, close, lock, seal,
-staple, warm, cool, tear, rip, cut, slice, carve, fade, rise, flick, zoom, scroll, skip, fast-forward, rewind,
-commit, dedicate, devote, subscribe, vote, contribute, donate, lend""")
-                 .split("|"))
 SPEECH = verb_forms("say, ask, tell, shout, yell, beg, order, plead, cry, call, whisper, demand")
 ARRIVE = (r"(?:" + verb_forms("arrive, end up, find myself, disembark, land, dock, alight, touch down, put in, pull in, "
                                 "make landfall, step ashore, come ashore, go ashore, wash up, wash ashore") +
@@ -646,16 +659,17 @@ def _held(rest: str, scene: Scene) -> list[str]:
     owned = [item for item in scene.inventory if re.search(rf"(?:^|\s){re.escape(fold(item))}$", named)]
     if owned:
         return owned[:1]  # "my geiger counter": held, though a counter alone would be scenery
-    thing = _thing(rest, scene)
-    if thing is None:
+    thing = _thing(rest, scene)  # or, for a name no new thing could have ("my energy drink"), its plain words
+    wanted = fold(thing or " ".join(word for word in _cut(rest, keep_of=True) if word.lower() not in DETERMINERS))
+    if not wanted:
         return []
-    wanted = fold(thing)
     exact = [item for item in scene.inventory if fold(item) == wanted]
     if exact:
         return exact
     return [item for item in scene.inventory
             if fold(item).split()[-1:] == wanted.split()[-1:] or fold(item).endswith(" " + wanted)
-            or fold(item).split(" of ")[0].split()[-1:] == wanted.split()[-1:]][:1]
+            or fold(item).split(" of ")[0].split()[-1:] == wanted.split()[-1:]
+            or " of " in fold(item) and wanted.endswith(fold(item).split(" of ", 1)[1])][:1]
 
 
 def _place(phrase: str, scene: Scene) -> str | None:
@@ -666,7 +680,7 @@ def _place(phrase: str, scene: Scene) -> str | None:
         words.pop()
     if not words or len(words) > 6:
         return None
-    text = " ".join(words)
+    text = _as_written(phrase, words)
     bare = re.sub(r"^(?:the|a|an)\s+", "", fold(text))
     for place in known:
         if re.sub(r"^(?:the|a|an)\s+", "", fold(place)) == bare:
@@ -681,6 +695,12 @@ def _place(phrase: str, scene: Scene) -> str | None:
             PRONOUNS | BODY_PARTS):
         return None
     return text
+
+
+def _as_written(phrase: str, words: list[str]) -> str:
+    """The stretch of ``phrase`` its first ``words`` come from, as written ("Mr. Sato's penthouse")."""
+    spelled = re.match(r"\s*" + r"[^\w'-]+".join(re.escape(word) for word in words), phrase)
+    return spelled.group(0).strip() if spelled else " ".join(words)
 
 
 def _location(clauses: list[str], scene: Scene) -> str | None:
@@ -747,8 +767,8 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
             after = fold(clause)[len(before) + len(fold(name)):]
             if re.match(rf"\s*(?:{LEAVING_WORDS})\b", after):
                 continue
-            owned = re.match(r"'s?\s+((?:[\w-]+\s+){0,2}?[\w-]+)\b", after)
-            if owned and not set(owned.group(1).split()) & BODY_PARTS:
+            owned = re.match(r"'s?\s+(.+)", after)
+            if owned and not {word.lower() for word in _cut(owned.group(1), keep_of=False)[:3]} & BODY_PARTS:
                 continue  # "Okafor's journal" is about Okafor's things; "Orla's arm" is Orla, here
             named.append(name)
     return named
@@ -771,7 +791,7 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                    rf"(?!(?:{NOT_LEAVING_OFF}|{LEAVING_WORDS})\b)\w{{3,}}(?:s|ed)? (?:(?:down|up|back|over) )?"
                    rf"(?:in|into|onto|aboard|inside)|(?!(?:{NOT_LEAVING_OFF}|{SEEING})\b)\w{{3,}}(?:s|ed) (?:in )?through the "
                    rf"(?:\w+ )?(?:door|doors|doorway|gate|entrance|hatch|curtain|curtains|arch|archway)\b|"  # "Finn bursts through the door"
-                   rf"(?!(?:{NOT_LEAVING_OFF}|{NOT_ARRIVING_UP})\b)\w{{3,}}(?:s|ed)? (?:over|up)"  # "Auntie Sal waddles over",
+                   rf"(?!(?:{NOT_LEAVING_OFF}|{NOT_ARRIVING_UP})\b)\w{{3,}}(?:s|ed)? (?:(?:his|her|their|a|the) [\w'-]+ )?(?:over|up)"  # "Auntie Sal waddles over",
                    rf"(?=\s*(?:$|[.,;!]|and\b|with\b|beside\b|behind\b|alongside\b|to (?:me|us|you)\b|"
                    rf"to (?:the|a|our|my) (?:\w+ )?(?:{IN_THE_ROOM})\b)))(?![\w'])")  # "Mags rolls up", "… up to the desk"
         if re.search(rf"{subject}(?:\w+ly\s+)?{arrives}", folded) or re.search(

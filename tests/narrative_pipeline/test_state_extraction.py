@@ -700,3 +700,39 @@ class TestRoundThirteen:
         change = state_change("I hail a cab with Marcus and we ride to Kim's Pharmacy", scene=self.WARD)
         assert change.location == "Kim's Pharmacy" and change.leaving == ["Nurse Patel", "Dr. Moreno"]
         assert change.entering == ["Marcus"]
+
+
+class TestRoundFourteen:
+    """General classes the seventeenth suite's misses pointed at (the eighteenth suite stays held out)."""
+
+    BAR = Scene(location="the Golden Koi Noodle Bar", present=("Mama Zhou", "Glitch"),
+                inventory=("can of energy drink", "burner phone"),
+                cast=("Mama Zhou", "Glitch", "Fixer Dante", "Rook", "Mr. Sato"), player="Kai",
+                places=("the Golden Koi Noodle Bar", "Kitsune Tower"))
+
+    @pytest.mark.parametrize("action, place", [("Two corpo goons frogmarch me into Kitsune Tower", "Kitsune Tower"),
+                                               ("Rook yanks me into a back alley", "a back alley"),
+                                               ("I'm summoned to Mr. Sato's penthouse", "Mr. Sato's penthouse"),
+                                               ("I hail an autocab to the docks", "the docks")])
+    def test_any_verb_moving_me_somewhere_a_title_kept_as_written_and_a_vehicle_by_its_ending(self, action, place):
+        assert state_change(action, scene=self.BAR).location == place
+
+    @pytest.mark.parametrize("action", ["Rook introduces me to the crew", "Glitch tells me to run",
+                                        "Rook walks with me", "Glitch waves me into the booth"])
+    def test_introducing_telling_and_waving_move_nobody(self, action):
+        assert state_change(action, scene=self.BAR).location is None
+
+    @pytest.mark.parametrize("action, gained", [("Mama Zhou ladles me a bowl of ramen", ["bowl of ramen"]),
+                                                ("Rook hooks me up with a bag of dumplings", ["bag of dumplings"]),
+                                                ("Glitch tells me a secret", []),
+                                                ("Fixer Dante pays me a visit", []),
+                                                ("The job costs me a fortune", [])])
+    def test_a_thing_handed_with_any_verb_but_not_a_story_or_a_cost(self, action, gained):
+        assert state_change(action, scene=self.BAR).items_gained == gained
+
+    def test_a_thing_held_named_by_what_it_holds(self):
+        assert state_change("I chug my energy drink", scene=self.BAR).items_lost == ["can of energy drink"]
+
+    def test_wheeling_a_cart_up_to_the_counter_arrives_and_tending_a_wound_brings_its_owner(self):
+        assert state_change("rook wheels his cart up to the counter", scene=self.BAR).entering == ["Rook"]
+        assert state_change("I patch up Fixer Dante's bullet wound", scene=self.BAR).entering == ["Fixer Dante"]
