@@ -162,7 +162,8 @@ GAIN_BASES = """take, grab, snatch, pick up, pick out, buy, buy up, purchase, re
 obtain, find, accept, borrow, loot, retrieve, stash, fetch, pluck, scoop up, gather up, get, get hold of,
 help myself to, pilfer, swipe, fish out, fish up, pull out, dig up, dig out, keep, win, earn, scavenge, salvage, pull,
 yank, prise, pry, unhook, lift, nab, nick, filch, pinch, purloin, snag, seize, claim, procure, inherit, snap up,
-reel in, haul in, haul up, scoop, pay for, barter for, haggle for, lay hands on, lay my hands on, come by, rent, hire,
+reel in, haul in, haul up, scoop, strip, tear, rip, cut, unbuckle, unclip, untie, unfasten, unstrap, detach, peel,
+wrench, twist, pay for, barter for, haggle for, lay hands on, lay my hands on, come by, rent, hire,
 order, unearth, harvest, forage, craft, forge, whittle, brew, recover, reclaim, take back, buy back, win back,
 extract, withdraw, secure, score, yoink, snaffle, liberate, requisition, confiscate, wrest, scrounge, scrounge up, cadge,
 bum, snare, track down, hunt down, uncover, discover, come across, stumble on, stumble upon,
@@ -171,10 +172,13 @@ snatch up, swipe up, sweep up"""
 # Irregular forms the inflection rules do not make.
 GAIN_VERBS = (verb_forms(GAIN_BASES) + "|"
               r"(?:" + verb_forms("trade, swap, exchange, barter") + r")"
-              r" \w+(?: \w+){0,4}? for|(?:" + verb_forms("spend, blow, splurge, waste") + r") \w+(?: \w+){0,4}? on|"
+              r" \w+(?: \w+){0,7}? for|(?:" + verb_forms("spend, blow, splurge, waste") + r") \w+(?: \w+){0,4}? on|"
               r"(?:" + verb_forms("haggle, barter, bargain, dicker, negotiate, trade, swap, gamble") +
               r") with (?:[\w'-]+ ){1,3}?for")
-SCOOP = set(verb_forms("scoop").split("|"))  # "scoop the change off the bar" gets; "scoop up" gets without a source
+SCOOP = set(verb_forms("scoop").split("|"))
+# Verbs of getting only with where the thing comes from: "pull a chip from the console", not "pull the lever".
+TAKEN_FROM = set(verb_forms("pull, yank, prise, pry, loot, strip, tear, rip, cut, unbuckle, unclip, untie, unfasten, unstrap, "
+                            "detach, peel, wrench, twist").split("|"))  # "scoop the change off the bar" gets; "scoop up" gets without a source
 # Phrasal verbs of getting whose particle may follow the thing: "pick the hook up", "fish a key out of the mud".
 GAIN_SPLIT = re.compile(r"(?<![\w'])(?:" + verb_forms("pick, scoop, fish, dig, pull, snap, haul, buy, gather") +
                         r")\s+(?P<thing>(?:[\w'-]+\s+){0,4}?[\w'-]+)\s+(?:up|out)(?![\w'])", re.I)
@@ -225,10 +229,13 @@ HANDED_OVER = r"(?:" + verb_forms("hand, pass, give, slide, turn") + r")(?= (?:o
 PUT_IN_MY_HAND = re.compile(
     r"(?<![\w'])(?:" + verb_forms("press, slip, hand, toss, pass, put, push, drop, throw, give, tuck, place, thrust, slide, "
                                   "shove, roll, flick, lob, chuck, fling, kick, send, bring, carry, deliver, return, stuff, "
-                                  "cram, stow, stash, pop") +
-    r")\s+(.+?)\s+(?:(?:into|in|onto|on|to) (?:my|our) "
+                                  "cram, stow, stash, pop, tie, pin, fasten, clip, hang, drape, loop, strap, buckle, sew, "
+                                  "attach, hook, string, fix") +
+    r")\s+(.+?)\s+(?:(?:into|in|onto|on|to|around|round|over|from) (?:my|our) (?:[\w-]+ )?"
     r"(?:hand|hands|palm|palms|grip|lap|pocket|pockets|satchel|pack|bag|boot|boots|belt|sleeve|coat|cloak|basket|"
-    r"purse|pouch|arms|keeping|care)|to me|to us|my way)\b", re.I)
+    r"purse|pouch|arms|keeping|care|sash|neck|wrist|collar|lapel|robe|kimono|obi|jacket|vest|hat|hair|arm|shoulder|"
+    r"shoulders|saddle|harness|armour|armor|tunic|shirt|dress|gown|bracer|bandolier|backpack|rucksack|knapsack)|"
+    r"to me|to us|my way)\b", re.I)
 LOSE_BASES = """drop, give away, give back, give, hand over, hand back, hand, sell, sell off, lose, throw away, throw out,
 throw, toss away, toss, discard, use up, eat, drink, spend, abandon, leave behind, pawn, trade away, trade, swap,
 exchange, break, burn, pay, put down, set down, lay down, offer, surrender, lend, plant, bury, shatter, consume, leave,
@@ -238,7 +245,7 @@ cash in, feed, gift, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, w
 jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred, hock, flog, peddle, hawk,
 offload, unload, fence, auction off, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
 misplace, mislay, waste, expend, slip, flip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
-LOSE_VERBS = verb_forms(LOSE_BASES) + "|burnt"
+LOSE_VERBS = verb_forms(LOSE_BASES) + r"|burnt|downs|downed|down(?= (?:my|our|the|that|this|a|an)\b)"
 MOVE_BASES = """walk, go, head, run, sail, climb, ride, travel, return, hurry, sneak, stroll, wander, march, row, swim,
 dive, jog, race, flee, drive, fly, move, step, descend, ascend, set off, set out, hike, trek, wade, slip, dash, sprint,
 limp, crawl, creep, hurtle, venture, come, get, move on, push on, press on, push, shove, edge, weave, amble, saunter,
@@ -253,7 +260,8 @@ skedaddle, vamoose, scram, hightail, sashay, scoot, scarper, bustle, careen, bar
 clomp, lumber, shamble, schlep, promenade, whisk, rocket, file, parade, veer, swerve, detour, relocate, migrate, decamp,
 evacuate, mooch, toddle, pootle, potter, stray, advance, proceed, plough, plow, navigate, ramble, embark, whizz, whiz,
 hare, light out, make tracks, hotfoot it, leg it, beat it, slope off, sweep, streak, whoosh, thunder, jaunt, caper,
-frolic, flounce, stump, wheel, coast, taxi, jaywalk, commute, carpool, hitch"""
+frolic, flounce, stump, wheel, coast, taxi, jaywalk, commute, carpool, hitch, steal away, steal off, steal out,
+sneak away, sneak off, slip off, pole, punt"""
 # "make my way", "push our way through the crowd to" (but "find my way" is knowing the way, not going).
 WAY_MAKERS = """make, pick, thread, elbow, push, fight, work, wind, wend, squeeze, shoulder, edge, inch, weave, force,
 claw, battle, worm, bluff, feel, muscle, jostle, nudge, hack, cut, carve, wriggle"""
@@ -266,14 +274,22 @@ MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
               r"(?:" + verb_forms("follow, lead, tail, shadow, trail, chase, pursue, accompany") + r") \w+|"
               r"(?:" + verb_forms("take, catch, ride, grab, hail, hop on, jump on, get on, board, flag down") + r") (?:the|a|an) (?:\w+ )?(?:" + "|".join(sorted(VEHICLES)) + r"|\w+(?:cab|car|bus|ship|craft|copter|train|tram|boat))\b|"
               r"(?:" + verb_forms("lead, walk, ride, drive, steer, guide, row, wheel, pilot, push, pedal, spur, urge") +
-              r") (?:my|our|the) (?:[\w'-]+ )?(?:" + "|".join(sorted(MOUNTS | VEHICLES)) + r")")
+              r") (?:my|our|the) (?:[\w'-]+ )?(?:" + "|".join(sorted(MOUNTS | VEHICLES)) + r")|"
+              r"(?!(?:" + "|".join(sorted(NOT_MOVING | set(verb_forms("load, unload, sell, push, shove, kick, roll, moor, "
+                                                                     "anchor, hitch, tether, secure, park, buy, rent, hire, "
+                                                                     "steal, take, find, see, watch, hear").split("|")))) +
+              r")\b)[a-z]{3,} (?:my|our|the|a|an) (?:[\w'-]+ )?(?:" + "|".join(sorted(MOUNTS | VEHICLES - {"path", "road", "trail", "route", "shortcut", "steps", "stairs", "staircase", "ride"})) + r")")
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
           r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
           r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft")
-MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|between)\s+(?:(?:the|a|an|my)\s+)?[\w'-]+\s+|"  # what is crossed on the way: "through the crowd toward the stage"
+MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|between)\s+(?:(?:the|a|an|my)\s+)?[\w'-]+\s+|"
+                     r"(?:in|on|by|aboard)\s+(?:the|a|an|my|our)\s+[\w'-]+\s+|"  # "carried in a palanquin to the castle"  # what is crossed on the way: "through the crowd toward the stage"
                      r"(?:(?:through|across|along|up|down|over|past|via|out of|out)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+(?:and\s+)?))?"  # a route before the place: "the stairs to the lamp room"
                      r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|upstairs|downstairs|straight|all the way|"
-                     r"onward|onwards|ahead|further|quickly|slowly|carefully|quietly)\s+)*"
+                     r"onward|onwards|ahead|further|quickly|slowly|carefully|quietly|downriver|upriver|downstream|"
+                     r"upstream|downhill|uphill|inland|north|south|east|west|northward|southward|eastward|westward|"
+                     r"hand over hand|side by side|step by step|bit by bit|inch by inch|single file|on foot|at a run|"
+                     r"at a trot|at last|at once)\s+)*"
                      r"(?:to|into|toward|towards|onto|on to|inside|in to|through|along|across|up|down|over|"
                      r"out to|round to|around to|as far as|aboard|on board)")
 HEAD_FOR = (r"(?:head|heads|headed|heading|make|makes|made|making|set off|set out|sets off|sets out|bolt|bolts|"
@@ -594,7 +610,7 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             if not _is_player_doing(prefix, scene):
                 continue
             rest = re.sub(r"^\s*(?:myself|ourselves)\b", "", rest)  # "get myself a new hat"
-            needs_source = verb.split()[0].startswith(("pull", "yank", "pri", "pry", "loot")) or verb in SCOOP
+            needs_source = verb.split()[0] in TAKEN_FROM or verb in SCOOP
             if needs_source and not re.search(r"\b(?:from|out of|off)\b", rest):
                 continue  # "pull the lever", "loot the pack" is no getting; "pull a chip from the console" is
             mine = bool(re.match(r"\s*(?:my|our)\s", rest, re.I))  # "grab my coat": what is mine already is no gain
@@ -620,6 +636,7 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
         else:
             for prefix, rest, verb in _verb_matches(clause, LOSE_VERBS, scene):
                 if _is_player_doing(prefix, scene):
+                    rest = re.sub(r"^\s*(?:up|down|off|away|out)\b", "", rest)  # "gobble up the rice ball"
                     paid_with = re.search(r"\bwith\b(.+)", rest)
                     if verb.startswith(("pay", "paid", "tip", "bribe")) and paid_with:
                         rest = paid_with.group(1)  # "pay the innkeeper with my purse": the purse is what goes
@@ -812,6 +829,10 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"(?!(?:me|us|you|him|her|them|my|our|your)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)", folded) or re.search(
                 # "Brannock gathers her shawl and leaves"
                 rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
+                rf"(?:^|[.!?;]\s+){subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?(?:{MOVE_VERBS}) "
+                rf"(?:(?:back|off|away|out|on|down|up|over|across|along|straight) )*(?:to|toward|towards|into|for) "
+                rf"(?!(?:me|us|you|him|her|them|my|our|your)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)",
+                folded) or re.search(
                 rf"\b(?:wave|waves|waved|see|sees|saw|shoo|shoos|shooed|send|sends|sent|usher|ushers|ushered)\s+{key}\s+"
                 rf"(?:off|away|home|out|outta)\b", folded) or re.search(
                 rf"\b(?:{verb_forms('wave, bid, kiss, wish')}|bade)\s+{key}\s+(?:goodbye|farewell|good night|goodnight)\b",
@@ -961,12 +982,15 @@ def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     stay = set(along) | (set(scene.companions) & set(present))
     if re.search(r"\b(?:we|us|our)\b", fold(action)) and not along:
         stay |= set(present)  # "we" is everyone here, unless the action says who ("a cab with Marcus and we ride")
-    gone = set(departing) | set(prose_departing)
+    told_going = set(departing) | set(prose_departing)
+    gone = set(told_going)
     if moved:
         gone |= {name for name in present if name not in stay}
-    # A character the action or the passage brings in is in the scene, even at a new place.
+    # A character the action or the passage brings in is in the scene, even at a new place; one who was here and is
+    # told both coming and going ("withdraws into the kitchen") goes.
+    arrived = {name for name in [*arriving, *prose_arriving] if not (name in present and name in told_going)}
     coming = [name for name in _unique([*along, *arriving, *prose_arriving, *givers, *_people_acted_on(clauses, scene)])
-              if name != scene.player and (name not in gone or name in arriving or name in prose_arriving)]
+              if name != scene.player and (name not in gone or name in arrived)]
     gone -= set(coming)
     # Whoever came along on a move, or was asked to, goes with the player from now on; leaving parts them.
     joining = [name for name in _unique([*(along if moved else []), *invited])

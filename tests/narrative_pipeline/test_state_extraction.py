@@ -736,3 +736,40 @@ class TestRoundFourteen:
     def test_wheeling_a_cart_up_to_the_counter_arrives_and_tending_a_wound_brings_its_owner(self):
         assert state_change("rook wheels his cart up to the counter", scene=self.BAR).entering == ["Rook"]
         assert state_change("I patch up Fixer Dante's bullet wound", scene=self.BAR).entering == ["Fixer Dante"]
+
+
+class TestRoundFifteen:
+    """General classes the eighteenth suite's misses pointed at (the nineteenth suite stays held out)."""
+
+    VILLAGE = Scene(location="the Plum Blossom Tea House", present=("Old Ume", "Jiro"),
+                    inventory=("rice ball", "flask of sake", "pouch of mon"),
+                    cast=("Old Ume", "Jiro", "Sayo", "Master Tetsu"), player="Hana",
+                    places=("the Plum Blossom Tea House", "the rope bridge"))
+
+    @pytest.mark.parametrize("action, place", [("I'm carried in a palanquin to the daimyo's castle", "the daimyo's castle"),
+                                               ("I pole a raft downriver to Kiso", "Kiso"),
+                                               ("I steal away to the bamboo grove", "the bamboo grove"),
+                                               ("I pull myself hand over hand along the rope toward the ledge", "the ledge")])
+    def test_a_means_on_the_way_any_verb_with_a_raft_stealing_away_and_hand_over_hand(self, action, place):
+        assert state_change(action, scene=self.VILLAGE).location == place
+
+    @pytest.mark.parametrize("action", ["I tie the raft to the jetty", "I sell the horse to the farmer"])
+    def test_tying_or_selling_a_vehicle_goes_nowhere(self, action):
+        assert state_change(action, scene=self.VILLAGE).location is None
+
+    @pytest.mark.parametrize("action, gained, lost", [
+        ("Sayo ties an omamori charm to my sash", ["omamori charm"], []),
+        ("I strip a wakizashi from the fallen bandit", ["wakizashi"], []),
+        ("I strip the bedding", [], []),
+        ("I gobble up the rice ball", [], ["rice ball"]),
+        ("I down my flask of sake", [], ["flask of sake"]),
+        ("I go down the lane", [], []),
+        ("I trade my pouch of mon to Master Tetsu for his old map", ["old map"], ["pouch of mon"])])
+    def test_fastened_on_me_taken_from_someone_a_particle_before_what_is_eaten_and_a_long_trade(self, action, gained, lost):
+        change = state_change(action, scene=self.VILLAGE)
+        assert (change.items_gained, change.items_lost) == (gained, lost)
+
+    def test_one_who_was_here_and_withdraws_into_another_room_leaves(self):
+        prose = "Old Ume gathers the empty cups, bows to you and withdraws into the kitchen."
+        assert state_change("I watch the rain", scene=self.VILLAGE, prose=prose).leaving == ["Old Ume"]
+        assert state_change("Sayo slips into the tea house", scene=self.VILLAGE).entering == ["Sayo"]
