@@ -206,6 +206,16 @@ plead, beg, preach, lecture, shift, switch, wake, doze, open, close, lock, seal,
 staple, warm, cool, tear, rip, cut, slice, carve, fade, rise, flick, zoom, scroll, skip, fast-forward, rewind,
 commit, dedicate, devote, subscribe, vote, contribute, donate, lend""")
                  .split("|"))
+# Ways one takes rather than rides: "take the stairs"; with any verb ("I pole a raft") only a craft goes somewhere.
+WAYS_TAKEN = {"path", "road", "trail", "route", "shortcut", "steps", "stairs", "staircase", "ride"}
+
+
+def vehicle_word(names: set[str]) -> str:
+    """A regex for a vehicle of ``names`` or one known by its ending ("an autocab", "the snowcat", "a hovercar")."""
+    return (r"(?:" + "|".join(sorted(names)) + r"|\w+(?:cab|car|bus|ship|craft|copter|train|tram|boat|cat|mobile|bike|"
+            r"plane|jet|sled|sledge))")
+
+
 # What one leads or rides where one goes (with the ``VEHICLES``).
 MOUNTS = {"horse", "horses", "mule", "mules", "pony", "camel", "donkey", "ox", "oxen", "mare", "stallion", "steed",
           "mount", "bike", "bicycle", "motorbike", "motorcycle", "scooter", "truck", "van", "jeep", "buggy", "canoe",
@@ -221,7 +231,10 @@ GIVEN_TO_ME = (r"(?:" + verb_forms("give, hand, pass, toss, throw, offer, sell, 
                r") (?:me|us) with|(?:" + verb_forms("hook, set, fix, sort") + r") (?:me|us) up with|"
                r"(?!(?:" + "|".join(sorted(NOT_GIVING)) + r")\b)[a-z]{3,}(?:s|ed) me(?= (?:a|an|the|some|his|her|their|\d+)\s)|"
                r"(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered|slipped|slid|"
-               r"thrown|brought|sent|awarded|granted|gifted|dealt|poured|"
+               r"thrown|brought|sent|awarded|granted|gifted|dealt|poured|issued|loaned|allotted|allocated|"
+               r"(?!(?:told|asked|shown|taught|charged|fined|promised|denied|refused|spared|allowed|called|named|owed|"
+               r"saved|reminded|assured|guaranteed|paid|hit|struck|kicked|punched|slapped|offered|cost|wished)\b)"
+               r"[a-z]{3,}ed(?= (?:a|an|the|some|\d+)\s)|"
                r"(?:presented|provided|supplied|furnished|equipped|rewarded|armed|issued|entrusted) with)")
 # "Vivian hands over an envelope": someone else handing over, to nobody named, hands it to the player.
 HANDED_OVER = r"(?:" + verb_forms("hand, pass, give, slide, turn") + r")(?= (?:over|across)\b)"
@@ -244,7 +257,7 @@ pass, send, mail, post, return, burn through, run through, go through, get throu
 cash in, feed, gift, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
 jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred, hock, flog, peddle, hawk,
 offload, unload, fence, auction off, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
-misplace, mislay, waste, expend, slip, flip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
+misplace, mislay, waste, expend, drain, knock back, toss back, slug back, slip, flip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
 LOSE_VERBS = verb_forms(LOSE_BASES) + r"|burnt|downs|downed|down(?= (?:my|our|the|that|this|a|an)\b)"
 MOVE_BASES = """walk, go, head, run, sail, climb, ride, travel, return, hurry, sneak, stroll, wander, march, row, swim,
 dive, jog, race, flee, drive, fly, move, step, descend, ascend, set off, set out, hike, trek, wade, slip, dash, sprint,
@@ -272,13 +285,14 @@ MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
                                   "force, tow, winch, squeeze") + r") (?:myself|ourselves)|"
               r"(?:" + verb_forms("make") + r") it(?: back| safely| all the way)?(?= (?:to|into|inside|as far as)\b)|"
               r"(?:" + verb_forms("follow, lead, tail, shadow, trail, chase, pursue, accompany") + r") \w+|"
-              r"(?:" + verb_forms("take, catch, ride, grab, hail, hop on, jump on, get on, board, flag down") + r") (?:the|a|an) (?:\w+ )?(?:" + "|".join(sorted(VEHICLES)) + r"|\w+(?:cab|car|bus|ship|craft|copter|train|tram|boat))\b|"
+              r"(?:" + verb_forms("take, catch, ride, grab, hail, hop on, jump on, get on, board, flag down") + r") (?:the|a|an) (?:\w+ )?" + vehicle_word(VEHICLES) + r"\b|"
               r"(?:" + verb_forms("lead, walk, ride, drive, steer, guide, row, wheel, pilot, push, pedal, spur, urge") +
-              r") (?:my|our|the) (?:[\w'-]+ )?(?:" + "|".join(sorted(MOUNTS | VEHICLES)) + r")|"
+              r") (?:my|our|the) (?:[\w'-]+ )?(?:" + "|".join(sorted(MOUNTS)) + "|" + vehicle_word(VEHICLES) + r")\b|"
               r"(?!(?:" + "|".join(sorted(NOT_MOVING | set(verb_forms("load, unload, sell, push, shove, kick, roll, moor, "
                                                                      "anchor, hitch, tether, secure, park, buy, rent, hire, "
                                                                      "steal, take, find, see, watch, hear").split("|")))) +
-              r")\b)[a-z]{3,} (?:my|our|the|a|an) (?:[\w'-]+ )?(?:" + "|".join(sorted(MOUNTS | VEHICLES - {"path", "road", "trail", "route", "shortcut", "steps", "stairs", "staircase", "ride"})) + r")")
+              r")\b)[a-z]{3,} (?:my|our|the|a|an) (?:[\w'-]+ )?(?:" + "|".join(sorted(MOUNTS)) + "|"
+              + vehicle_word(VEHICLES - WAYS_TAKEN) + r")\b")
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
           r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
           r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft")
@@ -310,9 +324,19 @@ CARRIES_ME = (r"(?:" + verb_forms("carry, drag, take, bring, lead, escort, row, 
                                                                      "recruit, tell, ask, hire, warn")
                                                           .split("|")) | PHRASE_STOPS)) + r")\b)"
               r"[a-z]{3,}\s+(?:me|us)\s+")  # "two goons frogmarch me into the tower"
+# Participles after "I'm" that do not move me: "I'm used to the cold", "I'm introduced to the Duchess".
+NOT_MOVED = {"used", "accustomed", "related", "engaged", "married", "attached", "addicted", "dedicated", "committed",
+             "devoted", "opposed", "exposed", "subjected", "introduced", "sentenced", "condemned", "assigned", "welcomed",
+             "invited", "drawn", "attracted", "tied", "chained", "glued", "nailed", "pinned", "reduced", "restricted",
+             "limited", "entitled", "obliged", "inclined", "supposed", "expected", "allowed", "forced", "tempted",
+             "pleased", "amazed", "shocked", "surprised", "moved", "elected", "appointed", "promoted", "listed",
+             "connected", "linked", "resigned", "reconciled", "called", "asked", "told", "ordered",
+             "urged", "advised", "warned", "encouraged", "needed", "wanted", "scared", "terrified", "frightened",
+             "tired", "bored", "excited", "interested", "confused", "annoyed", "stuck", "trapped", "stranded", "rooted"}
 CARRIED = (r"(?:am|are|is|was|were|get|gets|got|i'm|we're|being)\s+(?:\w+ly\s+)?"
            r"(?:dropped off|carried|dragged|taken|brought|led|escorted|rowed|ferried|driven|flown|hauled|wheeled|guided|marched|"
-           r"hustled|bundled|ushered|swept|washed|pulled|pushed|sent|summoned|shipped|thrown|tossed)\s+"
+           r"hustled|bundled|ushered|swept|washed|pulled|pushed|sent|summoned|shipped|thrown|tossed|"
+           r"(?!(?:" + "|".join(sorted(NOT_MOVED)) + r")\b)[a-z]{3,}ed)\s+"
            r"(?:by\s+[\w'-]+(?:\s+[\w'-]+)?\s+)?")
 # Being left somewhere: "Deke drops me off at the bus station", "I'm dropped off at the quarry".
 DROPPED_OFF = (r"(?:(?P<drops_me>(?:" + verb_forms("drop, let, set, put, deposit, dump, leave, maroon, strand") +
@@ -732,12 +756,15 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
              rf"(?:(?:across|through|along|past|over|down|up|around)\s+(?:the\s+)?[\w'-]+(?:\s+[\w'-]+)?\s+)?"
              rf"(?:to|towards?|into|onto)\s+(?=(?:the|a|an)\s+[\w'-]|[A-Z])")
     for clause in clauses:
+        # a clause opening on a verb is the player's ("say bye to Dr. Halvorsen and snowmobile out to the camp")
+        player_leads = _looks_like_verb((_words(clause) or [""])[0])
         for match in re.finditer(rf"(?<![\w'])(?:{moves})", clause, re.I):
             prefix = clause[:match.start()]
             if _inside_name(clause, match.start(), scene):
                 continue
             if match.group("unknown") and (match.group("unknown").lower() in VERBS | NOT_MOVING
-                                           or not re.search(r"\b(?:I|we)\s+(?:\w+ly\s+)?$", prefix, re.I)):
+                                           or not re.search(r"(?:\b(?:I|we)|\band|\bthen)\s+(?:\w+ly\s+)?$", prefix, re.I)
+                                           or not (_is_player_doing(prefix, scene) or player_leads)):
                 continue  # only a verb we do not know, right after the player: "I apparate to the square"
             if match.group("drops_me") and not _words(prefix):
                 continue  # "Drop me at the docks" asks
@@ -746,10 +773,13 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
             if match.group("carries_me") or match.group("drops_me"):
                 if NOT_DONE.search(prefix):
                     continue  # whoever carries, it is the player who moves
-            elif not _is_player_doing(prefix, scene) and not re.search(r"\bwe\b", prefix, re.I):
+            elif not (_is_player_doing(prefix, scene) or player_leads) and not re.search(r"\bwe\b", prefix, re.I):
                 continue
             rest = clause[match.end():]
             place = _place(rest, scene)
+            crossing = not place and re.match(r"\s*[\w'.-]+(?:\s+[\w'.-]+){0,3}?\s+(?:to|into|toward|towards|onto)\s+", rest)
+            if crossing and not set(_words(crossing.group(0).lower())) & (VERBS | {"and", "then"}):
+                place = _place(rest[crossing.end():], scene)  # "along with Sven to the seal colony"
             further = place and re.match(r"(?:\s+(?:in|of|on|at|near|by|under)\s+(?:the\s+)?[\w'-]+)?\s*(?:,?\s*and\s+)?"
                                          r"(?:(?:back|down|up|over|on|out|onward|then)\s+)?(?:to|into|toward|towards|onto)\s+",
                                          rest[fold(rest).find(fold(place)) + len(place):])
@@ -777,7 +807,8 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
                 continue  # "Tamsin runs to the stables": someone else's doing, not with the player
             received = re.search(r"\b(?:receive|receives|received|accept|accepts|accepted|obtain|obtains|obtained|"
                                  r"borrow|borrows|borrowed|buy|buys|bought|get|gets|got)\b.*\bfrom\s+$", before)
-            if not received and re.search(r"(?:about|of|for|remember|miss|mourn|from|behind|leave|away|without|after|where|why|how|"
+            traded = re.search(r"\b(?:trad|swap|exchang|barter|buy|bought|purchas)\w*\b.*\bfor\s+$", before)
+            if not received and not traded and re.search(r"(?:about|of|for|remember|miss|mourn|from|behind|leave|away|without|after|where|why|how|"
                          r"whether|what|when|if|"
                          r"send|sends|dismiss|dismisses|like|letter to|word to|message to)\s+(?:\w+\s+)?$", before):
                 continue
@@ -785,7 +816,7 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
             if re.match(rf"\s*(?:{LEAVING_WORDS})\b", after):
                 continue
             owned = re.match(r"'s?\s+(.+)", after)
-            if owned and not {word.lower() for word in _cut(owned.group(1), keep_of=False)[:3]} & BODY_PARTS:
+            if owned and not traded and not {word.lower() for word in _cut(owned.group(1), keep_of=False)[:3]} & BODY_PARTS:
                 continue  # "Okafor's journal" is about Okafor's things; "Orla's arm" is Orla, here
             named.append(name)
     return named

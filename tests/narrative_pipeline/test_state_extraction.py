@@ -773,3 +773,37 @@ class TestRoundFifteen:
         prose = "Old Ume gathers the empty cups, bows to you and withdraws into the kitchen."
         assert state_change("I watch the rain", scene=self.VILLAGE, prose=prose).leaving == ["Old Ume"]
         assert state_change("Sayo slips into the tea house", scene=self.VILLAGE).entering == ["Sayo"]
+
+
+class TestRoundSixteen:
+    """General classes the nineteenth suite's misses pointed at (the twentieth suite stays held out)."""
+
+    STATION = Scene(location="the rec room", present=("Dr. Halvorsen", "Mika"),
+                    inventory=("ice pick", "thermos of coffee", "flare gun"),
+                    cast=("Dr. Halvorsen", "Mika", "Sven", "Professor Aalto"), player="Lena",
+                    places=("the rec room", "the airstrip", "Camp Borealis"))
+
+    @pytest.mark.parametrize("action, place", [("I'm airlifted to Longyearbyen", "Longyearbyen"),
+                                               ("we're choppered over to the ice shelf", "the ice shelf"),
+                                               ("I drive the snowcat out to the airstrip", "the airstrip"),
+                                               ("I ride along with Sven to the seal colony", "the seal colony"),
+                                               ("say bye to Dr. Halvorsen and snowmobile out to Camp Borealis",
+                                                "Camp Borealis")])
+    def test_any_participle_of_being_moved_a_vehicle_by_its_ending_and_a_place_past_with(self, action, place):
+        assert state_change(action, scene=self.STATION).location == place
+
+    @pytest.mark.parametrize("action", ["I'm used to the cold", "I'm introduced to the crew", "I step back and listen to the radio"])
+    def test_participles_of_habit_and_a_verb_before_to_move_nobody(self, action):
+        assert state_change(action, scene=self.STATION).location is None
+
+    @pytest.mark.parametrize("action, gained, lost", [
+        ("I'm issued a red parka by Professor Aalto", ["red parka"], []),
+        ("I'm told a story", [], []),
+        ("I drain my thermos of coffee", [], ["thermos of coffee"])])
+    def test_a_thing_issued_to_me_and_a_drink_drained(self, action, gained, lost):
+        change = state_change(action, scene=self.STATION)
+        assert (change.items_gained, change.items_lost) == (gained, lost)
+
+    def test_trading_for_someones_thing_brings_them_in(self):
+        assert state_change("I swap my ice pick for Sven's old compass", scene=self.STATION).entering == ["Sven"]
+        assert state_change("I wait for Sven", scene=self.STATION).entering == []
