@@ -50,6 +50,7 @@ PHRASE_STOPS = {
     "here", "there", "now", "quickly", "slowly", "carefully", "quietly", "too", "also", "tomorrow", "tonight",
     "today", "later", "soon", "yesterday", "somewhere", "anywhere", "everywhere", "nowhere",
     "overboard", "ashore", "aboard", "aside", "below", "upstairs", "downstairs", "abroad",
+    "among", "amongst", "amid", "amidst", "beneath", "underneath", "atop", "within", "beyond", "upon", "throughout",
     "together", "alone", "afterwards", "afterward", "immediately", "first", "anyway", "fast",
     # a subject pronoun starts a relative clause: "the key I find in the drawer"
     "i", "he", "she", "we", "they", "you",
@@ -82,6 +83,8 @@ BODY_PARTS = {
     "wound", "wounds", "injury", "injuries", "bruise", "bruises", "gash", "scar", "skin", "forehead", "brow", "shin",
     "hip", "belly", "stomach", "ribs", "pulse",
 }
+# How a thing ends up after the verb, not part of its name: "shake a coconut loose", "kick the door shut".
+RESULTS = {"loose", "open", "shut", "clean", "apart", "free", "tight", "flat", "dry", "closed", "awake", "straight"}
 # Nouns that end like a past participle ("a steed", not "a key taped under the desk").
 ED_NOUNS = {"steed", "creed", "breed", "speed", "tweed", "greed", "hundred", "seabed", "riverbed", "flowerbed",
             "seaweed", "tumbleweed", "woodshed", "homestead", "bobsled", "birdseed", "linseed", "hayseed"}
@@ -142,7 +145,9 @@ NOT_DONE = re.compile(
     r"refuses|decline|declines|want|wants|wish|wishes|hope|hopes|plan|plans|intend|intends|consider|considers|"
     r"wonder|wonders|think about|thinking|imagine|imagines|pretend|pretends|would|could|might|should|may|if|"
     r"will|shall|i'll|we'll|i'd|we'd|going to|gonna|tomorrow|later|like to|love to|afford|"
-    r"unless|whether|almost|nearly|try not|ask \w+ to|tell \w+ to|beg \w+ to|let \w+|without)\b", re.I)
+    r"unless|whether|almost|nearly|try not|ask \w+ to|tell \w+ to|beg \w+ to|let \w+|without|"
+    r"(?:send|sends|sent|dispatch|dispatches|dispatched|order|orders|ordered|command|commands|commanded) (?:\S+ ){1,3}?to)\b",
+    re.I)
 
 def verb_forms(bases: str) -> str:
     """A regex alternation of every form of the verbs in ``bases`` (base forms, one per line or comma; a phrasal
@@ -253,11 +258,11 @@ LOSE_BASES = """drop, give away, give back, give, hand over, hand back, hand, se
 throw, toss away, toss, discard, use up, eat, drink, spend, abandon, leave behind, pawn, trade away, trade, swap,
 exchange, break, burn, pay, put down, set down, lay down, offer, surrender, lend, plant, bury, shatter, consume, leave,
 ditch, dump, chuck, fling, hurl, donate, part with, relinquish, sacrifice, forfeit, deliver, tip, bribe, slide,
-pass, send, mail, post, return, burn through, run through, go through, get through, chew through, hand in, turn in, give up, hand off, pass on, give out, hand out, trade in,
+pass, send, mail, post, return, burn through, run through, chew through, hand in, turn in, give up, hand off, pass on, give out, hand out, trade in,
 cash in, feed, gift, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
 jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred, hock, flog, peddle, hawk,
 offload, unload, fence, auction off, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
-misplace, mislay, waste, expend, drain, knock back, toss back, slug back, slip, flip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
+misplace, mislay, waste, expend, drain, knock back, toss back, slug back, slip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
 LOSE_VERBS = verb_forms(LOSE_BASES) + r"|burnt|downs|downed|down(?= (?:my|our|the|that|this|a|an)\b)"
 MOVE_BASES = """walk, go, head, run, sail, climb, ride, travel, return, hurry, sneak, stroll, wander, march, row, swim,
 dive, jog, race, flee, drive, fly, move, step, descend, ascend, set off, set out, hike, trek, wade, slip, dash, sprint,
@@ -296,9 +301,12 @@ MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
           r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
           r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft")
+# What is crossed on the way ("through the crowd toward the stage"), the means ("in a palanquin to the castle",
+# "across the ravine on a vine to the ledge"), a route before the place ("the stairs to the lamp room"), then
+# particles and manners, then the preposition of arriving.
 MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|between)\s+(?:(?:the|a|an|my)\s+)?[\w'-]+\s+|"
-                     r"(?:in|on|by|aboard)\s+(?:the|a|an|my|our)\s+[\w'-]+\s+|"  # "carried in a palanquin to the castle"  # what is crossed on the way: "through the crowd toward the stage"
-                     r"(?:(?:through|across|along|up|down|over|past|via|out of|out)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+(?:and\s+)?))?"  # a route before the place: "the stairs to the lamp room"
+                     r"(?:in|on|by|aboard)\s+(?:the|a|an|my|our)\s+[\w'-]+\s+|"
+                     r"(?:(?:through|across|along|up|down|over|past|via|out of|out)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+(?:and\s+)?)){0,2}"
                      r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|upstairs|downstairs|straight|all the way|"
                      r"onward|onwards|ahead|further|quickly|slowly|carefully|quietly|downriver|upriver|downstream|"
                      r"upstream|downhill|uphill|inland|north|south|east|west|northward|southward|eastward|westward|"
@@ -365,7 +373,8 @@ make for the exit, head out the door, walk out the door"""
 LEAVING_WORDS = (verb_forms(LEAVING_BASES) + "|is gone|was gone|is dead|is killed|was killed|gets killed|got killed|"
                  "is slain|was slain|"
                  r"(?:is|was|gets|got|are|were) (?:called|taken|led|dragged|carried|hauled|sent|summoned|swept|washed|"
-                 r"thrown|knocked|pulled|blown|whisked|rushed|escorted|marched) (?:back )?"
+                 r"thrown|knocked|pulled|blown|whisked|rushed|escorted|marched|"
+                 r"(?!(?:" + "|".join(sorted(NOT_MOVED)) + r")\b)[a-z]{3,}ed) (?:back )?"
                  r"(?:away|off|out|overboard|ashore|below|(?:to|into|for)(?= (?!me\b|us\b|you\b)))")
 # "X <moves> off/out/away": a leaving, but not "cries out", "passes out", "nods off" or "points out the tower".
 NOT_LEAVING_OFF = ("cries|cried|calls|called|shouts|shouted|yells|yelled|speaks|spoke|reaches|reached|holds|held|"
@@ -506,6 +515,8 @@ def _cut(phrase: str, *, keep_of: bool) -> list[str]:
                 or (bare == "of" and not keep_of)):
             break  # but "the back alley", "the inside pocket": after a determiner it describes the thing
         following = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
+        if words and bare in RESULTS and words[-1].lower() not in DETERMINERS | {"of"}:
+            break  # "shake a coconut loose", "pry the lid open": how the thing ends up, not its name
         if words and bare.endswith("ing") and following in PHRASE_STOPS and bare not in ING_NOUNS:
             break  # "the lantern hanging by the door": the participle starts a clause
         if (words and len(bare) > 4 and bare.endswith("ed") and bare not in ED_NOUNS
@@ -604,7 +615,9 @@ def _verb_matches(clause: str, verbs: str, scene: Scene):
 def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
     gained: list[str] = []
     lost: list[str] = []
+    named = None  # the thing the clause before named, for "it": "I shake a coconut loose and grab it"
     for clause in clauses:
+        antecedent, named = named, _first_thing(clause, scene)
         taken = False
         for prefix, rest, verb in _verb_matches(clause, GIVEN_TO_ME, scene):
             if not NOT_DONE.search(prefix):
@@ -648,6 +661,8 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
                 lost.extend(_held(paid_with.group(1), scene))  # "buy a lamp with my last coins"
             ridden = verb.startswith(("take", "took", "catch", "caught", "grab", "hail"))
             listed = _things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene)[1 if mine else 0:]
+            if antecedent and re.match(r"\s*(?:it|them)\b", rest, re.I):
+                listed = [antecedent]
             if mine and not listed:
                 continue
             answered = verb.startswith("pick") and not re.search(r"\b(?:from|off)\b", rest)  # "pick up the phone"
@@ -660,7 +675,7 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
         else:
             for prefix, rest, verb in _verb_matches(clause, LOSE_VERBS, scene):
                 if _is_player_doing(prefix, scene):
-                    rest = re.sub(r"^\s*(?:up|down|off|away|out)\b", "", rest)  # "gobble up the rice ball"
+                    rest = re.sub(r"^\s*(?:up|down|off|away|out|through|on)\b", "", rest)  # "gobble up the rice ball"
                     paid_with = re.search(r"\bwith\b(.+)", rest)
                     if verb.startswith(("pay", "paid", "tip", "bribe")) and paid_with:
                         rest = paid_with.group(1)  # "pay the innkeeper with my purse": the purse is what goes
@@ -671,6 +686,15 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
                     break
     held = {fold(item) for item in scene.inventory}
     return [item for item in _unique(gained) if fold(item) not in held], _unique(lost)
+
+
+def _first_thing(clause: str, scene: Scene) -> str | None:
+    """The first thing a clause names with an article ("I shake a coconut loose" → "coconut")."""
+    for introduced in re.finditer(r"\b(?:a|an|the|some)\s+", clause, re.I):
+        thing = _thing(clause[introduced.start():], scene)
+        if thing:
+            return thing
+    return None
 
 
 def _things_listed(rest: str, scene: Scene) -> list[str]:
@@ -748,7 +772,7 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
     location = None
     moves = (rf"(?:(?P<carries_me>{CARRIES_ME})|(?P<carried>{CARRIED})){MOVE_PREPOSITIONS}\s+|{DROPPED_OFF}\s+|"
              rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|{HEAD_FOR}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
-             rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in|aboard)\s+|"
+             rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in|aboard)\s+(?!(?:my|our|your|his|her|their)\b)|"
              # "follow the smell of bread to the bakery", "hurry after Hakim toward the docks"
              rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:[\w'.-]+\s+){{1,5}}?(?:to|into|toward|towards|onto)\s+|"
              rf"(?P<climbed>{CLIMB})\s+(?=(?:the|a|an)\s)|"
@@ -840,7 +864,7 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                    rf"(?:in|into|onto|aboard|inside)|(?!(?:{NOT_LEAVING_OFF}|{SEEING})\b)\w{{3,}}(?:s|ed) (?:in )?through the "
                    rf"(?:\w+ )?(?:door|doors|doorway|gate|entrance|hatch|curtain|curtains|arch|archway)\b|"  # "Finn bursts through the door"
                    rf"(?!(?:{NOT_LEAVING_OFF}|{NOT_ARRIVING_UP})\b)\w{{3,}}(?:s|ed)? (?:(?:his|her|their|a|the) [\w'-]+ )?(?:over|up)"  # "Auntie Sal waddles over",
-                   rf"(?=\s*(?:$|[.,;!]|and\b|with\b|beside\b|behind\b|alongside\b|to (?:me|us|you)\b|"
+                   rf"(?=\s*(?:$|[.,;!]|and\b|with\b|from\b|beside\b|behind\b|alongside\b|to (?:me|us|you)\b|"
                    rf"to (?:the|a|our|my) (?:\w+ )?(?:{IN_THE_ROOM})\b)))(?![\w'])")  # "Mags rolls up", "… up to the desk"
         if re.search(rf"{subject}(?:\w+ly\s+)?{arrives}", folded) or re.search(
                 rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{arrives}", folded) or re.search(
@@ -856,12 +880,14 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 # "Hakim heads to the docks", "Reyes goes to bed": going elsewhere, not over to the player or the window
                 # (not "Kel leads me down to the crypt", "Pearl shuffles over to our booth": there the player is)
                 rf"{subject}(?:\w+ly\s+)?(?!\w+ (?:me|us|you)\b)(?:{MOVE_VERBS}) "
-                rf"(?:(?:back|off|away|out|on|down|up|over|across|along|straight) )*(?:to|toward|towards|into|for) "
+                rf"(?:(?:back|off|away|out|on|down|up|over|across|along|straight) )*"
+                rf"(?:(?:down|up|along|across|through|over) (?:the|a) [\w'-]+ )?(?:to|toward|towards|into|for) "
                 rf"(?!(?:me|us|you|him|her|them|my|our|your)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)", folded) or re.search(
                 # "Brannock gathers her shawl and leaves"
                 rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
                 rf"(?:^|[.!?;]\s+){subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?(?:{MOVE_VERBS}) "
-                rf"(?:(?:back|off|away|out|on|down|up|over|across|along|straight) )*(?:to|toward|towards|into|for) "
+                rf"(?:(?:back|off|away|out|on|down|up|over|across|along|straight) )*"
+                rf"(?:(?:down|up|along|across|through|over) (?:the|a) [\w'-]+ )?(?:to|toward|towards|into|for) "
                 rf"(?!(?:me|us|you|him|her|them|my|our|your)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)",
                 folded) or re.search(
                 rf"\b(?:wave|waves|waved|see|sees|saw|shoo|shoos|shooed|send|sends|sent|usher|ushers|ushered)\s+{key}\s+"
@@ -869,6 +895,7 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"\b(?:{verb_forms('wave, bid, kiss, wish')}|bade)\s+{key}\s+(?:goodbye|farewell|good night|goodnight)\b",
                 folded) or re.search(
                 rf"(?<!not )(?<!n't )(?<!never )\b(?:leave|leaves|left|send|sends|sent|dismiss|dismisses|dismissed|abandon|abandons|ditch|"
+                rf"{verb_forms('dispatch, pack off')}|"
                 rf"ditches|wave goodbye to|say goodbye to|bid farewell to|part ways with|slip away from|"
                 rf"lose|lost|{verb_forms('shake off, evade, outrun, get rid of, escape from, give the slip to')})\s+{key}(?![\w])",
                 folded):

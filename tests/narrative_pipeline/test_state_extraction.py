@@ -807,3 +807,42 @@ class TestRoundSixteen:
     def test_trading_for_someones_thing_brings_them_in(self):
         assert state_change("I swap my ice pick for Sven's old compass", scene=self.STATION).entering == ["Sven"]
         assert state_change("I wait for Sven", scene=self.STATION).entering == []
+
+
+class TestRoundSeventeen:
+    """General classes the twentieth suite's misses pointed at (the next suites stay held out)."""
+
+    CAMP = Scene(location="the base camp", present=("Dr. Whitmore", "Teo"),
+                 inventory=("machete", "field journal", "tin of biscuits"),
+                 cast=("Dr. Whitmore", "Teo", "Rosa", "Captain Baptiste"), player="Nadia",
+                 places=("the base camp", "the river landing"))
+
+    def test_what_is_crossed_and_the_means_both_come_before_the_place(self):
+        change = state_change("I swing across the ravine on a vine to the far ledge", scene=self.CAMP)
+        assert change.location == "the far ledge"
+
+    def test_swinging_in_my_hammock_goes_nowhere(self):
+        assert state_change("I swing in my hammock", scene=self.CAMP).location is None
+
+    @pytest.mark.parametrize("action, gained, lost", [
+        ("I shake a coconut loose from the palm and grab it", ["coconut"], []),
+        ("I find a jug of clean water", ["jug of clean water"], []),
+        ("I munch through my tin of biscuits", [], ["tin of biscuits"]),
+        ("I flip through my field journal", [], []),
+        ("I dispatch Teo to fetch firewood", [], [])])
+    def test_it_is_the_thing_named_before_a_result_ends_a_name_and_an_errand_is_someone_elses(self, action, gained, lost):
+        change = state_change(action, scene=self.CAMP)
+        assert (change.items_gained, change.items_lost) == (gained, lost)
+
+    def test_a_thing_found_among_the_rubble(self):
+        prose = "You uncover an obsidian blade among the rubble and slip it into your belt."
+        assert state_change("I poke around", scene=self.CAMP, prose=prose).items_gained == ["obsidian blade"]
+
+    @pytest.mark.parametrize("action, prose, entering, leaving", [
+        ("captain baptiste saunters up from the dock", "", ["Captain Baptiste"], []),
+        ("I dispatch Teo to fetch firewood", "", [], ["Teo"]),
+        ("Dr. Whitmore gets carted off to the field hospital", "", [], ["Dr. Whitmore"]),
+        ("I clean the machete", "Teo mumbles goodbye to you and heads down the trail to the village.", [], ["Teo"])])
+    def test_sauntering_up_sending_off_being_carted_off_and_going_down_a_trail(self, action, prose, entering, leaving):
+        change = state_change(action, scene=self.CAMP, prose=prose)
+        assert (change.entering, change.leaving) == (entering, leaving)
