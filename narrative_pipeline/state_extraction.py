@@ -109,7 +109,7 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
               "suggestion", "round", "rounds", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
               "shuttle", "stairs", "staircase", "escalator", "cab", "coach", "carriage", "tube"}
 # What "take/have a …" says without a thing, but with "of" measures one out: "a shot of rye", "a swig of water".
-MEASURES = {"shot", "sip", "swig", "bite", "drink", "measure", "drop", "dash", "pinch", "slice", "piece"}
+MEASURES = {"shot", "sip", "swig", "bite", "drink", "wheel", "measure", "drop", "dash", "pinch", "slice", "piece"}
 # What one is given that is a gesture, a favour or a feeling ("Mabel gives me a wink"); only as the last word,
 # since as the first it may describe a thing ("a wave pattern").
 GESTURES = {"wink", "nod", "smile", "grin", "smirk", "hug", "kiss", "shrug", "wave", "slap", "kick", "shove",
@@ -185,7 +185,9 @@ SCOOP = set(verb_forms("scoop").split("|"))
 TAKEN_FROM = set(verb_forms("pull, yank, prise, pry, loot, strip, tear, rip, cut, unbuckle, unclip, untie, unfasten, unstrap, "
                             "detach, peel, wrench, twist").split("|"))  # "scoop the change off the bar" gets; "scoop up" gets without a source
 # Phrasal verbs of getting whose particle may follow the thing: "pick the hook up", "fish a key out of the mud".
-GAIN_SPLIT = re.compile(r"(?<![\w'])(?:" + verb_forms("pick, scoop, fish, dig, pull, snap, haul, buy, gather") +
+GAIN_SPLIT = re.compile(r"(?<![\w'])(?:" + verb_forms("pick, scoop, fish, dig, pull, snap, haul, buy, gather, dredge, "
+                                                         "hook, prise, pry, winkle, root, tease, coax, pluck, hoist, drag, "
+                                                         "yank, fetch") +
                         r")\s+(?P<thing>(?:[\w'-]+\s+){0,4}?[\w'-]+)\s+(?:up|out)(?![\w'])", re.I)
 # What is answered, not carried off, when picked up: "I pick up the phone and call Lou".
 TELEPHONES = {"phone", "telephone", "receiver", "handset"}
@@ -248,12 +250,12 @@ PUT_IN_MY_HAND = re.compile(
     r"(?<![\w'])(?:" + verb_forms("press, slip, hand, toss, pass, put, push, drop, throw, give, tuck, place, thrust, slide, "
                                   "shove, roll, flick, lob, chuck, fling, kick, send, bring, carry, deliver, return, stuff, "
                                   "cram, stow, stash, pop, tie, pin, fasten, clip, hang, drape, loop, strap, buckle, sew, "
-                                  "attach, hook, string, fix") +
+                                  "attach, hook, string, fix, bestow, confer, lavish, heap, shower, foist, force") +
     r")\s+(.+?)\s+(?:(?:into|in|onto|on|to|around|round|over|from) (?:my|our) (?:[\w-]+ )?"
     r"(?:hand|hands|palm|palms|grip|lap|pocket|pockets|satchel|pack|bag|boot|boots|belt|sleeve|coat|cloak|basket|"
     r"purse|pouch|arms|keeping|care|sash|neck|wrist|collar|lapel|robe|kimono|obi|jacket|vest|hat|hair|arm|shoulder|"
     r"shoulders|saddle|harness|armour|armor|tunic|shirt|dress|gown|bracer|bandolier|backpack|rucksack|knapsack)|"
-    r"to me|to us|my way)\b", re.I)
+    r"to me|to us|(?:on|upon) (?:me|us)|my way)\b", re.I)
 LOSE_BASES = """drop, give away, give back, give, hand over, hand back, hand, sell, sell off, lose, throw away, throw out,
 throw, toss away, toss, discard, use up, eat, drink, spend, abandon, leave behind, pawn, trade away, trade, swap,
 exchange, break, burn, pay, put down, set down, lay down, offer, surrender, lend, plant, bury, shatter, consume, leave,
@@ -262,7 +264,7 @@ pass, send, mail, post, return, burn through, run through, chew through, hand in
 cash in, feed, gift, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
 jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred, hock, flog, peddle, hawk,
 offload, unload, fence, auction off, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
-misplace, mislay, waste, expend, drain, knock back, toss back, slug back, slip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
+misplace, mislay, waste, expend, finish, drain, knock back, toss back, slug back, slip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
 LOSE_VERBS = verb_forms(LOSE_BASES) + r"|burnt|downs|downed|down(?= (?:my|our|the|that|this|a|an)\b)"
 MOVE_BASES = """walk, go, head, run, sail, climb, ride, travel, return, hurry, sneak, stroll, wander, march, row, swim,
 dive, jog, race, flee, drive, fly, move, step, descend, ascend, set off, set out, hike, trek, wade, slip, dash, sprint,
@@ -343,7 +345,8 @@ NOT_MOVED = {"used", "accustomed", "related", "engaged", "married", "attached", 
              "tired", "bored", "excited", "interested", "confused", "annoyed", "stuck", "trapped", "stranded", "rooted"}
 CARRIED = (r"(?:am|are|is|was|were|get|gets|got|i'm|we're|being)\s+(?:\w+ly\s+)?"
            r"(?:dropped off|carried|dragged|taken|brought|led|escorted|rowed|ferried|driven|flown|hauled|wheeled|guided|marched|"
-           r"hustled|bundled|ushered|swept|washed|pulled|pushed|sent|summoned|shipped|thrown|tossed|"
+           r"hustled|bundled|ushered|swept|washed|pulled|pushed|sent|summoned|shipped|thrown|tossed|borne|flung|slung|"
+           r"swung|spun|blown|ridden|cast|thrust|spirited|"
            r"(?!(?:" + "|".join(sorted(NOT_MOVED)) + r")\b)[a-z]{3,}ed)\s+"
            r"(?:by\s+[\w'-]+(?:\s+[\w'-]+)?\s+)?")
 # Being left somewhere: "Deke drops me off at the bus station", "I'm dropped off at the quarry".
@@ -569,8 +572,8 @@ def _thing(phrase: str, scene: Scene) -> str | None:
         return None
     head = (words[:words.index("of")] if "of" in words[1:] else words)[-1].lower()  # "a bottle of water" is a bottle
     measured = head in MEASURES and "of" in words[1:]  # "a shot of rye" is poured; "take a shot" is not a thing
-    if words[0].lower() in ("of",) or head in BODY_PARTS | SCENERY | GESTURES | DETERMINERS or (
-            head in NOT_THINGS and not measured):
+    if words[0].lower() in ("of",) or head in BODY_PARTS | GESTURES | DETERMINERS or (
+            head in NOT_THINGS | SCENERY and not measured):
         return None
     if words[0].lower() in NOT_THINGS and not measured or _is_person(words, scene):
         return None
@@ -894,6 +897,9 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"(?:off|away|home|out|outta)\b", folded) or re.search(
                 rf"\b(?:{verb_forms('wave, bid, kiss, wish')}|bade)\s+{key}\s+(?:goodbye|farewell|good night|goodnight)\b",
                 folded) or re.search(
+                # "I order Astrid to go and guard the ships": told to go, gone
+                rf"(?<!not )(?<!n't )(?<!never )\b(?:{SENT_ON_AN_ERRAND}|told)\s+{key}\s+to\s+(?:{ERRANDS})\b",
+                folded) or re.search(
                 rf"(?<!not )(?<!n't )(?<!never )\b(?:leave|leaves|left|send|sends|sent|dismiss|dismisses|dismissed|abandon|abandons|ditch|"
                 rf"{verb_forms('dispatch, pack off')}|"
                 rf"ditches|wave goodbye to|say goodbye to|bid farewell to|part ways with|slip away from|"
@@ -947,7 +953,7 @@ def _coming_along(action: str, scene: Scene) -> list[str]:
                 rf"\b(?:led|taken|brought|escorted|guided|dragged|carried|walked|driven|shown|rowed|flown|hauled|pulled)"
                 rf"\s+(?:[\w'-]+\s+){{0,4}}?by\s+{key}(?![\w])", folded) or re.search(
                 rf"(?<![\w']){key} and (?:i|me)\b|\b(?:i|me) and {key}(?![\w])", folded) or re.search(
-                rf"\b(?:{MOVE_VERBS}|chase|chases|chased)\s+after\s+{key}(?![\w])", folded):
+                rf"\b(?:{MOVE_VERBS}|{TAKES_ALONG})\s+after\s+{key}(?![\w])", folded):
             along.append(name)
     return along
 
@@ -1001,26 +1007,45 @@ TITLES = {"sergeant", "captain", "commander", "brother", "sister", "mother", "fa
           "warden", "ranger", "trooper", "pastor", "vicar", "rabbi", "imam", "saint", "st",
           "grandmother", "grandfather", "gran", "gramps", "pop", "sarge", "cap", "cap'n", "skipper", "matron",
           "nanny", "herr", "frau", "monsieur", "mademoiselle", "signor", "signora", "lt",
-          "sgt", "capt", "prof", "rev", "mx", "councillor", "alderman", "magistrate", "squire"}
+          "sgt", "capt", "prof", "rev", "mx", "councillor", "alderman", "magistrate", "squire", "jarl", "thane", "earl", "khan", "chieftain",
+          "shaman", "druid", "centurion", "legate", "tribune", "steward", "purser"}
 
 
 def _full_names(text: str, scene: Scene) -> str:
-    """``text`` with a character called by name without their title ("Doyle") written in full ("Sergeant Doyle")."""
+    """``text`` with a character called by a short name written in full: "Doyle" → "Sergeant Doyle" (a title
+    dropped), "Bjorn" → "Bjorn the Skald" (an epithet dropped)."""
     for name in scene.cast:
         words = name.split()
         if len(words) == 2 and words[0].rstrip(".").lower() in TITLES and words[1][:1].isupper():
-            text = re.sub(rf"(?<![\w']){re.escape(name)}(?![\w'])|(?<![\w'])(?<!\.\s){re.escape(words[1])}(?![\w'])",
-                          lambda found, name=name: found.group(0) if _in_proper_name(found) else name, text)
-            # typed in lower case, as the one who acts: "hargrove bustles off to the kitchens"
-            text = re.sub(rf"(^|[.!?;,]\s*|\b(?:and|then)\s+){re.escape(words[1].lower())}(?=\s+(?:\w+ly\s+)?[a-z]+(?:s|ed)\b)",
-                          lambda found, name=name: found.group(1) + name, text)
+            short = words[1]
+        elif len(words) >= 3 and words[1].lower() in ("the", "of") and words[0][:1].isupper():
+            short = words[0]
+        else:
+            continue
+        text = re.sub(rf"(?<![\w']){re.escape(name)}(?![\w'])|(?<![\w'])(?<!\.\s){re.escape(short)}(?![\w]|'(?!s\b))",
+                      lambda found, name=name: found.group(0) if _in_proper_name(found) else name, text)
+        # typed in lower case, as the one who acts: "hargrove bustles off to the kitchens"
+        text = re.sub(rf"(^|[.!?;,]\s*|\b(?:and|then)\s+){re.escape(short.lower())}(?=\s+(?:\w+ly\s+)?[a-z]+(?:s|ed)\b)",
+                      lambda found, name=name: found.group(1) + name, text)
     return text
 
 
+# Sending someone off is their leaving: "I send Teo to fetch water", "I order Astrid to go and guard the ships" (but
+# asking is no sending: "I ask Orla to fetch the map").
+SENT_ON_AN_ERRAND = verb_forms("order, tell, send, command, dispatch")
+ERRANDS = verb_forms("go, leave, head, return, run, get out, get going, fetch, guard, find, check, wait outside, take, "
+                     "bring, fly, ride, hurry, scout, warn")
+SENTENCE_OPENERS = {"I", "Then", "And", "But", "So", "When", "While", "As", "After", "Before", "Meanwhile", "Now", "Soon",
+                    "Later", "Together", "With", "Without", "At", "On", "In", "Once", "Finally", "We", "You", "The"}
+
+
 def _in_proper_name(found: re.Match) -> bool:
-    """Whether a capitalised word touches the match: "Whitlock Farm" is a place, not Mr. Whitlock."""
+    """Whether a capitalised word touches the match: "Whitlock Farm" is a place, not Mr. Whitlock (but "I", a
+    sentence's opening word or an adverb is no part of a name: "I bandage Bjorn's hand", "Then Doyle leaves")."""
     before, after = found.string[:found.start()], found.string[found.end():]
-    return bool(re.match(r"\s+[A-Z]", after) or re.search(r"[A-Z][\w'.]*\s+$", before))
+    word_before = re.search(r"\b([A-Z][\w'.]*)\s+$", before)
+    return bool(re.match(r"\s+[A-Z]", after) or word_before and not (
+        word_before.group(1) in SENTENCE_OPENERS or word_before.group(1).lower().endswith("ly")))
 
 
 def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
