@@ -146,6 +146,10 @@ NOT_DONE = re.compile(
     r"wonder|wonders|think about|thinking|imagine|imagines|pretend|pretends|would|could|might|should|may|if|"
     r"will|shall|i'll|we'll|i'd|we'd|going to|gonna|tomorrow|later|like to|love to|afford|"
     r"unless|whether|almost|nearly|try not|ask \w+ to|tell \w+ to|beg \w+ to|let \w+|without|"
+    r"mean to|means to|meant to|aim to|aims to|expect to|expects to|ought to|need to|needs to|have to|has to|must|"
+    r"shan't|mustn't|all but|long to|longs to|yearn to|yearns to|about to|resolve to|resolves to|refrain|refrains|"
+    r"abstain|abstains|resist|resists|hesitate|hesitates|forget to|forgets to|fail to|fails to|dare not|daren't|"
+    r"rather not|in vain|"
     r"(?:send|sends|sent|dispatch|dispatches|dispatched|order|orders|ordered|command|commands|commanded) (?:\S+ ){1,3}?to)\b",
     re.I)
 
@@ -197,7 +201,8 @@ VEHICLES = {"lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "sta
             "cart", "path", "road", "trail", "route", "shortcut", "gondola", "raft", "skiff", "steps", "streetcar", "trolley",
             "car", "ride", "rickshaw", "uber", "lyft", "rideshare", "tuk-tuk", "maglev", "monorail", "airship",
             "zeppelin", "chopper", "helicopter", "hovercraft", "hovercar", "speeder", "limo", "limousine", "minibus",
-            "jitney", "palanquin", "sampan", "dropship", "skycab", "aircab"}
+            "jitney", "palanquin", "sampan", "dropship", "skycab", "aircab", "hackney", "barouche", "phaeton", "landau",
+            "brougham", "curricle", "gig", "chaise", "cabriolet", "sleigh", "troika", "dogcart", "hansom", "stagecoach"}
 # Verbs that take "to"/"into" without anyone going anywhere ("I whisper to the guard", "I burst into tears"): an
 # unknown verb before "to the …" is taken as a way of moving ("I apparate to the village square") unless it is one.
 NOT_MOVING = set(verb_forms("""talk, speak, say, whisper, listen, point, nod, wave, reply, answer, write, explain, admit, confess, pray, sing,
@@ -209,7 +214,7 @@ bump, crash, burst, break, tune, dig, bite, sink, lean, fall, kneel, bend, reach
 glue, hook, attach, lash, pour, drop, throw, toss, hand, give, pass, send, show, play, hum, whistle, shrug,
 raise, lift, offer, wish, salute, motion, beckon, need, want, have, try, use, keep, stay, hang, chat, chatter,
 gossip, natter, moan, grumble, holler, cry, laugh, sob, weep, yawn, sigh, growl, snarl, bark, hiss, scream,
-plead, beg, preach, lecture, shift, switch, wake, doze, open, close, lock, seal,
+plead, beg, preach, lecture, mean, aim, expect, ought, long, yearn, resolve, refrain, hesitate, fail, shift, switch, wake, doze, open, close, lock, seal,
 staple, warm, cool, tear, rip, cut, slice, carve, fade, rise, flick, zoom, scroll, skip, fast-forward, rewind,
 commit, dedicate, devote, subscribe, vote, contribute, donate, lend""")
                  .split("|"))
@@ -220,7 +225,7 @@ WAYS_TAKEN = {"path", "road", "trail", "route", "shortcut", "steps", "stairs", "
 def vehicle_word(names: set[str]) -> str:
     """A regex for a vehicle of ``names`` or one known by its ending ("an autocab", "the snowcat", "a hovercar")."""
     return (r"(?:" + "|".join(sorted(names)) + r"|\w+(?:cab|car|bus|ship|craft|copter|train|tram|boat|cat|mobile|bike|"
-            r"plane|jet|sled|sledge))")
+            r"plane|jet|sled|sledge|coach|cart|chaise))")
 
 
 # What one leads or rides where one goes (with the ``VEHICLES``).
@@ -255,6 +260,7 @@ PUT_IN_MY_HAND = re.compile(
     r"(?:hand|hands|palm|palms|grip|lap|pocket|pockets|satchel|pack|bag|boot|boots|belt|sleeve|coat|cloak|basket|"
     r"purse|pouch|arms|keeping|care|sash|neck|wrist|collar|lapel|robe|kimono|obi|jacket|vest|hat|hair|arm|shoulder|"
     r"shoulders|saddle|harness|armour|armor|tunic|shirt|dress|gown|bracer|bandolier|backpack|rucksack|knapsack)|"
+    r"(?:into|in) (?:my|our) (?!(?:" + "|".join(sorted(BODY_PARTS - {"hand", "hands", "palm", "palms", "arms", "sleeve", "sleeves", "collar"})) + r")\b)[\w-]+|"
     r"to me|to us|(?:on|upon) (?:me|us)|my way)\b", re.I)
 LOSE_BASES = """drop, give away, give back, give, hand over, hand back, hand, sell, sell off, lose, throw away, throw out,
 throw, toss away, toss, discard, use up, eat, drink, spend, abandon, leave behind, pawn, trade away, trade, swap,
@@ -264,7 +270,7 @@ pass, send, mail, post, return, burn through, run through, chew through, hand in
 cash in, feed, gift, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
 jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred, hock, flog, peddle, hawk,
 offload, unload, fence, auction off, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
-misplace, mislay, waste, expend, finish, drain, knock back, toss back, slug back, slip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
+misplace, mislay, waste, expend, finish, drain, empty, empty out, knock back, toss back, slug back, slip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
 LOSE_VERBS = verb_forms(LOSE_BASES) + r"|burnt|downs|downed|down(?= (?:my|our|the|that|this|a|an)\b)"
 MOVE_BASES = """walk, go, head, run, sail, climb, ride, travel, return, hurry, sneak, stroll, wander, march, row, swim,
 dive, jog, race, flee, drive, fly, move, step, descend, ascend, set off, set out, hike, trek, wade, slip, dash, sprint,
@@ -312,7 +318,7 @@ MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|b
                      r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|upstairs|downstairs|straight|all the way|"
                      r"onward|onwards|ahead|further|quickly|slowly|carefully|quietly|downriver|upriver|downstream|"
                      r"upstream|downhill|uphill|inland|north|south|east|west|northward|southward|eastward|westward|"
-                     r"hand over hand|side by side|step by step|bit by bit|inch by inch|single file|on foot|at a run|"
+                     r"home|hand over hand|side by side|step by step|bit by bit|inch by inch|single file|on foot|at a run|"
                      r"at a trot|at last|at once)\s+)*"
                      r"(?:to|into|toward|towards|onto|on to|inside|in to|through|along|across|up|down|over|"
                      r"out to|round to|around to|as far as|aboard|on board)")
@@ -367,7 +373,11 @@ step out of, emerge, catch up, return, come back, approach, walk up, come over, 
 step off, disembark, come ashore, come aboard, wander in, wander over, drop by, drop in, pop in, stop by, come by,
 come up, run up, hurry over, reappear, materialise, materialize, pop up, rock up, roll in, get here, get back,
 come out of, climb out of, crawl out of, drop down from, pull up, swing by, pop by, pop over, stop in, check in"""
-ARRIVAL_WORDS = verb_forms(ARRIVAL_BASES) + "|is waiting|was waiting"
+ARRIVAL_WORDS = (verb_forms(ARRIVAL_BASES) + "|is waiting|was waiting|"
+                 r"(?:is|are|was|were) (?:announced|shown in|ushered in|admitted|let in|brought in|shown up)")
+# "The footman announces Lord Ashcombe", "Thomas shows Miss Pembroke in": someone else bringing a character in.
+SHOWN_IN = (r"(?:" + verb_forms("announce, admit") + r")\s+{key}(?![\w])|"
+            r"(?:" + verb_forms("show, usher, let, bring, wave") + r")\s+{key}\s+(?:in|inside|through|up)\b")
 LEAVING_BASES = """leave, depart, walk away, walk off, go away, storm off, storm out, walk out, head off, head home, go home,
 go to bed, disappear, vanish, slip away, run off, run away, stay behind, stay here, remain behind, sail away, flee,
 die, excuse himself, excuse herself, excuse themselves, take his leave, take her leave, take their leave, turn in,
@@ -644,6 +654,9 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
                 set(word.lower() for word in _words(split.group("thing"))) & (PHRASE_STOPS - {"of"})):
             gained.extend(_things_listed(split.group("thing"), scene))  # "pick the hook up", "fish a key out"
             taken = True
+        exchanged = re.search(r"\bin (?:exchange|return|trade) for\s+(.+)", clause, re.I)
+        if exchanged and _is_player_doing(clause[:exchanged.start()], scene):
+            gained.extend(_things_listed(exchanged.group(1), scene))  # "part with my reticule in exchange for a parasol"
         if taken:
             continue
         for prefix, rest, verb in _verb_matches(clause, GAIN_VERBS, scene):
@@ -781,7 +794,7 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
              rf"(?P<climbed>{CLIMB})\s+(?=(?:the|a|an)\s)|"
              rf"(?P<unknown>[a-z]{{3,}})\s+(?:(?:back|down|up|over|off|out|across|along|straight|away)\s+)?"
              rf"(?:(?:across|through|along|past|over|down|up|around)\s+(?:the\s+)?[\w'-]+(?:\s+[\w'-]+)?\s+)?"
-             rf"(?:to|towards?|into|onto)\s+(?=(?:the|a|an)\s+[\w'-]|[A-Z])")
+             rf"(?:to|towards?|into|onto)\s+(?=(?:the|a|an)\s+[\w'-]|(?-i:[A-Z]))")
     for clause in clauses:
         # a clause opening on a verb is the player's ("say bye to Dr. Halvorsen and snowmobile out to the camp")
         player_leads = _looks_like_verb((_words(clause) or [""])[0])
@@ -873,7 +886,7 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{arrives}", folded) or re.search(
                 # "Pim runs up to me", "Caddock pushes through the crowd and sits down beside you"
                 rf"{subject}(?:(?!{names})[^.;!?])*?\b(?:beside|next to|alongside|up to|over to|across to) (?:me|us|you)\b",
-                folded):
+                folded) or re.search(SHOWN_IN.format(key=key), folded):
             arriving.append(name)
         leaves = (rf"(?:{LEAVING_WORDS}|(?:{SLANG_LEAVING})(?=\s*(?:$|[.,;!]|and\b|then\b))|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? (?:(?:on|right|back|straight) )?"
                   rf"(?:away|off|out|home|overboard|ashore|below|upstairs|downstairs|outside)"
@@ -1027,6 +1040,31 @@ def _full_names(text: str, scene: Scene) -> str:
         # typed in lower case, as the one who acts: "hargrove bustles off to the kitchens"
         text = re.sub(rf"(^|[.!?;,]\s*|\b(?:and|then)\s+){re.escape(short.lower())}(?=\s+(?:\w+ly\s+)?[a-z]+(?:s|ed)\b)",
                       lambda found, name=name: found.group(1) + name, text)
+    return _titles_named(text, scene)
+
+
+# How one speaks of a character by their title alone: "her grace" is the duchess, "his lordship" the lord.
+HONORIFICS = {"duchess": ("her grace",), "duke": ("his grace",), "lady": ("her ladyship", "milady", "my lady"),
+              "lord": ("his lordship", "milord", "my lord"), "king": ("his majesty",), "queen": ("her majesty",),
+              "countess": ("her ladyship",), "earl": ("his lordship",), "captain": ("the skipper", "cap'n"),
+              "jarl": ("the jarl",), "professor": ("the prof",)}
+
+
+def _titles_named(text: str, scene: Scene) -> str:
+    """``text`` with "the duchess" or "her grace" written as the one character of the cast with that title."""
+    def title_of(name: str) -> str:
+        return re.sub(r"^the\s+", "", name.lower().replace(".", "")).split(" ", 1)[0]
+
+    for title in {title_of(name) for name in scene.cast} & TITLES:
+        honorifics = HONORIFICS.get(title, ())
+        holders = [name for name in scene.cast if title_of(name) == title]
+        if len(holders) == 1:
+            # "the duchess" only as a name, not as a word describing a thing: "the old sword", "the general store"
+            text = re.sub(rf"(?<![\w'])the {title}(?=\s*$|\s*[.,;:!?]|\s+(?:{'|'.join(sorted(PHRASE_STOPS))})\b|"
+                          rf"\s+(?:is|was|are|were|and|[a-z]+(?:s|ed))\b)", holders[0], text, flags=re.I)
+            if honorifics:
+                text = re.sub(rf"(?<![\w'])(?:{'|'.join(map(re.escape, honorifics))})(?![\w'])", holders[0], text,
+                              flags=re.I)
     return text
 
 

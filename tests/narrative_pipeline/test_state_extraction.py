@@ -879,3 +879,42 @@ class TestRoundEighteen:
     def test_sending_off_asking_and_a_name_without_its_epithet_or_title(self, action, entering, leaving):
         change = state_change(action, scene=self.HALL)
         assert (change.entering, change.leaving) == (entering, leaving)
+
+
+class TestRoundNineteen:
+    """General classes the twenty-second suite's misses pointed at (the next suites stay held out)."""
+
+    BALL = Scene(location="the ballroom", present=("the Duchess of Avondale", "Thomas"),
+                 inventory=("ivory fan", "dance card", "beaded reticule", "bottle of smelling salts"),
+                 cast=("the Duchess of Avondale", "Thomas", "Lord Ashcombe", "Madame Delphine", "Miss Pembroke"),
+                 player="Eleanor", places=("the ballroom", "Grosvenor Square"))
+
+    @pytest.mark.parametrize("action, place", [("I'm driven home to Berkeley Square in the duke's barouche", "Berkeley Square"),
+                                               ("I hail a hackney to Grosvenor Square", "Grosvenor Square")])
+    def test_driven_home_to_a_place_and_carriages(self, action, place):
+        assert state_change(action, scene=self.BALL).location == place
+
+    @pytest.mark.parametrize("action", ["I mean to visit Madame Delphine's shop on Thursday", "I all but drop my dance card",
+                                        "I shan't sell my ivory fan", "I refrain from taking the ices Thomas offers",
+                                        "I ought to go to the card room"])
+    def test_meaning_to_all_but_shant_and_refraining_change_nothing(self, action):
+        change = state_change(action, scene=self.BALL)
+        assert (change.location, change.items_gained, change.items_lost, change.leaving) == (None, [], [], [])
+
+    @pytest.mark.parametrize("action, gained, lost", [
+        ("I empty the bottle of smelling salts", [], ["bottle of smelling salts"]),
+        ("I part with my beaded reticule in exchange for a silk parasol", ["silk parasol"], ["beaded reticule"]),
+        ("I tuck the sealed letter into my bodice", ["sealed letter"], []),
+        ("I take the old sword from above the fireplace", ["old sword"], [])])
+    def test_emptying_an_exchange_and_anything_of_mine_a_thing_goes_into(self, action, gained, lost):
+        change = state_change(action, scene=self.BALL)
+        assert (change.items_gained, change.items_lost) == (gained, lost)
+
+    @pytest.mark.parametrize("action, prose, entering, leaving", [
+        ("The duchess sweeps out in high dudgeon", "", [], ["the Duchess of Avondale"]),
+        ("Thomas and her grace retire for the evening", "", [], ["the Duchess of Avondale", "Thomas"]),
+        ("Madame Delphine and Miss Pembroke are announced", "", ["Madame Delphine", "Miss Pembroke"], []),
+        ("I smooth my skirts", "The footman announces Lord Ashcombe.", ["Lord Ashcombe"], [])])
+    def test_a_character_by_title_or_honorific_and_being_announced(self, action, prose, entering, leaving):
+        change = state_change(action, scene=self.BALL, prose=prose)
+        assert (sorted(change.entering), change.leaving) == (entering, leaving)
