@@ -63,7 +63,7 @@ DETERMINERS = {"a", "an", "the", "some", "any", "my", "our", "your", "his", "her
 # Words about price or worth, not about the thing: dropped so one thing has one name.
 WORTH_WORDS = {"cheap", "expensive", "pricey", "costly", "nice", "fine", "good", "decent", "shoddy", "new",
                "cheapest", "best", "overpriced", "bargain", "second-hand", "secondhand"}
-PRONOUNS = {"i", "me", "myself", "you", "yourself", "he", "him", "himself", "she", "her", "herself", "it", "itself",
+PRONOUNS = {"i", "me", "myself", "you", "yourself", "yourselves", "ourselves", "he", "him", "himself", "she", "her", "herself", "it", "itself",
             "we", "us", "they", "them", "themselves", "someone", "somebody", "anyone", "everyone", "nobody",
             "something", "anything", "everything", "nothing", "one", "everybody", "what", "whatever"}
 PERSON_NOUNS = {
@@ -177,7 +177,8 @@ order, unearth, harvest, forage, craft, forge, whittle, brew, recover, reclaim, 
 extract, withdraw, secure, score, yoink, snaffle, liberate, requisition, confiscate, wrest, scrounge, scrounge up, cadge,
 bum, snare, track down, hunt down, uncover, discover, come across, stumble on, stumble upon,
 stumble across, happen upon, chance upon, choose, select, strap on, load up on, stock up on, rescue, dredge up,
-snatch up, swipe up, sweep up"""
+snatch up, swipe up, sweep up, come away with, walk away with, make off with, run off with, get away with,
+end up with, wind up with"""
 # Irregular forms the inflection rules do not make.
 GAIN_VERBS = (verb_forms(GAIN_BASES) + "|"
               r"(?:" + verb_forms("trade, swap, exchange, barter") + r")"
@@ -267,7 +268,7 @@ throw, toss away, toss, discard, use up, eat, drink, spend, abandon, leave behin
 exchange, break, burn, pay, put down, set down, lay down, offer, surrender, lend, plant, bury, shatter, consume, leave,
 ditch, dump, chuck, fling, hurl, donate, part with, relinquish, sacrifice, forfeit, deliver, tip, bribe, slide,
 pass, send, mail, post, return, burn through, run through, chew through, hand in, turn in, give up, hand off, pass on, give out, hand out, trade in,
-cash in, feed, gift, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
+cash in, feed, gift, present, provide, supply, furnish, reward, equip, arm, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
 jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred, hock, flog, peddle, hawk,
 offload, unload, fence, auction off, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
 misplace, mislay, waste, expend, finish, drain, empty, empty out, knock back, toss back, slug back, slip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
@@ -287,7 +288,7 @@ clomp, lumber, shamble, schlep, promenade, whisk, rocket, file, parade, veer, sw
 evacuate, mooch, toddle, pootle, potter, stray, advance, proceed, plough, plow, navigate, ramble, embark, whizz, whiz,
 hare, light out, make tracks, hotfoot it, leg it, beat it, slope off, sweep, streak, whoosh, thunder, jaunt, caper,
 frolic, flounce, stump, wheel, coast, taxi, jaywalk, commute, carpool, hitch, steal away, steal off, steal out,
-sneak away, sneak off, slip off, pole, punt"""
+sneak away, sneak off, slip off, pole, punt, retire, repair, adjourn, betake myself, remove"""
 # "make my way", "push our way through the crowd to" (but "find my way" is knowing the way, not going).
 WAY_MAKERS = """make, pick, thread, elbow, push, fight, work, wind, wend, squeeze, shoulder, edge, inch, weave, force,
 claw, battle, worm, bluff, feel, muscle, jostle, nudge, hack, cut, carve, wriggle"""
@@ -321,7 +322,7 @@ MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|b
                      r"home|hand over hand|side by side|step by step|bit by bit|inch by inch|single file|on foot|at a run|"
                      r"at a trot|at last|at once)\s+)*"
                      r"(?:to|into|toward|towards|onto|on to|inside|in to|through|along|across|up|down|over|"
-                     r"out to|round to|around to|as far as|aboard|on board)")
+                     r"out to|round to|around to|as far as|aboard|on board|ashore at|ashore in|ashore on|in at)")
 HEAD_FOR = (r"(?:head|heads|headed|heading|make|makes|made|making|set off|set out|sets off|sets out|bolt|bolts|"
             r"bolted|run|runs|ran|strike out|strikes out|leave|leaves|left|"
             + verb_forms("swim, row, sail, paddle, race, sprint, dash, ride, drive, steer, fly, scramble, hurry, "
@@ -346,7 +347,7 @@ NOT_MOVED = {"used", "accustomed", "related", "engaged", "married", "attached", 
              "invited", "drawn", "attracted", "tied", "chained", "glued", "nailed", "pinned", "reduced", "restricted",
              "limited", "entitled", "obliged", "inclined", "supposed", "expected", "allowed", "forced", "tempted",
              "pleased", "amazed", "shocked", "surprised", "moved", "elected", "appointed", "promoted", "listed",
-             "connected", "linked", "resigned", "reconciled", "called", "asked", "told", "ordered",
+             "connected", "linked", "resigned", "reconciled", "asked", "told", "ordered",
              "urged", "advised", "warned", "encouraged", "needed", "wanted", "scared", "terrified", "frightened",
              "tired", "bored", "excited", "interested", "confused", "annoyed", "stuck", "trapped", "stranded", "rooted"}
 CARRIED = (r"(?:am|are|is|was|were|get|gets|got|i'm|we're|being)\s+(?:\w+ly\s+)?"
@@ -476,7 +477,10 @@ SUBORDINATORS = ("while", "whilst", "as", "before", "after", "when", "once")
 def _clauses(text: str) -> list[str]:
     """Sentences cut at "," ";" "and"/"then" before a new verb; a question is not an action."""
     clauses = []
-    for sentence in re.split(ABBREVIATION_SAFE_END + r"|\n+|;", text.replace("’", "'")):
+    # "we'd drifted" is "we had drifted", done; "we'd go" is a wish
+    text = re.sub(r"\b(I|we)'d(?=\s+(?:\w+ly\s+)?(?:[a-z]+ed|been|gone|come|made|taken|got|gotten|run|left|found|seen)\b)",
+                  r"\1 had", text.replace("’", "'"), flags=re.I)
+    for sentence in re.split(ABBREVIATION_SAFE_END + r"|\n+|;", text):
         sentence = sentence.strip()
         if not sentence or sentence.endswith("?"):
             continue
@@ -693,7 +697,8 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
                 if _is_player_doing(prefix, scene):
                     rest = re.sub(r"^\s*(?:up|down|off|away|out|through|on)\b", "", rest)  # "gobble up the rice ball"
                     paid_with = re.search(r"\bwith\b(.+)", rest)
-                    if verb.startswith(("pay", "paid", "tip", "bribe")) and paid_with:
+                    if verb.startswith(("pay", "paid", "tip", "bribe", "present", "provid", "suppl", "furnish", "reward",
+                                        "equip", "arm", "gift", "entrust")) and paid_with:
                         rest = paid_with.group(1)  # "pay the innkeeper with my purse": the purse is what goes
                     # "give Orla the key": the person who receives is skipped.
                     rest = re.sub(rf"^\s*(?:{'|'.join(re.escape(name) for name in scene.cast) or 'x^'})\s+", " ",
@@ -813,7 +818,8 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
             if match.group("carries_me") or match.group("drops_me"):
                 if NOT_DONE.search(prefix):
                     continue  # whoever carries, it is the player who moves
-            elif not (_is_player_doing(prefix, scene) or player_leads) and not re.search(r"\bwe\b", prefix, re.I):
+            elif not (_is_player_doing(prefix, scene) or player_leads) and not (
+                    re.search(r"\bwe\b", prefix, re.I) and not NOT_DONE.search(prefix)):
                 continue
             rest = clause[match.end():]
             place = _place(rest, scene)
@@ -856,7 +862,8 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
             if re.match(rf"\s*(?:{LEAVING_WORDS})\b", after):
                 continue
             owned = re.match(r"'s?\s+(.+)", after)
-            if owned and not traded and not {word.lower() for word in _cut(owned.group(1), keep_of=False)[:3]} & BODY_PARTS:
+            served = re.search(rf"\b(?:{SERVING})\s+$", before)  # "I light Bix's cigarette": Bix is here
+            if owned and not traded and not served and not {word.lower() for word in _cut(owned.group(1), keep_of=False)[:3]} & BODY_PARTS:
                 continue  # "Okafor's journal" is about Okafor's things; "Orla's arm" is Orla, here
             named.append(name)
     return named
@@ -888,7 +895,9 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"{subject}(?:(?!{names})[^.;!?])*?\b(?:beside|next to|alongside|up to|over to|across to) (?:me|us|you)\b",
                 folded) or re.search(SHOWN_IN.format(key=key), folded):
             arriving.append(name)
-        leaves = (rf"(?:{LEAVING_WORDS}|(?:{SLANG_LEAVING})(?=\s*(?:$|[.,;!]|and\b|then\b))|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? (?:(?:on|right|back|straight) )?"
+        leaves = (rf"(?:{LEAVING_WORDS}|(?:{SLANG_LEAVING})(?=\s*(?:$|[.,;!]|and\b|then\b))|"
+                  rf"(?!(?:{SEEING})\b)\w{{3,}}(?:s|ed)? (?:back |out |off )?through the (?:\w+ )?"
+                  rf"(?:door|doors|doorway|gate|exit|hatch|curtain|curtains|arch|archway)\b|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? (?:(?:on|right|back|straight) )?"
                   rf"(?:away|off|out|home|overboard|ashore|below|upstairs|downstairs|outside)"
                   rf"(?!\s+(?:the|a|an|his|her|their|my|some|to (?:me|us|you))\b"
                   rf"(?!\s+(?:back|door|doorway|window|exit|gate|side|front)\b)))(?![\w'])")  # "slips out the back"
@@ -920,7 +929,7 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 folded):
             departing.append(name)
         # "June follows Officer Diaz outside": who is followed away leaves too.
-        followed_away = (rf"(?:{verb_forms('follow, trail, tail, chase, accompany, escort')}) (?:{{whom}}) "
+        followed_away = (rf"(?:{verb_forms('follow, trail, tail, chase, accompany, escort')}) (?:after )?(?:{{whom}}) "
                          rf"(?:away|off|out|outside|home|upstairs|downstairs|(?:(?:back|off|out|down|up|over) )?"
                          rf"(?:to|into|toward|towards|for) (?!(?:me|us|you)\b))")
         if re.search(rf"{subject}(?:\w+ly\s+)?" + followed_away.format(whom=names), folded) or re.search(
@@ -1073,6 +1082,9 @@ def _titles_named(text: str, scene: Scene) -> str:
 SENT_ON_AN_ERRAND = verb_forms("order, tell, send, command, dispatch")
 ERRANDS = verb_forms("go, leave, head, return, run, get out, get going, fetch, guard, find, check, wait outside, take, "
                      "bring, fly, ride, hurry, scout, warn")
+# Verbs of tending to what someone has on them, which they do only with the owner there.
+SERVING = verb_forms("light, refill, fill, top up, pour, straighten, adjust, button, unbutton, brush, dust off, mend, "
+                     "hold, carry, kiss, shake, bandage, dress, stitch, tend, clean, wipe, wash, warm")
 SENTENCE_OPENERS = {"I", "Then", "And", "But", "So", "When", "While", "As", "After", "Before", "Meanwhile", "Now", "Soon",
                     "Later", "Together", "With", "Without", "At", "On", "In", "Once", "Finally", "We", "You", "The"}
 

@@ -918,3 +918,42 @@ class TestRoundNineteen:
     def test_a_character_by_title_or_honorific_and_being_announced(self, action, prose, entering, leaving):
         change = state_change(action, scene=self.BALL, prose=prose)
         assert (sorted(change.entering), change.leaving) == (entering, leaving)
+
+
+class TestRoundTwenty:
+    """General classes the twenty-third suite's misses pointed at (the next suites stay held out)."""
+
+    LINER = Scene(location="the first-class smoking room", present=("Chief Steward Higgins", "Evelyn"),
+                  inventory=("flask of gin", "pocket watch"),
+                  cast=("Chief Steward Higgins", "Evelyn", "the Purser", "Bix Delaney"), player="Clara",
+                  places=("the first-class smoking room", "Cherbourg"))
+
+    @pytest.mark.parametrize("action, place", [("A tender boat carries me ashore at cherbourg", "Cherbourg"),
+                                               ("I get called up to the bridge", "the bridge"),
+                                               ("by the time the band struck up we'd drifted into the grand saloon",
+                                                "the grand saloon"),
+                                               ("I retire to my stateroom", "my stateroom")])
+    def test_ashore_at_called_up_to_we_had_and_retiring_to_a_room(self, action, place):
+        assert state_change(action, scene=self.LINER).location == place
+
+    @pytest.mark.parametrize("action", ["we'd go to the promenade deck if we could", "We won't go to the Palm Court"])
+    def test_we_would_and_we_wont_are_no_going(self, action):
+        assert state_change(action, scene=self.LINER).location is None
+
+    @pytest.mark.parametrize("action, gained, lost", [
+        ("I rifle the stowaway's coat and come away with a folded map", ["folded map"], []),
+        ("I present Bix Delaney with my flask of gin", [], ["flask of gin"]),
+        ("by dusk we'd hauled ourselves up to the summit hut", [], [])])
+    def test_coming_away_with_a_thing_presenting_someone_with_mine_and_ourselves(self, action, gained, lost):
+        change = state_change(action, scene=self.LINER)
+        assert (change.items_gained, change.items_lost) == (gained, lost)
+
+    @pytest.mark.parametrize("action, prose, entering, leaving", [
+        ("I light Bix Delaney's cigarette", "", ["Bix Delaney"], []),
+        ("I read Bix Delaney's letter", "", [], []),
+        ("Evelyn trails after Chief Steward Higgins out the door", "", [], ["Chief Steward Higgins", "Evelyn"]),
+        ("I sip", "Chief Steward Higgins bows to you and withdraws through the service door.", [],
+         ["Chief Steward Higgins"])])
+    def test_tending_someones_things_following_out_and_a_present_one_through_a_door(self, action, prose, entering, leaving):
+        change = state_change(action, scene=self.LINER, prose=prose)
+        assert (change.entering, change.leaving) == (entering, leaving)
