@@ -86,8 +86,9 @@ FIRST_RUNS = {
     "twenty-first": ("1.00 / 0.96", "1.00 / 0.83", "0.98 / 0.94"),
     "twenty-second": ("0.95 / 0.91", "0.88 / 0.88", "0.95 / 0.84"),
     "twenty-third": ("1.00 / 0.83", "1.00 / 0.92", "1.00 / 0.85"),
+    "twenty-fourth": ("1.00 / 1.00", "0.91 / 0.80", "0.98 / 0.93"),
 }
-HELD_OUT = "twenty-third"
+HELD_OUT = "twenty-fourth"
 
 
 def _row(name: str, count: int, table) -> str:

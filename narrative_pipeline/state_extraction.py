@@ -110,6 +110,9 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
               "shuttle", "stairs", "staircase", "escalator", "cab", "coach", "carriage", "tube"}
 # What "take/have a …" says without a thing, but with "of" measures one out: "a shot of rye", "a swig of water".
 MEASURES = {"shot", "sip", "swig", "bite", "drink", "wheel", "measure", "drop", "dash", "pinch", "slice", "piece"}
+# What an "of" makes abstract: "the thread of the conversation", "the gist of the story".
+TALK = {"conversation", "discussion", "story", "argument", "tale", "plot", "talk", "debate", "song", "tune", "melody",
+        "joke", "matter", "situation", "problem", "speech", "lecture", "sermon", "negotiations", "proceedings"}
 # What one is given that is a gesture, a favour or a feeling ("Mabel gives me a wink"); only as the last word,
 # since as the first it may describe a thing ("a wave pattern").
 GESTURES = {"wink", "nod", "smile", "grin", "smirk", "hug", "kiss", "shrug", "wave", "slap", "kick", "shove",
@@ -172,7 +175,7 @@ obtain, find, accept, borrow, loot, retrieve, stash, fetch, pluck, scoop up, gat
 help myself to, pilfer, swipe, fish out, fish up, pull out, dig up, dig out, keep, win, earn, scavenge, salvage, pull,
 yank, prise, pry, unhook, lift, nab, nick, filch, pinch, purloin, snag, seize, claim, procure, inherit, snap up,
 reel in, haul in, haul up, scoop, strip, tear, rip, cut, unbuckle, unclip, untie, unfasten, unstrap, detach, peel,
-wrench, twist, pay for, barter for, haggle for, lay hands on, lay my hands on, come by, rent, hire,
+wrench, twist, haggle, wheedle, charm, sweet-talk, con, swindle, trick, coax, blag, bargain, pay for, barter for, haggle for, lay hands on, lay my hands on, come by, rent, hire,
 order, unearth, harvest, forage, craft, forge, whittle, brew, recover, reclaim, take back, buy back, win back,
 extract, withdraw, secure, score, yoink, snaffle, liberate, requisition, confiscate, wrest, scrounge, scrounge up, cadge,
 bum, snare, track down, hunt down, uncover, discover, come across, stumble on, stumble upon,
@@ -180,15 +183,17 @@ stumble across, happen upon, chance upon, choose, select, strap on, load up on, 
 snatch up, swipe up, sweep up, come away with, walk away with, make off with, run off with, get away with,
 end up with, wind up with"""
 # Irregular forms the inflection rules do not make.
-GAIN_VERBS = (verb_forms(GAIN_BASES) + "|"
+# (Trading first: "haggle with the trader for a pelt" is one verb, before "haggle" alone.)
+GAIN_VERBS = (r"(?:" + verb_forms("haggle, barter, bargain, dicker, negotiate, trade, swap, gamble") +
+              r") with (?:[\w'-]+ ){1,3}?for|"
               r"(?:" + verb_forms("trade, swap, exchange, barter") + r")"
               r" \w+(?: \w+){0,7}? for|(?:" + verb_forms("spend, blow, splurge, waste") + r") \w+(?: \w+){0,4}? on|"
-              r"(?:" + verb_forms("haggle, barter, bargain, dicker, negotiate, trade, swap, gamble") +
-              r") with (?:[\w'-]+ ){1,3}?for")
+              + verb_forms(GAIN_BASES))
 SCOOP = set(verb_forms("scoop").split("|"))
 # Verbs of getting only with where the thing comes from: "pull a chip from the console", not "pull the lever".
 TAKEN_FROM = set(verb_forms("pull, yank, prise, pry, loot, strip, tear, rip, cut, unbuckle, unclip, untie, unfasten, unstrap, "
-                            "detach, peel, wrench, twist").split("|"))  # "scoop the change off the bar" gets; "scoop up" gets without a source
+                            "detach, peel, wrench, twist, haggle, wheedle, charm, sweet-talk, con, swindle, trick, coax, "
+                            "blag, bargain").split("|"))  # "scoop the change off the bar" gets; "scoop up" gets without a source
 # Phrasal verbs of getting whose particle may follow the thing: "pick the hook up", "fish a key out of the mud".
 GAIN_SPLIT = re.compile(r"(?<![\w'])(?:" + verb_forms("pick, scoop, fish, dig, pull, snap, haul, buy, gather, dredge, "
                                                          "hook, prise, pry, winkle, root, tease, coax, pluck, hoist, drag, "
@@ -242,6 +247,7 @@ GIVEN_TO_ME = (r"(?:" + verb_forms("give, hand, pass, toss, throw, offer, sell, 
                r") me(?: back)?|(?:" + verb_forms("present, provide, supply, furnish, equip, reward, arm, issue, gift, entrust, "
                                     "load, kit out, fit out") +
                r") (?:me|us) with|(?:" + verb_forms("hook, set, fix, sort") + r") (?:me|us) up with|"
+               r"(?:" + verb_forms("let") + r") (?:me|us) (?:have|keep|take|borrow)|"
                r"(?!(?:" + "|".join(sorted(NOT_GIVING)) + r")\b)[a-z]{3,}(?:s|ed) me(?= (?:a|an|the|some|his|her|their|\d+)\s)|"
                r"(?:am|was|get|got|i'm|i’m) (?:given|handed|passed|tossed|sold|lent|offered|slipped|slid|"
                r"thrown|brought|sent|awarded|granted|gifted|dealt|poured|issued|loaned|allotted|allocated|"
@@ -269,7 +275,7 @@ exchange, break, burn, pay, put down, set down, lay down, offer, surrender, lend
 ditch, dump, chuck, fling, hurl, donate, part with, relinquish, sacrifice, forfeit, deliver, tip, bribe, slide,
 pass, send, mail, post, return, burn through, run through, chew through, hand in, turn in, give up, hand off, pass on, give out, hand out, trade in,
 cash in, feed, gift, present, provide, supply, furnish, reward, equip, arm, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
-jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred, hock, flog, peddle, hawk,
+jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred, thrust, press, hock, flog, peddle, hawk,
 offload, unload, fence, auction off, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
 misplace, mislay, waste, expend, finish, drain, empty, empty out, knock back, toss back, slug back, slip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
 LOSE_VERBS = verb_forms(LOSE_BASES) + r"|burnt|downs|downed|down(?= (?:my|our|the|that|this|a|an)\b)"
@@ -586,6 +592,8 @@ def _thing(phrase: str, scene: Scene) -> str | None:
         return None
     head = (words[:words.index("of")] if "of" in words[1:] else words)[-1].lower()  # "a bottle of water" is a bottle
     measured = head in MEASURES and "of" in words[1:]  # "a shot of rye" is poured; "take a shot" is not a thing
+    if "of" in words[1:] and words[-1].lower() in TALK:
+        return None  # "the thread of the conversation"
     if words[0].lower() in ("of",) or head in BODY_PARTS | GESTURES | DETERMINERS or (
             head in NOT_THINGS | SCENERY and not measured):
         return None
@@ -650,6 +658,8 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
                 taken = True
         for put in PUT_IN_MY_HAND.finditer(clause):
             put_away = _things_listed(put.group(1), scene)  # "tuck it into my belt" names nothing new
+            if re.fullmatch(r"\s*(?:it|them)\s*", put.group(1), re.I):  # "blesses an amulet and places it in my palm"
+                put_away = [thing for thing in [_first_thing(clause[:put.start()], scene) or antecedent] if thing]
             if put_away and not NOT_DONE.search(clause[:put.start()]):  # "Tessa presses … into my hand", "I stuff …"
                 gained.extend(put_away)
                 taken = True
@@ -667,7 +677,7 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             if not _is_player_doing(prefix, scene):
                 continue
             rest = re.sub(r"^\s*(?:myself|ourselves)\b", "", rest)  # "get myself a new hat"
-            needs_source = verb.split()[0] in TAKEN_FROM or verb in SCOOP
+            needs_source = verb in TAKEN_FROM or verb in SCOOP  # "pull the lever" is no getting; "pull out a letter" is
             if needs_source and not re.search(r"\b(?:from|out of|off)\b", rest):
                 continue  # "pull the lever", "loot the pack" is no getting; "pull a chip from the console" is
             mine = bool(re.match(r"\s*(?:my|our)\s", rest, re.I))  # "grab my coat": what is mine already is no gain
@@ -724,8 +734,9 @@ def _things_listed(rest: str, scene: Scene) -> list[str]:
     for part in re.split(r",\s*(?:and\s+)?|\s+and\s+", rest):
         words = _words(part)
         if things and (not words or words[0].lower() not in DETERMINERS | WORTH_WORDS and (
-                _looks_like_verb(words[0]) or len(words) > 1 and words[1].lower() in PARTICLES)):
-            break  # "a lamp, saddle up and ride out": a bare word and a particle is a verb
+                _looks_like_verb(words[0]) or len(words) > 1 and words[1].lower() in PARTICLES | DETERMINERS)):
+            break  # "a lamp, saddle up and ride out", "the dagger, thrust my tablet …": a bare word then a particle
+            # or a determiner is a verb
         thing = _thing(part, scene)
         if thing is None:
             break
@@ -887,12 +898,14 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                    rf"(?:in|into|onto|aboard|inside)|(?!(?:{NOT_LEAVING_OFF}|{SEEING})\b)\w{{3,}}(?:s|ed) (?:in )?through the "
                    rf"(?:\w+ )?(?:door|doors|doorway|gate|entrance|hatch|curtain|curtains|arch|archway)\b|"  # "Finn bursts through the door"
                    rf"(?!(?:{NOT_LEAVING_OFF}|{NOT_ARRIVING_UP})\b)\w{{3,}}(?:s|ed)? (?:(?:his|her|their|a|the) [\w'-]+ )?(?:over|up)"  # "Auntie Sal waddles over",
-                   rf"(?=\s*(?:$|[.,;!]|and\b|with\b|from\b|beside\b|behind\b|alongside\b|to (?:me|us|you)\b|"
+                   rf"(?=\s*(?:$|[.,;!]|and\b|with\b|from\b|beside\b|behind\b|alongside\b|together\b|again\b|"
+                   rf"to (?:me|us|you)\b|"
                    rf"to (?:the|a|our|my) (?:\w+ )?(?:{IN_THE_ROOM})\b)))(?![\w'])")  # "Mags rolls up", "… up to the desk"
         if re.search(rf"{subject}(?:\w+ly\s+)?{arrives}", folded) or re.search(
                 rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{arrives}", folded) or re.search(
                 # "Pim runs up to me", "Caddock pushes through the crowd and sits down beside you"
-                rf"{subject}(?:(?!{names})[^.;!?])*?\b(?:beside|next to|alongside|up to|over to|across to) (?:me|us|you)\b",
+                rf"{subject}(?:(?!{names})[^.;!?])*?\b(?:beside|next to|alongside|up to|over to|across to|in front of|opposite|"
+                rf"across from) (?:me|us|you)\b",
                 folded) or re.search(SHOWN_IN.format(key=key), folded):
             arriving.append(name)
         leaves = (rf"(?:{LEAVING_WORDS}|(?:{SLANG_LEAVING})(?=\s*(?:$|[.,;!]|and\b|then\b))|"
@@ -929,7 +942,7 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 folded):
             departing.append(name)
         # "June follows Officer Diaz outside": who is followed away leaves too.
-        followed_away = (rf"(?:{verb_forms('follow, trail, tail, chase, accompany, escort')}) (?:after )?(?:{{whom}}) "
+        followed_away = (rf"(?:{verb_forms('follow, trail, tail, tag, chase, accompany, escort')}) (?:after )?(?:{{whom}}) "
                          rf"(?:away|off|out|outside|home|upstairs|downstairs|(?:(?:back|off|out|down|up|over) )?"
                          rf"(?:to|into|toward|towards|for) (?!(?:me|us|you)\b))")
         if re.search(rf"{subject}(?:\w+ly\s+)?" + followed_away.format(whom=names), folded) or re.search(
@@ -961,6 +974,9 @@ def _pronouns_named(text: str, scene: Scene) -> str:
     return " ".join(sentences)
 
 
+# Who sends or points me somewhere does not come: "Varus sends me to the drill field".
+NOT_COMING_WITH = verb_forms("send, order, tell, direct, point, wave, beckon, summon, call, invite, ask, welcome, "
+                             "introduce, refer, sentence, banish, exile, throw, toss, kick, shove, push, post, assign")
 TAKES_ALONG = verb_forms("take, bring, lead, follow, help, drag, carry, guide, escort, tail, shadow, trail, chase, pursue, "
                          "accompany")
 
@@ -972,6 +988,8 @@ def _coming_along(action: str, scene: Scene) -> list[str]:
         key = re.escape(fold(name))
         if re.search(rf"\b(?:with|{TAKES_ALONG})\s+{key}(?![\w])", folded) or re.search(
                 rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{COME_ALONG})\b", folded) or re.search(
+                rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?!(?:{NOT_COMING_WITH})\b)[a-z]+\s+(?:me|us)\s+(?:(?:off|away|along|back|down|up|"
+                rf"over|out)\s+)*(?:to|into|onto|toward|towards|through|across|inside|aboard)\b", folded) or re.search(
                 rf"\b(?:led|taken|brought|escorted|guided|dragged|carried|walked|driven|shown|rowed|flown|hauled|pulled)"
                 rf"\s+(?:[\w'-]+\s+){{0,4}}?by\s+{key}(?![\w])", folded) or re.search(
                 rf"(?<![\w']){key} and (?:i|me)\b|\b(?:i|me) and {key}(?![\w])", folded) or re.search(

@@ -957,3 +957,40 @@ class TestRoundTwenty:
     def test_tending_someones_things_following_out_and_a_present_one_through_a_door(self, action, prose, entering, leaving):
         change = state_change(action, scene=self.LINER, prose=prose)
         assert (change.entering, change.leaving) == (entering, leaving)
+
+
+class TestRoundTwentyOne:
+    """General classes the twenty-fourth suite's misses pointed at (the twenty-fifth and sixth stay held out)."""
+
+    FORUM = Scene(location="the forum", present=("Centurion Varus", "Livia"), inventory=("gladius", "wax tablet"),
+                  cast=("Centurion Varus", "Livia", "Gaius Fulvius", "Priestess Aurelia", "Decimus"), player="Cassius",
+                  places=("the forum", "the barracks"))
+
+    def test_who_hauls_me_off_comes_along_and_who_sends_me_does_not(self):
+        hauled = state_change("Centurion Varus hauls me off to the drill field by my ear", scene=self.FORUM)
+        assert hauled.location == "the drill field" and hauled.leaving == ["Livia"]
+        sent = state_change("Centurion Varus sends me to the barracks", scene=self.FORUM)
+        assert sent.location == "the barracks" and sent.leaving == ["Centurion Varus", "Livia"]
+
+    @pytest.mark.parametrize("action, prose, gained, lost", [
+        ("I haggle a bolt of Syrian silk off a trader", "", ["bolt of syrian silk"], []),
+        ("I haggle with the trader", "", [], []),
+        ("Gaius Fulvius lets me have an amphora of fish sauce for cheap", "", ["amphora of fish sauce"], []),
+        ("Priestess Aurelia blesses a bronze amulet and places it in my palm", "", ["bronze amulet"], []),
+        ("I pick up the thread of the conversation", "", [], []),
+        ("I rummage in the satchel", "You pull out a sealed letter and tuck it into your belt.", ["sealed letter"], []),
+        ("I pull the lever", "", [], []),
+        ("I snatch up the dagger, thrust my wax tablet into Livia's hands and bolt for the gate", "", ["dagger"],
+         ["wax tablet"])])
+    def test_haggled_off_someone_let_have_it_in_my_palm_talk_pulled_out_and_a_verb_in_a_list(self, action, prose, gained, lost):
+        change = state_change(action, scene=self.FORUM, prose=prose)
+        assert (change.items_gained, change.items_lost) == (gained, lost)
+
+    @pytest.mark.parametrize("action, prose, entering, leaving", [
+        ("Priestess Aurelia and Decimus stroll up together", "", ["Decimus", "Priestess Aurelia"], []),
+        ("Livia tags after Centurion Varus out of the forum", "", [], ["Centurion Varus", "Livia"]),
+        ("I count my coins", "Gaius Fulvius waddles across the forum and plants himself in front of you.",
+         ["Gaius Fulvius"], [])])
+    def test_strolling_up_together_tagging_after_someone_and_standing_in_front_of_me(self, action, prose, entering, leaving):
+        change = state_change(action, scene=self.FORUM, prose=prose)
+        assert (sorted(change.entering), change.leaving) == (entering, leaving)
