@@ -50,6 +50,7 @@ PHRASE_STOPS = {
     "here", "there", "now", "quickly", "slowly", "carefully", "quietly", "too", "also", "tomorrow", "tonight",
     "today", "later", "soon", "yesterday", "somewhere", "anywhere", "everywhere", "nowhere",
     "overboard", "ashore", "aboard", "aside", "below", "upstairs", "downstairs", "abroad",
+    "bc", "cuz", "cos", "coz", "since", "yet", "already", "still", "anymore",
     "among", "amongst", "amid", "amidst", "beneath", "underneath", "atop", "within", "beyond", "upon", "throughout",
     "together", "alone", "afterwards", "afterward", "immediately", "first", "anyway", "fast",
     # a subject pronoun starts a relative clause: "the key I find in the drawer"
@@ -113,6 +114,11 @@ MEASURES = {"shot", "sip", "swig", "bite", "drink", "wheel", "measure", "drop", 
 # What an "of" makes abstract: "the thread of the conversation", "the gist of the story".
 TALK = {"conversation", "discussion", "story", "argument", "tale", "plot", "talk", "debate", "song", "tune", "melody",
         "joke", "matter", "situation", "problem", "speech", "lecture", "sermon", "negotiations", "proceedings"}
+TIME_SPANS = {"week", "weeks", "day", "days", "hour", "hours", "month", "months", "year", "years", "minute", "minutes",
+              "night", "nights", "lifetime", "moment", "second", "seconds", "evening", "morning", "afternoon"}
+# Two words that name a thing though the last alone would not: "an energy drink", "a sports drink".
+COMPOUND_THINGS = {"energy drink", "sports drink", "soft drink", "fizzy drink", "protein shake", "power bar",
+                   "breath mint", "cough drop", "hip flask", "name tag", "hand mirror", "hand axe", "hand drill"}
 # What one is given that is a gesture, a favour or a feeling ("Mabel gives me a wink"); only as the last word,
 # since as the first it may describe a thing ("a wave pattern").
 GESTURES = {"wink", "nod", "smile", "grin", "smirk", "hug", "kiss", "shrug", "wave", "slap", "kick", "shove",
@@ -152,7 +158,7 @@ NOT_DONE = re.compile(
     r"mean to|means to|meant to|aim to|aims to|expect to|expects to|ought to|need to|needs to|have to|has to|must|"
     r"shan't|mustn't|all but|long to|longs to|yearn to|yearns to|about to|resolve to|resolves to|refrain|refrains|"
     r"abstain|abstains|resist|resists|hesitate|hesitates|forget to|forgets to|fail to|fails to|dare not|daren't|"
-    r"rather not|in vain|"
+    r"rather not|in vain|planning|intending|hoping|wanting|aiming|"
     r"(?:send|sends|sent|dispatch|dispatches|dispatched|order|orders|ordered|command|commands|commanded) (?:\S+ ){1,3}?to)\b",
     re.I)
 
@@ -185,7 +191,8 @@ end up with, wind up with"""
 # Irregular forms the inflection rules do not make.
 # (Trading first: "haggle with the trader for a pelt" is one verb, before "haggle" alone.)
 GAIN_VERBS = (r"(?:" + verb_forms("haggle, barter, bargain, dicker, negotiate, trade, swap, gamble") +
-              r") with (?:[\w'-]+ ){1,3}?for|"
+              r") with (?:[\w'-]+ ){1,3}?for|(?:" + verb_forms("haggle, bargain, dicker, beat") + r") (?:[\w'-]+ ){1,3}?down "
+              r"(?:[\w'-]+ ){0,4}?for|"
               r"(?:" + verb_forms("trade, swap, exchange, barter") + r")"
               r" \w+(?: \w+){0,7}? for|(?:" + verb_forms("spend, blow, splurge, waste") + r") \w+(?: \w+){0,4}? on|"
               + verb_forms(GAIN_BASES))
@@ -277,6 +284,8 @@ pass, send, mail, post, return, burn through, run through, chew through, hand in
 cash in, feed, gift, present, provide, supply, furnish, reward, equip, arm, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
 jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred, thrust, press, hock, flog, peddle, hawk,
 offload, unload, fence, auction off, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
+chow down on, chow down, tuck into, dig into, nibble, nibble on, gnaw on, snack on, feast on, dine on, glug, swill, sup,
+imbibe, neck,
 misplace, mislay, waste, expend, finish, drain, empty, empty out, knock back, toss back, slug back, slip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
 LOSE_VERBS = verb_forms(LOSE_BASES) + r"|burnt|downs|downed|down(?= (?:my|our|the|that|this|a|an)\b)"
 MOVE_BASES = """walk, go, head, run, sail, climb, ride, travel, return, hurry, sneak, stroll, wander, march, row, swim,
@@ -294,7 +303,7 @@ clomp, lumber, shamble, schlep, promenade, whisk, rocket, file, parade, veer, sw
 evacuate, mooch, toddle, pootle, potter, stray, advance, proceed, plough, plow, navigate, ramble, embark, whizz, whiz,
 hare, light out, make tracks, hotfoot it, leg it, beat it, slope off, sweep, streak, whoosh, thunder, jaunt, caper,
 frolic, flounce, stump, wheel, coast, taxi, jaywalk, commute, carpool, hitch, steal away, steal off, steal out,
-sneak away, sneak off, slip off, pole, punt, retire, repair, adjourn, betake myself, remove"""
+sneak away, sneak off, slip off, pole, punt, skateboard, rollerblade, scooter, longboard, retire, repair, adjourn, betake myself, remove"""
 # "make my way", "push our way through the crowd to" (but "find my way" is knowing the way, not going).
 WAY_MAKERS = """make, pick, thread, elbow, push, fight, work, wind, wend, squeeze, shoulder, edge, inch, weave, force,
 claw, battle, worm, bluff, feel, muscle, jostle, nudge, hack, cut, carve, wriggle"""
@@ -304,7 +313,7 @@ MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
               r"(?:" + verb_forms("let, pull, drag, haul, hoist, heave, lower, swing, push, throw, launch, fling, ease, "
                                   "force, tow, winch, squeeze") + r") (?:myself|ourselves)|"
               r"(?:" + verb_forms("make") + r") it(?: back| safely| all the way)?(?= (?:to|into|inside|as far as)\b)|"
-              r"(?:" + verb_forms("follow, lead, tail, shadow, trail, chase, pursue, accompany") + r") \w+|"
+              r"(?:" + verb_forms("follow, lead, tail, shadow, trail, chase, pursue, accompany") + r") [\w'.-]+|"
               r"(?:" + verb_forms("take, catch, ride, grab, hail, hop on, jump on, get on, board, flag down") + r") (?:the|a|an) (?:\w+ )?" + vehicle_word(VEHICLES) + r"\b|"
               r"(?:" + verb_forms("lead, walk, ride, drive, steer, guide, row, wheel, pilot, push, pedal, spur, urge") +
               r") (?:my|our|the) (?:[\w'-]+ )?(?:" + "|".join(sorted(MOUNTS)) + "|" + vehicle_word(VEHICLES) + r")\b|"
@@ -319,7 +328,8 @@ ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladde
 # What is crossed on the way ("through the crowd toward the stage"), the means ("in a palanquin to the castle",
 # "across the ravine on a vine to the ledge"), a route before the place ("the stairs to the lamp room"), then
 # particles and manners, then the preposition of arriving.
-MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|between)\s+(?:(?:the|a|an|my)\s+)?[\w'-]+\s+|"
+MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|between|off|from|out of)\s+"
+                     r"(?:(?:the|a|an|my)\s+)?(?:[\w'-]+\s+){1,2}?|"
                      r"(?:in|on|by|aboard)\s+(?:the|a|an|my|our)\s+[\w'-]+\s+|"
                      r"(?:(?:through|across|along|up|down|over|past|via|out of|out)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+(?:and\s+)?)){0,2}"
                      r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|upstairs|downstairs|straight|all the way|"
@@ -328,7 +338,8 @@ MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|b
                      r"home|hand over hand|side by side|step by step|bit by bit|inch by inch|single file|on foot|at a run|"
                      r"at a trot|at last|at once)\s+)*"
                      r"(?:to|into|toward|towards|onto|on to|inside|in to|through|along|across|up|down|over|"
-                     r"out to|round to|around to|as far as|aboard|on board|ashore at|ashore in|ashore on|in at)")
+                     r"out to|round to|around to|as far as|aboard|on board|ashore at|ashore in|ashore on|in at|"
+                     r"between|among|amongst|amid|beyond)")
 HEAD_FOR = (r"(?:head|heads|headed|heading|make|makes|made|making|set off|set out|sets off|sets out|bolt|bolts|"
             r"bolted|run|runs|ran|strike out|strikes out|leave|leaves|left|"
             + verb_forms("swim, row, sail, paddle, race, sprint, dash, ride, drive, steer, fly, scramble, hurry, "
@@ -591,13 +602,15 @@ def _thing(phrase: str, scene: Scene) -> str | None:
     if not words or len(words) > 5:
         return None
     head = (words[:words.index("of")] if "of" in words[1:] else words)[-1].lower()  # "a bottle of water" is a bottle
-    measured = head in MEASURES and "of" in words[1:]  # "a shot of rye" is poured; "take a shot" is not a thing
-    if "of" in words[1:] and words[-1].lower() in TALK:
-        return None  # "the thread of the conversation"
+    measured = (head in MEASURES and "of" in words[1:]  # "a shot of rye" is poured; "take a shot" is not a thing
+                or " ".join(words[-2:]).lower() in COMPOUND_THINGS)
+    if "of" in words[1:] and (words[-1].lower() in TALK or head in TIME_SPANS):
+        return None  # "the thread of the conversation", "a week of detention"
     if words[0].lower() in ("of",) or head in BODY_PARTS | GESTURES | DETERMINERS or (
             head in NOT_THINGS | SCENERY and not measured):
         return None
-    if words[0].lower() in NOT_THINGS and not measured or _is_person(words, scene):
+    compound = len(words) > 1 and words[0].lower() in VEHICLES  # "a bus pass", "a train ticket"
+    if words[0].lower() in NOT_THINGS and not measured and not compound or _is_person(words, scene):
         return None
     return " ".join(word.lower() if not word.isupper() else word for word in words)
 
@@ -673,8 +686,14 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
             gained.extend(_things_listed(exchanged.group(1), scene))  # "part with my reticule in exchange for a parasol"
         if taken:
             continue
+        lent = re.search(r"\b(?:let|lets|allow|allows)\s+(?:\S+\s+){1,3}?(?:borrow|have|keep|take|use)\s+((?:my|our)\s.+)",
+                         clause, re.I)
+        if lent and not NOT_DONE.search(clause[:lent.start()]):
+            lost.extend(_held(lent.group(1), scene))  # "I let Jordan borrow my calculator"
         for prefix, rest, verb in _verb_matches(clause, GAIN_VERBS, scene):
             if not _is_player_doing(prefix, scene):
+                if re.match(r"\s*(?:my|our)\s", rest) and _words(prefix) and not NOT_DONE.search(prefix):
+                    lost.extend(_held(rest, scene))  # "Principal Hayes confiscates my phone": taken from me
                 continue
             rest = re.sub(r"^\s*(?:myself|ourselves)\b", "", rest)  # "get myself a new hat"
             needs_source = verb in TAKEN_FROM or verb in SCOOP  # "pull the lever" is no getting; "pull out a letter" is
@@ -802,13 +821,13 @@ def _as_written(phrase: str, words: list[str]) -> str:
 
 def _location(clauses: list[str], scene: Scene) -> str | None:
     location = None
-    moves = (rf"(?:(?P<carries_me>{CARRIES_ME})|(?P<carried>{CARRIED})){MOVE_PREPOSITIONS}\s+|{DROPPED_OFF}\s+|"
+    moves = (rf"(?:(?P<carries_me>{CARRIES_ME})|(?P<carried>{CARRIED}))(?:{MOVE_PREPOSITIONS}\s+|(?=home\b))|{DROPPED_OFF}\s+|"
              rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|{HEAD_FOR}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
              rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in|aboard)\s+(?!(?:my|our|your|his|her|their)\b)|"
              # "follow the smell of bread to the bakery", "hurry after Hakim toward the docks"
              rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:[\w'.-]+\s+){{1,5}}?(?:to|into|toward|towards|onto)\s+|"
              rf"(?P<climbed>{CLIMB})\s+(?=(?:the|a|an)\s)|"
-             rf"(?P<unknown>[a-z]{{3,}})\s+(?:(?:back|down|up|over|off|out|across|along|straight|away)\s+)?"
+             rf"(?P<unknown>[a-z]{{3,}})\s+(?:(?:back|down|up|over|off|out|across|along|straight|away|all the way)\s+)*"
              rf"(?:(?:across|through|along|past|over|down|up|around)\s+(?:the\s+)?[\w'-]+(?:\s+[\w'-]+)?\s+)?"
              rf"(?:to|towards?|into|onto)\s+(?=(?:the|a|an)\s+[\w'-]|(?-i:[A-Z]))")
     for clause in clauses:
@@ -820,7 +839,7 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
                 continue
             if match.group("unknown") and (match.group("unknown").lower() in VERBS | NOT_MOVING
                                            or not re.search(r"(?:\b(?:I|we)|\band|\bthen)\s+(?:\w+ly\s+)?$", prefix, re.I)
-                                           or not (_is_player_doing(prefix, scene) or player_leads)):
+                                           or not (_is_player_doing(prefix, scene) or player_leads and not NOT_DONE.search(prefix))):
                 continue  # only a verb we do not know, right after the player: "I apparate to the square"
             if match.group("drops_me") and not _words(prefix):
                 continue  # "Drop me at the docks" asks
@@ -829,12 +848,12 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
             if match.group("carries_me") or match.group("drops_me"):
                 if NOT_DONE.search(prefix):
                     continue  # whoever carries, it is the player who moves
-            elif not (_is_player_doing(prefix, scene) or player_leads) and not (
+            elif not (_is_player_doing(prefix, scene) or player_leads and not NOT_DONE.search(prefix)) and not (
                     re.search(r"\bwe\b", prefix, re.I) and not NOT_DONE.search(prefix)):
                 continue
             rest = clause[match.end():]
             place = _place(rest, scene)
-            crossing = not place and re.match(r"\s*[\w'.-]+(?:\s+[\w'.-]+){0,3}?\s+(?:to|into|toward|towards|onto)\s+", rest)
+            crossing = not place and re.match(r"\s*[\w'.-]+(?:\s+[\w'.-]+){0,6}?\s+(?:to|into|toward|towards|onto)\s+", rest)
             if crossing and not set(_words(crossing.group(0).lower())) & (VERBS | {"and", "then"}):
                 place = _place(rest[crossing.end():], scene)  # "along with Sven to the seal colony"
             further = place and re.match(r"(?:\s+(?:in|of|on|at|near|by|under)\s+(?:the\s+)?[\w'-]+)?\s*(?:,?\s*and\s+)?"
@@ -846,8 +865,7 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
             if place and match.group("climbed") and fold(place).split()[-1] in set(ROUTES.split("|")) | SCENERY:
                 continue  # "climb the ladder" is on the way, "climb the bell tower" is there
             if place:
-                location = place
-                break
+                location = place  # the last place wins: "after slogging through the paddies we got to the ponds"
     return location
 
 
@@ -886,43 +904,53 @@ def _subject(key: str, names: str) -> str:
     return rf"(?<![\w'])(?:(?:{names})(?:{between}(?:{names}))*?{between}{key}|{key}(?:{between}(?:{names}))*)\s+"
 
 
+def _bare(name: str) -> str:
+    """A name folded without its full stops, so a sentence is not cut at "Dr." or "Ms."."""
+    return fold(name).replace(".", "")
+
+
 def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[str]]:
     arriving, departing = [], []
     folded = fold(text)
-    names = "|".join(re.escape(fold(name)) for name in sorted(scene.cast, key=len, reverse=True) if name) or "x^"
     for name in scene.cast:
-        key = re.escape(fold(name))
+        folded = re.sub(rf"(?<![\w']){re.escape(fold(name))}(?![\w'])", _bare(name), folded)
+    names = "|".join(re.escape(_bare(name)) for name in sorted(scene.cast, key=len, reverse=True) if name) or "x^"
+    for name in scene.cast:
+        key = re.escape(_bare(name))
         subject = _subject(key, names)
         arrives = (rf"(?:{ARRIVAL_WORDS}|(?:comes|came) (?:\w+ing )?(?:in|into|over|down|up|through|round|around|back|inside|aboard)|"
-                   rf"(?!(?:{NOT_LEAVING_OFF}|{LEAVING_WORDS})\b)\w{{3,}}(?:s|ed)? (?:(?:down|up|back|over) )?"
+                   rf"(?!(?:{NOT_LEAVING_OFF}|{LEAVING_WORDS})\b)\w{{3,}}(?:s|ed)? (?:(?:his|her|their|a|the) [\w'-]+ )?"
+                   rf"(?:(?:down|up|back|over) )?"
                    rf"(?:in|into|onto|aboard|inside)|(?!(?:{NOT_LEAVING_OFF}|{SEEING})\b)\w{{3,}}(?:s|ed) (?:in )?through the "
                    rf"(?:\w+ )?(?:door|doors|doorway|gate|entrance|hatch|curtain|curtains|arch|archway)\b|"  # "Finn bursts through the door"
                    rf"(?!(?:{NOT_LEAVING_OFF}|{NOT_ARRIVING_UP})\b)\w{{3,}}(?:s|ed)? (?:(?:his|her|their|a|the) [\w'-]+ )?(?:over|up)"  # "Auntie Sal waddles over",
                    rf"(?=\s*(?:$|[.,;!]|and\b|with\b|from\b|beside\b|behind\b|alongside\b|together\b|again\b|"
                    rf"to (?:me|us|you)\b|"
                    rf"to (?:the|a|our|my) (?:\w+ )?(?:{IN_THE_ROOM})\b)))(?![\w'])")  # "Mags rolls up", "… up to the desk"
-        if re.search(rf"{subject}(?:\w+ly\s+)?{arrives}", folded) or re.search(
+        if re.search(rf"{subject}(?:(?:\w+ly|both|all)\s+)?{arrives}", folded) or re.search(
                 rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{arrives}", folded) or re.search(
                 # "Pim runs up to me", "Caddock pushes through the crowd and sits down beside you"
                 rf"{subject}(?:(?!{names})[^.;!?])*?\b(?:beside|next to|alongside|up to|over to|across to|in front of|opposite|"
-                rf"across from) (?:me|us|you)\b",
+                rf"across from|toward|towards) (?:me|us|you)\b",
                 folded) or re.search(SHOWN_IN.format(key=key), folded):
             arriving.append(name)
-        leaves = (rf"(?:{LEAVING_WORDS}|(?:{SLANG_LEAVING})(?=\s*(?:$|[.,;!]|and\b|then\b))|"
+        leaves = (rf"(?:{LEAVING_WORDS}|(?:{SLANG_LEAVING})(?=\s*(?:$|[.,;!]|(?:and|then|when|as|because|after|before|while)\b))|"
                   rf"(?!(?:{SEEING})\b)\w{{3,}}(?:s|ed)? (?:back |out |off )?through the (?:\w+ )?"
                   rf"(?:door|doors|doorway|gate|exit|hatch|curtain|curtains|arch|archway)\b|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? (?:(?:on|right|back|straight) )?"
                   rf"(?:away|off|out|home|overboard|ashore|below|upstairs|downstairs|outside)"
                   rf"(?!\s+(?:the|a|an|his|her|their|my|some|to (?:me|us|you))\b"
                   rf"(?!\s+(?:back|door|doorway|window|exit|gate|side|front)\b)))(?![\w'])")  # "slips out the back"
-        if re.search(rf"{subject}(?:\w+ly\s+)?{leaves}", folded) or re.search(
+        if re.search(rf"{subject}(?:(?:\w+ly|both|all)\s+)?{leaves}", folded) or re.search(
                 # "Hakim heads to the docks", "Reyes goes to bed": going elsewhere, not over to the player or the window
                 # (not "Kel leads me down to the crypt", "Pearl shuffles over to our booth": there the player is)
                 rf"{subject}(?:\w+ly\s+)?(?!\w+ (?:me|us|you)\b)(?:{MOVE_VERBS}) "
                 rf"(?:(?:back|off|away|out|on|down|up|over|across|along|straight) )*"
                 rf"(?:(?:down|up|along|across|through|over) (?:the|a) [\w'-]+ )?(?:to|toward|towards|into|for) "
                 rf"(?!(?:me|us|you|him|her|them|my|our|your)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)", folded) or re.search(
-                # "Brannock gathers her shawl and leaves"
-                rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
+                # "Brannock gathers her shawl and leaves", "Sable bids you and Dr. Okafor good evening and leaves" (the one
+                # who leaves opens the clause)
+                rf"(?:^|[.!?;,]\s*|\bthen\s+){subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
+                rf"(?:^|[.!?;]\s+)(?:\w+,?\s+)?{subject}[^.;!?]*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
                 rf"(?:^|[.!?;]\s+){subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?(?:{MOVE_VERBS}) "
                 rf"(?:(?:back|off|away|out|on|down|up|over|across|along|straight) )*"
                 rf"(?:(?:down|up|along|across|through|over) (?:the|a) [\w'-]+ )?(?:to|toward|towards|into|for) "
@@ -946,28 +974,46 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                          rf"(?:away|off|out|outside|home|upstairs|downstairs|(?:(?:back|off|out|down|up|over) )?"
                          rf"(?:to|into|toward|towards|for) (?!(?:me|us|you)\b))")
         if re.search(rf"{subject}(?:\w+ly\s+)?" + followed_away.format(whom=names), folded) or re.search(
-                rf"(?<![\w'])(?:{names})\s+(?:\w+ly\s+)?" + followed_away.format(whom=key), folded):
+                rf"(?:^|[.!?;]\s+){subject}[^.;!?]*?\band (?:\w+ly\s+)?" + followed_away.format(whom=names), folded) or re.search(
+                rf"(?<![\w'])(?:{names})\s+(?:\w+ly\s+)?" + followed_away.format(whom=key), folded) or re.search(
+                rf"(?:^|[.!?;]\s+)(?:{names})\s[^.;!?]*?\band (?:\w+ly\s+)?" + followed_away.format(whom=key), folded):
             departing.append(name)
-    return arriving, departing
+    for name in scene.cast:
+        key = re.escape(_bare(name))
+        subject = _subject(key, names)
+        # "Chief Varga stomps in … with Auntie Pell hurrying after her"
+        if any(re.search(rf"{re.escape(_bare(arriver))}[^.;!?]*\bwith {key}(?![\w])", folded) for arriver in arriving):
+            arriving.append(name)
+        # "Dr. Okafor strides off toward the seed vault, and Sable trundles after her"
+        if any(re.search(rf"{subject}(?:\w+ly\s+)?\w+ after {re.escape(_bare(leaver))}(?![\w])", folded) for leaver in departing):
+            departing.append(name)
+    return _unique(arriving), _unique(departing)
 
 
 def _pronouns_named(text: str, scene: Scene) -> str:
-    """``text`` with "he", "she", "they" (and "him", "them", "her" sent off) as the last character named before them in the same sentence or the one
-    before ("I wave to Hale as he walks away" → "… as Hale walks away"); a pronoun with no name before it stays."""
+    """``text`` with "he", "she", "they" (and "him", "them", "her" sent off) as the last character named before them in
+    the same sentence or the one before ("I wave to Hale as he walks away" → "… as Hale walks away"); a pronoun with no
+    name before it stays. "After her" is never the one who goes after ("Okafor strides off, and Sable trundles after
+    her" → after Okafor)."""
     if not scene.cast:
         return text
     names = "|".join(re.escape(name) for name in sorted(scene.cast, key=len, reverse=True))
-    mention = re.compile(rf"(?<![\w'])(?:(?P<name>{names})|(?:he|she|they|him|them|her(?=\s+(?:off|away|out|home|goodbye|farewell)\b)))"
+    mention = re.compile(rf"(?<![\w'])(?:(?P<name>{names})|(?:he|she|they|him|them|(?<=after )her|her(?=\s+(?:off|away|out|home|goodbye|farewell)\b)))"
                          r"(?![\w'])", re.I)
     sentences = []
     last_named = None
     for sentence in re.split(ABBREVIATION_SAFE_END, text):
         named = last_named  # the sentence before may name who "he" is
         named_here, written, position = None, [], 0
+        earlier = None  # the one named before ``named``
         for match in mention.finditer(sentence):
             if match.group("name"):
+                if named and fold(named) != fold(match.group("name")):
+                    earlier = named
                 named = named_here = match.group("name")
-            written += [sentence[position:match.start()], match.group(0) if match.group("name") else named or match.group(0)]
+            follows = match.group(0).lower() == "her" and sentence[:match.start()].lower().endswith("after ")
+            meant = earlier if follows and earlier else named
+            written += [sentence[position:match.start()], match.group(0) if match.group("name") else meant or match.group(0)]
             position = match.end()
         sentences.append("".join([*written, sentence[position:]]))
         last_named = named_here
@@ -977,6 +1023,8 @@ def _pronouns_named(text: str, scene: Scene) -> str:
 # Who sends or points me somewhere does not come: "Varus sends me to the drill field".
 NOT_COMING_WITH = verb_forms("send, order, tell, direct, point, wave, beckon, summon, call, invite, ask, welcome, "
                              "introduce, refer, sentence, banish, exile, throw, toss, kick, shove, push, post, assign")
+# What one leaves with someone stays with them: "I leave my canteen with Dr. Okafor".
+LEFT_WITH = verb_forms("leave, entrust, deposit, stash")
 TAKES_ALONG = verb_forms("take, bring, lead, follow, help, drag, carry, guide, escort, tail, shadow, trail, chase, pursue, "
                          "accompany")
 
@@ -986,7 +1034,9 @@ def _coming_along(action: str, scene: Scene) -> list[str]:
     along = []
     for name in scene.cast:
         key = re.escape(fold(name))
-        if re.search(rf"\b(?:with|{TAKES_ALONG})\s+{key}(?![\w])", folded) or re.search(
+        with_them = re.search(rf"\b(?:with|{TAKES_ALONG})\s+{key}(?![\w])", folded)
+        left_with = with_them and re.search(rf"\b(?:{LEFT_WITH})\b[^,;.]*$", folded[:with_them.start()])
+        if with_them and not left_with or re.search(
                 rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{COME_ALONG})\b", folded) or re.search(
                 rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?!(?:{NOT_COMING_WITH})\b)[a-z]+\s+(?:me|us)\s+(?:(?:off|away|along|back|down|up|"
                 rf"over|out)\s+)*(?:to|into|onto|toward|towards|through|across|inside|aboard)\b", folded) or re.search(
@@ -1130,6 +1180,9 @@ def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     prose_arriving, prose_departing = _arrivals_and_departures(_pronouns_named(prose, scene), scene)
     invited = _invited(action, scene)
     along = _unique([*_coming_along(action, scene), *invited])
+    # who is with the player by their own words stays with them, whatever else the action says of them
+    together = [name for name in along if re.search(rf"(?<![\w']){re.escape(fold(name))} and (?:i|me)\b|\b(?:i|me) and "
+                                                    rf"{re.escape(fold(name))}(?![\w'])", fold(action))]
     stay = set(along) | (set(scene.companions) & set(present))
     if re.search(r"\b(?:we|us|our)\b", fold(action)) and not along:
         stay |= set(present)  # "we" is everyone here, unless the action says who ("a cab with Marcus and we ride")
@@ -1141,7 +1194,7 @@ def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     # told both coming and going ("withdraws into the kitchen") goes.
     arrived = {name for name in [*arriving, *prose_arriving] if not (name in present and name in told_going)}
     coming = [name for name in _unique([*along, *arriving, *prose_arriving, *givers, *_people_acted_on(clauses, scene)])
-              if name != scene.player and (name not in gone or name in arrived)]
+              if name != scene.player and (name not in gone or name in arrived or name in together)]
     gone -= set(coming)
     # Whoever came along on a move, or was asked to, goes with the player from now on; leaving parts them.
     joining = [name for name in _unique([*(along if moved else []), *invited])

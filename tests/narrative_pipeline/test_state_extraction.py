@@ -994,3 +994,66 @@ class TestRoundTwentyOne:
     def test_strolling_up_together_tagging_after_someone_and_standing_in_front_of_me(self, action, prose, entering, leaving):
         change = state_change(action, scene=self.FORUM, prose=prose)
         assert (sorted(change.entering), change.leaving) == (entering, leaving)
+
+
+class TestRoundTwentyTwo:
+    """General classes the held-out twenty-fifth and twenty-sixth suites' misses pointed at, after their first run."""
+
+    SCHOOL = Scene(location="the main hallway", present=("Ms. Alvarez", "Jordan"),
+                   inventory=("phone", "student ID", "calculator"),
+                   cast=("Ms. Alvarez", "Jordan", "Coach Bennett", "Mr. Dabrowski", "Principal Hayes"), player="Riley",
+                   places=("the main hallway", "the gym", "Westfield Mall"))
+    DECK = Scene(location="the hydroponics terrace", present=("Dr. Okafor", "Sable"), inventory=("canteen of water",),
+                 cast=("Dr. Okafor", "Sable", "Chief Varga", "Auntie Pell"), player="Wren",
+                 places=("the hydroponics terrace", "the main airlock"))
+
+    @pytest.mark.parametrize("action, place", [
+        ("ok so i kinda just drift along with the crowd all the way down to the gym bc i'm late", "the gym"),
+        ("my mom picked me up out front and drove me home", "home"),
+        ("I trail Ms. Alvarez into room 204", "room 204"),
+        ("I was carried off the football field on a stretcher to the nurse's office", "the nurse's office"),
+        ("i grab a slushie, and skateboard all the way to Westfield Mall", "Westfield Mall"),
+        ("after slogging through the rice paddies we finally got to the fish ponds", "the fish ponds")])
+    def test_far_places_driven_home_a_title_followed_a_stretcher_and_the_last_place_wins(self, action, place):
+        assert state_change(action, scene=self.SCHOOL).location == place
+
+    @pytest.mark.parametrize("action, place", [("I'm planning to sneak out through the main airlock tonight", None),
+                                               ("i stretch, and mosey over to the gym to see if the bus has come in yet",
+                                                "the gym")])
+    def test_a_plan_is_no_move_and_a_purpose_clause_is_not_the_player_going(self, action, place):
+        assert state_change(action, scene=self.SCHOOL).location == place
+
+    @pytest.mark.parametrize("action, prose, gained, lost", [
+        ("I let Jordan borrow my calculator for the quiz", "", [], ["calculator"]),
+        ("Ms. Alvarez gives me a week of detention", "", [], []),
+        ("I buy an energy drink from the vending machine", "", ["energy drink"], []),
+        ("I swap my student ID with Jordan for her bus pass", "", ["bus pass"], ["student ID"]),
+        ("Principal Hayes walked in and confiscated my phone", "", [], ["phone"]),
+        ("I mumble thanks", "Coach Bennett tosses you a sports drink.", ["sports drink"], []),
+        ("I haggled a rug merchant down to two credits for a bolt of hemp cloth", "", ["bolt of hemp cloth"], [])])
+    def test_lending_time_spans_drinks_by_name_a_bus_pass_and_things_taken_from_me(self, action, prose, gained, lost):
+        change = state_change(action, scene=self.SCHOOL, prose=prose)
+        assert (change.items_gained, change.items_lost) == (gained, lost)
+
+    @pytest.mark.parametrize("action, prose, entering, leaving", [
+        ("Jordan and I ditched fourth period and snuck out to the parking lot", "", [], ["Ms. Alvarez"]),
+        ("mr dabrowski rolls his mop bucket down the hall toward us", "", ["Mr. Dabrowski"], []),
+        ("Jordan and Ms. Alvarez both bail when the fire alarm goes off", "", [], ["Ms. Alvarez", "Jordan"]),
+        ("I shrug", "Jordan rolls her eyes at you, grabs her stuff and follows Ms. Alvarez out the door.", [],
+         ["Ms. Alvarez", "Jordan"]),
+        ("I doodle", "Mr. Dabrowski pushes his cart in and starts mopping.", ["Mr. Dabrowski"], [])])
+    def test_a_companion_goes_with_me_a_name_without_its_stop_both_bail_and_following_out(self, action, prose, entering, leaving):
+        change = state_change(action, scene=self.SCHOOL, prose=prose)
+        assert (change.entering, change.leaving) == (entering, leaving)
+
+    @pytest.mark.parametrize("action, prose, entering, leaving", [
+        ("I keep weeding", "Chief Varga stomps in from the corridor with Auntie Pell hurrying after her.",
+         ["Chief Varga", "Auntie Pell"], []),
+        ("I sigh", "Dr. Okafor strides off toward the seed vault, and Sable trundles after her.", [], ["Dr. Okafor", "Sable"]),
+        ("I rinse the trowel", "Sable bids you and Dr. Okafor good evening and leaves for the maintenance bay.", [],
+         ["Sable"]),
+        ("i leave my canteen of water with Dr. Okafor, then cycle out through the main airlock onto the hull", "", [],
+         ["Dr. Okafor", "Sable"])])
+    def test_arriving_with_someone_going_after_her_an_object_is_no_leaver_and_left_with(self, action, prose, entering, leaving):
+        change = state_change(action, scene=self.DECK, prose=prose)
+        assert (change.entering, change.leaving) == (entering, leaving)
