@@ -31,7 +31,8 @@ IRREGULAR_PAST = {
     "strike": "struck", "swear": "swore", "sweep": "swept", "swim": "swam", "swing": "swung", "take": "took",
     "teach": "taught", "tear": "tore", "tell": "told", "think": "thought", "throw": "threw",
     "understand": "understood", "wake": "woke", "wear": "wore", "weep": "wept", "win": "won", "wind": "wound",
-    "write": "wrote",
+    "write": "wrote", "slink": "slunk", "speed": "sped", "stride": "strode", "weave": "wove", "bear": "bore",
+    "shrink": "shrank", "tread": "trod",
 }
 # Two-syllable verbs stressed on the last syllable: they double like one-syllable verbs.
 STRESSED_LAST = {"admit", "begin", "commit", "compel", "confer", "control", "defer", "deter", "equip",

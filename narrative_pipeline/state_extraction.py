@@ -33,6 +33,7 @@ No database and no model: the same action, state and passage always give the sam
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 
@@ -105,7 +106,7 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
               "revenge", "thoughts", "bearings", "chances", "lesson", "promise", "deal", "oath", "vow",
               "ready", "up", "out", "off", "away", "back", "down", "over", "closer", "nearer", "angry", "lost",
               "free", "dressed", "going", "moving", "started", "sleep", "drink", "break", "shot",
-              "interest", "idea", "answer", "answers", "news", "word", "sense", "feeling", "glimpse", "sight",
+              "interest", "idea", "answer", "answers", "plan", "solution", "scheme", "news", "word", "sense", "feeling", "glimpse", "sight",
               "pace", "speed", "slack", "trail", "scent", "advice", "counsel", "point", "side", "offer",
               "suggestion", "round", "rounds", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
               "shuttle", "stairs", "staircase", "escalator", "cab", "coach", "carriage", "tube"}
@@ -143,6 +144,11 @@ USED_ON_THE_SPOT = {"gas", "fuel", "petrol", "diesel", "meal", "meals", "dinner"
 THING_MAKERS = {"toy", "wooden", "stuffed", "clay", "stone", "tin", "rocking", "paper", "plastic", "glass", "iron",
                 "brass", "jade", "carved", "hot", "corn", "chili", "gingerbread", "jelly", "porcelain", "china",
                 "silver", "golden", "gold", "bronze", "ivory", "wax", "straw", "rag", "lead", "chocolate", "sugar"}
+# Places one goes to with no article: "to school", "home", "to market".
+BARE_PLACES = {"school", "church", "town", "market", "sea", "jail", "prison", "class", "college", "university", "hospital",
+               "court", "bed", "work", "camp", "shore", "land", "port", "harbour", "harbor", "home", "downtown", "uptown",
+               "upstairs", "downstairs", "deck", "chapel", "mass", "temple", "base", "headquarters", "hq", "breakfast", "lunch", "dinner", "supper", "practice", "rehearsal", "detention", "sickbay", "medbay",
+               "ashore", "outside", "inside", "indoors", "outdoors", "heaven", "hell", "space", "orbit"}
 PURPOSE_VERBS = {"let", "make", "do", "be", "have", "keep", "give", "bring", "find", "catch", "avoid", "escape", "allow"}
 NOT_PLACES = {"walk", "swim", "drink", "run", "sleep", "bed", "work", "war", "pieces", "waste", "help", "rest", "aid", "safety", "cover",
               "meet", "see", "find", "look", "fetch", "get", "buy", "talk", "speak", "ask", "fight", "hide", "wait",
@@ -186,7 +192,7 @@ order, unearth, harvest, forage, craft, forge, whittle, brew, recover, reclaim, 
 extract, withdraw, secure, score, yoink, snaffle, liberate, requisition, confiscate, wrest, scrounge, scrounge up, cadge,
 bum, snare, track down, hunt down, uncover, discover, come across, stumble on, stumble upon,
 stumble across, happen upon, chance upon, choose, select, strap on, load up on, stock up on, rescue, dredge up,
-snatch up, swipe up, sweep up, come away with, walk away with, make off with, run off with, get away with,
+snatch up, swipe up, sweep up, recieve, aquire, sieze, come up with, come away with, walk away with, make off with, run off with, get away with,
 end up with, wind up with"""
 # Irregular forms the inflection rules do not make.
 # (Trading first: "haggle with the trader for a pelt" is one verb, before "haggle" alone.)
@@ -269,7 +275,8 @@ PUT_IN_MY_HAND = re.compile(
     r"(?<![\w'])(?:" + verb_forms("press, slip, hand, toss, pass, put, push, drop, throw, give, tuck, place, thrust, slide, "
                                   "shove, roll, flick, lob, chuck, fling, kick, send, bring, carry, deliver, return, stuff, "
                                   "cram, stow, stash, pop, tie, pin, fasten, clip, hang, drape, loop, strap, buckle, sew, "
-                                  "attach, hook, string, fix, bestow, confer, lavish, heap, shower, foist, force") +
+                                  "attach, hook, string, fix, bestow, confer, lavish, heap, shower, foist, force, fold, "
+                                  "wrap, curl") +
     r")\s+(.+?)\s+(?:(?:into|in|onto|on|to|around|round|over|from) (?:my|our) (?:[\w-]+ )?"
     r"(?:hand|hands|palm|palms|grip|lap|pocket|pockets|satchel|pack|bag|boot|boots|belt|sleeve|coat|cloak|basket|"
     r"purse|pouch|arms|keeping|care|sash|neck|wrist|collar|lapel|robe|kimono|obi|jacket|vest|hat|hair|arm|shoulder|"
@@ -283,7 +290,7 @@ ditch, dump, chuck, fling, hurl, donate, part with, relinquish, sacrifice, forfe
 pass, send, mail, post, return, burn through, run through, chew through, hand in, turn in, give up, hand off, pass on, give out, hand out, trade in,
 cash in, feed, gift, present, provide, supply, furnish, reward, equip, arm, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
 jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred, thrust, press, hock, flog, peddle, hawk,
-offload, unload, fence, auction off, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
+offload, unload, fence, auction off, smear, apply, rub, spread, dab, daub, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
 chow down on, chow down, tuck into, dig into, nibble, nibble on, gnaw on, snack on, feast on, dine on, glug, swill, sup,
 imbibe, neck,
 misplace, mislay, waste, expend, finish, drain, empty, empty out, knock back, toss back, slug back, slip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
@@ -397,7 +404,7 @@ ARRIVAL_WORDS = (verb_forms(ARRIVAL_BASES) + "|is waiting|was waiting|"
 SHOWN_IN = (r"(?:" + verb_forms("announce, admit") + r")\s+{key}(?![\w])|"
             r"(?:" + verb_forms("show, usher, let, bring, wave") + r")\s+{key}\s+(?:in|inside|through|up)\b")
 LEAVING_BASES = """leave, depart, walk away, walk off, go away, storm off, storm out, walk out, head off, head home, go home,
-go to bed, disappear, vanish, slip away, run off, run away, stay behind, stay here, remain behind, sail away, flee,
+go to bed, disappear, vanish, slip away, run off, run away, sail away, flee,
 die, excuse himself, excuse herself, excuse themselves, take his leave, take her leave, take their leave, turn in,
 retire, wander off, move on, pass away, fade away, fade out, head for the door, make for the door, head for the exit,
 make for the exit, head out the door, walk out the door"""
@@ -626,6 +633,8 @@ def _is_player_doing(prefix: str, scene: Scene) -> bool:
         # "I watch Okafor float away": the one named right before the verb does it, not the player.
         return not re.search(rf"(?<![\w'])(?:{_name_pattern(scene)})\s+(?:\w+ly\s+)?$", prefix[subject[-1].end():], re.I)
     words = [word.lower() for word in _words(prefix)]
+    if words and words[0] in ("the", "a", "an", "his", "her", "their", "some", "two", "three", "several"):
+        return False  # "The ringmaster storms out", "Two goons …": someone else
     others = [name for name in _names_in(prefix, [*scene.cast, *scene.present]) if name != scene.player]
     return not (others or any(word in ("he", "she", "they", "it") for word in words))
 
@@ -771,6 +780,7 @@ def _looks_like_verb(word: str) -> bool:
 
 def _held(rest: str, scene: Scene) -> list[str]:
     """What of the inventory the phrase names (by its whole name or its last word: "the lantern")."""
+    rest = re.sub(r"^\s*(?:the\s+)?(?:last|rest|remainder|remains|dregs|end|remnants)\s+of\s+", " ", rest, flags=re.I)
     named = fold(" ".join(_cut(rest, keep_of=True)))
     owned = [item for item in scene.inventory if re.search(rf"(?:^|\s){re.escape(fold(item))}$", named)]
     if owned:
@@ -790,19 +800,19 @@ def _held(rest: str, scene: Scene) -> list[str]:
 
 def _place(phrase: str, scene: Scene) -> str | None:
     """The place a movement names: a known place in its own spelling, or the player's words."""
-    known = [place for place in (*scene.places, scene.location) if place]
     words = _cut(phrase, keep_of=True)
     while words and words[-1].lower() == "of":
         words.pop()
     if not words or len(words) > 6:
         return None
     text = _as_written(phrase, words)
-    bare = re.sub(r"^(?:the|a|an)\s+", "", fold(text))
-    for place in known:
-        if re.sub(r"^(?:the|a|an)\s+", "", fold(place)) == bare:
-            return place
+    place = _known_place(text, scene)
+    if place:
+        return place
     if words[0].islower() and words[0] not in DETERMINERS and (_looks_like_verb(words[0]) or words[0] in PURPOSE_VERBS):
         return None  # "step aside to let the camels pass": "to" + a verb is a purpose, not a place
+    if len(words) == 1 and words[0].islower() and words[0] not in BARE_PLACES:
+        return None  # "storms out to yell": a purpose; "to school", "to bed" are places
     content = [word for word in words if word.lower() not in DETERMINERS]
     owner = next((index for index, word in enumerate(content) if word.lower().endswith("'s")), None)
     if owner is not None and owner + 1 < len(content) and _names_in(" ".join(content[:owner + 1]), scene.cast):
@@ -819,6 +829,20 @@ def _as_written(phrase: str, words: list[str]) -> str:
     return spelled.group(0).strip() if spelled else " ".join(words)
 
 
+def _known_place(phrase: str, scene: Scene) -> str | None:
+    """The known place (a chapter's, the current one) the phrase names, in its own spelling; a slip of one or two
+    letters in a longer name is forgiven ("the carosel" is the carousel)."""
+    words = _cut(phrase, keep_of=True)
+    bare = re.sub(r"^(?:the|a|an)\s+", "", fold(" ".join(words)))
+    if not bare:
+        return None
+    for place in (*scene.places, scene.location):
+        known = re.sub(r"^(?:the|a|an)\s+", "", fold(place)) if place else ""
+        if known and (known == bare or len(bare) >= 6 and difflib.SequenceMatcher(None, known, bare).ratio() >= 0.86):
+            return place
+    return None
+
+
 def _location(clauses: list[str], scene: Scene) -> str | None:
     location = None
     moves = (rf"(?:(?P<carries_me>{CARRIES_ME})|(?P<carried>{CARRIED}))(?:{MOVE_PREPOSITIONS}\s+|(?=home\b))|{DROPPED_OFF}\s+|"
@@ -829,7 +853,7 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
              rf"(?P<climbed>{CLIMB})\s+(?=(?:the|a|an)\s)|"
              rf"(?P<unknown>[a-z]{{3,}})\s+(?:(?:back|down|up|over|off|out|across|along|straight|away|all the way)\s+)*"
              rf"(?:(?:across|through|along|past|over|down|up|around)\s+(?:the\s+)?[\w'-]+(?:\s+[\w'-]+)?\s+)?"
-             rf"(?:to|towards?|into|onto)\s+(?=(?:the|a|an)\s+[\w'-]|(?-i:[A-Z]))")
+             rf"(?:to|towards?|into|onto)\s+(?=\S)")
     for clause in clauses:
         # a clause opening on a verb is the player's ("say bye to Dr. Halvorsen and snowmobile out to the camp")
         player_leads = _looks_like_verb((_words(clause) or [""])[0])
@@ -838,9 +862,12 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
             if _inside_name(clause, match.start(), scene):
                 continue
             if match.group("unknown") and (match.group("unknown").lower() in VERBS | NOT_MOVING
-                                           or not re.search(r"(?:\b(?:I|we)|\band|\bthen)\s+(?:\w+ly\s+)?$", prefix, re.I)
+                                           or not re.search(r"(?:\b(?:I|we)|\band|\bthen)\s+(?:(?:\w+ly|had|have|just|then|all)\s+)*$", prefix, re.I)
                                            or not (_is_player_doing(prefix, scene) or player_leads and not NOT_DONE.search(prefix))):
                 continue  # only a verb we do not know, right after the player: "I apparate to the square"
+            if match.group("unknown") and not (re.match(r"\s*(?:(?:the|a|an)\s|(?-i:[A-Z]))", clause[match.end():], re.I)
+                                               or _known_place(clause[match.end():], scene)):
+                continue  # "I apparate to the square", "we'd rattled into millbrook" (known), not "I fly to pieces"
             if match.group("drops_me") and not _words(prefix):
                 continue  # "Drop me at the docks" asks
             if match.group("carries_me") and (not _words(prefix) or re.search(rf"[:]|\b(?:{SPEECH})\b", prefix, re.I)):
@@ -880,7 +907,7 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
             if not re.search(r"\b(?:I|we)\b", clause[:clause.lower().find(fold(name))], re.I) and not re.search(
                     r"\b(?:me|us|my|our|i|we)\b|\b(?:" + HANDED_OVER + r")", fold(clause)[len(before):]):
                 continue  # "Tamsin runs to the stables": someone else's doing, not with the player
-            received = re.search(r"\b(?:receive|receives|received|accept|accepts|accepted|obtain|obtains|obtained|"
+            received = re.search(r"\b(?:receive|receives|received|recieve|recieves|recieved|accept|accepts|accepted|obtain|obtains|obtained|"
                                  r"borrow|borrows|borrowed|buy|buys|bought|get|gets|got)\b.*\bfrom\s+$", before)
             traded = re.search(r"\b(?:trad|swap|exchang|barter|buy|bought|purchas)\w*\b.*\bfor\s+$", before)
             if not received and not traded and re.search(r"(?:about|of|for|remember|miss|mourn|from|behind|leave|away|without|after|where|why|how|"
@@ -918,7 +945,7 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
     for name in scene.cast:
         key = re.escape(_bare(name))
         subject = _subject(key, names)
-        arrives = (rf"(?:{ARRIVAL_WORDS}|(?:comes|came) (?:\w+ing )?(?:in|into|over|down|up|through|round|around|back|inside|aboard)|"
+        arrives = (rf"(?:{ARRIVAL_WORDS}|(?:comes|came|come) (?:\w+ing )?(?:in|into|over|down|up|through|round|around|back|inside|aboard)|"
                    rf"(?!(?:{NOT_LEAVING_OFF}|{LEAVING_WORDS})\b)\w{{3,}}(?:s|ed)? (?:(?:his|her|their|a|the) [\w'-]+ )?"
                    rf"(?:(?:down|up|back|over) )?"
                    rf"(?:in|into|onto|aboard|inside)|(?!(?:{NOT_LEAVING_OFF}|{SEEING})\b)\w{{3,}}(?:s|ed) (?:in )?through the "
@@ -1038,12 +1065,13 @@ def _coming_along(action: str, scene: Scene) -> list[str]:
         left_with = with_them and re.search(rf"\b(?:{LEFT_WITH})\b[^,;.]*$", folded[:with_them.start()])
         if with_them and not left_with or re.search(
                 rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{COME_ALONG})\b", folded) or re.search(
-                rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?!(?:{NOT_COMING_WITH})\b)[a-z]+\s+(?:me|us)\s+(?:(?:off|away|along|back|down|up|"
+                rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?!(?:{NOT_COMING_WITH})\b)[a-z-]+\s+(?:me|us)\s+(?:(?:off|away|along|back|down|up|"
                 rf"over|out)\s+)*(?:to|into|onto|toward|towards|through|across|inside|aboard)\b", folded) or re.search(
                 rf"\b(?:led|taken|brought|escorted|guided|dragged|carried|walked|driven|shown|rowed|flown|hauled|pulled)"
                 rf"\s+(?:[\w'-]+\s+){{0,4}}?by\s+{key}(?![\w])", folded) or re.search(
                 rf"(?<![\w']){key} and (?:i|me)\b|\b(?:i|me) and {key}(?![\w])", folded) or re.search(
-                rf"\b(?:{MOVE_VERBS}|{TAKES_ALONG})\s+after\s+{key}(?![\w])", folded):
+                rf"\b(?:{MOVE_VERBS}|{TAKES_ALONG}|tag|tags|tagged)(?:\s+along)?\s+(?:after|behind|beside|with)\s+{key}(?![\w])",
+                folded):
             along.append(name)
     return along
 
@@ -1098,7 +1126,8 @@ TITLES = {"sergeant", "captain", "commander", "brother", "sister", "mother", "fa
           "grandmother", "grandfather", "gran", "gramps", "pop", "sarge", "cap", "cap'n", "skipper", "matron",
           "nanny", "herr", "frau", "monsieur", "mademoiselle", "signor", "signora", "lt",
           "sgt", "capt", "prof", "rev", "mx", "councillor", "alderman", "magistrate", "squire", "jarl", "thane", "earl", "khan", "chieftain",
-          "shaman", "druid", "centurion", "legate", "tribune", "steward", "purser"}
+          "shaman", "druid", "centurion", "legate", "tribune", "steward", "purser", "ringmaster", "big", "young", "mad",
+          "blind", "fat", "tall", "red", "black", "grey", "gray", "white", "one-eyed"}
 
 
 def _full_names(text: str, scene: Scene) -> str:
@@ -1138,7 +1167,7 @@ def _titles_named(text: str, scene: Scene) -> str:
         if len(holders) == 1:
             # "the duchess" only as a name, not as a word describing a thing: "the old sword", "the general store"
             text = re.sub(rf"(?<![\w'])the {title}(?=\s*$|\s*[.,;:!?]|\s+(?:{'|'.join(sorted(PHRASE_STOPS))})\b|"
-                          rf"\s+(?:is|was|are|were|and|[a-z]+(?:s|ed))\b)", holders[0], text, flags=re.I)
+                          rf"\s+(?:is|was|are|were|and|[a-z-]+(?:s|ed))\b)", holders[0], text, flags=re.I)
             if honorifics:
                 text = re.sub(rf"(?<![\w'])(?:{'|'.join(map(re.escape, honorifics))})(?![\w'])", holders[0], text,
                               flags=re.I)

@@ -1057,3 +1057,42 @@ class TestRoundTwentyTwo:
     def test_arriving_with_someone_going_after_her_an_object_is_no_leaver_and_left_with(self, action, prose, entering, leaving):
         change = state_change(action, scene=self.DECK, prose=prose)
         assert (change.entering, change.leaving) == (entering, leaving)
+
+
+class TestRoundTwentyThree:
+    """General classes the twenty-seventh suite's misses pointed at (the twenty-ninth and thirtieth stay held out)."""
+
+    CIRCUS = Scene(location="the big top", present=("Ringmaster Bellamy", "Lucia"),
+                   inventory=("bag of peanuts", "tin of greasepaint"),
+                   cast=("Ringmaster Bellamy", "Lucia", "Madame Zora", "Old Tobias", "Big Otto"), player="Jamie",
+                   places=("the big top", "the carousel", "Millbrook"))
+
+    @pytest.mark.parametrize("action, place", [("i wander over to the carosel", "the carousel"),
+                                               ("I slunk back to my bunk wagon", "my bunk wagon"),
+                                               ("by morning we'd rattled into millbrook", "Millbrook"),
+                                               ("The ringmaster storms out to yell at the roustabouts", None),
+                                               ("I walk to school", "school")])
+    def test_a_misspelt_known_place_slunk_a_lower_case_known_place_and_a_purpose(self, action, place):
+        assert state_change(action, scene=self.CIRCUS).location == place
+
+    @pytest.mark.parametrize("action, prose, gained, lost", [
+        ("I recieve a brass ring from Old Tobias", "", ["brass ring"], []),
+        ("I rifle through the clown car and come up with a rubber chicken", "", ["rubber chicken"], []),
+        ("I come up with a plan", "", [], []),
+        ("I smear the last of my greasepaint on Lucia's cheeks", "", [], ["tin of greasepaint"]),
+        ("i murmur thanks", "Madame Zora folds a crystal pendant into your hand.", ["crystal pendant"], [])])
+    def test_a_common_misspelling_coming_up_with_the_last_of_mine_and_folded_into_my_hand(self, action, prose, gained, lost):
+        change = state_change(action, scene=self.CIRCUS, prose=prose)
+        assert (change.items_gained, change.items_lost) == (gained, lost)
+
+    @pytest.mark.parametrize("action, prose, entering, leaving", [
+        ("The ringmaster frog-marches me out to the ticket booth", "", [], ["Lucia"]),
+        ("Old Tobias and Madame Zora come strolling in together", "", ["Madame Zora", "Old Tobias"], []),
+        ("Bellamy and Lucia head off to the cook tent", "", [], ["Ringmaster Bellamy", "Lucia"]),
+        ("I wave to Otto", "", ["Big Otto"], []),
+        ("I rake the sawdust", "Ringmaster Bellamy stalks out, while Lucia stays behind to help you.", [],
+         ["Ringmaster Bellamy"]),
+        ("I tag along behind Lucia to the horse trailers", "", [], ["Ringmaster Bellamy"])])
+    def test_titles_and_epithets_dropped_coming_strolling_in_staying_behind_and_tagging_along(self, action, prose, entering, leaving):
+        change = state_change(action, scene=self.CIRCUS, prose=prose)
+        assert (sorted(change.entering), change.leaving) == (entering, leaving)
