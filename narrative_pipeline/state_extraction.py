@@ -90,6 +90,12 @@ RESULTS = {"loose", "open", "shut", "clean", "apart", "free", "tight", "flat", "
 # Nouns that end like a past participle ("a steed", not "a key taped under the desk").
 ED_NOUNS = {"steed", "creed", "breed", "speed", "tweed", "greed", "hundred", "seabed", "riverbed", "flowerbed",
             "seaweed", "tumbleweed", "woodshed", "homestead", "bobsled", "birdseed", "linseed", "hayseed"}
+# Participles that do not end in -ed, which after a noun start a clause too: "a roll of film hidden under the pew".
+IRREGULAR_PARTICIPLES = {"hidden", "stolen", "forgotten", "fallen", "frozen", "hewn", "sewn", "woven", "written", "given",
+                         "shaken", "beaten", "bitten", "chosen", "eaten", "forbidden", "ridden", "spoken", "torn", "worn",
+                         "thrown", "blown", "drawn", "grown", "known", "shown", "strewn", "stuck", "hung", "laid",
+                         "found", "held", "caught", "spun", "slung", "bought", "sold", "brought",
+                         "built", "sent", "lent", "kept", "tucked"}
 # Nouns that end like a participle ("the lantern hanging by the door" ends at "hanging"; "a signet ring" does not).
 ING_NOUNS = {"ring", "earring", "string", "wing", "sling", "thing", "ceiling", "building", "clothing", "painting",
              "drawing", "stocking", "bedding", "pudding", "lining", "carving", "offering", "binding", "writing",
@@ -560,7 +566,7 @@ def _cut(phrase: str, *, keep_of: bool) -> list[str]:
             break  # "shake a coconut loose", "pry the lid open": how the thing ends up, not its name
         if words and bare.endswith("ing") and following in PHRASE_STOPS and bare not in ING_NOUNS:
             break  # "the lantern hanging by the door": the participle starts a clause
-        if (words and len(bare) > 4 and bare.endswith("ed") and bare not in ED_NOUNS
+        if (words and (len(bare) > 4 and bare.endswith("ed") and bare not in ED_NOUNS or bare in IRREGULAR_PARTICIPLES)
                 and words[-1].lower() not in DETERMINERS | {"of"} and (not following or following in PHRASE_STOPS)):
             break  # "an old key taped under the desk", "a letter addressed to me"
         words.append(word)
@@ -976,7 +982,8 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"(?!(?:me|us|you|him|her|them|my|our|your)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)", folded) or re.search(
                 # "Brannock gathers her shawl and leaves", "Sable bids you and Dr. Okafor good evening and leaves" (the one
                 # who leaves opens the clause)
-                rf"(?:^|[.!?;,]\s*|\bthen\s+){subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
+                rf"(?:^|[.!?;,]\s*|\b(?:then|while|whilst|as|when|but)\s+){subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?"
+                rf"{leaves}", folded) or re.search(
                 rf"(?:^|[.!?;]\s+)(?:\w+,?\s+)?{subject}[^.;!?]*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
                 rf"(?:^|[.!?;]\s+){subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?(?:{MOVE_VERBS}) "
                 rf"(?:(?:back|off|away|out|on|down|up|over|across|along|straight) )*"
@@ -1066,7 +1073,8 @@ def _coming_along(action: str, scene: Scene) -> list[str]:
         if with_them and not left_with or re.search(
                 rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{COME_ALONG})\b", folded) or re.search(
                 rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?!(?:{NOT_COMING_WITH})\b)[a-z-]+\s+(?:me|us)\s+(?:(?:off|away|along|back|down|up|"
-                rf"over|out)\s+)*(?:to|into|onto|toward|towards|through|across|inside|aboard)\b", folded) or re.search(
+                rf"over|out)\s+)*(?:(?:up|down|through|across|along|over|past|out of)\s+(?:the|a)\s+(?:[\w'-]+\s+){{1,2}}?)?"
+                rf"(?:to|into|onto|toward|towards|through|across|inside|aboard)\b", folded) or re.search(
                 rf"\b(?:led|taken|brought|escorted|guided|dragged|carried|walked|driven|shown|rowed|flown|hauled|pulled)"
                 rf"\s+(?:[\w'-]+\s+){{0,4}}?by\s+{key}(?![\w])", folded) or re.search(
                 rf"(?<![\w']){key} and (?:i|me)\b|\b(?:i|me) and {key}(?![\w])", folded) or re.search(

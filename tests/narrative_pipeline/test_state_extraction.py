@@ -1096,3 +1096,23 @@ class TestRoundTwentyThree:
     def test_titles_and_epithets_dropped_coming_strolling_in_staying_behind_and_tagging_along(self, action, prose, entering, leaving):
         change = state_change(action, scene=self.CIRCUS, prose=prose)
         assert (sorted(change.entering), change.leaving) == (entering, leaving)
+
+
+class TestRoundTwentyFour:
+    """General classes the twenty-eighth suite's misses pointed at (the twenty-ninth and thirtieth stay held out)."""
+
+    CAFE = Scene(location="the Café du Marché", present=("Madame Roux", "Luc"), inventory=("bicycle pump",),
+                 cast=("Madame Roux", "Luc", "Simone", "Père Anselme"), player="Claire", places=("the Café du Marché",))
+
+    def test_who_hustles_me_up_the_stairs_comes_along(self):
+        change = state_change("Madame Roux hustles me up the back stairs to the attic", scene=self.CAFE)
+        assert change.location == "the attic" and change.leaving == ["Luc"]
+
+    def test_an_irregular_participle_after_a_thing_starts_a_clause(self):
+        change = state_change("I find a roll of film hidden under the pew cushion", scene=self.CAFE)
+        assert change.items_gained == ["roll of film"]
+
+    def test_while_someone_else_hurries_out(self):
+        prose = "Simone comes in and sits down opposite you, while Madame Roux unties her apron and hurries out through the kitchen."
+        change = state_change("I keep my head down", scene=self.CAFE, prose=prose)
+        assert (change.entering, change.leaving) == (["Simone"], ["Madame Roux"])
