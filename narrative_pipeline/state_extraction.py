@@ -51,7 +51,7 @@ PHRASE_STOPS = {
     "here", "there", "now", "quickly", "slowly", "carefully", "quietly", "too", "also", "tomorrow", "tonight",
     "today", "later", "soon", "yesterday", "somewhere", "anywhere", "everywhere", "nowhere",
     "overboard", "ashore", "aboard", "aside", "below", "upstairs", "downstairs", "abroad",
-    "bc", "cuz", "cos", "coz", "since", "yet", "already", "still", "anymore",
+    "bc", "cuz", "cos", "coz", "since", "yet", "already", "still", "anymore", "right",
     "among", "amongst", "amid", "amidst", "beneath", "underneath", "atop", "within", "beyond", "upon", "throughout",
     "together", "alone", "afterwards", "afterward", "immediately", "first", "anyway", "fast",
     # a subject pronoun starts a relative clause: "the key I find in the drawer"
@@ -60,7 +60,7 @@ PHRASE_STOPS = {
 PARTICLES = {"up", "out", "off", "down", "away", "over", "in", "on", "back"}
 DETERMINERS = {"a", "an", "the", "some", "any", "my", "our", "your", "his", "her", "their", "its", "this",
                "that", "these", "those", "one", "two", "three", "four", "five", "few", "several", "another",
-               "each", "every", "all", "both", "many", "more", "much", "little", "extra", "whole", "entire",
+               "each", "every", "all", "both", "many", "more", "much", "extra", "whole", "entire",
                "remaining"}
 # Words about price or worth, not about the thing: dropped so one thing has one name.
 WORTH_WORDS = {"cheap", "expensive", "pricey", "costly", "nice", "fine", "good", "decent", "shoddy", "new",
@@ -136,7 +136,8 @@ GESTURES = {"wink", "nod", "smile", "grin", "smirk", "hug", "kiss", "shrug", "wa
             "fright", "scare", "start", "headache", "fever", "thrashing", "beating", "wits", "strength",
             "permission", "discount", "refund", "welcome", "thanks", "attention", "directions", "side-eye", "eye",
             "stink-eye", "brush-off", "runaround", "finger", "bird", "creeps", "willies", "all-clear", "go-ahead",
-            "treatment", "benefit", "chills", "shivers", "lowdown", "rundown", "visit", "price", "story", "secret",
+            "treatment", "benefit", "chills", "shivers", "lowdown", "rundown", "visit", "price", "story", "secret", "bump",
+            "high-five", "five", "peck",
             "joke", "tale", "riddle", "song", "lie", "question", "glance"}
 # A drink bought without a vessel or a serving is drunk where it is bought ("spend my coins on ale", "rum and
 # bread"); "a bottle of ale" and "a coffee" (a cup of it) are carried off.
@@ -159,6 +160,9 @@ PURPOSE_VERBS = {"let", "make", "do", "be", "have", "keep", "give", "bring", "fi
 NOT_PLACES = {"walk", "swim", "drink", "run", "sleep", "bed", "work", "war", "pieces", "waste", "help", "rest", "aid", "safety", "cover",
               "meet", "see", "find", "look", "fetch", "get", "buy", "talk", "speak", "ask", "fight", "hide", "wait",
               "join", "warn", "stop", "greet", "check", "investigate", "explore", "search"}
+# What one goes out into that is no place, when it is all the words: "into the dark" (but "the night market" is one).
+ATMOSPHERE = {"dark", "darkness", "night", "distance", "unknown", "void", "mist", "fog", "rain", "storm", "snow", "tears",
+              "despair", "action", "silence", "sunshine", "sun", "cold", "wind", "gloom", "shadows"}
 
 # A clause that is not the player doing something now.
 NOT_DONE = re.compile(
@@ -216,7 +220,7 @@ TAKEN_FROM = set(verb_forms("pull, yank, prise, pry, loot, strip, tear, rip, cut
 # Phrasal verbs of getting whose particle may follow the thing: "pick the hook up", "fish a key out of the mud".
 GAIN_SPLIT = re.compile(r"(?<![\w'])(?:" + verb_forms("pick, scoop, fish, dig, pull, snap, haul, buy, gather, dredge, "
                                                          "hook, prise, pry, winkle, root, tease, coax, pluck, hoist, drag, "
-                                                         "yank, fetch") +
+                                                         "yank, fetch, reel, winch") +
                         r")\s+(?P<thing>(?:[\w'-]+\s+){0,4}?[\w'-]+)\s+(?:up|out)(?![\w'])", re.I)
 # What is answered, not carried off, when picked up: "I pick up the phone and call Lou".
 TELEPHONES = {"phone", "telephone", "receiver", "handset"}
@@ -275,7 +279,8 @@ GIVEN_TO_ME = (r"(?:" + verb_forms("give, hand, pass, toss, throw, offer, sell, 
                r"[a-z]{3,}ed(?= (?:a|an|the|some|\d+)\s)|"
                r"(?:presented|provided|supplied|furnished|equipped|rewarded|armed|issued|entrusted) with)")
 # "Vivian hands over an envelope": someone else handing over, to nobody named, hands it to the player.
-HANDED_OVER = r"(?:" + verb_forms("hand, pass, give, slide, turn") + r")(?= (?:over|across)\b)"
+HANDED_OVER = (r"(?:" + verb_forms("hand, pass, give, slide, turn") + r")(?= (?:over|across)\b)|"
+               r"(?:" + verb_forms("cough, fork, shell") + r")(?= (?:up|over|out)\b)")
 # "Tessa presses a charm into my hand", "Orla tosses the key to me": the thing comes between verb and me.
 PUT_IN_MY_HAND = re.compile(
     r"(?<![\w'])(?:" + verb_forms("press, slip, hand, toss, pass, put, push, drop, throw, give, tuck, place, thrust, slide, "
@@ -296,7 +301,7 @@ ditch, dump, chuck, fling, hurl, donate, part with, relinquish, sacrifice, forfe
 pass, send, mail, post, return, burn through, run through, chew through, hand in, turn in, give up, hand off, pass on, give out, hand out, trade in,
 cash in, feed, gift, present, provide, supply, furnish, reward, equip, arm, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
 jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred, thrust, press, hock, flog, peddle, hawk,
-offload, unload, fence, auction off, smear, apply, rub, spread, dab, daub, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
+offload, unload, fence, auction off, smear, apply, spread, dab, daub, fumble, snap, splinter, gnaw, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
 chow down on, chow down, tuck into, dig into, nibble, nibble on, gnaw on, snack on, feast on, dine on, glug, swill, sup,
 imbibe, neck,
 misplace, mislay, waste, expend, finish, drain, empty, empty out, knock back, toss back, slug back, slip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
@@ -316,7 +321,7 @@ clomp, lumber, shamble, schlep, promenade, whisk, rocket, file, parade, veer, sw
 evacuate, mooch, toddle, pootle, potter, stray, advance, proceed, plough, plow, navigate, ramble, embark, whizz, whiz,
 hare, light out, make tracks, hotfoot it, leg it, beat it, slope off, sweep, streak, whoosh, thunder, jaunt, caper,
 frolic, flounce, stump, wheel, coast, taxi, jaywalk, commute, carpool, hitch, steal away, steal off, steal out,
-sneak away, sneak off, slip off, pole, punt, skateboard, rollerblade, scooter, longboard, retire, repair, adjourn, betake myself, remove"""
+sneak away, sneak off, slip off, drop down, kick off, push off, pole, punt, skateboard, rollerblade, scooter, longboard, retire, repair, adjourn, betake myself, remove"""
 # "make my way", "push our way through the crowd to" (but "find my way" is knowing the way, not going).
 WAY_MAKERS = """make, pick, thread, elbow, push, fight, work, wind, wend, squeeze, shoulder, edge, inch, weave, force,
 claw, battle, worm, bluff, feel, muscle, jostle, nudge, hack, cut, carve, wriggle"""
@@ -337,7 +342,7 @@ MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
               + vehicle_word(VEHICLES - WAYS_TAKEN) + r")\b")
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
           r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
-          r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft")
+          r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft|tube|chute|pipe|well")
 # What is crossed on the way ("through the crowd toward the stage"), the means ("in a palanquin to the castle",
 # "across the ravine on a vine to the ledge"), a route before the place ("the stairs to the lamp room"), then
 # particles and manners, then the preposition of arriving.
@@ -508,7 +513,8 @@ def _clauses(text: str) -> list[str]:
     """Sentences cut at "," ";" "and"/"then" before a new verb; a question is not an action."""
     clauses = []
     # "we'd drifted" is "we had drifted", done; "we'd go" is a wish
-    text = re.sub(r"\b(I|we)'d(?=\s+(?:\w+ly\s+)?(?:[a-z]+ed|been|gone|come|made|taken|got|gotten|run|left|found|seen)\b)",
+    text = re.sub(r"\b(I|we)'d(?=\s+(?:(?:\w+ly|all|both|just|already)\s+)*(?:[a-z]+ed|been|gone|come|made|taken|got|gotten|run|"
+                  r"left|found|seen)\b)",
                   r"\1 had", text.replace("’", "'"), flags=re.I)
     for sentence in re.split(ABBREVIATION_SAFE_END + r"|\n+|;", text):
         sentence = sentence.strip()
@@ -537,12 +543,16 @@ def _doer(clause: str) -> str | None:
     """Who does the clause when it is someone other than the player: the words before its verb ("Nurse Patel"
     in "Nurse Patel clocks out")."""
     words = clause.split()
+    if re.search(r"\b(?:I|we|We)\b", clause):
+        return None  # the player acts in it too ("the bell rings, so I set my work aside and wander out")
     for index, word in enumerate(words):
         if word.islower() and (_looks_like_verb(word) or re.fullmatch(r"[a-z]{3,}(?:s|ed)", word)):
             doer = words[:index]
             if not doer or doer[0] in ("I", "We", "we", "Then", "then") or doer[-1].lower() in ("i", "we") or (
-                    doer[0].lower() in SUBORDINATORS):
-                return None
+                    doer[0].lower() in SUBORDINATORS) or len(doer) > 4 or any(
+                    word.lower().strip(",") in PHRASE_STOPS | {"my", "our", "his", "her", "their", "is", "was", "are", "so"}
+                    for word in doer[1:]) or doer[0].lower() in PHRASE_STOPS:
+                return None  # "the bell's ringing and honestly my hand …" is no doer
             return " ".join(doer)
     return None
 
@@ -558,7 +568,7 @@ def _cut(phrase: str, *, keep_of: bool) -> list[str]:
     for index, word in enumerate(tokens):
         bare = word.lower()
         after_determiner = bool(words) and words[-1].lower() in DETERMINERS
-        if (bare in PHRASE_STOPS and not (after_determiner and bare in ("back", "inside", "outside", "up", "down"))
+        if (bare in PHRASE_STOPS and not (after_determiner and bare in ("back", "inside", "outside", "up", "down", "right"))
                 or (bare == "of" and not keep_of)):
             break  # but "the back alley", "the inside pocket": after a determiner it describes the thing
         following = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
@@ -637,7 +647,8 @@ def _is_player_doing(prefix: str, scene: Scene) -> bool:
     subject = list(re.finditer(r"\b(?:I|we|We)\b", prefix))
     if subject:
         # "I watch Okafor float away": the one named right before the verb does it, not the player.
-        return not re.search(rf"(?<![\w'])(?:{_name_pattern(scene)})\s+(?:\w+ly\s+)?$", prefix[subject[-1].end():], re.I)
+        return not re.search(rf"(?<![\w'])(?:{_name_pattern(scene)}|it|him|her|them)\s+(?:\w+ly\s+)?$",
+                             prefix[subject[-1].end():], re.I)  # "I watch it tumble away": it goes
     words = [word.lower() for word in _words(prefix)]
     if words and words[0] in ("the", "a", "an", "his", "her", "their", "some", "two", "three", "several"):
         return False  # "The ringmaster storms out", "Two goons …": someone else
@@ -682,7 +693,7 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
         for prefix, rest, _ in _verb_matches(clause, HANDED_OVER, scene):
             if (not NOT_DONE.search(prefix) and _names_in(prefix, scene.cast) and not re.search(r"\b(?:I|we)\b", prefix, re.I)
                     and not re.search(r"\bto\b", rest)):
-                gained.extend(_things_listed(re.sub(r"^\s*(?:over|across)\b", "", rest), scene))
+                gained.extend(_things_listed(re.sub(r"^\s*(?:over|across|up|out)\b", "", rest), scene))
                 taken = True
         for put in PUT_IN_MY_HAND.finditer(clause):
             put_away = _things_listed(put.group(1), scene)  # "tuck it into my belt" names nothing new
@@ -739,7 +750,8 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
         else:
             for prefix, rest, verb in _verb_matches(clause, LOSE_VERBS, scene):
                 if _is_player_doing(prefix, scene):
-                    rest = re.sub(r"^\s*(?:up|down|off|away|out|through|on)\b", "", rest)  # "gobble up the rice ball"
+                    rest = re.sub(r"^\s*(?:(?:my|our) way\s+)?(?:up|down|off|away|out|through|on)\b", "", rest)  # "gobble up
+                    # the rice ball", "gnaw my way through the bread"
                     paid_with = re.search(r"\bwith\b(.+)", rest)
                     if verb.startswith(("pay", "paid", "tip", "bribe", "present", "provid", "suppl", "furnish", "reward",
                                         "equip", "arm", "gift", "entrust")) and paid_with:
@@ -823,7 +835,7 @@ def _place(phrase: str, scene: Scene) -> str | None:
     owner = next((index for index, word in enumerate(content) if word.lower().endswith("'s")), None)
     if owner is not None and owner + 1 < len(content) and _names_in(" ".join(content[:owner + 1]), scene.cast):
         content = content[owner + 1:]  # "Grandma Pearl's house" is a house, not Grandma Pearl
-    if not content or content[0].lower() in NOT_PLACES or _is_person(content, scene, unknown_name=False) or content[-1].lower() in (
+    if not content or content[0].lower() in NOT_PLACES or len(content) == 1 and content[0].lower() in ATMOSPHERE or _is_person(content, scene, unknown_name=False) or content[-1].lower() in (
             PRONOUNS | BODY_PARTS):
         return None
     return text
@@ -982,8 +994,8 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"(?!(?:me|us|you|him|her|them|my|our|your)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)", folded) or re.search(
                 # "Brannock gathers her shawl and leaves", "Sable bids you and Dr. Okafor good evening and leaves" (the one
                 # who leaves opens the clause)
-                rf"(?:^|[.!?;,]\s*|\b(?:then|while|whilst|as|when|but)\s+){subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?"
-                rf"{leaves}", folded) or re.search(
+                rf"(?:^|[.!?;,]\s*(?:and\s+)?|\b(?:then|while|whilst|as|when|but)\s+){subject}(?:(?!{names})[^.;!?])*?"
+                rf"\b(?:and|before|then|after) (?:\w+ly\s+)?{leaves}", folded) or re.search(
                 rf"(?:^|[.!?;]\s+)(?:\w+,?\s+)?{subject}[^.;!?]*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
                 rf"(?:^|[.!?;]\s+){subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?(?:{MOVE_VERBS}) "
                 rf"(?:(?:back|off|away|out|on|down|up|over|across|along|straight) )*"
@@ -1004,7 +1016,8 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 folded):
             departing.append(name)
         # "June follows Officer Diaz outside": who is followed away leaves too.
-        followed_away = (rf"(?:{verb_forms('follow, trail, tail, tag, chase, accompany, escort')}) (?:after )?(?:{{whom}}) "
+        followed_away = (rf"(?:{verb_forms('follow, trail, tail, tag, chase, accompany, escort')}) (?:along )?(?:after |behind )?"
+                         rf"(?:{{whom}}) "
                          rf"(?:away|off|out|outside|home|upstairs|downstairs|(?:(?:back|off|out|down|up|over) )?"
                          rf"(?:to|into|toward|towards|for) (?!(?:me|us|you)\b))")
         if re.search(rf"{subject}(?:\w+ly\s+)?" + followed_away.format(whom=names), folded) or re.search(
@@ -1016,7 +1029,8 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
         key = re.escape(_bare(name))
         subject = _subject(key, names)
         # "Chief Varga stomps in … with Auntie Pell hurrying after her"
-        if any(re.search(rf"{re.escape(_bare(arriver))}[^.;!?]*\bwith {key}(?![\w])", folded) for arriver in arriving):
+        if any(re.search(rf"{re.escape(_bare(arriver))}[^.;!?]*\b(?:with {key}(?![\w])|on {key}'s arm)", folded)
+               for arriver in arriving):
             arriving.append(name)
         # "Dr. Okafor strides off toward the seed vault, and Sable trundles after her"
         if any(re.search(rf"{subject}(?:\w+ly\s+)?\w+ after {re.escape(_bare(leaver))}(?![\w])", folded) for leaver in departing):
@@ -1135,7 +1149,8 @@ TITLES = {"sergeant", "captain", "commander", "brother", "sister", "mother", "fa
           "nanny", "herr", "frau", "monsieur", "mademoiselle", "signor", "signora", "lt",
           "sgt", "capt", "prof", "rev", "mx", "councillor", "alderman", "magistrate", "squire", "jarl", "thane", "earl", "khan", "chieftain",
           "shaman", "druid", "centurion", "legate", "tribune", "steward", "purser", "ringmaster", "big", "young", "mad",
-          "blind", "fat", "tall", "red", "black", "grey", "gray", "white", "one-eyed"}
+          "blind", "fat", "tall", "red", "black", "grey", "gray", "white", "one-eyed", "prior",
+          "prioress", "deacon", "archbishop", "cardinal"}
 
 
 def _full_names(text: str, scene: Scene) -> str:

@@ -1116,3 +1116,61 @@ class TestRoundTwentyFour:
         prose = "Simone comes in and sits down opposite you, while Madame Roux unties her apron and hurries out through the kitchen."
         change = state_change("I keep my head down", scene=self.CAFE, prose=prose)
         assert (change.entering, change.leaving) == (["Simone"], ["Madame Roux"])
+
+
+class TestRoundTwentyFive:
+    """General classes the held-out twenty-ninth and thirtieth suites' misses pointed at, after their first run."""
+
+    HABITAT = Scene(location="the command module", present=("Dr. Okafor", "Jonas"), inventory=("dive torch",),
+                    cast=("Dr. Okafor", "Jonas", "Pike", "Dr. Lindqvist"), player="Mira",
+                    places=("the command module", "the moon pool", "the galley"))
+    PRIORY = Scene(location="the scriptorium", present=("Prior Anselm", "Brother Wulfric"),
+                   inventory=("heel of rye bread", "goose quill", "tallow candle", "pot of oak-gall ink"),
+                   cast=("Prior Anselm", "Brother Wulfric", "Tom Carter", "the Abbot"), player="Edmund",
+                   places=("the scriptorium", "the herb garden"))
+
+    @pytest.mark.parametrize("action, place", [
+        ("i drop down the access tube to the moon pool", "the moon pool"),
+        ("after the drill we'd all drifted back into the galley", "the galley"),
+        ("so I pocket the coral (Okafor will kill me), wave at Jonas, and kick off out of the airlock toward the wreck site",
+         "the wreck site"),
+        ("I fumble my dive torch and watch it tumble away into the dark", None),
+        ("I run out into the rain", None),
+        ("I head out to the night market", "the night market")])
+    def test_dropping_down_a_tube_we_had_all_an_aside_what_i_watch_go_and_the_dark(self, action, place):
+        assert state_change(action, scene=self.HABITAT).location == place
+
+    @pytest.mark.parametrize("action, gained, lost", [
+        ("Pike, who honestly owes me like six favours by now, finally coughs up a bag of coffee", ["bag of coffee"], []),
+        ("I reel a barnacled GoPro up off the seabed", ["barnacled gopro"], []),
+        ("I fumble my dive torch", [], ["dive torch"]),
+        ("Jonas gives me a fist bump", [], [])])
+    def test_coughed_up_reeled_up_fumbled_and_a_fist_bump(self, action, gained, lost):
+        change = state_change(action, scene=self.HABITAT)
+        assert (change.items_gained, change.items_lost) == (gained, lost)
+
+    @pytest.mark.parametrize("action, gained, lost", [
+        ("I gnaw my way through the heel of rye bread", [], ["heel of rye bread"]),
+        ("I snap my goose quill in frustration", [], ["goose quill"]),
+        ("I burn the tallow candle right down to nothing", [], ["tallow candle"]),
+        ("I rub the ink off my fingers", [], []),
+        ("I shove the little brass key into my satchel", ["little brass key"], [])])
+    def test_eating_my_way_through_snapping_burning_down_rubbing_off_and_little(self, action, gained, lost):
+        change = state_change(action, scene=self.PRIORY)
+        assert (change.items_gained, change.items_lost) == (gained, lost)
+
+    @pytest.mark.parametrize("action, prose, entering, leaving", [
+        ("i stretch", "Dr. Lindqvist steps into the module, and Jonas waves to you before ducking out to the galley.",
+         ["Dr. Lindqvist"], ["Jonas"])])
+    def test_before_ducking_out(self, action, prose, entering, leaving):
+        change = state_change(action, scene=self.HABITAT, prose=prose)
+        assert (change.entering, change.leaving) == (entering, leaving)
+
+    @pytest.mark.parametrize("action, prose, entering, leaving", [
+        ("Brother Wulfric tags along after the prior out into the rain", "", [], ["Prior Anselm", "Brother Wulfric"]),
+        ("I squint", "The Abbot limps in on Tom Carter's arm.", ["Tom Carter", "the Abbot"], []),
+        ("the bell rings and my hand is cramping like you wouldn't believe, so I set my work aside and wander out into "
+         "the herb garden for some air", "", [], ["Prior Anselm", "Brother Wulfric"])])
+    def test_tagging_along_after_the_prior_arriving_on_someones_arm_and_a_long_rambling_move(self, action, prose, entering, leaving):
+        change = state_change(action, scene=self.PRIORY, prose=prose)
+        assert (sorted(change.entering), change.leaving) == (entering, leaving)
