@@ -51,7 +51,7 @@ PHRASE_STOPS = {
     "here", "there", "now", "quickly", "slowly", "carefully", "quietly", "too", "also", "tomorrow", "tonight",
     "today", "later", "soon", "yesterday", "somewhere", "anywhere", "everywhere", "nowhere",
     "overboard", "ashore", "aboard", "aside", "below", "upstairs", "downstairs", "abroad",
-    "bc", "cuz", "cos", "coz", "since", "yet", "already", "still", "anymore", "right",
+    "bc", "cuz", "cos", "coz", "since", "yet", "already", "still", "anymore", "right", "just", "shortly",
     "among", "amongst", "amid", "amidst", "beneath", "underneath", "atop", "within", "beyond", "upon", "throughout",
     "together", "alone", "afterwards", "afterward", "immediately", "first", "anyway", "fast",
     # a subject pronoun starts a relative clause: "the key I find in the drawer"
@@ -137,7 +137,8 @@ GESTURES = {"wink", "nod", "smile", "grin", "smirk", "hug", "kiss", "shrug", "wa
             "permission", "discount", "refund", "welcome", "thanks", "attention", "directions", "side-eye", "eye",
             "stink-eye", "brush-off", "runaround", "finger", "bird", "creeps", "willies", "all-clear", "go-ahead",
             "treatment", "benefit", "chills", "shivers", "lowdown", "rundown", "visit", "price", "story", "secret", "bump",
-            "high-five", "five", "peck",
+            "high-five", "five", "peck", "name", "names", "info", "information", "address", "tip-off", "intel", "rumour",
+            "rumor", "gossip", "password",
             "joke", "tale", "riddle", "song", "lie", "question", "glance"}
 # A drink bought without a vessel or a serving is drunk where it is bought ("spend my coins on ale", "rum and
 # bread"); "a bottle of ale" and "a coffee" (a cup of it) are carried off.
@@ -151,6 +152,10 @@ USED_ON_THE_SPOT = {"gas", "fuel", "petrol", "diesel", "meal", "meals", "dinner"
 THING_MAKERS = {"toy", "wooden", "stuffed", "clay", "stone", "tin", "rocking", "paper", "plastic", "glass", "iron",
                 "brass", "jade", "carved", "hot", "corn", "chili", "gingerbread", "jelly", "porcelain", "china",
                 "silver", "golden", "gold", "bronze", "ivory", "wax", "straw", "rag", "lead", "chocolate", "sugar"}
+# What one goes through to search it, not a place: "I go through the victim's handbag".
+BELONGINGS = {"handbag", "bag", "pockets", "pocket", "wallet", "purse", "desk", "drawer", "drawers", "files", "papers",
+              "belongings", "things", "stuff", "luggage", "suitcase", "locker", "pack", "backpack", "satchel", "notes",
+              "records", "mail", "post", "letters", "inventory", "kit", "gear"}
 # Places one goes to with no article: "to school", "home", "to market".
 BARE_PLACES = {"school", "church", "town", "market", "sea", "jail", "prison", "class", "college", "university", "hospital",
                "court", "bed", "work", "camp", "shore", "land", "port", "harbour", "harbor", "home", "downtown", "uptown",
@@ -197,7 +202,7 @@ obtain, find, accept, borrow, loot, retrieve, stash, fetch, pluck, scoop up, gat
 help myself to, pilfer, swipe, fish out, fish up, pull out, dig up, dig out, keep, win, earn, scavenge, salvage, pull,
 yank, prise, pry, unhook, lift, nab, nick, filch, pinch, purloin, snag, seize, claim, procure, inherit, snap up,
 reel in, haul in, haul up, scoop, strip, tear, rip, cut, unbuckle, unclip, untie, unfasten, unstrap, detach, peel,
-wrench, twist, haggle, wheedle, charm, sweet-talk, con, swindle, trick, coax, blag, bargain, pay for, barter for, haggle for, lay hands on, lay my hands on, come by, rent, hire,
+wrench, twist, bag, impound, commandeer, haggle, wheedle, charm, sweet-talk, con, swindle, trick, coax, blag, bargain, pay for, barter for, haggle for, lay hands on, lay my hands on, come by, rent, hire,
 order, unearth, harvest, forage, craft, forge, whittle, brew, recover, reclaim, take back, buy back, win back,
 extract, withdraw, secure, score, yoink, snaffle, liberate, requisition, confiscate, wrest, scrounge, scrounge up, cadge,
 bum, snare, track down, hunt down, uncover, discover, come across, stumble on, stumble upon,
@@ -215,7 +220,7 @@ GAIN_VERBS = (r"(?:" + verb_forms("haggle, barter, bargain, dicker, negotiate, t
 SCOOP = set(verb_forms("scoop").split("|"))
 # Verbs of getting only with where the thing comes from: "pull a chip from the console", not "pull the lever".
 TAKEN_FROM = set(verb_forms("pull, yank, prise, pry, loot, strip, tear, rip, cut, unbuckle, unclip, untie, unfasten, unstrap, "
-                            "detach, peel, wrench, twist, haggle, wheedle, charm, sweet-talk, con, swindle, trick, coax, "
+                            "detach, peel, wrench, twist, bag, haggle, wheedle, charm, sweet-talk, con, swindle, trick, coax, "
                             "blag, bargain").split("|"))  # "scoop the change off the bar" gets; "scoop up" gets without a source
 # Phrasal verbs of getting whose particle may follow the thing: "pick the hook up", "fish a key out of the mud".
 GAIN_SPLIT = re.compile(r"(?<![\w'])(?:" + verb_forms("pick, scoop, fish, dig, pull, snap, haul, buy, gather, dredge, "
@@ -253,7 +258,7 @@ WAYS_TAKEN = {"path", "road", "trail", "route", "shortcut", "steps", "stairs", "
 
 def vehicle_word(names: set[str]) -> str:
     """A regex for a vehicle of ``names`` or one known by its ending ("an autocab", "the snowcat", "a hovercar")."""
-    return (r"(?:" + "|".join(sorted(names)) + r"|\w+(?:cab|car|bus|ship|craft|copter|train|tram|boat|cat|mobile|bike|"
+    return (r"(?:" + "|".join(sorted(names)) + r"|[\w-]+(?:cab|car|bus|ship|craft|opter|train|tram|boat|cat|mobile|bike|"
             r"plane|jet|sled|sledge|coach|cart|chaise))")
 
 
@@ -304,7 +309,7 @@ jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, sh
 offload, unload, fence, auction off, smear, apply, spread, dab, daub, fumble, snap, splinter, gnaw, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
 chow down on, chow down, tuck into, dig into, nibble, nibble on, gnaw on, snack on, feast on, dine on, glug, swill, sup,
 imbibe, neck,
-misplace, mislay, waste, expend, finish, drain, empty, empty out, knock back, toss back, slug back, slip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
+misplace, mislay, waste, expend, fire off, let off, crunch, finish, drain, empty, empty out, knock back, toss back, slug back, slip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
 LOSE_VERBS = verb_forms(LOSE_BASES) + r"|burnt|downs|downed|down(?= (?:my|our|the|that|this|a|an)\b)"
 MOVE_BASES = """walk, go, head, run, sail, climb, ride, travel, return, hurry, sneak, stroll, wander, march, row, swim,
 dive, jog, race, flee, drive, fly, move, step, descend, ascend, set off, set out, hike, trek, wade, slip, dash, sprint,
@@ -321,18 +326,22 @@ clomp, lumber, shamble, schlep, promenade, whisk, rocket, file, parade, veer, sw
 evacuate, mooch, toddle, pootle, potter, stray, advance, proceed, plough, plow, navigate, ramble, embark, whizz, whiz,
 hare, light out, make tracks, hotfoot it, leg it, beat it, slope off, sweep, streak, whoosh, thunder, jaunt, caper,
 frolic, flounce, stump, wheel, coast, taxi, jaywalk, commute, carpool, hitch, steal away, steal off, steal out,
-sneak away, sneak off, slip off, drop down, kick off, push off, pole, punt, skateboard, rollerblade, scooter, longboard, retire, repair, adjourn, betake myself, remove"""
+sneak away, sneak off, slip off, tag along, drop down, kick off, push off, pole, punt, skateboard, rollerblade, scooter, longboard, retire, repair, adjourn, betake myself, remove"""
 # "make my way", "push our way through the crowd to" (but "find my way" is knowing the way, not going).
 WAY_MAKERS = """make, pick, thread, elbow, push, fight, work, wind, wend, squeeze, shoulder, edge, inch, weave, force,
 claw, battle, worm, bluff, feel, muscle, jostle, nudge, hack, cut, carve, wriggle"""
 MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
               r"(?:" + verb_forms(WAY_MAKERS) + r") (?:my|our|his|her|their) way|"
+              r"(?!(?:find|finds|found|know|knows|knew|lose|loses|lost|pay|pays|paid|have|has|had|get|gets|got|see|sees|saw|"
+              r"give|gives|gave|eat|eats|ate|gnaw\w*|chew\w*|munch\w*|nibbl\w*|drink\w*|drank|read\w*|talk\w*|lie|lies|"
+              r"lied|bribe\w*|buy\w*|bought|charm\w*|think\w*|thought)\b)[a-z]{3,} (?:my|our) way"
+              r"(?= (?:up|down|back|over|out|across|along|through|to|into|toward))|"
               # "let myself into the scriptorium", "haul myself up onto the ledge"
               r"(?:" + verb_forms("let, pull, drag, haul, hoist, heave, lower, swing, push, throw, launch, fling, ease, "
                                   "force, tow, winch, squeeze") + r") (?:myself|ourselves)|"
               r"(?:" + verb_forms("make") + r") it(?: back| safely| all the way)?(?= (?:to|into|inside|as far as)\b)|"
               r"(?:" + verb_forms("follow, lead, tail, shadow, trail, chase, pursue, accompany") + r") [\w'.-]+|"
-              r"(?:" + verb_forms("take, catch, ride, grab, hail, hop on, jump on, get on, board, flag down") + r") (?:the|a|an) (?:\w+ )?" + vehicle_word(VEHICLES) + r"\b|"
+              r"(?:" + verb_forms("take, catch, ride, grab, hail, hop on, jump on, get on, board, flag down") + r") (?:the|a|an) (?:[\w-]+ )?" + vehicle_word(VEHICLES) + r"\b|"
               r"(?:" + verb_forms("lead, walk, ride, drive, steer, guide, row, wheel, pilot, push, pedal, spur, urge") +
               r") (?:my|our|the) (?:[\w'-]+ )?(?:" + "|".join(sorted(MOUNTS)) + "|" + vehicle_word(VEHICLES) + r")\b|"
               r"(?!(?:" + "|".join(sorted(NOT_MOVING | set(verb_forms("load, unload, sell, push, shove, kick, roll, moor, "
@@ -348,9 +357,9 @@ ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladde
 # particles and manners, then the preposition of arriving.
 MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|between|off|from|out of)\s+"
                      r"(?:(?:the|a|an|my)\s+)?(?:[\w'-]+\s+){1,2}?|"
-                     r"(?:in|on|by|aboard)\s+(?:the|a|an|my|our)\s+[\w'-]+\s+|"
+                     r"(?:in|on|by|aboard)\s+(?:the|a|an|my|our)\s+(?:[\w'-]+\s+){1,2}?|"
                      r"(?:(?:through|across|along|up|down|over|past|via|out of|out)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+(?:and\s+)?)){0,2}"
-                     r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|upstairs|downstairs|straight|all the way|"
+                     r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|upstairs|downstairs|straight|all the way|through|"
                      r"onward|onwards|ahead|further|quickly|slowly|carefully|quietly|downriver|upriver|downstream|"
                      r"upstream|downhill|uphill|inland|north|south|east|west|northward|southward|eastward|westward|"
                      r"home|hand over hand|side by side|step by step|bit by bit|inch by inch|single file|on foot|at a run|"
@@ -371,7 +380,7 @@ CARRIES_ME = (r"(?:" + verb_forms("carry, drag, take, bring, lead, escort, row, 
                                   "guide, march, hustle, bundle, usher, sweep, wash, pull, push, send, summon, throw, toss, kick, "
                                   "chuck, boot, shove, piggyback, tow, cart, chauffeur, shuttle, walk, show, see, hoist, "
                                   "airlift, lower, wheel, truck, boat") +
-              r")\s+(?:me|us)\s+|(?:" + verb_forms("give") + r") (?:me|us) a (?:lift|ride)\s+|"
+              r")\s+(?:me|us)(?:,[^,]{1,30},)?\s+|(?:" + verb_forms("give") + r") (?:me|us) a (?:lift|ride)\s+|"
               r"(?!(?:" + "|".join(sorted(NOT_MOVING | set(verb_forms("welcome, introduce, invite, direct, refer, treat, "
                                                                      "recruit, tell, ask, hire, warn")
                                                           .split("|")) | PHRASE_STOPS)) + r")\b)"
@@ -464,7 +473,8 @@ VERBS = {form.split()[0] for bases in (GAIN_BASES, LOSE_BASES, MOVE_BASES) for f
     "whispers", "sing", "sings", "laugh", "laughs", "shrug", "shrugs", "wave", "waves", "knock", "knocks",
     "examine", "examines", "inspect", "inspects", "study", "studies", "bow", "bows", "rest", "rests", "sleep",
     "sleeps", "pray", "prays", "hug", "hugs", "kiss", "kisses", "stare", "stares", "meet", "meets", "see", "sees",
-    "board", "boards", "enter", "enters", "reach", "reaches", "stop", "stops", "warn", "warns", "offer", "pay", "tip", "count", "counts"}
+    "board", "boards", "enter", "enters", "reach", "reaches", "stop", "stops", "warn", "warns", "offer", "pay", "tip", "count", "counts",
+    "catch", "catches", "caught", "hail", "hails", "hailed"}
 
 
 @dataclass(frozen=True)
@@ -650,7 +660,7 @@ def _is_player_doing(prefix: str, scene: Scene) -> bool:
         return not re.search(rf"(?<![\w'])(?:{_name_pattern(scene)}|it|him|her|them)\s+(?:\w+ly\s+)?$",
                              prefix[subject[-1].end():], re.I)  # "I watch it tumble away": it goes
     words = [word.lower() for word in _words(prefix)]
-    if words and words[0] in ("the", "a", "an", "his", "her", "their", "some", "two", "three", "several"):
+    if words and words[0] in ("the", "a", "an", "his", "her", "their", "some", "two", "three", "several", "my", "our"):
         return False  # "The ringmaster storms out", "Two goons …": someone else
     others = [name for name in _names_in(prefix, [*scene.cast, *scene.present]) if name != scene.player]
     return not (others or any(word in ("he", "she", "they", "it") for word in words))
@@ -666,6 +676,21 @@ def _after_determiner(clause: str, position: int) -> bool:
     """Whether the word at ``position`` follows a determiner, so is a noun: "the pocket watch", "my last find"."""
     before = _words(clause[:position])
     return bool(before) and before[-1].lower() in DETERMINERS - {"that", "one"}
+
+
+def _in_noun_phrase(clause: str, position: int) -> bool:
+    """Whether the word at ``position`` ends a noun phrase begun by a determiner a word or two before ("a soggy betting
+    slip in the drain"), so is a noun, not a verb (but "the ambulance drops me off" has its verb's object after it)."""
+    if re.match(r"\s*\S+\s+(?:me|us|him|her|them|my|our)\b", clause[position:], re.I):
+        return False
+    before = _words(re.split(r"[,;]", clause[:position])[-1])[-3:]
+    for distance, word in enumerate(reversed(before)):
+        lowered = word.lower()
+        if lowered in DETERMINERS - {"that", "one", "all", "both"}:
+            return distance > 0  # "a ride on a caravan" is the ride itself; "a betting slip" has a word between
+        if lowered in ("i", "we") or _looks_like_verb(word) or lowered in PHRASE_STOPS:
+            return False
+    return False
 
 
 def _verb_matches(clause: str, verbs: str, scene: Scene):
@@ -696,6 +721,9 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
                 gained.extend(_things_listed(re.sub(r"^\s*(?:over|across|up|out)\b", "", rest), scene))
                 taken = True
         for put in PUT_IN_MY_HAND.finditer(clause):
+            between = {word.lower() for word in _words(put.group(1))}
+            if between & {"while", "whilst", "as", "and", "when", "before", "after", "because", "me", "us"}:
+                continue  # "hands you a stick while she reads over your shoulder": the shoulder is no place for it
             put_away = _things_listed(put.group(1), scene)  # "tuck it into my belt" names nothing new
             if re.fullmatch(r"\s*(?:it|them)\s*", put.group(1), re.I):  # "blesses an amulet and places it in my palm"
                 put_away = [thing for thing in [_first_thing(clause[:put.start()], scene) or antecedent] if thing]
@@ -707,6 +735,11 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
                 set(word.lower() for word in _words(split.group("thing"))) & (PHRASE_STOPS - {"of"})):
             gained.extend(_things_listed(split.group("thing"), scene))  # "pick the hook up", "fish a key out"
             taken = True
+        slipped = re.match(r"\s*(?:my|our)\s+(.+?)\s+(?:slips|falls|tumbles|drops|rolls|slides|blows|floats|sinks|drifts|"
+                           r"slipped|fell|tumbled|dropped|rolled|slid|blew|floated|sank|drifted)\b.*\b(?:away|out|over|overboard|"
+                           r"off|into|down|under)\b", clause, re.I)
+        if slipped:
+            lost.extend(_held(slipped.group(1), scene))  # "my pocket compass slips out of my pocket and tumbles over"
         exchanged = re.search(r"\bin (?:exchange|return|trade) for\s+(.+)", clause, re.I)
         if exchanged and _is_player_doing(clause[:exchanged.start()], scene):
             gained.extend(_things_listed(exchanged.group(1), scene))  # "part with my reticule in exchange for a parasol"
@@ -824,11 +857,13 @@ def _place(phrase: str, scene: Scene) -> str | None:
     if not words or len(words) > 6:
         return None
     text = _as_written(phrase, words)
-    place = _known_place(text, scene)
+    place = _known_place(phrase, scene)
     if place:
         return place
     if words[0].islower() and words[0] not in DETERMINERS and (_looks_like_verb(words[0]) or words[0] in PURPOSE_VERBS):
         return None  # "step aside to let the camels pass": "to" + a verb is a purpose, not a place
+    if words[-1].lower() in BELONGINGS:
+        return None  # "I go through the victim's handbag": searching it
     if len(words) == 1 and words[0].islower() and words[0] not in BARE_PLACES:
         return None  # "storms out to yell": a purpose; "to school", "to bed" are places
     content = [word for word in words if word.lower() not in DETERMINERS]
@@ -854,6 +889,11 @@ def _known_place(phrase: str, scene: Scene) -> str | None:
     bare = re.sub(r"^(?:the|a|an)\s+", "", fold(" ".join(words)))
     if not bare:
         return None
+    whole = re.sub(r"^(?:the|a|an)\s+", "", fold(phrase))
+    for place in (*scene.places, scene.location):  # a name with a stop word in it: "the Anchor and Chain"
+        known = re.sub(r"^(?:the|a|an)\s+", "", fold(place)) if place else ""
+        if set(known.split()) & PHRASE_STOPS and re.match(rf"{re.escape(known)}(?![\w'])", whole):
+            return place
     for place in (*scene.places, scene.location):
         known = re.sub(r"^(?:the|a|an)\s+", "", fold(place)) if place else ""
         if known and (known == bare or len(bare) >= 6 and difflib.SequenceMatcher(None, known, bare).ratio() >= 0.86):
@@ -877,7 +917,7 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
         player_leads = _looks_like_verb((_words(clause) or [""])[0])
         for match in re.finditer(rf"(?<![\w'])(?:{moves})", clause, re.I):
             prefix = clause[:match.start()]
-            if _inside_name(clause, match.start(), scene):
+            if _inside_name(clause, match.start(), scene) or _in_noun_phrase(clause, match.start()):
                 continue
             if match.group("unknown") and (match.group("unknown").lower() in VERBS | NOT_MOVING
                                            or not re.search(r"(?:\b(?:I|we)|\band|\bthen)\s+(?:(?:\w+ly|had|have|just|then|all)\s+)*$", prefix, re.I)
@@ -972,7 +1012,9 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                    rf"(?=\s*(?:$|[.,;!]|and\b|with\b|from\b|beside\b|behind\b|alongside\b|together\b|again\b|"
                    rf"to (?:me|us|you)\b|"
                    rf"to (?:the|a|our|my) (?:\w+ )?(?:{IN_THE_ROOM})\b)))(?![\w'])")  # "Mags rolls up", "… up to the desk"
-        if re.search(rf"{subject}(?:(?:\w+ly|both|all)\s+)?{arrives}", folded) or re.search(
+        arrives_by = (rf"\w{{3,}}(?:s|ed)? (?:up|down|along|across) the (?:\w+ )?(?:{ROUTES})(?=\s*(?:$|[.,;!]|from\b|and\b|"
+                      rf"to (?:me|us|you)\b))")  # "the harbourmaster stomps up the gangplank"
+        if re.search(rf"{subject}(?:(?:\w+ly|both|all)\s+)?(?:{arrives}|{arrives_by})", folded) or re.search(
                 rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{arrives}", folded) or re.search(
                 # "Pim runs up to me", "Caddock pushes through the crowd and sits down beside you"
                 rf"{subject}(?:(?!{names})[^.;!?])*?\b(?:beside|next to|alongside|up to|over to|across to|in front of|opposite|"
@@ -1007,7 +1049,8 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"\b(?:{verb_forms('wave, bid, kiss, wish')}|bade)\s+{key}\s+(?:goodbye|farewell|good night|goodnight)\b",
                 folded) or re.search(
                 # "I order Astrid to go and guard the ships": told to go, gone
-                rf"(?<!not )(?<!n't )(?<!never )\b(?:{SENT_ON_AN_ERRAND}|told)\s+{key}\s+to\s+(?:{ERRANDS})\b",
+                rf"(?<!not )(?<!n't )(?<!never )\b(?:{SENT_ON_AN_ERRAND}|told)\s+{key}\s+(?:to\s+(?:{ERRANDS})|up|down|out|off|"
+                rf"back|away|below|aloft|ashore|over)\b",
                 folded) or re.search(
                 rf"(?<!not )(?<!n't )(?<!never )\b(?:leave|leaves|left|send|sends|sent|dismiss|dismisses|dismissed|abandon|abandons|ditch|"
                 rf"{verb_forms('dispatch, pack off')}|"
@@ -1033,7 +1076,8 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                for arriver in arriving):
             arriving.append(name)
         # "Dr. Okafor strides off toward the seed vault, and Sable trundles after her"
-        if any(re.search(rf"{subject}(?:\w+ly\s+)?\w+ after {re.escape(_bare(leaver))}(?![\w])", folded) for leaver in departing):
+        if any(re.search(rf"{subject}(?:\w+ly\s+)?\w+ (?:after|with) {re.escape(_bare(leaver))}(?![\w])", folded)
+               for leaver in departing):
             departing.append(name)
     return _unique(arriving), _unique(departing)
 
@@ -1046,7 +1090,7 @@ def _pronouns_named(text: str, scene: Scene) -> str:
     if not scene.cast:
         return text
     names = "|".join(re.escape(name) for name in sorted(scene.cast, key=len, reverse=True))
-    mention = re.compile(rf"(?<![\w'])(?:(?P<name>{names})|(?:he|she|they|him|them|(?<=after )her|her(?=\s+(?:off|away|out|home|goodbye|farewell)\b)))"
+    mention = re.compile(rf"(?<![\w'])(?:(?P<name>{names})|(?:he|she|they|him|them|(?<=after )her|her(?=\s+(?:off|away|out|home|goodbye|farewell|up|down|back|below|aloft|ashore)\b)))"
                          r"(?![\w'])", re.I)
     sentences = []
     last_named = None
@@ -1059,7 +1103,7 @@ def _pronouns_named(text: str, scene: Scene) -> str:
                 if named and fold(named) != fold(match.group("name")):
                     earlier = named
                 named = named_here = match.group("name")
-            follows = match.group(0).lower() == "her" and sentence[:match.start()].lower().endswith("after ")
+            follows = not match.group("name") and re.search(r"\b(?:after|with|behind|beside)\s+$", sentence[:match.start()], re.I)
             meant = earlier if follows and earlier else named
             written += [sentence[position:match.start()], match.group(0) if match.group("name") else meant or match.group(0)]
             position = match.end()

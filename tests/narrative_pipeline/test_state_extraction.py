@@ -1174,3 +1174,66 @@ class TestRoundTwentyFive:
     def test_tagging_along_after_the_prior_arriving_on_someones_arm_and_a_long_rambling_move(self, action, prose, entering, leaving):
         change = state_change(action, scene=self.PRIORY, prose=prose)
         assert (sorted(change.entering), change.leaving) == (entering, leaving)
+
+
+class TestRoundTwentySix:
+    """General classes the held-out thirty-first and thirty-second suites' misses pointed at, after their first run."""
+
+    AIRSHIP = Scene(location="the gondola", present=("Captain Thorne", "Nell"),
+                    inventory=("pocket compass", "signal flare", "tin of boiled sweets"),
+                    cast=("Captain Thorne", "Nell", "Chief Engineer Brasswell", "Madame Zephyrine", "the Harbourmaster"),
+                    player="Ada", places=("the gondola", "the engine room", "Aethermoor"))
+    PORT = Scene(location="the incident room", present=("DS Callaghan", "PC Doyle"), inventory=("packet of mints",),
+                 cast=("DS Callaghan", "PC Doyle", "Mrs. Fenwick", "Dr. Lindqvist", "Declan Shaw"), player="Sam",
+                 places=("the incident room", "the Anchor and Chain", "Harbour Street"))
+
+    @pytest.mark.parametrize("action, place", [
+        ("We drift into Aethermoor just after sundown", "Aethermoor"),
+        ("I pilot the little ornithopter over to the lighthouse spire", "the lighthouse spire"),
+        ("a couple of riggers carried me, still groggy, to the sick bay", "the sick bay"),
+        ("Nell paddles me across the cloud-lake in a little skiff to the floating bazaar", "the floating bazaar"),
+        ("I buy a paper cone of peanuts off a hawker, then catch a steam-tram to the Brass Exchange", "the Brass Exchange"),
+        ("my pocket compass slips out of my pocket and tumbles over the side", None)])
+    def test_just_after_an_ornithopter_an_aside_a_means_of_two_words_and_a_thing_that_falls(self, action, place):
+        assert state_change(action, scene=self.AIRSHIP).location == place
+
+    @pytest.mark.parametrize("action, place", [
+        ("DS Callaghan and I nip across to the Anchor and Chain for a swift half", "the Anchor and Chain"),
+        ("Dr. Lindqvist ushers me through to the fingerprint room", "the fingerprint room"),
+        ("I tag along behind PC Doyle into the bookmaker's", "the bookmaker's"),
+        ("by half ten we'd splashed our way down to the ferry terminal", "the ferry terminal"),
+        ("I find a soggy betting slip in the storm drain", None),
+        ("I go through the victim's handbag", None),
+        ("I gnaw my way through the heel of rye bread", None),
+        ("The ambulance drops me off at the motel", "the motel")])
+    def test_a_known_name_with_and_through_to_tagging_along_any_verb_our_way_and_nouns_that_look_like_verbs(self, action, place):
+        assert state_change(action, scene=self.PORT).location == place
+
+    @pytest.mark.parametrize("action, prose, gained, lost", [
+        ("I fire off my signal flare", "", [], ["signal flare"]),
+        ("my pocket compass slips out of my pocket and tumbles over the side", "", [], ["pocket compass"]),
+        ("The Harbourmaster marched aboard and impounded my signal flare", "", [], ["signal flare"]),
+        ("I bag a cigarette butt out of the gutter", "", ["cigarette butt"], []),
+        ("I nod", "Nell hands you a USB stick while Captain Thorne reads over your shoulder.", ["USB stick"], []),
+        ("Nell slides a keycard across the table to me", "", ["keycard"], [])])
+    def test_firing_off_falling_away_impounded_bagged_and_a_shoulder_read_over(self, action, prose, gained, lost):
+        change = state_change(action, scene=self.AIRSHIP, prose=prose)
+        assert (change.items_gained, change.items_lost) == (gained, lost)
+
+    def test_a_name_is_information_not_a_thing(self):
+        change = state_change("I trade Declan Shaw my packet of mints for a name", scene=self.PORT)
+        assert (change.items_gained, change.items_lost) == ([], ["packet of mints"])
+
+    @pytest.mark.parametrize("action, prose, entering, leaving", [
+        ("the harbourmaster stomps up the gangplank", "", ["the Harbourmaster"], []),
+        ("I order Nell up the rigging to patch the envelope", "", [], ["Nell"]),
+        ("I give Nell my signal flare and send her up to the crow's nest", "", [], ["Nell"]),
+        ("I polish my goggles", "Chief Engineer Brasswell stomps up the ladder from the engine room.",
+         ["Chief Engineer Brasswell"], [])])
+    def test_up_the_gangplank_and_sent_up_the_rigging(self, action, prose, entering, leaving):
+        change = state_change(action, scene=self.AIRSHIP, prose=prose)
+        assert (change.entering, change.leaving) == (entering, leaving)
+
+    def test_going_with_him_after_he_hurries_out(self):
+        prose = "PC Doyle mutters an apology to you and hurries out to answer a call, and DS Callaghan goes with him."
+        assert state_change("I reread the statement", scene=self.PORT, prose=prose).leaving == ["DS Callaghan", "PC Doyle"]
