@@ -4,9 +4,11 @@
 A fact is a location reached, an item gained or lost ("+ rope", "- brass lantern"), or a character
 entering or leaving; names are compared case-folded without a leading "the". Precision = facts found that
 were expected / facts found; recall = facts expected that were found / facts expected (1.0 when there is
-nothing to find). Each suite was written before the rules were run on it; general fixes followed the
-first runs of all but the last, so only the last suite is still held out (FIRST_RUNS keeps every suite's
-first-run figures, which no later run can recompute).
+nothing to find). Each suite was written by someone who never saw the rules, before the rules were run on
+it; general fixes (never a rule for one case) followed each suite's first run, except for the held-out set
+(HELD_OUT), which no fix has seen, so its rows are still its first run. FIRST_RUNS keeps every suite's
+first-run figures and EARLIER_HELD_OUT the pooled first runs of the sets held out before it, which no later
+run can recompute.
 """
 
 import json
@@ -95,8 +97,20 @@ FIRST_RUNS = {
     "thirtieth": ("1.00 / 0.96", "0.90 / 0.83", "1.00 / 0.93"),
     "thirty-first": ("0.86 / 0.78", "1.00 / 0.84", "0.97 / 0.86"),
     "thirty-second": ("0.81 / 0.77", "0.92 / 0.92", "0.94 / 0.92"),
+    "thirty-third": ("0.90 / 0.86", "0.92 / 0.88", "0.97 / 0.92"),
+    "thirty-fourth": ("0.89 / 0.77", "0.91 / 0.80", "1.00 / 0.86"),
+    "thirty-fifth": ("0.95 / 0.91", "0.91 / 0.77", "0.97 / 0.87"),
+    "thirty-sixth": ("0.94 / 0.68", "0.92 / 0.81", "0.97 / 0.84"),
 }
-HELD_OUT = "twenty-sixth"
+# The set held out now, named (in a commit) before it was run; pooled, it is the figure the goal is judged on.
+HELD_OUT = ("thirty-third", "thirty-fourth", "thirty-fifth", "thirty-sixth")
+# Sets held out before, each named before its run, with their pooled first-run figures (precision / recall for
+# location, items, presence), before the fixes their misses prompted.
+EARLIER_HELD_OUT = {
+    "twenty-fifth, twenty-sixth (140)": ("0.95 / 0.83", "0.96 / 0.80", "0.96 / 0.82"),
+    "twenty-ninth, thirtieth (140)": ("0.98 / 0.91", "0.93 / 0.85", "0.99 / 0.93"),
+    "thirty-first, thirty-second (140)": ("0.83 / 0.78", "0.96 / 0.88", "0.95 / 0.89"),
+}
 
 
 def _row(name: str, count: int, table) -> str:
@@ -118,15 +132,22 @@ def run() -> str:
         misses.append(f"- **{suite['name']}**: {len(wrong)} of {len(results)}"
                       + (": " + "; ".join(f"“{action}”" for action in wrong) if wrong else ""))
     lines += [_row("all", len(everything), scores(everything)), "", "Not exactly right:", "", *misses, ""]
-    lines += [f"**Held out: the {HELD_OUT} suite.** Each suite was written before the rules were run on it, and "
-              "general fixes (never a rule for one case) followed the first runs of the suites before it, so their "
-              f"figures above are on phrasing the rules have seen. The {HELD_OUT} was never tuned on: its row above "
-              "is the honest figure for phrasing no rule has met (the same as its first run); the others' first runs, "
-              "each before the fixes its own misses prompted, show how far each new suite fell short at first:", "", *header]
+    held_out = [result for suite in suites if suite["name"] in HELD_OUT
+                for result in case_results(suite["scene"], suite["cases"])]
+    pooled = scores(held_out)
+    lines += [f"**Held out: the {', '.join(HELD_OUT)} suites, pooled ({len(held_out)} cases).** Every suite was "
+              "written blind to the rules, before they were run on it, and general fixes (never a rule for one case) "
+              "followed the first runs of all the others, so their rows above are on phrasing the rules have seen. "
+              "The held-out set was named before it was run and no fix has seen it: its rows above are its first run, "
+              "the honest figure for phrasing no rule has met.", "", header[0], header[1],
+              _row("held out, pooled", len(held_out), pooled), "",
+              "The sets held out before it, pooled at their first runs (before the fixes their misses prompted):", "",
+              "| held-out set (cases) | location P / R | items P / R | presence P / R |", "|---|---|---|---|"]
+    lines += [f"| {name} | " + " | ".join(figures) + " |" for name, figures in EARLIER_HELD_OUT.items()]
+    lines += ["", "Every suite's first run:", "", *header]
     lines += [f"| {name} first run | " + " | ".join(figures) + " |" for name, figures in FIRST_RUNS.items()]
-    held_out = next(scores(case_results(suite["scene"], suite["cases"])) for suite in suites if suite["name"] == HELD_OUT)
-    short = [f"{field} {kind} {value:.2f}" for field, (precision, recall, *_) in held_out.items()
+    short = [f"{field} {kind} {value:.2f}" for field, (precision, recall, *_) in pooled.items()
              for kind, value in (("precision", precision), ("recall", recall)) if value < 0.9]
-    lines += ["", f"On the held-out {HELD_OUT} suite " + (f"below the 0.9 goal: {', '.join(short)}; the misses "
-              "are phrasing no rule has met yet (listed above)." if short else "every field meets the 0.9 goal.")]
+    lines += ["", "On the held-out set " + (f"below the 0.9 goal: {', '.join(short)}; the misses are phrasing no "
+              "rule has met yet (listed above)." if short else "every field meets the 0.9 goal.")]
     return "\n".join(lines)
