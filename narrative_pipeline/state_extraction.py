@@ -52,7 +52,7 @@ PHRASE_STOPS = {
     "today", "later", "soon", "yesterday", "somewhere", "anywhere", "everywhere", "nowhere",
     "overboard", "ashore", "aboard", "aside", "below", "upstairs", "downstairs", "abroad",
     "bc", "cuz", "cos", "coz", "since", "yet", "already", "still", "anymore", "right", "just", "shortly",
-    "among", "amongst", "amid", "amidst", "beneath", "underneath", "atop", "within", "beyond", "upon", "throughout",
+    "among", "amongst", "amid", "amidst", "above", "beneath", "underneath", "atop", "within", "beyond", "upon", "throughout",
     "together", "alone", "afterwards", "afterward", "immediately", "first", "anyway", "fast",
     # a subject pronoun starts a relative clause: "the key I find in the drawer"
     "i", "he", "she", "we", "they", "you",
@@ -112,7 +112,8 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
               "revenge", "thoughts", "bearings", "chances", "lesson", "promise", "deal", "oath", "vow",
               "ready", "up", "out", "off", "away", "back", "down", "over", "closer", "nearer", "angry", "lost",
               "free", "dressed", "going", "moving", "started", "sleep", "drink", "break", "shot",
-              "interest", "idea", "answer", "answers", "plan", "solution", "scheme", "news", "word", "sense", "feeling", "glimpse", "sight",
+              "interest", "idea", "answer", "answers", "plan", "solution", "scheme", "practice", "exercise", "training", "nerve", "will", "resolve", "energy", "words",
+              "patience", "motivation", "news", "word", "sense", "feeling", "glimpse", "sight",
               "pace", "speed", "slack", "trail", "scent", "advice", "counsel", "point", "side", "offer",
               "suggestion", "round", "rounds", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
               "shuttle", "stairs", "staircase", "escalator", "cab", "coach", "carriage", "tube"}
@@ -121,7 +122,7 @@ MEASURES = {"shot", "sip", "swig", "bite", "drink", "wheel", "measure", "drop", 
 # What an "of" makes abstract: "the thread of the conversation", "the gist of the story".
 TALK = {"conversation", "discussion", "story", "argument", "tale", "plot", "talk", "debate", "song", "tune", "melody",
         "joke", "matter", "situation", "problem", "speech", "lecture", "sermon", "negotiations", "proceedings"}
-TIME_SPANS = {"week", "weeks", "day", "days", "hour", "hours", "month", "months", "year", "years", "minute", "minutes",
+TIME_SPANS = {"ages", "age", "while", "week", "weeks", "day", "days", "hour", "hours", "month", "months", "year", "years", "minute", "minutes",
               "night", "nights", "lifetime", "moment", "second", "seconds", "evening", "morning", "afternoon"}
 # Two words that name a thing though the last alone would not: "an energy drink", "a sports drink".
 COMPOUND_THINGS = {"energy drink", "sports drink", "soft drink", "fizzy drink", "protein shake", "power bar",
@@ -179,7 +180,7 @@ NOT_DONE = re.compile(
     r"mean to|means to|meant to|aim to|aims to|expect to|expects to|ought to|need to|needs to|have to|has to|must|"
     r"shan't|mustn't|all but|long to|longs to|yearn to|yearns to|about to|resolve to|resolves to|refrain|refrains|"
     r"abstain|abstains|resist|resists|hesitate|hesitates|forget to|forgets to|fail to|fails to|dare not|daren't|"
-    r"rather not|in vain|planning|intending|hoping|wanting|aiming|"
+    r"rather not|in vain|planning|intending|hoping|wanting|aiming|maybe|perhaps|possibly|probably|"
     r"(?:send|sends|sent|dispatch|dispatches|dispatched|order|orders|ordered|command|commands|commanded) (?:\S+ ){1,3}?to)\b",
     re.I)
 
@@ -326,7 +327,7 @@ clomp, lumber, shamble, schlep, promenade, whisk, rocket, file, parade, veer, sw
 evacuate, mooch, toddle, pootle, potter, stray, advance, proceed, plough, plow, navigate, ramble, embark, whizz, whiz,
 hare, light out, make tracks, hotfoot it, leg it, beat it, slope off, sweep, streak, whoosh, thunder, jaunt, caper,
 frolic, flounce, stump, wheel, coast, taxi, jaywalk, commute, carpool, hitch, steal away, steal off, steal out,
-sneak away, sneak off, slip off, tag along, drop down, kick off, push off, pole, punt, skateboard, rollerblade, scooter, longboard, retire, repair, adjourn, betake myself, remove"""
+sneak away, sneak off, slip off, tag along, drop down, drop, kick off, push off, pole, punt, skateboard, rollerblade, scooter, longboard, retire, repair, adjourn, betake myself, remove"""
 # "make my way", "push our way through the crowd to" (but "find my way" is knowing the way, not going).
 WAY_MAKERS = """make, pick, thread, elbow, push, fight, work, wind, wend, squeeze, shoulder, edge, inch, weave, force,
 claw, battle, worm, bluff, feel, muscle, jostle, nudge, hack, cut, carve, wriggle"""
@@ -351,7 +352,7 @@ MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
               + vehicle_word(VEHICLES - WAYS_TAKEN) + r")\b")
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
           r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
-          r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft|tube|chute|pipe|well")
+          r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft|tube|chute|pipe")
 # What is crossed on the way ("through the crowd toward the stage"), the means ("in a palanquin to the castle",
 # "across the ravine on a vine to the ledge"), a route before the place ("the stairs to the lamp room"), then
 # particles and manners, then the preposition of arriving.
@@ -373,7 +374,7 @@ HEAD_FOR = (r"(?:head|heads|headed|heading|make|makes|made|making|set off|set ou
                          "strike out, set sail") + r")\s+for")
 # Verbs that move something else as often as the mover ("get the key to Orla", "push the cart into the river"):
 # they need the preposition right after them; the others may cross a few words first ("cross the square to").
-MOVES_SOMETHING = (r"get|gets|got|push|pushes|pushed|shove|shoves|shoved|roll|rolls|rolled|slide|slides|slid|move|"
+MOVES_SOMETHING = (r"drop|drops|dropped|get|gets|got|push|pushes|pushed|shove|shoves|shoved|roll|rolls|rolled|slide|slides|slid|move|"
                    r"moves|moved|drive|drives|drove|lead|leads|led|come|comes|came|take|takes|slip|slips|slipped")
 # Being moved by others: "two fishermen carry me up to the infirmary", "we were taken by boat to Gull Island".
 CARRIES_ME = (r"(?:" + verb_forms("carry, drag, take, bring, lead, escort, row, ferry, drive, fly, haul, wheel, "
@@ -404,11 +405,13 @@ CARRIED = (r"(?:am|are|is|was|were|get|gets|got|i'm|we're|being)\s+(?:\w+ly\s+)?
 DROPPED_OFF = (r"(?:(?P<drops_me>(?:" + verb_forms("drop, let, set, put, deposit, dump, leave, maroon, strand") +
                r")\s+(?:me|us))|(?:am|are|is|was|were|get|gets|got|i'm|we're|being)\s+(?:\w+ly\s+)?"
                r"(?:dropped|let|set|put|deposited|dumped|left|marooned|stranded))\s+(?:(?:off|down|out|ashore)\s+)?"
-               r"(?:by\s+[\w'-]+(?:\s+[\w'-]+)?\s+)?(?:at|outside|in front of|on|by)")
+               r"(?:by\s+[\w'-]+(?:\s+[\w'-]+)?\s+)?(?:at|outside|in front of|on|by|in)")
 SPEECH = verb_forms("say, ask, tell, shout, yell, beg, order, plead, cry, call, whisper, demand")
 ARRIVE = (r"(?:" + verb_forms("arrive, end up, find myself, disembark, land, dock, alight, touch down, put in, pull in, "
-                                "make landfall, step ashore, come ashore, go ashore, wash up, wash ashore") +
-          r") (?:at|in|on)")
+                                "make landfall, step ashore, come ashore, go ashore, wash up, wash ashore, hole up, hunker down, "
+                                "take shelter, take refuge, bed down, camp out, shelter") +
+          r") (?:at|in|on)|(?:" + verb_forms("join, meet, meet up with, catch up with, rejoin") +
+          r") (?:the|a|an|my|our) (?:[\w'-]+ ){1,2}?(?:(?:down|up|out|over|back) )?(?:at|in|on|by)")
 CLIMB = r"(?:climb|climbs|climbed|ascend|ascends|ascended|descend|descends|descended|scale|scales|scaled)"
 ENTER = (r"(?:enter|enters|entered|reach|reaches|reached|board|boards|boarded|climb into|duck into|slip into|"
          + verb_forms("check into, check in at, pull into, pull in at") + ")")
@@ -523,6 +526,7 @@ def _clauses(text: str) -> list[str]:
     """Sentences cut at "," ";" "and"/"then" before a new verb; a question is not an action."""
     clauses = []
     # "we'd drifted" is "we had drifted", done; "we'd go" is a wish
+    text = re.sub(r"\([^)]*\)", "", text)  # an aside: "(he'll find it later, long story)"
     text = re.sub(r"\b(I|we)'d(?=\s+(?:(?:\w+ly|all|both|just|already)\s+)*(?:[a-z]+ed|been|gone|come|made|taken|got|gotten|run|"
                   r"left|found|seen)\b)",
                   r"\1 had", text.replace("’", "'"), flags=re.I)
@@ -539,7 +543,8 @@ def _clauses(text: str) -> list[str]:
         merged: list[str] = []
         for part in parts:
             first = (_words(part) or [""])[0]
-            if merged and not (first in ("I", "we", "We") or first.lower() in SUBORDINATORS or _looks_like_verb(first)):
+            opens = re.match(r"\s*(?:so|but|yet)\s+(?:I|we)\b", part, re.I)  # "…, so I jog up to the rooftop"
+            if merged and not (first in ("I", "we", "We") or first.lower() in SUBORDINATORS or _looks_like_verb(first) or opens):
                 merged[-1] += ", " + part
             elif merged and _looks_like_verb(first) and (doer := _doer(merged[-1])):
                 merged.append(f"{doer} {part}")  # "Patel clocks out and heads home": Patel heads home, not the player
@@ -578,13 +583,13 @@ def _cut(phrase: str, *, keep_of: bool) -> list[str]:
     for index, word in enumerate(tokens):
         bare = word.lower()
         after_determiner = bool(words) and words[-1].lower() in DETERMINERS
-        if (bare in PHRASE_STOPS and not (after_determiner and bare in ("back", "inside", "outside", "up", "down", "right"))
+        if (bare in PHRASE_STOPS and not (after_determiner and bare in ("back", "inside", "outside", "up", "down", "right", "first"))
                 or (bare == "of" and not keep_of)):
             break  # but "the back alley", "the inside pocket": after a determiner it describes the thing
         following = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
         if words and bare in RESULTS and words[-1].lower() not in DETERMINERS | {"of"}:
             break  # "shake a coconut loose", "pry the lid open": how the thing ends up, not its name
-        if words and bare.endswith("ing") and following in PHRASE_STOPS and bare not in ING_NOUNS:
+        if words and bare.endswith("ing") and (following in PHRASE_STOPS or following in DETERMINERS) and bare not in ING_NOUNS:
             break  # "the lantern hanging by the door": the participle starts a clause
         if (words and (len(bare) > 4 and bare.endswith("ed") and bare not in ED_NOUNS or bare in IRREGULAR_PARTICIPLES)
                 and words[-1].lower() not in DETERMINERS | {"of"} and (not following or following in PHRASE_STOPS)):
@@ -637,7 +642,7 @@ def _thing(phrase: str, scene: Scene) -> str | None:
     head = (words[:words.index("of")] if "of" in words[1:] else words)[-1].lower()  # "a bottle of water" is a bottle
     measured = (head in MEASURES and "of" in words[1:]  # "a shot of rye" is poured; "take a shot" is not a thing
                 or " ".join(words[-2:]).lower() in COMPOUND_THINGS)
-    if "of" in words[1:] and (words[-1].lower() in TALK or head in TIME_SPANS):
+    if "of" in words[1:] and (words[-1].lower() in TALK or head in TIME_SPANS) or len(words) == 1 and head in TIME_SPANS:
         return None  # "the thread of the conversation", "a week of detention"
     if words[0].lower() in ("of",) or head in BODY_PARTS | GESTURES | DETERMINERS or (
             head in NOT_THINGS | SCENERY and not measured):
@@ -660,7 +665,8 @@ def _is_player_doing(prefix: str, scene: Scene) -> bool:
         return not re.search(rf"(?<![\w'])(?:{_name_pattern(scene)}|it|him|her|them)\s+(?:\w+ly\s+)?$",
                              prefix[subject[-1].end():], re.I)  # "I watch it tumble away": it goes
     words = [word.lower() for word in _words(prefix)]
-    if words and words[0] in ("the", "a", "an", "his", "her", "their", "some", "two", "three", "several", "my", "our"):
+    if words and words[0] in ("the", "a", "an", "his", "her", "their", "some", "two", "three", "several", "my", "our") or (
+            words and words[-1] in ("who", "whoever")):
         return False  # "The ringmaster storms out", "Two goons …": someone else
     others = [name for name in _names_in(prefix, [*scene.cast, *scene.present]) if name != scene.player]
     return not (others or any(word in ("he", "she", "they", "it") for word in words))
@@ -701,14 +707,22 @@ def _verb_matches(clause: str, verbs: str, scene: Scene):
         yield clause[:match.start()], clause[match.end():], match.group(0).lower()
 
 
-def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
+def _items(clauses: list[str], scene: Scene, *, only_mine: bool = False) -> tuple[list[str], list[str]]:
+    """What the clauses get and part with; ``only_mine`` keeps to the clauses where the player takes part (a passage:
+    "Dr. Han fishes an EpiPen out of her coat" names what "hands it to you" gives)."""
     gained: list[str] = []
     lost: list[str] = []
     named = None  # the thing the clause before named, for "it": "I shake a coconut loose and grab it"
     for clause in clauses:
         antecedent, named = named, _first_thing(clause, scene)
+        if only_mine and not re.search(r"\b(?:I|we)\b|\b(?:me|my|us|our)\b", clause):
+            continue
         taken = False
+        declined = re.search(r"\bbut\b.*\b(?:decline|refuse|say no|wave (?:it|them) (?:away|off)|turn (?:it|them) down|"
+                             r"shake my head|no thanks|hand (?:it|them) back)", clause, re.I)
         for prefix, rest, verb in _verb_matches(clause, GIVEN_TO_ME, scene):
+            if declined and verb.startswith("offer"):
+                continue  # "Hakim offers me his pipe but I wave it away"
             if not NOT_DONE.search(prefix):
                 gained.extend(_things_listed(rest, scene))
                 paid_with = re.search(r"\bfor\s+((?:my|our)\s.+)", rest)
@@ -779,7 +793,8 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
                                    and not re.search(rf"\b(?:a|an)\s+{re.escape(thing)}\b", rest, re.I))
                           and not (ridden and thing.lower().split()[-1] in VEHICLES)  # "take the ferry over to"
                           and not (answered and thing.lower() in TELEPHONES))
-            break
+            if listed:
+                break  # else a later verb may name it: "I haggle for ages and eventually buy a pouch of cumin"
         else:
             for prefix, rest, verb in _verb_matches(clause, LOSE_VERBS, scene):
                 if _is_player_doing(prefix, scene):
@@ -792,6 +807,8 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
                     # "give Orla the key": the person who receives is skipped.
                     rest = re.sub(rf"^\s*(?:{'|'.join(re.escape(name) for name in scene.cast) or 'x^'})\s+", " ",
                                   rest, flags=re.I)
+                    if re.match(r"\s*(?:it|them)\b", rest, re.I):
+                        rest = _first_thing(clause[:clause.find(rest)], scene) or antecedent or ""  # "leave it there"
                     lost.extend(_held(rest, scene))
                     break
     held = {fold(item) for item in scene.inventory}
@@ -800,7 +817,7 @@ def _items(clauses: list[str], scene: Scene) -> tuple[list[str], list[str]]:
 
 def _first_thing(clause: str, scene: Scene) -> str | None:
     """The first thing a clause names with an article ("I shake a coconut loose" → "coconut")."""
-    for introduced in re.finditer(r"\b(?:a|an|the|some)\s+", clause, re.I):
+    for introduced in re.finditer(r"\b(?:a|an|the|some|my|our)\s+", clause, re.I):
         thing = _thing(clause[introduced.start():], scene)
         if thing:
             return thing
@@ -903,11 +920,12 @@ def _known_place(phrase: str, scene: Scene) -> str | None:
 
 def _location(clauses: list[str], scene: Scene) -> str | None:
     location = None
-    moves = (rf"(?:(?P<carries_me>{CARRIES_ME})|(?P<carried>{CARRIED}))(?:{MOVE_PREPOSITIONS}\s+|(?=home\b))|{DROPPED_OFF}\s+|"
+    moves = (rf"{DROPPED_OFF}\s+|(?:(?P<carries_me>{CARRIES_ME})|(?P<carried>{CARRIED}))(?:{MOVE_PREPOSITIONS}\s+|(?=home\b))|"
              rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|{HEAD_FOR}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
              rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in|aboard)\s+(?!(?:my|our|your|his|her|their)\b)|"
              # "follow the smell of bread to the bakery", "hurry after Hakim toward the docks"
-             rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:[\w'.-]+\s+){{1,5}}?(?:to|into|toward|towards|onto)\s+|"
+             rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:(?!(?:to|into|onto|toward|towards)\b)[\w'.-]+\s+){{1,5}}?"
+             rf"(?:to|into|toward|towards|onto)\s+|"
              rf"(?P<climbed>{CLIMB})\s+(?=(?:the|a|an)\s)|"
              rf"(?P<unknown>[a-z]{{3,}})\s+(?:(?:back|down|up|over|off|out|across|along|straight|away|all the way)\s+)*"
              rf"(?:(?:across|through|along|past|over|down|up|around)\s+(?:the\s+)?[\w'-]+(?:\s+[\w'-]+)?\s+)?"
@@ -937,6 +955,9 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
                     re.search(r"\bwe\b", prefix, re.I) and not NOT_DONE.search(prefix)):
                 continue
             rest = clause[match.end():]
+            if re.search(r"\b(?:up|down|over|off|out|along|across|through)\s*$", match.group(0), re.I) and re.match(
+                    r"\s*(?:my|our|his|her|their)\b", rest, re.I):
+                continue  # "roll up my prayer rug" rolls the rug
             place = _place(rest, scene)
             crossing = not place and re.match(r"\s*[\w'.-]+(?:\s+[\w'.-]+){0,6}?\s+(?:to|into|toward|towards|onto)\s+", rest)
             if crossing and not set(_words(crossing.group(0).lower())) & (VERBS | {"and", "then"}):
@@ -1044,7 +1065,8 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"(?:(?:down|up|along|across|through|over) (?:the|a) [\w'-]+ )?(?:to|toward|towards|into|for) "
                 rf"(?!(?:me|us|you|him|her|them|my|our|your)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)",
                 folded) or re.search(
-                rf"\b(?:wave|waves|waved|see|sees|saw|shoo|shoos|shooed|send|sends|sent|usher|ushers|ushered)\s+{key}\s+"
+                rf"\b(?:wave|waves|waved|see|sees|saw|shoo|shoos|shooed|send|sends|sent|usher|ushers|ushered|pack|packs|packed|"
+                rf"bundle|bundles|bundled|ship|ships|shipped)\s+{key}\s+"
                 rf"(?:off|away|home|out|outta)\b", folded) or re.search(
                 rf"\b(?:{verb_forms('wave, bid, kiss, wish')}|bade)\s+{key}\s+(?:goodbye|farewell|good night|goodnight)\b",
                 folded) or re.search(
@@ -1169,9 +1191,9 @@ def _as_the_player(prose: str) -> str:
 def _items_told(prose: str, scene: Scene) -> tuple[list[str], list[str], list[str]]:
     """What the passage says the player got or parted with: only where "you" do it or are given it, never what
     someone else takes ("The guard pockets the coin")."""
-    told = [clause for clause in _clauses(_as_the_player(prose))
-            if re.search(r"\b(?:I|we)\b|\b(?:me|my|us|our)\b", clause)]
-    gained, lost = _items(told, scene)
+    clauses = _clauses(_as_the_player(prose))
+    told = [clause for clause in clauses if re.search(r"\b(?:I|we)\b|\b(?:me|my|us|our)\b", clause)]
+    gained, lost = _items(clauses, scene, only_mine=True)
     # Who gives the player something in the passage is there: "Auntie Sal presses a loaf into your arms".
     givers = [name for clause in told if _items([clause], scene)[0]
               for name in _names_in(re.split(r"\b(?:me|my|us|our)\b", clause)[0], scene.cast)]
@@ -1194,7 +1216,8 @@ TITLES = {"sergeant", "captain", "commander", "brother", "sister", "mother", "fa
           "sgt", "capt", "prof", "rev", "mx", "councillor", "alderman", "magistrate", "squire", "jarl", "thane", "earl", "khan", "chieftain",
           "shaman", "druid", "centurion", "legate", "tribune", "steward", "purser", "ringmaster", "big", "young", "mad",
           "blind", "fat", "tall", "red", "black", "grey", "gray", "white", "one-eyed", "prior",
-          "prioress", "deacon", "archbishop", "cardinal"}
+          "prioress", "deacon", "archbishop", "cardinal", "sheikh", "emir", "pasha", "bey", "caliph", "vizier",
+          "agha", "effendi", "healer", "herald"}
 
 
 def _full_names(text: str, scene: Scene) -> str:
@@ -1280,7 +1303,8 @@ def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     together = [name for name in along if re.search(rf"(?<![\w']){re.escape(fold(name))} and (?:i|me)\b|\b(?:i|me) and "
                                                     rf"{re.escape(fold(name))}(?![\w'])", fold(action))]
     stay = set(along) | (set(scene.companions) & set(present))
-    if re.search(r"\b(?:we|us|our)\b", fold(action)) and not along:
+    main_clause = re.sub(r"\b(?:where|which|that|who|whom|whose)\b.*", "", fold(action))  # not "… where we sleep"
+    if re.search(r"\b(?:we|us|our)\b", main_clause) and not along:
         stay |= set(present)  # "we" is everyone here, unless the action says who ("a cab with Marcus and we ride")
     told_going = set(departing) | set(prose_departing)
     gone = set(told_going)
