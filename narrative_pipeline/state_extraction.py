@@ -112,7 +112,8 @@ NOT_THINGS = {"look", "glance", "peek", "breath", "breaths", "step", "steps", "s
               "revenge", "thoughts", "bearings", "chances", "lesson", "promise", "deal", "oath", "vow",
               "ready", "up", "out", "off", "away", "back", "down", "over", "closer", "nearer", "angry", "lost",
               "free", "dressed", "going", "moving", "started", "sleep", "drink", "break", "shot",
-              "interest", "idea", "answer", "answers", "plan", "solution", "scheme", "practice", "exercise", "training", "nerve", "will", "resolve", "energy", "words",
+              "interest", "idea", "answer", "answers", "plan", "solution", "scheme", "lock", "locks", "fight", "quarrel", "winner",
+              "target", "teeth", "practice", "exercise", "training", "nerve", "will", "resolve", "energy", "words",
               "patience", "motivation", "news", "word", "sense", "feeling", "glimpse", "sight",
               "pace", "speed", "slack", "trail", "scent", "advice", "counsel", "point", "side", "offer",
               "suggestion", "round", "rounds", "orders", "order", "warning", "measure", "lift", "elevator", "train", "tram", "bus",
@@ -180,7 +181,7 @@ NOT_DONE = re.compile(
     r"mean to|means to|meant to|aim to|aims to|expect to|expects to|ought to|need to|needs to|have to|has to|must|"
     r"shan't|mustn't|all but|long to|longs to|yearn to|yearns to|about to|resolve to|resolves to|refrain|refrains|"
     r"abstain|abstains|resist|resists|hesitate|hesitates|forget to|forgets to|fail to|fails to|dare not|daren't|"
-    r"rather not|in vain|planning|intending|hoping|wanting|aiming|maybe|perhaps|possibly|probably|"
+    r"rather not|in vain|planning|intending|hoping|wanting|aiming|maybe|perhaps|possibly|probably|no way|not a chance|"
     r"(?:send|sends|sent|dispatch|dispatches|dispatched|order|orders|ordered|command|commands|commanded) (?:\S+ ){1,3}?to)\b",
     re.I)
 
@@ -208,7 +209,7 @@ order, unearth, harvest, forage, craft, forge, whittle, brew, recover, reclaim, 
 extract, withdraw, secure, score, yoink, snaffle, liberate, requisition, confiscate, wrest, scrounge, scrounge up, cadge,
 bum, snare, track down, hunt down, uncover, discover, come across, stumble on, stumble upon,
 stumble across, happen upon, chance upon, choose, select, strap on, load up on, stock up on, rescue, dredge up,
-snatch up, swipe up, sweep up, recieve, aquire, sieze, come up with, come away with, walk away with, make off with, run off with, get away with,
+snatch up, swipe up, sweep up, pick, recieve, aquire, sieze, come up with, come away with, walk away with, make off with, run off with, get away with,
 end up with, wind up with"""
 # Irregular forms the inflection rules do not make.
 # (Trading first: "haggle with the trader for a pelt" is one verb, before "haggle" alone.)
@@ -216,7 +217,7 @@ GAIN_VERBS = (r"(?:" + verb_forms("haggle, barter, bargain, dicker, negotiate, t
               r") with (?:[\w'-]+ ){1,3}?for|(?:" + verb_forms("haggle, bargain, dicker, beat") + r") (?:[\w'-]+ ){1,3}?down "
               r"(?:[\w'-]+ ){0,4}?for|"
               r"(?:" + verb_forms("trade, swap, exchange, barter") + r")"
-              r" \w+(?: \w+){0,7}? for|(?:" + verb_forms("spend, blow, splurge, waste") + r") \w+(?: \w+){0,4}? on|"
+              r" [\w'-]+(?: [\w'-]+){0,10}? for|(?:" + verb_forms("spend, blow, splurge, waste") + r") \w+(?: \w+){0,4}? on|"
               + verb_forms(GAIN_BASES))
 SCOOP = set(verb_forms("scoop").split("|"))
 # Verbs of getting only with where the thing comes from: "pull a chip from the console", not "pull the lever".
@@ -237,7 +238,8 @@ VEHICLES = {"lift", "elevator", "train", "tram", "bus", "shuttle", "ferry", "sta
             "car", "ride", "rickshaw", "uber", "lyft", "rideshare", "tuk-tuk", "maglev", "monorail", "airship",
             "zeppelin", "chopper", "helicopter", "hovercraft", "hovercar", "speeder", "limo", "limousine", "minibus",
             "jitney", "palanquin", "sampan", "dropship", "skycab", "aircab", "hackney", "barouche", "phaeton", "landau",
-            "brougham", "curricle", "gig", "chaise", "cabriolet", "sleigh", "troika", "dogcart", "hansom", "stagecoach"}
+            "brougham", "curricle", "gig", "chaise", "cabriolet", "sleigh", "troika", "dogcart", "hansom", "stagecoach",
+            "greyhound", "convertible", "rover", "buggy"}
 # Verbs that take "to"/"into" without anyone going anywhere ("I whisper to the guard", "I burst into tears"): an
 # unknown verb before "to the …" is taken as a way of moving ("I apparate to the village square") unless it is one.
 NOT_MOVING = set(verb_forms("""talk, speak, say, whisper, listen, point, nod, wave, reply, answer, write, explain, admit, confess, pray, sing,
@@ -293,7 +295,7 @@ PUT_IN_MY_HAND = re.compile(
                                   "shove, roll, flick, lob, chuck, fling, kick, send, bring, carry, deliver, return, stuff, "
                                   "cram, stow, stash, pop, tie, pin, fasten, clip, hang, drape, loop, strap, buckle, sew, "
                                   "attach, hook, string, fix, bestow, confer, lavish, heap, shower, foist, force, fold, "
-                                  "wrap, curl") +
+                                  "wrap, curl, slap, plonk, plop, jam") +
     r")\s+(.+?)\s+(?:(?:into|in|onto|on|to|around|round|over|from) (?:my|our) (?:[\w-]+ )?"
     r"(?:hand|hands|palm|palms|grip|lap|pocket|pockets|satchel|pack|bag|boot|boots|belt|sleeve|coat|cloak|basket|"
     r"purse|pouch|arms|keeping|care|sash|neck|wrist|collar|lapel|robe|kimono|obi|jacket|vest|hat|hair|arm|shoulder|"
@@ -307,7 +309,7 @@ ditch, dump, chuck, fling, hurl, donate, part with, relinquish, sacrifice, forfe
 pass, send, mail, post, return, burn through, run through, chew through, hand in, turn in, give up, hand off, pass on, give out, hand out, trade in,
 cash in, feed, gift, present, provide, supply, furnish, reward, equip, arm, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
 jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred, thrust, press, hock, flog, peddle, hawk,
-offload, unload, fence, auction off, smear, apply, spread, dab, daub, fumble, snap, splinter, gnaw, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
+offload, unload, fence, auction off, wolf, smoke, smear, apply, spread, dab, daub, fumble, snap, splinter, gnaw, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
 chow down on, chow down, tuck into, dig into, nibble, nibble on, gnaw on, snack on, feast on, dine on, glug, swill, sup,
 imbibe, neck,
 misplace, mislay, waste, expend, fire off, let off, crunch, finish, drain, empty, empty out, knock back, toss back, slug back, slip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
@@ -327,7 +329,7 @@ clomp, lumber, shamble, schlep, promenade, whisk, rocket, file, parade, veer, sw
 evacuate, mooch, toddle, pootle, potter, stray, advance, proceed, plough, plow, navigate, ramble, embark, whizz, whiz,
 hare, light out, make tracks, hotfoot it, leg it, beat it, slope off, sweep, streak, whoosh, thunder, jaunt, caper,
 frolic, flounce, stump, wheel, coast, taxi, jaywalk, commute, carpool, hitch, steal away, steal off, steal out,
-sneak away, sneak off, slip off, tag along, drop down, drop, kick off, push off, pole, punt, skateboard, rollerblade, scooter, longboard, retire, repair, adjourn, betake myself, remove"""
+sneak away, sneak off, slip off, tag along, tag, drop down, drop, kick off, push off, pole, punt, skateboard, rollerblade, scooter, longboard, retire, repair, adjourn, betake myself, remove"""
 # "make my way", "push our way through the crowd to" (but "find my way" is knowing the way, not going).
 WAY_MAKERS = """make, pick, thread, elbow, push, fight, work, wind, wend, squeeze, shoulder, edge, inch, weave, force,
 claw, battle, worm, bluff, feel, muscle, jostle, nudge, hack, cut, carve, wriggle"""
@@ -339,7 +341,8 @@ MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
               r"(?= (?:up|down|back|over|out|across|along|through|to|into|toward))|"
               # "let myself into the scriptorium", "haul myself up onto the ledge"
               r"(?:" + verb_forms("let, pull, drag, haul, hoist, heave, lower, swing, push, throw, launch, fling, ease, "
-                                  "force, tow, winch, squeeze") + r") (?:myself|ourselves)|"
+                                  "force, tow, winch, squeeze, cram, wedge, tuck, pack, press, fold, install, plant, park") +
+              r") (?:myself|ourselves)|"
               r"(?:" + verb_forms("make") + r") it(?: back| safely| all the way)?(?= (?:to|into|inside|as far as)\b)|"
               r"(?:" + verb_forms("follow, lead, tail, shadow, trail, chase, pursue, accompany") + r") [\w'.-]+|"
               r"(?:" + verb_forms("take, catch, ride, grab, hail, hop on, jump on, get on, board, flag down") + r") (?:the|a|an) (?:[\w-]+ )?" + vehicle_word(VEHICLES) + r"\b|"
@@ -352,13 +355,14 @@ MOVE_VERBS = (verb_forms(MOVE_BASES) + "|snuck|dove|wove|strode|leapt|"
               + vehicle_word(VEHICLES - WAYS_TAKEN) + r")\b")
 ROUTES = (r"path|paths|road|stairs|staircase|steps|trail|track|lane|street|ladder|hill|slope|corridor|hall|hallway|"
           r"passage|tunnel|shore|beach|river|bridge|cliff|cliffs|way|rope|gangplank|alley|ramp|dunes|causeway|"
-          r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft|tube|chute|pipe")
+          r"hatch|door|doorway|gate|airlock|arch|archway|window|gap|vent|duct|shaft|tube|chute|pipe|stair|stairway|back|front|"
+          r"rear|trapdoor")
 # What is crossed on the way ("through the crowd toward the stage"), the means ("in a palanquin to the castle",
 # "across the ravine on a vine to the ledge"), a route before the place ("the stairs to the lamp room"), then
 # particles and manners, then the preposition of arriving.
 MOVE_PREPOSITIONS = (r"(?:(?:through|across|along|up|down|over|past|via|around|between|off|from|out of)\s+"
                      r"(?:(?:the|a|an|my)\s+)?(?:[\w'-]+\s+){1,2}?|"
-                     r"(?:in|on|by|aboard)\s+(?:the|a|an|my|our)\s+(?:[\w'-]+\s+){1,2}?|"
+                     r"(?:(?:off|away|back|out)\s+)?(?:in|on|by|aboard)\s+(?:the|a|an|my|our|his|her|their)\s+(?:[\w'-]+\s+){1,2}?|"
                      r"(?:(?:through|across|along|up|down|over|past|via|out of|out)\s+)?(?:the\s+(?:\w+\s+)?(?:" + ROUTES + r")\s+(?:and\s+)?)){0,2}"
                      r"(?:(?:back|down|up|out|over|off|on|away|across|inside|outside|upstairs|downstairs|straight|all the way|through|"
                      r"onward|onwards|ahead|further|quickly|slowly|carefully|quietly|downriver|upriver|downstream|"
@@ -573,7 +577,7 @@ def _doer(clause: str) -> str | None:
 
 
 def _words(phrase: str) -> list[str]:
-    return re.findall(r"[\w'-]+", phrase)
+    return re.findall(r"[\w'&-]+", phrase)
 
 
 def _cut(phrase: str, *, keep_of: bool) -> list[str]:
@@ -589,7 +593,7 @@ def _cut(phrase: str, *, keep_of: bool) -> list[str]:
         following = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
         if words and bare in RESULTS and words[-1].lower() not in DETERMINERS | {"of"}:
             break  # "shake a coconut loose", "pry the lid open": how the thing ends up, not its name
-        if words and bare.endswith("ing") and (following in PHRASE_STOPS or following in DETERMINERS) and bare not in ING_NOUNS:
+        if words and bare.endswith("ing") and (following in PHRASE_STOPS and bare not in ING_NOUNS or following in DETERMINERS):
             break  # "the lantern hanging by the door": the participle starts a clause
         if (words and (len(bare) > 4 and bare.endswith("ed") and bare not in ED_NOUNS or bare in IRREGULAR_PARTICIPLES)
                 and words[-1].lower() not in DETERMINERS | {"of"} and (not following or following in PHRASE_STOPS)):
@@ -637,8 +641,8 @@ def _thing(phrase: str, scene: Scene) -> str | None:
     while words and (words[0].lower() in DETERMINERS or words[0].lower() in WORTH_WORDS
                      or re.fullmatch(r"\d+", words[0])):
         words = words[1:]
-    if not words or len(words) > 5:
-        return None
+    if not words or len(words) > 5 or len(words) == 1 and words[0].lower().endswith("ed") and words[0].lower() not in ED_NOUNS:
+        return None  # "wedged" alone is how something is, not a thing
     head = (words[:words.index("of")] if "of" in words[1:] else words)[-1].lower()  # "a bottle of water" is a bottle
     measured = (head in MEASURES and "of" in words[1:]  # "a shot of rye" is poured; "take a shot" is not a thing
                 or " ".join(words[-2:]).lower() in COMPOUND_THINGS)
@@ -659,7 +663,7 @@ def _is_player_doing(prefix: str, scene: Scene) -> bool:
     prefix = re.sub(r"^\s*without\b[^,]*?(?=\b(?:I|we|We)\b)", "", prefix, flags=re.I)
     if NOT_DONE.search(prefix):
         return False
-    subject = list(re.finditer(r"\b(?:I|we|We)\b", prefix))
+    subject = list(re.finditer(r"(?<![\w'])(?:I|i|we|We)(?![\w'])", prefix))
     if subject:
         # "I watch Okafor float away": the one named right before the verb does it, not the player.
         return not re.search(rf"(?<![\w'])(?:{_name_pattern(scene)}|it|him|her|them)\s+(?:\w+ly\s+)?$",
@@ -702,8 +706,9 @@ def _in_noun_phrase(clause: str, position: int) -> bool:
 def _verb_matches(clause: str, verbs: str, scene: Scene):
     """(prefix before the verb, rest after it) for each verb of ``verbs`` in the clause, not inside a name."""
     for match in re.finditer(rf"(?<![\w'])(?:{verbs})(?![\w'])", clause, re.I):
-        if _inside_name(clause, match.start(), scene) or _after_determiner(clause, match.start()):
-            continue
+        if (_inside_name(clause, match.start(), scene) or _after_determiner(clause, match.start())
+                or _in_noun_phrase(clause, match.start())):
+            continue  # "the pocket watch", "the ice pick": a noun
         yield clause[:match.start()], clause[match.end():], match.group(0).lower()
 
 
@@ -754,6 +759,10 @@ def _items(clauses: list[str], scene: Scene, *, only_mine: bool = False) -> tupl
                            r"off|into|down|under)\b", clause, re.I)
         if slipped:
             lost.extend(_held(slipped.group(1), scene))  # "my pocket compass slips out of my pocket and tumbles over"
+        stripped = re.search(r"\b(?:strip|strips|stripped|relieve|relieves|relieved|rob|robs|robbed|divest|divests|divested|"
+                             r"lighten|lightens|lightened)\s+(?:\S+\s+){1,4}?of\s+((?:his|her|their|its)\s.+)", clause, re.I)
+        if stripped and _is_player_doing(clause[:stripped.start()], scene):
+            gained.extend(_things_listed(stripped.group(1), scene))  # "I strip the goblin scout of his rusty dagger"
         exchanged = re.search(r"\bin (?:exchange|return|trade) for\s+(.+)", clause, re.I)
         if exchanged and _is_player_doing(clause[:exchanged.start()], scene):
             gained.extend(_things_listed(exchanged.group(1), scene))  # "part with my reticule in exchange for a parasol"
@@ -764,7 +773,10 @@ def _items(clauses: list[str], scene: Scene, *, only_mine: bool = False) -> tupl
         if lent and not NOT_DONE.search(clause[:lent.start()]):
             lost.extend(_held(lent.group(1), scene))  # "I let Jordan borrow my calculator"
         for prefix, rest, verb in _verb_matches(clause, GAIN_VERBS, scene):
+            if re.search(r"\bto\s+$", prefix):
+                continue  # "I find the nerve to lift the shutter": a purpose, not yet done
             if not _is_player_doing(prefix, scene):
+                rest = re.sub(r"^\s*(?:away|off|back|up)\b", "", rest)  # "took away my ashwood bow"
                 if re.match(r"\s*(?:my|our)\s", rest) and _words(prefix) and not NOT_DONE.search(prefix):
                     lost.extend(_held(rest, scene))  # "Principal Hayes confiscates my phone": taken from me
                 continue
@@ -776,6 +788,8 @@ def _items(clauses: list[str], scene: Scene, *, only_mine: bool = False) -> tupl
             if verb.startswith(("get", "got", "keep", "kept")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
                 continue  # "get up", "get angry", "keep watch": only "get/keep a/the …" is getting a thing
             given = re.match(r"(?:trad|swap|exchang|barter|spend|spent|blow|blew|splurg|wast)\w*\s+(.+?)\s+(?:for|on)$", verb)
+            if given and re.search(r"\bwith\b", given.group(1)):
+                given = re.match(r"(\S+\s+.+?)\s+with\b", given.group(1)) or given  # "swap my rum with the drummer for …"
             if given:  # "trade my compass for rope", "spend my coins on dates": what is given goes
                 lost.extend(_held(given.group(1), scene))
             paid_with = re.search(r"\bwith\b(.+)", rest)
@@ -816,8 +830,12 @@ def _items(clauses: list[str], scene: Scene, *, only_mine: bool = False) -> tupl
 
 
 def _first_thing(clause: str, scene: Scene) -> str | None:
-    """The first thing a clause names with an article ("I shake a coconut loose" → "coconut")."""
+    """The first thing a clause names with an article as an object, not after a preposition ("I shake a coconut loose" →
+    "coconut"; "Beneath a torn cloak I find an anklet" → "anklet")."""
     for introduced in re.finditer(r"\b(?:a|an|the|some|my|our)\s+", clause, re.I):
+        before = _words(clause[:introduced.start()])
+        if before and before[-1].lower() in PHRASE_STOPS:
+            continue
         thing = _thing(clause[introduced.start():], scene)
         if thing:
             return thing
@@ -1033,8 +1051,8 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                    rf"(?=\s*(?:$|[.,;!]|and\b|with\b|from\b|beside\b|behind\b|alongside\b|together\b|again\b|"
                    rf"to (?:me|us|you)\b|"
                    rf"to (?:the|a|our|my) (?:\w+ )?(?:{IN_THE_ROOM})\b)))(?![\w'])")  # "Mags rolls up", "… up to the desk"
-        arrives_by = (rf"\w{{3,}}(?:s|ed)? (?:up|down|along|across) the (?:\w+ )?(?:{ROUTES})(?=\s*(?:$|[.,;!]|from\b|and\b|"
-                      rf"to (?:me|us|you)\b))")  # "the harbourmaster stomps up the gangplank"
+        arrives_by = (rf"(?:\w{{3,}}(?:s|ed)? (?:up|down|along|across)|{CLIMB}) the (?:\w+ )?(?:{ROUTES})(?=\s*(?:$|[.,;!]|from\b|"
+                      rf"and\b|together\b|to (?:me|us|you)\b))")  # "the harbourmaster stomps up the gangplank"
         if re.search(rf"{subject}(?:(?:\w+ly|both|all)\s+)?(?:{arrives}|{arrives_by})", folded) or re.search(
                 rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{arrives}", folded) or re.search(
                 # "Pim runs up to me", "Caddock pushes through the crowd and sits down beside you"
@@ -1042,7 +1060,8 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"across from|toward|towards) (?:me|us|you)\b",
                 folded) or re.search(SHOWN_IN.format(key=key), folded):
             arriving.append(name)
-        leaves = (rf"(?:{LEAVING_WORDS}|(?:{SLANG_LEAVING})(?=\s*(?:$|[.,;!]|(?:and|then|when|as|because|after|before|while)\b))|"
+        leaves = (rf"(?:{LEAVING_WORDS}|\w{{3,}}(?:s|ed)? (?:down|up|out) the (?:\w+ )?(?:ladder|stairs|stair|steps|staircase|rope|"
+                  rf"trapdoor|hatch|gangplank|gangway)\b|(?:{SLANG_LEAVING})(?=\s*(?:$|[.,;!]|(?:and|then|when|as|because|after|before|while)\b))|"
                   rf"(?!(?:{SEEING})\b)\w{{3,}}(?:s|ed)? (?:back |out |off )?through the (?:\w+ )?"
                   rf"(?:door|doors|doorway|gate|exit|hatch|curtain|curtains|arch|archway)\b|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? (?:(?:on|right|back|straight) )?"
                   rf"(?:away|off|out|home|overboard|ashore|below|upstairs|downstairs|outside)"
@@ -1097,6 +1116,9 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
         if any(re.search(rf"{re.escape(_bare(arriver))}[^.;!?]*\b(?:with {key}(?![\w])|on {key}'s arm)", folded)
                for arriver in arriving):
             arriving.append(name)
+        if any(re.search(rf"{subject}(?:\w+ly\s+)?(?:followed|follows|came|comes|trailed|trails)\s+(?:close\s+|right\s+|just\s+)?"
+                         rf"(?:behind|after) {re.escape(_bare(arriver))}(?![\w])", folded) for arriver in arriving):
+            arriving.append(name)  # "Queen Elarwen followed close behind her"
         # "Dr. Okafor strides off toward the seed vault, and Sable trundles after her"
         if any(re.search(rf"{subject}(?:\w+ly\s+)?\w+ (?:after|with) {re.escape(_bare(leaver))}(?![\w])", folded)
                for leaver in departing):
@@ -1182,6 +1204,10 @@ def _as_the_player(prose: str) -> str:
     "I find a key and slip it into my pocket", "Tobin hands you a rope" → "Tobin hands me a rope"."""
     text = re.sub(r"(^|[.!?;:,]\s*|\b(?:and|then|as|while|when|before|after|once|so|but|until)\s+)you(?![\w'])", r"\1I",
                   prose.replace("’", "'"), flags=re.I | re.M)
+    # "Tucked inside his jacket you find a map": "you" before a verb does it; before a thing or a word of place it is
+    # given or spoken to ("hands you a rope", "beside you")
+    text = re.sub(rf"\byou(?=\s+(?!(?:{'|'.join(sorted(DETERMINERS | PHRASE_STOPS | PRONOUNS))}|your|all|again|and)\b)"
+                  rf"(?:\w+ly\s+)?[a-z]+(?:s|ed)?\b)", "I", text)
     text = re.sub(r"\byou're\b", "I'm", text, flags=re.I)
     text = re.sub(r"\byourself\b", "myself", text, flags=re.I)
     text = re.sub(r"\byour\b", "my", text, flags=re.I)

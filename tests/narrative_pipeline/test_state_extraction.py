@@ -1237,3 +1237,56 @@ class TestRoundTwentySix:
     def test_going_with_him_after_he_hurries_out(self):
         prose = "PC Doyle mutters an apology to you and hurries out to answer a call, and DS Callaghan goes with him."
         assert state_change("I reread the statement", scene=self.PORT, prose=prose).leaving == ["DS Callaghan", "PC Doyle"]
+
+
+class TestRoundTwentySeven:
+    """General classes the held-out thirty-third to thirty-sixth suites' misses pointed at, after their first run."""
+
+    CAMP = Scene(location="the caravan camp", present=("Master Hakim", "Yusuf"),
+                 inventory=("prayer rug", "flashlight", "pack of Marlboros", "loaf of waybread"),
+                 cast=("Master Hakim", "Yusuf", "Sheikh Mansour", "Queen Elarwen", "Healer Miriel", "Lenny"), player="Zara",
+                 places=("the caravan camp", "the oasis well"))
+
+    @pytest.mark.parametrize("action, place", [
+        ("i lead my camel down to the oasis well to drink", "the oasis well"),
+        ("the salt caravan drops me off in qasr al-nur", "qasr al-nur"),
+        ("the giant eagle sets me down on the Watcher's Crag", "the Watcher's Crag"),
+        ("by the time the power died we'd holed up in the sporting goods store", "the sporting goods store"),
+        ("I join the hunting party down at the deer trail", "the deer trail"),
+        ("I tagged after Lenny into the hotel bar", "the hotel bar"),
+        ("Starla whisks me off in her convertible to her beach house", "her beach house"),
+        ("maybe tonight we make a run for the loading dock", None)])
+    def test_more_ways_of_being_set_down_and_going_and_plans(self, action, place):
+        assert state_change(action, scene=self.CAMP).location == place
+
+    @pytest.mark.parametrize("action, prose, gained, lost", [
+        ("I haggle for ages and eventually buy a pouch of cumin off a spice seller", "", ["pouch of cumin"], []),
+        ("I lay my prayer rug over the old driver's grave and leave it there", "", [], ["prayer rug"]),
+        ("Master Hakim offers me his pipe but I wave it away", "", [], []),
+        ("Herald Ilvaen hands me a sealed scroll bearing the queen's sigil", "", ["sealed scroll"], []),
+        ("I strip the goblin scout of his rusty dagger", "", ["rusty dagger"], []),
+        ("I pick a handful of blackberries", "", ["handful of blackberries"], []),
+        ("I pick the lock", "", [], []),
+        ("I wolf the waybread", "", [], ["loaf of waybread"]),
+        ("I smoke the last of my Marlboros", "", [], ["pack of Marlboros"]),
+        ("Queen Elarwen swept in and took away my prayer rug", "", [], ["prayer rug"]),
+        ("I find the nerve to lift the shutter", "", [], []),
+        ("I leave the ice pick wedged in the glacier", "", [], []),
+        ("I frisk him", "Tucked inside his jacket you find a crumpled mall map and stuff it into your back pocket.",
+         ["crumpled mall map"], []),
+        ("I rummage", "Beneath a torn cloak you find a silver anklet and slip it into your sash.", ["silver anklet"], []),
+        ("i sign autographs", "Lenny slaps a speeding ticket into your hand.", ["speeding ticket"], [])])
+    def test_more_ways_of_getting_and_parting_and_what_it_is(self, action, prose, gained, lost):
+        change = state_change(action, scene=self.CAMP, prose=prose)
+        assert (change.items_gained, change.items_lost) == (gained, lost)
+
+    @pytest.mark.parametrize("action, prose, entering, leaving", [
+        ("I pack Yusuf off to the palm grove to cut fodder", "", [], ["Yusuf"]),
+        ("I doze", "Sheikh Mansour's horse clatters into camp and the Sheikh swings down beside you.", ["Sheikh Mansour"], []),
+        ("I limp back to the mattress store where we sleep", "", [], ["Master Hakim", "Yusuf"]),
+        ("Queen Elarwen and Healer Miriel descend the spiral stair together", "", ["Healer Miriel", "Queen Elarwen"], []),
+        ("I string my bow", "Yusuf gathers up his things and climbs down the ladder.", [], ["Yusuf"])])
+    def test_packed_off_by_a_title_we_in_a_relative_clause_down_the_ladder_and_following_an_arrival(
+            self, action, prose, entering, leaving):
+        change = state_change(action, scene=self.CAMP, prose=prose)
+        assert (sorted(change.entering), change.leaving) == (entering, leaving)
