@@ -55,9 +55,12 @@ PHRASE_STOPS = {
     "among", "amongst", "amid", "amidst", "above", "beneath", "underneath", "atop", "within", "beyond", "upon", "throughout",
     "together", "alone", "afterwards", "afterward", "immediately", "first", "anyway", "fast",
     # a subject pronoun starts a relative clause: "the key I find in the drawer"
-    "i", "he", "she", "we", "they", "you",
+    "i", "he", "she", "we", "they", "you", "somebody", "someone", "anyone", "nobody",
 }
 PARTICLES = {"up", "out", "off", "down", "away", "over", "in", "on", "back"}
+PREPOSITIONS = {"on", "in", "at", "of", "for", "from", "with", "by", "about", "into", "onto", "over", "under", "through",
+                "across", "behind", "between", "near", "beside", "among", "above", "below", "beneath", "upon", "within",
+                "without", "toward", "towards", "around", "against", "past", "like"}
 DETERMINERS = {"a", "an", "the", "some", "any", "my", "our", "your", "his", "her", "their", "its", "this",
                "that", "these", "those", "one", "two", "three", "four", "five", "few", "several", "another",
                "each", "every", "all", "both", "many", "more", "much", "extra", "whole", "entire",
@@ -176,7 +179,7 @@ NOT_DONE = re.compile(
     r"\b(?:not|don't|dont|do not|doesn't|didn't|never|won't|wouldn't|can't|cannot|couldn't|shouldn't|refuse|"
     r"refuses|decline|declines|want|wants|wish|wishes|hope|hopes|plan|plans|intend|intends|consider|considers|"
     r"wonder|wonders|think about|thinking|imagine|imagines|pretend|pretends|would|could|might|should|may|if|"
-    r"will|shall|i'll|we'll|i'd|we'd|going to|gonna|tomorrow|later|like to|love to|afford|"
+    r"will|shall|i'll|we'll|i'd|we'd|ain't|aint|going to|gonna|tomorrow|later|like to|love to|afford|"
     r"unless|whether|almost|nearly|try not|ask \w+ to|tell \w+ to|beg \w+ to|let \w+|without|"
     r"mean to|means to|meant to|aim to|aims to|expect to|expects to|ought to|need to|needs to|have to|has to|must|"
     r"shan't|mustn't|all but|long to|longs to|yearn to|yearns to|about to|resolve to|resolves to|refrain|refrains|"
@@ -204,7 +207,7 @@ obtain, find, accept, borrow, loot, retrieve, stash, fetch, pluck, scoop up, gat
 help myself to, pilfer, swipe, fish out, fish up, pull out, dig up, dig out, keep, win, earn, scavenge, salvage, pull,
 yank, prise, pry, unhook, lift, nab, nick, filch, pinch, purloin, snag, seize, claim, procure, inherit, snap up,
 reel in, haul in, haul up, scoop, strip, tear, rip, cut, unbuckle, unclip, untie, unfasten, unstrap, detach, peel,
-wrench, twist, bag, impound, commandeer, haggle, wheedle, charm, sweet-talk, con, swindle, trick, coax, blag, bargain, pay for, barter for, haggle for, lay hands on, lay my hands on, come by, rent, hire,
+wrench, twist, bag, palm, impound, commandeer, haggle, wheedle, charm, sweet-talk, con, swindle, trick, coax, blag, bargain, pay for, barter for, haggle for, lay hands on, lay my hands on, come by, rent, hire,
 order, unearth, harvest, forage, craft, forge, whittle, brew, recover, reclaim, take back, buy back, win back,
 extract, withdraw, secure, score, yoink, snaffle, liberate, requisition, confiscate, wrest, scrounge, scrounge up, cadge,
 bum, snare, track down, hunt down, uncover, discover, come across, stumble on, stumble upon,
@@ -222,7 +225,7 @@ GAIN_VERBS = (r"(?:" + verb_forms("haggle, barter, bargain, dicker, negotiate, t
 SCOOP = set(verb_forms("scoop").split("|"))
 # Verbs of getting only with where the thing comes from: "pull a chip from the console", not "pull the lever".
 TAKEN_FROM = set(verb_forms("pull, yank, prise, pry, loot, strip, tear, rip, cut, unbuckle, unclip, untie, unfasten, unstrap, "
-                            "detach, peel, wrench, twist, bag, haggle, wheedle, charm, sweet-talk, con, swindle, trick, coax, "
+                            "detach, peel, wrench, twist, bag, palm, haggle, wheedle, charm, sweet-talk, con, swindle, trick, coax, "
                             "blag, bargain").split("|"))  # "scoop the change off the bar" gets; "scoop up" gets without a source
 # Phrasal verbs of getting whose particle may follow the thing: "pick the hook up", "fish a key out of the mud".
 GAIN_SPLIT = re.compile(r"(?<![\w'])(?:" + verb_forms("pick, scoop, fish, dig, pull, snap, haul, buy, gather, dredge, "
@@ -295,13 +298,13 @@ PUT_IN_MY_HAND = re.compile(
                                   "shove, roll, flick, lob, chuck, fling, kick, send, bring, carry, deliver, return, stuff, "
                                   "cram, stow, stash, pop, tie, pin, fasten, clip, hang, drape, loop, strap, buckle, sew, "
                                   "attach, hook, string, fix, bestow, confer, lavish, heap, shower, foist, force, fold, "
-                                  "wrap, curl, slap, plonk, plop, jam") +
+                                  "wrap, curl, slap, plonk, plop, jam, dump, pile") +
     r")\s+(.+?)\s+(?:(?:into|in|onto|on|to|around|round|over|from) (?:my|our) (?:[\w-]+ )?"
     r"(?:hand|hands|palm|palms|grip|lap|pocket|pockets|satchel|pack|bag|boot|boots|belt|sleeve|coat|cloak|basket|"
     r"purse|pouch|arms|keeping|care|sash|neck|wrist|collar|lapel|robe|kimono|obi|jacket|vest|hat|hair|arm|shoulder|"
     r"shoulders|saddle|harness|armour|armor|tunic|shirt|dress|gown|bracer|bandolier|backpack|rucksack|knapsack)|"
     r"(?:into|in) (?:my|our) (?!(?:" + "|".join(sorted(BODY_PARTS - {"hand", "hands", "palm", "palms", "arms", "sleeve", "sleeves", "collar"})) + r")\b)[\w-]+|"
-    r"to me|to us|(?:on|upon) (?:me|us)|my way)\b", re.I)
+    r"to me|to us|(?:on|upon|at) (?:me|us)|my way)\b", re.I)
 LOSE_BASES = """drop, give away, give back, give, hand over, hand back, hand, sell, sell off, lose, throw away, throw out,
 throw, toss away, toss, discard, use up, eat, drink, spend, abandon, leave behind, pawn, trade away, trade, swap,
 exchange, break, burn, pay, put down, set down, lay down, offer, surrender, lend, plant, bury, shatter, consume, leave,
@@ -309,7 +312,7 @@ ditch, dump, chuck, fling, hurl, donate, part with, relinquish, sacrifice, forfe
 pass, send, mail, post, return, burn through, run through, chew through, hand in, turn in, give up, hand off, pass on, give out, hand out, trade in,
 cash in, feed, gift, present, provide, supply, furnish, reward, equip, arm, bestow, entrust, devour, gobble, gulp, quaff, swig, chug, wolf down, scoff, munch, drop off,
 jettison, get rid of, dispose of, sell back, smash, destroy, tear up, rip up, shred, thrust, press, hock, flog, peddle, hawk,
-offload, unload, fence, auction off, wolf, smoke, smear, apply, spread, dab, daub, fumble, snap, splinter, gnaw, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
+offload, unload, fence, auction off, chew, wolf, smoke, smear, apply, spread, dab, daub, fumble, snap, splinter, gnaw, scarf, scarf down, polish off, finish off, guzzle, slurp, snarf, chomp,
 chow down on, chow down, tuck into, dig into, nibble, nibble on, gnaw on, snack on, feast on, dine on, glug, swill, sup,
 imbibe, neck,
 misplace, mislay, waste, expend, fire off, let off, crunch, finish, drain, empty, empty out, knock back, toss back, slug back, slip, bung, palm off, fob off, foist, dole out, hand round, yield, cede, sell on, give over, turn over, cough up, fork over, fork out, shell out, hand across"""
@@ -329,7 +332,7 @@ clomp, lumber, shamble, schlep, promenade, whisk, rocket, file, parade, veer, sw
 evacuate, mooch, toddle, pootle, potter, stray, advance, proceed, plough, plow, navigate, ramble, embark, whizz, whiz,
 hare, light out, make tracks, hotfoot it, leg it, beat it, slope off, sweep, streak, whoosh, thunder, jaunt, caper,
 frolic, flounce, stump, wheel, coast, taxi, jaywalk, commute, carpool, hitch, steal away, steal off, steal out,
-sneak away, sneak off, slip off, tag along, tag, drop down, drop, kick off, push off, pole, punt, skateboard, rollerblade, scooter, longboard, retire, repair, adjourn, betake myself, remove"""
+sneak away, sneak off, slip off, stick close, keep close, tag along, tag, drop down, drop, kick off, push off, pole, punt, skateboard, rollerblade, scooter, longboard, retire, repair, adjourn, betake myself, remove"""
 # "make my way", "push our way through the crowd to" (but "find my way" is knowing the way, not going).
 WAY_MAKERS = """make, pick, thread, elbow, push, fight, work, wind, wend, squeeze, shoulder, edge, inch, weave, force,
 claw, battle, worm, bluff, feel, muscle, jostle, nudge, hack, cut, carve, wriggle"""
@@ -439,7 +442,7 @@ LEAVING_WORDS = (verb_forms(LEAVING_BASES) + "|is gone|was gone|is dead|is kille
                  "is slain|was slain|"
                  r"(?:is|was|gets|got|are|were) (?:called|taken|led|dragged|carried|hauled|sent|summoned|swept|washed|"
                  r"thrown|knocked|pulled|blown|whisked|rushed|escorted|marched|"
-                 r"(?!(?:" + "|".join(sorted(NOT_MOVED)) + r")\b)[a-z]{3,}ed) (?:back )?"
+                 r"(?!(?:" + "|".join(sorted(NOT_MOVED)) + r")\b)[a-z]{3,}ed) (?:(?:back|up|down|over|out) )?"
                  r"(?:away|off|out|overboard|ashore|below|(?:to|into|for)(?= (?!me\b|us\b|you\b)))")
 # "X <moves> off/out/away": a leaving, but not "cries out", "passes out", "nods off" or "points out the tower".
 NOT_LEAVING_OFF = ("cries|cried|calls|called|shouts|shouted|yells|yelled|speaks|spoke|reaches|reached|holds|held|"
@@ -616,8 +619,10 @@ def _is_person(words: list[str], scene: Scene, *, unknown_name: bool = True) -> 
     """Whether the words name a person; a lone capitalised word the story does not know is one as a thing
     ("I grab Mira"), not as a destination ("I travel to Saltmarsh", ``unknown_name=False``)."""
     text = " ".join(words)
-    if _names_in(text, [*scene.cast, *scene.present, scene.player or ""]):
-        return True
+    if _names_in(text, [*scene.cast, *scene.present, scene.player or ""]) or any(
+            _bare(name) and re.search(rf"(?<![\w']){re.escape(_bare(name))}(?![\w'])", fold(text))
+            for name in scene.cast):
+        return True  # "fist-bump Dr Okafor" names Dr. Okafor
     made = len(words) > 1 and words[-2].lower() in THING_MAKERS  # "a hot dog", "a toy soldier"
     return any(word.lower() in PRONOUNS or word.lower() in PERSON_NOUNS and not made for word in words[-1:]) or (
         unknown_name and len(words) == 1 and words[0][:1].isupper() and words[0].lower() not in DETERMINERS)
@@ -651,7 +656,7 @@ def _thing(phrase: str, scene: Scene) -> str | None:
     if words[0].lower() in ("of",) or head in BODY_PARTS | GESTURES | DETERMINERS or (
             head in NOT_THINGS | SCENERY and not measured):
         return None
-    compound = len(words) > 1 and words[0].lower() in VEHICLES  # "a bus pass", "a train ticket"
+    compound = len(words) > 1 and words[0].lower() in VEHICLES | PARTICLES  # "a bus pass", "a down suit"
     if words[0].lower() in NOT_THINGS and not measured and not compound or _is_person(words, scene):
         return None
     return " ".join(word.lower() if not word.isupper() else word for word in words)
@@ -661,6 +666,8 @@ def _is_player_doing(prefix: str, scene: Scene) -> bool:
     """Whether the clause before the verb is the player acting now ("I", "we", nothing, the player's name)."""
     # A fronted phrase is not the clause's negation: "Without a word I leave for the medical bay".
     prefix = re.sub(r"^\s*without\b[^,]*?(?=\b(?:I|we|We)\b)", "", prefix, flags=re.I)
+    if re.search(r"\b(?:who|whoever)\s+(?:\w+\s+)?$", prefix, re.I):
+        return False  # "and who comes strolling in but Sheikh Mansour"
     if NOT_DONE.search(prefix):
         return False
     subject = list(re.finditer(r"(?<![\w'])(?:I|i|we|We)(?![\w'])", prefix))
@@ -694,6 +701,8 @@ def _in_noun_phrase(clause: str, position: int) -> bool:
     if re.match(r"\s*\S+\s+(?:me|us|him|her|them|my|our)\b", clause[position:], re.I):
         return False
     before = _words(re.split(r"[,;]", clause[:position])[-1])[-3:]
+    if before and before[-1].lower() in PREPOSITIONS:
+        return True  # "checking on craft services": "craft" is a noun
     for distance, word in enumerate(reversed(before)):
         lowered = word.lower()
         if lowered in DETERMINERS - {"that", "one", "all", "both"}:
@@ -768,10 +777,12 @@ def _items(clauses: list[str], scene: Scene, *, only_mine: bool = False) -> tupl
             gained.extend(_things_listed(exchanged.group(1), scene))  # "part with my reticule in exchange for a parasol"
         if taken:
             continue
-        lent = re.search(r"\b(?:let|lets|allow|allows)\s+(?:\S+\s+){1,3}?(?:borrow|have|keep|take|use)\s+((?:my|our)\s.+)",
+        lent = re.search(r"\b(?:let|lets|allow|allows)\s+(?:\S+\s+){1,3}?(?:borrow|have|keep|take|use)\s+((?:my|our)\s.+|it\b|them\b)",
                          clause, re.I)
-        if lent and not NOT_DONE.search(clause[:lent.start()]):
-            lost.extend(_held(lent.group(1), scene))  # "I let Jordan borrow my calculator"
+        if lent and not NOT_DONE.search(clause[:lent.start()]):  # "I let Jordan borrow my calculator", "… let him keep it"
+            lent_thing = lent.group(1) if lent.group(1).lower() not in ("it", "them") else (
+                _first_thing(clause[:lent.start()], scene) or antecedent or "")
+            lost.extend(_held(lent_thing, scene))
         for prefix, rest, verb in _verb_matches(clause, GAIN_VERBS, scene):
             if re.search(r"\bto\s+$", prefix):
                 continue  # "I find the nerve to lift the shutter": a purpose, not yet done
@@ -866,7 +877,8 @@ def _looks_like_verb(word: str) -> bool:
 
 def _held(rest: str, scene: Scene) -> list[str]:
     """What of the inventory the phrase names (by its whole name or its last word: "the lantern")."""
-    rest = re.sub(r"^\s*(?:the\s+)?(?:last|rest|remainder|remains|dregs|end|remnants)\s+of\s+", " ", rest, flags=re.I)
+    rest = re.sub(r"^\s*(?:the\s+)?(?:last|rest|remainder|remains|dregs|end|remnants)(?:\s+(?:stick|piece|bit|drop|slice|bite|"
+                  r"sip|swig|crumb|scrap|few|couple|one|two|three))?\s+of\s+", " ", rest, flags=re.I)
     named = fold(" ".join(_cut(rest, keep_of=True)))
     owned = [item for item in scene.inventory if re.search(rf"(?:^|\s){re.escape(fold(item))}$", named)]
     if owned:
@@ -942,10 +954,10 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
              rf"(?:{MOVE_VERBS})\s+{MOVE_PREPOSITIONS}\s+|{HEAD_FOR}\s+|(?:{MOVE_VERBS})\s+(?=home\b)|{ARRIVE}\s+|{ENTER}\s+|"
              rf"(?:{MOVE_VERBS})\s+(?:back\s+)?(?:inside|in|aboard)\s+(?!(?:my|our|your|his|her|their)\b)|"
              # "follow the smell of bread to the bakery", "hurry after Hakim toward the docks"
-             rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:(?!(?:to|into|onto|toward|towards)\b)[\w'.-]+\s+){{1,5}}?"
+             rf"(?!(?:{MOVES_SOMETHING})\b)(?:{MOVE_VERBS})\s+(?:(?!(?:to|into|onto|toward|towards)\b)[\w'.-]+\s+){{1,7}}?"
              rf"(?:to|into|toward|towards|onto)\s+|"
              rf"(?P<climbed>{CLIMB})\s+(?=(?:the|a|an)\s)|"
-             rf"(?P<unknown>[a-z]{{3,}})\s+(?:(?:back|down|up|over|off|out|across|along|straight|away|all the way)\s+)*"
+             rf"(?P<unknown>[a-z]{{3,}})\s+(?:(?:back|down|up|over|off|out|across|along|straight|away|on|all the way)\s+)*"
              rf"(?:(?:across|through|along|past|over|down|up|around)\s+(?:the\s+)?[\w'-]+(?:\s+[\w'-]+)?\s+)?"
              rf"(?:to|towards?|into|onto)\s+(?=\S)")
     for clause in clauses:
@@ -1006,7 +1018,8 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
                 continue  # "Tamsin runs to the stables": someone else's doing, not with the player
             received = re.search(r"\b(?:receive|receives|received|recieve|recieves|recieved|accept|accepts|accepted|obtain|obtains|obtained|"
                                  r"borrow|borrows|borrowed|buy|buys|bought|get|gets|got)\b.*\bfrom\s+$", before)
-            traded = re.search(r"\b(?:trad|swap|exchang|barter|buy|bought|purchas)\w*\b.*\bfor\s+$", before)
+            traded = re.search(r"\b(?:trad|swap|exchang|barter|buy|bought|purchas|call|holler|shout|yell|whistl|send)\w*\b.*\bfor\s+$",
+                               before)  # "swap … for Sven's compass", "I holler for Miss Pham"
             if not received and not traded and re.search(r"(?:about|of|for|remember|miss|mourn|from|behind|leave|away|without|after|where|why|how|"
                          r"whether|what|when|if|"
                          r"send|sends|dismiss|dismisses|like|letter to|word to|message to)\s+(?:\w+\s+)?$", before):
@@ -1079,9 +1092,10 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                 rf"(?:^|[.!?;,]\s*(?:and\s+)?|\b(?:then|while|whilst|as|when|but)\s+){subject}(?:(?!{names})[^.;!?])*?"
                 rf"\b(?:and|before|then|after) (?:\w+ly\s+)?{leaves}", folded) or re.search(
                 rf"(?:^|[.!?;]\s+)(?:\w+,?\s+)?{subject}[^.;!?]*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
-                rf"(?:^|[.!?;]\s+){subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?(?:{MOVE_VERBS}) "
+                rf"(?:^|[.!?;,]\s*(?:and\s+)?|\b(?:then|while|whilst|as|when|but)\s+){subject}(?:(?!{names})[^.;!?])*?"
+                rf"\b(?:and|before|then|after) (?:\w+ly\s+)?(?:{MOVE_VERBS}) "
                 rf"(?:(?:back|off|away|out|on|down|up|over|across|along|straight) )*"
-                rf"(?:(?:down|up|along|across|through|over) (?:the|a) [\w'-]+ )?(?:to|toward|towards|into|for) "
+                rf"(?:(?:(?:down|up|along|across|through|over) )?(?:the|a) [\w'-]+ )?(?:to|toward|towards|into|for) "
                 rf"(?!(?:me|us|you|him|her|them|my|our|your)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)",
                 folded) or re.search(
                 rf"\b(?:wave|waves|waved|see|sees|saw|shoo|shoos|shooed|send|sends|sent|usher|ushers|ushered|pack|packs|packed|"
@@ -1119,8 +1133,11 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
         if any(re.search(rf"{subject}(?:\w+ly\s+)?(?:followed|follows|came|comes|trailed|trails)\s+(?:close\s+|right\s+|just\s+)?"
                          rf"(?:behind|after) {re.escape(_bare(arriver))}(?![\w])", folded) for arriver in arriving):
             arriving.append(name)  # "Queen Elarwen followed close behind her"
+        if any(re.search(rf"{re.escape(_bare(leaver))}[^.;!?]*\bon {key}'s arm", folded) for leaver in departing):
+            departing.append(name)  # "Delphine goes out onto the promenade on Captain Beaumont's arm"
         # "Dr. Okafor strides off toward the seed vault, and Sable trundles after her"
-        if any(re.search(rf"{subject}(?:\w+ly\s+)?\w+ (?:after|with) {re.escape(_bare(leaver))}(?![\w])", folded)
+        if any(re.search(rf"{subject}(?:\w+ly\s+)?(?:\w+ (?:after|with)|follows|followed|trails|trailed) {re.escape(_bare(leaver))}(?![\w])",
+                         folded)
                for leaver in departing):
             departing.append(name)
     return _unique(arriving), _unique(departing)
@@ -1147,7 +1164,8 @@ def _pronouns_named(text: str, scene: Scene) -> str:
                 if named and fold(named) != fold(match.group("name")):
                     earlier = named
                 named = named_here = match.group("name")
-            follows = not match.group("name") and re.search(r"\b(?:after|with|behind|beside)\s+$", sentence[:match.start()], re.I)
+            follows = not match.group("name") and re.search(r"\b(?:after|with|behind|beside|follows|followed|trails|trailed)\s+$",
+                                                             sentence[:match.start()], re.I)
             meant = earlier if follows and earlier else named
             written += [sentence[position:match.start()], match.group(0) if match.group("name") else meant or match.group(0)]
             position = match.end()
@@ -1174,8 +1192,7 @@ def _coming_along(action: str, scene: Scene) -> list[str]:
         left_with = with_them and re.search(rf"\b(?:{LEFT_WITH})\b[^,;.]*$", folded[:with_them.start()])
         if with_them and not left_with or re.search(
                 rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{COME_ALONG})\b", folded) or re.search(
-                rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?!(?:{NOT_COMING_WITH})\b)[a-z-]+\s+(?:me|us)\s+(?:(?:off|away|along|back|down|up|"
-                rf"over|out)\s+)*(?:(?:up|down|through|across|along|over|past|out of)\s+(?:the|a)\s+(?:[\w'-]+\s+){{1,2}}?)?"
+                rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?!(?:{NOT_COMING_WITH})\b)[a-z-]+\s+(?:me|us)\s+(?:[\w'-]+\s+){{0,6}}?"
                 rf"(?:to|into|onto|toward|towards|through|across|inside|aboard)\b", folded) or re.search(
                 rf"\b(?:led|taken|brought|escorted|guided|dragged|carried|walked|driven|shown|rowed|flown|hauled|pulled)"
                 rf"\s+(?:[\w'-]+\s+){{0,4}}?by\s+{key}(?![\w])", folded) or re.search(

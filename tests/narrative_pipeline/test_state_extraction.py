@@ -1290,3 +1290,40 @@ class TestRoundTwentySeven:
             self, action, prose, entering, leaving):
         change = state_change(action, scene=self.CAMP, prose=prose)
         assert (sorted(change.entering), change.leaving) == (entering, leaving)
+
+
+class TestRoundTwentyEight:
+    """General classes the held-out thirty-seventh to fortieth suites' misses pointed at, after their first run."""
+
+    BASE = Scene(location="the mess tent", present=("Pemba", "Dr. Okafor"),
+                 inventory=("ice axe", "pair of crampons", "pack of Juicy Fruit", "derringer", "spare oxygen canister"),
+                 cast=("Pemba", "Dr. Okafor", "Lhakpa", "Colonel Ashby", "Miss Pham", "Captain Beaumont", "Delphine",
+                       "Rafi"), player="Tess", places=("the mess tent", "Vicksburg"))
+
+    @pytest.mark.parametrize("action, place", [
+        ("I stick close behind Pemba all the way up to the North Col", "the North Col"),
+        ("by sundown we'd steamed on down to Vicksburg", "Vicksburg"),
+        ("I ride with Colonel Ashby in his buggy out to his plantation", "his plantation")])
+    def test_sticking_close_steaming_on_down_and_a_long_way_round(self, action, place):
+        assert state_change(action, scene=self.BASE).location == place
+
+    @pytest.mark.parametrize("action, gained, lost", [
+        ("I was issued a down suit by the expedition quartermaster", ["down suit"], []),
+        ("Lhakpa bursts in and thrusts a weather report at me", ["weather report"], []),
+        ("i mumble something about checking on craft services", [], []),
+        ("I chew the last stick of my Juicy Fruit", [], ["pack of Juicy Fruit"]),
+        ("I palm an ace of spades from the discard pile", ["ace of spades"], []),
+        ("I pick up a silk fan somebody left by the roulette wheel", ["silk fan"], []),
+        ("I ain't parting with my derringer", [], []),
+        ("I hook my spare oxygen canister up to Rafi's suit and let him keep it", [], ["spare oxygen canister"]),
+        ("The quartermaster bustles in and dumps a spare pressure suit in my arms", ["spare pressure suit"], [])])
+    def test_issued_thrust_at_me_a_noun_after_on_the_last_stick_of_palmed_somebody_left_aint_and_let_him_keep_it(
+            self, action, gained, lost):
+        change = state_change(action, scene=self.BASE)
+        assert (change.items_gained, change.items_lost) == (gained, lost)
+
+    @pytest.mark.parametrize("action, prose, entering, leaving", [
+        ("I holler for Miss Pham from across the stage", "", ["Miss Pham"], [])])
+    def test_hollering_for_someone_brings_them(self, action, prose, entering, leaving):
+        change = state_change(action, scene=self.BASE, prose=prose)
+        assert (change.entering, change.leaving) == (entering, leaving)
