@@ -34,10 +34,46 @@ No database and no model: the same action, state and passage always give the sam
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass, field
 
 from .inflection import past, present_participle, third_person
+
+
+# The rules build their patterns from the scene's names, more than the re module's own cache keeps: compiled once each.
+@functools.lru_cache(maxsize=16384)
+def _compiled(pattern: str, flags: int) -> re.Pattern:
+    return re.compile(pattern, flags)
+
+
+def _search(pattern: str, string: str, flags: int = 0) -> re.Match | None:
+    return _compiled(pattern, flags).search(string)
+
+
+def _match(pattern: str, string: str, flags: int = 0) -> re.Match | None:
+    return _compiled(pattern, flags).match(string)
+
+
+def _fullmatch(pattern: str, string: str, flags: int = 0) -> re.Match | None:
+    return _compiled(pattern, flags).fullmatch(string)
+
+
+def _finditer(pattern: str, string: str, flags: int = 0):
+    return _compiled(pattern, flags).finditer(string)
+
+
+def _findall(pattern: str, string: str, flags: int = 0) -> list:
+    return _compiled(pattern, flags).findall(string)
+
+
+def _split(pattern: str, string: str, maxsplit: int = 0, flags: int = 0) -> list[str]:
+    return _compiled(pattern, flags).split(string, maxsplit)
+
+
+def _sub(pattern: str, repl, string: str, count: int = 0, flags: int = 0) -> str:
+    return _compiled(pattern, flags).sub(repl, string, count)
+
 
 WORD = r"[A-Za-z][\w'’-]*"
 
@@ -188,15 +224,16 @@ NOT_DONE = re.compile(
     r"(?:send|sends|sent|dispatch|dispatches|dispatched|order|orders|ordered|command|commands|commanded) (?:\S+ ){1,3}?to)\b",
     re.I)
 
+@functools.cache
 def verb_forms(bases: str) -> str:
     """A regex alternation of every form of the verbs in ``bases`` (base forms, one per line or comma; a phrasal
     verb inflects its first word): "pick up" → pick up|picks up|picked up|picking up. British spelling doubles a
     final vowel-l too ("travelled" beside "traveled")."""
     forms: set[str] = set()
-    for base in re.split(r"\s*[,\n]\s*", bases.strip()):
+    for base in _split(r"\s*[,\n]\s*", bases.strip()):
         verb, *rest = base.split(" ", 1)
         inflected = {verb, third_person(verb), past(verb), present_participle(verb)}
-        if re.search(r"[aeiou]l$", verb) and not verb.endswith("ll"):
+        if _search(r"[aeiou]l$", verb) and not verb.endswith("ll"):
             inflected |= {verb + "led", verb + "ling"}
         forms |= {" ".join([form, *rest]) for form in inflected}
     return "|".join(sorted(forms, key=len, reverse=True))
@@ -519,7 +556,7 @@ def companions_in(flags) -> tuple[str, ...]:
 
 
 def fold(text: str) -> str:
-    return re.sub(r"\s+", " ", text.replace("’", "'")).strip().casefold()
+    return _sub(r"\s+", " ", text.replace("’", "'")).strip().casefold()
 
 
 # A sentence ends at . ! ? but not after a title's abbreviation ("Dr. Okafor").
@@ -533,24 +570,24 @@ def _clauses(text: str) -> list[str]:
     """Sentences cut at "," ";" "and"/"then" before a new verb; a question is not an action."""
     clauses = []
     # "we'd drifted" is "we had drifted", done; "we'd go" is a wish
-    text = re.sub(r"\([^)]*\)", "", text)  # an aside: "(he'll find it later, long story)"
-    text = re.sub(r"\b(I|we)'d(?=\s+(?:(?:\w+ly|all|both|just|already)\s+)*(?:[a-z]+ed|been|gone|come|made|taken|got|gotten|run|"
+    text = _sub(r"\([^)]*\)", "", text)  # an aside: "(he'll find it later, long story)"
+    text = _sub(r"\b(I|we)'d(?=\s+(?:(?:\w+ly|all|both|just|already)\s+)*(?:[a-z]+ed|been|gone|come|made|taken|got|gotten|run|"
                   r"left|found|seen)\b)",
                   r"\1 had", text.replace("’", "'"), flags=re.I)
-    for sentence in re.split(ABBREVIATION_SAFE_END + r"|\n+|;", text):
+    for sentence in _split(ABBREVIATION_SAFE_END + r"|\n+|;", text):
         sentence = sentence.strip()
         if not sentence or sentence.endswith("?"):
             continue
-        sentence = re.sub(r"[\"“”]", "", sentence).rstrip(".!")
+        sentence = _sub(r"[\"“”]", "", sentence).rstrip(".!")
         # A comma ends a clause only before a new doer or verb: "bread, a lamp and rope" is one list.
         # "while I go to the mill" is the player's own doing inside someone else's: its own clause.
-        parts = re.split(r",\s*(?:and\s+|then\s+)?(?=(?:I|we|then|and)\b|[A-Za-z]+\b)|\s+(?:and then|then)\s+|"
+        parts = _split(r",\s*(?:and\s+|then\s+)?(?=(?:I|we|then|and)\b|[A-Za-z]+\b)|\s+(?:and then|then)\s+|"
                          r"\s+and\s+(?=I\b|we\b)|\s+and\s+(?=(?:" + "|".join(sorted(VERBS)) + r")\b)|"
                          rf"\s+(?=(?:{'|'.join(SUBORDINATORS)})\s+(?:I|we)\b)", sentence)
         merged: list[str] = []
         for part in parts:
             first = (_words(part) or [""])[0]
-            opens = re.match(r"\s*(?:so|but|yet)\s+(?:I|we)\b", part, re.I)  # "…, so I jog up to the rooftop"
+            opens = _match(r"\s*(?:so|but|yet)\s+(?:I|we)\b", part, re.I)  # "…, so I jog up to the rooftop"
             if merged and not (first in ("I", "we", "We") or first.lower() in SUBORDINATORS or _looks_like_verb(first) or opens):
                 merged[-1] += ", " + part
             elif merged and _looks_like_verb(first) and (doer := _doer(merged[-1])):
@@ -565,10 +602,10 @@ def _doer(clause: str) -> str | None:
     """Who does the clause when it is someone other than the player: the words before its verb ("Nurse Patel"
     in "Nurse Patel clocks out")."""
     words = clause.split()
-    if re.search(r"\b(?:I|we|We)\b", clause):
+    if _search(r"\b(?:I|we|We)\b", clause):
         return None  # the player acts in it too ("the bell rings, so I set my work aside and wander out")
     for index, word in enumerate(words):
-        if word.islower() and (_looks_like_verb(word) or re.fullmatch(r"[a-z]{3,}(?:s|ed)", word)):
+        if word.islower() and (_looks_like_verb(word) or _fullmatch(r"[a-z]{3,}(?:s|ed)", word)):
             doer = words[:index]
             if not doer or doer[0] in ("I", "We", "we", "Then", "then") or doer[-1].lower() in ("i", "we") or (
                     doer[0].lower() in SUBORDINATORS) or len(doer) > 4 or any(
@@ -580,13 +617,13 @@ def _doer(clause: str) -> str | None:
 
 
 def _words(phrase: str) -> list[str]:
-    return re.findall(r"[\w'&-]+", phrase)
+    return _findall(r"[\w'&-]+", phrase)
 
 
 def _cut(phrase: str, *, keep_of: bool) -> list[str]:
     """The phrase's words up to the first stop word ("of" kept inside an item: "a bottle of wine")."""
     words: list[str] = []
-    tokens = _words(re.split(r"[,;:()]", phrase, maxsplit=1)[0])
+    tokens = _words(_split(r"[,;:()]", phrase, maxsplit=1)[0])
     for index, word in enumerate(tokens):
         bare = word.lower()
         after_determiner = bool(words) and words[-1].lower() in DETERMINERS
@@ -607,7 +644,7 @@ def _cut(phrase: str, *, keep_of: bool) -> list[str]:
 
 def _names_in(text: str, names) -> list[str]:
     folded = fold(text)
-    return [name for name in names if name and re.search(rf"(?<![\w']){re.escape(fold(name))}(?![\w])", folded)]
+    return [name for name in names if name and _search(rf"(?<![\w']){re.escape(fold(name))}(?![\w])", folded)]
 
 
 def _name_pattern(scene: Scene) -> str:
@@ -620,7 +657,7 @@ def _is_person(words: list[str], scene: Scene, *, unknown_name: bool = True) -> 
     ("I grab Mira"), not as a destination ("I travel to Saltmarsh", ``unknown_name=False``)."""
     text = " ".join(words)
     if _names_in(text, [*scene.cast, *scene.present, scene.player or ""]) or any(
-            _bare(name) and re.search(rf"(?<![\w']){re.escape(_bare(name))}(?![\w'])", fold(text))
+            _bare(name) and _search(rf"(?<![\w']){re.escape(_bare(name))}(?![\w'])", fold(text))
             for name in scene.cast):
         return True  # "fist-bump Dr Okafor" names Dr. Okafor
     made = len(words) > 1 and words[-2].lower() in THING_MAKERS  # "a hot dog", "a toy soldier"
@@ -630,10 +667,10 @@ def _is_person(words: list[str], scene: Scene, *, unknown_name: bool = True) -> 
 
 def _thing(phrase: str, scene: Scene) -> str | None:
     """The phrase as the name of a thing ("a cheap fishing rod before dawn" → "fishing rod"), or None."""
-    if re.match(r"\s*note\s+of\b", phrase, re.I):
+    if _match(r"\s*note\s+of\b", phrase, re.I):
         return None  # "take note of"
     words = _cut(phrase, keep_of=True)
-    named_doer = re.search(rf"\s(?:{_name_pattern(scene)})\s+[a-z]+s\b", " ".join(words))
+    named_doer = _search(rf"\s(?:{_name_pattern(scene)})\s+[a-z]+s\b", " ".join(words))
     if named_doer:  # "the coin Hakim drops": a named doer starts a relative clause
         words = _words(" ".join(words)[:named_doer.start()])
     while words and words[-1].lower() == "of":
@@ -644,7 +681,7 @@ def _thing(phrase: str, scene: Scene) -> str | None:
             words = words[index + 1:]
             break
     while words and (words[0].lower() in DETERMINERS or words[0].lower() in WORTH_WORDS
-                     or re.fullmatch(r"\d+", words[0])):
+                     or _fullmatch(r"\d+", words[0])):
         words = words[1:]
     if not words or len(words) > 5 or len(words) == 1 and words[0].lower().endswith("ed") and words[0].lower() not in ED_NOUNS:
         return None  # "wedged" alone is how something is, not a thing
@@ -665,15 +702,15 @@ def _thing(phrase: str, scene: Scene) -> str | None:
 def _is_player_doing(prefix: str, scene: Scene) -> bool:
     """Whether the clause before the verb is the player acting now ("I", "we", nothing, the player's name)."""
     # A fronted phrase is not the clause's negation: "Without a word I leave for the medical bay".
-    prefix = re.sub(r"^\s*without\b[^,]*?(?=\b(?:I|we|We)\b)", "", prefix, flags=re.I)
-    if re.search(r"\b(?:who|whoever)\s+(?:\w+\s+)?$", prefix, re.I):
+    prefix = _sub(r"^\s*without\b[^,]*?(?=\b(?:I|we|We)\b)", "", prefix, flags=re.I)
+    if _search(r"\b(?:who|whoever)\s+(?:\w+\s+)?$", prefix, re.I):
         return False  # "and who comes strolling in but Sheikh Mansour"
     if NOT_DONE.search(prefix):
         return False
-    subject = list(re.finditer(r"(?<![\w'])(?:I|i|we|We)(?![\w'])", prefix))
+    subject = list(_finditer(r"(?<![\w'])(?:I|i|we|We)(?![\w'])", prefix))
     if subject:
         # "I watch Okafor float away": the one named right before the verb does it, not the player.
-        return not re.search(rf"(?<![\w'])(?:{_name_pattern(scene)}|it|him|her|them)\s+(?:\w+ly\s+)?$",
+        return not _search(rf"(?<![\w'])(?:{_name_pattern(scene)}|it|him|her|them)\s+(?:\w+ly\s+)?$",
                              prefix[subject[-1].end():], re.I)  # "I watch it tumble away": it goes
     words = [word.lower() for word in _words(prefix)]
     if words and words[0] in ("the", "a", "an", "his", "her", "their", "some", "two", "three", "several", "my", "our") or (
@@ -686,7 +723,7 @@ def _is_player_doing(prefix: str, scene: Scene) -> bool:
 def _inside_name(clause: str, position: int, scene: Scene) -> bool:
     """Whether ``position`` falls inside a known name ("Cross" in "Vivian Cross" is no verb)."""
     return any(found.start() < position < found.end()
-               for found in re.finditer(rf"(?<![\w'])(?:{_name_pattern(scene)})(?![\w'])", clause, re.I))
+               for found in _finditer(rf"(?<![\w'])(?:{_name_pattern(scene)})(?![\w'])", clause, re.I))
 
 
 def _after_determiner(clause: str, position: int) -> bool:
@@ -698,9 +735,9 @@ def _after_determiner(clause: str, position: int) -> bool:
 def _in_noun_phrase(clause: str, position: int) -> bool:
     """Whether the word at ``position`` ends a noun phrase begun by a determiner a word or two before ("a soggy betting
     slip in the drain"), so is a noun, not a verb (but "the ambulance drops me off" has its verb's object after it)."""
-    if re.match(r"\s*\S+\s+(?:me|us|him|her|them|my|our)\b", clause[position:], re.I):
+    if _match(r"\s*\S+\s+(?:me|us|him|her|them|my|our)\b", clause[position:], re.I):
         return False
-    before = _words(re.split(r"[,;]", clause[:position])[-1])[-3:]
+    before = _words(_split(r"[,;]", clause[:position])[-1])[-3:]
     if before and before[-1].lower() in PREPOSITIONS:
         return True  # "checking on craft services": "craft" is a noun
     for distance, word in enumerate(reversed(before)):
@@ -714,7 +751,7 @@ def _in_noun_phrase(clause: str, position: int) -> bool:
 
 def _verb_matches(clause: str, verbs: str, scene: Scene):
     """(prefix before the verb, rest after it) for each verb of ``verbs`` in the clause, not inside a name."""
-    for match in re.finditer(rf"(?<![\w'])(?:{verbs})(?![\w'])", clause, re.I):
+    for match in _finditer(rf"(?<![\w'])(?:{verbs})(?![\w'])", clause, re.I):
         if (_inside_name(clause, match.start(), scene) or _after_determiner(clause, match.start())
                 or _in_noun_phrase(clause, match.start())):
             continue  # "the pocket watch", "the ice pick": a noun
@@ -729,31 +766,31 @@ def _items(clauses: list[str], scene: Scene, *, only_mine: bool = False) -> tupl
     named = None  # the thing the clause before named, for "it": "I shake a coconut loose and grab it"
     for clause in clauses:
         antecedent, named = named, _first_thing(clause, scene)
-        if only_mine and not re.search(r"\b(?:I|we)\b|\b(?:me|my|us|our)\b", clause):
+        if only_mine and not _search(r"\b(?:I|we)\b|\b(?:me|my|us|our)\b", clause):
             continue
         taken = False
-        declined = re.search(r"\bbut\b.*\b(?:decline|refuse|say no|wave (?:it|them) (?:away|off)|turn (?:it|them) down|"
+        declined = _search(r"\bbut\b.*\b(?:decline|refuse|say no|wave (?:it|them) (?:away|off)|turn (?:it|them) down|"
                              r"shake my head|no thanks|hand (?:it|them) back)", clause, re.I)
         for prefix, rest, verb in _verb_matches(clause, GIVEN_TO_ME, scene):
             if declined and verb.startswith("offer"):
                 continue  # "Hakim offers me his pipe but I wave it away"
             if not NOT_DONE.search(prefix):
                 gained.extend(_things_listed(rest, scene))
-                paid_with = re.search(r"\bfor\s+((?:my|our)\s.+)", rest)
+                paid_with = _search(r"\bfor\s+((?:my|our)\s.+)", rest)
                 if paid_with and verb.startswith(("trad", "swap", "barter", "sell", "sold")):
                     lost.extend(_held(paid_with.group(1), scene))  # "trades me a lump of copper for my peaches"
                 taken = True
         for prefix, rest, _ in _verb_matches(clause, HANDED_OVER, scene):
-            if (not NOT_DONE.search(prefix) and _names_in(prefix, scene.cast) and not re.search(r"\b(?:I|we)\b", prefix, re.I)
-                    and not re.search(r"\bto\b", rest)):
-                gained.extend(_things_listed(re.sub(r"^\s*(?:over|across|up|out)\b", "", rest), scene))
+            if (not NOT_DONE.search(prefix) and _names_in(prefix, scene.cast) and not _search(r"\b(?:I|we)\b", prefix, re.I)
+                    and not _search(r"\bto\b", rest)):
+                gained.extend(_things_listed(_sub(r"^\s*(?:over|across|up|out)\b", "", rest), scene))
                 taken = True
         for put in PUT_IN_MY_HAND.finditer(clause):
             between = {word.lower() for word in _words(put.group(1))}
             if between & {"while", "whilst", "as", "and", "when", "before", "after", "because", "me", "us"}:
                 continue  # "hands you a stick while she reads over your shoulder": the shoulder is no place for it
             put_away = _things_listed(put.group(1), scene)  # "tuck it into my belt" names nothing new
-            if re.fullmatch(r"\s*(?:it|them)\s*", put.group(1), re.I):  # "blesses an amulet and places it in my palm"
+            if _fullmatch(r"\s*(?:it|them)\s*", put.group(1), re.I):  # "blesses an amulet and places it in my palm"
                 put_away = [thing for thing in [_first_thing(clause[:put.start()], scene) or antecedent] if thing]
             if put_away and not NOT_DONE.search(clause[:put.start()]):  # "Tessa presses … into my hand", "I stuff …"
                 gained.extend(put_away)
@@ -763,59 +800,59 @@ def _items(clauses: list[str], scene: Scene, *, only_mine: bool = False) -> tupl
                 set(word.lower() for word in _words(split.group("thing"))) & (PHRASE_STOPS - {"of"})):
             gained.extend(_things_listed(split.group("thing"), scene))  # "pick the hook up", "fish a key out"
             taken = True
-        slipped = re.match(r"\s*(?:my|our)\s+(.+?)\s+(?:slips|falls|tumbles|drops|rolls|slides|blows|floats|sinks|drifts|"
+        slipped = _match(r"\s*(?:my|our)\s+(.+?)\s+(?:slips|falls|tumbles|drops|rolls|slides|blows|floats|sinks|drifts|"
                            r"slipped|fell|tumbled|dropped|rolled|slid|blew|floated|sank|drifted)\b.*\b(?:away|out|over|overboard|"
                            r"off|into|down|under)\b", clause, re.I)
         if slipped:
             lost.extend(_held(slipped.group(1), scene))  # "my pocket compass slips out of my pocket and tumbles over"
-        stripped = re.search(r"\b(?:strip|strips|stripped|relieve|relieves|relieved|rob|robs|robbed|divest|divests|divested|"
+        stripped = _search(r"\b(?:strip|strips|stripped|relieve|relieves|relieved|rob|robs|robbed|divest|divests|divested|"
                              r"lighten|lightens|lightened)\s+(?:\S+\s+){1,4}?of\s+((?:his|her|their|its)\s.+)", clause, re.I)
         if stripped and _is_player_doing(clause[:stripped.start()], scene):
             gained.extend(_things_listed(stripped.group(1), scene))  # "I strip the goblin scout of his rusty dagger"
-        exchanged = re.search(r"\bin (?:exchange|return|trade) for\s+(.+)", clause, re.I)
+        exchanged = _search(r"\bin (?:exchange|return|trade) for\s+(.+)", clause, re.I)
         if exchanged and _is_player_doing(clause[:exchanged.start()], scene):
             gained.extend(_things_listed(exchanged.group(1), scene))  # "part with my reticule in exchange for a parasol"
         if taken:
             continue
-        lent = re.search(r"\b(?:let|lets|allow|allows)\s+(?:\S+\s+){1,3}?(?:borrow|have|keep|take|use)\s+((?:my|our)\s.+|it\b|them\b)",
+        lent = _search(r"\b(?:let|lets|allow|allows)\s+(?:\S+\s+){1,3}?(?:borrow|have|keep|take|use)\s+((?:my|our)\s.+|it\b|them\b)",
                          clause, re.I)
         if lent and not NOT_DONE.search(clause[:lent.start()]):  # "I let Jordan borrow my calculator", "… let him keep it"
             lent_thing = lent.group(1) if lent.group(1).lower() not in ("it", "them") else (
                 _first_thing(clause[:lent.start()], scene) or antecedent or "")
             lost.extend(_held(lent_thing, scene))
         for prefix, rest, verb in _verb_matches(clause, GAIN_VERBS, scene):
-            if re.search(r"\bto\s+$", prefix):
+            if _search(r"\bto\s+$", prefix):
                 continue  # "I find the nerve to lift the shutter": a purpose, not yet done
             if not _is_player_doing(prefix, scene):
-                rest = re.sub(r"^\s*(?:away|off|back|up)\b", "", rest)  # "took away my ashwood bow"
-                if re.match(r"\s*(?:my|our)\s", rest) and _words(prefix) and not NOT_DONE.search(prefix):
+                rest = _sub(r"^\s*(?:away|off|back|up)\b", "", rest)  # "took away my ashwood bow"
+                if _match(r"\s*(?:my|our)\s", rest) and _words(prefix) and not NOT_DONE.search(prefix):
                     lost.extend(_held(rest, scene))  # "Principal Hayes confiscates my phone": taken from me
                 continue
-            rest = re.sub(r"^\s*(?:myself|ourselves)\b", "", rest)  # "get myself a new hat"
+            rest = _sub(r"^\s*(?:myself|ourselves)\b", "", rest)  # "get myself a new hat"
             needs_source = verb in TAKEN_FROM or verb in SCOOP  # "pull the lever" is no getting; "pull out a letter" is
-            if needs_source and not re.search(r"\b(?:from|out of|off)\b", rest):
+            if needs_source and not _search(r"\b(?:from|out of|off)\b", rest):
                 continue  # "pull the lever", "loot the pack" is no getting; "pull a chip from the console" is
-            mine = bool(re.match(r"\s*(?:my|our)\s", rest, re.I))  # "grab my coat": what is mine already is no gain
-            if verb.startswith(("get", "got", "keep", "kept")) and not re.match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
+            mine = bool(_match(r"\s*(?:my|our)\s", rest, re.I))  # "grab my coat": what is mine already is no gain
+            if verb.startswith(("get", "got", "keep", "kept")) and not _match(r"\s+(?:a|an|the|some|my|\d+)\s", rest, re.I):
                 continue  # "get up", "get angry", "keep watch": only "get/keep a/the …" is getting a thing
-            given = re.match(r"(?:trad|swap|exchang|barter|spend|spent|blow|blew|splurg|wast)\w*\s+(.+?)\s+(?:for|on)$", verb)
-            if given and re.search(r"\bwith\b", given.group(1)):
-                given = re.match(r"(\S+\s+.+?)\s+with\b", given.group(1)) or given  # "swap my rum with the drummer for …"
+            given = _match(r"(?:trad|swap|exchang|barter|spend|spent|blow|blew|splurg|wast)\w*\s+(.+?)\s+(?:for|on)$", verb)
+            if given and _search(r"\bwith\b", given.group(1)):
+                given = _match(r"(\S+\s+.+?)\s+with\b", given.group(1)) or given  # "swap my rum with the drummer for …"
             if given:  # "trade my compass for rope", "spend my coins on dates": what is given goes
                 lost.extend(_held(given.group(1), scene))
-            paid_with = re.search(r"\bwith\b(.+)", rest)
+            paid_with = _search(r"\bwith\b(.+)", rest)
             if verb.startswith(("buy", "bought", "purchase", "pay", "paid")) and paid_with:
                 lost.extend(_held(paid_with.group(1), scene))  # "buy a lamp with my last coins"
             ridden = verb.startswith(("take", "took", "catch", "caught", "grab", "hail"))
-            listed = _things_listed(re.sub(r"^\s*(?:up|out)\b", "", rest), scene)[1 if mine else 0:]
-            if antecedent and re.match(r"\s*(?:it|them)\b", rest, re.I):
+            listed = _things_listed(_sub(r"^\s*(?:up|out)\b", "", rest), scene)[1 if mine else 0:]
+            if antecedent and _match(r"\s*(?:it|them)\b", rest, re.I):
                 listed = [antecedent]
             if mine and not listed:
                 continue
-            answered = verb.startswith("pick") and not re.search(r"\b(?:from|off)\b", rest)  # "pick up the phone"
+            answered = verb.startswith("pick") and not _search(r"\b(?:from|off)\b", rest)  # "pick up the phone"
             gained.extend(thing for thing in listed if thing.lower() not in USED_ON_THE_SPOT
                           and not (thing.lower() in DRUNK_ON_THE_SPOT
-                                   and not re.search(rf"\b(?:a|an)\s+{re.escape(thing)}\b", rest, re.I))
+                                   and not _search(rf"\b(?:a|an)\s+{re.escape(thing)}\b", rest, re.I))
                           and not (ridden and thing.lower().split()[-1] in VEHICLES)  # "take the ferry over to"
                           and not (answered and thing.lower() in TELEPHONES))
             if listed:
@@ -823,16 +860,16 @@ def _items(clauses: list[str], scene: Scene, *, only_mine: bool = False) -> tupl
         else:
             for prefix, rest, verb in _verb_matches(clause, LOSE_VERBS, scene):
                 if _is_player_doing(prefix, scene):
-                    rest = re.sub(r"^\s*(?:(?:my|our) way\s+)?(?:up|down|off|away|out|through|on)\b", "", rest)  # "gobble up
+                    rest = _sub(r"^\s*(?:(?:my|our) way\s+)?(?:up|down|off|away|out|through|on)\b", "", rest)  # "gobble up
                     # the rice ball", "gnaw my way through the bread"
-                    paid_with = re.search(r"\bwith\b(.+)", rest)
+                    paid_with = _search(r"\bwith\b(.+)", rest)
                     if verb.startswith(("pay", "paid", "tip", "bribe", "present", "provid", "suppl", "furnish", "reward",
                                         "equip", "arm", "gift", "entrust")) and paid_with:
                         rest = paid_with.group(1)  # "pay the innkeeper with my purse": the purse is what goes
                     # "give Orla the key": the person who receives is skipped.
-                    rest = re.sub(rf"^\s*(?:{'|'.join(re.escape(name) for name in scene.cast) or 'x^'})\s+", " ",
+                    rest = _sub(rf"^\s*(?:{'|'.join(re.escape(name) for name in scene.cast) or 'x^'})\s+", " ",
                                   rest, flags=re.I)
-                    if re.match(r"\s*(?:it|them)\b", rest, re.I):
+                    if _match(r"\s*(?:it|them)\b", rest, re.I):
                         rest = _first_thing(clause[:clause.find(rest)], scene) or antecedent or ""  # "leave it there"
                     lost.extend(_held(rest, scene))
                     break
@@ -843,7 +880,7 @@ def _items(clauses: list[str], scene: Scene, *, only_mine: bool = False) -> tupl
 def _first_thing(clause: str, scene: Scene) -> str | None:
     """The first thing a clause names with an article as an object, not after a preposition ("I shake a coconut loose" →
     "coconut"; "Beneath a torn cloak I find an anklet" → "anklet")."""
-    for introduced in re.finditer(r"\b(?:a|an|the|some|my|our)\s+", clause, re.I):
+    for introduced in _finditer(r"\b(?:a|an|the|some|my|our)\s+", clause, re.I):
         before = _words(clause[:introduced.start()])
         if before and before[-1].lower() in PHRASE_STOPS:
             continue
@@ -856,7 +893,7 @@ def _first_thing(clause: str, scene: Scene) -> str | None:
 def _things_listed(rest: str, scene: Scene) -> list[str]:
     """"a rope, a lamp and some bread" → three things; stops at the first part that is not a thing."""
     things = []
-    for part in re.split(r",\s*(?:and\s+)?|\s+and\s+", rest):
+    for part in _split(r",\s*(?:and\s+)?|\s+and\s+", rest):
         words = _words(part)
         if things and (not words or words[0].lower() not in DETERMINERS | WORTH_WORDS and (
                 _looks_like_verb(words[0]) or len(words) > 1 and words[1].lower() in PARTICLES | DETERMINERS)):
@@ -877,10 +914,10 @@ def _looks_like_verb(word: str) -> bool:
 
 def _held(rest: str, scene: Scene) -> list[str]:
     """What of the inventory the phrase names (by its whole name or its last word: "the lantern")."""
-    rest = re.sub(r"^\s*(?:the\s+)?(?:last|rest|remainder|remains|dregs|end|remnants)(?:\s+(?:stick|piece|bit|drop|slice|bite|"
+    rest = _sub(r"^\s*(?:the\s+)?(?:last|rest|remainder|remains|dregs|end|remnants)(?:\s+(?:stick|piece|bit|drop|slice|bite|"
                   r"sip|swig|crumb|scrap|few|couple|one|two|three))?\s+of\s+", " ", rest, flags=re.I)
     named = fold(" ".join(_cut(rest, keep_of=True)))
-    owned = [item for item in scene.inventory if re.search(rf"(?:^|\s){re.escape(fold(item))}$", named)]
+    owned = [item for item in scene.inventory if _search(rf"(?:^|\s){re.escape(fold(item))}$", named)]
     if owned:
         return owned[:1]  # "my geiger counter": held, though a counter alone would be scenery
     thing = _thing(rest, scene)  # or, for a name no new thing could have ("my energy drink"), its plain words
@@ -925,7 +962,7 @@ def _place(phrase: str, scene: Scene) -> str | None:
 
 def _as_written(phrase: str, words: list[str]) -> str:
     """The stretch of ``phrase`` its first ``words`` come from, as written ("Mr. Sato's penthouse")."""
-    spelled = re.match(r"\s*" + r"[^\w'-]+".join(re.escape(word) for word in words), phrase)
+    spelled = _match(r"\s*" + r"[^\w'-]+".join(re.escape(word) for word in words), phrase)
     return spelled.group(0).strip() if spelled else " ".join(words)
 
 
@@ -933,16 +970,16 @@ def _known_place(phrase: str, scene: Scene) -> str | None:
     """The known place (a chapter's, the current one) the phrase names, in its own spelling; a slip of one or two
     letters in a longer name is forgiven ("the carosel" is the carousel)."""
     words = _cut(phrase, keep_of=True)
-    bare = re.sub(r"^(?:the|a|an)\s+", "", fold(" ".join(words)))
+    bare = _sub(r"^(?:the|a|an)\s+", "", fold(" ".join(words)))
     if not bare:
         return None
-    whole = re.sub(r"^(?:the|a|an)\s+", "", fold(phrase))
+    whole = _sub(r"^(?:the|a|an)\s+", "", fold(phrase))
     for place in (*scene.places, scene.location):  # a name with a stop word in it: "the Anchor and Chain"
-        known = re.sub(r"^(?:the|a|an)\s+", "", fold(place)) if place else ""
-        if set(known.split()) & PHRASE_STOPS and re.match(rf"{re.escape(known)}(?![\w'])", whole):
+        known = _sub(r"^(?:the|a|an)\s+", "", fold(place)) if place else ""
+        if set(known.split()) & PHRASE_STOPS and _match(rf"{re.escape(known)}(?![\w'])", whole):
             return place
     for place in (*scene.places, scene.location):
-        known = re.sub(r"^(?:the|a|an)\s+", "", fold(place)) if place else ""
+        known = _sub(r"^(?:the|a|an)\s+", "", fold(place)) if place else ""
         if known and (known == bare or len(bare) >= 6 and difflib.SequenceMatcher(None, known, bare).ratio() >= 0.86):
             return place
     return None
@@ -963,36 +1000,36 @@ def _location(clauses: list[str], scene: Scene) -> str | None:
     for clause in clauses:
         # a clause opening on a verb is the player's ("say bye to Dr. Halvorsen and snowmobile out to the camp")
         player_leads = _looks_like_verb((_words(clause) or [""])[0])
-        for match in re.finditer(rf"(?<![\w'])(?:{moves})", clause, re.I):
+        for match in _finditer(rf"(?<![\w'])(?:{moves})", clause, re.I):
             prefix = clause[:match.start()]
             if _inside_name(clause, match.start(), scene) or _in_noun_phrase(clause, match.start()):
                 continue
             if match.group("unknown") and (match.group("unknown").lower() in VERBS | NOT_MOVING
-                                           or not re.search(r"(?:\b(?:I|we)|\band|\bthen)\s+(?:(?:\w+ly|had|have|just|then|all)\s+)*$", prefix, re.I)
+                                           or not _search(r"(?:\b(?:I|we)|\band|\bthen)\s+(?:(?:\w+ly|had|have|just|then|all)\s+)*$", prefix, re.I)
                                            or not (_is_player_doing(prefix, scene) or player_leads and not NOT_DONE.search(prefix))):
                 continue  # only a verb we do not know, right after the player: "I apparate to the square"
-            if match.group("unknown") and not (re.match(r"\s*(?:(?:the|a|an)\s|(?-i:[A-Z]))", clause[match.end():], re.I)
+            if match.group("unknown") and not (_match(r"\s*(?:(?:the|a|an)\s|(?-i:[A-Z]))", clause[match.end():], re.I)
                                                or _known_place(clause[match.end():], scene)):
                 continue  # "I apparate to the square", "we'd rattled into millbrook" (known), not "I fly to pieces"
             if match.group("drops_me") and not _words(prefix):
                 continue  # "Drop me at the docks" asks
-            if match.group("carries_me") and (not _words(prefix) or re.search(rf"[:]|\b(?:{SPEECH})\b", prefix, re.I)):
+            if match.group("carries_me") and (not _words(prefix) or _search(rf"[:]|\b(?:{SPEECH})\b", prefix, re.I)):
                 continue  # "I say: Take me to the docks!" asks, it does not move
             if match.group("carries_me") or match.group("drops_me"):
                 if NOT_DONE.search(prefix):
                     continue  # whoever carries, it is the player who moves
             elif not (_is_player_doing(prefix, scene) or player_leads and not NOT_DONE.search(prefix)) and not (
-                    re.search(r"\bwe\b", prefix, re.I) and not NOT_DONE.search(prefix)):
+                    _search(r"\bwe\b", prefix, re.I) and not NOT_DONE.search(prefix)):
                 continue
             rest = clause[match.end():]
-            if re.search(r"\b(?:up|down|over|off|out|along|across|through)\s*$", match.group(0), re.I) and re.match(
+            if _search(r"\b(?:up|down|over|off|out|along|across|through)\s*$", match.group(0), re.I) and _match(
                     r"\s*(?:my|our|his|her|their)\b", rest, re.I):
                 continue  # "roll up my prayer rug" rolls the rug
             place = _place(rest, scene)
-            crossing = not place and re.match(r"\s*[\w'.-]+(?:\s+[\w'.-]+){0,6}?\s+(?:to|into|toward|towards|onto)\s+", rest)
+            crossing = not place and _match(r"\s*[\w'.-]+(?:\s+[\w'.-]+){0,6}?\s+(?:to|into|toward|towards|onto)\s+", rest)
             if crossing and not set(_words(crossing.group(0).lower())) & (VERBS | {"and", "then"}):
                 place = _place(rest[crossing.end():], scene)  # "along with Sven to the seal colony"
-            further = place and re.match(r"(?:\s+(?:in|of|on|at|near|by|under)\s+(?:the\s+)?[\w'-]+)?\s*(?:,?\s*and\s+)?"
+            further = place and _match(r"(?:\s+(?:in|of|on|at|near|by|under)\s+(?:the\s+)?[\w'-]+)?\s*(?:,?\s*and\s+)?"
                                          r"(?:(?:back|down|up|over|on|out|onward|then)\s+)?(?:to|into|toward|towards|onto)\s+",
                                          rest[fold(rest).find(fold(place)) + len(place):])
             if further:  # "up through the snow to Frostgate Pass", "through the hole in the fence and out onto the
@@ -1013,31 +1050,34 @@ def _people_acted_on(clauses: list[str], scene: Scene) -> list[str]:
             before = fold(clause)[:fold(clause).find(fold(name))]
             if NOT_DONE.search(before):
                 continue
-            if not re.search(r"\b(?:I|we)\b", clause[:clause.lower().find(fold(name))], re.I) and not re.search(
+            if not _search(r"\b(?:I|we)\b", clause[:clause.lower().find(fold(name))], re.I) and not _search(
                     r"\b(?:me|us|my|our|i|we)\b|\b(?:" + HANDED_OVER + r")", fold(clause)[len(before):]):
                 continue  # "Tamsin runs to the stables": someone else's doing, not with the player
-            received = re.search(r"\b(?:receive|receives|received|recieve|recieves|recieved|accept|accepts|accepted|obtain|obtains|obtained|"
+            received = _search(r"\b(?:receive|receives|received|recieve|recieves|recieved|accept|accepts|accepted|obtain|obtains|obtained|"
                                  r"borrow|borrows|borrowed|buy|buys|bought|get|gets|got)\b.*\bfrom\s+$", before)
-            traded = re.search(r"\b(?:trad|swap|exchang|barter|buy|bought|purchas|call|holler|shout|yell|whistl|send)\w*\b.*\bfor\s+$",
+            traded = _search(r"\b(?:trad|swap|exchang|barter|buy|bought|purchas|call|holler|shout|yell|whistl|send)\w*\b.*\bfor\s+$",
                                before)  # "swap … for Sven's compass", "I holler for Miss Pham"
-            if not received and not traded and re.search(r"(?:about|of|for|remember|miss|mourn|from|behind|leave|away|without|after|where|why|how|"
+            if not received and not traded and _search(r"(?:about|of|for|remember|miss|mourn|from|behind|leave|away|without|after|where|why|how|"
                          r"whether|what|when|if|"
                          r"send|sends|dismiss|dismisses|like|letter to|word to|message to)\s+(?:\w+\s+)?$", before):
                 continue
             after = fold(clause)[len(before) + len(fold(name)):]
-            if re.match(rf"\s*(?:{LEAVING_WORDS})\b", after):
+            if _match(rf"\s*(?:{LEAVING_WORDS})\b", after):
                 continue
-            owned = re.match(r"'s?\s+(.+)", after)
-            served = re.search(rf"\b(?:{SERVING})\s+$", before)  # "I light Bix's cigarette": Bix is here
+            owned = _match(r"'s?\s+(.+)", after)
+            served = _search(rf"\b(?:{SERVING})\s+$", before)  # "I light Bix's cigarette": Bix is here
             if owned and not traded and not served and not {word.lower() for word in _cut(owned.group(1), keep_of=False)[:3]} & BODY_PARTS:
                 continue  # "Okafor's journal" is about Okafor's things; "Orla's arm" is Orla, here
             named.append(name)
     return named
 
 
+BETWEEN_NAMES = r"(?:\s*,\s*(?:and\s+)?|\s+and\s+)"  # "tobin, pim and mother brannock"
+
+
 def _subject(key: str, names: str) -> str:
     """A doer that is the character ``key`` alone or in a list of names ("tobin and mother brannock leave")."""
-    between = r"(?:\s*,\s*(?:and\s+)?|\s+and\s+)"
+    between = BETWEEN_NAMES
     return rf"(?<![\w'])(?:(?:{names})(?:{between}(?:{names}))*?{between}{key}|{key}(?:{between}(?:{names}))*)\s+"
 
 
@@ -1046,67 +1086,82 @@ def _bare(name: str) -> str:
     return fold(name).replace(".", "")
 
 
+def _doers(folded: str, patterns: tuple[str, ...]) -> str:
+    """The doers (a name or a list of them, the ``who`` group) each pattern finds, joined: one search for a whole scene."""
+    return " | ".join(found.group("who") for pattern in patterns for found in _finditer(pattern, folded))
+
+
+def _doers_going_elsewhere(folded: str, names: str) -> list[str]:
+    """The doers (one name or a list of them) who go somewhere other than to the player: "Hakim heads to the docks",
+    "Reyes goes to bed", "… while Rafi shoulders his toolbag and heads down to the garage" (but not "Kel leads me down to
+    the crypt" or "Pearl shuffles over to our booth": there the player is). Searched once for all the scene's names, since
+    the verbs of going make a long pattern."""
+    doers = rf"(?<![\w'])(?P<who>(?:{names})(?:{BETWEEN_NAMES}(?:{names}))*)\s+"
+    elsewhere = (rf"(?:(?:back|off|away|out|on|down|up|over|across|along|straight) )*"
+                 rf"(?:(?:(?:down|up|along|across|through|over) )?(?:the|a) [\w'-]+ )?(?:to|toward|towards|into|for) "
+                 rf"(?!(?:me|us|you|him|her|them|my|our|your)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)")
+    going = rf"{doers}(?:\w+ly\s+)?(?!\w+ (?:me|us|you)\b)(?:{MOVE_VERBS}) {elsewhere}"
+    going_after_doing = (rf"(?:^|[.!?;,]\s*(?:and\s+)?|\b(?:then|while|whilst|as|when|but)\s+){doers}(?:(?!{names})[^.;!?])*?"
+                         rf"\b(?:and|before|then|after) (?:\w+ly\s+)?(?:{MOVE_VERBS}) {elsewhere}")
+    return [found.group("who") for pattern in (going, going_after_doing) for found in _finditer(pattern, folded)]
+
+
 def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[str]]:
     arriving, departing = [], []
     folded = fold(text)
     for name in scene.cast:
-        folded = re.sub(rf"(?<![\w']){re.escape(fold(name))}(?![\w'])", _bare(name), folded)
+        folded = _sub(rf"(?<![\w']){re.escape(fold(name))}(?![\w'])", _bare(name), folded)
     names = "|".join(re.escape(_bare(name)) for name in sorted(scene.cast, key=len, reverse=True) if name) or "x^"
+    going_elsewhere = " | ".join(_doers_going_elsewhere(folded, names))
+    arrives = (rf"(?:{ARRIVAL_WORDS}|(?:comes|came|come) (?:\w+ing )?(?:in|into|over|down|up|through|round|around|back|inside|aboard)|"
+               rf"(?!(?:{NOT_LEAVING_OFF}|{LEAVING_WORDS})\b)\w{{3,}}(?:s|ed)? (?:(?:his|her|their|a|the) [\w'-]+ )?"
+               rf"(?:(?:down|up|back|over) )?"
+               rf"(?:in|into|onto|aboard|inside)|(?!(?:{NOT_LEAVING_OFF}|{SEEING})\b)\w{{3,}}(?:s|ed) (?:in )?through the "
+               rf"(?:\w+ )?(?:door|doors|doorway|gate|entrance|hatch|curtain|curtains|arch|archway)\b|"  # "Finn bursts through the door"
+               rf"(?!(?:{NOT_LEAVING_OFF}|{NOT_ARRIVING_UP})\b)\w{{3,}}(?:s|ed)? (?:(?:his|her|their|a|the) [\w'-]+ )?(?:over|up)"  # "Auntie Sal waddles over",
+               rf"(?=\s*(?:$|[.,;!]|and\b|with\b|from\b|beside\b|behind\b|alongside\b|together\b|again\b|"
+               rf"to (?:me|us|you)\b|"
+               rf"to (?:the|a|our|my) (?:\w+ )?(?:{IN_THE_ROOM})\b)))(?![\w'])")  # "Mags rolls up", "… up to the desk"
+    arrives_by = (rf"(?:\w{{3,}}(?:s|ed)? (?:up|down|along|across)|{CLIMB}) the (?:\w+ )?(?:{ROUTES})(?=\s*(?:$|[.,;!]|from\b|"
+                  rf"and\b|together\b|to (?:me|us|you)\b))")  # "the harbourmaster stomps up the gangplank"
+    leaves = (rf"(?:{LEAVING_WORDS}|\w{{3,}}(?:s|ed)? (?:down|up|out) the (?:\w+ )?(?:ladder|stairs|stair|steps|staircase|rope|"
+              rf"trapdoor|hatch|gangplank|gangway)\b|(?:{SLANG_LEAVING})(?=\s*(?:$|[.,;!]|(?:and|then|when|as|because|after|before|while)\b))|"
+              rf"(?!(?:{SEEING})\b)\w{{3,}}(?:s|ed)? (?:back |out |off )?through the (?:\w+ )?"
+              rf"(?:door|doors|doorway|gate|exit|hatch|curtain|curtains|arch|archway)\b|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? (?:(?:on|right|back|straight) )?"
+              rf"(?:away|off|out|home|overboard|ashore|below|upstairs|downstairs|outside)"
+              rf"(?!\s+(?:the|a|an|his|her|their|my|some|to (?:me|us|you))\b"
+              rf"(?!\s+(?:back|door|doorway|window|exit|gate|side|front)\b)))(?![\w'])")  # "slips out the back"
+    doers = rf"(?<![\w'])(?P<who>(?:{names})(?:{BETWEEN_NAMES}(?:{names}))*)\s+"
+    clause_start = r"(?:^|[.!?;,]\s*(?:and\s+)?|\b(?:then|while|whilst|as|when|but)\s+)"
+    # Who arrives or leaves by the long lists of verbs, searched once for every name in the scene.
+    arriving_doers = _doers(folded, (
+        rf"{doers}(?:(?:\w+ly|both|all)\s+)?(?:{arrives}|{arrives_by})",
+        rf"{doers}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{arrives}",
+        # "Pim runs up to me", "Caddock pushes through the crowd and sits down beside you"
+        rf"{doers}(?:(?!{names})[^.;!?])*?\b(?:beside|next to|alongside|up to|over to|across to|in front of|opposite|"
+        rf"across from|toward|towards) (?:me|us|you)\b"))
+    leaving_doers = _doers(folded, (
+        rf"{doers}(?:(?:\w+ly|both|all)\s+)?{leaves}",
+        # "Brannock gathers her shawl and leaves", "Sable bids you and Dr. Okafor good evening and leaves" (the one
+        # who leaves opens the clause)
+        rf"{clause_start}{doers}(?:(?!{names})[^.;!?])*?\b(?:and|before|then|after) (?:\w+ly\s+)?{leaves}",
+        rf"(?:^|[.!?;]\s+)(?:\w+,?\s+)?{doers}[^.;!?]*?\band (?:\w+ly\s+)?{leaves}"))
     for name in scene.cast:
         key = re.escape(_bare(name))
         subject = _subject(key, names)
-        arrives = (rf"(?:{ARRIVAL_WORDS}|(?:comes|came|come) (?:\w+ing )?(?:in|into|over|down|up|through|round|around|back|inside|aboard)|"
-                   rf"(?!(?:{NOT_LEAVING_OFF}|{LEAVING_WORDS})\b)\w{{3,}}(?:s|ed)? (?:(?:his|her|their|a|the) [\w'-]+ )?"
-                   rf"(?:(?:down|up|back|over) )?"
-                   rf"(?:in|into|onto|aboard|inside)|(?!(?:{NOT_LEAVING_OFF}|{SEEING})\b)\w{{3,}}(?:s|ed) (?:in )?through the "
-                   rf"(?:\w+ )?(?:door|doors|doorway|gate|entrance|hatch|curtain|curtains|arch|archway)\b|"  # "Finn bursts through the door"
-                   rf"(?!(?:{NOT_LEAVING_OFF}|{NOT_ARRIVING_UP})\b)\w{{3,}}(?:s|ed)? (?:(?:his|her|their|a|the) [\w'-]+ )?(?:over|up)"  # "Auntie Sal waddles over",
-                   rf"(?=\s*(?:$|[.,;!]|and\b|with\b|from\b|beside\b|behind\b|alongside\b|together\b|again\b|"
-                   rf"to (?:me|us|you)\b|"
-                   rf"to (?:the|a|our|my) (?:\w+ )?(?:{IN_THE_ROOM})\b)))(?![\w'])")  # "Mags rolls up", "… up to the desk"
-        arrives_by = (rf"(?:\w{{3,}}(?:s|ed)? (?:up|down|along|across)|{CLIMB}) the (?:\w+ )?(?:{ROUTES})(?=\s*(?:$|[.,;!]|from\b|"
-                      rf"and\b|together\b|to (?:me|us|you)\b))")  # "the harbourmaster stomps up the gangplank"
-        if re.search(rf"{subject}(?:(?:\w+ly|both|all)\s+)?(?:{arrives}|{arrives_by})", folded) or re.search(
-                rf"{subject}(?:(?!{names})[^.;!?])*?\band (?:\w+ly\s+)?{arrives}", folded) or re.search(
-                # "Pim runs up to me", "Caddock pushes through the crowd and sits down beside you"
-                rf"{subject}(?:(?!{names})[^.;!?])*?\b(?:beside|next to|alongside|up to|over to|across to|in front of|opposite|"
-                rf"across from|toward|towards) (?:me|us|you)\b",
-                folded) or re.search(SHOWN_IN.format(key=key), folded):
+        named = rf"(?<![\w']){key}(?![\w'])"
+        if _search(named, arriving_doers) or _search(SHOWN_IN.format(key=key), folded):
             arriving.append(name)
-        leaves = (rf"(?:{LEAVING_WORDS}|\w{{3,}}(?:s|ed)? (?:down|up|out) the (?:\w+ )?(?:ladder|stairs|stair|steps|staircase|rope|"
-                  rf"trapdoor|hatch|gangplank|gangway)\b|(?:{SLANG_LEAVING})(?=\s*(?:$|[.,;!]|(?:and|then|when|as|because|after|before|while)\b))|"
-                  rf"(?!(?:{SEEING})\b)\w{{3,}}(?:s|ed)? (?:back |out |off )?through the (?:\w+ )?"
-                  rf"(?:door|doors|doorway|gate|exit|hatch|curtain|curtains|arch|archway)\b|(?!(?:{NOT_LEAVING_OFF})\b)\w{{3,}}(?:s|ed)? (?:(?:on|right|back|straight) )?"
-                  rf"(?:away|off|out|home|overboard|ashore|below|upstairs|downstairs|outside)"
-                  rf"(?!\s+(?:the|a|an|his|her|their|my|some|to (?:me|us|you))\b"
-                  rf"(?!\s+(?:back|door|doorway|window|exit|gate|side|front)\b)))(?![\w'])")  # "slips out the back"
-        if re.search(rf"{subject}(?:(?:\w+ly|both|all)\s+)?{leaves}", folded) or re.search(
-                # "Hakim heads to the docks", "Reyes goes to bed": going elsewhere, not over to the player or the window
-                # (not "Kel leads me down to the crypt", "Pearl shuffles over to our booth": there the player is)
-                rf"{subject}(?:\w+ly\s+)?(?!\w+ (?:me|us|you)\b)(?:{MOVE_VERBS}) "
-                rf"(?:(?:back|off|away|out|on|down|up|over|across|along|straight) )*"
-                rf"(?:(?:down|up|along|across|through|over) (?:the|a) [\w'-]+ )?(?:to|toward|towards|into|for) "
-                rf"(?!(?:me|us|you|him|her|them|my|our|your)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)", folded) or re.search(
-                # "Brannock gathers her shawl and leaves", "Sable bids you and Dr. Okafor good evening and leaves" (the one
-                # who leaves opens the clause)
-                rf"(?:^|[.!?;,]\s*(?:and\s+)?|\b(?:then|while|whilst|as|when|but)\s+){subject}(?:(?!{names})[^.;!?])*?"
-                rf"\b(?:and|before|then|after) (?:\w+ly\s+)?{leaves}", folded) or re.search(
-                rf"(?:^|[.!?;]\s+)(?:\w+,?\s+)?{subject}[^.;!?]*?\band (?:\w+ly\s+)?{leaves}", folded) or re.search(
-                rf"(?:^|[.!?;,]\s*(?:and\s+)?|\b(?:then|while|whilst|as|when|but)\s+){subject}(?:(?!{names})[^.;!?])*?"
-                rf"\b(?:and|before|then|after) (?:\w+ly\s+)?(?:{MOVE_VERBS}) "
-                rf"(?:(?:back|off|away|out|on|down|up|over|across|along|straight) )*"
-                rf"(?:(?:(?:down|up|along|across|through|over) )?(?:the|a) [\w'-]+ )?(?:to|toward|towards|into|for) "
-                rf"(?!(?:me|us|you|him|her|them|my|our|your)\b|(?:the |a |an )?(?:{'|'.join(sorted(SCENERY))})\b)",
-                folded) or re.search(
+        if _search(named, leaving_doers) or _search(named, going_elsewhere) or _search(
                 rf"\b(?:wave|waves|waved|see|sees|saw|shoo|shoos|shooed|send|sends|sent|usher|ushers|ushered|pack|packs|packed|"
                 rf"bundle|bundles|bundled|ship|ships|shipped)\s+{key}\s+"
-                rf"(?:off|away|home|out|outta)\b", folded) or re.search(
+                rf"(?:off|away|home|out|outta)\b", folded) or _search(
                 rf"\b(?:{verb_forms('wave, bid, kiss, wish')}|bade)\s+{key}\s+(?:goodbye|farewell|good night|goodnight)\b",
-                folded) or re.search(
+                folded) or _search(
                 # "I order Astrid to go and guard the ships": told to go, gone
                 rf"(?<!not )(?<!n't )(?<!never )\b(?:{SENT_ON_AN_ERRAND}|told)\s+{key}\s+(?:to\s+(?:{ERRANDS})|up|down|out|off|"
                 rf"back|away|below|aloft|ashore|over)\b",
-                folded) or re.search(
+                folded) or _search(
                 rf"(?<!not )(?<!n't )(?<!never )\b(?:leave|leaves|left|send|sends|sent|dismiss|dismisses|dismissed|abandon|abandons|ditch|"
                 rf"{verb_forms('dispatch, pack off')}|"
                 rf"ditches|wave goodbye to|say goodbye to|bid farewell to|part ways with|slip away from|"
@@ -1118,25 +1173,25 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
                          rf"(?:{{whom}}) "
                          rf"(?:away|off|out|outside|home|upstairs|downstairs|(?:(?:back|off|out|down|up|over) )?"
                          rf"(?:to|into|toward|towards|for) (?!(?:me|us|you)\b))")
-        if re.search(rf"{subject}(?:\w+ly\s+)?" + followed_away.format(whom=names), folded) or re.search(
-                rf"(?:^|[.!?;]\s+){subject}[^.;!?]*?\band (?:\w+ly\s+)?" + followed_away.format(whom=names), folded) or re.search(
-                rf"(?<![\w'])(?:{names})\s+(?:\w+ly\s+)?" + followed_away.format(whom=key), folded) or re.search(
+        if _search(rf"{subject}(?:\w+ly\s+)?" + followed_away.format(whom=names), folded) or _search(
+                rf"(?:^|[.!?;]\s+){subject}[^.;!?]*?\band (?:\w+ly\s+)?" + followed_away.format(whom=names), folded) or _search(
+                rf"(?<![\w'])(?:{names})\s+(?:\w+ly\s+)?" + followed_away.format(whom=key), folded) or _search(
                 rf"(?:^|[.!?;]\s+)(?:{names})\s[^.;!?]*?\band (?:\w+ly\s+)?" + followed_away.format(whom=key), folded):
             departing.append(name)
     for name in scene.cast:
         key = re.escape(_bare(name))
         subject = _subject(key, names)
         # "Chief Varga stomps in … with Auntie Pell hurrying after her"
-        if any(re.search(rf"{re.escape(_bare(arriver))}[^.;!?]*\b(?:with {key}(?![\w])|on {key}'s arm)", folded)
+        if any(_search(rf"{re.escape(_bare(arriver))}[^.;!?]*\b(?:with {key}(?![\w])|on {key}'s arm)", folded)
                for arriver in arriving):
             arriving.append(name)
-        if any(re.search(rf"{subject}(?:\w+ly\s+)?(?:followed|follows|came|comes|trailed|trails)\s+(?:close\s+|right\s+|just\s+)?"
+        if any(_search(rf"{subject}(?:\w+ly\s+)?(?:followed|follows|came|comes|trailed|trails)\s+(?:close\s+|right\s+|just\s+)?"
                          rf"(?:behind|after) {re.escape(_bare(arriver))}(?![\w])", folded) for arriver in arriving):
             arriving.append(name)  # "Queen Elarwen followed close behind her"
-        if any(re.search(rf"{re.escape(_bare(leaver))}[^.;!?]*\bon {key}'s arm", folded) for leaver in departing):
+        if any(_search(rf"{re.escape(_bare(leaver))}[^.;!?]*\bon {key}'s arm", folded) for leaver in departing):
             departing.append(name)  # "Delphine goes out onto the promenade on Captain Beaumont's arm"
         # "Dr. Okafor strides off toward the seed vault, and Sable trundles after her"
-        if any(re.search(rf"{subject}(?:\w+ly\s+)?(?:\w+ (?:after|with)|follows|followed|trails|trailed) {re.escape(_bare(leaver))}(?![\w])",
+        if any(_search(rf"{subject}(?:\w+ly\s+)?(?:\w+ (?:after|with)|follows|followed|trails|trailed) {re.escape(_bare(leaver))}(?![\w])",
                          folded)
                for leaver in departing):
             departing.append(name)
@@ -1155,7 +1210,7 @@ def _pronouns_named(text: str, scene: Scene) -> str:
                          r"(?![\w'])", re.I)
     sentences = []
     last_named = None
-    for sentence in re.split(ABBREVIATION_SAFE_END, text):
+    for sentence in _split(ABBREVIATION_SAFE_END, text):
         named = last_named  # the sentence before may name who "he" is
         named_here, written, position = None, [], 0
         earlier = None  # the one named before ``named``
@@ -1164,7 +1219,7 @@ def _pronouns_named(text: str, scene: Scene) -> str:
                 if named and fold(named) != fold(match.group("name")):
                     earlier = named
                 named = named_here = match.group("name")
-            follows = not match.group("name") and re.search(r"\b(?:after|with|behind|beside|follows|followed|trails|trailed)\s+$",
+            follows = not match.group("name") and _search(r"\b(?:after|with|behind|beside|follows|followed|trails|trailed)\s+$",
                                                              sentence[:match.start()], re.I)
             meant = earlier if follows and earlier else named
             written += [sentence[position:match.start()], match.group(0) if match.group("name") else meant or match.group(0)]
@@ -1186,19 +1241,22 @@ TAKES_ALONG = verb_forms("take, bring, lead, follow, help, drag, carry, guide, e
 def _coming_along(action: str, scene: Scene) -> list[str]:
     folded = fold(action)
     along = []
+    names = "|".join(re.escape(fold(name)) for name in sorted(scene.cast, key=len, reverse=True) if name) or "x^"
+    gone_after = " | ".join(found.group("who") for found in _finditer(
+        rf"\b(?:{MOVE_VERBS}|{TAKES_ALONG}|tag|tags|tagged)(?:\s+along)?\s+(?:after|behind|beside|with)\s+(?P<who>{names})(?![\w])",
+        folded))  # "I trail after Astrid", "I tag along behind Lucia": once for every name, the verbs make a long pattern
     for name in scene.cast:
         key = re.escape(fold(name))
-        with_them = re.search(rf"\b(?:with|{TAKES_ALONG})\s+{key}(?![\w])", folded)
-        left_with = with_them and re.search(rf"\b(?:{LEFT_WITH})\b[^,;.]*$", folded[:with_them.start()])
-        if with_them and not left_with or re.search(
-                rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{COME_ALONG})\b", folded) or re.search(
+        with_them = _search(rf"\b(?:with|{TAKES_ALONG})\s+{key}(?![\w])", folded)
+        left_with = with_them and _search(rf"\b(?:{LEFT_WITH})\b[^,;.]*$", folded[:with_them.start()])
+        if with_them and not left_with or _search(
+                rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?:{COME_ALONG})\b", folded) or _search(
                 rf"(?<![\w']){key}\s+(?:\w+ly\s+)?(?!(?:{NOT_COMING_WITH})\b)[a-z-]+\s+(?:me|us)\s+(?:[\w'-]+\s+){{0,6}}?"
-                rf"(?:to|into|onto|toward|towards|through|across|inside|aboard)\b", folded) or re.search(
+                rf"(?:to|into|onto|toward|towards|through|across|inside|aboard)\b", folded) or _search(
                 rf"\b(?:led|taken|brought|escorted|guided|dragged|carried|walked|driven|shown|rowed|flown|hauled|pulled)"
-                rf"\s+(?:[\w'-]+\s+){{0,4}}?by\s+{key}(?![\w])", folded) or re.search(
-                rf"(?<![\w']){key} and (?:i|me)\b|\b(?:i|me) and {key}(?![\w])", folded) or re.search(
-                rf"\b(?:{MOVE_VERBS}|{TAKES_ALONG}|tag|tags|tagged)(?:\s+along)?\s+(?:after|behind|beside|with)\s+{key}(?![\w])",
-                folded):
+                rf"\s+(?:[\w'-]+\s+){{0,4}}?by\s+{key}(?![\w])", folded) or _search(
+                rf"(?<![\w']){key} and (?:i|me)\b|\b(?:i|me) and {key}(?![\w])", folded) or _search(
+                rf"(?<![\w']){key}(?![\w'])", gone_after):
             along.append(name)
     return along
 
@@ -1206,12 +1264,12 @@ def _coming_along(action: str, scene: Scene) -> list[str]:
 def _invited(action: str, scene: Scene) -> list[str]:
     """Characters who agree or are asked to go with the player from now on ("I ask Orla to come with me")."""
     invited = []
-    for sentence in re.split(r"(?<=[.!?;])\s+", fold(action)):
+    for sentence in _split(r"(?<=[.!?;])\s+", fold(action)):
         for name in scene.cast:
             key = re.escape(fold(name))
-            found = re.search(rf"(?<![\w']){key}(?:'s)?\s+(?:\w+\s+)?(?:to\s+)?(?:(?:come|go|walk|travel|ride|sail)s?\s+"
+            found = _search(rf"(?<![\w']){key}(?:'s)?\s+(?:\w+\s+)?(?:to\s+)?(?:(?:come|go|walk|travel|ride|sail)s?\s+"
                               rf"(?:along\s+)?with|(?:follow|join)s?)\s+(?:me|us)\b", sentence)
-            if found and not re.search(r"\b(?:not|don't|never|refuse|refuses|won't)\b", sentence[:found.start()]):
+            if found and not _search(r"\b(?:not|don't|never|refuse|refuses|won't)\b", sentence[:found.start()]):
                 invited.append(name)
     return invited
 
@@ -1219,27 +1277,27 @@ def _invited(action: str, scene: Scene) -> list[str]:
 def _as_the_player(prose: str) -> str:
     """A passage told to "you" in the player's own words: "You find a key and slip it into your pocket" →
     "I find a key and slip it into my pocket", "Tobin hands you a rope" → "Tobin hands me a rope"."""
-    text = re.sub(r"(^|[.!?;:,]\s*|\b(?:and|then|as|while|when|before|after|once|so|but|until)\s+)you(?![\w'])", r"\1I",
+    text = _sub(r"(^|[.!?;:,]\s*|\b(?:and|then|as|while|when|before|after|once|so|but|until)\s+)you(?![\w'])", r"\1I",
                   prose.replace("’", "'"), flags=re.I | re.M)
     # "Tucked inside his jacket you find a map": "you" before a verb does it; before a thing or a word of place it is
     # given or spoken to ("hands you a rope", "beside you")
-    text = re.sub(rf"\byou(?=\s+(?!(?:{'|'.join(sorted(DETERMINERS | PHRASE_STOPS | PRONOUNS))}|your|all|again|and)\b)"
+    text = _sub(rf"\byou(?=\s+(?!(?:{'|'.join(sorted(DETERMINERS | PHRASE_STOPS | PRONOUNS))}|your|all|again|and)\b)"
                   rf"(?:\w+ly\s+)?[a-z]+(?:s|ed)?\b)", "I", text)
-    text = re.sub(r"\byou're\b", "I'm", text, flags=re.I)
-    text = re.sub(r"\byourself\b", "myself", text, flags=re.I)
-    text = re.sub(r"\byour\b", "my", text, flags=re.I)
-    return re.sub(r"\byou\b", "me", text, flags=re.I)
+    text = _sub(r"\byou're\b", "I'm", text, flags=re.I)
+    text = _sub(r"\byourself\b", "myself", text, flags=re.I)
+    text = _sub(r"\byour\b", "my", text, flags=re.I)
+    return _sub(r"\byou\b", "me", text, flags=re.I)
 
 
 def _items_told(prose: str, scene: Scene) -> tuple[list[str], list[str], list[str]]:
     """What the passage says the player got or parted with: only where "you" do it or are given it, never what
     someone else takes ("The guard pockets the coin")."""
     clauses = _clauses(_as_the_player(prose))
-    told = [clause for clause in clauses if re.search(r"\b(?:I|we)\b|\b(?:me|my|us|our)\b", clause)]
+    told = [clause for clause in clauses if _search(r"\b(?:I|we)\b|\b(?:me|my|us|our)\b", clause)]
     gained, lost = _items(clauses, scene, only_mine=True)
     # Who gives the player something in the passage is there: "Auntie Sal presses a loaf into your arms".
     givers = [name for clause in told if _items([clause], scene)[0]
-              for name in _names_in(re.split(r"\b(?:me|my|us|our)\b", clause)[0], scene.cast)]
+              for name in _names_in(_split(r"\b(?:me|my|us|our)\b", clause)[0], scene.cast)]
     return gained, lost, givers
 
 
@@ -1274,10 +1332,10 @@ def _full_names(text: str, scene: Scene) -> str:
             short = words[0]
         else:
             continue
-        text = re.sub(rf"(?<![\w']){re.escape(name)}(?![\w'])|(?<![\w'])(?<!\.\s){re.escape(short)}(?![\w]|'(?!s\b))",
+        text = _sub(rf"(?<![\w']){re.escape(name)}(?![\w'])|(?<![\w'])(?<!\.\s){re.escape(short)}(?![\w]|'(?!s\b))",
                       lambda found, name=name: found.group(0) if _in_proper_name(found) else name, text)
         # typed in lower case, as the one who acts: "hargrove bustles off to the kitchens"
-        text = re.sub(rf"(^|[.!?;,]\s*|\b(?:and|then)\s+){re.escape(short.lower())}(?=\s+(?:\w+ly\s+)?[a-z]+(?:s|ed)\b)",
+        text = _sub(rf"(^|[.!?;,]\s*|\b(?:and|then)\s+){re.escape(short.lower())}(?=\s+(?:\w+ly\s+)?[a-z]+(?:s|ed)\b)",
                       lambda found, name=name: found.group(1) + name, text)
     return _titles_named(text, scene)
 
@@ -1292,17 +1350,17 @@ HONORIFICS = {"duchess": ("her grace",), "duke": ("his grace",), "lady": ("her l
 def _titles_named(text: str, scene: Scene) -> str:
     """``text`` with "the duchess" or "her grace" written as the one character of the cast with that title."""
     def title_of(name: str) -> str:
-        return re.sub(r"^the\s+", "", name.lower().replace(".", "")).split(" ", 1)[0]
+        return _sub(r"^the\s+", "", name.lower().replace(".", "")).split(" ", 1)[0]
 
     for title in {title_of(name) for name in scene.cast} & TITLES:
         honorifics = HONORIFICS.get(title, ())
         holders = [name for name in scene.cast if title_of(name) == title]
         if len(holders) == 1:
             # "the duchess" only as a name, not as a word describing a thing: "the old sword", "the general store"
-            text = re.sub(rf"(?<![\w'])the {title}(?=\s*$|\s*[.,;:!?]|\s+(?:{'|'.join(sorted(PHRASE_STOPS))})\b|"
+            text = _sub(rf"(?<![\w'])the {title}(?=\s*$|\s*[.,;:!?]|\s+(?:{'|'.join(sorted(PHRASE_STOPS))})\b|"
                           rf"\s+(?:is|was|are|were|and|[a-z-]+(?:s|ed))\b)", holders[0], text, flags=re.I)
             if honorifics:
-                text = re.sub(rf"(?<![\w'])(?:{'|'.join(map(re.escape, honorifics))})(?![\w'])", holders[0], text,
+                text = _sub(rf"(?<![\w'])(?:{'|'.join(map(re.escape, honorifics))})(?![\w'])", holders[0], text,
                               flags=re.I)
     return text
 
@@ -1323,8 +1381,8 @@ def _in_proper_name(found: re.Match) -> bool:
     """Whether a capitalised word touches the match: "Whitlock Farm" is a place, not Mr. Whitlock (but "I", a
     sentence's opening word or an adverb is no part of a name: "I bandage Bjorn's hand", "Then Doyle leaves")."""
     before, after = found.string[:found.start()], found.string[found.end():]
-    word_before = re.search(r"\b([A-Z][\w'.]*)\s+$", before)
-    return bool(re.match(r"\s+[A-Z]", after) or word_before and not (
+    word_before = _search(r"\b([A-Z][\w'.]*)\s+$", before)
+    return bool(_match(r"\s+[A-Z]", after) or word_before and not (
         word_before.group(1) in SENTENCE_OPENERS or word_before.group(1).lower().endswith("ly")))
 
 
@@ -1343,11 +1401,11 @@ def state_change(action: str, *, scene: Scene, prose: str = "") -> StateChange:
     invited = _invited(action, scene)
     along = _unique([*_coming_along(action, scene), *invited])
     # who is with the player by their own words stays with them, whatever else the action says of them
-    together = [name for name in along if re.search(rf"(?<![\w']){re.escape(fold(name))} and (?:i|me)\b|\b(?:i|me) and "
+    together = [name for name in along if _search(rf"(?<![\w']){re.escape(fold(name))} and (?:i|me)\b|\b(?:i|me) and "
                                                     rf"{re.escape(fold(name))}(?![\w'])", fold(action))]
     stay = set(along) | (set(scene.companions) & set(present))
-    main_clause = re.sub(r"\b(?:where|which|that|who|whom|whose)\b.*", "", fold(action))  # not "… where we sleep"
-    if re.search(r"\b(?:we|us|our)\b", main_clause) and not along:
+    main_clause = _sub(r"\b(?:where|which|that|who|whom|whose)\b.*", "", fold(action))  # not "… where we sleep"
+    if _search(r"\b(?:we|us|our)\b", main_clause) and not along:
         stay |= set(present)  # "we" is everyone here, unless the action says who ("a cab with Marcus and we ride")
     told_going = set(departing) | set(prose_departing)
     gone = set(told_going)
