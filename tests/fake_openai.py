@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -121,6 +122,9 @@ class FakeOpenAI:
         self.refuses: set[str] = set()
         # What GET /models answers: these model ids, or a reply such as ``status(401)``.
         self.models: list[str] | dict = ["fake-model"]
+        # With no reply scripted, the reply made for the request's body (a server that answers every request by its
+        # kind, for many turns at once); without it, HTTP 500.
+        self.answer: Callable[[dict], dict] | None = None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -145,7 +149,8 @@ class FakeOpenAI:
                     self.send_json(400, {"error": {"message": f"Unrecognized request argument supplied: {refused}",
                                                    "type": "invalid_request_error"}})
                     return
-                reply = server.replies.popleft() if server.replies else status(500)
+                reply = server.replies.popleft() if server.replies else (
+                    server.answer(body) if server.answer else status(500))
                 getattr(self, f"reply_{reply['kind']}")(reply, body)
 
             def send_json(self, code, data, headers=None):
