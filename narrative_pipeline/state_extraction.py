@@ -75,8 +75,6 @@ def _sub(pattern: str, repl, string: str, count: int = 0, flags: int = 0) -> str
     return _compiled(pattern, flags).sub(repl, string, count)
 
 
-WORD = r"[A-Za-z][\w'’-]*"
-
 # Where a noun phrase ends: prepositions, conjunctions, subordinators, and the next verb's particles.
 PHRASE_STOPS = {
     "and", "or", "but", "then", "before", "after", "while", "when", "whilst", "as", "because", "so", "until",
@@ -791,7 +789,7 @@ def _items(clauses: list[str], scene: Scene, *, only_mine: bool = False) -> tupl
                 continue  # "hands you a stick while she reads over your shoulder": the shoulder is no place for it
             put_away = _things_listed(put.group(1), scene)  # "tuck it into my belt" names nothing new
             if _fullmatch(r"\s*(?:it|them)\s*", put.group(1), re.I):  # "blesses an amulet and places it in my palm"
-                put_away = [thing for thing in [_first_thing(clause[:put.start()], scene) or antecedent] if thing]
+                put_away = [thing for thing in [_referent(clause[:put.start()], antecedent, scene)] if thing]
             if put_away and not NOT_DONE.search(clause[:put.start()]):  # "Tessa presses … into my hand", "I stuff …"
                 gained.extend(put_away)
                 taken = True
@@ -818,7 +816,7 @@ def _items(clauses: list[str], scene: Scene, *, only_mine: bool = False) -> tupl
                          clause, re.I)
         if lent and not NOT_DONE.search(clause[:lent.start()]):  # "I let Jordan borrow my calculator", "… let him keep it"
             lent_thing = lent.group(1) if lent.group(1).lower() not in ("it", "them") else (
-                _first_thing(clause[:lent.start()], scene) or antecedent or "")
+                _referent(clause[:lent.start()], antecedent, scene) or "")
             lost.extend(_held(lent_thing, scene))
         for prefix, rest, verb in _verb_matches(clause, GAIN_VERBS, scene):
             if _search(r"\bto\s+$", prefix):
@@ -845,8 +843,8 @@ def _items(clauses: list[str], scene: Scene, *, only_mine: bool = False) -> tupl
                 lost.extend(_held(paid_with.group(1), scene))  # "buy a lamp with my last coins"
             ridden = verb.startswith(("take", "took", "catch", "caught", "grab", "hail"))
             listed = _things_listed(_sub(r"^\s*(?:up|out)\b", "", rest), scene)[1 if mine else 0:]
-            if antecedent and _match(r"\s*(?:it|them)\b", rest, re.I):
-                listed = [antecedent]
+            if _match(r"\s*(?:it|them)\b", rest, re.I) and _referent(prefix, antecedent, scene):
+                listed = [_referent(prefix, antecedent, scene)]
             if mine and not listed:
                 continue
             answered = verb.startswith("pick") and not _search(r"\b(?:from|off)\b", rest)  # "pick up the phone"
@@ -870,11 +868,17 @@ def _items(clauses: list[str], scene: Scene, *, only_mine: bool = False) -> tupl
                     rest = _sub(rf"^\s*(?:{'|'.join(re.escape(name) for name in scene.cast) or 'x^'})\s+", " ",
                                   rest, flags=re.I)
                     if _match(r"\s*(?:it|them)\b", rest, re.I):
-                        rest = _first_thing(clause[:clause.find(rest)], scene) or antecedent or ""  # "leave it there"
+                        rest = _referent(prefix, antecedent, scene) or ""  # "leave it there"
                     lost.extend(_held(rest, scene))
                     break
     held = {fold(item) for item in scene.inventory}
     return [item for item in _unique(gained) if fold(item) not in held], _unique(lost)
+
+
+def _referent(before: str, antecedent: str | None, scene: Scene) -> str | None:
+    """What "it" stands for: the thing named earlier in its own clause (``before`` the verb), else the one the clause
+    before named (``antecedent``)."""
+    return _first_thing(before, scene) or antecedent
 
 
 def _first_thing(clause: str, scene: Scene) -> str | None:
@@ -1091,7 +1095,7 @@ def _doers(folded: str, patterns: tuple[str, ...]) -> str:
     return " | ".join(found.group("who") for pattern in patterns for found in _finditer(pattern, folded))
 
 
-def _doers_going_elsewhere(folded: str, names: str) -> list[str]:
+def _doers_going_elsewhere(folded: str, names: str) -> str:
     """The doers (one name or a list of them) who go somewhere other than to the player: "Hakim heads to the docks",
     "Reyes goes to bed", "… while Rafi shoulders his toolbag and heads down to the garage" (but not "Kel leads me down to
     the crypt" or "Pearl shuffles over to our booth": there the player is). Searched once for all the scene's names, since
@@ -1103,7 +1107,7 @@ def _doers_going_elsewhere(folded: str, names: str) -> list[str]:
     going = rf"{doers}(?:\w+ly\s+)?(?!\w+ (?:me|us|you)\b)(?:{MOVE_VERBS}) {elsewhere}"
     going_after_doing = (rf"(?:^|[.!?;,]\s*(?:and\s+)?|\b(?:then|while|whilst|as|when|but)\s+){doers}(?:(?!{names})[^.;!?])*?"
                          rf"\b(?:and|before|then|after) (?:\w+ly\s+)?(?:{MOVE_VERBS}) {elsewhere}")
-    return [found.group("who") for pattern in (going, going_after_doing) for found in _finditer(pattern, folded)]
+    return _doers(folded, (going, going_after_doing))
 
 
 def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[str]]:
@@ -1112,7 +1116,7 @@ def _arrivals_and_departures(text: str, scene: Scene) -> tuple[list[str], list[s
     for name in scene.cast:
         folded = _sub(rf"(?<![\w']){re.escape(fold(name))}(?![\w'])", _bare(name), folded)
     names = "|".join(re.escape(_bare(name)) for name in sorted(scene.cast, key=len, reverse=True) if name) or "x^"
-    going_elsewhere = " | ".join(_doers_going_elsewhere(folded, names))
+    going_elsewhere = _doers_going_elsewhere(folded, names)
     arrives = (rf"(?:{ARRIVAL_WORDS}|(?:comes|came|come) (?:\w+ing )?(?:in|into|over|down|up|through|round|around|back|inside|aboard)|"
                rf"(?!(?:{NOT_LEAVING_OFF}|{LEAVING_WORDS})\b)\w{{3,}}(?:s|ed)? (?:(?:his|her|their|a|the) [\w'-]+ )?"
                rf"(?:(?:down|up|back|over) )?"
