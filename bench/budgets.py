@@ -33,6 +33,28 @@ def _story(user, title):
                                  characters=[{"name": "Wren", "is_player": True}])
 
 
+def turns_at_once(user, turns) -> list[str]:
+    """Generates ``turns`` in threads released together at a barrier; each one's status, or "refused" when its
+    budget refused it (also test_budgets.py)."""
+    start, outcomes = threading.Barrier(len(turns)), []
+
+    def play(turn):
+        try:
+            start.wait()
+            outcomes.append(orchestrator.turn_generate(user=user, turn=turn).status)
+        except budgets.BudgetExceeded:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=play, args=(turn,)) for turn in turns]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
 def _round(user, edge: Decimal, index: int) -> dict:
     stories = [_story(user, f"Edge {index}.{n}") for n in range(TURNS_AT_ONCE)]
     turns = [orchestrator.turn_submit(user=user, story_id=story.pk, action="I light the lamp.",
@@ -44,24 +66,9 @@ def _round(user, edge: Decimal, index: int) -> dict:
     with acting_as(user):
         spent_before = MonthlySpend.objects.get(user_id=user.pk).spent_usd
     cap = (spent_before + estimate * edge).quantize(Decimal("0.01"))
-    start, outcomes = threading.Barrier(TURNS_AT_ONCE), []
-
-    def play(turn):
-        try:
-            start.wait()
-            outcomes.append(orchestrator.turn_generate(user=user, turn=turn).status)
-        except budgets.BudgetExceeded:
-            outcomes.append("refused")
-        finally:
-            connections.close_all()
-
     with override_settings(LUNA_MONTHLY_BUDGET_USD={"free": cap, "pro": cap, "premium": cap}):
-        threads = [threading.Thread(target=play, args=(turn,)) for turn in turns]
         started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        outcomes = turns_at_once(user, turns)
         seconds = time.perf_counter() - started
     with acting_as(user):
         month = MonthlySpend.objects.get(user_id=user.pk)

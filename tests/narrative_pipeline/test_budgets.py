@@ -3,13 +3,13 @@ month's cap is refused before any model call, the offline narrator always plays,
 settled to what it really cost, a player can only lower their monthly cap, and concurrent turns at the cap
 never pass it."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from accounts.rls import acting_as
+from bench.budgets import turns_at_once
 from narrative_pipeline import budgets, orchestrator
 from narrative_pipeline.contracts import StrategistBriefing
 from narrative_pipeline.models import AgentCall, BudgetReservation, MonthlySpend, Story, StorySpend, Turn
@@ -146,22 +146,7 @@ def test_twenty_concurrent_turns_at_the_monthly_cap_never_pass_it(priced_server,
     # Room for three and a half turns' estimates: the cap sits between turns, at the edge.
     cap = (spent_before + estimate * Decimal("3.5")).quantize(Decimal("0.01"))
     settings.LUNA_MONTHLY_BUDGET_USD = {**settings.LUNA_MONTHLY_BUDGET_USD, "premium": cap}
-    start, outcomes = threading.Barrier(20), []
-
-    def turn_at_the_edge(turn):
-        try:
-            start.wait()
-            outcomes.append(orchestrator.turn_generate(user=user, turn=turn).status)
-        except budgets.BudgetExceeded:
-            outcomes.append("refused")
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=turn_at_the_edge, args=(turn,)) for turn in turns]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = turns_at_once(user, turns)
     with acting_as(user):
         month = MonthlySpend.objects.get(user_id=user.pk)
         calls_by_refused = AgentCall.objects.filter(turn__status=Turn.Status.FAILED).exclude(provider="local").count()
